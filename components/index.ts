@@ -1,0 +1,5 @@
+export * from "./istio";
+export * from "./modelCanary";
+export * from "./routing";
+export * from "./types";
+export * from "./validation";

@@ -1,0 +1,58 @@
+// Pure routing: from validated arguments to the Istio specs. No Pulumi here, so every rule is
+// tested directly.
+import { DestinationRuleSpec, HTTPRoute, HTTPRouteDestination, VirtualServiceSpec } from "./istio";
+import { ResolvedModelCanaryArgs } from "./validation";
+
+/** Share of default-route traffic per version, e.g. `{ v1: 90, v2: 10 }`; totals exactly 100. */
+export type TrafficSplit = Record<string, number>;
+
+/** The default route's split. Versions at 0 are left out, as a single-destination route has no use for them. */
+export function trafficSplit(args: Pick<ResolvedModelCanaryArgs, "stable" | "canary" | "canaryWeight">): TrafficSplit {
+    if (!args.canary || args.canaryWeight === 0) return { [args.stable.version]: 100 };
+    if (args.canaryWeight === 100) return { [args.canary.version]: 100 };
+    return { [args.stable.version]: 100 - args.canaryWeight, [args.canary.version]: args.canaryWeight };
+}
+
+/** Pod labels of one version; Deployments select on both, the Service on `app` only. */
+export function versionLabels(app: string, version: string): Record<string, string> {
+    return { app, version };
+}
+
+export function deploymentName(app: string, version: string): string {
+    return `${app}-${version}`;
+}
+
+function destination(args: ResolvedModelCanaryArgs, version: string, weight: number): HTTPRouteDestination {
+    return { destination: { host: args.serviceName, subset: version }, weight };
+}
+
+/** Header routes in the order given, then the weighted default route. */
+export function virtualServiceSpec(args: ResolvedModelCanaryArgs): VirtualServiceSpec {
+    const headerRoutes: HTTPRoute[] = args.headerRoutes.map((route, i) => {
+        const { header, version, ...match } = route;
+        return {
+            name: `header-${i}-${version}`,
+            match: [{ headers: { [header]: match } }],
+            route: [destination(args, version, 100)],
+        };
+    });
+    const split = trafficSplit(args);
+    const defaultRoute: HTTPRoute = {
+        name: "default",
+        route: Object.entries(split).map(([version, weight]) => destination(args, version, weight)),
+    };
+    return {
+        hosts: args.hosts,
+        ...(args.gateways ? { gateways: args.gateways } : {}),
+        http: [...headerRoutes, defaultRoute],
+    };
+}
+
+/** One subset per running version, selected by its `version` label. */
+export function destinationRuleSpec(args: ResolvedModelCanaryArgs): DestinationRuleSpec {
+    const versions = [args.stable.version, ...(args.canary ? [args.canary.version] : [])];
+    return {
+        host: args.serviceName,
+        subsets: versions.map((version) => ({ name: version, labels: { version } })),
+    };
+}

@@ -1,0 +1,88 @@
+import * as k8s from "@pulumi/kubernetes";
+import { IstioApiVersion } from "./istio";
+
+type Probe = k8s.types.input.core.v1.Probe;
+type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
+type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
+type SecurityContext = k8s.types.input.core.v1.SecurityContext;
+
+/** One model version served by its own Deployment. */
+export interface ModelVersionArgs {
+    /**
+     * The version label (`version=<v>`), the DestinationRule subset name and the suffix of the
+     * Deployment's name. A DNS label: lowercase letters, digits and `-`, at most 63 characters.
+     */
+    version: string;
+    /** The model server's container image. Changing it rolls that Deployment's pods only. */
+    image: string;
+    /** Pod count. Default 1. `0` keeps the Deployment but runs no pods. */
+    replicas?: number;
+    /** Environment variables of the model server container. Default none. */
+    env?: Record<string, string>;
+    /** Container requests and limits. Default none (the namespace's LimitRange applies). */
+    resources?: ResourceRequirements;
+    /** Readiness probe. Default: a TCP check of the container port. */
+    readinessProbe?: Probe;
+    /** Liveness probe. Default: a TCP check of the container port, slower than readiness. */
+    livenessProbe?: Probe;
+    /** Extra pod annotations (e.g. Prometheus scrape hints). Default none. */
+    podAnnotations?: Record<string, string>;
+}
+
+/** Send every request whose header matches to one version, ahead of the weighted split. */
+export interface HeaderRoute {
+    /** Lowercase HTTP header name, e.g. `x-canary-version`. */
+    header: string;
+    /** Exactly one of `exact`, `prefix` and `regex` (RE2 syntax) is set. Values are case-sensitive. */
+    exact?: string;
+    prefix?: string;
+    regex?: string;
+    /** The stable or the canary version. */
+    version: string;
+}
+
+/** The arguments of a ModelCanary, as plain values so they can be checked before anything is registered. */
+export interface ModelCanaryArgs {
+    /** The `app` label shared by every version's pods and selected by the Service. Default `model`. */
+    app?: string;
+    /** Namespace of every object. Default `default`. */
+    namespace?: string;
+    /** Name of the Kubernetes Service and the Istio host. Default `<app>-service`. */
+    serviceName?: string;
+    /** Port the Service listens on. Default 80. */
+    servicePort?: number;
+    /** Port the model server listens on. Default 8080. */
+    containerPort?: number;
+    /** Name of the model server container. Default `model-server`. */
+    containerName?: string;
+    /** The version serving production. Required. */
+    stable: ModelVersionArgs;
+    /** The version being rolled out. Omit when no rollout is in flight. */
+    canary?: ModelVersionArgs;
+    /**
+     * Integer share (0..100) of default-route traffic sent to the canary; the stable version gets
+     * the rest. Default 0. Must be 0 when there is no canary.
+     */
+    canaryWeight?: number;
+    /** Header routes, evaluated in the order given, before the weighted split. Default none. */
+    headerRoutes?: HeaderRoute[];
+    /** VirtualService hosts. Default `[serviceName]` (mesh-internal traffic). */
+    hosts?: string[];
+    /** Istio gateways the VirtualService binds to. Default none (the mesh only). */
+    gateways?: string[];
+    /** Name of the VirtualService. Default `<app>-virtual-service`. */
+    virtualServiceName?: string;
+    /** Name of the DestinationRule. Default `<app>-destination`. */
+    destinationRuleName?: string;
+    /** networking.istio.io API version. Default `networking.istio.io/v1` (Istio 1.22+). */
+    istioApiVersion?: IstioApiVersion;
+    /**
+     * Merged over the secure pod defaults (`runAsNonRoot: true`, `seccompProfile: RuntimeDefault`).
+     */
+    podSecurityContext?: PodSecurityContext;
+    /**
+     * Merged over the secure container defaults (`allowPrivilegeEscalation: false`,
+     * `capabilities.drop: [ALL]`, `runAsNonRoot: true`).
+     */
+    containerSecurityContext?: SecurityContext;
+}

@@ -1,0 +1,30 @@
+// Stack entry: read and validate the stack config, pick where objects go, build the component.
+import * as k8s from "@pulumi/kubernetes";
+import * as path from "path";
+import { ModelCanary } from "./components";
+import { loadStackConfig } from "./stacks/config";
+
+const config = loadStackConfig();
+
+// No cluster configured: render manifests to a folder instead of applying them, so the whole
+// rollout can be previewed and reviewed without a cluster.
+const mode = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
+const provider = config.kubeconfig !== undefined
+    ? new k8s.Provider("cluster", { kubeconfig: config.kubeconfig })
+    : mode === "render"
+        ? new k8s.Provider("render", { renderYamlToDirectory: path.resolve(config.renderDir) })
+        : undefined;
+
+const model = new ModelCanary("model", config.args, { provider });
+
+export const target = mode === "render" ? { mode, renderDir: config.renderDir } : { mode };
+export const namespace = model.namespace;
+export const serviceName = model.serviceName;
+export const virtualServiceName = model.virtualServiceName;
+export const destinationRuleName = model.destinationRuleName;
+export const deploymentNames = model.deploymentNames;
+export const stableVersion = model.stableVersion;
+export const canaryVersion = model.canaryVersion ?? null;
+export const canaryWeight = model.canaryWeight;
+export const split = model.split;
+export const headerRoutes = model.headerRoutes;
