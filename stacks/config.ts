@@ -30,6 +30,7 @@ export interface StackConfig {
  */
 export function parseStackConfig(all: Record<string, string>, stack: string): StackConfig {
     const problems: string[] = [];
+    const unreadable = new Set<string>();
     const values: Record<string, unknown> = {};
     const accepted = [...argKeys, ...stackKeys];
     for (const [fullKey, raw] of Object.entries(all)) {
@@ -44,6 +45,7 @@ export function parseStackConfig(all: Record<string, string>, stack: string): St
             try {
                 values[key] = JSON.parse(text);
             } catch (e) {
+                unreadable.add(key);
                 problems.push(`\`${key}\` must be valid structured config, got ${show(raw)} (${(e as Error).message})`);
             }
         } else {
@@ -67,7 +69,8 @@ export function parseStackConfig(all: Record<string, string>, stack: string): St
         resolved = validateModelCanaryArgs(componentValues);
     } catch (e) {
         if (!(e instanceof ValidationError)) throw e;
-        problems.push(...e.problems);
+        // A value that could not be read is reported once, not again as missing.
+        problems.push(...e.problems.filter((p) => ![...unreadable].some((key) => p.startsWith(`\`${key}\``))));
     }
     if (problems.length > 0 || !resolved) throw new ValidationError(problems);
 

@@ -1,0 +1,131 @@
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { drain, installMocks, Registered, settle } from "./support/mocks";
+import type { ModelCanary, ModelCanaryArgs } from "../components";
+
+const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
+const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
+const testers = { header: "x-canary-version", exact: "v2", version: "v2" };
+
+let ModelCanaryClass: typeof ModelCanary;
+
+/** Builds one component and returns the children it registered, by logical name. */
+async function build(name: string, args: ModelCanaryArgs): Promise<{ model: ModelCanary; children: Map<string, Registered> }> {
+    drain();
+    const model = new ModelCanaryClass(name, args);
+    const urns: pulumi.Output<string>[] = [model.urn, model.virtualService.urn, model.destinationRule.urn, model.service.urn,
+        ...Object.values(model.deployments).map((d) => d.urn)];
+    await settle(pulumi.all(urns));
+    await settle(model.deploymentNames);
+    const children = new Map(drain().filter((r) => r.name.startsWith(name)).map((r) => [r.name, r]));
+    return { model, children };
+}
+
+const kinds = (children: Map<string, Registered>) => [...children.values()].map((r) => `${r.type} ${r.name}`).sort();
+
+describe("ModelCanary (mocked engine)", () => {
+    before(async () => {
+        await installMocks();
+        ({ ModelCanary: ModelCanaryClass } = await import("../components"));
+    });
+
+    it("creates two Deployments, a Service, a DestinationRule and a VirtualService during a canary", async () => {
+        const { children } = await build("a", { stable, canary, canaryWeight: 1, headerRoutes: [testers] });
+        assert.deepStrictEqual(kinds(children), [
+            "kubernetes:apps/v1:Deployment a-v1",
+            "kubernetes:apps/v1:Deployment a-v2",
+            "kubernetes:core/v1:Service a-svc",
+            "kubernetes:networking.istio.io/v1:DestinationRule a-dr",
+            "kubernetes:networking.istio.io/v1:VirtualService a-vs",
+            "model-canary:index:ModelCanary a",
+        ]);
+    });
+
+    it("creates one Deployment when no canary is in flight", async () => {
+        const { children } = await build("b", { stable });
+        assert.deepStrictEqual(kinds(children).filter((k) => k.includes("Deployment")), ["kubernetes:apps/v1:Deployment b-v1"]);
+    });
+
+    it("labels pods app and version, selects on both, and the Service on app only", async () => {
+        const { children } = await build("c", { stable, canary, canaryWeight: 10 });
+        const v2 = children.get("c-v2")!.inputs;
+        assert.deepStrictEqual(v2.metadata.name, "model-v2");
+        assert.deepStrictEqual(v2.spec.selector.matchLabels, { app: "model", version: "v2" });
+        assert.deepStrictEqual(v2.spec.template.metadata.labels, { app: "model", version: "v2" });
+        assert.strictEqual(v2.spec.replicas, 5);
+        const container = v2.spec.template.spec.containers[0];
+        assert.strictEqual(container.name, "model-server");
+        assert.strictEqual(container.image, "your-docker-repo/model-runner:v2");
+        assert.deepStrictEqual(container.ports, [{ name: "http", containerPort: 8080 }]);
+        assert.deepStrictEqual(container.readinessProbe, { tcpSocket: { port: 8080 }, periodSeconds: 5 });
+        const svc = children.get("c-svc")!.inputs;
+        assert.strictEqual(svc.metadata.name, "model-service");
+        assert.deepStrictEqual(svc.spec.selector, { app: "model" });
+        assert.deepStrictEqual(svc.spec.ports, [{ name: "http", protocol: "TCP", appProtocol: "http", port: 80, targetPort: 8080 }]);
+    });
+
+    it("runs pods with secure defaults that the user can override", async () => {
+        const secure = (await build("d", { stable })).children.get("d-v1")!.inputs.spec.template.spec;
+        assert.deepStrictEqual(secure.securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+        assert.deepStrictEqual(secure.containers[0].securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true });
+        const relaxed = (await build("e", { stable, podSecurityContext: { runAsNonRoot: false, runAsUser: 0 }, containerSecurityContext: { runAsNonRoot: false } }))
+            .children.get("e-v1")!.inputs.spec.template.spec;
+        assert.deepStrictEqual(relaxed.securityContext, { runAsNonRoot: false, runAsUser: 0, seccompProfile: { type: "RuntimeDefault" } });
+        assert.deepStrictEqual(relaxed.containers[0].securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: false });
+    });
+
+    it("passes env, resources, probes and annotations through to the model container", async () => {
+        const resources = { requests: { cpu: "2", memory: "4Gi" }, limits: { "nvidia.com/gpu": "1" } };
+        const readinessProbe = { httpGet: { path: "/v2/health/ready", port: 8080 } };
+        const { children } = await build("f", { stable: { ...stable, env: { MODEL_NAME: "ranker" }, resources, readinessProbe, podAnnotations: { "prometheus.io/scrape": "true" } } });
+        const pod = children.get("f-v1")!.inputs.spec.template;
+        assert.deepStrictEqual(pod.metadata.annotations, { "prometheus.io/scrape": "true" });
+        assert.deepStrictEqual(pod.spec.containers[0].env, [{ name: "MODEL_NAME", value: "ranker" }]);
+        assert.deepStrictEqual(pod.spec.containers[0].resources, resources);
+        assert.deepStrictEqual(pod.spec.containers[0].readinessProbe, readinessProbe);
+    });
+
+    it("gives the DestinationRule one subset per version and the VirtualService the weighted split", async () => {
+        const { model, children } = await build("g", { stable, canary, canaryWeight: 10, headerRoutes: [testers] });
+        assert.deepStrictEqual(children.get("g-dr")!.inputs.spec, {
+            host: "model-service",
+            subsets: [{ name: "v1", labels: { version: "v1" } }, { name: "v2", labels: { version: "v2" } }],
+        });
+        const vs = children.get("g-vs")!.inputs;
+        assert.strictEqual(vs.apiVersion, "networking.istio.io/v1");
+        assert.strictEqual(vs.metadata.name, "model-virtual-service");
+        assert.deepStrictEqual(vs.spec.http.map((r: { route: { destination: { subset: string }; weight: number }[] }) => r.route.map((d) => `${d.destination.subset}:${d.weight}`)),
+            [["v2:100"], ["v1:90", "v2:10"]]);
+        assert.deepStrictEqual(model.split, { v1: 90, v2: 10 });
+        assert.deepStrictEqual(await settle(model.deploymentNames), { v1: "model-v1", v2: "model-v2" });
+        assert.strictEqual(await settle(model.serviceName), "model-service");
+    });
+
+    it("changes only the VirtualService across weights 0, 1, 10, 50 and 100 and header-route edits", async () => {
+        const variants: ModelCanaryArgs[] = [0, 1, 10, 50, 100].map((w) => ({ stable, canary, canaryWeight: w, headerRoutes: w === 0 ? [] : [testers] }));
+        const builds = [];
+        for (const args of variants) builds.push((await build("h", args)).children);
+        const names = [...builds[0].keys()].sort();
+        for (const children of builds) assert.deepStrictEqual([...children.keys()].sort(), names);
+        for (const name of names.filter((n) => n !== "h-vs")) {
+            for (const children of builds) assert.deepStrictEqual(children.get(name)!.inputs, builds[0].get(name)!.inputs, `${name} changed`);
+        }
+        const defaultRoutes = builds.map((c) => JSON.stringify(c.get("h-vs")!.inputs.spec.http.at(-1).route.map((d: { weight: number }) => d.weight)));
+        assert.deepStrictEqual(defaultRoutes, ["[100]", "[99,1]", "[90,10]", "[50,50]", "[100]"]);
+    });
+
+    it("keeps the promoted version's Deployment under the same name and inputs, and drops the old stable", async () => {
+        const during = (await build("p", { stable, canary, canaryWeight: 100 })).children;
+        const after = (await build("p", { stable: canary })).children;
+        assert.deepStrictEqual([...after.keys()].filter((n) => /^p-v\d/.test(n)), ["p-v2"]);
+        assert.deepStrictEqual(after.get("p-v2")!.inputs, during.get("p-v2")!.inputs);
+        assert.deepStrictEqual(after.get("p-vs")!.inputs.spec.http, [{ name: "default", route: [{ destination: { host: "model-service", subset: "v2" }, weight: 100 }] }]);
+    });
+
+    it("refuses bad arguments before registering anything, the component included", async () => {
+        drain();
+        assert.throws(() => new ModelCanaryClass("bad", { stable, canary, canaryWeight: 150 }), /`canaryWeight` must be an integer from 0 to 100, got 150/);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("bad")), []);
+    });
+});

@@ -1,0 +1,97 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig } from "../stacks/config";
+import { ValidationError } from "../components";
+import { drain, installMocks, settle } from "./support/mocks";
+
+const stableJson = JSON.stringify({ version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 });
+const canaryJson = JSON.stringify({ version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 });
+
+function problemsOf(all: Record<string, string>): string[] {
+    try {
+        parseStackConfig(all, "dev");
+    } catch (e) {
+        assert.ok(e instanceof ValidationError);
+        return e.problems;
+    }
+    assert.fail("expected the config to be refused");
+}
+
+/** Reads Pulumi.dev.yaml's flat `key: value` config the way the engine hands it to a program. */
+function devStackConfig(): Record<string, string> {
+    const yaml = fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8");
+    const jsYaml = require("js-yaml") as { load(text: string): { config: Record<string, unknown> } };
+    return Object.fromEntries(Object.entries(jsYaml.load(yaml).config)
+        .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+describe("stack config", () => {
+    it("reads the config users type, as the engine hands it over (strings and JSON)", () => {
+        const c = parseStackConfig({
+            "model-canary:canaryWeight": "10",
+            "model-canary:stable": stableJson,
+            "model-canary:canary": canaryJson,
+            "model-canary:headerRoutes": JSON.stringify([{ header: "x-canary-version", exact: "v2", version: "v2" }]),
+            "kubernetes:namespace": "elsewhere",
+        }, "dev");
+        assert.strictEqual(c.resolved.canaryWeight, 10);
+        assert.strictEqual(c.resolved.canary?.image, "your-docker-repo/model-runner:v2");
+        assert.strictEqual(c.renderDir, "rendered/dev");
+        assert.strictEqual(c.kubeconfig, undefined);
+        assert.strictEqual(c.kubernetesProviderConfigured, false);
+    });
+
+    it("takes the seed's 1% start from Pulumi.dev.yaml", () => {
+        const c = parseStackConfig(devStackConfig(), "dev");
+        assert.strictEqual(c.resolved.canaryWeight, 1);
+        assert.strictEqual(c.resolved.serviceName, "model-service");
+        assert.deepStrictEqual([c.resolved.stable.version, c.resolved.canary?.version], ["v1", "v2"]);
+        assert.deepStrictEqual(c.resolved.headerRoutes, [{ header: "x-canary-version", exact: "v2", version: "v2" }]);
+    });
+
+    it("knows a cluster is configured through kubeconfig or the kubernetes provider's own keys", () => {
+        assert.strictEqual(parseStackConfig({ "model-canary:stable": stableJson, "model-canary:kubeconfig": "/k/config" }, "prod").kubeconfig, "/k/config");
+        assert.strictEqual(parseStackConfig({ "model-canary:stable": stableJson, "kubernetes:context": "prod" }, "prod").kubernetesProviderConfigured, true);
+        assert.strictEqual(parseStackConfig({ "model-canary:stable": stableJson, "model-canary:renderDir": "out/x" }, "prod").renderDir, "out/x");
+    });
+
+    it("refuses a misspelt key instead of ignoring it", () => {
+        assert.deepStrictEqual(problemsOf({ "model-canary:stable": stableJson, "model-canary:canary": canaryJson, "model-canary:canaryWieght": "10" }), [
+            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`, `kubeconfig`, `renderDir`, `rollout`",
+        ]);
+    });
+
+    it("refuses broken structured values and bad stack keys, with every problem listed", () => {
+        const problems = problemsOf({
+            "model-canary:stable": "{version: v1",
+            "model-canary:rollout": "[1]",
+            "model-canary:canaryWeight": "150",
+        });
+        assert.strictEqual(problems.length, 3);
+        assert.ok(problems[0].startsWith("`stable` must be valid structured config, got \"{version: v1\" (Expected property name"), problems[0]);
+        assert.deepStrictEqual(problems.slice(1), [
+            "`rollout` must be an object, got [1]",
+            "`canaryWeight` must be an integer from 0 to 100, got \"150\"",
+        ]);
+    });
+});
+
+describe("stack program (mocked engine)", () => {
+    it("builds the component from config and exports the split, routes and names", async () => {
+        await installMocks();
+        pulumi.runtime.setAllConfig(devStackConfig());
+        drain();
+        const program = await import("../index");
+        assert.deepStrictEqual(program.split, { v1: 99, v2: 1 });
+        assert.deepStrictEqual(program.target, { mode: "render", renderDir: "rendered/test" });
+        assert.strictEqual(program.canaryWeight, 1);
+        assert.strictEqual(program.canaryVersion, "v2");
+        assert.deepStrictEqual(await settle(program.deploymentNames), { v1: "model-v1", v2: "model-v2" });
+        assert.strictEqual(await settle(program.virtualServiceName), "model-virtual-service");
+        const provider = drain().find((r) => r.type === "pulumi:providers:kubernetes");
+        assert.strictEqual(provider?.name, "render");
+        assert.strictEqual(provider?.inputs.renderYamlToDirectory, path.resolve("rendered/test"));
+    });
+});
