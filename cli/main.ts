@@ -1,0 +1,112 @@
+// The `model-canary` command line: each subcommand is a thin layer over a typed API.
+import { parseArgs, ParseArgsConfig } from "util";
+import { ValidationError } from "../components";
+import { writePreviewMarkdown } from "../preview/command";
+import { openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
+
+/** An error whose message is the whole story: printed without a stack trace. */
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values = Record<string, string | boolean | undefined>;
+
+export interface Command {
+    summary: string;
+    usage: string;
+    options: Options;
+    run(values: Values, ref: StackRef): Promise<number>;
+}
+
+export const commonOptions: Options = {
+    stack: { type: "string", short: "s" },
+    backend: { type: "string" },
+    cwd: { type: "string" },
+    help: { type: "boolean", short: "h" },
+};
+
+const commonHelp = [
+    "  -s, --stack NAME    stack to act on (required)",
+    "      --backend URL   state backend (default $PULUMI_BACKEND_URL, else file://<project>/.pulumi-state)",
+    "      --cwd DIR       project directory (default this project)",
+    "  -h, --help          this help",
+];
+
+export const commands: Record<string, Command> = {
+    up: {
+        summary: "deploy the stack's config (creates the stack on first use)",
+        usage: "up --stack dev [--no-create]",
+        options: { "no-create": { type: "boolean" } },
+        async run(values, ref) {
+            const stack = await openStack(ref, { create: !values["no-create"] });
+            const result = await upStack(stack, { onOutput: (out) => process.stdout.write(out) });
+            const split = result.outputs.split as Record<string, number> | undefined;
+            process.stdout.write(`\nmodel-canary: stack ${ref.stack} serves ${Object.entries(split ?? {}).map(([v, w]) => `${v} ${w}%`).join(", ")}\n`);
+            return 0;
+        },
+    },
+    preview: {
+        summary: "preview the next step and write a pull-request comment in Markdown",
+        usage: "preview --stack dev --markdown out.md   (use - for standard output)",
+        options: { markdown: { type: "string" } },
+        async run(values, ref) {
+            const file = typeof values.markdown === "string" ? values.markdown : "-";
+            await writePreviewMarkdown(ref, file);
+            if (file !== "-") process.stderr.write(`model-canary: preview comment written to ${file}\n`);
+            return 0;
+        },
+    },
+};
+
+export function helpText(name?: string): string {
+    if (name && commands[name]) {
+        const c = commands[name];
+        const own = Object.entries(c.options).map(([k, o]) => `      --${k}${o.type === "string" ? " VALUE" : ""}`);
+        return [`model-canary ${c.usage}`, "", c.summary, "", "Options:", ...own, ...commonHelp, ""].join("\n");
+    }
+    return [
+        "model-canary: gradual, previewable rollouts of ML models on Kubernetes with Istio",
+        "",
+        "Usage: model-canary <command> --stack NAME [options]",
+        "",
+        "Commands:",
+        ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`),
+        "",
+        "Run `model-canary <command> --help` for a command's options.",
+        "",
+    ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+    const [name, ...rest] = argv;
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+        process.stdout.write(helpText(rest[0]));
+        return name ? 0 : 2;
+    }
+    const command = commands[name];
+    if (!command) throw new UsageError(`unknown command \`${name}\`; commands are ${Object.keys(commands).map((c) => `\`${c}\``).join(", ")}`);
+    let values: Values;
+    try {
+        values = parseArgs({ args: rest, options: { ...commonOptions, ...command.options }, strict: true, allowPositionals: false }).values as Values;
+    } catch (e) {
+        throw new UsageError(`${(e as Error).message}\n\n${helpText(name)}`);
+    }
+    if (values.help) {
+        process.stdout.write(helpText(name));
+        return 0;
+    }
+    if (typeof values.stack !== "string" || values.stack === "") throw new UsageError(`\`--stack\` is required, e.g. \`model-canary ${name} --stack dev\``);
+    const ref: StackRef = { stack: values.stack, backendUrl: values.backend as string | undefined, workDir: values.cwd as string | undefined };
+    return command.run(values, ref);
+}
+
+/** Runs the CLI and sets the exit code; every failure exits non-zero with its message. */
+export function run(argv: string[]): void {
+    main(argv).then(
+        (code) => { process.exitCode = code; },
+        (e: unknown) => {
+            const known = e instanceof UsageError || e instanceof StackOperationError || e instanceof ValidationError;
+            process.stderr.write(`model-canary: ${known ? (e as Error).message : (e instanceof Error ? e.stack : String(e))}\n`);
+            process.exitCode = e instanceof UsageError ? 2 : 1;
+        },
+    );
+}

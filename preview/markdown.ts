@@ -1,0 +1,101 @@
+// Pure rendering of a pull-request comment from a real preview: the traffic split before and
+// after, header-route changes, resource change counts, and a loud warning when a Deployment would
+// be replaced or deleted (that restarts or removes model pods).
+import { HeaderRoute, TrafficSplit } from "../components";
+import { ResourceStep } from "../stacks/automation";
+
+/** What the stack serves: from its outputs (before) or its config (after). */
+export interface RoutingState {
+    stableVersion: string;
+    canaryVersion?: string | null;
+    split: TrafficSplit;
+    headerRoutes: HeaderRoute[];
+}
+
+export interface PreviewReport {
+    stack: string;
+    /** Undefined when the stack has never been deployed. */
+    before?: RoutingState;
+    after: RoutingState;
+    steps: ResourceStep[];
+    changes: Record<string, number>;
+    /** The raw `pulumi preview --diff` text. */
+    diff: string;
+}
+
+/** Marks the comment so a workflow can find and update it instead of adding another. */
+export function commentMarker(stack: string): string {
+    return `<!-- model-canary-preview:${stack} -->`;
+}
+
+const destructive = new Set(["replace", "create-replacement", "delete-replaced", "delete", "discard", "discard-replaced"]);
+
+/** Deployment steps that restart or remove model pods. */
+export function destructiveDeploymentSteps(steps: ResourceStep[]): ResourceStep[] {
+    return steps.filter((s) => s.type === "kubernetes:apps/v1:Deployment" && destructive.has(s.op));
+}
+
+function role(version: string, state: RoutingState | undefined): string {
+    if (!state) return "";
+    if (state.stableVersion === version) return "stable";
+    if (state.canaryVersion === version) return "canary";
+    return "";
+}
+
+function percent(split: TrafficSplit | undefined, version: string): string {
+    return `${split?.[version] ?? 0}%`;
+}
+
+export function describeRoute(route: HeaderRoute): string {
+    const kind = route.exact !== undefined ? "exact" : route.prefix !== undefined ? "prefix" : "regex";
+    return `\`${route.header}\` ${kind} \`${route.exact ?? route.prefix ?? route.regex}\` → ${route.version}`;
+}
+
+function splitTable(before: RoutingState | undefined, after: RoutingState): string[] {
+    const versions = [...new Set([
+        before?.stableVersion, before?.canaryVersion, after.stableVersion, after.canaryVersion,
+        ...Object.keys(before?.split ?? {}), ...Object.keys(after.split),
+    ].filter((v): v is string => typeof v === "string"))];
+    const rows = versions.map((v) => {
+        const from = percent(before?.split, v);
+        const to = percent(after.split, v);
+        const roles = [...new Set([role(v, before), role(v, after)].filter((r) => r))].join(" → ") || "removed";
+        return `| ${v} | ${roles} | ${before ? from : "—"} | ${to} | ${before ? (from === to ? "unchanged" : `${from} → ${to}`) : "new"} |`;
+    });
+    return ["| Version | Role | Before | After | Change |", "|---|---|---:|---:|---|", ...rows];
+}
+
+function headerChanges(before: RoutingState | undefined, after: RoutingState): string[] {
+    const was = (before?.headerRoutes ?? []).map(describeRoute);
+    const now = after.headerRoutes.map(describeRoute);
+    if (was.length === 0 && now.length === 0) return ["No header routes."];
+    if (JSON.stringify(was) === JSON.stringify(now)) return ["Header routes, unchanged (evaluated in this order before the split):", ...now.map((r, i) => `${i + 1}. ${r}`)];
+    const lines = ["Header routes (evaluated in this order before the split):", ...now.map((r, i) => `${i + 1}. ${r}${was.includes(r) ? "" : " **(added)**"}`)];
+    for (const r of was.filter((r) => !now.includes(r))) lines.push(`- ~~${r}~~ **(removed)**`);
+    return lines;
+}
+
+function countLine(changes: Record<string, number>): string {
+    const names: Record<string, string> = { create: "to create", update: "to update", replace: "to replace", delete: "to delete", same: "unchanged" };
+    // A replacement shows as replace + create-replacement + delete-replaced: count it once.
+    const ops = [...Object.keys(names), ...Object.keys(changes).filter((op) => !(op in names) && !op.endsWith("-replaced") && op !== "create-replacement")];
+    const parts = ops.filter((op) => changes[op]).map((op) => `${changes[op]} ${names[op] ?? op}`);
+    return parts.length > 0 ? parts.join(", ") : "no resources";
+}
+
+/** The whole comment. */
+export function renderPreviewMarkdown(report: PreviewReport): string {
+    const danger = destructiveDeploymentSteps(report.steps);
+    const lines = [commentMarker(report.stack), `### model-canary preview for stack \`${report.stack}\``, ""];
+    if (danger.length > 0) {
+        lines.push("> [!CAUTION]");
+        lines.push(`> **This change ${danger.some((s) => s.op === "delete") && danger.every((s) => s.op === "delete") ? "deletes" : "replaces or deletes"} ${danger.length === 1 ? "a Deployment" : `${danger.length} Deployments`}: model pods will be restarted or removed.**`);
+        for (const s of danger) lines.push(`> - \`${s.name}\`: ${s.op}${s.diffs.length ? ` (changed: ${s.diffs.join(", ")})` : ""}`);
+        lines.push("");
+    }
+    lines.push(...splitTable(report.before, report.after), "");
+    lines.push(...headerChanges(report.before, report.after), "");
+    lines.push(`**Resources:** ${countLine(report.changes)}`, "");
+    lines.push("<details><summary>pulumi preview --diff</summary>", "", "```diff", report.diff.trimEnd(), "```", "", "</details>", "");
+    return lines.join("\n");
+}

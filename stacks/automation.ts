@@ -1,0 +1,205 @@
+// The Automation API layer: typed operations on a stack of this project, used by pipelines, the
+// CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
+// message; nothing here swallows an error.
+import * as auto from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { ValidationError } from "../components";
+import { checkProjectConfig, editProjectConfig } from "./settings";
+import { StackConfig } from "./config";
+
+/** The project's root: where Pulumi.yaml lives. */
+export const projectDir = path.resolve(__dirname, "..");
+
+export interface StackRef {
+    /** Stack name, e.g. `dev`. */
+    stack: string;
+    /** Project directory. Default: this project. */
+    workDir?: string;
+    /** State backend. Default `$PULUMI_BACKEND_URL`, else `file://<workDir>/.pulumi-state` (local only). */
+    backendUrl?: string;
+    /** Directory holding `pulumi`, `pulumi-language-nodejs` and `pulumi-resource-kubernetes`. Default: `npm run toolchain`'s. */
+    toolchainDir?: string;
+    /** Extra environment for the engine and the program. */
+    env?: Record<string, string>;
+}
+
+export type StackErrorKind = "validation" | "concurrent-update" | "stack-not-found" | "stack-exists" | "engine";
+
+export class StackOperationError extends Error {
+    constructor(public readonly kind: StackErrorKind, message: string, public readonly output?: string) {
+        super(message);
+        this.name = "StackOperationError";
+    }
+}
+
+/** A change the engine planned or made for one resource. */
+export interface ResourceStep {
+    op: auto.OpType;
+    urn: string;
+    type: string;
+    /** The logical name, the last part of the URN. */
+    name: string;
+    /** Top-level properties that differ. */
+    diffs: string[];
+}
+
+export interface OperationResult {
+    steps: ResourceStep[];
+    /** Count of resources per operation, e.g. `{ update: 1, same: 6 }`. */
+    changes: Record<string, number>;
+    stdout: string;
+}
+
+export interface UpResult extends OperationResult {
+    outputs: Record<string, unknown>;
+}
+
+let toolchainCache: string | undefined;
+
+/** The toolchain directory: `$MODEL_CANARY_TOOLCHAIN`, or what `toolchain/ensure.sh` prints last. */
+export function toolchainDir(): string {
+    if (process.env.MODEL_CANARY_TOOLCHAIN) return process.env.MODEL_CANARY_TOOLCHAIN;
+    if (!toolchainCache) {
+        const out = execFileSync("bash", [path.join(projectDir, "toolchain", "ensure.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        toolchainCache = out.trim().split("\n").pop();
+        if (!toolchainCache) throw new Error("toolchain/ensure.sh printed no toolchain directory");
+    }
+    return toolchainCache;
+}
+
+/** The state backend a stack uses, and a warning when an empty passphrase guards non-local state. */
+export function backendFor(ref: StackRef): { url: string; warning?: string } {
+    const workDir = ref.workDir ?? projectDir;
+    const url = ref.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${path.join(workDir, ".pulumi-state")}`;
+    const passphrase = ref.env?.PULUMI_CONFIG_PASSPHRASE ?? process.env.PULUMI_CONFIG_PASSPHRASE ?? "";
+    const local = url.startsWith("file://") && !/^file:\/\/\/?[a-z0-9]+:/i.test(url);
+    const warning = !local && passphrase === ""
+        ? `warning: the empty PULUMI_CONFIG_PASSPHRASE default is for local state only, but the backend is ${url}; set PULUMI_CONFIG_PASSPHRASE or use a secrets provider`
+        : undefined;
+    return { url, warning };
+}
+
+function environment(ref: StackRef): Record<string, string> {
+    const bin = ref.toolchainDir ?? toolchainDir();
+    const backend = backendFor(ref);
+    if (backend.warning) process.stderr.write(`${backend.warning}\n`);
+    return {
+        PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
+        PULUMI_BACKEND_URL: backend.url,
+        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        // The program type-checks in `npm test`; the engine only needs it transpiled.
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+        ...ref.env,
+    };
+}
+
+/** Selects the stack, or creates it when `create` is set. */
+export async function openStack(ref: StackRef, options: { create?: boolean } = {}): Promise<auto.Stack> {
+    const workDir = ref.workDir ?? projectDir;
+    const bin = ref.toolchainDir ?? toolchainDir();
+    try {
+        const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false });
+        const workspaceOptions: auto.LocalWorkspaceOptions = { workDir, envVars: environment({ ...ref, toolchainDir: bin }), pulumiCommand };
+        const args = { stackName: ref.stack, workDir };
+        return options.create
+            ? await auto.LocalWorkspace.createOrSelectStack(args, workspaceOptions)
+            : await auto.LocalWorkspace.selectStack(args, workspaceOptions);
+    } catch (e) {
+        throw classify(e, ref.stack);
+    }
+}
+
+/** Checks the stack's config as the program will, without the engine; throws a validation error. */
+export function checkConfig(stack: auto.Stack): StackConfig {
+    try {
+        return checkProjectConfig(stack.workspace.workDir, stack.name);
+    } catch (e) {
+        throw classify(e, stack.name);
+    }
+}
+
+/** Edits the project's config keys of the stack; refused (file untouched) when the result is invalid. */
+export function setProjectConfig(stack: auto.Stack, edit: (config: Record<string, unknown>) => void): StackConfig {
+    try {
+        return editProjectConfig(stack.workspace.workDir, stack.name, edit);
+    } catch (e) {
+        throw classify(e, stack.name);
+    }
+}
+
+function collector(): { onEvent: (e: auto.EngineEvent) => void; steps: ResourceStep[] } {
+    const steps: ResourceStep[] = [];
+    return {
+        steps,
+        onEvent(event) {
+            const m = event.resourcePreEvent?.metadata;
+            if (!m) return;
+            steps.push({ op: m.op, urn: m.urn, type: m.type, name: m.urn.split("::").pop() ?? m.urn, diffs: m.diffs ?? [] });
+        },
+    };
+}
+
+function countChanges(steps: ResourceStep[]): Record<string, number> {
+    const changes: Record<string, number> = {};
+    for (const s of steps) changes[s.op] = (changes[s.op] ?? 0) + 1;
+    return changes;
+}
+
+/** A real `pulumi preview --diff`; the steps come from the engine's events. */
+export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void } = {}): Promise<OperationResult> {
+    checkConfig(stack);
+    const events = collector();
+    try {
+        const result = await stack.preview({ diff: true, color: "never", onEvent: events.onEvent, onOutput: options.onOutput });
+        return { steps: events.steps, changes: countChanges(events.steps), stdout: result.stdout };
+    } catch (e) {
+        throw classify(e, stack.name);
+    }
+}
+
+/** A real `pulumi up`; returns the steps taken and the stack outputs. */
+export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string } = {}): Promise<UpResult> {
+    checkConfig(stack);
+    const events = collector();
+    try {
+        const result = await stack.up({ color: "never", onEvent: events.onEvent, onOutput: options.onOutput, message: options.message });
+        return {
+            steps: events.steps,
+            changes: countChanges(events.steps),
+            stdout: result.stdout,
+            outputs: Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value])),
+        };
+    } catch (e) {
+        throw classify(e, stack.name);
+    }
+}
+
+/** The stack's outputs as plain values. */
+export async function readOutputs(stack: auto.Stack): Promise<Record<string, unknown>> {
+    try {
+        const outputs = await stack.outputs();
+        return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
+    } catch (e) {
+        throw classify(e, stack.name);
+    }
+}
+
+/** Turns whatever an operation threw into a StackOperationError with the useful part of the output. */
+export function classify(e: unknown, stack: string): StackOperationError {
+    if (e instanceof StackOperationError) return e;
+    if (e instanceof ValidationError) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`);
+    if (e instanceof auto.ConcurrentUpdateError) {
+        return new StackOperationError("concurrent-update", `stack \`${stack}\` is being updated by another operation; wait for it, or run \`pulumi cancel\` if it died`, e.message);
+    }
+    if (e instanceof auto.StackNotFoundError) {
+        return new StackOperationError("stack-not-found", `stack \`${stack}\` does not exist on this backend; create it with \`pulumi stack init ${stack}\``, e.message);
+    }
+    if (e instanceof auto.StackAlreadyExistsError) return new StackOperationError("stack-exists", `stack \`${stack}\` already exists`, e.message);
+    const text = e instanceof Error ? e.message : String(e);
+    const invalid = text.match(/invalid stack config for `model-canary`:[\s\S]*?(?=\n\s*\n|\n\S*(?:Resources|Duration|error: update failed)|$)/);
+    if (invalid) return new StackOperationError("validation", invalid[0].trim(), text);
+    const lastError = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error:")).pop();
+    return new StackOperationError("engine", lastError ?? text.trim().split("\n").slice(-5).join("\n"), text);
+}
