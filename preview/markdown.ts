@@ -30,9 +30,19 @@ export function commentMarker(stack: string): string {
 
 const destructive = new Set(["replace", "create-replacement", "delete-replaced", "delete", "discard", "discard-replaced"]);
 
-/** Deployment steps that restart or remove model pods. */
+/**
+ * Deployments whose pods would be restarted or removed, one entry per Deployment: the engine
+ * reports a replacement as several steps (create-replacement, replace, delete-replaced).
+ */
 export function destructiveDeploymentSteps(steps: ResourceStep[]): ResourceStep[] {
-    return steps.filter((s) => s.type === "kubernetes:apps/v1:Deployment" && destructive.has(s.op));
+    const byUrn = new Map<string, ResourceStep>();
+    for (const s of steps) {
+        if (s.type !== "kubernetes:apps/v1:Deployment" || !destructive.has(s.op)) continue;
+        const op = s.op === "delete" ? "delete" : "replace";
+        const seen = byUrn.get(s.urn);
+        byUrn.set(s.urn, { ...s, op, diffs: [...new Set([...(seen?.diffs ?? []), ...s.diffs])] });
+    }
+    return [...byUrn.values()];
 }
 
 function role(version: string, state: RoutingState | undefined): string {
@@ -89,7 +99,8 @@ export function renderPreviewMarkdown(report: PreviewReport): string {
     const lines = [commentMarker(report.stack), `### model-canary preview for stack \`${report.stack}\``, ""];
     if (danger.length > 0) {
         lines.push("> [!CAUTION]");
-        lines.push(`> **This change ${danger.some((s) => s.op === "delete") && danger.every((s) => s.op === "delete") ? "deletes" : "replaces or deletes"} ${danger.length === 1 ? "a Deployment" : `${danger.length} Deployments`}: model pods will be restarted or removed.**`);
+        const verb = danger.every((s) => s.op === "delete") ? "deletes" : danger.every((s) => s.op === "replace") ? "replaces" : "replaces or deletes";
+        lines.push(`> **This change ${verb} ${danger.length === 1 ? "a Deployment" : `${danger.length} Deployments`}: model pods will be ${verb === "deletes" ? "removed" : "restarted or removed"}.**`);
         for (const s of danger) lines.push(`> - \`${s.name}\`: ${s.op}${s.diffs.length ? ` (changed: ${s.diffs.join(", ")})` : ""}`);
         lines.push("");
     }

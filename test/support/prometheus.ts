@@ -136,10 +136,17 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     child.stdout!.setEncoding("utf8").on("data", appendLog);
     child.stderr!.setEncoding("utf8").on("data", appendLog);
     // Watchdog: `read` returns when Node's end of the pipe closes, i.e. when Node is gone.
-    const watchdog = spawn("/bin/sh", ["-c", 'read _unused; kill -KILL "$1" 2>/dev/null', "watchdog", String(child.pid)], {
-      stdio: ["pipe", "ignore", "ignore"],
-    });
+    // It then also removes the temporary directory (the `exit` hook cannot run after a SIGKILL).
+    const watchdog = spawn(
+      "/bin/sh",
+      ["-c", 'read _unused; kill -KILL "$1" 2>/dev/null; sleep 1; rm -rf -- "$2"', "watchdog", String(child.pid), dir],
+      {
+        stdio: ["pipe", "ignore", "ignore"],
+      },
+    );
     watchdog.on("error", () => undefined);
+    // Once Prometheus has exited its pid may be reused: the watchdog must not outlive it.
+    void exited.then(() => watchdog.kill("SIGKILL"));
     // Neither process may keep the test run alive by itself.
     for (const h of [child, watchdog]) h.unref();
     for (const s of [child.stdout, child.stderr, watchdog.stdin]) (s as unknown as { unref?: () => void } | null)?.unref?.();
@@ -167,7 +174,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
   const url = () => `http://127.0.0.1:${port}`;
   const client = () => new PrometheusClient({ url: url(), timeoutMs: 5000 });
 
-  const waitReady = async (r: Running) => {
+  const waitReady = async (r: Running, launchedAt: number) => {
     let exited = false;
     void r.exited.then(() => {
       exited = true;
@@ -188,14 +195,18 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
       if (Date.now() > deadline) throw new Error(`prometheus not ready after ${readyTimeoutMs} ms (${lastProblem}): ${lastLogs()}`);
       await sleep(100);
     }
-    // 2. A successful scrape of every target.
-    const c = client();
+    // 2. A successful scrape of every target by this process. (Querying `up` is not enough after
+    //    a restart: the samples scraped before the kill are still within the lookback window.)
     for (;;) {
       if (exited) throw new Error(`prometheus exited: ${lastLogs()}`);
       try {
-        const up = await c.query(`count(up{job=${JSON.stringify(job)}} == 1)`);
-        if (up !== null && up >= opts.targets.length) return;
-        lastProblem = `${up ?? 0} of ${opts.targets.length} targets up`;
+        const res = await fetch(`${url()}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) });
+        const body = (await res.json()) as { data?: { activeTargets?: { health?: string; lastScrape?: string; lastError?: string }[] } };
+        const targets = body.data?.activeTargets ?? [];
+        const scraped = targets.filter((t) => t.health === "up" && t.lastScrape !== undefined && Date.parse(t.lastScrape) >= launchedAt - 1000);
+        if (targets.length >= opts.targets.length && scraped.length === targets.length) return;
+        const errors = targets.map((t) => t.lastError).filter((e) => e);
+        lastProblem = `${scraped.length} of ${opts.targets.length} targets scraped${errors.length ? ` (${errors.join("; ")})` : ""}`;
       } catch (err) {
         lastProblem = err instanceof Error ? err.message : String(err);
       }
@@ -210,11 +221,12 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     // A free port can be taken between probing and binding; retry a few times on a fresh one.
     for (let attempt = 1; ; attempt++) {
       port = fixedPort ?? (await freePort());
+      const launchedAt = Date.now();
       const r = spawnOnce(port);
       running = r;
       paused = false;
       try {
-        await waitReady(r);
+        await waitReady(r, launchedAt);
         return;
       } catch (err) {
         entry.kill();

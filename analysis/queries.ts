@@ -1,0 +1,180 @@
+/**
+ * PromQL builders over Istio's standard metrics for one workload.
+ *
+ * All builders are pure: they validate their input and return a query string. Label values are
+ * matched literally (`=` with an escaped string), never as regular expressions, so a workload
+ * called `model-v2` does not also match `model-v2-shadow`.
+ *
+ * Every query filters on `reporter="destination"`: Istio reports each request twice (once by the
+ * client-side proxy, `reporter="source"`, once by the server-side proxy), and only the destination
+ * side sees every request that reaches the workload, whoever sent it.
+ */
+
+/** Identifies the workload whose server-side (destination) metrics are read. */
+export interface WorkloadSelector {
+  /** Kubernetes namespace of the workload (`destination_workload_namespace`). */
+  namespace: string;
+  /** Workload name, e.g. the Deployment name `model-v2` (`destination_workload`). */
+  workload: string;
+}
+
+/** Istio's request counter. */
+export const REQUESTS_METRIC = "istio_requests_total";
+/** Istio's request duration histogram (milliseconds); the `_bucket` series carry `le`. */
+export const DURATION_BUCKET_METRIC = "istio_request_duration_milliseconds_bucket";
+
+const DURATION_RE = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const UNIT_MS = [365 * 24 * 3600_000, 7 * 24 * 3600_000, 24 * 3600_000, 3600_000, 60_000, 1000, 1];
+
+/**
+ * Parses a Prometheus duration ("30s", "1m", "1m30s", "500ms", "2h") into milliseconds.
+ * Units must appear largest first, as Prometheus requires. Throws for anything else, including
+ * zero, so that a bad window never reaches a query string.
+ */
+export function parseDurationMs(duration: string): number {
+  if (typeof duration !== "string" || duration === "") {
+    throw new Error(`window must be a Prometheus duration such as "30s" or "1m", got ${describe(duration)}`);
+  }
+  const m = DURATION_RE.exec(duration);
+  if (!m) {
+    throw new Error(
+      `window must be a Prometheus duration such as "30s", "1m" or "1m30s" (units y, w, d, h, m, s, ms, largest first), got ${describe(duration)}`,
+    );
+  }
+  let ms = 0;
+  for (let i = 0; i < UNIT_MS.length; i++) {
+    const part = m[i + 1];
+    if (part !== undefined) ms += Number(part) * UNIT_MS[i];
+  }
+  if (ms <= 0) throw new Error(`window must be longer than zero, got ${describe(duration)}`);
+  return ms;
+}
+
+/**
+ * Escapes a value for a double-quoted PromQL string literal. PromQL strings follow Go's escape
+ * rules, so backslash, double quote and control characters must be escaped.
+ */
+export function escapeLabelValue(value: string): string {
+  let out = "";
+  for (const ch of value) {
+    switch (ch) {
+      case "\\":
+        out += "\\\\";
+        break;
+      case '"':
+        out += '\\"';
+        break;
+      case "\n":
+        out += "\\n";
+        break;
+      case "\r":
+        out += "\\r";
+        break;
+      case "\t":
+        out += "\\t";
+        break;
+      default: {
+        const code = ch.codePointAt(0)!;
+        out += code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : ch;
+      }
+    }
+  }
+  return out;
+}
+
+/** The label matchers (inside `{}`) shared by all queries for one workload. */
+export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): string {
+  checkSelector(sel);
+  const matchers = [
+    `reporter="destination"`,
+    `destination_workload_namespace="${escapeLabelValue(sel.namespace)}"`,
+    `destination_workload="${escapeLabelValue(sel.workload)}"`,
+    ...extra,
+  ];
+  return matchers.join(",");
+}
+
+/**
+ * Success rate in percent (0-100): requests without a 5xx response code over all requests, both
+ * as per-second rates over `window`.
+ *
+ * The numerator falls back to `vector(0)` when no non-5xx series exists, so a canary that answers
+ * every request with 5xx yields 0 (a failure) instead of an empty result (which would read as
+ * "no data"). With no traffic at all the denominator is empty or 0 and the result is empty or NaN,
+ * which the client turns into `null`.
+ */
+export function successRateQuery(sel: WorkloadSelector, window: string): string {
+  const w = checkWindow(window);
+  const ok = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel, [`response_code!~"5.."`])}}[${w}]))`;
+  const all = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
+  return `(${ok} or vector(0)) / ${all} * 100`;
+}
+
+/**
+ * Latency quantile in milliseconds from Istio's duration histogram. `histogram_quantile`
+ * interpolates linearly inside the bucket holding the quantile, so the result is only as precise
+ * as Istio's bucket bounds (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, ... ms).
+ */
+export function latencyQuantileQuery(sel: WorkloadSelector, window: string, quantile: number): string {
+  const w = checkWindow(window);
+  if (typeof quantile !== "number" || !(quantile > 0 && quantile < 1)) {
+    throw new Error(`quantile must be a number between 0 and 1 (exclusive), got ${describe(quantile)}`);
+  }
+  return `histogram_quantile(${quantile}, sum by (le) (rate(${DURATION_BUCKET_METRIC}{${workloadMatchers(sel)}}[${w}])))`;
+}
+
+/** P99 latency in milliseconds over `window`. */
+export function p99LatencyQuery(sel: WorkloadSelector, window: string): string {
+  return latencyQuantileQuery(sel, window, 0.99);
+}
+
+/**
+ * Number of requests the workload received during `window` (all response codes). `increase`
+ * extrapolates to the window bounds, so the value is an estimate and need not be an integer.
+ */
+export function requestCountQuery(sel: WorkloadSelector, window: string): string {
+  const w = checkWindow(window);
+  return `sum(increase(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
+}
+
+/** The three queries analysis runs for one workload. */
+export interface WorkloadQueries {
+  requests: string;
+  successRate: string;
+  p99Ms: string;
+}
+
+export function workloadQueries(sel: WorkloadSelector, window: string): WorkloadQueries {
+  return {
+    requests: requestCountQuery(sel, window),
+    successRate: successRateQuery(sel, window),
+    p99Ms: p99LatencyQuery(sel, window),
+  };
+}
+
+function checkWindow(window: string): string {
+  parseDurationMs(window);
+  return window;
+}
+
+function checkSelector(sel: WorkloadSelector): void {
+  if (sel === null || typeof sel !== "object") {
+    throw new Error(`workload selector must be an object with namespace and workload, got ${describe(sel)}`);
+  }
+  for (const key of ["namespace", "workload"] as const) {
+    const v: unknown = sel[key];
+    if (typeof v !== "string" || v.trim() === "") {
+      throw new Error(`workload selector ${key} must be a non-empty string, got ${describe(v)}`);
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === undefined) return "undefined";
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

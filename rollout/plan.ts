@@ -1,0 +1,147 @@
+// The rollout plan: the stack config's `rollout` block with command-line flags over it, checked
+// before anything is applied. Pure.
+import { CustomCheck, validateCustomCheck } from "../analysis/custom";
+import { parseDurationMs } from "../analysis/queries";
+import { AnalysisThresholds, resolveThresholds } from "../analysis/verdict";
+import { show, unknownKeyProblem, ValidationError } from "../components";
+
+export interface RolloutPlan {
+    /** Canary weights to walk, strictly increasing, e.g. [1, 10, 50, 100]. */
+    steps: number[];
+    /** How long each step is analysed before it may advance. */
+    intervalMs: number;
+    /** How often the analysis runs during a step. */
+    tickMs: number;
+    /** The Prometheus range each analysis covers, e.g. "1m". */
+    window: string;
+    prometheusUrl: string;
+    prometheusTimeoutMs: number;
+    thresholds: AnalysisThresholds;
+    checks: CustomCheck[];
+    /** Promote the canary after the last step passes. */
+    promote: boolean;
+}
+
+/** Keys of the `rollout` block in stack config. */
+export const rolloutKeys = ["steps", "interval", "tick", "window", "prometheus", "prometheusTimeout", "analysis", "checks", "promote"] as const;
+
+export const defaultPlan = {
+    steps: [1, 10, 50, 100],
+    interval: "60s",
+    tick: "10s",
+    window: "1m",
+    prometheus: "http://localhost:9090",
+    prometheusTimeout: "10s",
+    promote: false,
+} as const;
+
+/** Flags that override the `rollout` block; names as typed on the command line. */
+export interface PlanFlags {
+    steps?: string;
+    interval?: string;
+    tick?: string;
+    window?: string;
+    prometheus?: string;
+    promote?: boolean;
+    "failure-threshold"?: string;
+}
+
+function parseSteps(value: unknown, key: string, problems: string[]): number[] | undefined {
+    const list = typeof value === "string" ? value.split(",").map((s) => s.trim()) : value;
+    const accepted = "a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100";
+    if (!Array.isArray(list) || list.length === 0) {
+        problems.push(`\`${key}\` must be ${accepted}, got ${show(value)}`);
+        return undefined;
+    }
+    const steps = list.map((s) => (typeof s === "string" && s !== "" ? Number(s) : s));
+    const ok = steps.every((s, i) => typeof s === "number" && Number.isInteger(s) && s >= 1 && s <= 100 && (i === 0 || s > (steps[i - 1] as number)));
+    if (!ok) {
+        problems.push(`\`${key}\` must be ${accepted}, got ${show(value)}`);
+        return undefined;
+    }
+    return steps as number[];
+}
+
+function parseDuration(value: unknown, key: string, problems: string[]): number | undefined {
+    try {
+        return parseDurationMs(String(value));
+    } catch {
+        problems.push(`\`${key}\` must be a duration such as "30s", "1m" or "1m30s", got ${show(value)}`);
+        return undefined;
+    }
+}
+
+/**
+ * Builds the plan from the `rollout` block and flags (flags win). Every problem is reported at
+ * once, naming the config key or the flag it came from.
+ */
+export function resolvePlan(block: Record<string, unknown> | undefined, flags: PlanFlags = {}): RolloutPlan {
+    const problems: string[] = [];
+    const config = block ?? {};
+    for (const key of Object.keys(config)) {
+        if (!(rolloutKeys as readonly string[]).includes(key)) problems.push(unknownKeyProblem(`rollout.${key}`, key, rolloutKeys));
+    }
+    /** The value of a setting and the name to blame when it is wrong. */
+    const pick = (flag: keyof PlanFlags, key: (typeof rolloutKeys)[number]): [unknown, string] =>
+        flags[flag] !== undefined ? [flags[flag], `--${flag}`] : [config[key] ?? defaultPlan[key as keyof typeof defaultPlan], `rollout.${key}`];
+
+    const steps = parseSteps(...pick("steps", "steps"), problems);
+    const intervalMs = parseDuration(...pick("interval", "interval"), problems);
+    const tickMs = parseDuration(...pick("tick", "tick"), problems);
+    const [window, windowKey] = pick("window", "window");
+    parseDuration(window, windowKey, problems);
+    const prometheusTimeoutMs = parseDuration(config.prometheusTimeout ?? defaultPlan.prometheusTimeout, "rollout.prometheusTimeout", problems);
+    if (intervalMs !== undefined && tickMs !== undefined && tickMs > intervalMs) {
+        problems.push(`\`${pick("tick", "tick")[1]}\` (${tickMs / 1000}s) must not be longer than \`${pick("interval", "interval")[1]}\` (${intervalMs / 1000}s): a step needs at least one analysis`);
+    }
+
+    const [prometheus, prometheusKey] = pick("prometheus", "prometheus");
+    let prometheusUrl: string | undefined;
+    try {
+        const url = new URL(String(prometheus));
+        if (url.protocol === "http:" || url.protocol === "https:") prometheusUrl = String(prometheus).replace(/\/+$/, "");
+    } catch {
+        // reported below
+    }
+    if (!prometheusUrl) problems.push(`\`${prometheusKey}\` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got ${show(prometheus)}`);
+
+    let thresholds: AnalysisThresholds | undefined;
+    try {
+        const analysis = { ...(config.analysis as Record<string, unknown> | undefined) };
+        if (flags["failure-threshold"] !== undefined) analysis.failureThreshold = Number(flags["failure-threshold"]);
+        thresholds = resolveThresholds(analysis, "rollout.analysis");
+    } catch (e) {
+        problems.push((e as Error).message);
+    }
+
+    const checks: CustomCheck[] = [];
+    if (config.checks !== undefined) {
+        if (!Array.isArray(config.checks)) problems.push(`\`rollout.checks\` must be a list of { name, webhook | command }, got ${show(config.checks)}`);
+        else config.checks.forEach((c, i) => {
+            const found = validateCustomCheck(c, `rollout.checks[${i}]`);
+            problems.push(...found);
+            if (found.length === 0) checks.push(c as CustomCheck);
+        });
+    }
+
+    const [promote, promoteKey] = pick("promote", "promote");
+    if (typeof promote !== "boolean" && promote !== "true" && promote !== "false") problems.push(`\`${promoteKey}\` must be true or false, got ${show(promote)}`);
+    const promoteAfter = promote === true || promote === "true";
+    if (promoteAfter && steps && steps[steps.length - 1] !== 100) {
+        problems.push(`\`${pick("steps", "steps")[1]}\` must end at 100 to promote, got ${steps.join(",")}`);
+    }
+
+    if (problems.length > 0 || !steps || intervalMs === undefined || tickMs === undefined || !prometheusUrl || !thresholds || prometheusTimeoutMs === undefined) {
+        throw new ValidationError(problems);
+    }
+    return { steps, intervalMs, tickMs, window: String(window), prometheusUrl, prometheusTimeoutMs, thresholds, checks, promote: promoteAfter };
+}
+
+/**
+ * The steps still to walk from the weight the stack serves now. A step equal to the current
+ * weight is kept: its analysis runs again (its `up` is a no-op), so an interrupted step is
+ * never skipped.
+ */
+export function remainingSteps(steps: readonly number[], currentWeight: number): number[] {
+    return steps.filter((s) => s >= currentWeight);
+}

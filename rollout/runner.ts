@@ -1,0 +1,223 @@
+// The rollout loop: for each step, set `canaryWeight` and `up` through the Automation API, then
+// analyse the canary against stable until the step passes or fails; roll back by itself.
+import type * as auto from "@pulumi/pulumi/automation";
+import { runAnalysis } from "../analysis/analyze";
+import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
+import { decideStep, evaluate, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
+import { deploymentName } from "../components";
+import { checkConfig, openStack, readOutputs, setProjectConfig, StackRef, upStack } from "../stacks/automation";
+import { RolloutPlan, remainingSteps } from "./plan";
+import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
+import { writeRecord } from "./status";
+
+export type RolloutEvent =
+    | { type: "step-start"; step: StepRecord; total: number }
+    | { type: "step-applied"; step: StepRecord; total: number }
+    | { type: "analysis"; step: StepRecord; total: number; analysis: AnalysisRecord; decision: StepDecisionResult; remainingMs: number }
+    | { type: "rollback-start"; reason: string }
+    | { type: "rollback-done"; actionMs: number }
+    | { type: "promote-start" }
+    | { type: "finish"; record: RolloutRecord };
+
+export interface RolloutOptions {
+    ref: StackRef;
+    plan: RolloutPlan;
+    /** Default: a PrometheusClient for `plan.prometheusUrl`. */
+    prometheus?: InstantQuerier;
+    onEvent?: (event: RolloutEvent) => void;
+    /** Aborting stops the rollout at a consistent point: between analyses, or once a running `up` finishes. */
+    signal?: AbortSignal;
+}
+
+/** Resolves after `ms`, or at once when the signal aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+        if (signal?.aborted) return resolve();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", done);
+            resolve();
+        }
+        signal?.addEventListener("abort", done, { once: true });
+    });
+}
+
+function hasData(m: WorkloadMeasurement, minRequests: number): boolean {
+    return typeof m.requests === "number" && m.requests >= minRequests;
+}
+
+/** Sets the weight (and optionally header routes) in the stack's config and applies it. */
+async function applyWeight(stack: auto.Stack, weight: number, message: string): Promise<number> {
+    setProjectConfig(stack, (c) => { c.canaryWeight = weight; });
+    const started = Date.now();
+    await upStack(stack, { message });
+    return Date.now() - started;
+}
+
+/**
+ * Takes traffic back from the canary at once: canaryWeight 0 and header routes to the canary
+ * removed, then `up`. Returns the `up` wall time in ms.
+ */
+export async function rollbackStack(stack: auto.Stack, reason: string): Promise<number> {
+    const canaryVersion = checkConfig(stack).resolved.canary?.version;
+    setProjectConfig(stack, (c) => {
+        c.canaryWeight = 0;
+        const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
+        c.headerRoutes = routes.length > 0 ? routes : undefined;
+    });
+    const started = Date.now();
+    await upStack(stack, { message: `model-canary rollback: ${reason}` });
+    return Date.now() - started;
+}
+
+/**
+ * Makes the canary the stable version and removes the old stable (its Deployment is deleted);
+ * header routes go too, since they could only name one of the two. Refused below 100% unless
+ * forced, since it moves every request to the canary at once.
+ */
+export async function promoteStack(stack: auto.Stack, options: { force?: boolean } = {}): Promise<number> {
+    const resolved = checkConfig(stack).resolved;
+    if (!resolved.canary) throw new Error(`stack \`${stack.name}\` has no \`canary\` to promote`);
+    if (resolved.canaryWeight !== 100 && !options.force) {
+        throw new Error(`\`canaryWeight\` is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
+    }
+    setProjectConfig(stack, (c) => {
+        c.stable = c.canary;
+        c.canary = undefined;
+        c.canaryWeight = 0;
+        c.headerRoutes = undefined;
+    });
+    const started = Date.now();
+    await upStack(stack, { message: `model-canary promote ${resolved.canary.version}` });
+    return Date.now() - started;
+}
+
+/** Walks the plan from the weight the stack serves now. Never throws for a failing canary: that is an outcome. */
+export async function runRollout(options: RolloutOptions): Promise<RolloutRecord> {
+    const { ref, plan, signal } = options;
+    const emit = options.onEvent ?? (() => undefined);
+    const stack = await openStack(ref);
+    const config = checkConfig(stack).resolved;
+    if (!config.canary) throw new Error(`stack \`${ref.stack}\` has no \`canary\` configured: set \`canary\` to the version to roll out`);
+    const canary = config.canary;
+    const prometheus = options.prometheus ?? new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: plan.prometheusTimeoutMs });
+    const workDir = stack.workspace.workDir;
+
+    // Resume from what is applied, not only from what is configured.
+    const applied = await readOutputs(stack);
+    const appliedWeight = applied.canaryVersion === canary.version && typeof applied.canaryWeight === "number" ? applied.canaryWeight : 0;
+    const steps = remainingSteps(plan.steps, appliedWeight);
+    const record: RolloutRecord = {
+        stack: ref.stack,
+        stableVersion: config.stable.version,
+        canaryVersion: canary.version,
+        plan: plan.steps,
+        startedAt: new Date().toISOString(),
+        outcome: "running",
+        message: appliedWeight > 0 ? `resuming at ${appliedWeight}%` : "starting",
+        steps: [],
+        thresholds: { ...plan.thresholds },
+    };
+    const save = () => writeRecord(workDir, record);
+    const finish = (outcome: RolloutRecord["outcome"], message: string) => {
+        record.outcome = outcome;
+        record.message = message;
+        record.finishedAt = new Date().toISOString();
+        save();
+        emit({ type: "finish", record });
+        return record;
+    };
+    const workloads = { canary: deploymentName(config.app, canary.version), stable: deploymentName(config.app, config.stable.version) };
+    let stableBaseline: WorkloadMeasurement | undefined;
+    let currentWeight = appliedWeight;
+
+    for (const weight of steps) {
+        if (signal?.aborted) return finish("interrupted", `interrupted before the ${weight}% step; ${currentWeight}% is applied`);
+        const index = plan.steps.indexOf(weight) + 1;
+        const step: StepRecord = { index, weight, startedAt: new Date().toISOString(), appliedAt: "", applyMs: 0, analyses: [], verdict: "running" };
+        record.steps.push(step);
+        emit({ type: "step-start", step, total: plan.steps.length });
+        if (weight !== currentWeight || checkConfig(stack).resolved.canaryWeight !== weight) {
+            try {
+                step.applyMs = await applyWeight(stack, weight, `model-canary rollout ${canary.version} step ${index}/${plan.steps.length}: ${weight}%`);
+            } catch (e) {
+                // Keep config equal to what is applied, so a rerun resumes from the truth.
+                setProjectConfig(stack, (c) => { c.canaryWeight = currentWeight; });
+                step.verdict = "failed";
+                step.reason = `applying ${weight}% failed: ${(e as Error).message}`;
+                finish("error", `stopped at ${currentWeight}%: ${step.reason}`);
+                throw e;
+            }
+            currentWeight = weight;
+        }
+        step.appliedAt = new Date().toISOString();
+        save();
+        emit({ type: "step-applied", step, total: plan.steps.length });
+
+        const stepStart = Date.now();
+        const outcomes: ("pass" | "fail")[] = [];
+        for (;;) {
+            await pause(plan.tickMs, signal);
+            if (signal?.aborted) {
+                step.verdict = "interrupted";
+                step.reason = "interrupted during analysis";
+                return finish("interrupted", `interrupted at ${weight}%; config and cluster both hold ${weight}%, rerun \`rollout\` to resume`);
+            }
+            const report = await runAnalysis({
+                prometheus, namespace: config.namespace, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
+                window: plan.window, thresholds: plan.thresholds, customChecks: plan.checks,
+                context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, step: index, steps: plan.steps.length },
+            });
+            let { results, summary } = report;
+            const measurement = report.measurement;
+            if (hasData(measurement.stable, plan.thresholds.minRequests)) {
+                stableBaseline = measurement.stable;
+            } else if (stableBaseline && weight === 100) {
+                // At 100% stable serves nothing; compare against its last measured behaviour instead.
+                const custom = results.slice(results.length - plan.checks.length);
+                results = [...evaluate({ canary: measurement.canary, stable: stableBaseline }, plan.thresholds), ...custom];
+                summary = summarize(results);
+            }
+            const analysis: AnalysisRecord = { at: report.at.toISOString(), summary, results, measurement };
+            step.analyses.push(analysis);
+            outcomes.push(summary);
+            const elapsedMs = Date.now() - stepStart;
+            const decision = decideStep({ outcomes, elapsedMs, intervalMs: plan.intervalMs, failureThreshold: plan.thresholds.failureThreshold });
+            save();
+            emit({ type: "analysis", step, total: plan.steps.length, analysis, decision, remainingMs: Math.max(0, plan.intervalMs - elapsedMs) });
+
+            if (decision.decision === "advance") {
+                step.verdict = "passed";
+                step.reason = decision.reason;
+                break;
+            }
+            if (decision.decision === "rollback") {
+                step.verdict = "failed";
+                const failing = results.filter((r) => r.status !== "pass").map((r) => r.message).join("; ");
+                step.reason = `${decision.reason}: ${failing}`;
+                const decidedAt = new Date().toISOString();
+                emit({ type: "rollback-start", reason: step.reason });
+                let actionMs: number;
+                try {
+                    actionMs = await rollbackStack(stack, `${canary.version} failed analysis at ${weight}%`);
+                } catch (e) {
+                    finish("error", `the canary failed at ${weight}% and the rollback failed: ${(e as Error).message}`);
+                    throw e;
+                }
+                record.rollback = { decidedAt, appliedAt: new Date().toISOString(), actionMs, reason: step.reason };
+                emit({ type: "rollback-done", actionMs });
+                return finish("rolled-back", `rolled back from ${weight}% to 0%: ${step.reason}`);
+            }
+        }
+        save();
+    }
+
+    if (plan.promote) {
+        if (signal?.aborted) return finish("interrupted", "interrupted before promotion; the canary serves 100%");
+        emit({ type: "promote-start" });
+        await promoteStack(stack);
+        return finish("promoted", `${canary.version} passed every step and is now the stable version`);
+    }
+    return finish("completed", `${canary.version} passed every step and serves ${currentWeight}%; run \`promote\` to make it stable`);
+}

@@ -1,0 +1,66 @@
+// A throwaway copy of the project for tests through the real engine: the program's files are
+// symlinked from the repo, while the stack settings, the state backend and the rendered
+// manifests live in a temp dir of their own.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { projectDir, StackRef, toolchainDir } from "../../stacks/automation";
+
+const programFiles = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "stacks", "node_modules"];
+
+export interface TestProject {
+    dir: string;
+    renderDir: string;
+    ref: StackRef;
+    /** Writes Pulumi.<stack>.yaml with the given project keys (renderDir is added). */
+    writeConfig(config: Record<string, unknown>): void;
+    /** Every rendered object, keyed `Kind/name`. */
+    rendered(): Map<string, any>;
+    /** A digest of every rendered file, to show nothing was written. */
+    renderedDigest(): string;
+    remove(): void;
+}
+
+export function makeProject(stack = "test"): TestProject {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-engine-"));
+    for (const f of programFiles) fs.symlinkSync(path.join(projectDir, f), path.join(dir, f));
+    const renderDir = path.join(dir, "rendered");
+    const ref: StackRef = { stack, workDir: dir, backendUrl: `file://${path.join(dir, "state")}`, toolchainDir: toolchainDir() };
+    fs.mkdirSync(path.join(dir, "state"));
+
+    const files = (): string[] => fs.existsSync(renderDir)
+        ? (fs.readdirSync(renderDir, { recursive: true }) as string[]).map((f) => path.join(renderDir, f)).filter((f) => fs.statSync(f).isFile()).sort()
+        : [];
+    return {
+        dir,
+        renderDir,
+        ref,
+        writeConfig(config) {
+            // Keeps what the engine wrote there (the secrets salt) and replaces only the config.
+            const file = path.join(dir, `Pulumi.${stack}.yaml`);
+            const settings = fs.existsSync(file) ? YAML.parse(fs.readFileSync(file, "utf8")) ?? {} : {};
+            settings.config = Object.fromEntries(Object.entries({ ...config, renderDir }).map(([k, v]) => [`model-canary:${k}`, v]));
+            fs.writeFileSync(file, YAML.stringify(settings));
+        },
+        rendered() {
+            const objects = new Map<string, any>();
+            for (const f of files()) {
+                for (const doc of YAML.parseAllDocuments(fs.readFileSync(f, "utf8"))) {
+                    const o = doc.toJS();
+                    if (o) objects.set(`${o.kind}/${o.metadata.name}`, o);
+                }
+            }
+            return objects;
+        },
+        renderedDigest() {
+            const h = crypto.createHash("sha256");
+            for (const f of files()) h.update(f).update(fs.readFileSync(f));
+            return h.digest("hex");
+        },
+        remove() {
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
+}

@@ -1,0 +1,71 @@
+// Validators for rendered manifests: Istio's own CRD schemas (from the istio.io/api Go module)
+// and Kubernetes' schemas (from the kubernetes-models package), both checked with Ajv.
+import Ajv, { ValidateFunction } from "ajv";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+
+export const istioApiModule = "istio.io/api@v1.31.4";
+
+/** Where the Go module proxy put the istio.io/api module (downloaded on first use). */
+function istioApiDir(): string {
+    const info = JSON.parse(execFileSync("go", ["mod", "download", "-json", istioApiModule], { encoding: "utf8", cwd: "/" }));
+    if (!info.Dir) throw new Error(`go mod download ${istioApiModule} gave no directory: ${info.Error ?? JSON.stringify(info)}`);
+    return info.Dir;
+}
+
+/**
+ * An API server prunes unknown fields instead of refusing them; to catch a misspelt field, every
+ * object schema with listed properties is closed unless it preserves unknown fields.
+ */
+function closeObjects(schema: any): any {
+    if (Array.isArray(schema)) return schema.map(closeObjects);
+    if (typeof schema !== "object" || schema === null) return schema;
+    const out: any = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, k === "properties"
+        ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, closeObjects(s)]))
+        : closeObjects(v)]));
+    if (out.properties && out.additionalProperties === undefined && !out["x-kubernetes-preserve-unknown-fields"]) out.additionalProperties = false;
+    return out;
+}
+
+export type Validate = (object: any) => string[];
+
+/** Validates `spec` of Istio objects against the CRD schema of their kind and version. */
+export function istioValidator(): Validate {
+    const crds = YAML.parseAllDocuments(fs.readFileSync(path.join(istioApiDir(), "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8"))
+        .map((d) => d.toJS()).filter((d) => d && d.kind === "CustomResourceDefinition");
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    const compiled = new Map<string, ValidateFunction>();
+    for (const crd of crds) {
+        for (const version of crd.spec.versions) {
+            const spec = version.schema?.openAPIV3Schema?.properties?.spec;
+            if (spec) compiled.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(closeObjects(spec)));
+        }
+    }
+    return (object) => {
+        const validate = compiled.get(`${object.apiVersion}/${object.kind}`);
+        if (!validate) return [`no Istio CRD schema for ${object.apiVersion} ${object.kind}`];
+        return validate(object.spec) ? [] : (validate.errors ?? []).map((e) => `spec${e.instancePath} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ""}`);
+    };
+}
+
+// kubernetes-models is an ES module; this keeps TypeScript from turning import() into require().
+const importModule = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<any>;
+
+/** Validates Deployments and Services against Kubernetes' OpenAPI schemas. */
+export async function kubernetesValidator(): Promise<Validate> {
+    const { Deployment } = await importModule("kubernetes-models/apps/v1");
+    const { Service } = await importModule("kubernetes-models/v1");
+    const models: Record<string, any> = { "apps/v1/Deployment": Deployment, "v1/Service": Service };
+    return (object) => {
+        const Model = models[`${object.apiVersion}/${object.kind}`];
+        if (!Model) return [`no Kubernetes schema for ${object.apiVersion} ${object.kind}`];
+        try {
+            new Model(object).validate();
+            return [];
+        } catch (e) {
+            return [(e as Error).message];
+        }
+    };
+}
