@@ -1,21 +1,13 @@
 // The `model-canary` command line: each subcommand is a thin layer over a typed API.
-import { parseArgs, ParseArgsConfig } from "util";
+import { parseArgs } from "util";
 import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
 import { openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { Command, Options, Values } from "./command";
+import { rolloutCommands } from "./rollout";
 
 /** An error whose message is the whole story: printed without a stack trace. */
 export class UsageError extends Error {}
-
-type Options = NonNullable<ParseArgsConfig["options"]>;
-type Values = Record<string, string | boolean | undefined>;
-
-export interface Command {
-    summary: string;
-    usage: string;
-    options: Options;
-    run(values: Values, ref: StackRef): Promise<number>;
-}
 
 export const commonOptions: Options = {
     stack: { type: "string", short: "s" },
@@ -55,13 +47,14 @@ export const commands: Record<string, Command> = {
             return 0;
         },
     },
+    ...rolloutCommands,
 };
 
 export function helpText(name?: string): string {
     if (name && commands[name]) {
         const c = commands[name];
         const own = Object.entries(c.options).map(([k, o]) => `      --${k}${o.type === "string" ? " VALUE" : ""}`);
-        return [`model-canary ${c.usage}`, "", c.summary, "", "Options:", ...own, ...commonHelp, ""].join("\n");
+        return [`model-canary ${c.usage}`, "", c.summary, ...(c.help ? ["", ...c.help] : []), "", "Options:", ...own, ...commonHelp, ""].join("\n");
     }
     return [
         "model-canary: gradual, previewable rollouts of ML models on Kubernetes with Istio",
@@ -96,7 +89,24 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (typeof values.stack !== "string" || values.stack === "") throw new UsageError(`\`--stack\` is required, e.g. \`model-canary ${name} --stack dev\``);
     const ref: StackRef = { stack: values.stack, backendUrl: values.backend as string | undefined, workDir: values.cwd as string | undefined };
-    return command.run(values, ref);
+    // The first SIGINT/SIGTERM asks the command to stop at a consistent point; a second one exits at once.
+    const controller = new AbortController();
+    let received: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+        if (received) process.exit(signal === "SIGINT" ? 130 : 143);
+        received = signal;
+        process.stderr.write(`model-canary: ${signal} received, stopping once the current operation is consistent (send it again to exit now)\n`);
+        controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+        const code = await command.run(values, ref, controller.signal);
+        return received ? (received === "SIGINT" ? 130 : 143) : code;
+    } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+    }
 }
 
 /** Runs the CLI and sets the exit code; every failure exits non-zero with its message. */

@@ -1,5 +1,6 @@
 // Stack config -> validated ModelCanary arguments. The only place that reads Pulumi config.
 import * as pulumi from "@pulumi/pulumi";
+import { resolvePlan } from "../rollout/plan";
 import { argKeys, ModelCanaryArgs, ResolvedModelCanaryArgs, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError } from "../components";
 
 /** The project's config namespace: keys are written `model-canary:<key>` in Pulumi.<stack>.yaml. */
@@ -62,6 +63,13 @@ export function parseStackConfig(all: Record<string, string>, stack: string): St
     }
     if (rollout !== undefined && (typeof rollout !== "object" || rollout === null || Array.isArray(rollout))) {
         problems.push(`\`rollout\` must be an object, got ${show(rollout)}`);
+    } else if (rollout !== undefined) {
+        // Checked here too, so a typo in the rollout block fails `pulumi up`, not the pipeline later.
+        try {
+            resolvePlan(rollout as Record<string, unknown>);
+        } catch (e) {
+            problems.push(...(e instanceof ValidationError ? e.problems : [(e as Error).message]));
+        }
     }
 
     let resolved: ResolvedModelCanaryArgs | undefined;

@@ -7,7 +7,7 @@
  *   prom.url             // http://127.0.0.1:<port>
  *   await prom.kill()    // simulate "Prometheus down" (connection refused); data is kept
  *   await prom.restart() // same port and data directory, waits until ready and scraping
- *   prom.pause()         // SIGSTOP: connections are accepted but never answered (timeouts)
+ *   await prom.pause()   // SIGSTOP: connections are accepted but never answered (timeouts)
  *   prom.resume()        // SIGCONT
  *   await prom.stop()    // terminate and delete the temporary directory
  *
@@ -47,8 +47,8 @@ export interface PrometheusHarness {
   kill(): Promise<void>;
   /** Starts again on the same port with the same data; resolves when ready and scraping. */
   restart(): Promise<void>;
-  /** Freezes the process (SIGSTOP). */
-  pause(): void;
+  /** Freezes the process (SIGSTOP); resolves once every thread is stopped. */
+  pause(): Promise<void>;
   /** Unfreezes it (SIGCONT). */
   resume(): void;
   /** Last lines Prometheus logged, for failure messages. */
@@ -278,10 +278,16 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
       await harness.kill();
       await launch(port);
     },
-    pause() {
+    async pause() {
       if (!running) throw new Error("prometheus is not running");
+      const pid = running.child.pid!;
       running.child.kill("SIGSTOP");
       paused = true;
+      // SIGSTOP takes effect asynchronously, thread by thread: wait until all are stopped.
+      await waitFor(`prometheus (pid ${pid}) to stop`, async () => (allThreadsStopped(pid) ? true : undefined), {
+        timeoutMs: 5000,
+        intervalMs: 10,
+      });
     },
     resume() {
       if (!running) throw new Error("prometheus is not running");
@@ -338,6 +344,20 @@ export async function waitFor<T>(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True when every thread of `pid` is in state T (stopped). Linux /proc. */
+function allThreadsStopped(pid: number): boolean {
+  const tasks = fs.readdirSync(`/proc/${pid}/task`);
+  return tasks.every((tid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
+      return state === "T" || state === "t";
+    } catch {
+      return true; // thread exited
+    }
+  });
 }
 
 function freePort(): Promise<number> {

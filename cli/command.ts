@@ -1,0 +1,15 @@
+import { ParseArgsConfig } from "util";
+import { StackRef } from "../stacks/automation";
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+export type Values = Record<string, string | boolean | undefined>;
+
+/** One subcommand: its help and what it runs. It returns the exit code or throws. */
+export interface Command {
+    summary: string;
+    usage: string;
+    /** Extra lines for `--help`. */
+    help?: string[];
+    options: Options;
+    run(values: Values, ref: StackRef, signal: AbortSignal): Promise<number>;
+}

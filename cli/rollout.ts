@@ -1,0 +1,151 @@
+// `rollout`, `rollback`, `promote` and `status`: the pipeline-facing commands.
+import * as fs from "fs";
+import * as path from "path";
+import { CheckResult } from "../analysis/verdict";
+import { describeRoute } from "../preview/markdown";
+import { PlanFlags, resolvePlan } from "../rollout/plan";
+import { RolloutRecord } from "../rollout/record";
+import { renderReportMarkdown, renderReportSvg } from "../rollout/report";
+import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
+import { readRecord, stateDir } from "../rollout/status";
+import { checkConfig, openStack, readOutputs } from "../stacks/automation";
+import { Command, Values } from "./command";
+
+const mark: Record<CheckResult["status"], string> = { pass: "ok", fail: "FAIL", nodata: "NO DATA", error: "ERROR" };
+
+function seconds(ms: number): string {
+    return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+}
+
+/** One human line per event; the `analysis` line carries every check against its threshold. */
+export function describeEvent(event: RolloutEvent): string {
+    switch (event.type) {
+        case "step-start":
+            return `[step ${event.step.index}/${event.total}] setting canary weight to ${event.step.weight}%`;
+        case "step-applied":
+            return `[step ${event.step.index}/${event.total}] ${event.step.weight}% applied${event.step.applyMs ? ` in ${seconds(event.step.applyMs)}` : " (already applied)"}`;
+        case "analysis": {
+            const checks = event.analysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${r.name}: ${r.message}`);
+            const left = event.remainingMs > 0 ? `, ${seconds(event.remainingMs)} left in the interval` : "";
+            return [`[step ${event.step.index}/${event.total}] ${event.step.weight}% analysis ${event.step.analyses.length}: ${event.analysis.summary}${left}; ${event.decision.decision} (${event.decision.reason})`, ...checks].join("\n");
+        }
+        case "rollback-start":
+            return `ROLLING BACK: ${event.reason}`;
+        case "rollback-done":
+            return `rolled back to 0% in ${seconds(event.actionMs)}`;
+        case "promote-start":
+            return "promoting the canary to stable";
+        case "finish":
+            return `${event.record.outcome.toUpperCase()}: ${event.record.message}`;
+    }
+}
+
+/** Writes the Markdown report and its SVG chart; returns the Markdown's path. */
+export function writeReport(record: RolloutRecord, dir: string): string {
+    fs.mkdirSync(dir, { recursive: true });
+    const base = `rollout-${record.startedAt.replace(/[:.]/g, "-")}`;
+    fs.writeFileSync(path.join(dir, `${base}.svg`), renderReportSvg(record));
+    const file = path.join(dir, `${base}.md`);
+    fs.writeFileSync(file, renderReportMarkdown(record, { chartFile: `${base}.svg` }));
+    return file;
+}
+
+const outputOptions = {
+    json: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+} as const;
+
+function printer(values: Values) {
+    return {
+        event(event: RolloutEvent) {
+            if (values.json) process.stdout.write(`${JSON.stringify(event.type === "finish" ? { type: "finish", outcome: event.record.outcome, message: event.record.message } : event)}\n`);
+            else if (!values.quiet || event.type === "finish") process.stdout.write(`${describeEvent(event)}\n`);
+        },
+        result(object: Record<string, unknown>, line: string) {
+            process.stdout.write(values.json ? `${JSON.stringify(object)}\n` : `${line}\n`);
+        },
+    };
+}
+
+export const rolloutCommands: Record<string, Command> = {
+    rollout: {
+        summary: "walk the canary through the steps, analysing each; roll back by itself on failure",
+        usage: "rollout --stack dev [--steps 1,10,50,100] [--interval 60s] [--tick 10s] [--window 1m] [--prometheus URL] [--promote]",
+        help: [
+            "Defaults come from the stack config's `rollout` block; flags override it. A rerun resumes",
+            "from the weight the stack serves. SIGINT/SIGTERM stop at a consistent point (a running",
+            "`up` finishes first). Exit codes: 0 passed (or promoted), 1 rolled back or failed,",
+            "2 usage, 130/143 interrupted.",
+        ],
+        options: {
+            steps: { type: "string" }, interval: { type: "string" }, tick: { type: "string" }, window: { type: "string" },
+            prometheus: { type: "string" }, promote: { type: "boolean" }, "failure-threshold": { type: "string" },
+            report: { type: "string" }, ...outputOptions,
+        },
+        async run(values, ref, signal) {
+            const stack = await openStack(ref);
+            const flags: PlanFlags = Object.fromEntries(["steps", "interval", "tick", "window", "prometheus", "promote", "failure-threshold"]
+                .filter((k) => values[k] !== undefined).map((k) => [k, values[k]]));
+            const plan = resolvePlan(checkConfig(stack).rollout, flags);
+            const out = printer(values);
+            const record = await runRollout({ ref, plan, signal, onEvent: (e) => out.event(e) });
+            const report = writeReport(record, typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack), "reports"));
+            if (!values.json) process.stdout.write(`report: ${report}\n`);
+            else process.stdout.write(`${JSON.stringify({ type: "report", file: report })}\n`);
+            return record.outcome === "completed" || record.outcome === "promoted" ? 0 : 1;
+        },
+    },
+    rollback: {
+        summary: "send all traffic back to stable now (weight 0, canary header routes removed)",
+        usage: "rollback --stack dev",
+        options: { ...outputOptions },
+        async run(values, ref) {
+            const stack = await openStack(ref);
+            const actionMs = await rollbackStack(stack, "manual rollback");
+            printer(values).result({ type: "rollback", stack: ref.stack, actionMs }, `rolled back: stack ${ref.stack} sends 100% to ${checkConfig(stack).resolved.stable.version} (${seconds(actionMs)})`);
+            return 0;
+        },
+    },
+    promote: {
+        summary: "make the canary the stable version and remove the old one",
+        usage: "promote --stack dev [--force]",
+        options: { force: { type: "boolean" }, ...outputOptions },
+        async run(values, ref) {
+            const stack = await openStack(ref);
+            const actionMs = await promoteStack(stack, { force: values.force === true });
+            const stable = checkConfig(stack).resolved.stable.version;
+            printer(values).result({ type: "promote", stack: ref.stack, stableVersion: stable, actionMs }, `promoted: ${stable} is stable and serves 100% (${seconds(actionMs)})`);
+            return 0;
+        },
+    },
+    status: {
+        summary: "the split, header routes, step and last analysis of the stack",
+        usage: "status --stack dev [--json]",
+        options: { ...outputOptions },
+        async run(values, ref) {
+            const stack = await openStack(ref);
+            const outputs = await readOutputs(stack);
+            const configured = checkConfig(stack).resolved;
+            const record = readRecord(stack.workspace.workDir, ref.stack);
+            const last = record?.steps.at(-1);
+            const lastAnalysis = last?.analyses.at(-1);
+            const status = {
+                stack: ref.stack,
+                applied: { split: outputs.split ?? null, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
+                configuredWeight: configured.canaryWeight,
+                drift: outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight,
+                rollout: record ? { outcome: record.outcome, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
+            };
+            const split = outputs.split as Record<string, number> | undefined;
+            const lines = [
+                `stack ${ref.stack}: ${split ? Object.entries(split).map(([v, w]) => `${v} ${w}%`).join(", ") : "not deployed"}`,
+                ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
+                ...(status.drift ? [`  config says canaryWeight ${configured.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
+                record ? `last rollout: ${record.outcome} at step ${status.rollout?.step} (${last?.weight}%): ${record.message}` : "no rollout recorded here",
+                ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${r.name}: ${r.message}`) : []),
+            ];
+            printer(values).result(status, lines.join("\n"));
+            return 0;
+        },
+    },
+};
