@@ -58,6 +58,8 @@ export interface IstioExporter {
   readonly target: string;
   /** Number of `/metrics` responses served. */
   readonly scrapes: number;
+  /** When the last `/metrics` response was served (ms since the epoch), 0 before the first. */
+  readonly lastScrapeAt: number;
   /** Sets (or changes) the simulated traffic of a workload. Counters accrue from now on at the new rate. */
   set(workload: string, settings: TrafficSettings): void;
   /** Total requests counted so far for a workload (exact, all codes). */
@@ -79,6 +81,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
   const now = opts.now ?? Date.now;
   const workloads = new Map<string, WorkloadState>();
   let scrapes = 0;
+  let lastScrapeAt = 0;
 
   const key = (ns: string, wl: string) => `${ns}/${wl}`;
 
@@ -146,6 +149,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
     if (req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) {
       scrapes++;
       const body = render();
+      lastScrapeAt = Date.now();
       res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
       res.end(body);
       return;
@@ -167,6 +171,9 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
     target: `127.0.0.1:${port}`,
     get scrapes() {
       return scrapes;
+    },
+    get lastScrapeAt() {
+      return lastScrapeAt;
     },
     set(workload: string, settings: TrafficSettings) {
       validateSettings(workload, settings);

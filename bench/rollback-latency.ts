@@ -1,0 +1,69 @@
+// Rollback latency against a real Prometheus and the real engine: from the moment the first
+// breaching sample is scraped to the rolled-back VirtualService being applied, split into
+// detection (scrape -> analysis decides) and action (the rollback `up`). Median over runs.
+//   npm run -s bench:rollback [-- RUNS]
+import { resolvePlan } from "../rollout/plan";
+import { RolloutEvent, runRollout } from "../rollout/runner";
+import { openStack, upStack } from "../stacks/automation";
+import { makeProject } from "../test/support/engine";
+import { startIstioExporter } from "../test/support/istio-exporter";
+import { startPrometheus } from "../test/support/prometheus";
+import { median, seconds } from "./support";
+
+const runs = Number(process.argv[2] ?? 5);
+const tick = "1s";
+const scrapeInterval = "1s";
+
+async function main(): Promise<void> {
+    const exporter = await startIstioExporter();
+    const prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval });
+    const project = makeProject("bench");
+    const detection: number[] = [];
+    const action: number[] = [];
+    try {
+        const rollout = { prometheus: prometheus.url, steps: [10], interval: "10m", tick, window: "5s", analysis: { failureThreshold: 1, minRequests: 20 } };
+        project.writeConfig({
+            stable: { version: "v1", image: "registry/model:v1" }, canary: { version: "v2", image: "registry/model:v2" },
+            canaryWeight: 0, rollout,
+        });
+        await upStack(await openStack(project.ref, { create: true }));
+        const plan = resolvePlan(rollout);
+        for (let i = 0; i < runs; i++) {
+            exporter.set("model-v1", { rps: 900, latencyMs: 80 });
+            exporter.set("model-v2", { rps: 100, latencyMs: 80 });
+            let breachAt = 0;
+            let passes = 0;
+            const onEvent = (e: RolloutEvent) => {
+                if (e.type !== "analysis" || breachAt) return;
+                if (e.analysis.summary === "pass" && ++passes === 2) {
+                    // The canary starts failing half its requests now.
+                    breachAt = Date.now();
+                    exporter.set("model-v2", { rps: 100, latencyMs: 80, errorRatio: 0.5 });
+                }
+            };
+            let scrapedAt = 0;
+            const watch = setInterval(() => {
+                if (breachAt && !scrapedAt && exporter.lastScrapeAt >= breachAt) scrapedAt = exporter.lastScrapeAt;
+            }, 5);
+            const record = await runRollout({ ref: project.ref, plan, onEvent });
+            clearInterval(watch);
+            if (record.outcome !== "rolled-back" || !record.rollback || !scrapedAt) throw new Error(`run ${i + 1}: expected a rollback after the breach, got ${record.outcome}: ${record.message}`);
+            const detected = Date.parse(record.rollback.decidedAt) - scrapedAt;
+            detection.push(detected);
+            action.push(record.rollback.actionMs);
+            console.log(`run ${i + 1}/${runs}: breach scraped +${seconds(scrapedAt - breachAt)} after it began; detected ${seconds(detected)} later; rollback up ${seconds(record.rollback.actionMs)}`);
+        }
+        console.log(`detection (breaching scrape -> rollback decided): median ${seconds(median(detection))} (scrape interval ${scrapeInterval}, analysis tick ${tick}, failureThreshold 1)`);
+        console.log(`action (rollback up, VirtualService applied): median ${seconds(median(action))}`);
+        console.log(`total: median ${seconds(median(detection.map((d, i) => d + action[i])))} over ${runs} runs; Flagger's documented best case at defaults is 60s`);
+    } finally {
+        await prometheus.stop();
+        await exporter.close();
+        project.remove();
+    }
+}
+
+main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+});

@@ -1,0 +1,82 @@
+// Wall time of `pulumi up` for one weight step of the embedded default (Pulumi.dev.yaml),
+// against the same engine, language host and provider running a one-resource program (the
+// engine's floor). Both run through the Automation API, alternating, in this process.
+//   npm run -s bench:step [-- RUNS]
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { openStack, projectDir, setProjectConfig, toolchainDir, upStack } from "../stacks/automation";
+import { median, seconds, timed } from "./support";
+
+const runs = Number(process.argv[2] ?? 7);
+
+/** A copy of this project (program files linked) with the dev stack's config, rendering to a temp dir. */
+function canaryProject(root: string): string {
+    const dir = path.join(root, "canary");
+    fs.mkdirSync(dir);
+    for (const f of ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "stacks", "rollout", "analysis", "node_modules"]) {
+        fs.symlinkSync(path.join(projectDir, f), path.join(dir, f));
+    }
+    const dev = YAML.parse(fs.readFileSync(path.join(projectDir, "Pulumi.dev.yaml"), "utf8"));
+    dev.config["model-canary:renderDir"] = path.join(dir, "rendered");
+    fs.writeFileSync(path.join(dir, "Pulumi.bench.yaml"), YAML.stringify(dev));
+    return dir;
+}
+
+/** The floor: one ConfigMap through the same Kubernetes provider in render mode. */
+function floorProject(root: string): string {
+    const dir = path.join(root, "floor");
+    fs.mkdirSync(dir);
+    fs.symlinkSync(path.join(projectDir, "node_modules"), path.join(dir, "node_modules"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: floor\nruntime: nodejs\n");
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "floor", main: "index.ts" }));
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, module: "commonjs", moduleResolution: "node", target: "ES2022", esModuleInterop: true } }));
+    fs.writeFileSync(path.join(dir, "index.ts"), [
+        'import * as k8s from "@pulumi/kubernetes";',
+        'import * as pulumi from "@pulumi/pulumi";',
+        `const provider = new k8s.Provider("render", { renderYamlToDirectory: ${JSON.stringify(path.join(dir, "rendered"))} });`,
+        'new k8s.core.v1.ConfigMap("one", { metadata: { labels: { step: new pulumi.Config().require("step") } }, data: { model: "ranker" } }, { provider });',
+        "",
+    ].join("\n"));
+    fs.writeFileSync(path.join(dir, "Pulumi.bench.yaml"), YAML.stringify({ config: { "floor:step": "0" } }));
+    return dir;
+}
+
+async function main(): Promise<void> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-bench-"));
+    const backendUrl = `file://${root}/state`;
+    fs.mkdirSync(path.join(root, "state"));
+    const bin = toolchainDir();
+    try {
+        const canary = await openStack({ stack: "bench", workDir: canaryProject(root), backendUrl, toolchainDir: bin }, { create: true });
+        const floor = await openStack({ stack: "bench", workDir: floorProject(root), backendUrl, toolchainDir: bin }, { create: true });
+        await upStack(canary);
+        await floor.up({ color: "never" });
+        const stepTimes: number[] = [];
+        const floorTimes: number[] = [];
+        for (let i = 0; i < runs; i++) {
+            setProjectConfig(canary, (c) => { c.canaryWeight = i % 2 ? 1 : 10; });
+            const [stepMs, step] = await timed(() => upStack(canary));
+            if (step.changes.update !== 1) throw new Error(`a weight step should update exactly one resource, got ${JSON.stringify(step.changes)}`);
+            await floor.setConfig("floor:step", { value: String(i + 1) });
+            // Not upStack: the floor is not this project, so its config is not checked as ours.
+            const [floorMs, one] = await timed(() => floor.up({ color: "never" }));
+            if (one.summary.resourceChanges?.update !== 1) throw new Error(`the floor should update its one resource, got ${JSON.stringify(one.summary.resourceChanges)}`);
+            stepTimes.push(stepMs);
+            floorTimes.push(floorMs);
+            console.log(`run ${i + 1}/${runs}: weight step ${seconds(stepMs)}, one-resource floor ${seconds(floorMs)}`);
+        }
+        const ratio = median(stepTimes) / median(floorTimes);
+        console.log(`weight step up: median ${seconds(median(stepTimes))} over ${runs} runs`);
+        console.log(`one-resource up (floor): median ${seconds(median(floorTimes))} over ${runs} runs`);
+        console.log(`ratio: ${ratio.toFixed(2)}x the floor (aim: <= 1.5x)`);
+    } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+    }
+}
+
+main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+});
