@@ -3,6 +3,8 @@
 // message; nothing here swallows an error.
 import * as auto from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../components";
 import { checkProjectConfig, editProjectConfig } from "./settings";
@@ -99,6 +101,9 @@ function environment(ref: StackRef): Record<string, string> {
 export async function openStack(ref: StackRef, options: { create?: boolean } = {}): Promise<auto.Stack> {
     const workDir = ref.workDir ?? projectDir;
     const bin = ref.toolchainDir ?? toolchainDir();
+    const backend = backendFor(ref).url;
+    // A local backend's folder is made on first use, as `pulumi login file://...` expects it to exist.
+    if (backend.startsWith("file://")) fs.mkdirSync(backend.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, os.homedir()), { recursive: true });
     try {
         const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false });
         const workspaceOptions: auto.LocalWorkspaceOptions = { workDir, envVars: environment({ ...ref, toolchainDir: bin }), pulumiCommand };
