@@ -26,7 +26,7 @@ export interface StackRef {
     env?: Record<string, string>;
 }
 
-export type StackErrorKind = "validation" | "concurrent-update" | "stack-not-found" | "stack-exists" | "engine";
+export type StackErrorKind = "validation" | "concurrent-update" | "stack-not-found" | "stack-exists" | "toolchain" | "engine";
 
 export class StackOperationError extends Error {
     constructor(public readonly kind: StackErrorKind, message: string, public readonly output?: string) {
@@ -63,9 +63,16 @@ let toolchainCache: string | undefined;
 export function toolchainDir(): string {
     if (process.env.MODEL_CANARY_TOOLCHAIN) return process.env.MODEL_CANARY_TOOLCHAIN;
     if (!toolchainCache) {
-        const out = execFileSync("bash", [path.join(projectDir, "toolchain", "ensure.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        const script = path.join(projectDir, "toolchain", "ensure.sh");
+        let out: string;
+        try {
+            out = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+        } catch (e) {
+            const status = (e as { status?: number }).status;
+            throw new StackOperationError("toolchain", `the Pulumi toolchain is not available: ${script} failed${status ? ` with exit code ${status}` : ""} (its messages are above); set MODEL_CANARY_TOOLCHAIN to a directory holding pulumi, pulumi-language-nodejs and pulumi-resource-kubernetes to use your own`);
+        }
         toolchainCache = out.trim().split("\n").pop();
-        if (!toolchainCache) throw new Error("toolchain/ensure.sh printed no toolchain directory");
+        if (!toolchainCache) throw new StackOperationError("toolchain", `${script} printed no toolchain directory`);
     }
     return toolchainCache;
 }
