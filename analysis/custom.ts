@@ -18,6 +18,7 @@
  * `runCustomCheck` never rejects: every failure is reported as a CheckResult.
  */
 import { spawn } from "child_process";
+import { describeNetworkError } from "./prometheus";
 import type { CheckResult } from "./verdict";
 
 export interface CheckContext {
@@ -151,7 +152,7 @@ async function runWebhook(
     status = res.status;
     text = await res.text();
   } catch (err) {
-    const why = timedOut ? `no response within ${timeoutMs} ms` : causeChain(err);
+    const why = timedOut ? `no response within ${timeoutMs} ms` : describeNetworkError(err);
     return { name, status: "error", message: `webhook ${hook.url} failed: ${why}` };
   } finally {
     clearTimeout(timer);
@@ -263,18 +264,3 @@ function snippet(text: string): string {
   return t.length > 200 ? `${t.slice(0, 200)}...` : t;
 }
 
-function causeChain(err: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e !== undefined && e !== null; i++) {
-    if (e instanceof Error) {
-      const code = (e as NodeJS.ErrnoException).code;
-      parts.push(code && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
-      e = e.cause;
-    } else {
-      parts.push(String(e));
-      break;
-    }
-  }
-  return parts.join(": ") || "request failed";
-}

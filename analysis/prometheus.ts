@@ -210,7 +210,8 @@ function apiErrorOf(body: unknown): { text: string; errorType?: string } | undef
   return { text: errorType ? `${errorType}: ${body.error}` : body.error, errorType };
 }
 
-function describeNetworkError(err: unknown): string {
+/** A network error with its causes, e.g. "fetch failed: connect ECONNREFUSED 127.0.0.1:9". */
+export function describeNetworkError(err: unknown): string {
   // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED...) in `cause`.
   const parts: string[] = [];
   let e: unknown = err;
