@@ -194,7 +194,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
             }
             if (decision.decision === "rollback") {
                 step.verdict = "failed";
-                const failing = results.filter((r) => r.status !== "pass").map((r) => r.message).join("; ");
+                const failing = [...new Set(results.filter((r) => r.status !== "pass").map((r) => r.message))].join("; ");
                 step.reason = `${decision.reason}: ${failing}`;
                 const decidedAt = new Date().toISOString();
                 emit({ type: "rollback-start", reason: step.reason });
