@@ -11,5 +11,7 @@ export interface Command {
     /** Extra lines for `--help`. */
     help?: string[];
     options: Options;
+    /** One line per option for `--help`, by option name. */
+    optionHelp?: Record<string, string>;
     run(values: Values, ref: StackRef, signal: AbortSignal): Promise<number>;
 }

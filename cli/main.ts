@@ -17,10 +17,10 @@ export const commonOptions: Options = {
 };
 
 const commonHelp = [
-    "  -s, --stack NAME    stack to act on (required)",
-    "      --backend URL   state backend (default $PULUMI_BACKEND_URL, else file://<project>/.pulumi-state)",
-    "      --cwd DIR       project directory (default this project)",
-    "  -h, --help          this help",
+    "  -s, --stack NAME           stack to act on (required)",
+    "      --backend URL          state backend (default $PULUMI_BACKEND_URL, else file://<project>/.pulumi-state)",
+    "      --cwd DIR              project directory (default this project)",
+    "  -h, --help                 this help",
 ];
 
 export const commands: Record<string, Command> = {
@@ -28,6 +28,7 @@ export const commands: Record<string, Command> = {
         summary: "deploy the stack's config (creates the stack on first use)",
         usage: "up --stack dev [--no-create]",
         options: { "no-create": { type: "boolean" } },
+        optionHelp: { "no-create": "fail instead of creating a missing stack" },
         async run(values, ref) {
             const stack = await openStack(ref, { create: !values["no-create"] });
             const result = await upStack(stack, { onOutput: (out) => process.stdout.write(out) });
@@ -40,6 +41,7 @@ export const commands: Record<string, Command> = {
         summary: "preview the next step and write a pull-request comment in Markdown",
         usage: "preview --stack dev --markdown out.md   (use - for standard output)",
         options: { markdown: { type: "string" } },
+        optionHelp: { markdown: "file to write the comment to (default -, standard output)" },
         async run(values, ref) {
             const file = typeof values.markdown === "string" ? values.markdown : "-";
             await writePreviewMarkdown(ref, file);
@@ -53,7 +55,10 @@ export const commands: Record<string, Command> = {
 export function helpText(name?: string): string {
     if (name && commands[name]) {
         const c = commands[name];
-        const own = Object.entries(c.options).map(([k, o]) => `      --${k}${o.type === "string" ? " VALUE" : ""}`);
+        const own = Object.entries(c.options).map(([k, o]) => {
+            const flag = `${o.short ? `-${o.short}, ` : "    "}--${k}${o.type === "string" ? " VALUE" : ""}`;
+            return `  ${flag.padEnd(24)} ${c.optionHelp?.[k] ?? ""}`.trimEnd();
+        });
         return [`model-canary ${c.usage}`, "", c.summary, ...(c.help ? ["", ...c.help] : []), "", "Options:", ...own, ...commonHelp, ""].join("\n");
     }
     return [

@@ -55,6 +55,11 @@ const outputOptions = {
     quiet: { type: "boolean", short: "q" },
 } as const;
 
+const outputHelp = {
+    json: "one JSON object per event or result, for machines",
+    quiet: "print only the outcome",
+};
+
 function printer(values: Values) {
     return {
         event(event: RolloutEvent) {
@@ -82,6 +87,17 @@ export const rolloutCommands: Record<string, Command> = {
             prometheus: { type: "string" }, promote: { type: "boolean" }, "failure-threshold": { type: "string" },
             report: { type: "string" }, ...outputOptions,
         },
+        optionHelp: {
+            steps: "canary weights to walk, e.g. 1,10,50,100 (rollout.steps)",
+            interval: "how long each step is analysed, e.g. 60s (rollout.interval)",
+            tick: "how often the analysis runs, e.g. 10s (rollout.tick)",
+            window: "range of each Prometheus query, e.g. 1m (rollout.window)",
+            prometheus: "Prometheus URL (rollout.prometheus)",
+            promote: "promote the canary after the last step passes (rollout.promote)",
+            "failure-threshold": "consecutive failed analyses before rollback (rollout.analysis.failureThreshold)",
+            report: "directory for the Markdown report and SVG chart (default .model-canary/<stack>/reports)",
+            ...outputHelp,
+        },
         async run(values, ref, signal) {
             const stack = await openStack(ref);
             const flags: PlanFlags = Object.fromEntries(["steps", "interval", "tick", "window", "prometheus", "promote", "failure-threshold"]
@@ -99,6 +115,7 @@ export const rolloutCommands: Record<string, Command> = {
         summary: "send all traffic back to stable now (weight 0, canary header routes removed)",
         usage: "rollback --stack dev",
         options: { ...outputOptions },
+        optionHelp: outputHelp,
         async run(values, ref) {
             const stack = await openStack(ref);
             const actionMs = await rollbackStack(stack, "manual rollback");
@@ -110,6 +127,7 @@ export const rolloutCommands: Record<string, Command> = {
         summary: "make the canary the stable version and remove the old one",
         usage: "promote --stack dev [--force]",
         options: { force: { type: "boolean" }, ...outputOptions },
+        optionHelp: { force: "promote even below 100%, moving all traffic at once", ...outputHelp },
         async run(values, ref) {
             const stack = await openStack(ref);
             const actionMs = await promoteStack(stack, { force: values.force === true });
@@ -122,6 +140,7 @@ export const rolloutCommands: Record<string, Command> = {
         summary: "the split, header routes, step and last analysis of the stack",
         usage: "status --stack dev [--json]",
         options: { ...outputOptions },
+        optionHelp: outputHelp,
         async run(values, ref) {
             const stack = await openStack(ref);
             const outputs = await readOutputs(stack);
