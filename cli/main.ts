@@ -16,12 +16,14 @@ export const commonOptions: Options = {
     help: { type: "boolean", short: "h" },
 };
 
-const commonHelp = [
-    "  -s, --stack NAME           stack to act on (required)",
-    "      --backend URL          state backend (default $PULUMI_BACKEND_URL, else file://<project>/.pulumi-state)",
-    "      --cwd DIR              project directory (default this project)",
-    "  -h, --help                 this help",
+const commonHelp: [string, string][] = [
+    ["-s, --stack NAME", "stack to act on (required)"],
+    ["    --backend URL", "state backend (default $PULUMI_BACKEND_URL, else file://<project>/.pulumi-state)"],
+    ["    --cwd DIR", "project directory (default this project)"],
+    ["-h, --help", "this help"],
 ];
+
+const helpLine = (flag: string, text: string) => `  ${flag.padEnd(28)} ${text}`.trimEnd();
 
 export const commands: Record<string, Command> = {
     up: {
@@ -55,11 +57,9 @@ export const commands: Record<string, Command> = {
 export function helpText(name?: string): string {
     if (name && commands[name]) {
         const c = commands[name];
-        const own = Object.entries(c.options).map(([k, o]) => {
-            const flag = `${o.short ? `-${o.short}, ` : "    "}--${k}${o.type === "string" ? " VALUE" : ""}`;
-            return `  ${flag.padEnd(24)} ${c.optionHelp?.[k] ?? ""}`.trimEnd();
-        });
-        return [`model-canary ${c.usage}`, "", c.summary, ...(c.help ? ["", ...c.help] : []), "", "Options:", ...own, ...commonHelp, ""].join("\n");
+        const own = Object.entries(c.options).map(([k, o]) =>
+            helpLine(`${o.short ? `-${o.short}, ` : "    "}--${k}${o.type === "string" ? " VALUE" : ""}`, c.optionHelp?.[k] ?? ""));
+        return [`model-canary ${c.usage}`, "", c.summary, ...(c.help ? ["", ...c.help] : []), "", "Options:", ...own, ...commonHelp.map(([flag, text]) => helpLine(flag, text)), ""].join("\n");
     }
     return [
         "model-canary: gradual, previewable rollouts of ML models on Kubernetes with Istio",
