@@ -23,7 +23,7 @@ const commonHelp: [string, string][] = [
     ["-h, --help", "this help"],
 ];
 
-const helpLine = (flag: string, text: string) => `  ${flag.padEnd(28)} ${text}`.trimEnd();
+const helpLine = (flag: string, text: string) => `  ${flag.padEnd(29)} ${text}`.trimEnd();
 
 export const commands: Record<string, Command> = {
     up: {
