@@ -104,8 +104,17 @@ export const rolloutCommands: Record<string, Command> = {
                 .filter((k) => values[k] !== undefined).map((k) => [k, values[k]]));
             const plan = resolvePlan(checkConfig(stack).rollout, flags);
             const out = printer(values);
-            const record = await runRollout({ ref, plan, signal, onEvent: (e) => out.event(e) });
-            const report = writeReport(record, typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack), "reports"));
+            const reportDir = typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack), "reports");
+            let record: RolloutRecord;
+            try {
+                record = await runRollout({ ref, plan, signal, onEvent: (e) => out.event(e) });
+            } catch (e) {
+                // A run that stopped on an error still leaves its report.
+                const failed = readRecord(stack.workspace.workDir, ref.stack);
+                if (failed?.outcome === "error") process.stderr.write(`report: ${writeReport(failed, reportDir)}\n`);
+                throw e;
+            }
+            const report = writeReport(record, reportDir);
             if (!values.json) process.stdout.write(`report: ${report}\n`);
             else process.stdout.write(`${JSON.stringify({ type: "report", file: report })}\n`);
             return record.outcome === "completed" || record.outcome === "promoted" ? 0 : 1;
