@@ -105,13 +105,14 @@ export const rolloutCommands: Record<string, Command> = {
             const plan = resolvePlan(checkConfig(stack).rollout, flags);
             const out = printer(values);
             const reportDir = typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack), "reports");
+            const began = new Date().toISOString();
             let record: RolloutRecord;
             try {
                 record = await runRollout({ ref, plan, signal, onEvent: (e) => out.event(e) });
             } catch (e) {
                 // A run that stopped on an error still leaves its report.
                 const failed = readRecord(stack.workspace.workDir, ref.stack);
-                if (failed?.outcome === "error") process.stderr.write(`report: ${writeReport(failed, reportDir)}\n`);
+                if (failed?.outcome === "error" && failed.startedAt >= began) process.stderr.write(`report: ${writeReport(failed, reportDir)}\n`);
                 throw e;
             }
             const report = writeReport(record, reportDir);
