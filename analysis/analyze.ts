@@ -7,84 +7,84 @@ import { runCustomCheck, type CheckContext, type CustomCheck } from "./custom";
 import type { InstantQuerier } from "./prometheus";
 import { workloadQueries, type WorkloadQueries } from "./queries";
 import {
-  evaluate,
-  summarize,
-  type AnalysisThresholds,
-  type CheckResult,
-  type Measurement,
-  type MetricValue,
-  type WorkloadMeasurement,
+    evaluate,
+    summarize,
+    type AnalysisThresholds,
+    type CheckResult,
+    type Measurement,
+    type MetricValue,
+    type WorkloadMeasurement,
 } from "./verdict";
 
 export interface RunAnalysisOptions {
-  /** Usually a `PrometheusClient`. */
-  prometheus: InstantQuerier;
-  namespace: string;
-  /** Workload name of the canary (e.g. Deployment `model-v2`). */
-  canaryWorkload: string;
-  /** Workload name of the stable version (e.g. Deployment `model-v1`). */
-  stableWorkload: string;
-  /** Prometheus range for rate()/increase(), e.g. "1m". Should span at least 2 scrape intervals. */
-  window: string;
-  thresholds: AnalysisThresholds;
-  customChecks?: readonly CustomCheck[];
-  /** Passed to custom checks, together with namespace, workloads and window. */
-  context: CheckContext;
-  /** Clock, for tests. */
-  now?: () => Date;
+    /** Usually a `PrometheusClient`. */
+    prometheus: InstantQuerier;
+    namespace: string;
+    /** Workload name of the canary (e.g. Deployment `model-v2`). */
+    canaryWorkload: string;
+    /** Workload name of the stable version (e.g. Deployment `model-v1`). */
+    stableWorkload: string;
+    /** Prometheus range for rate()/increase(), e.g. "1m". Should span at least 2 scrape intervals. */
+    window: string;
+    thresholds: AnalysisThresholds;
+    customChecks?: readonly CustomCheck[];
+    /** Passed to custom checks, together with namespace, workloads and window. */
+    context: CheckContext;
+    /** Clock, for tests. */
+    now?: () => Date;
 }
 
 export interface AnalysisReport {
-  /** Metric checks (see `evaluate`) followed by custom checks in their given order. */
-  results: CheckResult[];
-  /** `summarize(results)`. */
-  summary: "pass" | "fail";
-  measurement: Measurement;
-  /** The PromQL that produced `measurement`, for logs and debugging. */
-  queries: { canary: WorkloadQueries; stable: WorkloadQueries };
-  /** When the analysis started (queries are evaluated at about this time). */
-  at: Date;
+    /** Metric checks (see `evaluate`) followed by custom checks in their given order. */
+    results: CheckResult[];
+    /** `summarize(results)`. */
+    summary: "pass" | "fail";
+    measurement: Measurement;
+    /** The PromQL that produced `measurement`, for logs and debugging. */
+    queries: { canary: WorkloadQueries; stable: WorkloadQueries };
+    /** When the analysis started (queries are evaluated at about this time). */
+    at: Date;
 }
 
 export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisReport> {
-  const at = (opts.now ?? (() => new Date()))();
-  // Builders throw on invalid input (empty names, bad window): that is a configuration bug,
-  // surfaced to the caller rather than reported as a failed analysis.
-  const queries = {
-    canary: workloadQueries({ namespace: opts.namespace, workload: opts.canaryWorkload }, opts.window),
-    stable: workloadQueries({ namespace: opts.namespace, workload: opts.stableWorkload }, opts.window),
-  };
-  const context: CheckContext = {
-    namespace: opts.namespace,
-    canaryWorkload: opts.canaryWorkload,
-    stableWorkload: opts.stableWorkload,
-    window: opts.window,
-    ...opts.context,
-  };
+    const at = (opts.now ?? (() => new Date()))();
+    // Builders throw on invalid input (empty names, bad window): that is a configuration bug,
+    // surfaced to the caller rather than reported as a failed analysis.
+    const queries = {
+        canary: workloadQueries({ namespace: opts.namespace, workload: opts.canaryWorkload }, opts.window),
+        stable: workloadQueries({ namespace: opts.namespace, workload: opts.stableWorkload }, opts.window),
+    };
+    const context: CheckContext = {
+        namespace: opts.namespace,
+        canaryWorkload: opts.canaryWorkload,
+        stableWorkload: opts.stableWorkload,
+        window: opts.window,
+        ...opts.context,
+    };
 
-  const [canary, stable, custom] = await Promise.all([
-    measure(opts.prometheus, queries.canary),
-    measure(opts.prometheus, queries.stable),
-    Promise.all((opts.customChecks ?? []).map((c) => runCustomCheck(c, context))),
-  ]);
-  const measurement: Measurement = { canary, stable };
-  const results = [...evaluate(measurement, opts.thresholds), ...custom];
-  return { results, summary: summarize(results), measurement, queries, at };
+    const [canary, stable, custom] = await Promise.all([
+        measure(opts.prometheus, queries.canary),
+        measure(opts.prometheus, queries.stable),
+        Promise.all((opts.customChecks ?? []).map((c) => runCustomCheck(c, context))),
+    ]);
+    const measurement: Measurement = { canary, stable };
+    const results = [...evaluate(measurement, opts.thresholds), ...custom];
+    return { results, summary: summarize(results), measurement, queries, at };
 }
 
 async function measure(prom: InstantQuerier, q: WorkloadQueries): Promise<WorkloadMeasurement> {
-  const [requests, successRate, p99Ms] = await Promise.all([
-    safeQuery(prom, q.requests),
-    safeQuery(prom, q.successRate),
-    safeQuery(prom, q.p99Ms),
-  ]);
-  return { requests, successRate, p99Ms };
+    const [requests, successRate, p99Ms] = await Promise.all([
+        safeQuery(prom, q.requests),
+        safeQuery(prom, q.successRate),
+        safeQuery(prom, q.p99Ms),
+    ]);
+    return { requests, successRate, p99Ms };
 }
 
 async function safeQuery(prom: InstantQuerier, expr: string): Promise<MetricValue> {
-  try {
-    return await prom.query(expr);
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
+    try {
+        return await prom.query(expr);
+    } catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+    }
 }

@@ -22,32 +22,32 @@ import { describeNetworkError } from "./prometheus";
 import type { CheckResult } from "./verdict";
 
 export interface CheckContext {
-  canaryVersion: string;
-  stableVersion: string;
-  /** Current canary traffic weight in percent. */
-  weight: number;
-  /** Further fields forwarded to webhooks/commands (namespace, workloads, step index...). */
-  [key: string]: unknown;
+    canaryVersion: string;
+    stableVersion: string;
+    /** Current canary traffic weight in percent. */
+    weight: number;
+    /** Further fields forwarded to webhooks/commands (namespace, workloads, step index...). */
+    [key: string]: unknown;
 }
 
 export interface WebhookCheck {
-  name: string;
-  webhook: {
-    url: string;
-    /** Default 10000. */
-    timeoutMs?: number;
-    headers?: Record<string, string>;
-  };
+    name: string;
+    webhook: {
+        url: string;
+        /** Default 10000. */
+        timeoutMs?: number;
+        headers?: Record<string, string>;
+    };
 }
 
 export interface CommandCheck {
-  name: string;
-  command: string[] | string;
-  /** Default 60000. */
-  timeoutMs?: number;
-  cwd?: string;
-  /** Added to the inherited environment. */
-  env?: Record<string, string>;
+    name: string;
+    command: string[] | string;
+    /** Default 60000. */
+    timeoutMs?: number;
+    cwd?: string;
+    /** Added to the inherited environment. */
+    env?: Record<string, string>;
 }
 
 export type CustomCheck = WebhookCheck | CommandCheck;
@@ -57,12 +57,12 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 const OUTPUT_CAP = 64 * 1024;
 
 export function isWebhookCheck(c: CustomCheck): c is WebhookCheck {
-  return typeof (c as WebhookCheck).webhook === "object" && (c as WebhookCheck).webhook !== null;
+    return typeof (c as WebhookCheck).webhook === "object" && (c as WebhookCheck).webhook !== null;
 }
 
 export function isCommandCheck(c: CustomCheck): c is CommandCheck {
-  const cmd = (c as CommandCheck).command;
-  return typeof cmd === "string" || Array.isArray(cmd);
+    const cmd = (c as CommandCheck).command;
+    return typeof cmd === "string" || Array.isArray(cmd);
 }
 
 /**
@@ -70,197 +70,198 @@ export function isCommandCheck(c: CustomCheck): c is CommandCheck {
  * `keyPrefix` names the check in messages, e.g. "rollout.analysis.customChecks[0]".
  */
 export function validateCustomCheck(c: unknown, keyPrefix = "customCheck"): string[] {
-  const problems: string[] = [];
-  if (typeof c !== "object" || c === null || Array.isArray(c)) return [`\`${keyPrefix}\` must be an object, got ${JSON.stringify(c)}`];
-  const o = c as Record<string, unknown>;
-  if (typeof o.name !== "string" || o.name.trim() === "") problems.push(`\`${keyPrefix}.name\` must be a non-empty string, got ${JSON.stringify(o.name)}`);
-  const hasWebhook = o.webhook !== undefined;
-  const hasCommand = o.command !== undefined;
-  if (hasWebhook === hasCommand) {
-    problems.push(`\`${keyPrefix}\` must have exactly one of \`webhook\` or \`command\``);
-    return problems;
-  }
-  const checkTimeout = (v: unknown, key: string) => {
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
-      problems.push(`\`${keyPrefix}.${key}\` must be a positive number of milliseconds, got ${JSON.stringify(v)}`);
+    const problems: string[] = [];
+    if (typeof c !== "object" || c === null || Array.isArray(c)) return [`\`${keyPrefix}\` must be an object, got ${JSON.stringify(c)}`];
+    const o = c as Record<string, unknown>;
+    if (typeof o.name !== "string" || o.name.trim() === "")
+        problems.push(`\`${keyPrefix}.name\` must be a non-empty string, got ${JSON.stringify(o.name)}`);
+    const hasWebhook = o.webhook !== undefined;
+    const hasCommand = o.command !== undefined;
+    if (hasWebhook === hasCommand) {
+        problems.push(`\`${keyPrefix}\` must have exactly one of \`webhook\` or \`command\``);
+        return problems;
     }
-  };
-  if (hasWebhook) {
-    const w = o.webhook as Record<string, unknown> | null;
-    if (typeof w !== "object" || w === null) {
-      problems.push(`\`${keyPrefix}.webhook\` must be an object with a url, got ${JSON.stringify(w)}`);
-    } else {
-      let ok = false;
-      if (typeof w.url === "string") {
-        try {
-          const u = new URL(w.url);
-          ok = u.protocol === "http:" || u.protocol === "https:";
-        } catch {
-          ok = false;
+    const checkTimeout = (v: unknown, key: string) => {
+        if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
+            problems.push(`\`${keyPrefix}.${key}\` must be a positive number of milliseconds, got ${JSON.stringify(v)}`);
         }
-      }
-      if (!ok) problems.push(`\`${keyPrefix}.webhook.url\` must be an http(s) URL, got ${JSON.stringify(w.url)}`);
-      checkTimeout(w.timeoutMs, "webhook.timeoutMs");
+    };
+    if (hasWebhook) {
+        const w = o.webhook as Record<string, unknown> | null;
+        if (typeof w !== "object" || w === null) {
+            problems.push(`\`${keyPrefix}.webhook\` must be an object with a url, got ${JSON.stringify(w)}`);
+        } else {
+            let ok = false;
+            if (typeof w.url === "string") {
+                try {
+                    const u = new URL(w.url);
+                    ok = u.protocol === "http:" || u.protocol === "https:";
+                } catch {
+                    ok = false;
+                }
+            }
+            if (!ok) problems.push(`\`${keyPrefix}.webhook.url\` must be an http(s) URL, got ${JSON.stringify(w.url)}`);
+            checkTimeout(w.timeoutMs, "webhook.timeoutMs");
+        }
+    } else {
+        const cmd = o.command;
+        const okString = typeof cmd === "string" && cmd.trim() !== "";
+        const okArray = Array.isArray(cmd) && cmd.length > 0 && cmd.every((a) => typeof a === "string") && cmd[0] !== "";
+        if (!okString && !okArray) {
+            problems.push(
+                `\`${keyPrefix}.command\` must be a non-empty string (run by /bin/sh) or a non-empty array of strings (argv), got ${JSON.stringify(cmd)}`,
+            );
+        }
+        checkTimeout(o.timeoutMs, "timeoutMs");
     }
-  } else {
-    const cmd = o.command;
-    const okString = typeof cmd === "string" && cmd.trim() !== "";
-    const okArray = Array.isArray(cmd) && cmd.length > 0 && cmd.every((a) => typeof a === "string") && cmd[0] !== "";
-    if (!okString && !okArray) {
-      problems.push(`\`${keyPrefix}.command\` must be a non-empty string (run by /bin/sh) or a non-empty array of strings (argv), got ${JSON.stringify(cmd)}`);
-    }
-    checkTimeout(o.timeoutMs, "timeoutMs");
-  }
-  return problems;
+    return problems;
 }
 
 /** Runs one custom check. Never rejects. */
 export async function runCustomCheck(check: CustomCheck, context: CheckContext): Promise<CheckResult> {
-  const name = typeof check?.name === "string" && check.name !== "" ? check.name : "custom-check";
-  const problems = validateCustomCheck(check, `custom check ${JSON.stringify(name)}`);
-  if (problems.length > 0) return { name, status: "error", message: `invalid check definition: ${problems.join("; ")}` };
-  const payload = { ...context, name };
-  try {
-    if (isWebhookCheck(check)) return await runWebhook(name, check.webhook, payload);
-    return await runCommand(name, check as CommandCheck, payload);
-  } catch (err) {
-    return { name, status: "error", message: `check could not run: ${err instanceof Error ? err.message : String(err)}` };
-  }
+    const name = typeof check?.name === "string" && check.name !== "" ? check.name : "custom-check";
+    const problems = validateCustomCheck(check, `custom check ${JSON.stringify(name)}`);
+    if (problems.length > 0) return { name, status: "error", message: `invalid check definition: ${problems.join("; ")}` };
+    const payload = { ...context, name };
+    try {
+        if (isWebhookCheck(check)) return await runWebhook(name, check.webhook, payload);
+        return await runCommand(name, check as CommandCheck, payload);
+    } catch (err) {
+        return { name, status: "error", message: `check could not run: ${err instanceof Error ? err.message : String(err)}` };
+    }
 }
 
-async function runWebhook(
-  name: string,
-  hook: WebhookCheck["webhook"],
-  payload: Record<string, unknown>,
-): Promise<CheckResult> {
-  const timeoutMs = hook.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, timeoutMs);
-  let status: number;
-  let text: string;
-  try {
-    const res = await fetch(hook.url, {
-      method: "POST",
-      headers: { ...(hook.headers ?? {}), "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(payload),
-      signal: controller.signal,
-    });
-    status = res.status;
-    text = await res.text();
-  } catch (err) {
-    const why = timedOut ? `no response within ${timeoutMs} ms` : describeNetworkError(err);
-    return { name, status: "error", message: `webhook ${hook.url} failed: ${why}` };
-  } finally {
-    clearTimeout(timer);
-  }
-  if (status < 200 || status > 299) {
-    return { name, status: "error", message: `webhook ${hook.url} answered HTTP ${status}: ${snippet(text)}` };
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return { name, status: "error", message: `webhook ${hook.url} answered with invalid JSON: ${snippet(text)}` };
-  }
-  if (typeof body !== "object" || body === null || typeof (body as { pass?: unknown }).pass !== "boolean") {
+async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: Record<string, unknown>): Promise<CheckResult> {
+    const timeoutMs = hook.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+    }, timeoutMs);
+    let status: number;
+    let text: string;
+    try {
+        const res = await fetch(hook.url, {
+            method: "POST",
+            headers: { ...(hook.headers ?? {}), "Content-Type": "application/json", Accept: "application/json" },
+            body: JSON.stringify(payload),
+            signal: controller.signal,
+        });
+        status = res.status;
+        text = await res.text();
+    } catch (err) {
+        const why = timedOut ? `no response within ${timeoutMs} ms` : describeNetworkError(err);
+        return { name, status: "error", message: `webhook ${hook.url} failed: ${why}` };
+    } finally {
+        clearTimeout(timer);
+    }
+    if (status < 200 || status > 299) {
+        return { name, status: "error", message: `webhook ${hook.url} answered HTTP ${status}: ${snippet(text)}` };
+    }
+    let body: unknown;
+    try {
+        body = JSON.parse(text);
+    } catch {
+        return { name, status: "error", message: `webhook ${hook.url} answered with invalid JSON: ${snippet(text)}` };
+    }
+    if (typeof body !== "object" || body === null || typeof (body as { pass?: unknown }).pass !== "boolean") {
+        return {
+            name,
+            status: "error",
+            message: `webhook ${hook.url} answered without a boolean "pass" field: ${snippet(text)}`,
+        };
+    }
+    const b = body as { pass: boolean; message?: unknown };
+    const detail = typeof b.message === "string" && b.message.trim() !== "" ? b.message : undefined;
     return {
-      name,
-      status: "error",
-      message: `webhook ${hook.url} answered without a boolean "pass" field: ${snippet(text)}`,
+        name,
+        status: b.pass ? "pass" : "fail",
+        message: detail ?? `webhook ${hook.url} reported ${b.pass ? "pass" : "fail"}`,
     };
-  }
-  const b = body as { pass: boolean; message?: unknown };
-  const detail = typeof b.message === "string" && b.message.trim() !== "" ? b.message : undefined;
-  return {
-    name,
-    status: b.pass ? "pass" : "fail",
-    message: detail ?? `webhook ${hook.url} reported ${b.pass ? "pass" : "fail"}`,
-  };
 }
 
 function runCommand(name: string, check: CommandCheck, payload: Record<string, unknown>): Promise<CheckResult> {
-  const timeoutMs = check.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  const useShell = typeof check.command === "string";
-  const file = useShell ? "/bin/sh" : (check.command as string[])[0];
-  const args = useShell ? ["-c", check.command as string] : (check.command as string[]).slice(1);
-  const shown = useShell ? (check.command as string) : (check.command as string[]).join(" ");
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...(check.env ?? {}),
-    CHECK_NAME: name,
-    CANARY_VERSION: String(payload.canaryVersion ?? ""),
-    STABLE_VERSION: String(payload.stableVersion ?? ""),
-    CANARY_WEIGHT: String(payload.weight ?? ""),
-    MODEL_CANARY_CONTEXT: JSON.stringify(payload),
-  };
-
-  return new Promise<CheckResult>((resolve) => {
-    let settled = false;
-    const finish = (r: CheckResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(r);
+    const timeoutMs = check.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const useShell = typeof check.command === "string";
+    const file = useShell ? "/bin/sh" : (check.command as string[])[0];
+    const args = useShell ? ["-c", check.command as string] : (check.command as string[]).slice(1);
+    const shown = useShell ? (check.command as string) : (check.command as string[]).join(" ");
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...(check.env ?? {}),
+        CHECK_NAME: name,
+        CANARY_VERSION: String(payload.canaryVersion ?? ""),
+        STABLE_VERSION: String(payload.stableVersion ?? ""),
+        CANARY_WEIGHT: String(payload.weight ?? ""),
+        MODEL_CANARY_CONTEXT: JSON.stringify(payload),
     };
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
 
-    // Own process group, so a timeout also kills whatever a shell started.
-    const child = spawn(file, args, { cwd: check.cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const killGroup = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, timeoutMs);
+    return new Promise<CheckResult>((resolve) => {
+        let settled = false;
+        const finish = (r: CheckResult) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve(r);
+        };
+        let stdout = "";
+        let stderr = "";
+        let timedOut = false;
 
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      stdout = capTail(stdout + d);
+        // Own process group, so a timeout also kills whatever a shell started.
+        const child = spawn(file, args, { cwd: check.cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        const killGroup = () => {
+            try {
+                if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+            } catch {
+                // Already gone.
+            }
+        };
+        const timer = setTimeout(() => {
+            timedOut = true;
+            killGroup();
+        }, timeoutMs);
+
+        child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+            stdout = capTail(stdout + d);
+        });
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+            stderr = capTail(stderr + d);
+        });
+        child.on("error", (err) => {
+            killGroup();
+            finish({ name, status: "error", message: `command \`${shown}\` could not be started: ${err.message}` });
+        });
+        child.on("close", (code, signal) => {
+            const last = lastLine(stderr) ?? lastLine(stdout);
+            if (timedOut) {
+                finish({ name, status: "error", message: `command \`${shown}\` timed out after ${timeoutMs} ms and was killed` });
+            } else if (signal !== null) {
+                finish({ name, status: "error", message: `command \`${shown}\` was killed by ${signal}${last ? `: ${last}` : ""}` });
+            } else if (code === 0) {
+                finish({ name, status: "pass", message: lastLine(stdout) ?? `command \`${shown}\` exited 0` });
+            } else {
+                finish({ name, status: "fail", message: last ? `${last} (exit ${code})` : `command \`${shown}\` exited ${code}` });
+            }
+        });
     });
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      stderr = capTail(stderr + d);
-    });
-    child.on("error", (err) => {
-      killGroup();
-      finish({ name, status: "error", message: `command \`${shown}\` could not be started: ${err.message}` });
-    });
-    child.on("close", (code, signal) => {
-      const last = lastLine(stderr) ?? lastLine(stdout);
-      if (timedOut) {
-        finish({ name, status: "error", message: `command \`${shown}\` timed out after ${timeoutMs} ms and was killed` });
-      } else if (signal !== null) {
-        finish({ name, status: "error", message: `command \`${shown}\` was killed by ${signal}${last ? `: ${last}` : ""}` });
-      } else if (code === 0) {
-        finish({ name, status: "pass", message: lastLine(stdout) ?? `command \`${shown}\` exited 0` });
-      } else {
-        finish({ name, status: "fail", message: last ? `${last} (exit ${code})` : `command \`${shown}\` exited ${code}` });
-      }
-    });
-  });
 }
 
 function capTail(s: string): string {
-  return s.length > OUTPUT_CAP ? s.slice(s.length - OUTPUT_CAP) : s;
+    return s.length > OUTPUT_CAP ? s.slice(s.length - OUTPUT_CAP) : s;
 }
 
 function lastLine(s: string): string | undefined {
-  const lines = s.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
-  return lines.length > 0 ? lines[lines.length - 1] : undefined;
+    const lines = s
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== "");
+    return lines.length > 0 ? lines[lines.length - 1] : undefined;
 }
 
 function snippet(text: string): string {
-  const t = text.replace(/\s+/g, " ").trim();
-  if (t === "") return "(empty body)";
-  return t.length > 200 ? `${t.slice(0, 200)}...` : t;
+    const t = text.replace(/\s+/g, " ").trim();
+    if (t === "") return "(empty body)";
+    return t.length > 200 ? `${t.slice(0, 200)}...` : t;
 }
-

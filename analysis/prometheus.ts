@@ -10,230 +10,221 @@
  */
 
 export type PrometheusErrorKind =
-  /** The request could not be sent or the connection failed (refused, reset, DNS...). */
-  | "network"
-  /** No complete response within `timeoutMs`. */
-  | "timeout"
-  /** A non-2xx HTTP status. */
-  | "http"
-  /** A 2xx response whose body was not the JSON the API documents. */
-  | "invalid-response"
-  /** The API answered `status: "error"` (bad query, execution error...). */
-  | "query"
-  /** The query returned something other than at most one sample (e.g. several series). */
-  | "unexpected-result";
+    /** The request could not be sent or the connection failed (refused, reset, DNS...). */
+    | "network"
+    /** No complete response within `timeoutMs`. */
+    | "timeout"
+    /** A non-2xx HTTP status. */
+    | "http"
+    /** A 2xx response whose body was not the JSON the API documents. */
+    | "invalid-response"
+    /** The API answered `status: "error"` (bad query, execution error...). */
+    | "query"
+    /** The query returned something other than at most one sample (e.g. several series). */
+    | "unexpected-result";
 
 export class PrometheusError extends Error {
-  readonly kind: PrometheusErrorKind;
-  /** The endpoint that was called. */
-  readonly url: string;
-  /** The PromQL expression. */
-  readonly query: string;
-  /** HTTP status, when a response arrived. */
-  readonly status?: number;
-  /** Prometheus' `errorType` (e.g. "bad_data"), when it sent one. */
-  readonly errorType?: string;
+    readonly kind: PrometheusErrorKind;
+    /** The endpoint that was called. */
+    readonly url: string;
+    /** The PromQL expression. */
+    readonly query: string;
+    /** HTTP status, when a response arrived. */
+    readonly status?: number;
+    /** Prometheus' `errorType` (e.g. "bad_data"), when it sent one. */
+    readonly errorType?: string;
 
-  constructor(opts: {
-    kind: PrometheusErrorKind;
-    url: string;
-    query: string;
-    detail: string;
-    status?: number;
-    errorType?: string;
-    cause?: unknown;
-  }) {
-    const status = opts.status !== undefined ? ` (HTTP ${opts.status})` : "";
-    super(`Prometheus query to ${opts.url} failed${status}: ${opts.detail}`, { cause: opts.cause });
-    this.name = "PrometheusError";
-    this.kind = opts.kind;
-    this.url = opts.url;
-    this.query = opts.query;
-    this.status = opts.status;
-    this.errorType = opts.errorType;
-  }
+    constructor(opts: {
+        kind: PrometheusErrorKind;
+        url: string;
+        query: string;
+        detail: string;
+        status?: number;
+        errorType?: string;
+        cause?: unknown;
+    }) {
+        const status = opts.status !== undefined ? ` (HTTP ${opts.status})` : "";
+        super(`Prometheus query to ${opts.url} failed${status}: ${opts.detail}`, { cause: opts.cause });
+        this.name = "PrometheusError";
+        this.kind = opts.kind;
+        this.url = opts.url;
+        this.query = opts.query;
+        this.status = opts.status;
+        this.errorType = opts.errorType;
+    }
 }
 
 export interface PrometheusClientOptions {
-  /** Base URL of the Prometheus server, e.g. `http://prometheus.istio-system:9090`. */
-  url: string;
-  /** Per-query deadline covering connect, response and body. Default 10000. */
-  timeoutMs?: number;
-  /** Extra request headers, e.g. `{ Authorization: "Bearer ..." }`. */
-  headers?: Record<string, string>;
+    /** Base URL of the Prometheus server, e.g. `http://prometheus.istio-system:9090`. */
+    url: string;
+    /** Per-query deadline covering connect, response and body. Default 10000. */
+    timeoutMs?: number;
+    /** Extra request headers, e.g. `{ Authorization: "Bearer ..." }`. */
+    headers?: Record<string, string>;
 }
 
 /** Anything that can evaluate an instant query to one value; `PrometheusClient` is one. */
 export interface InstantQuerier {
-  query(expr: string): Promise<number | null>;
+    query(expr: string): Promise<number | null>;
 }
 
 export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 10_000;
 
 export class PrometheusClient implements InstantQuerier {
-  readonly url: string;
-  readonly timeoutMs: number;
-  private readonly endpoint: string;
-  private readonly headers: Record<string, string>;
+    readonly url: string;
+    readonly timeoutMs: number;
+    private readonly endpoint: string;
+    private readonly headers: Record<string, string>;
 
-  constructor(opts: PrometheusClientOptions) {
-    if (!opts || typeof opts.url !== "string" || opts.url === "") {
-      throw new Error(`PrometheusClient needs a url such as "http://localhost:9090", got ${JSON.stringify(opts?.url)}`);
-    }
-    let parsed: URL;
-    try {
-      parsed = new URL(opts.url);
-    } catch {
-      throw new Error(`PrometheusClient url is not a valid URL: ${JSON.stringify(opts.url)}`);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw new Error(`PrometheusClient url must be http(s), got ${JSON.stringify(opts.url)}`);
-    }
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
-    if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new Error(`PrometheusClient timeoutMs must be a positive number, got ${JSON.stringify(timeoutMs)}`);
-    }
-    this.url = opts.url.replace(/\/+$/, "");
-    this.endpoint = `${this.url}/api/v1/query`;
-    this.timeoutMs = timeoutMs;
-    this.headers = { ...(opts.headers ?? {}) };
-  }
-
-  /** Evaluates `expr` at the current time. See the module comment for the result contract. */
-  async query(expr: string): Promise<number | null> {
-    const fail = (
-      kind: PrometheusErrorKind,
-      detail: string,
-      extra: { status?: number; errorType?: string; cause?: unknown } = {},
-    ) => new PrometheusError({ kind, url: this.endpoint, query: expr, detail, ...extra });
-
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.timeoutMs);
-
-    let status: number;
-    let text: string;
-    try {
-      // POST with a form body: same semantics as GET, without URL length limits.
-      const res = await fetch(this.endpoint, {
-        method: "POST",
-        headers: { ...this.headers, "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-        body: new URLSearchParams({ query: expr }).toString(),
-        signal: controller.signal,
-      });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      if (timedOut) throw fail("timeout", `no response within ${this.timeoutMs} ms`, { cause: err });
-      throw fail("network", describeNetworkError(err), { cause: err });
-    } finally {
-      clearTimeout(timer);
+    constructor(opts: PrometheusClientOptions) {
+        if (!opts || typeof opts.url !== "string" || opts.url === "") {
+            throw new Error(`PrometheusClient needs a url such as "http://localhost:9090", got ${JSON.stringify(opts?.url)}`);
+        }
+        let parsed: URL;
+        try {
+            parsed = new URL(opts.url);
+        } catch {
+            throw new Error(`PrometheusClient url is not a valid URL: ${JSON.stringify(opts.url)}`);
+        }
+        if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+            throw new Error(`PrometheusClient url must be http(s), got ${JSON.stringify(opts.url)}`);
+        }
+        const timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
+        if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+            throw new Error(`PrometheusClient timeoutMs must be a positive number, got ${JSON.stringify(timeoutMs)}`);
+        }
+        this.url = opts.url.replace(/\/+$/, "");
+        this.endpoint = `${this.url}/api/v1/query`;
+        this.timeoutMs = timeoutMs;
+        this.headers = { ...(opts.headers ?? {}) };
     }
 
-    let body: unknown;
-    let parseError: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      parseError = err;
-    }
-    const apiError = apiErrorOf(body);
+    /** Evaluates `expr` at the current time. See the module comment for the result contract. */
+    async query(expr: string): Promise<number | null> {
+        const fail = (kind: PrometheusErrorKind, detail: string, extra: { status?: number; errorType?: string; cause?: unknown } = {}) =>
+            new PrometheusError({ kind, url: this.endpoint, query: expr, detail, ...extra });
 
-    if (status < 200 || status > 299) {
-      const detail = apiError ? apiError.text : `response body: ${snippet(text)}`;
-      throw fail("http", detail, { status, errorType: apiError?.errorType });
+        const controller = new AbortController();
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+        }, this.timeoutMs);
+
+        let status: number;
+        let text: string;
+        try {
+            // POST with a form body: same semantics as GET, without URL length limits.
+            const res = await fetch(this.endpoint, {
+                method: "POST",
+                headers: { ...this.headers, "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+                body: new URLSearchParams({ query: expr }).toString(),
+                signal: controller.signal,
+            });
+            status = res.status;
+            text = await res.text();
+        } catch (err) {
+            if (timedOut) throw fail("timeout", `no response within ${this.timeoutMs} ms`, { cause: err });
+            throw fail("network", describeNetworkError(err), { cause: err });
+        } finally {
+            clearTimeout(timer);
+        }
+
+        let body: unknown;
+        let parseError: unknown;
+        try {
+            body = JSON.parse(text);
+        } catch (err) {
+            parseError = err;
+        }
+        const apiError = apiErrorOf(body);
+
+        if (status < 200 || status > 299) {
+            const detail = apiError ? apiError.text : `response body: ${snippet(text)}`;
+            throw fail("http", detail, { status, errorType: apiError?.errorType });
+        }
+        if (parseError !== undefined || !isObject(body)) {
+            throw fail("invalid-response", `response is not JSON: ${snippet(text)}`, { status, cause: parseError });
+        }
+        if (body.status === "error" || apiError) {
+            throw fail("query", apiError ? apiError.text : `status "error": ${snippet(text)}`, {
+                status,
+                errorType: apiError?.errorType,
+            });
+        }
+        if (body.status !== "success" || !isObject(body.data)) {
+            throw fail("invalid-response", `unexpected response: ${snippet(text)}`, { status });
+        }
+        return extractValue(body.data, (kind, detail) => fail(kind, detail, { status }));
     }
-    if (parseError !== undefined || !isObject(body)) {
-      throw fail("invalid-response", `response is not JSON: ${snippet(text)}`, { status, cause: parseError });
-    }
-    if (body.status === "error" || apiError) {
-      throw fail("query", apiError ? apiError.text : `status "error": ${snippet(text)}`, {
-        status,
-        errorType: apiError?.errorType,
-      });
-    }
-    if (body.status !== "success" || !isObject(body.data)) {
-      throw fail("invalid-response", `unexpected response: ${snippet(text)}`, { status });
-    }
-    return extractValue(body.data, (kind, detail) => fail(kind, detail, { status }));
-  }
 }
 
-function extractValue(
-  data: Record<string, unknown>,
-  fail: (kind: PrometheusErrorKind, detail: string) => PrometheusError,
-): number | null {
-  const { resultType, result } = data;
-  if (resultType === "scalar") return parseSample(result, fail);
-  if (resultType !== "vector") {
-    throw fail("unexpected-result", `expected an instant vector or scalar, got result type ${JSON.stringify(resultType)}`);
-  }
-  if (!Array.isArray(result)) throw fail("invalid-response", "vector result is not an array");
-  if (result.length === 0) return null;
-  if (result.length > 1) {
-    const series = result
-      .slice(0, 3)
-      .map((s) => JSON.stringify(isObject(s) ? s.metric : s))
-      .join(", ");
-    throw fail(
-      "unexpected-result",
-      `expected at most one series, got ${result.length} (${series}${result.length > 3 ? ", ..." : ""}); aggregate the query`,
-    );
-  }
-  const sample = result[0];
-  if (!isObject(sample)) throw fail("invalid-response", "vector sample is not an object");
-  return parseSample(sample.value, fail);
+function extractValue(data: Record<string, unknown>, fail: (kind: PrometheusErrorKind, detail: string) => PrometheusError): number | null {
+    const { resultType, result } = data;
+    if (resultType === "scalar") return parseSample(result, fail);
+    if (resultType !== "vector") {
+        throw fail("unexpected-result", `expected an instant vector or scalar, got result type ${JSON.stringify(resultType)}`);
+    }
+    if (!Array.isArray(result)) throw fail("invalid-response", "vector result is not an array");
+    if (result.length === 0) return null;
+    if (result.length > 1) {
+        const series = result
+            .slice(0, 3)
+            .map((s) => JSON.stringify(isObject(s) ? s.metric : s))
+            .join(", ");
+        throw fail(
+            "unexpected-result",
+            `expected at most one series, got ${result.length} (${series}${result.length > 3 ? ", ..." : ""}); aggregate the query`,
+        );
+    }
+    const sample = result[0];
+    if (!isObject(sample)) throw fail("invalid-response", "vector sample is not an object");
+    return parseSample(sample.value, fail);
 }
 
-function parseSample(
-  value: unknown,
-  fail: (kind: PrometheusErrorKind, detail: string) => PrometheusError,
-): number | null {
-  if (!Array.isArray(value) || value.length !== 2 || typeof value[1] !== "string") {
-    throw fail("invalid-response", `sample is not [timestamp, "value"]: ${JSON.stringify(value)}`);
-  }
-  const s = value[1];
-  if (s === "NaN") return null;
-  if (s === "+Inf" || s === "Inf") return Infinity;
-  if (s === "-Inf") return -Infinity;
-  const n = Number(s);
-  if (s.trim() === "" || Number.isNaN(n)) throw fail("invalid-response", `sample value is not a number: ${JSON.stringify(s)}`);
-  return n;
+function parseSample(value: unknown, fail: (kind: PrometheusErrorKind, detail: string) => PrometheusError): number | null {
+    if (!Array.isArray(value) || value.length !== 2 || typeof value[1] !== "string") {
+        throw fail("invalid-response", `sample is not [timestamp, "value"]: ${JSON.stringify(value)}`);
+    }
+    const s = value[1];
+    if (s === "NaN") return null;
+    if (s === "+Inf" || s === "Inf") return Infinity;
+    if (s === "-Inf") return -Infinity;
+    const n = Number(s);
+    if (s.trim() === "" || Number.isNaN(n)) throw fail("invalid-response", `sample value is not a number: ${JSON.stringify(s)}`);
+    return n;
 }
 
 function apiErrorOf(body: unknown): { text: string; errorType?: string } | undefined {
-  if (!isObject(body) || typeof body.error !== "string") return undefined;
-  const errorType = typeof body.errorType === "string" ? body.errorType : undefined;
-  return { text: errorType ? `${errorType}: ${body.error}` : body.error, errorType };
+    if (!isObject(body) || typeof body.error !== "string") return undefined;
+    const errorType = typeof body.errorType === "string" ? body.errorType : undefined;
+    return { text: errorType ? `${errorType}: ${body.error}` : body.error, errorType };
 }
 
 /** A network error with its causes, e.g. "fetch failed: connect ECONNREFUSED 127.0.0.1:9". */
 export function describeNetworkError(err: unknown): string {
-  // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED...) in `cause`.
-  const parts: string[] = [];
-  let e: unknown = err;
-  for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    if (e instanceof Error) {
-      const code = (e as NodeJS.ErrnoException).code;
-      parts.push(code && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
-      e = e.cause;
-    } else {
-      parts.push(String(e));
-      break;
+    // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED...) in `cause`.
+    const parts: string[] = [];
+    let e: unknown = err;
+    for (let depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+        if (e instanceof Error) {
+            const code = (e as NodeJS.ErrnoException).code;
+            parts.push(code && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
+            e = e.cause;
+        } else {
+            parts.push(String(e));
+            break;
+        }
     }
-  }
-  return parts.join(": ") || "request failed";
+    return parts.join(": ") || "request failed";
 }
 
 function snippet(text: string): string {
-  const t = text.replace(/\s+/g, " ").trim();
-  if (t === "") return "(empty)";
-  return t.length > 300 ? `${t.slice(0, 300)}...` : t;
+    const t = text.replace(/\s+/g, " ").trim();
+    if (t === "") return "(empty)";
+    return t.length > 300 ? `${t.slice(0, 300)}...` : t;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+    return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -12,10 +12,10 @@
 
 /** Identifies the workload whose server-side (destination) metrics are read. */
 export interface WorkloadSelector {
-  /** Kubernetes namespace of the workload (`destination_workload_namespace`). */
-  namespace: string;
-  /** Workload name, e.g. the Deployment name `model-v2` (`destination_workload`). */
-  workload: string;
+    /** Kubernetes namespace of the workload (`destination_workload_namespace`). */
+    namespace: string;
+    /** Workload name, e.g. the Deployment name `model-v2` (`destination_workload`). */
+    workload: string;
 }
 
 /** Istio's request counter. */
@@ -32,22 +32,22 @@ const UNIT_MS = [365 * 24 * 3600_000, 7 * 24 * 3600_000, 24 * 3600_000, 3600_000
  * zero, so that a bad window never reaches a query string.
  */
 export function parseDurationMs(duration: string): number {
-  if (typeof duration !== "string" || duration === "") {
-    throw new Error(`window must be a Prometheus duration such as "30s" or "1m", got ${describe(duration)}`);
-  }
-  const m = DURATION_RE.exec(duration);
-  if (!m) {
-    throw new Error(
-      `window must be a Prometheus duration such as "30s", "1m" or "1m30s" (units y, w, d, h, m, s, ms, largest first), got ${describe(duration)}`,
-    );
-  }
-  let ms = 0;
-  for (let i = 0; i < UNIT_MS.length; i++) {
-    const part = m[i + 1];
-    if (part !== undefined) ms += Number(part) * UNIT_MS[i];
-  }
-  if (ms <= 0) throw new Error(`window must be longer than zero, got ${describe(duration)}`);
-  return ms;
+    if (typeof duration !== "string" || duration === "") {
+        throw new Error(`window must be a Prometheus duration such as "30s" or "1m", got ${describe(duration)}`);
+    }
+    const m = DURATION_RE.exec(duration);
+    if (!m) {
+        throw new Error(
+            `window must be a Prometheus duration such as "30s", "1m" or "1m30s" (units y, w, d, h, m, s, ms, largest first), got ${describe(duration)}`,
+        );
+    }
+    let ms = 0;
+    for (let i = 0; i < UNIT_MS.length; i++) {
+        const part = m[i + 1];
+        if (part !== undefined) ms += Number(part) * UNIT_MS[i];
+    }
+    if (ms <= 0) throw new Error(`window must be longer than zero, got ${describe(duration)}`);
+    return ms;
 }
 
 /**
@@ -55,43 +55,43 @@ export function parseDurationMs(duration: string): number {
  * rules, so backslash, double quote and control characters must be escaped.
  */
 export function escapeLabelValue(value: string): string {
-  let out = "";
-  for (const ch of value) {
-    switch (ch) {
-      case "\\":
-        out += "\\\\";
-        break;
-      case '"':
-        out += '\\"';
-        break;
-      case "\n":
-        out += "\\n";
-        break;
-      case "\r":
-        out += "\\r";
-        break;
-      case "\t":
-        out += "\\t";
-        break;
-      default: {
-        const code = ch.codePointAt(0)!;
-        out += code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : ch;
-      }
+    let out = "";
+    for (const ch of value) {
+        switch (ch) {
+            case "\\":
+                out += "\\\\";
+                break;
+            case '"':
+                out += '\\"';
+                break;
+            case "\n":
+                out += "\\n";
+                break;
+            case "\r":
+                out += "\\r";
+                break;
+            case "\t":
+                out += "\\t";
+                break;
+            default: {
+                const code = ch.codePointAt(0)!;
+                out += code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, "0")}` : ch;
+            }
+        }
     }
-  }
-  return out;
+    return out;
 }
 
 /** The label matchers (inside `{}`) shared by all queries for one workload. */
 export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): string {
-  checkSelector(sel);
-  const matchers = [
-    `reporter="destination"`,
-    `destination_workload_namespace="${escapeLabelValue(sel.namespace)}"`,
-    `destination_workload="${escapeLabelValue(sel.workload)}"`,
-    ...extra,
-  ];
-  return matchers.join(",");
+    checkSelector(sel);
+    const matchers = [
+        `reporter="destination"`,
+        `destination_workload_namespace="${escapeLabelValue(sel.namespace)}"`,
+        `destination_workload="${escapeLabelValue(sel.workload)}"`,
+        ...extra,
+    ];
+    return matchers.join(",");
 }
 
 /**
@@ -104,10 +104,10 @@ export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): s
  * which the client turns into `null`.
  */
 export function successRateQuery(sel: WorkloadSelector, window: string): string {
-  const w = checkWindow(window);
-  const ok = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel, [`response_code!~"5.."`])}}[${w}]))`;
-  const all = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
-  return `(${ok} or vector(0)) / ${all} * 100`;
+    const w = checkWindow(window);
+    const ok = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel, [`response_code!~"5.."`])}}[${w}]))`;
+    const all = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
+    return `(${ok} or vector(0)) / ${all} * 100`;
 }
 
 /**
@@ -116,16 +116,16 @@ export function successRateQuery(sel: WorkloadSelector, window: string): string 
  * as Istio's bucket bounds (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, ... ms).
  */
 export function latencyQuantileQuery(sel: WorkloadSelector, window: string, quantile: number): string {
-  const w = checkWindow(window);
-  if (typeof quantile !== "number" || !(quantile > 0 && quantile < 1)) {
-    throw new Error(`quantile must be a number between 0 and 1 (exclusive), got ${describe(quantile)}`);
-  }
-  return `histogram_quantile(${quantile}, sum by (le) (rate(${DURATION_BUCKET_METRIC}{${workloadMatchers(sel)}}[${w}])))`;
+    const w = checkWindow(window);
+    if (typeof quantile !== "number" || !(quantile > 0 && quantile < 1)) {
+        throw new Error(`quantile must be a number between 0 and 1 (exclusive), got ${describe(quantile)}`);
+    }
+    return `histogram_quantile(${quantile}, sum by (le) (rate(${DURATION_BUCKET_METRIC}{${workloadMatchers(sel)}}[${w}])))`;
 }
 
 /** P99 latency in milliseconds over `window`. */
 export function p99LatencyQuery(sel: WorkloadSelector, window: string): string {
-  return latencyQuantileQuery(sel, window, 0.99);
+    return latencyQuantileQuery(sel, window, 0.99);
 }
 
 /**
@@ -133,48 +133,48 @@ export function p99LatencyQuery(sel: WorkloadSelector, window: string): string {
  * extrapolates to the window bounds, so the value is an estimate and need not be an integer.
  */
 export function requestCountQuery(sel: WorkloadSelector, window: string): string {
-  const w = checkWindow(window);
-  return `sum(increase(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
+    const w = checkWindow(window);
+    return `sum(increase(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
 }
 
 /** The three queries analysis runs for one workload. */
 export interface WorkloadQueries {
-  requests: string;
-  successRate: string;
-  p99Ms: string;
+    requests: string;
+    successRate: string;
+    p99Ms: string;
 }
 
 export function workloadQueries(sel: WorkloadSelector, window: string): WorkloadQueries {
-  return {
-    requests: requestCountQuery(sel, window),
-    successRate: successRateQuery(sel, window),
-    p99Ms: p99LatencyQuery(sel, window),
-  };
+    return {
+        requests: requestCountQuery(sel, window),
+        successRate: successRateQuery(sel, window),
+        p99Ms: p99LatencyQuery(sel, window),
+    };
 }
 
 function checkWindow(window: string): string {
-  parseDurationMs(window);
-  return window;
+    parseDurationMs(window);
+    return window;
 }
 
 function checkSelector(sel: WorkloadSelector): void {
-  if (sel === null || typeof sel !== "object") {
-    throw new Error(`workload selector must be an object with namespace and workload, got ${describe(sel)}`);
-  }
-  for (const key of ["namespace", "workload"] as const) {
-    const v: unknown = sel[key];
-    if (typeof v !== "string" || v.trim() === "") {
-      throw new Error(`workload selector ${key} must be a non-empty string, got ${describe(v)}`);
+    if (sel === null || typeof sel !== "object") {
+        throw new Error(`workload selector must be an object with namespace and workload, got ${describe(sel)}`);
     }
-  }
+    for (const key of ["namespace", "workload"] as const) {
+        const v: unknown = sel[key];
+        if (typeof v !== "string" || v.trim() === "") {
+            throw new Error(`workload selector ${key} must be a non-empty string, got ${describe(v)}`);
+        }
+    }
 }
 
 function describe(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (v === undefined) return "undefined";
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
+    if (typeof v === "string") return JSON.stringify(v);
+    if (v === undefined) return "undefined";
+    try {
+        return JSON.stringify(v) ?? String(v);
+    } catch {
+        return String(v);
+    }
 }

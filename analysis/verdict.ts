@@ -12,80 +12,80 @@
 export type CheckStatus = "pass" | "fail" | "nodata" | "error";
 
 export interface CheckResult {
-  /** Stable identifier of the check, e.g. "success-rate" or a custom check's name. */
-  name: string;
-  status: CheckStatus;
-  /** The canary's measured value, when one was measured. */
-  value?: number;
-  /** The stable version's value, for relative checks. */
-  stableValue?: number;
-  /** The bound the value was compared against (for relative checks: the effective bound). */
-  threshold?: number;
-  /** Human-readable explanation including values and thresholds. */
-  message: string;
+    /** Stable identifier of the check, e.g. "success-rate" or a custom check's name. */
+    name: string;
+    status: CheckStatus;
+    /** The canary's measured value, when one was measured. */
+    value?: number;
+    /** The stable version's value, for relative checks. */
+    stableValue?: number;
+    /** The bound the value was compared against (for relative checks: the effective bound). */
+    threshold?: number;
+    /** Human-readable explanation including values and thresholds. */
+    message: string;
 }
 
 /** Names of the built-in metric checks, in the order `evaluate` returns them. */
 export const CHECK_NAMES = {
-  successRate: "success-rate",
-  p99: "p99-latency",
-  successRateVsStable: "success-rate-vs-stable",
-  p99VsStable: "p99-latency-vs-stable",
+    successRate: "success-rate",
+    p99: "p99-latency",
+    successRateVsStable: "success-rate-vs-stable",
+    p99VsStable: "p99-latency-vs-stable",
 } as const;
 
 export interface AnalysisThresholds {
-  /** Absolute: canary success rate (percent of non-5xx responses) must be >= this. 0-100. */
-  minSuccessRate: number;
-  /** Absolute: canary P99 latency in ms must be <= this. Positive. */
-  maxP99Ms: number;
-  /**
-   * Relative: canary success rate must be >= stable success rate minus this many percentage
-   * points. `null` disables the check. 0-100.
-   */
-  maxSuccessRateDropPoints: number | null;
-  /** Relative: canary P99 must be <= this factor times the stable P99. `null` disables. >= 1. */
-  maxP99Ratio: number | null;
-  /**
-   * Minimum number of requests a workload must have received within the analysis window for
-   * its metrics to be judged. Below it the canary's checks are "nodata" (and relative checks are
-   * "nodata" when the stable version is below it). Integer >= 1.
-   */
-  minRequests: number;
-  /** Consecutive non-pass analyses within a step that trigger a rollback. Integer >= 1. */
-  failureThreshold: number;
+    /** Absolute: canary success rate (percent of non-5xx responses) must be >= this. 0-100. */
+    minSuccessRate: number;
+    /** Absolute: canary P99 latency in ms must be <= this. Positive. */
+    maxP99Ms: number;
+    /**
+     * Relative: canary success rate must be >= stable success rate minus this many percentage
+     * points. `null` disables the check. 0-100.
+     */
+    maxSuccessRateDropPoints: number | null;
+    /** Relative: canary P99 must be <= this factor times the stable P99. `null` disables. >= 1. */
+    maxP99Ratio: number | null;
+    /**
+     * Minimum number of requests a workload must have received within the analysis window for
+     * its metrics to be judged. Below it the canary's checks are "nodata" (and relative checks are
+     * "nodata" when the stable version is below it). Integer >= 1.
+     */
+    minRequests: number;
+    /** Consecutive non-pass analyses within a step that trigger a rollback. Integer >= 1. */
+    failureThreshold: number;
 }
 
 /** Defaults, matching Flagger's documented absolute defaults (99 %, 500 ms) where they overlap. */
 export const defaultThresholds: Readonly<AnalysisThresholds> = Object.freeze({
-  minSuccessRate: 99,
-  maxP99Ms: 500,
-  maxSuccessRateDropPoints: 0.5,
-  maxP99Ratio: 1.2,
-  minRequests: 20,
-  failureThreshold: 2,
+    minSuccessRate: 99,
+    maxP99Ms: 500,
+    maxSuccessRateDropPoints: 0.5,
+    maxP99Ratio: 1.2,
+    minRequests: 20,
+    failureThreshold: 2,
 });
 
 interface FieldSpec {
-  nullable: boolean;
-  accepts: string;
-  valid(v: number): boolean;
+    nullable: boolean;
+    accepts: string;
+    valid(v: number): boolean;
 }
 
 const FIELDS: Record<keyof AnalysisThresholds, FieldSpec> = {
-  minSuccessRate: { nullable: false, accepts: "a number between 0 and 100 (percent)", valid: (v) => v >= 0 && v <= 100 },
-  maxP99Ms: { nullable: false, accepts: "a positive number (milliseconds)", valid: (v) => v > 0 },
-  maxSuccessRateDropPoints: {
-    nullable: true,
-    accepts: "a number between 0 and 100 (percentage points), or null to disable the check",
-    valid: (v) => v >= 0 && v <= 100,
-  },
-  maxP99Ratio: {
-    nullable: true,
-    accepts: "a number >= 1 (factor of the stable P99), or null to disable the check",
-    valid: (v) => v >= 1,
-  },
-  minRequests: { nullable: false, accepts: "an integer >= 1", valid: (v) => Number.isInteger(v) && v >= 1 },
-  failureThreshold: { nullable: false, accepts: "an integer >= 1", valid: (v) => Number.isInteger(v) && v >= 1 },
+    minSuccessRate: { nullable: false, accepts: "a number between 0 and 100 (percent)", valid: (v) => v >= 0 && v <= 100 },
+    maxP99Ms: { nullable: false, accepts: "a positive number (milliseconds)", valid: (v) => v > 0 },
+    maxSuccessRateDropPoints: {
+        nullable: true,
+        accepts: "a number between 0 and 100 (percentage points), or null to disable the check",
+        valid: (v) => v >= 0 && v <= 100,
+    },
+    maxP99Ratio: {
+        nullable: true,
+        accepts: "a number >= 1 (factor of the stable P99), or null to disable the check",
+        valid: (v) => v >= 1,
+    },
+    minRequests: { nullable: false, accepts: "an integer >= 1", valid: (v) => Number.isInteger(v) && v >= 1 },
+    failureThreshold: { nullable: false, accepts: "an integer >= 1", valid: (v) => Number.isInteger(v) && v >= 1 },
 };
 
 /**
@@ -95,59 +95,59 @@ const FIELDS: Record<keyof AnalysisThresholds, FieldSpec> = {
  * Errors name the key as `<keyPrefix>.<field>`, the received value and what is accepted.
  */
 export function resolveThresholds(partial?: unknown, keyPrefix = "rollout.analysis"): AnalysisThresholds {
-  if (partial === undefined || partial === null) return { ...defaultThresholds };
-  if (typeof partial !== "object" || Array.isArray(partial)) {
-    throw new Error(`\`${keyPrefix}\` must be an object with threshold fields, got ${describeValue(partial)}`);
-  }
-  const input = partial as Record<string, unknown>;
-  const known = Object.keys(FIELDS);
-  for (const key of Object.keys(input)) {
-    if (!known.includes(key)) {
-      throw new Error(`\`${keyPrefix}.${key}\` is not a known analysis setting; known settings: ${known.join(", ")}`);
+    if (partial === undefined || partial === null) return { ...defaultThresholds };
+    if (typeof partial !== "object" || Array.isArray(partial)) {
+        throw new Error(`\`${keyPrefix}\` must be an object with threshold fields, got ${describeValue(partial)}`);
     }
-  }
-  const out: AnalysisThresholds = { ...defaultThresholds };
-  for (const key of known as (keyof AnalysisThresholds)[]) {
-    const v = input[key];
-    if (v === undefined) continue;
-    const spec = FIELDS[key];
-    if (v === null) {
-      if (!spec.nullable) {
-        throw new Error(`\`${keyPrefix}.${key}\` must be ${spec.accepts}, got null`);
-      }
-      (out as unknown as Record<string, number | null>)[key] = null;
-      continue;
+    const input = partial as Record<string, unknown>;
+    const known = Object.keys(FIELDS);
+    for (const key of Object.keys(input)) {
+        if (!known.includes(key)) {
+            throw new Error(`\`${keyPrefix}.${key}\` is not a known analysis setting; known settings: ${known.join(", ")}`);
+        }
     }
-    if (typeof v !== "number" || !Number.isFinite(v) || !spec.valid(v)) {
-      throw new Error(`\`${keyPrefix}.${key}\` must be ${spec.accepts}, got ${describeValue(v)}`);
+    const out: AnalysisThresholds = { ...defaultThresholds };
+    for (const key of known as (keyof AnalysisThresholds)[]) {
+        const v = input[key];
+        if (v === undefined) continue;
+        const spec = FIELDS[key];
+        if (v === null) {
+            if (!spec.nullable) {
+                throw new Error(`\`${keyPrefix}.${key}\` must be ${spec.accepts}, got null`);
+            }
+            (out as unknown as Record<string, number | null>)[key] = null;
+            continue;
+        }
+        if (typeof v !== "number" || !Number.isFinite(v) || !spec.valid(v)) {
+            throw new Error(`\`${keyPrefix}.${key}\` must be ${spec.accepts}, got ${describeValue(v)}`);
+        }
+        (out as unknown as Record<string, number | null>)[key] = v;
     }
-    (out as unknown as Record<string, number | null>)[key] = v;
-  }
-  return out;
+    return out;
 }
 
 /** Outcome of one query: a value, `null` for "no data", or the reason the query failed. */
 export type MetricValue = number | null | MetricError;
 export interface MetricError {
-  error: string;
+    error: string;
 }
 
 export interface WorkloadMeasurement {
-  /** Requests received within the analysis window. */
-  requests: MetricValue;
-  /** Success rate in percent. */
-  successRate: MetricValue;
-  /** P99 latency in milliseconds. */
-  p99Ms: MetricValue;
+    /** Requests received within the analysis window. */
+    requests: MetricValue;
+    /** Success rate in percent. */
+    successRate: MetricValue;
+    /** P99 latency in milliseconds. */
+    p99Ms: MetricValue;
 }
 
 export interface Measurement {
-  canary: WorkloadMeasurement;
-  stable: WorkloadMeasurement;
+    canary: WorkloadMeasurement;
+    stable: WorkloadMeasurement;
 }
 
 export function isMetricError(v: MetricValue | undefined): v is MetricError {
-  return typeof v === "object" && v !== null && typeof (v as MetricError).error === "string";
+    return typeof v === "object" && v !== null && typeof (v as MetricError).error === "string";
 }
 
 /** Relative tolerance so that values exactly at a threshold are not failed by float rounding. */
@@ -167,116 +167,116 @@ const EPS = 1e-9;
  *   3. "pass" / "fail" by comparing the values. Values exactly at a threshold pass.
  */
 export function evaluate(measurement: Measurement, thresholds: AnalysisThresholds): CheckResult[] {
-  const { canary, stable } = measurement;
-  const t = thresholds;
-  const results: CheckResult[] = [];
+    const { canary, stable } = measurement;
+    const t = thresholds;
+    const results: CheckResult[] = [];
 
-  const canaryTraffic = trafficGate("canary", canary.requests, t.minRequests);
-  const stableTraffic = trafficGate("stable", stable.requests, t.minRequests);
+    const canaryTraffic = trafficGate("canary", canary.requests, t.minRequests);
+    const stableTraffic = trafficGate("stable", stable.requests, t.minRequests);
 
-  // Absolute success rate.
-  results.push(
-    judge(CHECK_NAMES.successRate, [canaryTraffic], [["canary success rate", canary.successRate]], (c) => {
-      const ok = c >= t.minSuccessRate - EPS;
-      return {
-        status: ok ? "pass" : "fail",
-        value: c,
-        threshold: t.minSuccessRate,
-        message: `canary success rate ${pct(c)} ${ok ? ">=" : "<"} ${pct(t.minSuccessRate)}`,
-      };
-    }),
-  );
-
-  // Absolute P99.
-  results.push(
-    judge(CHECK_NAMES.p99, [canaryTraffic], [["canary P99 latency", canary.p99Ms]], (c) => {
-      const ok = c <= t.maxP99Ms * (1 + EPS);
-      return {
-        status: ok ? "pass" : "fail",
-        value: c,
-        threshold: t.maxP99Ms,
-        message: `canary P99 latency ${ms(c)} ${ok ? "<=" : ">"} ${ms(t.maxP99Ms)}`,
-      };
-    }),
-  );
-
-  // Relative success rate.
-  const maxDrop = t.maxSuccessRateDropPoints;
-  if (maxDrop !== null && maxDrop !== undefined) {
+    // Absolute success rate.
     results.push(
-      judge(
-        CHECK_NAMES.successRateVsStable,
-        [canaryTraffic, stableTraffic],
-        [
-          ["canary success rate", canary.successRate],
-          ["stable success rate", stable.successRate],
-        ],
-        (c, s) => {
-          const bound = s - maxDrop;
-          const drop = s - c;
-          const ok = c >= bound - EPS;
-          const msg = ok
-            ? `canary success rate ${pct(c)} vs stable ${pct(s)}: ${drop > 0 ? `${pts(drop)} points lower` : "not lower"}, allowed drop ${pts(maxDrop)} points`
-            : `canary success rate ${pct(c)} is ${pts(drop)} points below stable ${pct(s)} (allowed drop ${pts(maxDrop)} points, so >= ${pct(bound)} required)`;
-          return { status: ok ? "pass" : "fail", value: c, stableValue: s, threshold: bound, message: msg };
-        },
-      ),
+        judge(CHECK_NAMES.successRate, [canaryTraffic], [["canary success rate", canary.successRate]], (c) => {
+            const ok = c >= t.minSuccessRate - EPS;
+            return {
+                status: ok ? "pass" : "fail",
+                value: c,
+                threshold: t.minSuccessRate,
+                message: `canary success rate ${pct(c)} ${ok ? ">=" : "<"} ${pct(t.minSuccessRate)}`,
+            };
+        }),
     );
-  }
 
-  // Relative P99.
-  const maxRatio = t.maxP99Ratio;
-  if (maxRatio !== null && maxRatio !== undefined) {
+    // Absolute P99.
     results.push(
-      judge(
-        CHECK_NAMES.p99VsStable,
-        [canaryTraffic, stableTraffic],
-        [
-          ["canary P99 latency", canary.p99Ms],
-          ["stable P99 latency", stable.p99Ms],
-        ],
-        (c, s) => {
-          const bound = s * maxRatio;
-          const ok = c <= bound * (1 + EPS) + EPS;
-          const ratio = s > 0 ? `${(c / s).toFixed(2)}x` : c > 0 ? "infinitely" : "1.00x";
-          const msg = ok
-            ? `canary P99 latency ${ms(c)} is ${ratio} stable ${ms(s)} (allowed ${maxRatio}x, <= ${ms(bound)})`
-            : `canary P99 latency ${ms(c)} is ${ratio} stable ${ms(s)}, above the allowed ${maxRatio}x (${ms(bound)})`;
-          return { status: ok ? "pass" : "fail", value: c, stableValue: s, threshold: bound, message: msg };
-        },
-      ),
+        judge(CHECK_NAMES.p99, [canaryTraffic], [["canary P99 latency", canary.p99Ms]], (c) => {
+            const ok = c <= t.maxP99Ms * (1 + EPS);
+            return {
+                status: ok ? "pass" : "fail",
+                value: c,
+                threshold: t.maxP99Ms,
+                message: `canary P99 latency ${ms(c)} ${ok ? "<=" : ">"} ${ms(t.maxP99Ms)}`,
+            };
+        }),
     );
-  }
 
-  return results;
+    // Relative success rate.
+    const maxDrop = t.maxSuccessRateDropPoints;
+    if (maxDrop !== null && maxDrop !== undefined) {
+        results.push(
+            judge(
+                CHECK_NAMES.successRateVsStable,
+                [canaryTraffic, stableTraffic],
+                [
+                    ["canary success rate", canary.successRate],
+                    ["stable success rate", stable.successRate],
+                ],
+                (c, s) => {
+                    const bound = s - maxDrop;
+                    const drop = s - c;
+                    const ok = c >= bound - EPS;
+                    const msg = ok
+                        ? `canary success rate ${pct(c)} vs stable ${pct(s)}: ${drop > 0 ? `${pts(drop)} points lower` : "not lower"}, allowed drop ${pts(maxDrop)} points`
+                        : `canary success rate ${pct(c)} is ${pts(drop)} points below stable ${pct(s)} (allowed drop ${pts(maxDrop)} points, so >= ${pct(bound)} required)`;
+                    return { status: ok ? "pass" : "fail", value: c, stableValue: s, threshold: bound, message: msg };
+                },
+            ),
+        );
+    }
+
+    // Relative P99.
+    const maxRatio = t.maxP99Ratio;
+    if (maxRatio !== null && maxRatio !== undefined) {
+        results.push(
+            judge(
+                CHECK_NAMES.p99VsStable,
+                [canaryTraffic, stableTraffic],
+                [
+                    ["canary P99 latency", canary.p99Ms],
+                    ["stable P99 latency", stable.p99Ms],
+                ],
+                (c, s) => {
+                    const bound = s * maxRatio;
+                    const ok = c <= bound * (1 + EPS) + EPS;
+                    const ratio = s > 0 ? `${(c / s).toFixed(2)}x` : c > 0 ? "infinitely" : "1.00x";
+                    const msg = ok
+                        ? `canary P99 latency ${ms(c)} is ${ratio} stable ${ms(s)} (allowed ${maxRatio}x, <= ${ms(bound)})`
+                        : `canary P99 latency ${ms(c)} is ${ratio} stable ${ms(s)}, above the allowed ${maxRatio}x (${ms(bound)})`;
+                    return { status: ok ? "pass" : "fail", value: c, stableValue: s, threshold: bound, message: msg };
+                },
+            ),
+        );
+    }
+
+    return results;
 }
 
 type Gate = { status: "ok" } | { status: "error" | "nodata"; message: string };
 
 function trafficGate(who: "canary" | "stable", requests: MetricValue, minRequests: number): Gate {
-  if (isMetricError(requests)) {
-    return { status: "error", message: `${who} request count query failed: ${requests.error}` };
-  }
-  if (requests === null || requests === undefined) {
-    return {
-      status: "nodata",
-      message:
-        who === "canary"
-          ? `no canary traffic in the analysis window (no request metrics); not judged`
-          : `stable had no traffic in the analysis window, so there is nothing to compare against`,
-    };
-  }
-  if (!(requests >= minRequests)) {
-    const n = fmtCount(requests);
-    return {
-      status: "nodata",
-      message:
-        who === "canary"
-          ? `canary received ${n} requests in the analysis window, fewer than minRequests ${minRequests}; not judged`
-          : `stable had too little traffic to compare against (${n} requests in the analysis window, fewer than minRequests ${minRequests})`,
-    };
-  }
-  return { status: "ok" };
+    if (isMetricError(requests)) {
+        return { status: "error", message: `${who} request count query failed: ${requests.error}` };
+    }
+    if (requests === null || requests === undefined) {
+        return {
+            status: "nodata",
+            message:
+                who === "canary"
+                    ? `no canary traffic in the analysis window (no request metrics); not judged`
+                    : `stable had no traffic in the analysis window, so there is nothing to compare against`,
+        };
+    }
+    if (!(requests >= minRequests)) {
+        const n = fmtCount(requests);
+        return {
+            status: "nodata",
+            message:
+                who === "canary"
+                    ? `canary received ${n} requests in the analysis window, fewer than minRequests ${minRequests}; not judged`
+                    : `stable had too little traffic to compare against (${n} requests in the analysis window, fewer than minRequests ${minRequests})`,
+        };
+    }
+    return { status: "ok" };
 }
 
 type Verdict = Required<Pick<CheckResult, "status" | "message">> & Omit<CheckResult, "name" | "status" | "message">;
@@ -286,28 +286,28 @@ type Verdict = Required<Pick<CheckResult, "status" | "message">> & Omit<CheckRes
  * missing traffic, then missing values, then the comparison.
  */
 function judge(
-  name: string,
-  gates: Gate[],
-  values: [label: string, value: MetricValue][],
-  compare: (...v: number[]) => Verdict,
+    name: string,
+    gates: Gate[],
+    values: [label: string, value: MetricValue][],
+    compare: (...v: number[]) => Verdict,
 ): CheckResult {
-  const errors: string[] = [];
-  for (const [label, v] of values) {
-    if (isMetricError(v)) errors.push(`${label} query failed: ${v.error}`);
-  }
-  for (const g of gates) if (g.status === "error") errors.push(g.message);
-  if (errors.length > 0) return { name, status: "error", message: errors.join("; ") };
-
-  for (const g of gates) if (g.status === "nodata") return { name, status: "nodata", message: g.message };
-
-  const nums: number[] = [];
-  for (const [label, v] of values) {
-    if (v === null || v === undefined || typeof v !== "number" || Number.isNaN(v)) {
-      return { name, status: "nodata", message: `${label}: no data in the analysis window; not judged` };
+    const errors: string[] = [];
+    for (const [label, v] of values) {
+        if (isMetricError(v)) errors.push(`${label} query failed: ${v.error}`);
     }
-    nums.push(v);
-  }
-  return { name, ...compare(...nums) };
+    for (const g of gates) if (g.status === "error") errors.push(g.message);
+    if (errors.length > 0) return { name, status: "error", message: errors.join("; ") };
+
+    for (const g of gates) if (g.status === "nodata") return { name, status: "nodata", message: g.message };
+
+    const nums: number[] = [];
+    for (const [label, v] of values) {
+        if (v === null || v === undefined || typeof v !== "number" || Number.isNaN(v)) {
+            return { name, status: "nodata", message: `${label}: no data in the analysis window; not judged` };
+        }
+        nums.push(v);
+    }
+    return { name, ...compare(...nums) };
 }
 
 /**
@@ -316,29 +316,29 @@ function judge(
  * (nothing was verified).
  */
 export function summarize(results: readonly CheckResult[]): "pass" | "fail" {
-  if (results.length === 0) return "fail";
-  return results.every((r) => r.status === "pass") ? "pass" : "fail";
+    if (results.length === 0) return "fail";
+    return results.every((r) => r.status === "pass") ? "pass" : "fail";
 }
 
 export type AnalysisSummary = "pass" | "fail";
 export type StepDecision = "advance" | "wait" | "rollback";
 
 export interface StepDecisionInput {
-  /** Summaries of the analyses run during the current step, oldest first. */
-  outcomes: readonly AnalysisSummary[];
-  /** Time since the current step started (weights applied), in ms. */
-  elapsedMs: number;
-  /** How long the step must last before it may advance, in ms. */
-  intervalMs: number;
-  /** Consecutive non-pass analyses that trigger a rollback. */
-  failureThreshold: number;
+    /** Summaries of the analyses run during the current step, oldest first. */
+    outcomes: readonly AnalysisSummary[];
+    /** Time since the current step started (weights applied), in ms. */
+    elapsedMs: number;
+    /** How long the step must last before it may advance, in ms. */
+    intervalMs: number;
+    /** Consecutive non-pass analyses that trigger a rollback. */
+    failureThreshold: number;
 }
 
 export interface StepDecisionResult {
-  decision: StepDecision;
-  /** Non-pass analyses since the last pass (or since the step started). */
-  consecutiveFailures: number;
-  reason: string;
+    decision: StepDecision;
+    /** Non-pass analyses since the last pass (or since the step started). */
+    consecutiveFailures: number;
+    reason: string;
 }
 
 /**
@@ -359,65 +359,66 @@ export interface StepDecisionResult {
  * step advance measured traffic at that step's weight. Rollback is checked before advance.
  */
 export function decideStep(input: StepDecisionInput): StepDecisionResult {
-  const { outcomes, elapsedMs, intervalMs, failureThreshold } = input;
-  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
-    throw new Error(`failureThreshold must be an integer >= 1, got ${describeValue(failureThreshold)}`);
-  }
-  if (typeof elapsedMs !== "number" || Number.isNaN(elapsedMs) || typeof intervalMs !== "number" || Number.isNaN(intervalMs)) {
-    throw new Error(`elapsedMs and intervalMs must be numbers, got ${describeValue(elapsedMs)} and ${describeValue(intervalMs)}`);
-  }
-  const consecutiveFailures = countConsecutiveFailures(outcomes);
-  if (consecutiveFailures >= failureThreshold) {
-    return {
-      decision: "rollback",
-      consecutiveFailures,
-      reason: `${consecutiveFailures} consecutive analyses did not pass (failureThreshold ${failureThreshold})`,
-    };
-  }
-  const last = outcomes.length > 0 ? outcomes[outcomes.length - 1] : undefined;
-  const elapsed = elapsedMs >= intervalMs;
-  if (elapsed && last === "pass") {
-    return { decision: "advance", consecutiveFailures, reason: `interval elapsed and the latest analysis passed` };
-  }
-  let reason: string;
-  if (last === undefined) reason = "no analysis has run in this step yet";
-  else if (!elapsed) reason = `step interval not elapsed yet (${Math.round(elapsedMs / 1000)}s of ${Math.round(intervalMs / 1000)}s)`;
-  else reason = `interval elapsed but the latest analysis did not pass (${consecutiveFailures} of ${failureThreshold} failures before rollback)`;
-  return { decision: "wait", consecutiveFailures, reason };
+    const { outcomes, elapsedMs, intervalMs, failureThreshold } = input;
+    if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
+        throw new Error(`failureThreshold must be an integer >= 1, got ${describeValue(failureThreshold)}`);
+    }
+    if (typeof elapsedMs !== "number" || Number.isNaN(elapsedMs) || typeof intervalMs !== "number" || Number.isNaN(intervalMs)) {
+        throw new Error(`elapsedMs and intervalMs must be numbers, got ${describeValue(elapsedMs)} and ${describeValue(intervalMs)}`);
+    }
+    const consecutiveFailures = countConsecutiveFailures(outcomes);
+    if (consecutiveFailures >= failureThreshold) {
+        return {
+            decision: "rollback",
+            consecutiveFailures,
+            reason: `${consecutiveFailures} consecutive analyses did not pass (failureThreshold ${failureThreshold})`,
+        };
+    }
+    const last = outcomes.length > 0 ? outcomes[outcomes.length - 1] : undefined;
+    const elapsed = elapsedMs >= intervalMs;
+    if (elapsed && last === "pass") {
+        return { decision: "advance", consecutiveFailures, reason: `interval elapsed and the latest analysis passed` };
+    }
+    let reason: string;
+    if (last === undefined) reason = "no analysis has run in this step yet";
+    else if (!elapsed) reason = `step interval not elapsed yet (${Math.round(elapsedMs / 1000)}s of ${Math.round(intervalMs / 1000)}s)`;
+    else
+        reason = `interval elapsed but the latest analysis did not pass (${consecutiveFailures} of ${failureThreshold} failures before rollback)`;
+    return { decision: "wait", consecutiveFailures, reason };
 }
 
 /** Number of trailing non-pass outcomes. */
 export function countConsecutiveFailures(outcomes: readonly AnalysisSummary[]): number {
-  let n = 0;
-  for (let i = outcomes.length - 1; i >= 0 && outcomes[i] !== "pass"; i--) n++;
-  return n;
+    let n = 0;
+    for (let i = outcomes.length - 1; i >= 0 && outcomes[i] !== "pass"; i--) n++;
+    return n;
 }
 
 function pct(v: number): string {
-  return `${v.toFixed(2)}%`;
+    return `${v.toFixed(2)}%`;
 }
 
 function pts(v: number): string {
-  return v.toFixed(2);
+    return v.toFixed(2);
 }
 
 function ms(v: number): string {
-  if (!Number.isFinite(v)) return `${v} ms`;
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ms`;
+    if (!Number.isFinite(v)) return `${v} ms`;
+    return `${Number.isInteger(v) ? v : v.toFixed(1)} ms`;
 }
 
 function fmtCount(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toFixed(1);
+    return Number.isInteger(v) ? String(v) : v.toFixed(1);
 }
 
 function describeValue(v: unknown): string {
-  if (typeof v === "string") return `${JSON.stringify(v)} (a string)`;
-  if (typeof v === "number") return String(v);
-  if (v === undefined) return "undefined";
-  if (Array.isArray(v)) return `${JSON.stringify(v)} (an array)`;
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
+    if (typeof v === "string") return `${JSON.stringify(v)} (a string)`;
+    if (typeof v === "number") return String(v);
+    if (v === undefined) return "undefined";
+    if (Array.isArray(v)) return `${JSON.stringify(v)} (an array)`;
+    try {
+        return JSON.stringify(v) ?? String(v);
+    } catch {
+        return String(v);
+    }
 }

@@ -10,154 +10,154 @@ import { PrometheusClient, PrometheusError } from "../analysis/prometheus";
 type Reply = { status: number; body: string; delayMs?: number };
 
 describe("analysis/prometheus client (scripted server)", () => {
-  let server: http.Server;
-  let base: string;
-  let reply: Reply;
-  let lastRequest: { method?: string; url?: string; body: string; contentType?: string };
+    let server: http.Server;
+    let base: string;
+    let reply: Reply;
+    let lastRequest: { method?: string; url?: string; body: string; contentType?: string };
 
-  before(async () => {
-    server = http.createServer((req, res) => {
-      let body = "";
-      req.setEncoding("utf8");
-      req.on("data", (d: string) => (body += d));
-      req.on("end", () => {
-        lastRequest = { method: req.method, url: req.url, body, contentType: req.headers["content-type"] };
-        const send = () => {
-          res.writeHead(reply.status, { "Content-Type": "application/json" });
-          res.end(reply.body);
-        };
-        if (reply.delayMs) setTimeout(send, reply.delayMs).unref();
-        else send();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-
-  const vector = (...values: string[]) =>
-    JSON.stringify({
-      status: "success",
-      data: { resultType: "vector", result: values.map((v, i) => ({ metric: { i: String(i) }, value: [1700000000.123, v] })) },
+    before(async () => {
+        server = http.createServer((req, res) => {
+            let body = "";
+            req.setEncoding("utf8");
+            req.on("data", (d: string) => (body += d));
+            req.on("end", () => {
+                lastRequest = { method: req.method, url: req.url, body, contentType: req.headers["content-type"] };
+                const send = () => {
+                    res.writeHead(reply.status, { "Content-Type": "application/json" });
+                    res.end(reply.body);
+                };
+                if (reply.delayMs) setTimeout(send, reply.delayMs).unref();
+                else send();
+            });
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
 
-  async function rejection(p: Promise<unknown>): Promise<PrometheusError> {
-    try {
-      await p;
-    } catch (err) {
-      assert.ok(err instanceof PrometheusError, `expected PrometheusError, got ${String(err)}`);
-      return err;
+    after(async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+    });
+
+    const vector = (...values: string[]) =>
+        JSON.stringify({
+            status: "success",
+            data: { resultType: "vector", result: values.map((v, i) => ({ metric: { i: String(i) }, value: [1700000000.123, v] })) },
+        });
+
+    async function rejection(p: Promise<unknown>): Promise<PrometheusError> {
+        try {
+            await p;
+        } catch (err) {
+            assert.ok(err instanceof PrometheusError, `expected PrometheusError, got ${String(err)}`);
+            return err;
+        }
+        assert.fail("expected the query to reject");
     }
-    assert.fail("expected the query to reject");
-  }
 
-  it("POSTs the query form-encoded to /api/v1/query (trailing slash in the base URL tolerated)", async () => {
-    reply = { status: 200, body: vector("42.5") };
-    const c = new PrometheusClient({ url: `${base}/`, timeoutMs: 2000 });
-    assert.strictEqual(await c.query('sum(rate(x{a="b c"}[1m]))'), 42.5);
-    assert.strictEqual(lastRequest.method, "POST");
-    assert.strictEqual(lastRequest.url, "/api/v1/query");
-    assert.strictEqual(lastRequest.contentType, "application/x-www-form-urlencoded");
-    assert.strictEqual(new URLSearchParams(lastRequest.body).get("query"), 'sum(rate(x{a="b c"}[1m]))');
-  });
-
-  const values: [string, string, number | null][] = [
-    ["empty vector", vector(), null],
-    ["NaN sample", vector("NaN"), null],
-    ["zero", vector("0"), 0],
-    ["+Inf", vector("+Inf"), Infinity],
-    ["exponent", vector("1e3"), 1000],
-    ["scalar result", JSON.stringify({ status: "success", data: { resultType: "scalar", result: [1, "7"] } }), 7],
-  ];
-  for (const [title, body, want] of values) {
-    it(`${title} -> ${want}`, async () => {
-      reply = { status: 200, body };
-      assert.strictEqual(await new PrometheusClient({ url: base }).query("q"), want);
+    it("POSTs the query form-encoded to /api/v1/query (trailing slash in the base URL tolerated)", async () => {
+        reply = { status: 200, body: vector("42.5") };
+        const c = new PrometheusClient({ url: `${base}/`, timeoutMs: 2000 });
+        assert.strictEqual(await c.query('sum(rate(x{a="b c"}[1m]))'), 42.5);
+        assert.strictEqual(lastRequest.method, "POST");
+        assert.strictEqual(lastRequest.url, "/api/v1/query");
+        assert.strictEqual(lastRequest.contentType, "application/x-www-form-urlencoded");
+        assert.strictEqual(new URLSearchParams(lastRequest.body).get("query"), 'sum(rate(x{a="b c"}[1m]))');
     });
-  }
 
-  it("status error with HTTP 400 -> PrometheusError kind http with Prometheus' error text", async () => {
-    reply = { status: 400, body: JSON.stringify({ status: "error", errorType: "bad_data", error: 'parse error: unexpected "}"' }) };
-    const err = await rejection(new PrometheusClient({ url: base }).query("sum(}"));
-    assert.strictEqual(err.kind, "http");
-    assert.strictEqual(err.status, 400);
-    assert.strictEqual(err.errorType, "bad_data");
-    assert.strictEqual(err.query, "sum(}");
-    assert.strictEqual(
-      err.message,
-      `Prometheus query to ${base}/api/v1/query failed (HTTP 400): bad_data: parse error: unexpected "}"`,
-    );
-  });
+    const values: [string, string, number | null][] = [
+        ["empty vector", vector(), null],
+        ["NaN sample", vector("NaN"), null],
+        ["zero", vector("0"), 0],
+        ["+Inf", vector("+Inf"), Infinity],
+        ["exponent", vector("1e3"), 1000],
+        ["scalar result", JSON.stringify({ status: "success", data: { resultType: "scalar", result: [1, "7"] } }), 7],
+    ];
+    for (const [title, body, want] of values) {
+        it(`${title} -> ${want}`, async () => {
+            reply = { status: 200, body };
+            assert.strictEqual(await new PrometheusClient({ url: base }).query("q"), want);
+        });
+    }
 
-  it("status error with HTTP 200 -> kind query", async () => {
-    reply = { status: 200, body: JSON.stringify({ status: "error", errorType: "execution", error: "query timed out" }) };
-    const err = await rejection(new PrometheusClient({ url: base }).query("q"));
-    assert.strictEqual(err.kind, "query");
-    assert.match(err.message, /\(HTTP 200\): execution: query timed out$/);
-  });
+    it("status error with HTTP 400 -> PrometheusError kind http with Prometheus' error text", async () => {
+        reply = { status: 400, body: JSON.stringify({ status: "error", errorType: "bad_data", error: 'parse error: unexpected "}"' }) };
+        const err = await rejection(new PrometheusClient({ url: base }).query("sum(}"));
+        assert.strictEqual(err.kind, "http");
+        assert.strictEqual(err.status, 400);
+        assert.strictEqual(err.errorType, "bad_data");
+        assert.strictEqual(err.query, "sum(}");
+        assert.strictEqual(
+            err.message,
+            `Prometheus query to ${base}/api/v1/query failed (HTTP 400): bad_data: parse error: unexpected "}"`,
+        );
+    });
 
-  it("non-JSON 502 from a proxy -> kind http with the body", async () => {
-    reply = { status: 502, body: "<html>Bad Gateway</html>" };
-    const err = await rejection(new PrometheusClient({ url: base }).query("q"));
-    assert.strictEqual(err.kind, "http");
-    assert.strictEqual(err.status, 502);
-    assert.match(err.message, /\(HTTP 502\): response body: <html>Bad Gateway<\/html>$/);
-  });
+    it("status error with HTTP 200 -> kind query", async () => {
+        reply = { status: 200, body: JSON.stringify({ status: "error", errorType: "execution", error: "query timed out" }) };
+        const err = await rejection(new PrometheusClient({ url: base }).query("q"));
+        assert.strictEqual(err.kind, "query");
+        assert.match(err.message, /\(HTTP 200\): execution: query timed out$/);
+    });
 
-  it("non-JSON 200 -> kind invalid-response", async () => {
-    reply = { status: 200, body: "OK" };
-    const err = await rejection(new PrometheusClient({ url: base }).query("q"));
-    assert.strictEqual(err.kind, "invalid-response");
-    assert.match(err.message, /response is not JSON: OK$/);
-  });
+    it("non-JSON 502 from a proxy -> kind http with the body", async () => {
+        reply = { status: 502, body: "<html>Bad Gateway</html>" };
+        const err = await rejection(new PrometheusClient({ url: base }).query("q"));
+        assert.strictEqual(err.kind, "http");
+        assert.strictEqual(err.status, 502);
+        assert.match(err.message, /\(HTTP 502\): response body: <html>Bad Gateway<\/html>$/);
+    });
 
-  it("several series -> kind unexpected-result (never silently picks one)", async () => {
-    reply = { status: 200, body: vector("1", "2") };
-    const err = await rejection(new PrometheusClient({ url: base }).query("q"));
-    assert.strictEqual(err.kind, "unexpected-result");
-    assert.match(err.message, /expected at most one series, got 2 \(\{"i":"0"\}, \{"i":"1"\}\)/);
-  });
+    it("non-JSON 200 -> kind invalid-response", async () => {
+        reply = { status: 200, body: "OK" };
+        const err = await rejection(new PrometheusClient({ url: base }).query("q"));
+        assert.strictEqual(err.kind, "invalid-response");
+        assert.match(err.message, /response is not JSON: OK$/);
+    });
 
-  it("matrix result -> kind unexpected-result", async () => {
-    reply = { status: 200, body: JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }) };
-    const err = await rejection(new PrometheusClient({ url: base }).query("q[1m]"));
-    assert.strictEqual(err.kind, "unexpected-result");
-  });
+    it("several series -> kind unexpected-result (never silently picks one)", async () => {
+        reply = { status: 200, body: vector("1", "2") };
+        const err = await rejection(new PrometheusClient({ url: base }).query("q"));
+        assert.strictEqual(err.kind, "unexpected-result");
+        assert.match(err.message, /expected at most one series, got 2 \(\{"i":"0"\}, \{"i":"1"\}\)/);
+    });
 
-  it("garbage sample value -> kind invalid-response", async () => {
-    reply = { status: 200, body: vector("fast") };
-    const err = await rejection(new PrometheusClient({ url: base }).query("q"));
-    assert.strictEqual(err.kind, "invalid-response");
-    assert.match(err.message, /sample value is not a number: "fast"/);
-  });
+    it("matrix result -> kind unexpected-result", async () => {
+        reply = { status: 200, body: JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }) };
+        const err = await rejection(new PrometheusClient({ url: base }).query("q[1m]"));
+        assert.strictEqual(err.kind, "unexpected-result");
+    });
 
-  it("slow server -> kind timeout after timeoutMs", async () => {
-    reply = { status: 200, body: vector("1"), delayMs: 2000 };
-    const started = Date.now();
-    const err = await rejection(new PrometheusClient({ url: base, timeoutMs: 200 }).query("q"));
-    const took = Date.now() - started;
-    assert.strictEqual(err.kind, "timeout");
-    assert.match(err.message, /no response within 200 ms$/);
-    assert.ok(took >= 190 && took < 1500, `took ${took} ms`);
-  });
+    it("garbage sample value -> kind invalid-response", async () => {
+        reply = { status: 200, body: vector("fast") };
+        const err = await rejection(new PrometheusClient({ url: base }).query("q"));
+        assert.strictEqual(err.kind, "invalid-response");
+        assert.match(err.message, /sample value is not a number: "fast"/);
+    });
 
-  it("nothing listening -> kind network naming ECONNREFUSED and the URL", async () => {
-    const probe = http.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
-    const err = await rejection(new PrometheusClient({ url: `http://127.0.0.1:${port}` }).query("q"));
-    assert.strictEqual(err.kind, "network");
-    assert.match(err.message, new RegExp(`^Prometheus query to http://127\\.0\\.0\\.1:${port}/api/v1/query failed: .*ECONNREFUSED`));
-  });
+    it("slow server -> kind timeout after timeoutMs", async () => {
+        reply = { status: 200, body: vector("1"), delayMs: 2000 };
+        const started = Date.now();
+        const err = await rejection(new PrometheusClient({ url: base, timeoutMs: 200 }).query("q"));
+        const took = Date.now() - started;
+        assert.strictEqual(err.kind, "timeout");
+        assert.match(err.message, /no response within 200 ms$/);
+        assert.ok(took >= 190 && took < 1500, `took ${took} ms`);
+    });
 
-  it("validates its options", () => {
-    assert.throws(() => new PrometheusClient({ url: "" }), /needs a url/);
-    assert.throws(() => new PrometheusClient({ url: "localhost:9090" }), /must be http\(s\)/);
-    assert.throws(() => new PrometheusClient({ url: "http://x", timeoutMs: 0 }), /timeoutMs must be a positive number, got 0/);
-  });
+    it("nothing listening -> kind network naming ECONNREFUSED and the URL", async () => {
+        const probe = http.createServer();
+        await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+        const port = (probe.address() as AddressInfo).port;
+        await new Promise((resolve) => probe.close(resolve));
+        const err = await rejection(new PrometheusClient({ url: `http://127.0.0.1:${port}` }).query("q"));
+        assert.strictEqual(err.kind, "network");
+        assert.match(err.message, new RegExp(`^Prometheus query to http://127\\.0\\.0\\.1:${port}/api/v1/query failed: .*ECONNREFUSED`));
+    });
+
+    it("validates its options", () => {
+        assert.throws(() => new PrometheusClient({ url: "" }), /needs a url/);
+        assert.throws(() => new PrometheusClient({ url: "localhost:9090" }), /must be http\(s\)/);
+        assert.throws(() => new PrometheusClient({ url: "http://x", timeoutMs: 0 }), /timeoutMs must be a positive number, got 0/);
+    });
 });

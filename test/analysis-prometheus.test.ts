@@ -11,14 +11,14 @@ import type { CheckContext } from "../analysis/custom";
 import { PrometheusClient, PrometheusError } from "../analysis/prometheus";
 import { requestCountQuery } from "../analysis/queries";
 import {
-  CHECK_NAMES,
-  decideStep,
-  isMetricError,
-  resolveThresholds,
-  type AnalysisSummary,
-  type CheckResult,
-  type CheckStatus,
-  type MetricValue,
+    CHECK_NAMES,
+    decideStep,
+    isMetricError,
+    resolveThresholds,
+    type AnalysisSummary,
+    type CheckResult,
+    type CheckStatus,
+    type MetricValue,
 } from "../analysis/verdict";
 import { startIstioExporter, type IstioExporter } from "./support/istio-exporter";
 import { sleep, startPrometheus, waitFor, type PrometheusHarness } from "./support/prometheus";
@@ -30,410 +30,416 @@ const RPS = 50;
 const context: CheckContext = { canaryVersion: "v2", stableVersion: "v1", weight: 10 };
 
 function statuses(results: CheckResult[]): Record<string, CheckStatus> {
-  return Object.fromEntries(results.map((r) => [r.name, r.status]));
+    return Object.fromEntries(results.map((r) => [r.name, r.status]));
 }
 
 function num(v: MetricValue): number {
-  assert.ok(typeof v === "number", `expected a number, got ${JSON.stringify(v)}`);
-  return v;
+    assert.ok(typeof v === "number", `expected a number, got ${JSON.stringify(v)}`);
+    return v;
 }
 
 function get(results: CheckResult[], name: string): CheckResult {
-  const r = results.find((x) => x.name === name);
-  assert.ok(r, `no result named ${name} in ${JSON.stringify(results)}`);
-  return r;
+    const r = results.find((x) => x.name === name);
+    assert.ok(r, `no result named ${name} in ${JSON.stringify(results)}`);
+    return r;
 }
 
 describe("analysis against a real Prometheus", function () {
-  this.timeout(60_000);
-
-  let exporter: IstioExporter;
-  let prom: PrometheusHarness;
-  let client: PrometheusClient;
-  const thresholds = resolveThresholds({}); // 99 %, 500 ms, 0.5 points, 1.2x, 20 requests, 2 failures
-
-  const analyse = (canaryWorkload: string, extra: Partial<RunAnalysisOptions> = {}): Promise<AnalysisReport> =>
-    runAnalysis({
-      prometheus: client,
-      namespace: NS,
-      canaryWorkload,
-      stableWorkload: STABLE,
-      window: WINDOW,
-      thresholds,
-      context,
-      ...extra,
-    });
-
-  before(async function () {
     this.timeout(60_000);
-    exporter = await startIstioExporter({ namespace: NS });
-    exporter.set(STABLE, { rps: RPS, latencyMs: 60 }); // P99 in the 50-100 bucket
-    exporter.set("model-v2-healthy", { rps: RPS, latencyMs: 60 });
-    exporter.set("model-v2-errors", { rps: RPS, errorRatio: 0.05, latencyMs: 60 });
-    exporter.set("model-v2-slow", { rps: RPS, latencyMs: 120 }); // 2x stable: 100-250 bucket
-    exporter.set("model-v2-broken", { rps: RPS, errorRatio: 1, latencyMs: 60 });
-    exporter.set("model-v2-idle", { rps: 0 });
-    exporter.set("model-v2-trickle", { rps: 1, latencyMs: 60 });
-    exporter.set("model-v2-degrading", { rps: RPS, latencyMs: 60 });
-    // Same workload name in another namespace, half failing: must not leak into "default".
-    exporter.set("model-v2-healthy", { rps: RPS, errorRatio: 0.5, latencyMs: 60, namespace: "staging" });
 
-    prom = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
-    client = new PrometheusClient({ url: prom.url, timeoutMs: 5000 });
-    // Wait until the analysis window is fully covered by scrapes.
-    await waitFor(
-      `a full ${WINDOW} of samples`,
-      async () => {
-        const n = await client.query(`count_over_time(up{job="istio"}[${WINDOW}])`);
-        return n !== null && n >= 10 ? n : undefined;
-      },
-      { timeoutMs: 30_000 },
-    );
-  });
+    let exporter: IstioExporter;
+    let prom: PrometheusHarness;
+    let client: PrometheusClient;
+    const thresholds = resolveThresholds({}); // 99 %, 500 ms, 0.5 points, 1.2x, 20 requests, 2 failures
 
-  after(async () => {
-    await prom?.stop();
-    await exporter?.close();
-  });
-
-  it("healthy canary: every check passes with values near the simulated ones", async () => {
-    const report = await analyse("model-v2-healthy");
-    assert.deepStrictEqual(statuses(report.results), {
-      [CHECK_NAMES.successRate]: "pass",
-      [CHECK_NAMES.p99]: "pass",
-      [CHECK_NAMES.successRateVsStable]: "pass",
-      [CHECK_NAMES.p99VsStable]: "pass",
-    });
-    assert.strictEqual(report.summary, "pass");
-    const { canary, stable } = report.measurement;
-    assert.strictEqual(num(canary.successRate), 100);
-    assert.strictEqual(num(stable.successRate), 100);
-    // 60 ms lies in the (50, 100] bucket; histogram_quantile interpolates to 50 + 0.99 * 50.
-    assert.ok(Math.abs(num(canary.p99Ms) - 99.5) < 0.01, `p99 ${canary.p99Ms}`);
-    assert.ok(Math.abs(num(stable.p99Ms) - 99.5) < 0.01, `p99 ${stable.p99Ms}`);
-    // 50 req/s over 10 s, counted once (the reporter="source" duplicates are filtered out).
-    const requests = num(canary.requests);
-    assert.ok(requests > 400 && requests < 600, `requests ${requests}`);
-    assert.match(get(report.results, CHECK_NAMES.successRate).message, /^canary success rate 100\.00% >= 99\.00%$/);
-    assert.ok(report.at instanceof Date && Math.abs(report.at.getTime() - Date.now()) < 5000);
-    assert.match(report.queries.canary.successRate, /destination_workload="model-v2-healthy"/);
-  });
-
-  it("request count matches what the exporter served during the window", async () => {
-    const measured = num(await client.query(requestCountQuery({ namespace: NS, workload: STABLE }, WINDOW)));
-    assert.ok(Math.abs(measured - RPS * 10) / (RPS * 10) < 0.15, `measured ${measured}, expected about ${RPS * 10}`);
-    assert.ok(exporter.totalRequests(STABLE) > measured, "the window covers only part of all requests");
-  });
-
-  it("canary at 5% errors: success-rate checks fail at about 95%", async () => {
-    const report = await analyse("model-v2-errors");
-    const sr = num(report.measurement.canary.successRate);
-    assert.ok(sr > 93.5 && sr < 96.5, `success rate ${sr}`);
-    assert.deepStrictEqual(statuses(report.results), {
-      [CHECK_NAMES.successRate]: "fail",
-      [CHECK_NAMES.p99]: "pass",
-      [CHECK_NAMES.successRateVsStable]: "fail",
-      [CHECK_NAMES.p99VsStable]: "pass",
-    });
-    const check = get(report.results, CHECK_NAMES.successRate);
-    assert.strictEqual(check.value, sr);
-    assert.strictEqual(check.threshold, 99);
-    assert.match(check.message, /^canary success rate 9[3-6]\.\d\d% < 99\.00%$/);
-    assert.strictEqual(report.summary, "fail");
-  });
-
-  it("slow canary (2x stable latency): relative P99 check fails, absolute passes", async () => {
-    const report = await analyse("model-v2-slow");
-    const p99 = num(report.measurement.canary.p99Ms);
-    // 120 ms lies in the (100, 250] bucket: 100 + 0.99 * 150 = 248.5.
-    assert.ok(p99 > 100 && p99 <= 250, `p99 ${p99}`);
-    assert.ok(Math.abs(p99 - 248.5) < 0.01, `p99 ${p99}`);
-    const abs = get(report.results, CHECK_NAMES.p99);
-    const rel = get(report.results, CHECK_NAMES.p99VsStable);
-    assert.strictEqual(abs.status, "pass", abs.message);
-    assert.strictEqual(rel.status, "fail", rel.message);
-    assert.ok(Math.abs(rel.threshold! - 1.2 * 99.5) < 0.01);
-    assert.match(rel.message, /^canary P99 latency 248\.5 ms is 2\.50x stable 99\.5 ms, above the allowed 1\.2x \(119\.4 ms\)$/);
-    assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "pass");
-    assert.strictEqual(report.summary, "fail");
-  });
-
-  it("canary answering only 5xx: success rate is 0 and fails (not nodata)", async () => {
-    const report = await analyse("model-v2-broken");
-    assert.strictEqual(num(report.measurement.canary.successRate), 0);
-    assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
-    assert.strictEqual(get(report.results, CHECK_NAMES.successRateVsStable).status, "fail");
-  });
-
-  it("canary with 0 rps: no series, every metric check is nodata and the analysis does not pass", async () => {
-    const report = await analyse("model-v2-idle");
-    assert.deepStrictEqual(report.measurement.canary, { requests: null, successRate: null, p99Ms: null });
-    assert.deepStrictEqual(
-      report.results.map((r) => r.status),
-      ["nodata", "nodata", "nodata", "nodata"],
-    );
-    assert.match(report.results[0].message, /no canary traffic/);
-    assert.strictEqual(report.summary, "fail");
-  });
-
-  it("canary with 1 rps: about 10 requests per window, below minRequests 20, so nodata", async () => {
-    const report = await analyse("model-v2-trickle");
-    const requests = num(report.measurement.canary.requests);
-    assert.ok(requests > 5 && requests < 15, `requests ${requests}`);
-    assert.strictEqual(num(report.measurement.canary.successRate), 100);
-    assert.deepStrictEqual(
-      report.results.map((r) => r.status),
-      ["nodata", "nodata", "nodata", "nodata"],
-    );
-    assert.match(report.results[0].message, /^canary received \d+(\.\d)? requests in the analysis window, fewer than minRequests 20; not judged$/);
-    assert.strictEqual(report.summary, "fail");
-  });
-
-  it("selects by namespace: the same workload name elsewhere is a different workload", async () => {
-    const report = await analyse("model-v2-healthy", { namespace: "staging" });
-    const sr = num(report.measurement.canary.successRate);
-    assert.ok(sr > 45 && sr < 55, `success rate ${sr}`);
-    // There is no stable workload in "staging": relative checks cannot compare.
-    assert.deepStrictEqual(report.measurement.stable, { requests: null, successRate: null, p99Ms: null });
-    const rel = get(report.results, CHECK_NAMES.successRateVsStable);
-    assert.strictEqual(rel.status, "nodata");
-    assert.match(rel.message, /stable had no traffic/);
-    assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
-  });
-
-  it("an invalid query is a PrometheusError carrying Prometheus' error text", async () => {
-    await assert.rejects(client.query("sum(rate(istio_requests_total[10s]"), (err: unknown) => {
-      assert.ok(err instanceof PrometheusError);
-      assert.strictEqual(err.kind, "http");
-      assert.strictEqual(err.status, 400);
-      assert.strictEqual(err.errorType, "bad_data");
-      assert.ok(err.message.startsWith(`Prometheus query to ${prom.url}/api/v1/query failed (HTTP 400): bad_data: `), err.message);
-      assert.match(err.message, /parse error/);
-      return true;
-    });
-  });
-
-  describe("custom checks in an analysis", () => {
-    let hook: http.Server;
-    let hookUrl: string;
-    let closedUrl: string;
-    const payloads: Record<string, unknown>[] = [];
-
-    before(async () => {
-      hook = http.createServer((req, res) => {
-        let raw = "";
-        req.setEncoding("utf8");
-        req.on("data", (d: string) => (raw += d));
-        req.on("end", () => {
-          const body = JSON.parse(raw) as Record<string, unknown>;
-          payloads.push(body);
-          res.writeHead(200, { "Content-Type": "application/json" });
-          res.end(JSON.stringify({ pass: body.weight === 10, message: `top-1 agreement 0.97 at weight ${body.weight}` }));
+    const analyse = (canaryWorkload: string, extra: Partial<RunAnalysisOptions> = {}): Promise<AnalysisReport> =>
+        runAnalysis({
+            prometheus: client,
+            namespace: NS,
+            canaryWorkload,
+            stableWorkload: STABLE,
+            window: WINDOW,
+            thresholds,
+            context,
+            ...extra,
         });
-      });
-      await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
-      hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/verdict`;
-      const probe = http.createServer();
-      await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-      closedUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/verdict`;
-      await new Promise((resolve) => probe.close(resolve));
+
+    before(async function () {
+        this.timeout(60_000);
+        exporter = await startIstioExporter({ namespace: NS });
+        exporter.set(STABLE, { rps: RPS, latencyMs: 60 }); // P99 in the 50-100 bucket
+        exporter.set("model-v2-healthy", { rps: RPS, latencyMs: 60 });
+        exporter.set("model-v2-errors", { rps: RPS, errorRatio: 0.05, latencyMs: 60 });
+        exporter.set("model-v2-slow", { rps: RPS, latencyMs: 120 }); // 2x stable: 100-250 bucket
+        exporter.set("model-v2-broken", { rps: RPS, errorRatio: 1, latencyMs: 60 });
+        exporter.set("model-v2-idle", { rps: 0 });
+        exporter.set("model-v2-trickle", { rps: 1, latencyMs: 60 });
+        exporter.set("model-v2-degrading", { rps: RPS, latencyMs: 60 });
+        // Same workload name in another namespace, half failing: must not leak into "default".
+        exporter.set("model-v2-healthy", { rps: RPS, errorRatio: 0.5, latencyMs: 60, namespace: "staging" });
+
+        prom = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+        client = new PrometheusClient({ url: prom.url, timeoutMs: 5000 });
+        // Wait until the analysis window is fully covered by scrapes.
+        await waitFor(
+            `a full ${WINDOW} of samples`,
+            async () => {
+                const n = await client.query(`count_over_time(up{job="istio"}[${WINDOW}])`);
+                return n !== null && n >= 10 ? n : undefined;
+            },
+            { timeoutMs: 30_000 },
+        );
     });
 
     after(async () => {
-      hook.closeAllConnections();
-      await new Promise((resolve) => hook.close(resolve));
+        await prom?.stop();
+        await exporter?.close();
     });
 
-    it("webhook pass, command pass/fail and an unreachable webhook (error) appear after the metric checks", async () => {
-      const report = await analyse("model-v2-healthy", {
-        customChecks: [
-          { name: "prediction-agreement", webhook: { url: hookUrl, timeoutMs: 2000 } },
-          { name: "golden-set", command: [process.execPath, "-e", "console.log('golden set 50/50 correct')"] },
-          { name: "drift", command: 'echo "feature drift 0.31 > 0.20" >&2; exit 1' },
-          { name: "offline-evaluator", webhook: { url: closedUrl, timeoutMs: 2000 } },
-        ],
-      });
-      assert.deepStrictEqual(
-        report.results.map((r) => [r.name, r.status]),
-        [
-          [CHECK_NAMES.successRate, "pass"],
-          [CHECK_NAMES.p99, "pass"],
-          [CHECK_NAMES.successRateVsStable, "pass"],
-          [CHECK_NAMES.p99VsStable, "pass"],
-          ["prediction-agreement", "pass"],
-          ["golden-set", "pass"],
-          ["drift", "fail"],
-          ["offline-evaluator", "error"],
-        ],
-      );
-      assert.strictEqual(get(report.results, "prediction-agreement").message, "top-1 agreement 0.97 at weight 10");
-      assert.strictEqual(get(report.results, "golden-set").message, "golden set 50/50 correct");
-      assert.strictEqual(get(report.results, "drift").message, "feature drift 0.31 > 0.20 (exit 1)");
-      assert.match(get(report.results, "offline-evaluator").message, /ECONNREFUSED/);
-      assert.strictEqual(report.summary, "fail");
-      assert.deepStrictEqual(payloads[payloads.length - 1], {
-        name: "prediction-agreement",
-        namespace: NS,
-        canaryWorkload: "model-v2-healthy",
-        stableWorkload: STABLE,
-        window: WINDOW,
-        canaryVersion: "v2",
-        stableVersion: "v1",
-        weight: 10,
-      });
-    });
-
-    it("a webhook failing the canary fails an otherwise healthy analysis", async () => {
-      const report = await analyse("model-v2-healthy", {
-        context: { ...context, weight: 50 },
-        customChecks: [{ name: "prediction-agreement", webhook: { url: hookUrl } }],
-      });
-      assert.strictEqual(get(report.results, "prediction-agreement").status, "fail");
-      assert.strictEqual(get(report.results, "prediction-agreement").message, "top-1 agreement 0.97 at weight 50");
-      assert.strictEqual(report.summary, "fail");
-    });
-  });
-
-  it("rollout loop: a canary that degrades mid-step is rolled back after failureThreshold analyses", async () => {
-    const outcomes: AnalysisSummary[] = [];
-    const seen: number[] = [];
-    const stepStart = Date.now();
-    let decision = "wait";
-    for (let tick = 0; tick < 15 && decision !== "rollback"; tick++) {
-      if (tick === 2) exporter.set("model-v2-degrading", { rps: RPS, errorRatio: 0.3, latencyMs: 60 });
-      const report = await analyse("model-v2-degrading");
-      outcomes.push(report.summary);
-      seen.push(num(report.measurement.canary.successRate));
-      decision = decideStep({
-        outcomes,
-        elapsedMs: Date.now() - stepStart,
-        intervalMs: 60_000,
-        failureThreshold: thresholds.failureThreshold,
-      }).decision;
-      if (decision !== "rollback") await sleep(1000);
-    }
-    assert.strictEqual(decision, "rollback", `outcomes ${outcomes.join(",")}, success rates ${seen.join(",")}`);
-    assert.deepStrictEqual(outcomes.slice(0, 2), ["pass", "pass"]);
-    assert.deepStrictEqual(outcomes.slice(-2), ["fail", "fail"]);
-    assert.ok(outcomes.length <= 8, `rollback took ${outcomes.length} analyses`);
-    assert.ok(seen[seen.length - 1] < 99, `success rate ${seen[seen.length - 1]}`);
-  });
-
-  it("rollout loop: a healthy canary advances once the interval has elapsed", async () => {
-    const outcomes: AnalysisSummary[] = [];
-    const stepStart = Date.now();
-    const decisions: string[] = [];
-    for (let tick = 0; tick < 6; tick++) {
-      outcomes.push((await analyse("model-v2-healthy")).summary);
-      const d = decideStep({ outcomes, elapsedMs: Date.now() - stepStart, intervalMs: 1500, failureThreshold: 2 });
-      decisions.push(d.decision);
-      if (d.decision === "advance") break;
-      await sleep(1000);
-    }
-    assert.strictEqual(decisions[0], "wait");
-    assert.strictEqual(decisions[decisions.length - 1], "advance");
-    assert.ok(decisions.length <= 4, decisions.join(","));
-  });
-
-
-
-  // Last: these tests take Prometheus down (mocha runs nested suites after the parent's tests).
-  describe("when Prometheus fails", () => {
-    it("Prometheus frozen: queries time out and every metric check is an error", async () => {
-      const slowClient = new PrometheusClient({ url: prom.url, timeoutMs: 300 });
-      await prom.pause();
-      try {
-        await assert.rejects(slowClient.query("up"), (err: unknown) => {
-          assert.ok(err instanceof PrometheusError);
-          assert.strictEqual(err.kind, "timeout");
-          assert.strictEqual(err.message, `Prometheus query to ${prom.url}/api/v1/query failed: no response within 300 ms`);
-          return true;
-        });
-        const report = await analyse("model-v2-healthy", { prometheus: slowClient });
-        assert.deepStrictEqual(
-          report.results.map((r) => r.status),
-          ["error", "error", "error", "error"],
-        );
-        for (const r of report.results) assert.match(r.message, /no response within 300 ms/);
-        assert.strictEqual(report.summary, "fail");
-      } finally {
-        prom.resume();
-      }
-      assert.strictEqual(await client.query('count(up{job="istio"})'), 1);
-    });
-
-    it("Prometheus down: PrometheusError from the client, error results, rollback; analysis recovers after restart", async () => {
-      await prom.kill();
-      await assert.rejects(client.query("up"), (err: unknown) => {
-        assert.ok(err instanceof PrometheusError);
-        assert.strictEqual(err.kind, "network");
-        assert.strictEqual(err.status, undefined);
-        assert.ok(err.message.startsWith(`Prometheus query to ${prom.url}/api/v1/query failed: `), err.message);
-        assert.match(err.message, /ECONNREFUSED/);
-        return true;
-      });
-
-      const outcomes: AnalysisSummary[] = [];
-      for (let i = 0; i < 2; i++) {
+    it("healthy canary: every check passes with values near the simulated ones", async () => {
         const report = await analyse("model-v2-healthy");
-        assert.deepStrictEqual(
-          report.results.map((r) => r.status),
-          ["error", "error", "error", "error"],
-        );
-        for (const side of [report.measurement.canary, report.measurement.stable]) {
-          for (const v of Object.values(side)) assert.ok(isMetricError(v), JSON.stringify(v));
-        }
-        assert.match(report.results[0].message, /query failed: Prometheus query to .* ECONNREFUSED/);
-        outcomes.push(report.summary);
-      }
-      const d = decideStep({ outcomes, elapsedMs: 0, intervalMs: 60_000, failureThreshold: thresholds.failureThreshold });
-      assert.strictEqual(d.decision, "rollback");
-
-      await prom.restart();
-      const report = await analyse("model-v2-healthy");
-      assert.strictEqual(report.summary, "pass", JSON.stringify(report.results));
-      assert.strictEqual(num(report.measurement.canary.successRate), 100);
+        assert.deepStrictEqual(statuses(report.results), {
+            [CHECK_NAMES.successRate]: "pass",
+            [CHECK_NAMES.p99]: "pass",
+            [CHECK_NAMES.successRateVsStable]: "pass",
+            [CHECK_NAMES.p99VsStable]: "pass",
+        });
+        assert.strictEqual(report.summary, "pass");
+        const { canary, stable } = report.measurement;
+        assert.strictEqual(num(canary.successRate), 100);
+        assert.strictEqual(num(stable.successRate), 100);
+        // 60 ms lies in the (50, 100] bucket; histogram_quantile interpolates to 50 + 0.99 * 50.
+        assert.ok(Math.abs(num(canary.p99Ms) - 99.5) < 0.01, `p99 ${canary.p99Ms}`);
+        assert.ok(Math.abs(num(stable.p99Ms) - 99.5) < 0.01, `p99 ${stable.p99Ms}`);
+        // 50 req/s over 10 s, counted once (the reporter="source" duplicates are filtered out).
+        const requests = num(canary.requests);
+        assert.ok(requests > 400 && requests < 600, `requests ${requests}`);
+        assert.match(get(report.results, CHECK_NAMES.successRate).message, /^canary success rate 100\.00% >= 99\.00%$/);
+        assert.ok(report.at instanceof Date && Math.abs(report.at.getTime() - Date.now()) < 5000);
+        assert.match(report.queries.canary.successRate, /destination_workload="model-v2-healthy"/);
     });
-  });
+
+    it("request count matches what the exporter served during the window", async () => {
+        const measured = num(await client.query(requestCountQuery({ namespace: NS, workload: STABLE }, WINDOW)));
+        assert.ok(Math.abs(measured - RPS * 10) / (RPS * 10) < 0.15, `measured ${measured}, expected about ${RPS * 10}`);
+        assert.ok(exporter.totalRequests(STABLE) > measured, "the window covers only part of all requests");
+    });
+
+    it("canary at 5% errors: success-rate checks fail at about 95%", async () => {
+        const report = await analyse("model-v2-errors");
+        const sr = num(report.measurement.canary.successRate);
+        assert.ok(sr > 93.5 && sr < 96.5, `success rate ${sr}`);
+        assert.deepStrictEqual(statuses(report.results), {
+            [CHECK_NAMES.successRate]: "fail",
+            [CHECK_NAMES.p99]: "pass",
+            [CHECK_NAMES.successRateVsStable]: "fail",
+            [CHECK_NAMES.p99VsStable]: "pass",
+        });
+        const check = get(report.results, CHECK_NAMES.successRate);
+        assert.strictEqual(check.value, sr);
+        assert.strictEqual(check.threshold, 99);
+        assert.match(check.message, /^canary success rate 9[3-6]\.\d\d% < 99\.00%$/);
+        assert.strictEqual(report.summary, "fail");
+    });
+
+    it("slow canary (2x stable latency): relative P99 check fails, absolute passes", async () => {
+        const report = await analyse("model-v2-slow");
+        const p99 = num(report.measurement.canary.p99Ms);
+        // 120 ms lies in the (100, 250] bucket: 100 + 0.99 * 150 = 248.5.
+        assert.ok(p99 > 100 && p99 <= 250, `p99 ${p99}`);
+        assert.ok(Math.abs(p99 - 248.5) < 0.01, `p99 ${p99}`);
+        const abs = get(report.results, CHECK_NAMES.p99);
+        const rel = get(report.results, CHECK_NAMES.p99VsStable);
+        assert.strictEqual(abs.status, "pass", abs.message);
+        assert.strictEqual(rel.status, "fail", rel.message);
+        assert.ok(Math.abs(rel.threshold! - 1.2 * 99.5) < 0.01);
+        assert.match(rel.message, /^canary P99 latency 248\.5 ms is 2\.50x stable 99\.5 ms, above the allowed 1\.2x \(119\.4 ms\)$/);
+        assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "pass");
+        assert.strictEqual(report.summary, "fail");
+    });
+
+    it("canary answering only 5xx: success rate is 0 and fails (not nodata)", async () => {
+        const report = await analyse("model-v2-broken");
+        assert.strictEqual(num(report.measurement.canary.successRate), 0);
+        assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+        assert.strictEqual(get(report.results, CHECK_NAMES.successRateVsStable).status, "fail");
+    });
+
+    it("canary with 0 rps: no series, every metric check is nodata and the analysis does not pass", async () => {
+        const report = await analyse("model-v2-idle");
+        assert.deepStrictEqual(report.measurement.canary, { requests: null, successRate: null, p99Ms: null });
+        assert.deepStrictEqual(
+            report.results.map((r) => r.status),
+            ["nodata", "nodata", "nodata", "nodata"],
+        );
+        assert.match(report.results[0].message, /no canary traffic/);
+        assert.strictEqual(report.summary, "fail");
+    });
+
+    it("canary with 1 rps: about 10 requests per window, below minRequests 20, so nodata", async () => {
+        const report = await analyse("model-v2-trickle");
+        const requests = num(report.measurement.canary.requests);
+        assert.ok(requests > 5 && requests < 15, `requests ${requests}`);
+        assert.strictEqual(num(report.measurement.canary.successRate), 100);
+        assert.deepStrictEqual(
+            report.results.map((r) => r.status),
+            ["nodata", "nodata", "nodata", "nodata"],
+        );
+        assert.match(
+            report.results[0].message,
+            /^canary received \d+(\.\d)? requests in the analysis window, fewer than minRequests 20; not judged$/,
+        );
+        assert.strictEqual(report.summary, "fail");
+    });
+
+    it("selects by namespace: the same workload name elsewhere is a different workload", async () => {
+        const report = await analyse("model-v2-healthy", { namespace: "staging" });
+        const sr = num(report.measurement.canary.successRate);
+        assert.ok(sr > 45 && sr < 55, `success rate ${sr}`);
+        // There is no stable workload in "staging": relative checks cannot compare.
+        assert.deepStrictEqual(report.measurement.stable, { requests: null, successRate: null, p99Ms: null });
+        const rel = get(report.results, CHECK_NAMES.successRateVsStable);
+        assert.strictEqual(rel.status, "nodata");
+        assert.match(rel.message, /stable had no traffic/);
+        assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+    });
+
+    it("an invalid query is a PrometheusError carrying Prometheus' error text", async () => {
+        await assert.rejects(client.query("sum(rate(istio_requests_total[10s]"), (err: unknown) => {
+            assert.ok(err instanceof PrometheusError);
+            assert.strictEqual(err.kind, "http");
+            assert.strictEqual(err.status, 400);
+            assert.strictEqual(err.errorType, "bad_data");
+            assert.ok(err.message.startsWith(`Prometheus query to ${prom.url}/api/v1/query failed (HTTP 400): bad_data: `), err.message);
+            assert.match(err.message, /parse error/);
+            return true;
+        });
+    });
+
+    describe("custom checks in an analysis", () => {
+        let hook: http.Server;
+        let hookUrl: string;
+        let closedUrl: string;
+        const payloads: Record<string, unknown>[] = [];
+
+        before(async () => {
+            hook = http.createServer((req, res) => {
+                let raw = "";
+                req.setEncoding("utf8");
+                req.on("data", (d: string) => (raw += d));
+                req.on("end", () => {
+                    const body = JSON.parse(raw) as Record<string, unknown>;
+                    payloads.push(body);
+                    res.writeHead(200, { "Content-Type": "application/json" });
+                    res.end(JSON.stringify({ pass: body.weight === 10, message: `top-1 agreement 0.97 at weight ${body.weight}` }));
+                });
+            });
+            await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+            hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/verdict`;
+            const probe = http.createServer();
+            await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+            closedUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/verdict`;
+            await new Promise((resolve) => probe.close(resolve));
+        });
+
+        after(async () => {
+            hook.closeAllConnections();
+            await new Promise((resolve) => hook.close(resolve));
+        });
+
+        it("webhook pass, command pass/fail and an unreachable webhook (error) appear after the metric checks", async () => {
+            const report = await analyse("model-v2-healthy", {
+                customChecks: [
+                    { name: "prediction-agreement", webhook: { url: hookUrl, timeoutMs: 2000 } },
+                    { name: "golden-set", command: [process.execPath, "-e", "console.log('golden set 50/50 correct')"] },
+                    { name: "drift", command: 'echo "feature drift 0.31 > 0.20" >&2; exit 1' },
+                    { name: "offline-evaluator", webhook: { url: closedUrl, timeoutMs: 2000 } },
+                ],
+            });
+            assert.deepStrictEqual(
+                report.results.map((r) => [r.name, r.status]),
+                [
+                    [CHECK_NAMES.successRate, "pass"],
+                    [CHECK_NAMES.p99, "pass"],
+                    [CHECK_NAMES.successRateVsStable, "pass"],
+                    [CHECK_NAMES.p99VsStable, "pass"],
+                    ["prediction-agreement", "pass"],
+                    ["golden-set", "pass"],
+                    ["drift", "fail"],
+                    ["offline-evaluator", "error"],
+                ],
+            );
+            assert.strictEqual(get(report.results, "prediction-agreement").message, "top-1 agreement 0.97 at weight 10");
+            assert.strictEqual(get(report.results, "golden-set").message, "golden set 50/50 correct");
+            assert.strictEqual(get(report.results, "drift").message, "feature drift 0.31 > 0.20 (exit 1)");
+            assert.match(get(report.results, "offline-evaluator").message, /ECONNREFUSED/);
+            assert.strictEqual(report.summary, "fail");
+            assert.deepStrictEqual(payloads[payloads.length - 1], {
+                name: "prediction-agreement",
+                namespace: NS,
+                canaryWorkload: "model-v2-healthy",
+                stableWorkload: STABLE,
+                window: WINDOW,
+                canaryVersion: "v2",
+                stableVersion: "v1",
+                weight: 10,
+            });
+        });
+
+        it("a webhook failing the canary fails an otherwise healthy analysis", async () => {
+            const report = await analyse("model-v2-healthy", {
+                context: { ...context, weight: 50 },
+                customChecks: [{ name: "prediction-agreement", webhook: { url: hookUrl } }],
+            });
+            assert.strictEqual(get(report.results, "prediction-agreement").status, "fail");
+            assert.strictEqual(get(report.results, "prediction-agreement").message, "top-1 agreement 0.97 at weight 50");
+            assert.strictEqual(report.summary, "fail");
+        });
+    });
+
+    it("rollout loop: a canary that degrades mid-step is rolled back after failureThreshold analyses", async () => {
+        const outcomes: AnalysisSummary[] = [];
+        const seen: number[] = [];
+        const stepStart = Date.now();
+        let decision = "wait";
+        for (let tick = 0; tick < 15 && decision !== "rollback"; tick++) {
+            if (tick === 2) exporter.set("model-v2-degrading", { rps: RPS, errorRatio: 0.3, latencyMs: 60 });
+            const report = await analyse("model-v2-degrading");
+            outcomes.push(report.summary);
+            seen.push(num(report.measurement.canary.successRate));
+            decision = decideStep({
+                outcomes,
+                elapsedMs: Date.now() - stepStart,
+                intervalMs: 60_000,
+                failureThreshold: thresholds.failureThreshold,
+            }).decision;
+            if (decision !== "rollback") await sleep(1000);
+        }
+        assert.strictEqual(decision, "rollback", `outcomes ${outcomes.join(",")}, success rates ${seen.join(",")}`);
+        assert.deepStrictEqual(outcomes.slice(0, 2), ["pass", "pass"]);
+        assert.deepStrictEqual(outcomes.slice(-2), ["fail", "fail"]);
+        assert.ok(outcomes.length <= 8, `rollback took ${outcomes.length} analyses`);
+        assert.ok(seen[seen.length - 1] < 99, `success rate ${seen[seen.length - 1]}`);
+    });
+
+    it("rollout loop: a healthy canary advances once the interval has elapsed", async () => {
+        const outcomes: AnalysisSummary[] = [];
+        const stepStart = Date.now();
+        const decisions: string[] = [];
+        for (let tick = 0; tick < 6; tick++) {
+            outcomes.push((await analyse("model-v2-healthy")).summary);
+            const d = decideStep({ outcomes, elapsedMs: Date.now() - stepStart, intervalMs: 1500, failureThreshold: 2 });
+            decisions.push(d.decision);
+            if (d.decision === "advance") break;
+            await sleep(1000);
+        }
+        assert.strictEqual(decisions[0], "wait");
+        assert.strictEqual(decisions[decisions.length - 1], "advance");
+        assert.ok(decisions.length <= 4, decisions.join(","));
+    });
+
+    // Last: these tests take Prometheus down (mocha runs nested suites after the parent's tests).
+    describe("when Prometheus fails", () => {
+        it("Prometheus frozen: queries time out and every metric check is an error", async () => {
+            const slowClient = new PrometheusClient({ url: prom.url, timeoutMs: 300 });
+            await prom.pause();
+            try {
+                await assert.rejects(slowClient.query("up"), (err: unknown) => {
+                    assert.ok(err instanceof PrometheusError);
+                    assert.strictEqual(err.kind, "timeout");
+                    assert.strictEqual(err.message, `Prometheus query to ${prom.url}/api/v1/query failed: no response within 300 ms`);
+                    return true;
+                });
+                const report = await analyse("model-v2-healthy", { prometheus: slowClient });
+                assert.deepStrictEqual(
+                    report.results.map((r) => r.status),
+                    ["error", "error", "error", "error"],
+                );
+                for (const r of report.results) assert.match(r.message, /no response within 300 ms/);
+                assert.strictEqual(report.summary, "fail");
+            } finally {
+                prom.resume();
+            }
+            assert.strictEqual(await client.query('count(up{job="istio"})'), 1);
+        });
+
+        it("Prometheus down: PrometheusError from the client, error results, rollback; analysis recovers after restart", async () => {
+            await prom.kill();
+            await assert.rejects(client.query("up"), (err: unknown) => {
+                assert.ok(err instanceof PrometheusError);
+                assert.strictEqual(err.kind, "network");
+                assert.strictEqual(err.status, undefined);
+                assert.ok(err.message.startsWith(`Prometheus query to ${prom.url}/api/v1/query failed: `), err.message);
+                assert.match(err.message, /ECONNREFUSED/);
+                return true;
+            });
+
+            const outcomes: AnalysisSummary[] = [];
+            for (let i = 0; i < 2; i++) {
+                const report = await analyse("model-v2-healthy");
+                assert.deepStrictEqual(
+                    report.results.map((r) => r.status),
+                    ["error", "error", "error", "error"],
+                );
+                for (const side of [report.measurement.canary, report.measurement.stable]) {
+                    for (const v of Object.values(side)) assert.ok(isMetricError(v), JSON.stringify(v));
+                }
+                assert.match(report.results[0].message, /query failed: Prometheus query to .* ECONNREFUSED/);
+                outcomes.push(report.summary);
+            }
+            const d = decideStep({ outcomes, elapsedMs: 0, intervalMs: 60_000, failureThreshold: thresholds.failureThreshold });
+            assert.strictEqual(d.decision, "rollback");
+
+            await prom.restart();
+            const report = await analyse("model-v2-healthy");
+            assert.strictEqual(report.summary, "pass", JSON.stringify(report.results));
+            assert.strictEqual(num(report.measurement.canary.successRate), 100);
+        });
+    });
 });
 
 describe("fake Istio exporter", () => {
-  it("keeps counters monotonic and integer when the rate changes mid-run", async () => {
-    let t = 1_000_000;
-    const ex = await startIstioExporter({ now: () => t });
-    try {
-      const value = (text: string, code: string) => {
-        const line = text
-          .split("\n")
-          .find((l) => l.startsWith("istio_requests_total{") && l.includes('reporter="destination"') && l.includes(`response_code="${code}"`));
-        return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : undefined;
-      };
-      ex.set("w", { rps: 10, errorRatio: 0.1, latencyMs: 120 });
-      assert.strictEqual(value(ex.render(), "200"), undefined, "no series before the first request");
-      t += 10_000;
-      const a = ex.render();
-      assert.strictEqual(value(a, "200"), 90);
-      assert.strictEqual(value(a, "503"), 10);
-      ex.set("w", { rps: 1, errorRatio: 0, latencyMs: 3 });
-      t += 5_000;
-      const b = ex.render();
-      assert.strictEqual(value(b, "200"), 95);
-      assert.strictEqual(value(b, "503"), 10);
-      ex.set("w", { rps: 0 });
-      t += 60_000;
-      assert.strictEqual(value(ex.render(), "200"), 95);
-      // Histogram: 90 + 10 observations at 120 ms (le 250), then 5 at 3 ms (le 5); cumulative.
-      const bucket = (le: string) => {
-        const line = b
-          .split("\n")
-          .find((l) => l.includes('reporter="destination"') && l.includes('response_code="200"') && l.includes(`,le="${le}"}`));
-        return Number(line!.slice(line!.lastIndexOf(" ") + 1));
-      };
-      assert.deepStrictEqual(["2", "5", "100", "250", "+Inf"].map(bucket), [0, 5, 5, 95, 95]);
-      assert.match(b, /istio_request_duration_milliseconds_sum\{[^}]*reporter="destination"[^}]*response_code="200"[^}]*\} 10815\n/);
-      assert.strictEqual(ex.totalRequests("w"), 105);
-    } finally {
-      await ex.close();
-    }
-  });
+    it("keeps counters monotonic and integer when the rate changes mid-run", async () => {
+        let t = 1_000_000;
+        const ex = await startIstioExporter({ now: () => t });
+        try {
+            const value = (text: string, code: string) => {
+                const line = text
+                    .split("\n")
+                    .find(
+                        (l) =>
+                            l.startsWith("istio_requests_total{") &&
+                            l.includes('reporter="destination"') &&
+                            l.includes(`response_code="${code}"`),
+                    );
+                return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : undefined;
+            };
+            ex.set("w", { rps: 10, errorRatio: 0.1, latencyMs: 120 });
+            assert.strictEqual(value(ex.render(), "200"), undefined, "no series before the first request");
+            t += 10_000;
+            const a = ex.render();
+            assert.strictEqual(value(a, "200"), 90);
+            assert.strictEqual(value(a, "503"), 10);
+            ex.set("w", { rps: 1, errorRatio: 0, latencyMs: 3 });
+            t += 5_000;
+            const b = ex.render();
+            assert.strictEqual(value(b, "200"), 95);
+            assert.strictEqual(value(b, "503"), 10);
+            ex.set("w", { rps: 0 });
+            t += 60_000;
+            assert.strictEqual(value(ex.render(), "200"), 95);
+            // Histogram: 90 + 10 observations at 120 ms (le 250), then 5 at 3 ms (le 5); cumulative.
+            const bucket = (le: string) => {
+                const line = b
+                    .split("\n")
+                    .find((l) => l.includes('reporter="destination"') && l.includes('response_code="200"') && l.includes(`,le="${le}"}`));
+                return Number(line!.slice(line!.lastIndexOf(" ") + 1));
+            };
+            assert.deepStrictEqual(["2", "5", "100", "250", "+Inf"].map(bucket), [0, 5, 5, 95, 95]);
+            assert.match(b, /istio_request_duration_milliseconds_sum\{[^}]*reporter="destination"[^}]*response_code="200"[^}]*\} 10815\n/);
+            assert.strictEqual(ex.totalRequests("w"), 105);
+        } finally {
+            await ex.close();
+        }
+    });
 });

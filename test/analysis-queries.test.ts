@@ -1,109 +1,112 @@
 import assert from "assert";
 import {
-  escapeLabelValue,
-  latencyQuantileQuery,
-  p99LatencyQuery,
-  parseDurationMs,
-  requestCountQuery,
-  successRateQuery,
-  workloadQueries,
+    escapeLabelValue,
+    latencyQuantileQuery,
+    p99LatencyQuery,
+    parseDurationMs,
+    requestCountQuery,
+    successRateQuery,
+    workloadQueries,
 } from "../analysis/queries";
 
 const sel = { namespace: "default", workload: "model-v2" };
 const M = 'reporter="destination",destination_workload_namespace="default",destination_workload="model-v2"';
 
 describe("analysis/queries", () => {
-  it("builds the success-rate query (non-5xx over all, destination reporter, literal match)", () => {
-    assert.strictEqual(
-      successRateQuery(sel, "1m"),
-      `(sum(rate(istio_requests_total{${M},response_code!~"5.."}[1m])) or vector(0))` +
-        ` / sum(rate(istio_requests_total{${M}}[1m])) * 100`,
-    );
-  });
-
-  it("builds the P99 latency query over the duration histogram", () => {
-    assert.strictEqual(
-      p99LatencyQuery(sel, "30s"),
-      `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${M}}[30s])))`,
-    );
-    assert.match(latencyQuantileQuery(sel, "1m", 0.5), /^histogram_quantile\(0\.5, /);
-  });
-
-  it("builds the request-count query with increase()", () => {
-    assert.strictEqual(requestCountQuery(sel, "10s"), `sum(increase(istio_requests_total{${M}}[10s]))`);
-  });
-
-  it("workloadQueries bundles the three queries", () => {
-    assert.deepStrictEqual(workloadQueries(sel, "1m"), {
-      requests: requestCountQuery(sel, "1m"),
-      successRate: successRateQuery(sel, "1m"),
-      p99Ms: p99LatencyQuery(sel, "1m"),
+    it("builds the success-rate query (non-5xx over all, destination reporter, literal match)", () => {
+        assert.strictEqual(
+            successRateQuery(sel, "1m"),
+            `(sum(rate(istio_requests_total{${M},response_code!~"5.."}[1m])) or vector(0))` +
+                ` / sum(rate(istio_requests_total{${M}}[1m])) * 100`,
+        );
     });
-  });
 
-  it("never uses regex matching on the workload", () => {
-    for (const q of Object.values(workloadQueries(sel, "1m"))) {
-      assert.ok(!q.includes("destination_workload=~"), q);
-      assert.ok(!q.includes("destination_workload_namespace=~"), q);
-    }
-  });
-
-  describe("escapeLabelValue", () => {
-    const cases: [string, string][] = [
-      ["model-v2", "model-v2"],
-      ['a"b', 'a\\"b'],
-      ["a\\b", "a\\\\b"],
-      ['x"} or vector(1) or {a="', 'x\\"} or vector(1) or {a=\\"'],
-      ["line\nbreak", "line\\nbreak"],
-      ["tab\there", "tab\\there"],
-      ["bell\u0007", "bell\\x07"],
-      ["ünïcode", "ünïcode"],
-    ];
-    for (const [input, want] of cases) {
-      it(`${JSON.stringify(input)} -> ${JSON.stringify(want)}`, () => {
-        assert.strictEqual(escapeLabelValue(input), want);
-      });
-    }
-
-    it("keeps a hostile workload name inside the string literal", () => {
-      const q = requestCountQuery({ namespace: "default", workload: 'x"}) or vector(1) #' }, "1m");
-      assert.strictEqual(
-        q,
-        'sum(increase(istio_requests_total{reporter="destination",destination_workload_namespace="default",destination_workload="x\\"}) or vector(1) #"}[1m]))',
-      );
+    it("builds the P99 latency query over the duration histogram", () => {
+        assert.strictEqual(
+            p99LatencyQuery(sel, "30s"),
+            `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${M}}[30s])))`,
+        );
+        assert.match(latencyQuantileQuery(sel, "1m", 0.5), /^histogram_quantile\(0\.5, /);
     });
-  });
 
-  describe("parseDurationMs", () => {
-    const ok: [string, number][] = [
-      ["30s", 30_000],
-      ["1m", 60_000],
-      ["1m30s", 90_000],
-      ["500ms", 500],
-      ["2h", 7_200_000],
-      ["1d", 86_400_000],
-      ["1h5m10s250ms", 3_910_250],
-    ];
-    for (const [input, want] of ok) {
-      it(`${input} = ${want} ms`, () => assert.strictEqual(parseDurationMs(input), want));
-    }
-    const bad = ["", "0s", "1", "1.5m", "-1m", "30s1m", "1 m", "1M", "5m]", "abc"];
-    for (const input of bad) {
-      it(`rejects ${JSON.stringify(input)}`, () => {
-        assert.throws(() => parseDurationMs(input), (err: Error) => err.message.includes(JSON.stringify(input)));
-      });
-    }
-    it("query builders reject a bad window before building anything", () => {
-      assert.throws(() => successRateQuery(sel, "1m] or vector(1) #"), /window must be a Prometheus duration/);
+    it("builds the request-count query with increase()", () => {
+        assert.strictEqual(requestCountQuery(sel, "10s"), `sum(increase(istio_requests_total{${M}}[10s]))`);
     });
-  });
 
-  it("rejects empty namespace or workload", () => {
-    assert.throws(() => requestCountQuery({ namespace: "", workload: "w" }, "1m"), /namespace must be a non-empty string, got ""/);
-    assert.throws(() => requestCountQuery({ namespace: "ns", workload: " " }, "1m"), /workload must be a non-empty string, got " "/);
-  });
+    it("workloadQueries bundles the three queries", () => {
+        assert.deepStrictEqual(workloadQueries(sel, "1m"), {
+            requests: requestCountQuery(sel, "1m"),
+            successRate: successRateQuery(sel, "1m"),
+            p99Ms: p99LatencyQuery(sel, "1m"),
+        });
+    });
 
-  it("rejects a quantile outside (0, 1)", () => {
-    assert.throws(() => latencyQuantileQuery(sel, "1m", 99), /quantile must be a number between 0 and 1 \(exclusive\), got 99/);
-  });
+    it("never uses regex matching on the workload", () => {
+        for (const q of Object.values(workloadQueries(sel, "1m"))) {
+            assert.ok(!q.includes("destination_workload=~"), q);
+            assert.ok(!q.includes("destination_workload_namespace=~"), q);
+        }
+    });
+
+    describe("escapeLabelValue", () => {
+        const cases: [string, string][] = [
+            ["model-v2", "model-v2"],
+            ['a"b', 'a\\"b'],
+            ["a\\b", "a\\\\b"],
+            ['x"} or vector(1) or {a="', 'x\\"} or vector(1) or {a=\\"'],
+            ["line\nbreak", "line\\nbreak"],
+            ["tab\there", "tab\\there"],
+            ["bell\u0007", "bell\\x07"],
+            ["ünïcode", "ünïcode"],
+        ];
+        for (const [input, want] of cases) {
+            it(`${JSON.stringify(input)} -> ${JSON.stringify(want)}`, () => {
+                assert.strictEqual(escapeLabelValue(input), want);
+            });
+        }
+
+        it("keeps a hostile workload name inside the string literal", () => {
+            const q = requestCountQuery({ namespace: "default", workload: 'x"}) or vector(1) #' }, "1m");
+            assert.strictEqual(
+                q,
+                'sum(increase(istio_requests_total{reporter="destination",destination_workload_namespace="default",destination_workload="x\\"}) or vector(1) #"}[1m]))',
+            );
+        });
+    });
+
+    describe("parseDurationMs", () => {
+        const ok: [string, number][] = [
+            ["30s", 30_000],
+            ["1m", 60_000],
+            ["1m30s", 90_000],
+            ["500ms", 500],
+            ["2h", 7_200_000],
+            ["1d", 86_400_000],
+            ["1h5m10s250ms", 3_910_250],
+        ];
+        for (const [input, want] of ok) {
+            it(`${input} = ${want} ms`, () => assert.strictEqual(parseDurationMs(input), want));
+        }
+        const bad = ["", "0s", "1", "1.5m", "-1m", "30s1m", "1 m", "1M", "5m]", "abc"];
+        for (const input of bad) {
+            it(`rejects ${JSON.stringify(input)}`, () => {
+                assert.throws(
+                    () => parseDurationMs(input),
+                    (err: Error) => err.message.includes(JSON.stringify(input)),
+                );
+            });
+        }
+        it("query builders reject a bad window before building anything", () => {
+            assert.throws(() => successRateQuery(sel, "1m] or vector(1) #"), /window must be a Prometheus duration/);
+        });
+    });
+
+    it("rejects empty namespace or workload", () => {
+        assert.throws(() => requestCountQuery({ namespace: "", workload: "w" }, "1m"), /namespace must be a non-empty string, got ""/);
+        assert.throws(() => requestCountQuery({ namespace: "ns", workload: " " }, "1m"), /workload must be a non-empty string, got " "/);
+    });
+
+    it("rejects a quantile outside (0, 1)", () => {
+        assert.throws(() => latencyQuantileQuery(sel, "1m", 99), /quantile must be a number between 0 and 1 \(exclusive\), got 99/);
+    });
 });
