@@ -1,6 +1,6 @@
 // The `model-canary` command as a pipeline runs it: real CLI process, real engine, temp backend.
 import * as assert from "assert";
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { projectDir } from "../stacks/automation";
@@ -83,18 +83,21 @@ describe("model-canary command line", function () {
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 90, v2: 10 });
         });
 
-        it("a concurrent update is a clear error, not a hang or a crash", async () => {
-            project.writeConfig({ serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 20 });
-            const first = spawn(process.execPath, [cli, "up", "--stack", "test", "--cwd", project.dir, "--backend", project.ref.backendUrl!],
-                { env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir }, stdio: ["ignore", "pipe", "pipe"] });
-            let output = "";
-            first.stdout.on("data", (d) => { output += d; });
-            const done = new Promise<number | null>((resolve) => first.on("exit", resolve));
-            while (!/Updating|~ +kubernetes/.test(output)) await new Promise((r) => setTimeout(r, 50));
-            const second = run(["up", "--stack", "test"], project);
-            assert.strictEqual(await done, 0);
-            assert.strictEqual(second.status, 1);
-            assert.match(second.stderr, /model-canary: stack `test` is being updated by another operation; wait for it, or run `pulumi cancel` if it died/);
+        it("a stack locked by another update is a clear error, and nothing is applied", () => {
+            // The lock a running `pulumi up` holds in a file backend, left by another process.
+            const locks = path.join(new URL(project.ref.backendUrl!).pathname, ".pulumi", "locks", "organization", "model-canary", "test");
+            fs.mkdirSync(locks, { recursive: true });
+            const lock = path.join(locks, "5b0c7d7e-2f1e-4a7b-9f1e-6a1f4c2d9e01.json");
+            fs.writeFileSync(lock, JSON.stringify({ pid: 1, username: "pipeline", hostname: "ci-runner", timestamp: new Date().toISOString() }));
+            try {
+                project.writeConfig({ serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 20 });
+                const second = run(["up", "--stack", "test"], project);
+                assert.strictEqual(second.status, 1);
+                assert.match(second.stderr, /model-canary: stack `test` is being updated by another operation; wait for it, or run `pulumi cancel` if it died/);
+            } finally {
+                fs.rmSync(lock);
+            }
+            assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 90, v2: 10 });
         });
 
         it("`rollback` sends everything to stable at once", () => {
