@@ -6,22 +6,18 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { openStack, projectDir, setProjectConfig, toolchainDir, upStack } from "../stacks/automation";
+import { openStack, projectDir, setProjectConfig, upStack } from "../stacks/automation";
+import { makeProject, TestProject } from "../test/support/engine";
 import { median, seconds, timed } from "./support";
 
 const runs = Number(process.argv[2] ?? 7);
 
-/** A copy of this project (program files linked) with the dev stack's config, rendering to a temp dir. */
-function canaryProject(root: string): string {
-    const dir = path.join(root, "canary");
-    fs.mkdirSync(dir);
-    for (const f of ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "stacks", "rollout", "analysis", "node_modules"]) {
-        fs.symlinkSync(path.join(projectDir, f), path.join(dir, f));
-    }
-    const dev = YAML.parse(fs.readFileSync(path.join(projectDir, "Pulumi.dev.yaml"), "utf8"));
-    dev.config["model-canary:renderDir"] = path.join(dir, "rendered");
-    fs.writeFileSync(path.join(dir, "Pulumi.bench.yaml"), YAML.stringify(dev));
-    return dir;
+/** A throwaway copy of this project holding the dev stack's config (the embedded default). */
+function canaryProject(): TestProject {
+    const project = makeProject("bench");
+    const dev = YAML.parse(fs.readFileSync(path.join(projectDir, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
+    project.writeConfig(Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^model-canary:/, ""), v])));
+    return project;
 }
 
 /** The floor: one ConfigMap through the same Kubernetes provider in render mode. */
@@ -44,13 +40,11 @@ function floorProject(root: string): string {
 }
 
 async function main(): Promise<void> {
+    const project = canaryProject();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-bench-"));
-    const backendUrl = `file://${root}/state`;
-    fs.mkdirSync(path.join(root, "state"));
-    const bin = toolchainDir();
     try {
-        const canary = await openStack({ stack: "bench", workDir: canaryProject(root), backendUrl, toolchainDir: bin }, { create: true });
-        const floor = await openStack({ stack: "bench", workDir: floorProject(root), backendUrl, toolchainDir: bin }, { create: true });
+        const canary = await openStack(project.ref, { create: true });
+        const floor = await openStack({ ...project.ref, workDir: floorProject(root) }, { create: true });
         await upStack(canary);
         await floor.up({ color: "never" });
         const stepTimes: number[] = [];
@@ -72,6 +66,7 @@ async function main(): Promise<void> {
         console.log(`one-resource up (floor): median ${seconds(median(floorTimes))} over ${runs} runs`);
         console.log(`ratio: ${ratio.toFixed(2)}x the floor (aim: <= 1.5x)`);
     } finally {
+        project.remove();
         fs.rmSync(root, { recursive: true, force: true });
     }
 }
