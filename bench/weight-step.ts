@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { openStack, projectDir, setProjectConfig, upStack } from "../stacks/automation";
+import { readProjectConfig } from "../stacks/settings";
 import { makeProject, TestProject } from "../test/support/engine";
 import { median, seconds, timed } from "./support";
 
@@ -15,8 +16,7 @@ const runs = Number(process.argv[2] ?? 7);
 /** A throwaway copy of this project holding the dev stack's config (the embedded default). */
 function canaryProject(): TestProject {
     const project = makeProject("bench");
-    const dev = YAML.parse(fs.readFileSync(path.join(projectDir, "Pulumi.dev.yaml"), "utf8")).config as Record<string, unknown>;
-    project.writeConfig(Object.fromEntries(Object.entries(dev).map(([k, v]) => [k.replace(/^model-canary:/, ""), v])));
+    project.writeConfig(readProjectConfig(projectDir, "dev"));
     return project;
 }
 

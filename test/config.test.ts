@@ -1,8 +1,9 @@
 import * as assert from "assert";
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { projectDir } from "../stacks/automation";
 import { parseStackConfig } from "../stacks/config";
+import { engineConfigView, readProjectConfig } from "../stacks/settings";
 import { ValidationError } from "../components";
 import { drain, installMocks, settle } from "./support/mocks";
 
@@ -19,12 +20,9 @@ function problemsOf(all: Record<string, string>): string[] {
     assert.fail("expected the config to be refused");
 }
 
-/** Reads Pulumi.dev.yaml's flat `key: value` config the way the engine hands it to a program. */
+/** Pulumi.dev.yaml's config the way the engine hands it to a program. */
 function devStackConfig(): Record<string, string> {
-    const yaml = fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8");
-    const jsYaml = require("js-yaml") as { load(text: string): { config: Record<string, unknown> } };
-    return Object.fromEntries(Object.entries(jsYaml.load(yaml).config)
-        .map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return engineConfigView(readProjectConfig(projectDir, "dev"));
 }
 
 describe("stack config", () => {

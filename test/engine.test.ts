@@ -14,11 +14,6 @@ const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", repli
 const testers = { header: "x-canary-version", exact: "v2", version: "v2" };
 const seed = { serviceName: "model-service", virtualServiceName: "model-virtual-service", destinationRuleName: "model-destination", stable, canary, headerRoutes: [testers] };
 
-/** The default route's weights by subset, from a rendered VirtualService. */
-function defaultSplit(vs: any): Record<string, number> {
-    return Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
-}
-
 /** Runs the real `pulumi` CLI in the project, as a user would. */
 function pulumi(project: TestProject, args: string[]): { status: number | null; output: string } {
     const bin = project.ref.toolchainDir!;
@@ -71,7 +66,7 @@ describe("through the real engine (render mode, local backend)", function () {
             "Deployment/model-v1", "Deployment/model-v2", "DestinationRule/model-destination", "Service/model-service", "VirtualService/model-virtual-service",
         ]);
         const vs = rendered.get("VirtualService/model-virtual-service");
-        assert.deepStrictEqual(defaultSplit(vs), { v1: 99, v2: 1 });
+        assert.deepStrictEqual(project.renderedSplit(), { v1: 99, v2: 1 });
         assert.deepStrictEqual(vs.spec.http[0].match, [{ headers: { "x-canary-version": { exact: "v2" } } }]);
         assert.deepStrictEqual(vs.spec.http[0].route, [{ destination: { host: "model-service", subset: "v2" }, weight: 100 }]);
     });
@@ -104,7 +99,7 @@ describe("through the real engine (render mode, local backend)", function () {
         assert.match(preview.stdout, /weight\s*:\s*99 => 90/);
         const up = await upStack(stack);
         assert.deepStrictEqual(up.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`), ["update model-vs"]);
-        assert.deepStrictEqual(defaultSplit(project.rendered().get("VirtualService/model-virtual-service")), { v1: 90, v2: 10 });
+        assert.deepStrictEqual(project.renderedSplit(), { v1: 90, v2: 10 });
     });
 
     it("the pull-request comment for a 1 -> 10 style step shows the split table and no warning", async () => {

@@ -3,13 +3,12 @@
 // each workload's request rate is the total times its rendered weight, as the mesh would do.
 import * as assert from "assert";
 import { spawn } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { resolvePlan } from "../rollout/plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
 import { projectDir, readOutputs, openStack } from "../stacks/automation";
+import { readProjectConfig } from "../stacks/settings";
 import { makeProject, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
@@ -29,8 +28,7 @@ interface Behaviour {
 /** Keeps the exporter's rates equal to the rendered split until stopped. */
 function followRenderedSplit(project: TestProject, exporter: IstioExporter, namespace: string, behaviour: Behaviour): () => void {
     const apply = () => {
-        const vs = project.rendered().get("VirtualService/model-virtual-service");
-        const split: Record<string, number> = vs ? Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight])) : {};
+        const split = project.renderedSplit();
         exporter.set("model-v1", { ...behaviour.stable, namespace, rps: totalRps * (split.v1 ?? 0) / 100 });
         exporter.set("model-v2", { ...behaviour.canary, namespace, rps: behaviour.canaryRps ?? totalRps * (split.v2 ?? 0) / 100 });
     };
@@ -39,14 +37,9 @@ function followRenderedSplit(project: TestProject, exporter: IstioExporter, name
     return () => clearInterval(timer);
 }
 
-function defaultSplit(project: TestProject): Record<string, number> {
-    const vs = project.rendered().get("VirtualService/model-virtual-service");
-    return Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
-}
-
+/** The project's keys of the test stack's config, as the rollout left them. */
 function stackConfig(project: TestProject): Record<string, any> {
-    const settings = YAML.parse(fs.readFileSync(path.join(project.dir, `Pulumi.${project.ref.stack}.yaml`), "utf8"));
-    return Object.fromEntries(Object.entries(settings.config).map(([k, v]) => [k.replace(/^model-canary:/, ""), v]));
+    return readProjectConfig(project.dir, project.ref.stack);
 }
 
 describe("automated rollout (real engine, real Prometheus)", function () {
@@ -95,7 +88,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             for (const step of record.steps) assert.strictEqual(step.analyses.at(-1)!.summary, "pass");
             const at100 = record.steps[3].analyses.at(-1)!.results.find((r) => r.name === "success-rate-vs-stable")!;
             assert.strictEqual(at100.status, "pass", "at 100% the relative check compares against stable's last measurement");
-            assert.deepStrictEqual(defaultSplit(project), { v2: 100 });
+            assert.deepStrictEqual(project.renderedSplit(), { v2: 100 });
             assert.deepStrictEqual([...project.rendered().keys()].filter((k) => k.startsWith("Deployment/")), ["Deployment/model-v2"]);
             const config = stackConfig(project);
             assert.deepStrictEqual([config.stable.version, config.canary, config.canaryWeight, config.headerRoutes], ["v2", undefined, 0, undefined]);
@@ -116,7 +109,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             assert.strictEqual(failed.status, "fail");
             assert.ok(failed.value! > 93 && failed.value! < 97, `canary success rate ${failed.value}`);
             assert.ok(record.rollback && record.rollback.actionMs > 0);
-            assert.deepStrictEqual(defaultSplit(project), { v1: 100 });
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
             const vs = project.rendered().get("VirtualService/model-virtual-service");
             assert.deepStrictEqual(vs.spec.http.length, 1, "the testers' header route to the canary is removed too");
             assert.deepStrictEqual([stackConfig(project).canaryWeight, stackConfig(project).headerRoutes], [0, undefined]);
@@ -136,7 +129,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             const results = record.steps[0].analyses.at(-1)!.results;
             assert.strictEqual(results.find((r) => r.name === "p99-latency")!.status, "pass");
             assert.strictEqual(results.find((r) => r.name === "p99-latency-vs-stable")!.status, "fail");
-            assert.deepStrictEqual(defaultSplit(project), { v1: 100 });
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
         } finally {
             stop();
         }
@@ -164,7 +157,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             const check = record.steps[0].analyses.at(-1)!.results.find((r) => r.name === "offline-eval")!;
             assert.strictEqual(check.status, "fail");
             assert.match(check.message, /accuracy 0\.81 < 0\.90 at 1% \(exit 1\)/);
-            assert.deepStrictEqual(defaultSplit(project), { v1: 100 });
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
         } finally {
             stop();
         }
@@ -187,13 +180,13 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             assert.strictEqual(await exited, 143, output);
             assert.match(output, /INTERRUPTED: interrupted at 10%/);
             assert.strictEqual(stackConfig(project).canaryWeight, 10);
-            assert.deepStrictEqual(defaultSplit(project), { v1: 90, v2: 10 });
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 90, v2: 10 });
             assert.strictEqual((await readOutputs(await openStack(project.ref))).canaryWeight, 10);
 
             const record = await rollout(project);
             assert.strictEqual(record.outcome, "completed", record.message);
             assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.applyMs === 0]), [[10, true], [50, false], [100, false]]);
-            assert.deepStrictEqual(defaultSplit(project), { v2: 100 });
+            assert.deepStrictEqual(project.renderedSplit(), { v2: 100 });
         } finally {
             stop();
         }
@@ -219,7 +212,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "passed"], [10, "failed"]]);
             assert.ok(record.steps[1].analyses.at(-1)!.results.filter((r) => r.name.startsWith("success-rate") || r.name.startsWith("p99")).every((r) => r.status === "error"));
             assert.strictEqual(stackConfig(project).canary.version, "v2", "not promoted");
-            assert.deepStrictEqual(defaultSplit(project), { v1: 100 });
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
         } finally {
             stop();
             if (!prometheus.running) await prometheus.restart();

@@ -18,6 +18,8 @@ export interface TestProject {
     writeConfig(config: Record<string, unknown>): void;
     /** Every rendered object, keyed `Kind/name`. */
     rendered(): Map<string, any>;
+    /** The rendered VirtualService's default-route weights by subset; empty before the first render. */
+    renderedSplit(): Record<string, number>;
     /** A digest of every rendered file, to show nothing was written. */
     renderedDigest(): string;
     remove(): void;
@@ -53,6 +55,10 @@ export function makeProject(stack = "test"): TestProject {
                 }
             }
             return objects;
+        },
+        renderedSplit() {
+            const vs = this.rendered().get("VirtualService/model-virtual-service");
+            return vs ? Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight])) : {};
         },
         renderedDigest() {
             const h = crypto.createHash("sha256");
