@@ -1,0 +1,111 @@
+// The local control plane (cluster/): `npm run cluster:up` starts it on loopback with Istio's CRDs
+// and a kwok node and prints an admin kubeconfig; `cluster:down` stops every process it started.
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { clusterToolchainDir, components, kubectl, listeningAddresses, load } from "../cluster/controlplane";
+
+const projectDir = path.resolve(__dirname, "..");
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+describe("local control plane (npm run cluster:up / cluster:down)", function () {
+    this.timeout(600_000);
+    let pointer: string;
+    let kubeconfig: string;
+    let binDir: string;
+
+    before(function () {
+        binDir = clusterToolchainDir();
+        pointer = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-pointer-")), "current");
+    });
+
+    after(function () {
+        // Stops it even when a test failed half way.
+        if (fs.existsSync(pointer)) execFileSync("npm", ["run", "-s", "cluster:down"], { cwd: projectDir, env: { ...process.env, MODEL_CANARY_CLUSTER_POINTER: pointer }, stdio: "inherit" });
+        fs.rmSync(path.dirname(pointer), { recursive: true, force: true });
+    });
+
+    const npm = (script: string): string => execFileSync("npm", ["run", "-s", script], {
+        cwd: projectDir,
+        encoding: "utf8",
+        env: { ...process.env, MODEL_CANARY_CLUSTER_POINTER: pointer, MODEL_CANARY_CLUSTER_TOOLCHAIN: binDir },
+        stdio: ["ignore", "pipe", "inherit"],
+    });
+
+    it("cluster:up prints the path of an admin kubeconfig as its last line", function () {
+        const out = npm("cluster:up").trim().split("\n");
+        kubeconfig = out.at(-1)!;
+        assert.ok(path.isAbsolute(kubeconfig) && fs.existsSync(kubeconfig), `last line ${JSON.stringify(kubeconfig)} is not a kubeconfig file`);
+        assert.match(fs.readFileSync(kubeconfig, "utf8"), /server: https:\/\/127\.0\.0\.1:\d+\n/);
+    });
+
+    it("serves Kubernetes v1.36.3 with client-certificate auth as system:masters", function () {
+        const cp = load(path.dirname(kubeconfig));
+        const version = JSON.parse(kubectl(cp, ["version", "-o", "json"]));
+        assert.strictEqual(version.serverVersion.gitVersion, "v1.36.3");
+        assert.strictEqual(version.clientVersion.gitVersion, "v1.36.3");
+        assert.strictEqual(kubectl(cp, ["auth", "can-i", "*", "*", "--all-namespaces"]).trim(), "yes");
+        const who = JSON.parse(kubectl(cp, ["auth", "whoami", "-o", "json"]));
+        assert.strictEqual(who.status.userInfo.username, "model-canary-admin");
+        assert.ok(who.status.userInfo.groups.includes("system:masters"));
+    });
+
+    it("has Istio's DestinationRule and VirtualService at networking.istio.io/v1, v1beta1 and v1alpha3", function () {
+        const cp = load(path.dirname(kubeconfig));
+        const resources = kubectl(cp, ["api-resources", "--api-group", "networking.istio.io", "-o", "name"]).trim().split("\n").sort();
+        assert.ok(resources.includes("destinationrules.networking.istio.io"));
+        assert.ok(resources.includes("virtualservices.networking.istio.io"));
+        const versions = kubectl(cp, ["api-versions"]).trim().split("\n").filter((v) => v.startsWith("networking.istio.io/"));
+        assert.deepStrictEqual(versions.sort(), ["networking.istio.io/v1", "networking.istio.io/v1alpha3", "networking.istio.io/v1beta1"]);
+    });
+
+    it("has one Ready kwok node, and a Deployment becomes Available on it", function () {
+        const cp = load(path.dirname(kubeconfig));
+        const nodes = JSON.parse(kubectl(cp, ["get", "nodes", "-o", "json"])).items;
+        assert.deepStrictEqual(nodes.map((n: any) => n.metadata.name), ["kwok-node-0"]);
+        assert.strictEqual(nodes[0].status.conditions.find((c: any) => c.type === "Ready").status, "True");
+        kubectl(cp, ["create", "deployment", "probe", "--image", "registry.invalid/probe:1", "--replicas", "2"]);
+        kubectl(cp, ["wait", "--for", "condition=Available", "deployment/probe", "--timeout", "60s"]);
+        const pods = JSON.parse(kubectl(cp, ["get", "pods", "-l", "app=probe", "-o", "json"])).items;
+        assert.strictEqual(pods.length, 2);
+        for (const p of pods) {
+            assert.strictEqual(p.spec.nodeName, "kwok-node-0");
+            assert.strictEqual(p.status.phase, "Running");
+        }
+        kubectl(cp, ["delete", "deployment", "probe", "--wait=true"]);
+    });
+
+    it("binds every listener of every process to 127.0.0.1", function () {
+        const cp = load(path.dirname(kubeconfig));
+        const all: string[] = [];
+        for (const name of components) {
+            const addresses = listeningAddresses(cp.pids[name]!);
+            all.push(...addresses);
+            for (const a of addresses) assert.match(a, /^127\.0\.0\.1:\d+$/, `${name} listens on ${a}`);
+        }
+        // etcd (client, peer), the API server, controller-manager and scheduler serve; kwok does not.
+        assert.strictEqual(all.length, 5, all.join(", "));
+    });
+
+    it("cluster:up again finds it running and prints the same kubeconfig", function () {
+        assert.strictEqual(npm("cluster:up").trim().split("\n").at(-1), kubeconfig);
+    });
+
+    it("cluster:down stops every process and removes the directory", function () {
+        const cp = load(path.dirname(kubeconfig));
+        npm("cluster:down");
+        for (const name of components) assert.ok(!alive(cp.pids[name]!), `${name} (pid ${cp.pids[name]}) still runs`);
+        assert.ok(!fs.existsSync(cp.dir));
+        assert.ok(!fs.existsSync(pointer));
+    });
+});
