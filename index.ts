@@ -1,8 +1,9 @@
 // Stack entry: read and validate the stack config, pick where objects go, build the component.
 import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { ModelCanary } from "./components";
-import { loadStackConfig } from "./stacks/config";
+import { componentArgs, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "./stacks/config";
 
 const config = loadStackConfig();
 
@@ -10,12 +11,18 @@ const config = loadStackConfig();
 // rollout can be previewed and reviewed without a cluster.
 const mode = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
 const provider = config.kubeconfig !== undefined
-    ? new k8s.Provider("cluster", { kubeconfig: config.kubeconfig })
+    ? new k8s.Provider("cluster", { kubeconfig: kubeconfigInput(config) })
     : mode === "render"
         ? new k8s.Provider("render", { renderYamlToDirectory: path.resolve(config.renderDir) })
         : undefined;
 
-const model = new ModelCanary("model", config.args, { provider });
+// Render mode writes what a cluster would receive: a Secret's values base64-encoded, not encrypted.
+const rendered = mode === "render" ? renderedSecretPaths(config) : [];
+if (rendered.length > 0) {
+    pulumi.log.warn(`secret ${rendered.map((p) => `\`${p}\``).join(", ")} ${rendered.length === 1 ? "is" : "are"} written base64-encoded, not encrypted, into the Secret manifests under ${config.renderDir}, as a cluster would receive ${rendered.length === 1 ? "it" : "them"}; keep that directory private`);
+}
+
+const model = new ModelCanary("model", componentArgs(config), { provider });
 
 export const target = mode === "render" ? { mode, renderDir: config.renderDir } : { mode };
 export const namespace = model.namespace;

@@ -30,6 +30,8 @@ export interface RunAnalysisOptions {
     customChecks?: readonly CustomCheck[];
     /** Passed to custom checks, together with namespace, workloads and window. */
     context: CheckContext;
+    /** Secret config values the custom checks use: never shown in a result. */
+    secrets?: readonly string[];
     /** Clock, for tests. */
     now?: () => Date;
 }
@@ -65,7 +67,7 @@ export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisRep
     const [canary, stable, custom] = await Promise.all([
         measure(opts.prometheus, queries.canary),
         measure(opts.prometheus, queries.stable),
-        Promise.all((opts.customChecks ?? []).map((c) => runCustomCheck(c, context))),
+        Promise.all((opts.customChecks ?? []).map((c) => runCustomCheck(c, context, { secrets: opts.secrets }))),
     ]);
     const measurement: Measurement = { canary, stable };
     const results = [...evaluate(measurement, opts.thresholds), ...custom];

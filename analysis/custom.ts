@@ -15,9 +15,13 @@
  *   stdout). Spawn failure (e.g. not found), timeout (the process group is killed) or death by a
  *   signal -> "error".
  *
- * `runCustomCheck` never rejects: every failure is reported as a CheckResult.
+ * `runCustomCheck` never rejects: every failure is reported as a CheckResult. Secret values
+ * (a webhook's header or URL, a command's environment) are used as they are and never appear in
+ * a result: every message is masked, including what a webhook or command echoes back.
  */
 import { spawn } from "child_process";
+import { redact } from "../components/secrets";
+import { show } from "../components/validation";
 import { describeNetworkError } from "./prometheus";
 import type { CheckResult } from "./verdict";
 
@@ -52,6 +56,11 @@ export interface CommandCheck {
 
 export type CustomCheck = WebhookCheck | CommandCheck;
 
+export interface RunCheckOptions {
+    /** Plaintext secrets: replaced by `[secret]` in every message. */
+    secrets?: readonly string[];
+}
+
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 const OUTPUT_CAP = 64 * 1024;
@@ -71,10 +80,10 @@ export function isCommandCheck(c: CustomCheck): c is CommandCheck {
  */
 export function validateCustomCheck(c: unknown, keyPrefix = "customCheck"): string[] {
     const problems: string[] = [];
-    if (typeof c !== "object" || c === null || Array.isArray(c)) return [`\`${keyPrefix}\` must be an object, got ${JSON.stringify(c)}`];
+    if (typeof c !== "object" || c === null || Array.isArray(c)) return [`\`${keyPrefix}\` must be an object, got ${show(c)}`];
     const o = c as Record<string, unknown>;
     if (typeof o.name !== "string" || o.name.trim() === "")
-        problems.push(`\`${keyPrefix}.name\` must be a non-empty string, got ${JSON.stringify(o.name)}`);
+        problems.push(`\`${keyPrefix}.name\` must be a non-empty string, got ${show(o.name)}`);
     const hasWebhook = o.webhook !== undefined;
     const hasCommand = o.command !== undefined;
     if (hasWebhook === hasCommand) {
@@ -83,13 +92,13 @@ export function validateCustomCheck(c: unknown, keyPrefix = "customCheck"): stri
     }
     const checkTimeout = (v: unknown, key: string) => {
         if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
-            problems.push(`\`${keyPrefix}.${key}\` must be a positive number of milliseconds, got ${JSON.stringify(v)}`);
+            problems.push(`\`${keyPrefix}.${key}\` must be a positive number of milliseconds, got ${show(v)}`);
         }
     };
     if (hasWebhook) {
         const w = o.webhook as Record<string, unknown> | null;
         if (typeof w !== "object" || w === null) {
-            problems.push(`\`${keyPrefix}.webhook\` must be an object with a url, got ${JSON.stringify(w)}`);
+            problems.push(`\`${keyPrefix}.webhook\` must be an object with a url, got ${show(w)}`);
         } else {
             let ok = false;
             if (typeof w.url === "string") {
@@ -100,8 +109,9 @@ export function validateCustomCheck(c: unknown, keyPrefix = "customCheck"): stri
                     ok = false;
                 }
             }
-            if (!ok) problems.push(`\`${keyPrefix}.webhook.url\` must be an http(s) URL, got ${JSON.stringify(w.url)}`);
+            if (!ok) problems.push(`\`${keyPrefix}.webhook.url\` must be an http(s) URL, got ${show(w.url)}`);
             checkTimeout(w.timeoutMs, "webhook.timeoutMs");
+            problems.push(...textMapProblems(w.headers, `${keyPrefix}.webhook.headers`, "header"));
         }
     } else {
         const cmd = o.command;
@@ -109,29 +119,63 @@ export function validateCustomCheck(c: unknown, keyPrefix = "customCheck"): stri
         const okArray = Array.isArray(cmd) && cmd.length > 0 && cmd.every((a) => typeof a === "string") && cmd[0] !== "";
         if (!okString && !okArray) {
             problems.push(
-                `\`${keyPrefix}.command\` must be a non-empty string (run by /bin/sh) or a non-empty array of strings (argv), got ${JSON.stringify(cmd)}`,
+                `\`${keyPrefix}.command\` must be a non-empty string (run by /bin/sh) or a non-empty array of strings (argv), got ${show(cmd)}`,
             );
         }
         checkTimeout(o.timeoutMs, "timeoutMs");
+        problems.push(...textMapProblems(o.env, `${keyPrefix}.env`, "env"));
+    }
+    return problems;
+}
+
+// An HTTP field name (RFC 9110 token) and an environment variable name.
+const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const envName = /^[^=\0]+$/;
+
+/**
+ * Problems with a map of names to text (webhook headers, a command's environment): each value
+ * must be a string (a secret arrives decrypted as one), and a header value must be one line.
+ */
+function textMapProblems(value: unknown, key: string, kind: "header" | "env"): string[] {
+    if (value === undefined) return [];
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return [`\`${key}\` must be a map of ${kind === "header" ? "header names" : "variable names"} to strings, got ${show(value)}`];
+    }
+    const problems: string[] = [];
+    for (const [name, item] of Object.entries(value)) {
+        if (!(kind === "header" ? headerName : envName).test(name)) {
+            problems.push(`\`${key}\` has ${show(name)}, which is not ${kind === "header" ? "an HTTP header name (letters, digits and !#$%&'*+-.^_\`|~)" : "an environment variable name"}`);
+        }
+        if (typeof item !== "string") {
+            problems.push(`\`${key}.${name}\` must be a string, got ${show(item)}`);
+        } else if (kind === "header" && /[\r\n\0]/.test(item)) {
+            problems.push(`\`${key}.${name}\` must be one line of text (no CR, LF or NUL), got ${show(item)}`);
+        }
     }
     return problems;
 }
 
 /** Runs one custom check. Never rejects. */
-export async function runCustomCheck(check: CustomCheck, context: CheckContext): Promise<CheckResult> {
+export async function runCustomCheck(check: CustomCheck, context: CheckContext, options: RunCheckOptions = {}): Promise<CheckResult> {
+    const secrets = options.secrets ?? [];
+    const result = await runUnmasked(check, context, secrets);
+    return secrets.length > 0 ? { ...result, message: redact(result.message, secrets) } : result;
+}
+
+async function runUnmasked(check: CustomCheck, context: CheckContext, secrets: readonly string[]): Promise<CheckResult> {
     const name = typeof check?.name === "string" && check.name !== "" ? check.name : "custom-check";
     const problems = validateCustomCheck(check, `custom check ${JSON.stringify(name)}`);
     if (problems.length > 0) return { name, status: "error", message: `invalid check definition: ${problems.join("; ")}` };
     const payload = { ...context, name };
     try {
-        if (isWebhookCheck(check)) return await runWebhook(name, check.webhook, payload);
+        if (isWebhookCheck(check)) return await runWebhook(name, check.webhook, payload, secrets);
         return await runCommand(name, check as CommandCheck, payload);
     } catch (err) {
         return { name, status: "error", message: `check could not run: ${err instanceof Error ? err.message : String(err)}` };
     }
 }
 
-async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: Record<string, unknown>): Promise<CheckResult> {
+async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: Record<string, unknown>, secrets: readonly string[]): Promise<CheckResult> {
     const timeoutMs = hook.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
     const controller = new AbortController();
     let timedOut = false;
@@ -149,7 +193,8 @@ async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: 
             signal: controller.signal,
         });
         status = res.status;
-        text = await res.text();
+        // Masked before it is cut to a snippet, so no part of an echoed secret survives.
+        text = redact(await res.text(), secrets);
     } catch (err) {
         const why = timedOut ? `no response within ${timeoutMs} ms` : describeNetworkError(err);
         return { name, status: "error", message: `webhook ${hook.url} failed: ${why}` };

@@ -3,3 +3,4 @@ export * from "./modelCanary";
 export * from "./routing";
 export * from "./types";
 export * from "./validation";
+export * from "./secrets";

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { deploymentName, destinationRuleSpec, TrafficSplit, trafficSplit, versionLabels, virtualServiceSpec } from "./routing";
-import { HeaderRoute, ModelCanaryArgs } from "./types";
+import { secretMark } from "./secrets";
+import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 import { ResolvedModelCanaryArgs, ResolvedModelVersion, validateModelCanaryArgs } from "./validation";
 
 const podSecurityDefaults: k8s.types.input.core.v1.PodSecurityContext = {
@@ -44,9 +45,13 @@ export class ModelCanary extends pulumi.ComponentResource {
     public readonly destinationRule: k8s.apiextensions.CustomResource;
     public readonly virtualService: k8s.apiextensions.CustomResource;
 
+    /** The Secret holding each version's secret environment values, for versions that have any. */
+    public readonly envSecrets: Record<string, k8s.core.v1.Secret>;
+
     constructor(name: string, args: ModelCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before super(): a bad argument must not leave even the component registered.
-        const resolved = validateModelCanaryArgs(args);
+        const { checkable, secretEnv } = separateSecretEnv(args);
+        const resolved = validateModelCanaryArgs(checkable);
         super("model-canary:index:ModelCanary", name, {}, opts);
         const self = { parent: this };
 
@@ -58,9 +63,24 @@ export class ModelCanary extends pulumi.ComponentResource {
         this.namespace = resolved.namespace;
 
         this.deployments = {};
-        for (const model of [resolved.stable, ...(resolved.canary ? [resolved.canary] : [])]) {
-            // Named by version only, never by role: the promoted canary keeps its Deployment.
-            this.deployments[model.version] = new k8s.apps.v1.Deployment(`${name}-${model.version}`, deploymentArgs(resolved, model), self);
+        this.envSecrets = {};
+        for (const [role, model] of [["stable", resolved.stable], ...(resolved.canary ? [["canary", resolved.canary] as const] : [])] as const) {
+            // Named by version only, never by role or weight: the promoted canary keeps its
+            // Deployment and its Secret, and a weight step touches neither.
+            const secrets = secretEnv[role];
+            let secret: k8s.core.v1.Secret | undefined;
+            if (Object.keys(secrets).length > 0) {
+                secret = new k8s.core.v1.Secret(`${name}-${model.version}-env`, {
+                    metadata: { name: envSecretName(resolved.app, model.version), namespace: resolved.namespace, labels: versionLabels(resolved.app, model.version) },
+                    type: "Opaque",
+                    // Encrypted in state and shown as [secret] in previews, whatever the caller passed.
+                    data: pulumi.secret(pulumi.all(secrets).apply((values) =>
+                        Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(String(value), "utf8").toString("base64")])))),
+                }, { ...self, additionalSecretOutputs: ["data", "stringData"] });
+                this.envSecrets[model.version] = secret;
+            }
+            this.deployments[model.version] = new k8s.apps.v1.Deployment(`${name}-${model.version}`,
+                deploymentArgs(resolved, model, new Set(Object.keys(secrets))), { ...self, ...(secret ? { dependsOn: [secret] } : {}) });
         }
 
         this.service = new k8s.core.v1.Service(`${name}-svc`, {
@@ -106,7 +126,43 @@ export class ModelCanary extends pulumi.ComponentResource {
     }
 }
 
-function deploymentArgs(args: ResolvedModelCanaryArgs, model: ResolvedModelVersion): k8s.apps.v1.DeploymentArgs {
+/** The Secret holding a version's secret environment values: named like its Deployment. */
+export function envSecretName(app: string, version: string): string {
+    return `${deploymentName(app, version)}-env`;
+}
+
+function isInputObject(value: unknown): boolean {
+    return pulumi.Output.isInstance(value) || (typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function");
+}
+
+/**
+ * Splits the secret environment values (those given as Outputs or promises) from the arguments.
+ * The pure validation sees a placeholder in their place, so their names are still checked.
+ */
+function separateSecretEnv(args: ModelCanaryArgs): { checkable: unknown; secretEnv: Record<"stable" | "canary", Record<string, pulumi.Output<string>>> } {
+    const secretEnv = { stable: {}, canary: {} } as Record<"stable" | "canary", Record<string, pulumi.Output<string>>>;
+    if (typeof args !== "object" || args === null) return { checkable: args, secretEnv };
+    const checkable: Record<string, unknown> = { ...args };
+    for (const role of ["stable", "canary"] as const) {
+        const model = args[role] as unknown;
+        if (typeof model !== "object" || model === null) continue;
+        const env = (model as ModelVersionArgs).env as unknown;
+        if (typeof env !== "object" || env === null || Array.isArray(env)) continue;
+        const plainEnv: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(env)) {
+            if (isInputObject(value)) {
+                secretEnv[role][key] = pulumi.output(value as pulumi.Input<string>);
+                plainEnv[key] = secretMark;
+            } else {
+                plainEnv[key] = value;
+            }
+        }
+        checkable[role] = { ...model, env: plainEnv };
+    }
+    return { checkable, secretEnv };
+}
+
+function deploymentArgs(args: ResolvedModelCanaryArgs, model: ResolvedModelVersion, secretNames: Set<string>): k8s.apps.v1.DeploymentArgs {
     const labels = versionLabels(args.app, model.version);
     const tcpCheck = { tcpSocket: { port: args.containerPort } };
     return {
@@ -122,7 +178,9 @@ function deploymentArgs(args: ResolvedModelCanaryArgs, model: ResolvedModelVersi
                         name: args.containerName,
                         image: model.image,
                         ports: [{ name: "http", containerPort: args.containerPort }],
-                        env: Object.entries(model.env).map(([envName, value]) => ({ name: envName, value })),
+                        env: Object.entries(model.env).map(([envName, value]) => secretNames.has(envName)
+                            ? { name: envName, valueFrom: { secretKeyRef: { name: envSecretName(args.app, model.version), key: envName } } }
+                            : { name: envName, value }),
                         ...(model.resources ? { resources: model.resources } : {}),
                         readinessProbe: model.readinessProbe ?? { ...tcpCheck, periodSeconds: 5 },
                         livenessProbe: model.livenessProbe ?? { ...tcpCheck, initialDelaySeconds: 15, periodSeconds: 20 },

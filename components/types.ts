@@ -1,4 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import { IstioApiVersion } from "./istio";
 
 type Probe = k8s.types.input.core.v1.Probe;
@@ -17,8 +18,13 @@ export interface ModelVersionArgs {
     image: string;
     /** Pod count. Default 1. `0` keeps the Deployment but runs no pods. */
     replicas?: number;
-    /** Environment variables of the model server container. Default none. */
-    env?: Record<string, string>;
+    /**
+     * Environment variables of the model server container. Default none. A value given as an
+     * Output (`pulumi.secret(...)`, `config.requireSecret(...)`) is a secret: it reaches the
+     * container through the Kubernetes Secret `<app>-<version>-env` and `secretKeyRef`, never as
+     * plaintext in the Deployment.
+     */
+    env?: Record<string, pulumi.Input<string>>;
     /** Container requests and limits. Default none (the namespace's LimitRange applies). */
     resources?: ResourceRequirements;
     /** Readiness probe. Default: a TCP check of the container port. */

@@ -3,6 +3,7 @@
 // registered with the engine.
 import * as k8s from "@pulumi/kubernetes";
 import { IstioApiVersion, istioApiVersions } from "./istio";
+import { maskSecrets, secretMark } from "./secrets";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 
 /** The arguments with every default applied. */
@@ -56,11 +57,16 @@ const dns1035Label = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const lowercaseHeaderName = /^[a-z0-9!#$%&'*+\-.^_`|~]+$/;
 const envName = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-/** Renders a received value for an error message: strings quoted, everything else as JSON. */
+/**
+ * Renders a received value for an error message: strings quoted, everything else as JSON. A
+ * secret (see `withSecrets`) is shown as `[secret]`, never its plaintext.
+ */
 export function show(value: unknown): string {
     if (value === undefined) return "nothing";
     if (typeof value === "number") return String(value);
-    const text = JSON.stringify(value);
+    const masked = maskSecrets(value);
+    if (masked === secretMark) return secretMark;
+    const text = JSON.stringify(masked);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

@@ -1,8 +1,7 @@
 // `model-canary preview`: a real preview of the stack's next step, written as a pull-request comment.
 import * as fs from "fs";
 import { trafficSplit } from "../components";
-import { openStack, previewStack, readOutputs, StackRef } from "../stacks/automation";
-import { checkProjectConfig } from "../stacks/settings";
+import { checkConfig, openStack, previewStack, readOutputs, StackRef } from "../stacks/automation";
 import { PreviewReport, renderPreviewMarkdown, RoutingState } from "./markdown";
 
 /** The routing a deployed stack serves, from its outputs; undefined before the first `up`. */
@@ -19,7 +18,7 @@ export function routingFromOutputs(outputs: Record<string, unknown>): RoutingSta
 /** Runs the preview and returns the report; the stack must exist. */
 export async function previewReport(ref: StackRef, onOutput?: (out: string) => void): Promise<PreviewReport> {
     const stack = await openStack(ref);
-    const resolved = checkProjectConfig(stack.workspace.workDir, stack.name).resolved;
+    const resolved = checkConfig(stack).resolved;
     const before = routingFromOutputs(await readOutputs(stack));
     const result = await previewStack(stack, { onOutput });
     return {

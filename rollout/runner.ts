@@ -98,7 +98,8 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     const { ref, plan, signal } = options;
     const emit = options.onEvent ?? (() => undefined);
     const stack = await openStack(ref);
-    const config = checkConfig(stack).resolved;
+    const configured = checkConfig(stack);
+    const config = configured.resolved;
     if (!config.canary) throw new Error(`stack \`${ref.stack}\` has no \`canary\` configured: set \`canary\` to the version to roll out`);
     const canary = config.canary;
     const prometheus = options.prometheus ?? new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: plan.prometheusTimeoutMs });
@@ -166,7 +167,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
             }
             const report = await runAnalysis({
                 prometheus, namespace: config.namespace, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
-                window: plan.window, thresholds: plan.thresholds, customChecks: plan.checks,
+                window: plan.window, thresholds: plan.thresholds, customChecks: plan.checks, secrets: configured.secrets,
                 context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, step: index, steps: plan.steps.length },
             });
             let { results, summary } = report;

@@ -2,12 +2,12 @@
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
 import * as auto from "@pulumi/pulumi/automation";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../components";
-import { checkProjectConfig, editProjectConfig } from "./settings";
+import { checkProjectConfig, Decrypt, editProjectConfig } from "./settings";
 import { StackConfig } from "./config";
 
 /** The project's root: where Pulumi.yaml lives. */
@@ -123,19 +123,45 @@ export async function openStack(ref: StackRef, options: { create?: boolean } = {
     }
 }
 
+/**
+ * Decrypts the stack's config through its own secrets provider, as the engine does before it runs
+ * the program: `pulumi config --show-secrets --json` with the workspace's environment. Synchronous
+ * so config reads stay synchronous; it runs only when the settings hold secrets, once per process.
+ */
+export function decrypter(stack: auto.Stack): Decrypt {
+    return () => {
+        const workspace = stack.workspace as auto.LocalWorkspace;
+        const r = spawnSync(workspace.pulumiCommand.command, ["config", "--show-secrets", "--json", "--stack", stack.name], {
+            cwd: workspace.workDir,
+            env: { ...process.env, ...workspace.envVars },
+            encoding: "utf8",
+            maxBuffer: 64 * 1024 * 1024,
+        });
+        if (r.error || r.status !== 0) {
+            // The CLI's error names the cause (a wrong passphrase, a missing secrets provider); it never prints a secret.
+            const why = r.error?.message ?? (r.stderr.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error:")).pop() ?? r.stderr.trim());
+            throw new StackOperationError("engine", `reading the secrets in the config of stack \`${stack.name}\` failed: ${why}`);
+        }
+        return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+}
+
 /** Checks the stack's config as the program will, without the engine; throws a validation error. */
 export function checkConfig(stack: auto.Stack): StackConfig {
     try {
-        return checkProjectConfig(stack.workspace.workDir, stack.name);
+        return checkProjectConfig(stack.workspace.workDir, stack.name, decrypter(stack));
     } catch (e) {
         throw classify(e, stack.name);
     }
 }
 
-/** Edits the project's config keys of the stack; refused (file untouched) when the result is invalid. */
+/**
+ * Edits the project's config keys of the stack; refused (file untouched) when the result is
+ * invalid. Secrets stay encrypted in the file (see `editProjectConfig`).
+ */
 export function setProjectConfig(stack: auto.Stack, edit: (config: Record<string, unknown>) => void): StackConfig {
     try {
-        return editProjectConfig(stack.workspace.workDir, stack.name, edit);
+        return editProjectConfig(stack.workspace.workDir, stack.name, edit, decrypter(stack));
     } catch (e) {
         throw classify(e, stack.name);
     }

@@ -1,7 +1,13 @@
 // Stack config -> validated ModelCanary arguments. The only place that reads Pulumi config.
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import { resolvePlan } from "../rollout/plan";
-import { argKeys, ModelCanaryArgs, ResolvedModelCanaryArgs, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError } from "../components";
+import {
+    argKeys, ConfigPath, formatPath, isSecretPath, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
+    secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
+} from "../components";
 
 /** The project's config namespace: keys are written `model-canary:<key>` in Pulumi.<stack>.yaml. */
 export const configNamespace = "model-canary";
@@ -22,6 +28,15 @@ export interface StackConfig {
     rollout?: Record<string, unknown>;
     /** True when `kubernetes:kubeconfig` or `kubernetes:context` configures the default provider. */
     kubernetesProviderConfigured: boolean;
+    /** Where the secret values are, e.g. `["canary", "env", "API_KEY"]`; each is at a place that keeps it secret. */
+    secretPaths: ConfigPath[];
+    /** The secret values' plaintext: kept out of every message, record and report. */
+    secrets: string[];
+}
+
+/** Where a stack's settings file is: a fully qualified stack name (org/project/dev) keeps them in Pulumi.dev.yaml. */
+export function stackSettingsPath(workDir: string, stack: string): string {
+    return path.join(workDir, `Pulumi.${stack.split("/").pop()}.yaml`);
 }
 
 /**
@@ -29,7 +44,7 @@ export interface StackConfig {
  * arrive as JSON text) into validated arguments. Pure, so it is tested without the engine.
  * Every problem is reported at once; unknown keys are errors, so a typo is never ignored.
  */
-export function parseStackConfig(all: Record<string, string>, stack: string): StackConfig {
+export function parseStackConfig(all: Record<string, string>, stack: string, secretPaths: ConfigPath[] = []): StackConfig {
     const problems: string[] = [];
     const unreadable = new Set<string>();
     const values: Record<string, unknown> = {};
@@ -47,13 +62,33 @@ export function parseStackConfig(all: Record<string, string>, stack: string): St
                 values[key] = JSON.parse(text);
             } catch (e) {
                 unreadable.add(key);
-                problems.push(`\`${key}\` must be valid structured config, got ${show(raw)} (${(e as Error).message})`);
+                // A value holding a secret is not echoed, not even in part.
+                const secret = secretPaths.some((p) => p[0] === key);
+                problems.push(`\`${key}\` must be valid structured config, got ${secret ? secretMark : show(raw)} (${secret ? "not valid JSON" : (e as Error).message})`);
             }
         } else {
             values[key] = raw;
         }
     }
 
+    // Secret values are validated like any other, but a message shows `[secret]` where it would
+    // echo one, and a secret where it cannot stay secret is refused.
+    const secrets = [...new Set(secretPaths.flatMap((p) => p.length === 1 && unreadable.has(String(p[0]))
+        ? [all[`${configNamespace}:${p[0]}`] ?? ""]
+        : scalarTexts(valueAt(values, p))))];
+    problems.push(...secretLocationProblems(secretPaths));
+    try {
+        return withSecrets(secrets, () => checkValues(values, all, stack, problems, unreadable, secretPaths, secrets));
+    } catch (e) {
+        if (e instanceof ValidationError) throw new ValidationError(e.problems.map((p) => redact(p, secrets)));
+        throw e;
+    }
+}
+
+function checkValues(
+    values: Record<string, unknown>, all: Record<string, string>, stack: string, problems: string[], unreadable: Set<string>,
+    secretPaths: ConfigPath[], secrets: string[],
+): StackConfig {
     const { kubeconfig, renderDir, rollout, ...componentValues } = values;
     if (kubeconfig !== undefined && (typeof kubeconfig !== "string" || kubeconfig.trim() === "")) {
         problems.push(`\`kubeconfig\` must be a kubeconfig path or its contents, got ${show(kubeconfig)}`);
@@ -89,6 +124,8 @@ export function parseStackConfig(all: Record<string, string>, stack: string): St
         renderDir: (renderDir as string | undefined) ?? `rendered/${stack}`,
         rollout: rollout as Record<string, unknown> | undefined,
         kubernetesProviderConfigured: ["kubernetes:kubeconfig", "kubernetes:context"].some((k) => all[k] !== undefined),
+        secretPaths,
+        secrets,
     };
 }
 
@@ -99,14 +136,81 @@ function splitKey(fullKey: string): [string, string] {
     return [fullKey.slice(0, i), rest.startsWith("config:") ? rest.slice("config:".length) : rest];
 }
 
+/**
+ * Which of the project's config values are secret, from what the engine says (`secretKeys`: the
+ * full keys it decrypted for the program) and the stack settings (`settings`: its `config` map,
+ * where `pulumi config set --secret --path` leaves `{ secure: ... }` at the exact field). A key the
+ * engine calls secret with no encrypted field in the settings (e.g. one stored as a whole) is
+ * secret as a whole. Pure.
+ */
+export function engineSecretPaths(secretKeys: readonly string[], settings: Record<string, unknown> | undefined): ConfigPath[] {
+    const paths: ConfigPath[] = [];
+    for (const fullKey of secretKeys) {
+        const [namespace, key] = splitKey(fullKey);
+        if (namespace !== configNamespace) continue;
+        const leaves = secureLeaves(settings?.[`${configNamespace}:${key}`], [key]).map((l) => l.path);
+        paths.push(...(leaves.length > 0 ? leaves : [[key]]));
+    }
+    return paths;
+}
+
+/** The full keys the engine handed this program as secrets. */
+function programSecretKeys(all: Record<string, string>): string[] {
+    // `isConfigSecret` is how @pulumi/pulumi's own Config tells secrets apart; it reads the list the
+    // language host passes in PULUMI_CONFIG_SECRET_KEYS.
+    const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+    if (typeof isSecret !== "function") throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret: secret config cannot be told apart");
+    return Object.keys(all).filter((k) => isSecret(k));
+}
+
+/** The stack settings' `config` map, or undefined when the file is missing or unreadable (the engine has already read it). */
+function readSettingsConfig(workDir: string, stack: string): Record<string, unknown> | undefined {
+    try {
+        return (YAML.parse(fs.readFileSync(stackSettingsPath(workDir, stack), "utf8")) ?? {}).config;
+    } catch {
+        return undefined;
+    }
+}
+
 /** Reads this stack's config; a bad value ends the program with the message alone, before any resource. */
 export function loadStackConfig(): StackConfig {
     try {
-        return parseStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+        const all = pulumi.runtime.allConfig();
+        const stack = pulumi.getStack();
+        // The engine runs the program in the project directory, next to the stack settings.
+        return parseStackConfig(all, stack, engineSecretPaths(programSecretKeys(all), readSettingsConfig(process.cwd(), stack)));
     } catch (e) {
         if (e instanceof ValidationError) {
             throw new pulumi.RunError(`invalid stack config for \`${configNamespace}\`: ${e.message}`);
         }
         throw e;
     }
+}
+
+/**
+ * The component's arguments as the program passes them: every secret environment value wrapped
+ * with `pulumi.secret`, so the component delivers it through a Kubernetes Secret and the engine
+ * stores it encrypted.
+ */
+export function componentArgs(config: StackConfig): ModelCanaryArgs {
+    const args = structuredClone(config.args) as ModelCanaryArgs;
+    for (const role of ["stable", "canary"] as const) {
+        const env = args[role]?.env as Record<string, pulumi.Input<string>> | undefined;
+        if (!env) continue;
+        for (const name of Object.keys(env)) {
+            if (isSecretPath([role, "env", name], config.secretPaths)) env[name] = pulumi.secret(String(env[name]));
+        }
+    }
+    return args;
+}
+
+/** The kubeconfig as the provider takes it: a secret when it is one in config. */
+export function kubeconfigInput(config: StackConfig): pulumi.Input<string> | undefined {
+    if (config.kubeconfig === undefined) return undefined;
+    return isSecretPath(["kubeconfig"], config.secretPaths) ? pulumi.secret(config.kubeconfig) : config.kubeconfig;
+}
+
+/** Secret paths that the rendered manifests hold (base64, as a cluster receives them), shown as `pulumi config` paths. */
+export function renderedSecretPaths(config: StackConfig): string[] {
+    return config.secretPaths.filter((p) => p[1] === "env" && (p[0] === "stable" || p[0] === "canary")).map(formatPath);
 }

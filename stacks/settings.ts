@@ -1,15 +1,22 @@
 // Reads and edits the project's keys in Pulumi.<stack>.yaml. Edits keep comments and layout, are
 // written atomically (temp file + rename), and are checked by the same validation the program
 // runs, so a tool can never leave a config that `pulumi up` would refuse.
+//
+// Secret values stay encrypted in the file: an edit moves or keeps their `{ secure: ... }` nodes
+// exactly as they are and never writes a decrypted value back. Validation sees them decrypted, as
+// the engine hands them to the program, through the stack's secrets provider (`Decrypt`).
 import * as fs from "fs";
-import * as path from "path";
 import * as YAML from "yaml";
-import { configNamespace, parseStackConfig, StackConfig } from "./config";
+import { ConfigPath, secureLeaves, substituteSecure, valueAt } from "../components";
+import { configNamespace, parseStackConfig, StackConfig, stackSettingsPath } from "./config";
 
-export function stackSettingsPath(workDir: string, stack: string): string {
-    // A fully qualified stack name (org/project/dev) keeps its settings in Pulumi.dev.yaml.
-    return path.join(workDir, `Pulumi.${stack.split("/").pop()}.yaml`);
-}
+export { stackSettingsPath };
+
+/**
+ * The stack's config decrypted by its secrets provider, as `pulumi config --show-secrets --json`
+ * reports it: full key (`model-canary:canary`) -> value (objects and lists as JSON text or values).
+ */
+export type Decrypt = () => Record<string, unknown>;
 
 function load(file: string): YAML.Document {
     const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
@@ -19,7 +26,7 @@ function load(file: string): YAML.Document {
     return doc;
 }
 
-/** The project's config keys (without the namespace) as plain values. */
+/** The project's config keys (without the namespace) as plain values; secrets as their `{ secure: ... }` nodes. */
 export function readProjectConfig(workDir: string, stack: string): Record<string, unknown> {
     const config = (load(stackSettingsPath(workDir, stack)).toJS()?.config ?? {}) as Record<string, unknown>;
     const prefix = `${configNamespace}:`;
@@ -31,23 +38,73 @@ export function engineConfigView(config: Record<string, unknown>): Record<string
     return Object.fromEntries(Object.entries(config).map(([k, v]) => [`${configNamespace}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
+// Plaintext by ciphertext, filled by one decryption per process: ciphertexts do not change while
+// a tool edits weights, so a rollout decrypts once, not at every step.
+const plaintexts = new Map<string, string>();
+
+function fromDecrypted(value: unknown): unknown {
+    if (typeof value !== "string") return value;
+    const text = value.trim();
+    if (text.startsWith("{") || text.startsWith("[")) {
+        try {
+            return JSON.parse(text);
+        } catch {
+            return value;
+        }
+    }
+    return value;
+}
+
+/** Learns the plaintext of every encrypted leaf of `raw` that is not known yet. */
+function learn(raw: Record<string, unknown>, stack: string, decrypt: Decrypt | undefined): void {
+    const leaves = Object.entries(raw).flatMap(([key, value]) => secureLeaves(value, [key]));
+    if (leaves.every((l) => plaintexts.has(l.ciphertext))) return;
+    if (!decrypt) throw new Error(`the config of stack \`${stack}\` holds secrets, and reading it needs the stack's secrets provider`);
+    const decrypted = decrypt();
+    for (const { path, ciphertext } of leaves) {
+        if (plaintexts.has(ciphertext)) continue;
+        const [key, ...rest] = path;
+        const entry = decrypted[`${configNamespace}:${key}`] as { value?: unknown; objectValue?: unknown } | undefined;
+        const whole = entry?.objectValue ?? fromDecrypted(entry?.value);
+        const value = rest.length === 0 ? whole : valueAt(whole, rest);
+        if (value === undefined || (typeof value === "object" && value !== null)) {
+            throw new Error(`the secret \`${path.join(".")}\` of stack \`${stack}\` could not be decrypted`);
+        }
+        plaintexts.set(ciphertext, String(value));
+    }
+}
+
+/** The config with secrets decrypted, and where they are. */
+function decryptedView(raw: Record<string, unknown>, stack: string, decrypt: Decrypt | undefined): { plain: Record<string, unknown>; secretPaths: ConfigPath[] } {
+    learn(raw, stack, decrypt);
+    const secretPaths = Object.entries(raw).flatMap(([key, value]) => secureLeaves(value, [key]).map((l) => l.path));
+    const plain = substituteSecure(raw, (ciphertext) => plaintexts.get(ciphertext)) as Record<string, unknown>;
+    return { plain, secretPaths };
+}
+
+function check(raw: Record<string, unknown>, stack: string, decrypt: Decrypt | undefined): StackConfig {
+    const { plain, secretPaths } = decryptedView(raw, stack, decrypt);
+    return parseStackConfig(engineConfigView(plain), stack, secretPaths);
+}
+
 /** Validates the stack's settings as the program would; throws ValidationError when it would refuse them. */
-export function checkProjectConfig(workDir: string, stack: string): StackConfig {
-    return parseStackConfig(engineConfigView(readProjectConfig(workDir, stack)), stack);
+export function checkProjectConfig(workDir: string, stack: string, decrypt?: Decrypt): StackConfig {
+    return check(readProjectConfig(workDir, stack), stack, decrypt);
 }
 
 /**
  * Applies `edit` to the project's config keys (a plain object; set a key to undefined to remove
  * it) and writes the file back, or throws before writing when the result would not validate.
- * Returns the validated config.
+ * `edit` sees secrets as their `{ secure: ... }` nodes, so moving a value (promotion moves
+ * `canary` to `stable`) moves its ciphertext unchanged. Returns the validated config.
  */
-export function editProjectConfig(workDir: string, stack: string, edit: (config: Record<string, unknown>) => void): StackConfig {
+export function editProjectConfig(workDir: string, stack: string, edit: (config: Record<string, unknown>) => void, decrypt?: Decrypt): StackConfig {
     const file = stackSettingsPath(workDir, stack);
     const doc = load(file);
     const before = readProjectConfig(workDir, stack);
     const after = structuredClone(before);
     edit(after);
-    const checked = parseStackConfig(engineConfigView(Object.fromEntries(Object.entries(after).filter(([, v]) => v !== undefined))), stack);
+    const checked = check(Object.fromEntries(Object.entries(after).filter(([, v]) => v !== undefined)), stack, decrypt);
 
     for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
         const fullKey = ["config", `${configNamespace}:${key}`];

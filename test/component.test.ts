@@ -14,7 +14,7 @@ async function build(name: string, args: ModelCanaryArgs): Promise<{ model: Mode
     drain();
     const model = new ModelCanaryClass(name, args);
     const urns: pulumi.Output<string>[] = [model.urn, model.virtualService.urn, model.destinationRule.urn, model.service.urn,
-        ...Object.values(model.deployments).map((d) => d.urn)];
+        ...Object.values(model.deployments).map((d) => d.urn), ...Object.values(model.envSecrets).map((s) => s.urn)];
     await settle(pulumi.all(urns));
     await settle(model.deploymentNames);
     const children = new Map(drain().filter((r) => r.name.startsWith(name)).map((r) => [r.name, r]));
@@ -83,6 +83,49 @@ describe("ModelCanary (mocked engine)", () => {
         assert.deepStrictEqual(pod.spec.containers[0].env, [{ name: "MODEL_NAME", value: "ranker" }]);
         assert.deepStrictEqual(pod.spec.containers[0].resources, resources);
         assert.deepStrictEqual(pod.spec.containers[0].readinessProbe, readinessProbe);
+    });
+
+    it("delivers env values given as secrets through a Secret named by app and version, referenced with secretKeyRef", async () => {
+        const env = { LOG_LEVEL: "info", API_KEY: pulumi.secret("s3cr3t-Tok3n") };
+        const { model, children } = await build("s", { stable, canary: { ...canary, env }, canaryWeight: 10 });
+        assert.deepStrictEqual(kinds(children).filter((k) => k.includes("Secret")), ["kubernetes:core/v1:Secret s-v2-env"]);
+        const secret = children.get("s-v2-env")!.inputs;
+        assert.deepStrictEqual(secret, {
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: { name: "model-v2-env", namespace: "default", labels: { app: "model", version: "v2" } },
+            type: "Opaque",
+            // Handed to the engine marked secret, so state stores it encrypted and previews show [secret].
+            data: { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: { API_KEY: Buffer.from("s3cr3t-Tok3n").toString("base64") } },
+        });
+        assert.strictEqual(await pulumi.isSecret(model.envSecrets.v2.data), true);
+        const deployment = children.get("s-v2")!.inputs;
+        assert.deepStrictEqual(deployment.spec.template.spec.containers[0].env, [
+            { name: "LOG_LEVEL", value: "info" },
+            { name: "API_KEY", valueFrom: { secretKeyRef: { name: "model-v2-env", key: "API_KEY" } } },
+        ]);
+        assert.ok(!JSON.stringify(deployment).includes("s3cr3t"));
+        assert.ok(!JSON.stringify(deployment).includes(Buffer.from("s3cr3t-Tok3n").toString("base64")));
+        assert.deepStrictEqual(Object.keys(model.envSecrets), ["v2"], "a version without secret env has no Secret");
+    });
+
+    it("leaves the Secret and both Deployments untouched across weight steps and promotion", async () => {
+        const secretCanary = { ...canary, env: { API_KEY: pulumi.secret("s3cr3t-Tok3n") } };
+        const at10 = (await build("t", { stable, canary: secretCanary, canaryWeight: 10 })).children;
+        const at50 = (await build("t", { stable, canary: secretCanary, canaryWeight: 50 })).children;
+        const promoted = (await build("t", { stable: secretCanary })).children;
+        for (const name of ["t-v2-env", "t-v2"]) {
+            assert.deepStrictEqual(at50.get(name)!.inputs, at10.get(name)!.inputs, `${name} changed with the weight`);
+            assert.deepStrictEqual(promoted.get(name)!.inputs, at10.get(name)!.inputs, `${name} changed with promotion`);
+        }
+    });
+
+    it("checks the names of secret env values before registering anything", async () => {
+        drain();
+        assert.throws(() => new ModelCanaryClass("badsecret", { stable: { ...stable, env: { "API KEY": pulumi.secret("s3cr3t-Tok3n") } } }),
+            (e: Error) => /`stable\.env` key "API KEY" must be an environment variable name/.test(e.message) && !e.message.includes("s3cr3t"));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("badsecret")), []);
     });
 
     it("gives the DestinationRule one subset per version and the VirtualService the weighted split", async () => {
