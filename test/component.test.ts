@@ -14,7 +14,7 @@ async function build(name: string, args: ModelCanaryArgs): Promise<{ model: Mode
     drain();
     const model = new ModelCanaryClass(name, args);
     const urns: pulumi.Output<string>[] = [model.urn, model.virtualService.urn, model.destinationRule.urn, model.service.urn,
-        ...Object.values(model.deployments).map((d) => d.urn), ...Object.values(model.envSecrets).map((s) => s.urn)];
+        ...Object.values(model.deployments).map((d) => d.urn), ...Object.values(model.envSecrets ?? {}).map((s) => s.urn)];
     await settle(pulumi.all(urns));
     await settle(model.deploymentNames);
     const children = new Map(drain().filter((r) => r.name.startsWith(name)).map((r) => [r.name, r]));
@@ -107,6 +107,13 @@ describe("ModelCanary (mocked engine)", () => {
         assert.ok(!JSON.stringify(deployment).includes("s3cr3t"));
         assert.ok(!JSON.stringify(deployment).includes(Buffer.from("s3cr3t-Tok3n").toString("base64")));
         assert.deepStrictEqual(Object.keys(model.envSecrets), ["v2"], "a version without secret env has no Secret");
+
+        // A secret value's name is checked like any other, before anything is registered.
+        drain();
+        assert.throws(() => new ModelCanaryClass("badsecret", { stable: { ...stable, env: { "API KEY": pulumi.secret("s3cr3t-Tok3n") } } }),
+            (e: Error) => /`stable\.env` key "API KEY" must be an environment variable name/.test(e.message) && !e.message.includes("s3cr3t"));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("badsecret")), []);
     });
 
     it("leaves the Secret and both Deployments untouched across weight steps and promotion", async () => {
@@ -118,14 +125,6 @@ describe("ModelCanary (mocked engine)", () => {
             assert.deepStrictEqual(at50.get(name)!.inputs, at10.get(name)!.inputs, `${name} changed with the weight`);
             assert.deepStrictEqual(promoted.get(name)!.inputs, at10.get(name)!.inputs, `${name} changed with promotion`);
         }
-    });
-
-    it("checks the names of secret env values before registering anything", async () => {
-        drain();
-        assert.throws(() => new ModelCanaryClass("badsecret", { stable: { ...stable, env: { "API KEY": pulumi.secret("s3cr3t-Tok3n") } } }),
-            (e: Error) => /`stable\.env` key "API KEY" must be an environment variable name/.test(e.message) && !e.message.includes("s3cr3t"));
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("badsecret")), []);
     });
 
     it("gives the DestinationRule one subset per version and the VirtualService the weighted split", async () => {
