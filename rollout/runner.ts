@@ -4,7 +4,7 @@ import type * as auto from "@pulumi/pulumi/automation";
 import { runAnalysis } from "../analysis/analyze";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, evaluate, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
-import { deploymentName } from "../components";
+import { deploymentName, redact } from "../components";
 import { checkConfig, openStack, readOutputs, setProjectConfig, StackRef, upStack } from "../stacks/automation";
 import { RolloutPlan, remainingSteps } from "./plan";
 import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
@@ -123,7 +123,8 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     const save = () => writeRecord(workDir, record);
     const finish = (outcome: RolloutRecord["outcome"], message: string) => {
         record.outcome = outcome;
-        record.message = message;
+        // An engine or check error can quote config; a secret in it never reaches the record.
+        record.message = redact(message, configured.secrets);
         record.finishedAt = new Date().toISOString();
         save();
         emit({ type: "finish", record });
@@ -146,7 +147,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
                 // Keep config equal to what is applied, so a rerun resumes from the truth.
                 setProjectConfig(stack, (c) => { c.canaryWeight = currentWeight; });
                 step.verdict = "failed";
-                step.reason = `applying ${weight}% failed: ${(e as Error).message}`;
+                step.reason = redact(`applying ${weight}% failed: ${(e as Error).message}`, configured.secrets);
                 finish("error", `stopped at ${currentWeight}%: ${step.reason}`);
                 throw e;
             }

@@ -127,6 +127,12 @@ describe("a webhook check with a secret header", () => {
         assert.deepStrictEqual(received, [`Bearer ${secret}`, `Bearer ${secret}`]);
     });
 
+    it("gives a command check its secret environment and masks it in what the command prints", async () => {
+        const r = await runCustomCheck({ name: "eval", command: "echo \"rejected with token $EVAL_TOKEN\" >&2; exit 3", env: { EVAL_TOKEN: secret } },
+            { canaryVersion: "v2", stableVersion: "v1", weight: 1 }, { secrets: [secret] });
+        assert.deepStrictEqual(r, { name: "eval", status: "fail", message: "rejected with token [secret] (exit 3)" });
+    });
+
     it("hides a secret webhook URL in its messages", async () => {
         const hook = `http://127.0.0.1:9/${secret}`;
         const r = await runCustomCheck({ name: "eval", webhook: { url: hook, timeoutMs: 2000 } }, { canaryVersion: "v2", stableVersion: "v1", weight: 1 }, { secrets: [hook] });
