@@ -124,7 +124,14 @@ export function redact(text: string, secrets: Iterable<string>): string {
         forms.add(JSON.stringify(s).slice(1, -1));
     }
     if (forms.size === 0) return text;
-    // One pass, so the mark itself is never searched again.
-    const alternatives = [...forms].sort((a, b) => b.length - a.length).map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    // One pass, so the mark itself is never searched again. A very short secret is masked only
+    // where it stands alone, so a secret "u" does not turn every word into [secret].
+    const alternatives = [...forms].sort((a, b) => b.length - a.length).map((f) => {
+        const escaped = f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+        return f.length < shortSecret ? `(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])` : escaped;
+    });
     return text.replace(new RegExp(alternatives.join("|"), "g"), secretMark);
 }
+
+/** Secrets shorter than this are masked where they stand alone, not inside words. */
+const shortSecret = 4;

@@ -15,6 +15,9 @@ export const configNamespace = "model-canary";
 /** Keys read by the stack and its tools rather than by the component. */
 export const stackKeys = ["kubeconfig", "renderDir", "rollout"] as const;
 
+/** Keys whose value is always text. */
+const textKeys: readonly string[] = ["kubeconfig", "renderDir"];
+
 export interface StackConfig {
     /** The component's arguments exactly as configured (defaults not yet applied). */
     args: ModelCanaryArgs;
@@ -57,7 +60,8 @@ export function parseStackConfig(all: Record<string, string>, stack: string, sec
             continue;
         }
         const text = raw.trim();
-        if (text.startsWith("{") || text.startsWith("[")) {
+        // A kubeconfig or a path is text even when it looks like JSON (kubeconfigs may be written in JSON).
+        if (!textKeys.includes(key) && (text.startsWith("{") || text.startsWith("["))) {
             try {
                 values[key] = JSON.parse(text);
             } catch (e) {

@@ -65,8 +65,8 @@ function learn(raw: Record<string, unknown>, stack: string, decrypt: Decrypt | u
         if (plaintexts.has(ciphertext)) continue;
         const [key, ...rest] = path;
         const entry = decrypted[`${configNamespace}:${key}`] as { value?: unknown; objectValue?: unknown } | undefined;
-        const whole = entry?.objectValue ?? fromDecrypted(entry?.value);
-        const value = rest.length === 0 ? whole : valueAt(whole, rest);
+        // A key encrypted as a whole is one string, even when its text looks like JSON (a JSON kubeconfig).
+        const value = rest.length === 0 ? entry?.value : valueAt(entry?.objectValue ?? fromDecrypted(entry?.value), rest);
         if (value === undefined || (typeof value === "object" && value !== null)) {
             throw new Error(`the secret \`${path.join(".")}\` of stack \`${stack}\` could not be decrypted`);
         }

@@ -95,6 +95,7 @@ describe("secret config", () => {
         assert.strictEqual(redact(`token ${secret} and "${JSON.stringify("a\"b").slice(1, -1)}"`, [secret, "a\"b"]), "token [secret] and \"[secret]\"");
         assert.strictEqual(redact("abc abcd", ["abc", "abcd"]), "[secret] [secret]");
         assert.strictEqual(redact("nothing here", []), "nothing here");
+        assert.strictEqual(redact("user u: must be a string, got \"u\"", ["u"]), "user [secret]: must be a string, got \"[secret]\"");
     });
 });
 
@@ -200,6 +201,13 @@ config:
         assert.ok(problems.some((p) => p.startsWith("`canaryWeight` must be an integer from 0 to 100, got ")));
         for (const p of problems) assert.ok(!p.includes(secret), p);
         assert.strictEqual(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8"), original);
+    });
+
+    it("reads a key encrypted as a whole as the string it is, even when it looks like JSON", () => {
+        const kubeconfig = JSON.stringify({ apiVersion: "v1", kind: "Config", users: [{ name: "u", user: { token: secret } }] });
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), `${original}  model-canary:kubeconfig:\n    secure: v1:kube-ciphertext\n`);
+        const c = checkProjectConfig(dir, "dev", () => ({ ...decrypt(), "model-canary:kubeconfig": { value: kubeconfig, secret: true } }));
+        assert.deepStrictEqual([c.kubeconfig, c.secretPaths], [kubeconfig, [["canary", "env", "API_KEY"], ["kubeconfig"]]]);
     });
 
     it("without the stack's secrets provider, reading secrets is a clear error", () => {
