@@ -9,6 +9,7 @@ import http from "http";
 import type { AddressInfo } from "net";
 import * as path from "path";
 import { openStack, projectDir } from "../stacks/automation";
+import { readProjectConfig } from "../stacks/settings";
 import { makeProject, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";
@@ -180,6 +181,13 @@ describe("secrets (real engine, real CLI)", function () {
         for (const text of [r.stdout, r.stderr]) assert.ok(!text.includes(envSecret) && !text.includes(headerSecret), text);
     });
 
+    it("`model-canary preview` writes the pull-request comment with the secret shown as [secret]", async () => {
+        const r = await modelCanary(project, ["preview", "--markdown", "-"]);
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.match(r.stdout, /<details><summary>pulumi preview --diff<\/summary>/);
+        for (const text of [r.stdout, r.stderr]) assert.ok(!text.includes(envSecret) && !text.includes(base64(envSecret)) && !text.includes(headerSecret), text);
+    });
+
     it("a rollout sends the webhook its decrypted header, and its output, record and report never show it", async () => {
         const r = await modelCanary(project, ["rollout"]);
         assert.strictEqual(r.status, 0, `${r.stdout}\n${r.stderr}`);
@@ -203,6 +211,21 @@ describe("secrets (real engine, real CLI)", function () {
         assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
         assert.deepStrictEqual(ciphertexts(project), encrypted);
         assert.ok(!settingsText(project).includes(envSecret) && !settingsText(project).includes(headerSecret));
+        assert.deepStrictEqual(holding(path.join(project.dir, "state"), [envSecret, base64(envSecret), headerSecret]), []);
+    });
+
+    it("`promote` moves the canary's encrypted values to stable as they are, and its Secret is untouched", async () => {
+        const before = project.rendered().get("Secret/model-v2-env");
+        const apiKey = (readProjectConfig(project.dir, project.ref.stack).canary as any).env.API_KEY;
+        assert.deepStrictEqual(Object.keys(apiKey), ["secure"]);
+        const r = await modelCanary(project, ["promote", "--force", "--json"]);
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.deepStrictEqual(JSON.parse(r.stdout).stableVersion, "v2");
+        assert.deepStrictEqual((readProjectConfig(project.dir, project.ref.stack).stable as any).env.API_KEY, apiKey);
+        assert.deepStrictEqual(ciphertexts(project).sort(), [...encrypted].sort());
+        assert.deepStrictEqual(project.rendered().get("Secret/model-v2-env"), before);
+        assert.deepStrictEqual(project.rendered().get("Deployment/model-v2").spec.template.spec.containers[0].env[0],
+            { name: "API_KEY", valueFrom: { secretKeyRef: { name: "model-v2-env", key: "API_KEY" } } });
         assert.deepStrictEqual(holding(path.join(project.dir, "state"), [envSecret, base64(envSecret), headerSecret]), []);
     });
 
