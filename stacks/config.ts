@@ -167,13 +167,14 @@ function programSecretKeys(all: Record<string, string>): string[] {
     return Object.keys(all).filter((k) => isSecret(k));
 }
 
-/** The stack settings' `config` map, or undefined when the file is missing or unreadable (the engine has already read it). */
+/**
+ * The stack settings' `config` map, or undefined when there is no settings file here (config
+ * given to the engine another way): then a secret key is secret as a whole.
+ */
 function readSettingsConfig(workDir: string, stack: string): Record<string, unknown> | undefined {
-    try {
-        return (YAML.parse(fs.readFileSync(stackSettingsPath(workDir, stack), "utf8")) ?? {}).config;
-    } catch {
-        return undefined;
-    }
+    const file = stackSettingsPath(workDir, stack);
+    if (!fs.existsSync(file)) return undefined;
+    return (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}).config;
 }
 
 /** Reads this stack's config; a bad value ends the program with the message alone, before any resource. */
