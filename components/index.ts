@@ -4,3 +4,4 @@ export * from "./routing";
 export * from "./types";
 export * from "./validation";
 export * from "./secrets";
+export * from "./syntax";

@@ -2,8 +2,17 @@
 // each naming the key, the value received and what would be accepted, before anything is
 // registered with the engine.
 import * as k8s from "@pulumi/kubernetes";
+import { RE2JS } from "re2js";
 import { IstioApiVersion, istioApiVersions } from "./istio";
 import { maskSecrets, secretMark } from "./secrets";
+import {
+    checkKubernetesValue, livenessProbeSchema, podSecurityContextSchema, readinessProbeSchema, resourceRequirementsSchema,
+    securityContextSchema,
+} from "./kubernetesTypes";
+import {
+    controlCharacter, describeCharacter, int32Max, integerValue, isDns1035Label, isDnsLabel, isDnsSubdomain, isEnvVarName,
+    isImageReference, isQualifiedName,
+} from "./syntax";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 
 /** The arguments with every default applied. */
@@ -51,11 +60,28 @@ const versionKeys: readonly (keyof ModelVersionArgs)[] = [
 const headerRouteKeys: readonly (keyof HeaderRoute)[] = ["header", "exact", "prefix", "regex", "version"];
 const matchKinds = ["exact", "prefix", "regex"] as const;
 
-const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dns1035Label = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 // An HTTP token (RFC 9110) in lowercase, which is how Istio expects header names in matches.
 const lowercaseHeaderName = /^[a-z0-9!#$%&'*+\-.^_`|~]+$/;
-const envName = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/**
+ * Limits on sizes, stated in the README's configuration reference. The engine hands the whole
+ * config to the program in one environment variable, which Linux caps at 128 KiB
+ * (MAX_ARG_STRLEN): past it `pulumi up` dies with "argument list too long" before the program
+ * can say why, so the config is kept well below that.
+ */
+export const limits = {
+    /** Kubernetes' int32 `replicas`. */
+    replicas: int32Max,
+    headerRoutes: 100,
+    headerNameLength: 256,
+    headerValueLength: 1024,
+    hosts: 100,
+    gateways: 100,
+    envVars: 100,
+    podAnnotations: 100,
+    /** Characters of all project config as the engine passes it (keys and JSON values). */
+    configBytes: 64 * 1024,
+} as const;
 
 /**
  * Renders a received value for an error message: strings quoted, everything else as JSON. A
@@ -111,22 +137,38 @@ class Reader {
         }
     }
 
-    /** A whole number in [min, max]; numeric strings are accepted since `pulumi config set` stores strings. */
+    /**
+     * A whole number in [min, max], as a number or as plain decimal text (`pulumi config set`
+     * stores text); `0x10`, `1e2`, `+10`, ` 10 ` and `10.0` are refused, not read as other numbers.
+     */
     integer(path: string, value: unknown, min: number, max: number, fallback: number): number;
     integer(path: string, value: unknown, min: number, max: number): number | undefined;
     integer(path: string, value: unknown, min: number, max: number, fallback?: number): number | undefined {
         if (value === undefined) return fallback;
-        const accepted = max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
-        const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-        if (typeof n !== "number" || Number.isNaN(n)) return this.fail(`\`${path}\` must be ${accepted}, got ${show(value)}`);
-        if (!Number.isInteger(n) || n < min || n > max) return this.fail(`\`${path}\` must be ${accepted}, got ${show(value)}`);
-        return n;
+        const n = integerValue(value);
+        if (n !== undefined && n >= min && n <= max) return n;
+        const hint = typeof value === "string" && value.trim() !== "" && Number.isInteger(Number(value)) && n === undefined ? " written in plain decimal digits" : "";
+        return this.fail(`\`${path}\` must be an integer from ${min} to ${max}${hint}, got ${show(value)}`);
     }
 
-    string(path: string, value: unknown, pattern?: RegExp, what?: string): string | undefined {
+    string(path: string, value: unknown, check?: (text: string) => boolean, what?: string): string | undefined {
         if (typeof value !== "string" || value === "") return this.fail(`\`${path}\` must be a non-empty string${what ? ` (${what})` : ""}, got ${show(value)}`);
-        if (pattern && !pattern.test(value)) return this.fail(`\`${path}\` must be ${what}, got ${show(value)}`);
+        if (check && !check(value)) return this.fail(`\`${path}\` must be ${what}, got ${show(value)}${value.length > 63 ? ` (${value.length} characters)` : ""}`);
         return value;
+    }
+
+    /** A name this component derives (`<app>-service`...) unless it is set: a bad result names both. */
+    derivedName(path: string, given: unknown, derived: string, derivation: string, check: (text: string) => boolean, what: string): string | undefined {
+        if (given !== undefined) return this.string(path, given, check, what);
+        if (check(derived)) return derived;
+        return this.fail(`\`${path}\` defaults to ${derivation} = ${show(derived)} (${derived.length} characters), which is not ${what}; set \`${path}\` or use a shorter \`app\``);
+    }
+
+    /** Text that is written into objects or matched against requests: no control characters. */
+    plainText(path: string, value: string, maxLength: number): void {
+        const ch = controlCharacter(value);
+        if (ch !== undefined) this.fail(`\`${path}\` must not contain control characters (newlines, tabs, escapes), got ${show(value)} with "${describeCharacter(ch)}"`);
+        if (value.length > maxLength) this.fail(`\`${path}\` must be at most ${maxLength} characters, got ${value.length}`);
     }
 
     object<T>(path: string, value: unknown): T | undefined {
@@ -135,55 +177,87 @@ class Reader {
         return value as T;
     }
 
-    stringList(path: string, value: unknown): string[] | undefined {
+    stringList(path: string, value: unknown, max: number, check: (text: string) => boolean, what: string): string[] | undefined {
         if (value === undefined) return undefined;
         if (!Array.isArray(value) || value.length === 0) return this.fail(`\`${path}\` must be a non-empty list of strings, got ${show(value)}`);
-        value.forEach((item, i) => this.string(`${path}[${i}]`, item));
+        if (value.length > max) return this.fail(`\`${path}\` must have at most ${max} entries, got ${value.length}`);
+        value.forEach((item, i) => this.string(`${path}[${i}]`, item, check, what));
         return value as string[];
     }
 
-    stringMap(path: string, value: unknown, keyPattern?: RegExp, keyWhat?: string): Record<string, string> {
+    stringMap(path: string, value: unknown, max: number, keyCheck: (key: string) => boolean, keyWhat: string): Record<string, string> {
         const map = this.object<Record<string, unknown>>(path, value) ?? {};
         const out: Record<string, string> = {};
-        for (const [key, item] of Object.entries(map)) {
-            if (keyPattern && !keyPattern.test(key)) this.fail(`\`${path}\` key ${show(key)} must be ${keyWhat}`);
+        const entries = Object.entries(map);
+        if (entries.length > max) this.fail(`\`${path}\` must have at most ${max} entries, got ${entries.length}`);
+        for (const [key, item] of entries) {
+            if (!keyCheck(key)) this.fail(`\`${path}\` key ${show(key)} must be ${keyWhat}`);
             if (typeof item === "string" || typeof item === "number" || typeof item === "boolean") out[key] = String(item);
             else this.fail(`\`${path}.${key}\` must be a string, number or boolean, got ${show(item)}`);
         }
         return out;
     }
+
+    /** A Kubernetes-typed value, checked against its schema (components/kubernetesTypes.ts). */
+    kubernetes<T>(path: string, value: unknown, schema: Parameters<typeof checkKubernetesValue>[0]): T | undefined {
+        if (value === undefined) return undefined;
+        const before = this.problems.length;
+        const checked = checkKubernetesValue(schema, value, path, this.problems);
+        return this.problems.length === before ? checked as T : undefined;
+    }
 }
 
 const dnsLabelWhat = "a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+const dns1035What = "a DNS-1035 label: lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters";
+const imageWhat = "a container image reference such as registry.example.com/team/model-runner:v2 (lowercase path, optional :tag and @sha256:digest)";
+const hostWhat = "a DNS name (lowercase, at most 253 characters), optionally with a wildcard prefix such as *.example.com, or *";
+const gatewayWhat = "an Istio gateway: `mesh`, `<name>` or `<namespace>/<name>` (DNS names)";
 
-function readVersion(r: Reader, path: string, value: unknown): ResolvedModelVersion | undefined {
+function isHost(text: string): boolean {
+    return text === "*" || isDnsSubdomain(text.startsWith("*.") ? text.slice(2) : text);
+}
+
+function isGatewayRef(text: string): boolean {
+    const parts = text.split("/");
+    return parts.length === 1 ? isDnsSubdomain(text) : parts.length === 2 && isDnsLabel(parts[0]) && isDnsSubdomain(parts[1]);
+}
+
+function readVersion(r: Reader, path: string, value: unknown, app: string): ResolvedModelVersion | undefined {
     if (value === undefined) return undefined;
     if (!isRecord(value)) return r.fail(`\`${path}\` must be an object with \`version\` and \`image\`, got ${show(value)}`);
     r.keys(path, value, versionKeys);
-    const version = r.string(`${path}.version`, value.version, dnsLabel, dnsLabelWhat);
-    if (version !== undefined && version.length > 63) r.fail(`\`${path}.version\` must be at most 63 characters, got ${version.length}`);
-    const image = r.string(`${path}.image`, value.image, /^\S+$/, "a container image reference without spaces, e.g. registry/model-runner:v2");
-    const replicas = r.integer(`${path}.replicas`, value.replicas, 0, Infinity, 1);
-    const env = r.stringMap(`${path}.env`, value.env, envName, "an environment variable name (letters, digits, '_', '-', '.')");
-    const podAnnotations = value.podAnnotations === undefined ? undefined : r.stringMap(`${path}.podAnnotations`, value.podAnnotations);
-    const resources = r.object<ModelVersionArgs["resources"]>(`${path}.resources`, value.resources);
-    const readinessProbe = r.object<ModelVersionArgs["readinessProbe"]>(`${path}.readinessProbe`, value.readinessProbe);
-    const livenessProbe = r.object<ModelVersionArgs["livenessProbe"]>(`${path}.livenessProbe`, value.livenessProbe);
+    const version = r.string(`${path}.version`, value.version, isDnsLabel, dnsLabelWhat);
+    if (version !== undefined && isDnsLabel(app) && !isDnsLabel(`${app}-${version}`)) {
+        r.fail(`\`${path}.version\` makes the Deployment name \`<app>-<version>\` = ${show(`${app}-${version}`)} ${app.length + version.length + 1} characters long; it must be at most 63 (a DNS label): use a shorter \`app\` or version`);
+    }
+    const image = r.string(`${path}.image`, value.image, isImageReference, imageWhat);
+    const replicas = r.integer(`${path}.replicas`, value.replicas, 0, limits.replicas, 1);
+    const env = r.stringMap(`${path}.env`, value.env, limits.envVars, isEnvVarName, "an environment variable name (letters, digits, '_', '-', '.', not starting with a digit)");
+    const podAnnotations = value.podAnnotations === undefined ? undefined
+        : r.stringMap(`${path}.podAnnotations`, value.podAnnotations, limits.podAnnotations, isQualifiedName,
+            "an annotation key: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
+    const resources = r.kubernetes<ModelVersionArgs["resources"]>(`${path}.resources`, value.resources, resourceRequirementsSchema);
+    const readinessProbe = r.kubernetes<ModelVersionArgs["readinessProbe"]>(`${path}.readinessProbe`, value.readinessProbe, readinessProbeSchema);
+    const livenessProbe = r.kubernetes<ModelVersionArgs["livenessProbe"]>(`${path}.livenessProbe`, value.livenessProbe, livenessProbeSchema);
     if (version === undefined || image === undefined) return undefined;
     return { version, image, replicas, env, podAnnotations, resources, readinessProbe, livenessProbe };
 }
 
-// RE2, which Istio uses, has no lookaround and no backreferences; JavaScript would accept them.
-const re2Unsupported: [RegExp, string][] = [
-    [/\(\?<?[=!]/, "lookaround"],
-    [/\\[1-9]/, "backreferences"],
-    [/\\k</, "named backreferences"],
-];
+/** Why `pattern` is not RE2 syntax (Istio and Envoy match with RE2), or undefined when it is. */
+function re2Problem(pattern: string): string | undefined {
+    try {
+        RE2JS.compile(pattern);
+        return undefined;
+    } catch (e) {
+        return (e as Error).message;
+    }
+}
 
 function readHeaderRoute(r: Reader, path: string, value: unknown, versions: string[]): HeaderRoute | undefined {
     if (!isRecord(value)) return r.fail(`\`${path}\` must be an object like { header: x-canary-version, exact: v2, version: v2 }, got ${show(value)}`);
     r.keys(path, value, headerRouteKeys);
-    const header = r.string(`${path}.header`, value.header, lowercaseHeaderName, "a lowercase HTTP header name (Istio matches lowercase names), e.g. \"x-canary-version\"");
+    const header = r.string(`${path}.header`, value.header, (h) => lowercaseHeaderName.test(h) && h.length <= limits.headerNameLength,
+        `a lowercase HTTP header name (Istio matches lowercase names) of at most ${limits.headerNameLength} characters, e.g. "x-canary-version"`);
     const given = matchKinds.filter((kind) => value[kind] !== undefined);
     let kind: (typeof matchKinds)[number] | undefined;
     if (given.length !== 1) {
@@ -191,15 +265,10 @@ function readHeaderRoute(r: Reader, path: string, value: unknown, versions: stri
     } else {
         kind = given[0];
         const pattern = r.string(`${path}.${kind}`, value[kind]);
-        if (kind === "regex" && pattern !== undefined) {
-            try {
-                new RegExp(pattern);
-                for (const [construct, name] of re2Unsupported) {
-                    if (construct.test(pattern)) r.fail(`\`${path}.regex\` must be RE2 syntax, which has no ${name}, got ${show(pattern)}`);
-                }
-            } catch (e) {
-                r.fail(`\`${path}.regex\` must be a valid RE2 regular expression, got ${show(pattern)} (${(e as Error).message})`);
-            }
+        if (pattern !== undefined) {
+            r.plainText(`${path}.${kind}`, pattern, limits.headerValueLength);
+            const problem = kind === "regex" ? re2Problem(pattern) : undefined;
+            if (problem !== undefined) r.fail(`\`${path}.regex\` must be an RE2 regular expression (the syntax Istio uses: no lookaround, no backreferences, no \\Z), got ${show(pattern)} (${problem})`);
         }
     }
     const version = r.string(`${path}.version`, value.version);
@@ -219,15 +288,14 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     if (!isRecord(input)) throw new ValidationError([`ModelCanary arguments must be an object, got ${show(input)}`]);
     r.keys("", input, argKeys);
 
-    const app = r.string("app", input.app ?? "model", dnsLabel, dnsLabelWhat) ?? "model";
-    const namespace = r.string("namespace", input.namespace ?? "default", dnsLabel, dnsLabelWhat) ?? "default";
-    const serviceName = r.string("serviceName", input.serviceName ?? `${app}-service`, dns1035Label,
-        "a DNS-1035 label: lowercase letters, digits and '-', starting with a letter") ?? `${app}-service`;
+    const app = r.string("app", input.app ?? "model", isDnsLabel, dnsLabelWhat) ?? "model";
+    const namespace = r.string("namespace", input.namespace ?? "default", isDnsLabel, dnsLabelWhat) ?? "default";
+    const serviceName = r.derivedName("serviceName", input.serviceName, `${app}-service`, "`<app>-service`", isDns1035Label, dns1035What) ?? `${app}-service`;
     const servicePort = r.integer("servicePort", input.servicePort, 1, 65535, 80);
     const containerPort = r.integer("containerPort", input.containerPort, 1, 65535, 8080);
-    const containerName = r.string("containerName", input.containerName ?? "model-server", dnsLabel, dnsLabelWhat) ?? "model-server";
-    const virtualServiceName = r.string("virtualServiceName", input.virtualServiceName ?? `${app}-virtual-service`, dnsLabel, dnsLabelWhat) ?? "";
-    const destinationRuleName = r.string("destinationRuleName", input.destinationRuleName ?? `${app}-destination`, dnsLabel, dnsLabelWhat) ?? "";
+    const containerName = r.string("containerName", input.containerName ?? "model-server", isDnsLabel, dnsLabelWhat) ?? "model-server";
+    const virtualServiceName = r.derivedName("virtualServiceName", input.virtualServiceName, `${app}-virtual-service`, "`<app>-virtual-service`", isDnsLabel, dnsLabelWhat) ?? "";
+    const destinationRuleName = r.derivedName("destinationRuleName", input.destinationRuleName, `${app}-destination`, "`<app>-destination`", isDnsLabel, dnsLabelWhat) ?? "";
 
     const istioApiVersion = (input.istioApiVersion ?? istioApiVersions[0]) as IstioApiVersion;
     if (!istioApiVersions.includes(istioApiVersion)) {
@@ -235,8 +303,8 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     }
 
     if (input.stable === undefined) r.fail("`stable` is required: the version serving production, e.g. { version: v1, image: registry/model-runner:v1 }");
-    const stable = readVersion(r, "stable", input.stable);
-    const canary = readVersion(r, "canary", input.canary);
+    const stable = readVersion(r, "stable", input.stable, app);
+    const canary = readVersion(r, "canary", input.canary, app);
     if (stable && canary && stable.version === canary.version) {
         r.fail(`\`canary.version\` must differ from \`stable.version\`, both are ${show(stable.version)}`);
     }
@@ -251,6 +319,8 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     if (input.headerRoutes !== undefined) {
         if (!Array.isArray(input.headerRoutes)) {
             r.fail(`\`headerRoutes\` must be a list of { header, exact | prefix | regex, version }, got ${show(input.headerRoutes)}`);
+        } else if (input.headerRoutes.length > limits.headerRoutes) {
+            r.fail(`\`headerRoutes\` must have at most ${limits.headerRoutes} routes, got ${input.headerRoutes.length}`);
         } else {
             input.headerRoutes.forEach((route, i) => {
                 const parsed = readHeaderRoute(r, `headerRoutes[${i}]`, route, versions);
@@ -259,10 +329,10 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
         }
     }
 
-    const hosts = r.stringList("hosts", input.hosts) ?? [serviceName];
-    const gateways = r.stringList("gateways", input.gateways);
-    const podSecurityContext = r.object<ResolvedModelCanaryArgs["podSecurityContext"]>("podSecurityContext", input.podSecurityContext);
-    const containerSecurityContext = r.object<ResolvedModelCanaryArgs["containerSecurityContext"]>("containerSecurityContext", input.containerSecurityContext);
+    const hosts = r.stringList("hosts", input.hosts, limits.hosts, isHost, hostWhat) ?? [serviceName];
+    const gateways = r.stringList("gateways", input.gateways, limits.gateways, isGatewayRef, gatewayWhat);
+    const podSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["podSecurityContext"]>("podSecurityContext", input.podSecurityContext, podSecurityContextSchema);
+    const containerSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["containerSecurityContext"]>("containerSecurityContext", input.containerSecurityContext, securityContextSchema);
 
     if (r.problems.length > 0 || !stable) throw new ValidationError(r.problems);
     return {

@@ -3,7 +3,7 @@
 import { CustomCheck, validateCustomCheck } from "../analysis/custom";
 import { parseDurationMs } from "../analysis/queries";
 import { AnalysisThresholds, resolveThresholds } from "../analysis/verdict";
-import { show, unknownKeyProblem, ValidationError } from "../components";
+import { integerValue, show, unknownKeyProblem, ValidationError } from "../components";
 
 export interface RolloutPlan {
     /** Canary weights to walk, strictly increasing, e.g. [1, 10, 50, 100]. */
@@ -53,8 +53,9 @@ function parseSteps(value: unknown, key: string, problems: string[]): number[] |
         problems.push(`\`${key}\` must be ${accepted}, got ${show(value)}`);
         return undefined;
     }
-    const steps = list.map((s) => (typeof s === "string" && s !== "" ? Number(s) : s));
-    const ok = steps.every((s, i) => typeof s === "number" && Number.isInteger(s) && s >= 1 && s <= 100 && (i === 0 || s > (steps[i - 1] as number)));
+    // Plain decimal integers only: `Number()` would read "0x10" as 16 and "1e2" as 100.
+    const steps = list.map(integerValue);
+    const ok = steps.every((s, i) => s !== undefined && s >= 1 && s <= 100 && (i === 0 || s > (steps[i - 1] as number)));
     if (!ok) {
         problems.push(`\`${key}\` must be ${accepted}, got ${show(value)}`);
         return undefined;
@@ -62,13 +63,21 @@ function parseSteps(value: unknown, key: string, problems: string[]): number[] |
     return steps as number[];
 }
 
+/** The longest duration a setting takes: timers in Node.js fire at once past about 24.8 days. */
+export const maxDurationMs = 24 * 3600 * 1000;
+
 function parseDuration(value: unknown, key: string, problems: string[]): number | undefined {
+    let ms: number | undefined;
     try {
-        return parseDurationMs(String(value));
+        ms = parseDurationMs(String(value));
     } catch {
-        problems.push(`\`${key}\` must be a duration such as "30s", "1m" or "1m30s", got ${show(value)}`);
+        // reported below
+    }
+    if (ms === undefined || typeof value !== "string" || ms > maxDurationMs) {
+        problems.push(`\`${key}\` must be a duration of at most 24h such as "30s", "1m" or "1m30s", got ${show(value)}`);
         return undefined;
     }
+    return ms;
 }
 
 /**

@@ -5,7 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { resolvePlan } from "../rollout/plan";
 import {
-    argKeys, ConfigPath, formatPath, isSecretPath, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
+    argKeys, ConfigPath, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
 } from "../components";
 
@@ -49,6 +49,9 @@ export function stackSettingsPath(workDir: string, stack: string): string {
  */
 export function parseStackConfig(all: Record<string, string>, stack: string, secretPaths: ConfigPath[] = []): StackConfig {
     const problems: string[] = [];
+    const size = configSizeProblem(all);
+    // Too big to check cheaply, and too big for the engine: say so and nothing else.
+    if (size) throw new ValidationError([size]);
     const unreadable = new Set<string>();
     const values: Record<string, unknown> = {};
     const accepted = [...argKeys, ...stackKeys];
@@ -131,6 +134,21 @@ function checkValues(
         secretPaths,
         secrets,
     };
+}
+
+/**
+ * The project's config past `limits.configBytes`, with its largest keys. The engine hands the
+ * program every config value in one environment variable, capped by Linux at 128 KiB: past that
+ * the program cannot even start ("argument list too long"), so the limit leaves room for the rest.
+ */
+function configSizeProblem(all: Record<string, string>): string | undefined {
+    const sizes = Object.entries(all)
+        .filter(([k]) => splitKey(k)[0] === configNamespace)
+        .map(([k, v]) => [splitKey(k)[1], Buffer.byteLength(JSON.stringify(k)) + Buffer.byteLength(JSON.stringify(v)) + 2] as const);
+    const total = sizes.reduce((sum, [, n]) => sum + n, 0);
+    if (total <= limits.configBytes) return undefined;
+    const largest = [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `\`${k}\` (${n} bytes)`);
+    return `the project's config is ${total} bytes; at most ${limits.configBytes} are accepted (the engine passes all config to the program in one environment variable, which Linux caps at 128 KiB): largest keys ${largest.join(", ")}`;
 }
 
 function splitKey(fullKey: string): [string, string] {

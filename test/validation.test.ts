@@ -67,24 +67,24 @@ describe("validateModelCanaryArgs", () => {
         ["canaryWeight with no canary", { stable, canaryWeight: 10 }, "`canaryWeight` is 10 but no `canary` is configured; set `canary` or use canaryWeight 0"],
         ["same stable and canary version", { stable, canary: { ...canary, version: "v1" } }, "`canary.version` must differ from `stable.version`, both are \"v1\""],
         ["missing stable", { canary }, "`stable` is required: the version serving production, e.g. { version: v1, image: registry/model-runner:v1 }"],
-        ["missing image", { stable: { version: "v1" } }, "`stable.image` must be a non-empty string (a container image reference without spaces, e.g. registry/model-runner:v2), got nothing"],
-        ["empty image", { stable, canary: { version: "v2", image: "" } }, "`canary.image` must be a non-empty string (a container image reference without spaces, e.g. registry/model-runner:v2), got \"\""],
-        ["negative replicas", { stable: { ...stable, replicas: -2 } }, "`stable.replicas` must be an integer >= 0, got -2"],
+        ["missing image", { stable: { version: "v1" } }, "`stable.image` must be a non-empty string (a container image reference such as registry.example.com/team/model-runner:v2 (lowercase path, optional :tag and @sha256:digest)), got nothing"],
+        ["empty image", { stable, canary: { version: "v2", image: "" } }, "`canary.image` must be a non-empty string (a container image reference such as registry.example.com/team/model-runner:v2 (lowercase path, optional :tag and @sha256:digest)), got \"\""],
+        ["negative replicas", { stable: { ...stable, replicas: -2 } }, "`stable.replicas` must be an integer from 0 to 2147483647, got -2"],
         ["uppercase version", { stable: { ...stable, version: "V1" } }, "`stable.version` must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters, got \"V1\""],
         ["empty header name", { stable, canary, headerRoutes: [{ header: "", exact: "v2", version: "v2" }] },
-            "`headerRoutes[0].header` must be a non-empty string (a lowercase HTTP header name (Istio matches lowercase names), e.g. \"x-canary-version\"), got \"\""],
+            "`headerRoutes[0].header` must be a non-empty string (a lowercase HTTP header name (Istio matches lowercase names) of at most 256 characters, e.g. \"x-canary-version\"), got \"\""],
         ["uppercase header name", { stable, canary, headerRoutes: [{ header: "X-Canary-Version", exact: "v2", version: "v2" }] },
-            "`headerRoutes[0].header` must be a lowercase HTTP header name (Istio matches lowercase names), e.g. \"x-canary-version\", got \"X-Canary-Version\""],
+            "`headerRoutes[0].header` must be a lowercase HTTP header name (Istio matches lowercase names) of at most 256 characters, e.g. \"x-canary-version\", got \"X-Canary-Version\""],
         ["header name with a space", { stable, canary, headerRoutes: [{ header: "x canary", exact: "v2", version: "v2" }] },
-            "`headerRoutes[0].header` must be a lowercase HTTP header name (Istio matches lowercase names), e.g. \"x-canary-version\", got \"x canary\""],
+            "`headerRoutes[0].header` must be a lowercase HTTP header name (Istio matches lowercase names) of at most 256 characters, e.g. \"x-canary-version\", got \"x canary\""],
         ["no match kind", { stable, canary, headerRoutes: [{ header: "x-canary-version", version: "v2" }] },
             "`headerRoutes[0]` must set exactly one of `exact`, `prefix` or `regex`, got none"],
         ["two match kinds", { stable, canary, headerRoutes: [{ header: "x-canary-version", exact: "v2", prefix: "v", version: "v2" }] },
             "`headerRoutes[0]` must set exactly one of `exact`, `prefix` or `regex`, got `exact` and `prefix`"],
         ["invalid regex", { stable, canary, headerRoutes: [{ header: "x-tenant", regex: "(acme", version: "v2" }] },
-            "`headerRoutes[0].regex` must be a valid RE2 regular expression, got \"(acme\" (Invalid regular expression: /(acme/: Unterminated group)"],
+            "`headerRoutes[0].regex` must be an RE2 regular expression (the syntax Istio uses: no lookaround, no backreferences, no \\Z), got \"(acme\" (error parsing regexp: missing closing ): `(acme`)"],
         ["regex with lookahead, which RE2 lacks", { stable, canary, headerRoutes: [{ header: "x-tenant", regex: "^(?!internal).*", version: "v2" }] },
-            "`headerRoutes[0].regex` must be RE2 syntax, which has no lookaround, got \"^(?!internal).*\""],
+            "`headerRoutes[0].regex` must be an RE2 regular expression (the syntax Istio uses: no lookaround, no backreferences, no \\Z), got \"^(?!internal).*\" (error parsing regexp: invalid or unsupported Perl syntax: `(?!`)"],
         ["header route to an unknown version", { stable, canary, headerRoutes: [{ header: "x-canary-version", exact: "v3", version: "v3" }] },
             "`headerRoutes[0].version` must be the stable or the canary version (\"v1\" or \"v2\"), got \"v3\""],
         ["header route to the canary when there is none", { stable, headerRoutes: [{ header: "x-canary-version", exact: "v2", version: "v2" }] },
@@ -99,7 +99,7 @@ describe("validateModelCanaryArgs", () => {
         ["headerRoutes that is not a list", { stable, canary, headerRoutes: "x-canary-version" },
             "`headerRoutes` must be a list of { header, exact | prefix | regex, version }, got \"x-canary-version\""],
         ["env with a bad name", { stable: { ...stable, env: { "1BAD": "x" } } },
-            "`stable.env` key \"1BAD\" must be an environment variable name (letters, digits, '_', '-', '.')"],
+            "`stable.env` key \"1BAD\" must be an environment variable name (letters, digits, '_', '-', '.', not starting with a digit)"],
     ];
     for (const [what, input, message] of refused) {
         it(`refuses ${what}`, () => {
@@ -116,7 +116,7 @@ describe("validateModelCanaryArgs", () => {
 
     it("puts all problems in the error message", () => {
         assert.throws(() => validateModelCanaryArgs({ stable, canaryWeight: 5, canary: { ...canary, replicas: -1 } }),
-            (e: Error) => e.message === "`canary.replicas` must be an integer >= 0, got -1");
+            (e: Error) => e.message === "`canary.replicas` must be an integer from 0 to 2147483647, got -1");
         assert.throws(() => validateModelCanaryArgs({ stable: { version: "v1" }, canaryWeight: 500 }),
             (e: Error) => e.message.startsWith("2 problems:\n- `stable.image`") && e.message.includes("\n- `canaryWeight` must be an integer from 0 to 100, got 500"));
     });

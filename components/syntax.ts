@@ -1,0 +1,113 @@
+// Pure text rules shared by every check of user input: integers written as plain decimal text,
+// Kubernetes names and keys, container image references, Kubernetes quantities, and text free
+// of control characters. No Pulumi, no I/O. Each rule follows the definition it names, so a
+// value accepted here is one the API server (or Istio) accepts too.
+
+/** Kubernetes' int32, the type of `replicas`, ports and probe timings. */
+export const int32Max = 2147483647;
+
+const decimalInteger = /^-?(0|[1-9][0-9]*)$/;
+
+/**
+ * The integer a value stands for, or undefined when it is not one. Numbers must be safe
+ * integers (so `1e308` and `99999999999.5` are not); text must be plain decimal digits with an
+ * optional leading `-` (so `0x10`, `1e2`, `+10`, ` 10 `, `10.0` and `010` are not): what
+ * `pulumi config set` stores is text, and `Number()` would read those forms as other numbers.
+ */
+export function integerValue(value: unknown): number | undefined {
+    if (typeof value === "number") return Number.isSafeInteger(value) ? value : undefined;
+    if (typeof value !== "string" || !decimalInteger.test(value) || value.length > 16) return undefined;
+    const n = Number(value);
+    return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** RFC 1123 label: what Kubernetes calls a DNS label (namespaces, most names, label values here). */
+export function isDnsLabel(text: string): boolean {
+    return text.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(text);
+}
+
+/** RFC 1035 label: Service names, which must start with a letter. */
+export function isDns1035Label(text: string): boolean {
+    return text.length <= 63 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(text);
+}
+
+/** RFC 1123 subdomain: dot-separated DNS labels, at most 253 characters. */
+export function isDnsSubdomain(text: string): boolean {
+    return text.length <= 253 && text.split(".").every(isDnsLabel);
+}
+
+/**
+ * A qualified name (label and annotation keys, resource names): an optional DNS subdomain
+ * prefix and `/`, then a name of at most 63 characters of letters, digits, `-`, `_` and `.`,
+ * starting and ending with a letter or digit.
+ */
+export function isQualifiedName(text: string): boolean {
+    const parts = text.split("/");
+    if (parts.length > 2) return false;
+    const name = parts[parts.length - 1];
+    if (parts.length === 2 && (parts[0] === "" || !isDnsSubdomain(parts[0]))) return false;
+    return name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
+}
+
+/** An IANA service name, as a named container port: at most 15 characters, at least one letter. */
+export function isIanaServiceName(text: string): boolean {
+    return text.length <= 15 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(text) && /[a-z]/.test(text) && !text.includes("--");
+}
+
+/**
+ * An environment variable name as Kubernetes validates it: letters, digits, `_`, `-` and `.`,
+ * not starting with a digit.
+ */
+export function isEnvVarName(text: string): boolean {
+    return /^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(text);
+}
+
+// The grammar of a container image reference (the distribution project's reference grammar):
+// [registry[:port]/]path[:tag][@algorithm:hex]. Path components are lowercase.
+const registry = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?";
+const pathComponent = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const imageReference = new RegExp(
+    `^(?:${registry}/)?${pathComponent}(?:/${pathComponent})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?` +
+    "(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$",
+);
+
+/** A container image reference such as `registry.example.com:5000/team/model-runner:v2@sha256:...`. */
+export function isImageReference(text: string): boolean {
+    const name = text.split(/[@]/)[0].replace(/:[A-Za-z0-9_][A-Za-z0-9_.-]*$/, "");
+    return name.length <= 255 && imageReference.test(text);
+}
+
+/** The first control character (C0, DEL or C1) in `text`, or undefined. */
+export function controlCharacter(text: string): string | undefined {
+    const m = /[\u0000-\u001f\u007f-\u009f]/.exec(text);
+    return m ? m[0] : undefined;
+}
+
+/** `\n`, `\u001b`...: how a control character is named in a message. */
+export function describeCharacter(ch: string): string {
+    return JSON.stringify(ch).slice(1, -1);
+}
+
+const binarySuffixes: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+// Decimal suffixes as powers of ten, so that `12E-1` reads as 1.2 exactly rather than 12 * 0.1.
+const decimalExponents: Record<string, number> = { m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const quantityPattern = /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
+
+/**
+ * The value of a Kubernetes quantity (`500m`, `2Gi`, `1.5`, `1e3`), or undefined when the text
+ * does not follow the quantity grammar: a signed decimal number, then one binary suffix (Ki..Ei),
+ * one decimal suffix (m, k, M, G, T, P, E) or a decimal exponent (e3, E-2). A number given as
+ * a number (YAML `cpu: 2`) is a quantity too.
+ */
+export function quantityValue(value: unknown): number | undefined {
+    if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+    if (typeof value !== "string" || value.length > 64) return undefined;
+    const m = quantityPattern.exec(value);
+    if (!m) return undefined;
+    const [, sign, digits, suffix = ""] = m;
+    const n = suffix in binarySuffixes
+        ? Number(digits) * binarySuffixes[suffix]
+        : Number(`${digits}e${suffix in decimalExponents ? decimalExponents[suffix] : Number(suffix.slice(1))}`);
+    if (sign === "-") return Number.isFinite(n) ? -n : undefined;
+    return Number.isFinite(n) ? n : undefined;
+}
