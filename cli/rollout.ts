@@ -2,6 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CheckResult } from "../analysis/verdict";
+import { visibleControls } from "../components/syntax";
 import { describeRoute } from "../preview/markdown";
 import { PlanFlags, resolvePlan } from "../rollout/plan";
 import { RolloutRecord } from "../rollout/record";
@@ -12,6 +13,11 @@ import { checkConfig, openStack, readOutputs } from "../stacks/automation";
 import { Command, Values } from "./command";
 
 const mark: Record<CheckResult["status"], string> = { pass: "ok", fail: "FAIL", nodata: "NO DATA", error: "ERROR" };
+
+/** Text from config, checks or webhooks, printed with control characters as escapes: it cannot recolour the terminal or forge a line. */
+function plain(text: unknown): string {
+    return visibleControls(String(text));
+}
 
 function seconds(ms: number): string {
     return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
@@ -25,18 +31,18 @@ export function describeEvent(event: RolloutEvent): string {
         case "step-applied":
             return `[step ${event.step.index}/${event.total}] ${event.step.weight}% applied${event.step.applyMs ? ` in ${seconds(event.step.applyMs)}` : " (already applied)"}`;
         case "analysis": {
-            const checks = event.analysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${r.name}: ${r.message}`);
+            const checks = event.analysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`);
             const left = event.remainingMs > 0 ? `, ${seconds(event.remainingMs)} left in the interval` : "";
             return [`[step ${event.step.index}/${event.total}] ${event.step.weight}% analysis ${event.step.analyses.length}: ${event.analysis.summary}${left}; ${event.decision.decision} (${event.decision.reason})`, ...checks].join("\n");
         }
         case "rollback-start":
-            return `ROLLING BACK: ${event.reason}`;
+            return `ROLLING BACK: ${plain(event.reason)}`;
         case "rollback-done":
             return `rolled back to 0% in ${seconds(event.actionMs)}`;
         case "promote-start":
             return "promoting the canary to stable";
         case "finish":
-            return `${event.record.outcome.toUpperCase()}: ${event.record.message}`;
+            return `${event.record.outcome.toUpperCase()}: ${plain(event.record.message)}`;
     }
 }
 
@@ -167,11 +173,11 @@ export const rolloutCommands: Record<string, Command> = {
             };
             const split = outputs.split as Record<string, number> | undefined;
             const lines = [
-                `stack ${ref.stack}: ${split ? Object.entries(split).map(([v, w]) => `${v} ${w}%`).join(", ") : "not deployed"}`,
+                `stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
                 ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
                 ...(status.drift ? [`  config says canaryWeight ${configured.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
-                record ? `last rollout: ${record.outcome} at step ${status.rollout?.step} (${last?.weight}%): ${record.message}` : "no rollout recorded here",
-                ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${r.name}: ${r.message}`) : []),
+                record ? `last rollout: ${record.outcome} at step ${status.rollout?.step} (${last?.weight}%): ${plain(record.message)}` : "no rollout recorded here",
+                ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
             ];
             printer(values).result(status, lines.join("\n"));
             return 0;

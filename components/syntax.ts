@@ -83,9 +83,21 @@ export function controlCharacter(text: string): string | undefined {
     return m ? m[0] : undefined;
 }
 
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
 /** `\n`, `\u001b`...: how a control character is named in a message. */
 export function describeCharacter(ch: string): string {
-    return JSON.stringify(ch).slice(1, -1);
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return named[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * `text` with every control character (C0, DEL, C1, line and paragraph separators) written as
+ * a visible escape, except those `keep` matches: printed to a terminal, such text cannot move
+ * the cursor, recolour or clear the screen, or start a line of its own.
+ */
+export function visibleControls(text: string, keep?: RegExp): string {
+    return String(text).replace(controlCharacters, (c) => (keep?.test(c) ? c : describeCharacter(c)));
 }
 
 const binarySuffixes: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };

@@ -1,7 +1,7 @@
 // Pure rendering of a pull-request comment from a real preview: the traffic split before and
 // after, header-route changes, resource change counts, and a loud warning when a Deployment would
 // be replaced or deleted (that restarts or removes model pods).
-import { HeaderRoute, TrafficSplit } from "../components";
+import { HeaderRoute, TrafficSplit, visibleControls } from "../components";
 import { ResourceStep } from "../stacks/automation";
 
 /** What the stack serves: from its outputs (before) or its config (after). */
@@ -23,9 +23,40 @@ export interface PreviewReport {
     diff: string;
 }
 
-/** Marks the comment so a workflow can find and update it instead of adding another. */
+/**
+ * Marks the comment so a workflow can find and update it instead of adding another. Characters
+ * outside Pulumi's stack-name alphabet are percent-encoded, so no name can end the HTML comment.
+ */
 export function commentMarker(stack: string): string {
-    return `<!-- model-canary-preview:${stack} -->`;
+    const name = stack.replace(/[^A-Za-z0-9._\/-]/gu, (c) => encodeURIComponent(c));
+    return `<!-- model-canary-preview:${name} -->`;
+}
+
+/**
+ * Config-derived text (versions, header names and values, resource names) as an inline code
+ * span: nothing inside one is Markdown or HTML, not even a bare URL. The delimiter is longer
+ * than any backtick run in the text, so the text cannot close it; control characters are shown
+ * as escapes. In a table cell `|` is escaped too, as GitHub splits cells before reading code.
+ */
+export function code(text: string, inTable = false): string {
+    let body = visibleControls(text);
+    if (inTable) body = body.replace(/\|/g, "\\|");
+    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = "`".repeat(longest + 1);
+    const pad = body.startsWith("`") || body.endsWith("`") || /^ .* $/.test(body) ? " " : "";
+    return `${fence}${pad}${body}${pad}${fence}`;
+}
+
+/**
+ * A fenced code block whose fence is longer than any backtick run in `content`, so no line of
+ * the content (say a diff showing "```" or "</details>") can close it, and with control
+ * characters other than tabs and newlines shown as escapes.
+ */
+export function fencedBlock(content: string, info = ""): string[] {
+    const body = visibleControls(content.replace(/\r\n/g, "\n"), /[\n\t]/);
+    const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
+    const fence = "`".repeat(Math.max(3, longest + 1));
+    return [`${fence}${info}`, body, fence];
 }
 
 const destructive = new Set(["replace", "create-replacement", "delete-replaced", "delete", "discard", "discard-replaced"]);
@@ -53,12 +84,12 @@ function role(version: string, state: RoutingState | undefined): string {
 }
 
 function percent(split: TrafficSplit | undefined, version: string): string {
-    return `${split?.[version] ?? 0}%`;
+    return `${Number(split?.[version] ?? 0)}%`;
 }
 
 export function describeRoute(route: HeaderRoute): string {
     const kind = route.exact !== undefined ? "exact" : route.prefix !== undefined ? "prefix" : "regex";
-    return `\`${route.header}\` ${kind} \`${route.exact ?? route.prefix ?? route.regex}\` → ${route.version}`;
+    return `${code(route.header)} ${kind} ${code(String(route.exact ?? route.prefix ?? route.regex))} → ${code(route.version)}`;
 }
 
 function splitTable(before: RoutingState | undefined, after: RoutingState): string[] {
@@ -70,7 +101,7 @@ function splitTable(before: RoutingState | undefined, after: RoutingState): stri
         const from = percent(before?.split, v);
         const to = percent(after.split, v);
         const roles = [...new Set([role(v, before), role(v, after)].filter((r) => r))].join(" → ") || "removed";
-        return `| ${v} | ${roles} | ${before ? from : "—"} | ${to} | ${before ? (from === to ? "unchanged" : `${from} → ${to}`) : "new"} |`;
+        return `| ${code(v, true)} | ${roles} | ${before ? from : "—"} | ${to} | ${before ? (from === to ? "unchanged" : `${from} → ${to}`) : "new"} |`;
     });
     return ["| Version | Role | Before | After | Change |", "|---|---|---:|---:|---|", ...rows];
 }
@@ -89,24 +120,24 @@ function countLine(changes: Record<string, number>): string {
     const names: Record<string, string> = { create: "to create", update: "to update", replace: "to replace", delete: "to delete", same: "unchanged" };
     // A replacement shows as replace + create-replacement + delete-replaced: count it once.
     const ops = [...Object.keys(names), ...Object.keys(changes).filter((op) => !(op in names) && !op.endsWith("-replaced") && op !== "create-replacement")];
-    const parts = ops.filter((op) => changes[op]).map((op) => `${changes[op]} ${names[op] ?? op}`);
+    const parts = ops.filter((op) => changes[op]).map((op) => `${Number(changes[op])} ${names[op] ?? code(op)}`);
     return parts.length > 0 ? parts.join(", ") : "no resources";
 }
 
 /** The whole comment. */
 export function renderPreviewMarkdown(report: PreviewReport): string {
     const danger = destructiveDeploymentSteps(report.steps);
-    const lines = [commentMarker(report.stack), `### model-canary preview for stack \`${report.stack}\``, ""];
+    const lines = [commentMarker(report.stack), `### model-canary preview for stack ${code(report.stack)}`, ""];
     if (danger.length > 0) {
         lines.push("> [!CAUTION]");
         const verb = danger.every((s) => s.op === "delete") ? "deletes" : danger.every((s) => s.op === "replace") ? "replaces" : "replaces or deletes";
         lines.push(`> **This change ${verb} ${danger.length === 1 ? "a Deployment" : `${danger.length} Deployments`}: model pods will be ${verb === "deletes" ? "removed" : "restarted or removed"}.**`);
-        for (const s of danger) lines.push(`> - \`${s.name}\`: ${s.op}${s.diffs.length ? ` (changed: ${s.diffs.join(", ")})` : ""}`);
+        for (const s of danger) lines.push(`> - ${code(s.name)}: ${s.op}${s.diffs.length ? ` (changed: ${s.diffs.map((d) => code(d)).join(", ")})` : ""}`);
         lines.push("");
     }
     lines.push(...splitTable(report.before, report.after), "");
     lines.push(...headerChanges(report.before, report.after), "");
     lines.push(`**Resources:** ${countLine(report.changes)}`, "");
-    lines.push("<details><summary>pulumi preview --diff</summary>", "", "```diff", report.diff.trimEnd(), "```", "", "</details>", "");
+    lines.push("<details><summary>pulumi preview --diff</summary>", "", ...fencedBlock(report.diff.trimEnd(), "diff"), "", "</details>", "");
     return lines.join("\n");
 }

@@ -4,6 +4,7 @@
 // out: the CLI decides where they are written, so the same record always renders the same way.
 import { CHECK_NAMES, isMetricError, type CheckResult, type CheckStatus, type MetricValue, type WorkloadMeasurement } from "../analysis/verdict";
 import type { AnalysisRecord, RolloutOutcome, RolloutRecord, StepRecord } from "./record";
+import { visibleControls } from "../components/syntax";
 
 export interface ReportMarkdownOptions {
     /** Path or URL of the SVG chart (relative to the Markdown file); embedded near the top when given. */
@@ -199,10 +200,14 @@ function checkCell(r: CheckResult): string {
  * it on one line.
  */
 function mdText(s: string): string {
-    return String(s)
-        .replace(/\s+/g, " ")
-        .trim()
-        .replace(/[\\`*_[\]|]/g, (c) => `\\${c}`)
+    return visibleControls(String(s).replace(/\s+/g, " ").trim())
+        .replace(/[\\`*_[\]|#~!]/g, (c) => `\\${c}`)
+        // A line that starts with a list marker would become a list inside the blockquote.
+        .replace(/^([-+])/, "\\$1")
+        .replace(/^(\d{1,9})([.)])(?= |$)/, "$1\\$2")
+        // Bare URLs would be turned into links: an escape in the scheme or `www.` stops that.
+        .replace(/:\/\//g, "\\://")
+        .replace(/\b(www)\./gi, "$1\\.")
         .replace(/&/g, "&amp;")
         .replace(/</g, "&lt;")
         .replace(/>/g, "&gt;");

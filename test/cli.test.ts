@@ -73,7 +73,7 @@ describe("model-canary command line", function () {
             const file = path.join(project.dir, "preview.md");
             const r = run(["preview", "--stack", "test", "--markdown", file], project);
             assert.strictEqual(r.status, 0, r.stderr);
-            assert.match(fs.readFileSync(file, "utf8"), /\| v2 \| canary \| 10% \| 10% \| unchanged \|/);
+            assert.match(fs.readFileSync(file, "utf8"), /\| `v2` \| canary \| 10% \| 10% \| unchanged \|/);
         });
 
         it("`promote` below 100% is refused unless forced, and changes nothing", () => {

@@ -105,8 +105,8 @@ describe("through the real engine (render mode, local backend)", function () {
     it("the pull-request comment for a 1 -> 10 style step shows the split table and no warning", async () => {
         project.writeConfig({ ...seed, canaryWeight: 50 });
         const markdown = renderPreviewMarkdown(await previewReport(project.ref));
-        assert.match(markdown, /\| v1 \| stable \| 90% \| 50% \| 90% → 50% \|/);
-        assert.match(markdown, /\| v2 \| canary \| 10% \| 50% \| 10% → 50% \|/);
+        assert.match(markdown, /\| `v1` \| stable \| 90% \| 50% \| 90% → 50% \|/);
+        assert.match(markdown, /\| `v2` \| canary \| 10% \| 50% \| 10% → 50% \|/);
         assert.match(markdown, /\*\*Resources:\*\* 1 to update, 7 unchanged/);
         assert.match(markdown, /<details><summary>pulumi preview --diff<\/summary>/);
         assert.doesNotMatch(markdown, /CAUTION/);
