@@ -5,7 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { resolvePlan } from "../rollout/plan";
 import {
-    argKeys, ConfigPath, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
+    argKeys, ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
 } from "../components";
 
@@ -25,7 +25,11 @@ export interface StackConfig {
     resolved: ResolvedModelCanaryArgs;
     /** Kubeconfig path or contents; when set, objects are applied to that cluster. */
     kubeconfig?: string;
-    /** Where manifests are rendered when no cluster is configured. */
+    /**
+     * Where manifests are rendered when no cluster is configured: a normalized path relative to
+     * the project directory (the one holding Pulumi.yaml), never absolute, so the state, which
+     * records it, is the same in every checkout.
+     */
     renderDir: string;
     /** The `rollout` block, read by the rollout tool. */
     rollout?: Record<string, unknown>;
@@ -100,9 +104,8 @@ function checkValues(
     if (kubeconfig !== undefined && (typeof kubeconfig !== "string" || kubeconfig.trim() === "")) {
         problems.push(`\`kubeconfig\` must be a kubeconfig path or its contents, got ${show(kubeconfig)}`);
     }
-    if (renderDir !== undefined && (typeof renderDir !== "string" || renderDir.trim() === "")) {
-        problems.push(`\`renderDir\` must be a directory path, got ${show(renderDir)}`);
-    }
+    const renderProblem = renderDirProblem(renderDir);
+    if (renderProblem) problems.push(renderProblem);
     if (rollout !== undefined && (typeof rollout !== "object" || rollout === null || Array.isArray(rollout))) {
         problems.push(`\`rollout\` must be an object, got ${show(rollout)}`);
     } else if (rollout !== undefined) {
@@ -128,7 +131,7 @@ function checkValues(
         args: componentValues as unknown as ModelCanaryArgs,
         resolved,
         kubeconfig: kubeconfig as string | undefined,
-        renderDir: (renderDir as string | undefined) ?? `rendered/${stack}`,
+        renderDir: path.posix.normalize((renderDir as string | undefined) ?? `rendered/${stack}`),
         rollout: rollout as Record<string, unknown> | undefined,
         kubernetesProviderConfigured: ["kubernetes:kubeconfig", "kubernetes:context"].some((k) => all[k] !== undefined),
         secretPaths,
@@ -149,6 +152,27 @@ function configSizeProblem(all: Record<string, string>): string | undefined {
     if (total <= limits.configBytes) return undefined;
     const largest = [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `\`${k}\` (${n} bytes)`);
     return `the project's config is ${total} bytes; at most ${limits.configBytes} are accepted (the engine passes all config to the program in one environment variable, which Linux caps at 128 KiB): largest keys ${largest.join(", ")}`;
+}
+
+/**
+ * Why `renderDir` is refused, or undefined. It must be a path inside the project, relative to
+ * the project directory: the Kubernetes provider keeps it in the stack's state and runs in the
+ * project directory, so a relative path means the same thing in every checkout, whereas an
+ * absolute one would make every other checkout preview a replacement of every object, and an
+ * `up` there delete this checkout's files.
+ */
+function renderDirProblem(renderDir: unknown): string | undefined {
+    const accepted = "a directory inside the project, relative to the directory holding Pulumi.yaml, e.g. rendered/dev";
+    if (renderDir === undefined) return undefined;
+    if (typeof renderDir !== "string" || renderDir.trim() === "") return `\`renderDir\` must be ${accepted}, got ${show(renderDir)}`;
+    if (path.isAbsolute(renderDir) || /^[A-Za-z]:[\\/]/.test(renderDir)) {
+        return `\`renderDir\` must be ${accepted}, not an absolute path (the state records it, and other checkouts would write and delete files there), got ${show(renderDir)}`;
+    }
+    const normal = path.posix.normalize(renderDir.replace(/\\/g, "/"));
+    if (normal === "." || normal === ".." || normal.startsWith("../")) return `\`renderDir\` must be ${accepted}, got ${show(renderDir)}, which is ${normal === "." ? "the project directory itself" : "outside the project"}`;
+    const ch = controlCharacter(renderDir);
+    if (ch !== undefined) return `\`renderDir\` must not contain control characters, got ${show(renderDir)}`;
+    return undefined;
 }
 
 function splitKey(fullKey: string): [string, string] {

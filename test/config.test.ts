@@ -1,5 +1,4 @@
 import * as assert from "assert";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { projectDir } from "../stacks/automation";
 import { parseStackConfig } from "../stacks/config";
@@ -61,6 +60,27 @@ describe("stack config", () => {
         ]);
     });
 
+    it("keeps renderDir relative to the project and normalized", () => {
+        const renderDirOf = (renderDir: string) => parseStackConfig({ "model-canary:stable": stableJson, "model-canary:renderDir": renderDir }, "prod").renderDir;
+        assert.deepStrictEqual(["out/x", "./out//x", "out/../rendered/prod"].map(renderDirOf), ["out/x", "out/x", "rendered/prod"]);
+    });
+
+    it("refuses an absolute renderDir or one outside the project, which would pin the state to one checkout", () => {
+        const refused = (renderDir: string) => problemsOf({ "model-canary:stable": stableJson, "model-canary:renderDir": renderDir });
+        assert.deepStrictEqual(refused("/tmp/rendered"), [
+            "`renderDir` must be a directory inside the project, relative to the directory holding Pulumi.yaml, e.g. rendered/dev, not an absolute path (the state records it, and other checkouts would write and delete files there), got \"/tmp/rendered\"",
+        ]);
+        assert.deepStrictEqual(refused("../elsewhere"), [
+            "`renderDir` must be a directory inside the project, relative to the directory holding Pulumi.yaml, e.g. rendered/dev, got \"../elsewhere\", which is outside the project",
+        ]);
+        assert.deepStrictEqual(refused("out/../.."), [
+            "`renderDir` must be a directory inside the project, relative to the directory holding Pulumi.yaml, e.g. rendered/dev, got \"out/../..\", which is outside the project",
+        ]);
+        assert.deepStrictEqual(refused("."), [
+            "`renderDir` must be a directory inside the project, relative to the directory holding Pulumi.yaml, e.g. rendered/dev, got \".\", which is the project directory itself",
+        ]);
+    });
+
     it("refuses broken structured values and bad stack keys, with every problem listed", () => {
         const problems = problemsOf({
             "model-canary:stable": "{version: v1",
@@ -90,6 +110,7 @@ describe("stack program (mocked engine)", () => {
         assert.strictEqual(await settle(program.virtualServiceName), "model-virtual-service");
         const provider = drain().find((r) => r.type === "pulumi:providers:kubernetes");
         assert.strictEqual(provider?.name, "render");
-        assert.strictEqual(provider?.inputs.renderYamlToDirectory, path.resolve("rendered/test"));
+        // Relative, so the state does not depend on where the project is checked out.
+        assert.strictEqual(provider?.inputs.renderYamlToDirectory, "rendered/test");
     });
 });

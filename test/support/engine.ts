@@ -14,7 +14,7 @@ export interface TestProject {
     dir: string;
     renderDir: string;
     ref: StackRef;
-    /** Writes Pulumi.<stack>.yaml with the given project keys (renderDir is added). */
+    /** Writes Pulumi.<stack>.yaml with the given project keys (renderDir is added, relative to `dir`). */
     writeConfig(config: Record<string, unknown>): void;
     /** Every rendered object, keyed `Kind/name`. */
     rendered(): Map<string, any>;
@@ -43,7 +43,8 @@ export function makeProject(stack = "test"): TestProject {
             // Keeps what the engine wrote there (the secrets salt) and replaces only the config.
             const file = path.join(dir, `Pulumi.${stack}.yaml`);
             const settings = fs.existsSync(file) ? YAML.parse(fs.readFileSync(file, "utf8")) ?? {} : {};
-            settings.config = Object.fromEntries(Object.entries({ ...config, renderDir }).map(([k, v]) => [`model-canary:${k}`, v]));
+            // Relative, as the program requires: resolved against the project directory.
+            settings.config = Object.fromEntries(Object.entries({ ...config, renderDir: path.relative(dir, renderDir) }).map(([k, v]) => [`model-canary:${k}`, v]));
             fs.writeFileSync(file, YAML.stringify(settings));
         },
         rendered() {
