@@ -3,7 +3,7 @@
 import { CustomCheck, validateCustomCheck } from "../analysis/custom";
 import { parseDurationMs } from "../analysis/queries";
 import { AnalysisThresholds, resolveThresholds } from "../analysis/verdict";
-import { integerValue, show, unknownKeyProblem, ValidationError } from "../components";
+import { controlCharacter, integerValue, show, unknownKeyProblem, ValidationError } from "../components";
 
 export interface RolloutPlan {
     /** Canary weights to walk, strictly increasing, e.g. [1, 10, 50, 100]. */
@@ -80,6 +80,34 @@ function parseDuration(value: unknown, key: string, problems: string[]): number 
     return ms;
 }
 
+/** Custom checks run one after another at every analysis, so their number is bounded. */
+export const maxChecks = 20;
+
+/**
+ * What the custom checks' own validation leaves open: a timeout past what a Node.js timer can
+ * wait (it would fire at once) or not a whole number of milliseconds, and a name with control
+ * characters (it is printed in reports and terminals).
+ */
+function checkLimitProblems(check: unknown, key: string): string[] {
+    if (typeof check !== "object" || check === null || Array.isArray(check)) return [];
+    const c = check as Record<string, unknown>;
+    const problems: string[] = [];
+    const timeout = (value: unknown, at: string) => {
+        if (value === undefined || typeof value !== "number" || !Number.isFinite(value) || value <= 0) return; // reported by validateCustomCheck
+        if (!Number.isInteger(value) || value > maxDurationMs) problems.push(`\`${at}\` must be a whole number of milliseconds from 1 to ${maxDurationMs} (24h), got ${show(value)}`);
+    };
+    const text = (value: unknown, at: string, max: number) => {
+        if (typeof value !== "string") return;
+        const ch = controlCharacter(value);
+        if (ch !== undefined) problems.push(`\`${at}\` must not contain control characters, got ${show(value)}`);
+        else if (value.length > max) problems.push(`\`${at}\` must be at most ${max} characters, got ${value.length}`);
+    };
+    text(c.name, `${key}.name`, 100);
+    timeout(c.timeoutMs, `${key}.timeoutMs`);
+    if (typeof c.webhook === "object" && c.webhook !== null) timeout((c.webhook as Record<string, unknown>).timeoutMs, `${key}.webhook.timeoutMs`);
+    return problems;
+}
+
 /**
  * Builds the plan from the `rollout` block and flags (flags win). Every problem is reported at
  * once, naming the config key or the flag it came from.
@@ -126,8 +154,9 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     const checks: CustomCheck[] = [];
     if (config.checks !== undefined) {
         if (!Array.isArray(config.checks)) problems.push(`\`rollout.checks\` must be a list of { name, webhook | command }, got ${show(config.checks)}`);
+        else if (config.checks.length > maxChecks) problems.push(`\`rollout.checks\` must have at most ${maxChecks} checks, got ${config.checks.length}`);
         else config.checks.forEach((c, i) => {
-            const found = validateCustomCheck(c, `rollout.checks[${i}]`);
+            const found = [...validateCustomCheck(c, `rollout.checks[${i}]`), ...checkLimitProblems(c, `rollout.checks[${i}]`)];
             problems.push(...found);
             if (found.length === 0) checks.push(c as CustomCheck);
         });

@@ -44,6 +44,14 @@ describe("rollout plan", () => {
         ["a step with a plus sign or a decimal point", undefined, { steps: "+1,10.0" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got \"+1,10.0\""]],
         ["an interval past 24h, which a Node.js timer would fire at once", { interval: "600h" }, {}, ["`rollout.interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"600h\""]],
         ["a duration that is not text", { tick: ["10s"] }, {}, ["`rollout.tick` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got [\"10s\"]"]],
+        ["a check timeout a Node.js timer cannot wait, and a fractional one", { checks: [{ name: "eval", webhook: { url: "http://127.0.0.1:9/check", timeoutMs: 1e10 } }, { name: "golden", command: ["true"], timeoutMs: 2.5 }] }, {}, [
+            "`rollout.checks[0].webhook.timeoutMs` must be a whole number of milliseconds from 1 to 86400000 (24h), got 10000000000",
+            "`rollout.checks[1].timeoutMs` must be a whole number of milliseconds from 1 to 86400000 (24h), got 2.5",
+        ]],
+        ["a check name with a newline, which would forge a line in reports and terminals", { checks: [{ name: "eval\nCOMPLETED", webhook: { url: "http://127.0.0.1:9/check" } }] }, {}, [
+            "`rollout.checks[0].name` must not contain control characters, got \"eval\\nCOMPLETED\"",
+        ]],
+        ["more than 20 checks", { checks: Array.from({ length: 21 }, (_, i) => ({ name: `c${i}`, command: ["true"] })) }, {}, ["`rollout.checks` must have at most 20 checks, got 21"]],
         ["a bad interval", { interval: "1 minute" }, {}, ["`rollout.interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\""]],
         ["a tick longer than the interval", undefined, { interval: "10s", tick: "30s" }, ["`--tick` (30s) must not be longer than `--interval` (10s): a step needs at least one analysis"]],
         ["a Prometheus that is not a URL", { prometheus: "prometheus:9090" }, {}, ["`rollout.prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"prometheus:9090\""]],
