@@ -184,10 +184,20 @@ function deploymentArgs(args: ResolvedModelCanaryArgs, model: ResolvedModelVersi
                         ...(model.resources ? { resources: model.resources } : {}),
                         readinessProbe: model.readinessProbe ?? { ...tcpCheck, periodSeconds: 5 },
                         livenessProbe: model.livenessProbe ?? { ...tcpCheck, initialDelaySeconds: 15, periodSeconds: 20 },
-                        securityContext: { ...containerSecurityDefaults, ...args.containerSecurityContext },
+                        securityContext: containerSecurityContext(args.containerSecurityContext),
                     }],
                 },
             },
         },
     };
+}
+
+/**
+ * The container's security context: the user's fields over the secure defaults, with
+ * `capabilities` merged one level deeper, so that adding a capability (`add: [NET_BIND_SERVICE]`)
+ * keeps `drop: [ALL]` instead of silently replacing it; an explicit `drop` still wins.
+ */
+function containerSecurityContext(user: k8s.types.input.core.v1.SecurityContext | undefined): k8s.types.input.core.v1.SecurityContext {
+    const userCapabilities = user?.capabilities as k8s.types.input.core.v1.Capabilities | undefined;
+    return { ...containerSecurityDefaults, ...user, capabilities: { ...(containerSecurityDefaults.capabilities as object), ...userCapabilities } };
 }
