@@ -80,6 +80,9 @@ function parseDuration(value: unknown, key: string, problems: string[]): number 
     return ms;
 }
 
+/** Consecutive non-pass analyses before rolling back: bounded so a failing canary is always rolled back. */
+export const maxFailureThreshold = 100;
+
 /** Custom checks run one after another at every analysis, so their number is bounded. */
 export const maxChecks = 20;
 
@@ -145,8 +148,18 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     let thresholds: AnalysisThresholds | undefined;
     try {
         const analysis = { ...(config.analysis as Record<string, unknown> | undefined) };
-        if (flags["failure-threshold"] !== undefined) analysis.failureThreshold = Number(flags["failure-threshold"]);
+        const flag = flags["failure-threshold"];
+        if (flag !== undefined) {
+            // Plain decimal only: Number() would read "0x10" as 16 and "abc" as NaN.
+            const n = integerValue(flag);
+            if (n === undefined || n < 1 || n > maxFailureThreshold) problems.push(`\`--failure-threshold\` must be an integer from 1 to ${maxFailureThreshold}, got ${show(flag)}`);
+            else analysis.failureThreshold = n;
+        }
         thresholds = resolveThresholds(analysis, "rollout.analysis");
+        // A threshold no step can reach would never roll back a failing canary: it would wait at its weight.
+        if (flag === undefined && thresholds.failureThreshold > maxFailureThreshold) {
+            problems.push(`\`rollout.analysis.failureThreshold\` must be at most ${maxFailureThreshold}, got ${thresholds.failureThreshold}: past it a failing canary would wait at its weight instead of rolling back`);
+        }
     } catch (e) {
         problems.push((e as Error).message);
     }
