@@ -1,5 +1,6 @@
 // Stack config -> validated ModelCanary arguments. The only place that reads Pulumi config.
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -39,7 +40,15 @@ export interface StackConfig {
     secretPaths: ConfigPath[];
     /** The secret values' plaintext: kept out of every message, record and report. */
     secrets: string[];
+    /**
+     * Per role, a digest of the ciphertexts of its secret env values in the stack settings (set by
+     * the program): it changes when a secret is set again, and restarts that version's pods.
+     */
+    envSecretRevisions?: Partial<Record<"stable" | "canary", string>>;
 }
+
+/** The pod annotation that carries `envSecretRevisions`. */
+export const secretRevisionAnnotation = "model-canary/secret-env-revision";
 
 /** Where a stack's settings file is: a fully qualified stack name (org/project/dev) keeps them in Pulumi.dev.yaml. */
 export function stackSettingsPath(workDir: string, stack: string): string {
@@ -200,6 +209,22 @@ export function engineSecretPaths(secretKeys: readonly string[], settings: Recor
     return paths;
 }
 
+/**
+ * For `stable` and `canary`, a digest of the ciphertexts of their secret env values in the stack
+ * settings. Ciphertexts are public (they are committed) and change whenever a value is set again,
+ * so the digest reveals nothing about a value yet tells its pods to restart when it changes; a
+ * promotion moves the ciphertexts unchanged, so the promoted pods keep running. Pure.
+ */
+export function envSecretRevisions(settings: Record<string, unknown> | undefined): Partial<Record<"stable" | "canary", string>> {
+    const revisions: Partial<Record<"stable" | "canary", string>> = {};
+    for (const role of ["stable", "canary"] as const) {
+        const env = valueAt(settings?.[`${configNamespace}:${role}`], ["env"]);
+        const leaves = secureLeaves(env, []).map((l) => `${JSON.stringify(l.path)}=${l.ciphertext}`).sort();
+        if (leaves.length > 0) revisions[role] = crypto.createHash("sha256").update(leaves.join("\n")).digest("hex").slice(0, 16);
+    }
+    return revisions;
+}
+
 /** The full keys the engine handed this program as secrets. */
 function programSecretKeys(all: Record<string, string>): string[] {
     // `isConfigSecret` is how @pulumi/pulumi's own Config tells secrets apart; it reads the list the
@@ -225,7 +250,9 @@ export function loadStackConfig(): StackConfig {
         const all = pulumi.runtime.allConfig();
         const stack = pulumi.getStack();
         // The engine runs the program in the project directory, next to the stack settings.
-        return parseStackConfig(all, stack, engineSecretPaths(programSecretKeys(all), readSettingsConfig(process.cwd(), stack)));
+        const settings = readSettingsConfig(process.cwd(), stack);
+        const config = parseStackConfig(all, stack, engineSecretPaths(programSecretKeys(all), settings));
+        return { ...config, envSecretRevisions: envSecretRevisions(settings) };
     } catch (e) {
         if (e instanceof ValidationError) {
             throw new pulumi.RunError(`invalid stack config for \`${configNamespace}\`: ${e.message}`);
@@ -242,11 +269,19 @@ export function loadStackConfig(): StackConfig {
 export function componentArgs(config: StackConfig): ModelCanaryArgs {
     const args = structuredClone(config.args) as ModelCanaryArgs;
     for (const role of ["stable", "canary"] as const) {
-        const env = args[role]?.env as Record<string, pulumi.Input<string>> | undefined;
-        if (!env) continue;
+        const model = args[role];
+        const env = model?.env as Record<string, pulumi.Input<string>> | undefined;
+        if (!model || !env) continue;
+        let secret = false;
         for (const name of Object.keys(env)) {
-            if (isSecretPath([role, "env", name], config.secretPaths)) env[name] = pulumi.secret(String(env[name]));
+            if (!isSecretPath([role, "env", name], config.secretPaths)) continue;
+            env[name] = pulumi.secret(String(env[name]));
+            secret = true;
         }
+        // A container reads its env when it starts: a new secret value must restart its pods, as a
+        // new plain value does by changing the Deployment.
+        const revision = config.envSecretRevisions?.[role];
+        if (secret && revision) model.podAnnotations = { ...model.podAnnotations, [secretRevisionAnnotation]: revision };
     }
     return args;
 }

@@ -9,6 +9,7 @@ import http from "http";
 import type { AddressInfo } from "net";
 import * as path from "path";
 import { openStack, projectDir } from "../stacks/automation";
+import { secretRevisionAnnotation } from "../stacks/config";
 import { readProjectConfig } from "../stacks/settings";
 import { makeProject, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
@@ -160,6 +161,19 @@ describe("secrets (real engine, real CLI)", function () {
         assert.ok(!exported.output.includes(envSecret) && !exported.output.includes(base64(envSecret)));
     });
 
+    it("a weight step with `pulumi config set` keeps the ciphertexts and previews as one VirtualService update", () => {
+        try {
+            assert.strictEqual(pulumi(project, ["config", "set", "canaryWeight", "1"]).status, 0);
+            assert.deepStrictEqual(ciphertexts(project), encrypted);
+            const preview = pulumi(project, ["preview", "--diff"]);
+            assert.strictEqual(preview.status, 0, preview.output);
+            assert.match(preview.output, /Resources:\n\s+~ 1 to update\n\s+8 unchanged/);
+            assert.match(preview.output, /~ kubernetes:networking\.istio\.io\/v1:VirtualService: \(update\)/);
+        } finally {
+            assert.strictEqual(pulumi(project, ["config", "set", "canaryWeight", "0"]).status, 0);
+        }
+    });
+
     it("the rendered Deployment refers to the Secret, which holds what a cluster would receive", () => {
         const rendered = project.rendered();
         const deployment = rendered.get("Deployment/model-v2");
@@ -227,6 +241,27 @@ describe("secrets (real engine, real CLI)", function () {
         assert.deepStrictEqual(project.rendered().get("Deployment/model-v2").spec.template.spec.containers[0].env[0],
             { name: "API_KEY", valueFrom: { secretKeyRef: { name: "model-v2-env", key: "API_KEY" } } });
         assert.deepStrictEqual(holding(path.join(project.dir, "state"), [envSecret, base64(envSecret), headerSecret]), []);
+    });
+
+    it("setting a secret again replaces its Secret and restarts only that version's pods", () => {
+        const newSecret = "n3w-s3cr3t-Lm5w-rotated";
+        const before = project.rendered().get("Deployment/model-v2").spec.template.metadata.annotations[secretRevisionAnnotation];
+        assert.match(before, /^[0-9a-f]{16}$/);
+        assert.strictEqual(pulumi(project, ["config", "set", "--secret", "--path", "stable.env.API_KEY", newSecret]).status, 0);
+        const preview = pulumi(project, ["preview", "--diff"]);
+        assert.strictEqual(preview.status, 0, preview.output);
+        // The Kubernetes provider treats a Secret's data as immutable: a new value is a new Secret.
+        assert.match(preview.output, /Resources:\n\s+~ 1 to update\n\s+\+-1 to replace\n\s+2 changes\. 6 unchanged/);
+        assert.match(preview.output, /\+-kubernetes:core\/v1:Secret: \(replace\)\n.*\n\s+\[urn=[^\n]*Secret::model-v2-env\]/);
+        assert.match(preview.output, /~ kubernetes:apps\/v1:Deployment: \(update\)\n.*\n\s+\[urn=[^\n]*Deployment::model-v2\]/);
+        assert.match(preview.output, /~ model-canary\/secret-env-revision: "[0-9a-f]{16}" => "[0-9a-f]{16}"/);
+        assert.ok(!preview.output.includes(newSecret) && !preview.output.includes(base64(newSecret)), preview.output);
+        const up = pulumi(project, ["up", "--yes", "--skip-preview"]);
+        assert.strictEqual(up.status, 0, up.output);
+        const rendered = project.rendered();
+        assert.deepStrictEqual(rendered.get("Secret/model-v2-env").data, { API_KEY: base64(newSecret) });
+        assert.notStrictEqual(rendered.get("Deployment/model-v2").spec.template.metadata.annotations[secretRevisionAnnotation], before);
+        assert.deepStrictEqual(holding(path.join(project.dir, "state"), [newSecret, base64(newSecret)]), []);
     });
 
     describe("a secret kubeconfig", () => {

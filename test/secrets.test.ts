@@ -9,7 +9,8 @@ import * as path from "path";
 import { runCustomCheck } from "../analysis/custom";
 import { formatPath, redact, secureLeaves, ValidationError } from "../components";
 import { resolvePlan } from "../rollout/plan";
-import { engineSecretPaths, parseStackConfig } from "../stacks/config";
+import * as pulumi from "@pulumi/pulumi";
+import { componentArgs, engineSecretPaths, envSecretRevisions, parseStackConfig, secretRevisionAnnotation } from "../stacks/config";
 import { checkProjectConfig, editProjectConfig, readProjectConfig } from "../stacks/settings";
 
 const secret = "s3cr3t-Tok3n/value";
@@ -53,6 +54,23 @@ describe("secret config", () => {
         const c = parseStackConfig(engineView({ stable, canary, canaryWeight: 10 }), "dev", [["canary", "env", "API_KEY"]]);
         assert.strictEqual(c.resolved.canary?.env.API_KEY, secret);
         assert.deepStrictEqual([c.secretPaths, c.secrets], [[["canary", "env", "API_KEY"]], [secret]]);
+    });
+
+    it("marks secret env values for the component and restarts a version's pods when a secret is set again, never on promotion", () => {
+        const settings = (ciphertext: string) => ({ "model-canary:canary": { version: "v2", env: { LOG_LEVEL: "info", API_KEY: { secure: ciphertext } } } });
+        const first = envSecretRevisions(settings("v1:first"));
+        assert.match(first.canary ?? "", /^[0-9a-f]{16}$/);
+        assert.strictEqual(first.stable, undefined);
+        assert.notStrictEqual(envSecretRevisions(settings("v1:second")).canary, first.canary);
+        const promoted = envSecretRevisions({ "model-canary:stable": settings("v1:first")["model-canary:canary"] });
+        assert.deepStrictEqual(promoted, { stable: first.canary });
+
+        const config = parseStackConfig(engineView({ stable, canary }), "dev", [["canary", "env", "API_KEY"]]);
+        const args = componentArgs({ ...config, envSecretRevisions: first });
+        assert.ok(pulumi.Output.isInstance(args.canary?.env?.API_KEY), "the secret is an Output");
+        assert.strictEqual(args.canary?.env?.LOG_LEVEL, "info");
+        assert.deepStrictEqual(args.canary?.podAnnotations, { [secretRevisionAnnotation]: first.canary });
+        assert.strictEqual(args.stable.podAnnotations, undefined);
     });
 
     it("refuses a secret where it cannot stay secret, naming the key and never the value", () => {
