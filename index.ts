@@ -1,43 +1,66 @@
-// Stack entry: read and validate the stack config, pick where objects go, build the component.
+// Stack entry: read and validate the stack config, pick where objects go, check that a cluster
+// can take them, build the component.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ModelCanary } from "./components";
+import { ClusterApiError } from "./stacks/cluster-api";
 import { componentArgs, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "./stacks/config";
+import { checkIstioApi } from "./stacks/preflight";
 
-const config = loadStackConfig();
+export = async () => {
+    const config = loadStackConfig();
 
-// No cluster configured: render manifests to a folder instead of applying them, so the whole
-// rollout can be previewed and reviewed without a cluster.
-const mode = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
-const provider = config.kubeconfig !== undefined
-    ? new k8s.Provider("cluster", { kubeconfig: kubeconfigInput(config) })
-    : mode === "render"
+    // The mode is explicit: the stack's `kubeconfig` (or the provider's own `kubernetes:kubeconfig`
+    // / `kubernetes:context`) applies to that cluster; anything else renders manifests to a
+    // folder, whatever `KUBECONFIG` says in the environment.
+    const mode = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
+
+    if (mode === "cluster") {
+        // Refuse before registering anything: a cluster without Istio's kinds would otherwise get
+        // the Deployments and the Service, then fail on the DestinationRule after a minute of retries.
+        // An unreachable API server is the provider's to report (a preview still works without one).
+        try {
+            await checkIstioApi({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext }, config.resolved.istioApiVersion);
+        } catch (e) {
+            if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);
+            else throw new pulumi.RunError((e as Error).message);
+        }
+    }
+
+    // One provider, named the same in both modes (older stacks named it `render` or `cluster`), so
+    // changing its settings updates it instead of replacing every object. The SDK would fill in
+    // `kubeconfig` from `KUBECONFIG`, which the provider refuses next to `renderYamlToDirectory`.
+    const provider = new k8s.Provider("kubernetes", mode === "render"
         // Relative to the project directory, where the engine runs the provider: the state
         // then does not depend on where the project is checked out.
-        ? new k8s.Provider("render", { renderYamlToDirectory: config.renderDir })
-        : undefined;
+        ? { renderYamlToDirectory: config.renderDir, kubeconfig: "" }
+        : { kubeconfig: kubeconfigInput(config) ?? config.kubernetesKubeconfig, context: config.kubernetesContext },
+    { aliases: [{ name: "render" }, { name: "cluster" }] });
 
-// Render mode writes what a cluster would receive: a Secret's values base64-encoded, not encrypted.
-const rendered = mode === "render" ? renderedSecretPaths(config) : [];
-if (rendered.length > 0) {
-    pulumi.log.warn(`secret ${rendered.map((p) => `\`${p}\``).join(", ")} ${rendered.length === 1 ? "is" : "are"} written base64-encoded, not encrypted, into the Secret manifests under ${config.renderDir}, as a cluster would receive ${rendered.length === 1 ? "it" : "them"}; keep that directory private`);
-}
+    // Render mode writes what a cluster would receive: a Secret's values base64-encoded, not encrypted.
+    const rendered = mode === "render" ? renderedSecretPaths(config) : [];
+    if (rendered.length > 0) {
+        pulumi.log.warn(`secret ${rendered.map((p) => `\`${p}\``).join(", ")} ${rendered.length === 1 ? "is" : "are"} written base64-encoded, not encrypted, into the Secret manifests under ${config.renderDir}, as a cluster would receive ${rendered.length === 1 ? "it" : "them"}; keep that directory private`);
+    }
 
-// A rendered object is a file: replacing one must remove the old file before writing the new,
-// or a replacement that writes the same file (every object, when the render provider itself is
-// replaced, as for stacks that recorded an absolute directory) ends with the file deleted.
-const deleteFirst: pulumi.ResourceTransformation = ({ props, opts }) => ({ props, opts: pulumi.mergeOptions(opts, { deleteBeforeReplace: true }) });
+    // A rendered object is a file: replacing one must remove the old file before writing the new,
+    // or a replacement that writes the same file (every object, when the render provider itself is
+    // replaced, as for stacks that recorded an absolute directory) ends with the file deleted.
+    const deleteFirst: pulumi.ResourceTransformation = ({ props, opts }) => ({ props, opts: pulumi.mergeOptions(opts, { deleteBeforeReplace: true }) });
 
-const model = new ModelCanary("model", componentArgs(config), { provider, transformations: mode === "render" ? [deleteFirst] : [] });
+    const model = new ModelCanary("model", componentArgs(config), { provider, transformations: mode === "render" ? [deleteFirst] : [] });
 
-export const target = mode === "render" ? { mode, renderDir: config.renderDir } : { mode };
-export const namespace = model.namespace;
-export const serviceName = model.serviceName;
-export const virtualServiceName = model.virtualServiceName;
-export const destinationRuleName = model.destinationRuleName;
-export const deploymentNames = model.deploymentNames;
-export const stableVersion = model.stableVersion;
-export const canaryVersion = model.canaryVersion ?? null;
-export const canaryWeight = model.canaryWeight;
-export const split = model.split;
-export const headerRoutes = model.headerRoutes;
+    return {
+        target: mode === "render" ? { mode, renderDir: config.renderDir } : { mode },
+        namespace: model.namespace,
+        serviceName: model.serviceName,
+        virtualServiceName: model.virtualServiceName,
+        destinationRuleName: model.destinationRuleName,
+        deploymentNames: model.deploymentNames,
+        stableVersion: model.stableVersion,
+        canaryVersion: model.canaryVersion ?? null,
+        canaryWeight: model.canaryWeight,
+        split: model.split,
+        headerRoutes: model.headerRoutes,
+    };
+};

@@ -10,6 +10,7 @@ import { renderReportMarkdown, renderReportSvg } from "../rollout/report";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord, stateDir } from "../rollout/status";
 import { checkConfig, openStack, readOutputs } from "../stacks/automation";
+import { readLiveRouting } from "../stacks/live";
 import { Command, Values } from "./command";
 
 const mark: Record<CheckResult["status"], string> = { pass: "ok", fail: "FAIL", nodata: "NO DATA", error: "ERROR" };
@@ -153,14 +154,24 @@ export const rolloutCommands: Record<string, Command> = {
         },
     },
     status: {
-        summary: "the split, header routes, step and last analysis of the stack",
+        summary: "the split, header routes, drift (against the live VirtualService on a cluster), step and last analysis",
         usage: "status --stack dev [--json]",
         options: { ...outputOptions },
         optionHelp: outputHelp,
         async run(values, ref) {
             const stack = await openStack(ref);
             const outputs = await readOutputs(stack);
-            const configured = checkConfig(stack).resolved;
+            const config = checkConfig(stack);
+            const configured = config.resolved;
+            // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
+            let live: Awaited<ReturnType<typeof readLiveRouting>>;
+            let liveError: string | undefined;
+            try {
+                live = await readLiveRouting(config);
+            } catch (e) {
+                // What is applied is still worth showing when the cluster cannot be read.
+                liveError = (e as Error).message;
+            }
             const record = readRecord(stack.workspace.workDir, ref.stack);
             const last = record?.steps.at(-1);
             const lastAnalysis = last?.analyses.at(-1);
@@ -169,6 +180,7 @@ export const rolloutCommands: Record<string, Command> = {
                 applied: { split: outputs.split ?? null, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
                 configuredWeight: configured.canaryWeight,
                 drift: outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight,
+                live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
                 rollout: record ? { outcome: record.outcome, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
             };
             const split = outputs.split as Record<string, number> | undefined;
@@ -176,6 +188,10 @@ export const rolloutCommands: Record<string, Command> = {
                 `stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
                 ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
                 ...(status.drift ? [`  config says canaryWeight ${configured.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
+                ...(live && live.differences.length > 0
+                    ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
+                    : []),
+                ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
                 record ? `last rollout: ${record.outcome} at step ${status.rollout?.step} (${last?.weight}%): ${plain(record.message)}` : "no rollout recorded here",
                 ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
             ];

@@ -200,6 +200,32 @@ export function kubectl(cp: Pick<ControlPlane, "binDir" | "kubeconfig">, args: s
     }
 }
 
+const owned = new Set<number>();
+
+/** Kills `pid` when this process exits, including on SIGINT/SIGTERM (then re-raised). */
+function stopOnExit(pid: number): void {
+    if (owned.size === 0) {
+        const killAll = (): void => {
+            for (const p of owned) {
+                try {
+                    process.kill(p, "SIGKILL");
+                } catch {
+                    // already gone
+                }
+            }
+            owned.clear();
+        };
+        process.once("exit", killAll);
+        for (const signal of ["SIGINT", "SIGTERM"] as const) {
+            process.once(signal, () => {
+                killAll();
+                process.kill(process.pid, signal);
+            });
+        }
+    }
+    owned.add(pid);
+}
+
 export interface StartOptions {
     /** Binaries; default clusterToolchainDir(). */
     binDir?: string;
@@ -248,16 +274,7 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
             if (child.pid === undefined) throw new ControlPlaneError(`${name} did not start (${path.join(binDir, name)})`);
             child.unref();
             cp.pids[name] = child.pid;
-            if (options.stopOnExit) {
-                const pid = child.pid;
-                process.once("exit", () => {
-                    try {
-                        process.kill(pid, "SIGKILL");
-                    } catch {
-                        // already gone
-                    }
-                });
-            }
+            if (options.stopOnExit) stopOnExit(child.pid);
             save();
             return child;
         };
@@ -303,6 +320,8 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
             "--authorization-kubeconfig", path.join(dir, "controller-manager.kubeconfig"),
             "--bind-address", "127.0.0.1", "--secure-port", String(cmPort),
             "--leader-elect=false",
+            // A fake node on a loaded machine: do not mark it NotReady (and its pods unready) over a late heartbeat.
+            "--node-monitor-grace-period", "5m",
             "--service-account-private-key-file", path.join(pki, "service-account.key"),
             "--root-ca-file", path.join(pki, "ca.crt"),
             "--use-service-account-credentials=true",
@@ -321,6 +340,9 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
             "--config", path.join(binDir, "kwok-stages.yaml"),
             "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
             "--cidr", "10.244.0.0/16",
+            // The heartbeat stage leaves node health to a Lease that kwok renews; without one the
+            // node goes NotReady after 40 s and its pods lose Ready.
+            "--node-lease-duration-seconds", "40",
         ]);
 
         kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-cluster", "-f", path.join(binDir, "istio-crds.yaml")]);
@@ -379,7 +401,10 @@ export async function stop(cp: ControlPlane, options: { keepDir?: boolean } = {}
             // already gone
         }
     };
-    for (const pid of pids) signal(pid, "SIGTERM");
+    for (const pid of pids) {
+        signal(pid, "SIGTERM");
+        owned.delete(pid);
+    }
     const deadline = Date.now() + 3_000;
     while (pids.some(alive) && Date.now() < deadline) await sleep(50);
     for (const pid of pids.filter(alive)) signal(pid, "SIGKILL");

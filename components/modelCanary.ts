@@ -84,7 +84,15 @@ export class ModelCanary extends pulumi.ComponentResource {
         }
 
         this.service = new k8s.core.v1.Service(`${name}-svc`, {
-            metadata: { name: resolved.serviceName, namespace: resolved.namespace, labels: { app: resolved.app } },
+            metadata: {
+                name: resolved.serviceName,
+                namespace: resolved.namespace,
+                labels: { app: resolved.app },
+                // The provider would wait for the Service's endpoints (about 10 s on a first `up`);
+                // the Deployments' own await already covers ready pods, and the VirtualService
+                // waits for them.
+                annotations: { "pulumi.com/skipAwait": "true" },
+            },
             spec: {
                 selector: { app: resolved.app },
                 // The port name tells Istio the protocol is HTTP.
@@ -104,7 +112,15 @@ export class ModelCanary extends pulumi.ComponentResource {
         this.virtualService = new k8s.apiextensions.CustomResource(`${name}-vs`, {
             apiVersion: resolved.istioApiVersion,
             kind: "VirtualService",
-            metadata: { name: resolved.virtualServiceName, namespace: resolved.namespace, labels: { app: resolved.app } },
+            metadata: {
+                name: resolved.virtualServiceName,
+                namespace: resolved.namespace,
+                labels: { app: resolved.app },
+                // Routing is this tool's to decide: a weight step or a rollback takes the fields
+                // back from whoever edited the VirtualService by hand, instead of failing on a
+                // server-side apply conflict. Only here: other objects' conflicts are reported.
+                annotations: { "pulumi.com/patchForce": "true" },
+            },
             spec: virtualServiceSpec(resolved),
         }, { ...self, dependsOn: [this.destinationRule, this.service, ...Object.values(this.deployments)] });
 

@@ -6,6 +6,7 @@ import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, evaluate, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
 import { deploymentName, redact } from "../components";
 import { checkConfig, openStack, readOutputs, setProjectConfig, StackRef, upStack } from "../stacks/automation";
+import { readDeploymentAvailability } from "../stacks/live";
 import { RolloutPlan, remainingSteps } from "./plan";
 import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
 import { writeRecord } from "./status";
@@ -140,6 +141,25 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
         const step: StepRecord = { index, weight, startedAt: new Date().toISOString(), appliedAt: "", applyMs: 0, analyses: [], verdict: "running" };
         record.steps.push(step);
         emit({ type: "step-start", step, total: plan.steps.length });
+        // Against a cluster, no step sends traffic to a canary whose pods are not ready.
+        const availability = await readDeploymentAvailability(checkConfig(stack), workloads.canary);
+        if (availability && !availability.available) {
+            step.verdict = "failed";
+            step.reason = `${availability.message}; no traffic is sent to it`;
+            save();
+            emit({ type: "rollback-start", reason: step.reason });
+            const decidedAt = new Date().toISOString();
+            let actionMs: number;
+            try {
+                actionMs = await rollbackStack(stack, `${canary.version} not Available before the ${weight}% step`);
+            } catch (e) {
+                finish("error", `the canary is not Available before the ${weight}% step and the rollback failed: ${(e as Error).message}`);
+                throw e;
+            }
+            record.rollback = { decidedAt, appliedAt: new Date().toISOString(), actionMs, reason: step.reason };
+            emit({ type: "rollback-done", actionMs });
+            return finish("rolled-back", `rolled back from ${currentWeight}% to 0% before the ${weight}% step: ${step.reason}`);
+        }
         if (weight !== currentWeight || checkConfig(stack).resolved.canaryWeight !== weight) {
             try {
                 step.applyMs = await applyWeight(stack, weight, `model-canary rollout ${canary.version} step ${index}/${plan.steps.length}: ${weight}%`);

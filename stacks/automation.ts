@@ -9,6 +9,7 @@ import * as path from "path";
 import { ValidationError } from "../components";
 import { checkProjectConfig, Decrypt, editProjectConfig } from "./settings";
 import { StackConfig } from "./config";
+import { describeApplyConflict, findApplyConflict } from "./conflicts";
 
 /** The project's root: where Pulumi.yaml lives. */
 export const projectDir = path.resolve(__dirname, "..");
@@ -26,7 +27,7 @@ export interface StackRef {
     env?: Record<string, string>;
 }
 
-export type StackErrorKind = "validation" | "concurrent-update" | "stack-not-found" | "stack-exists" | "toolchain" | "engine";
+export type StackErrorKind = "validation" | "concurrent-update" | "stack-not-found" | "stack-exists" | "toolchain" | "conflict" | "engine";
 
 export class StackOperationError extends Error {
     constructor(public readonly kind: StackErrorKind, message: string, public readonly output?: string) {
@@ -187,7 +188,7 @@ function countChanges(steps: ResourceStep[]): Record<string, number> {
 
 /** A real `pulumi preview --diff`; the steps come from the engine's events. */
 export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void } = {}): Promise<OperationResult> {
-    checkConfig(stack);
+    await checkTarget(stack, checkConfig(stack));
     const events = collector();
     try {
         const result = await stack.preview({ diff: true, color: "never", onEvent: events.onEvent, onOutput: options.onOutput });
@@ -199,7 +200,7 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
 
 /** A real `pulumi up`; returns the steps taken and the stack outputs. */
 export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string } = {}): Promise<UpResult> {
-    checkConfig(stack);
+    await checkTarget(stack, checkConfig(stack));
     const events = collector();
     try {
         const result = await stack.up({ color: "never", onEvent: events.onEvent, onOutput: options.onOutput, message: options.message });
@@ -212,6 +213,20 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
     } catch (e) {
         throw classify(e, stack.name);
     }
+}
+
+/**
+ * Refuses to move a stack between rendering and a cluster: the provider would be replaced, and
+ * with it every object (render -> cluster previews as replacing every Deployment; cluster ->
+ * render would delete them from the cluster). The message gives the way that works.
+ */
+export async function checkTarget(stack: auto.Stack, config: StackConfig): Promise<void> {
+    const wanted = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
+    const applied = ((await readOutputs(stack)).target as { mode?: string } | undefined)?.mode;
+    if (applied === undefined || applied === wanted) return;
+    throw new StackOperationError("validation", applied === "render"
+        ? `stack \`${stack.name}\` renders manifests (its objects were never applied to a cluster), and its config now names a cluster (\`kubeconfig\`): the move would replace every object. Nothing was applied. Either use a new stack for the cluster (\`pulumi stack init <name> --copy-config-from ${stack.name}\`, then \`up\` it), or run \`pulumi destroy\` on this stack first (it deletes only the rendered files), then \`up\` with \`kubeconfig\` set.`
+        : `stack \`${stack.name}\` is applied to a cluster, and its config no longer names one (no \`kubeconfig\`): rendering instead would delete every object from the cluster. Nothing was applied. Put \`kubeconfig\` back, or use a new stack to render manifests.`);
 }
 
 /** The stack's outputs as plain values. */
@@ -238,6 +253,8 @@ export function classify(e: unknown, stack: string): StackOperationError {
     const text = e instanceof Error ? e.message : String(e);
     const invalid = text.match(/invalid stack config for `model-canary`:[\s\S]*?(?=\n\s*\n|\n\S*(?:Resources|Duration|error: update failed)|$)/);
     if (invalid) return new StackOperationError("validation", invalid[0].trim(), text);
+    const conflict = findApplyConflict(text);
+    if (conflict) return new StackOperationError("conflict", describeApplyConflict(conflict, stack), text);
     const lastError = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error:")).pop();
     return new StackOperationError("engine", lastError ?? text.trim().split("\n").slice(-5).join("\n"), text);
 }

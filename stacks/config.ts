@@ -34,7 +34,7 @@ export interface StackConfig {
     renderDir: string;
     /** The `rollout` block, read by the rollout tool. */
     rollout?: Record<string, unknown>;
-    /** True when `kubernetes:kubeconfig` or `kubernetes:context` configures the default provider. */
+    /** True when `kubernetes:kubeconfig` or `kubernetes:context` configures the cluster. */
     kubernetesProviderConfigured: boolean;
     /** Where the secret values are, e.g. `["canary", "env", "API_KEY"]`; each is at a place that keeps it secret. */
     secretPaths: ConfigPath[];
@@ -45,6 +45,10 @@ export interface StackConfig {
      * the program): it changes when a secret is set again, and restarts that version's pods.
      */
     envSecretRevisions?: Partial<Record<"stable" | "canary", string>>;
+    /** `kubernetes:kubeconfig`, the provider's own key (used when `kubeconfig` is not set). */
+    kubernetesKubeconfig?: string;
+    /** `kubernetes:context`: the kubeconfig context to use. */
+    kubernetesContext?: string;
 }
 
 /** The pod annotation that carries `envSecretRevisions`. */
@@ -145,6 +149,8 @@ function checkValues(
         kubernetesProviderConfigured: ["kubernetes:kubeconfig", "kubernetes:context"].some((k) => all[k] !== undefined),
         secretPaths,
         secrets,
+        kubernetesKubeconfig: all["kubernetes:kubeconfig"],
+        kubernetesContext: all["kubernetes:context"],
     };
 }
 

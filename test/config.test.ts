@@ -101,7 +101,7 @@ describe("stack program (mocked engine)", () => {
         await installMocks();
         pulumi.runtime.setAllConfig(devStackConfig());
         drain();
-        const program = await import("../index");
+        const program = await (await import("../index")).default();
         assert.deepStrictEqual(program.split, { v1: 99, v2: 1 });
         assert.deepStrictEqual(program.target, { mode: "render", renderDir: "rendered/test" });
         assert.strictEqual(program.canaryWeight, 1);
@@ -109,8 +109,10 @@ describe("stack program (mocked engine)", () => {
         assert.deepStrictEqual(await settle(program.deploymentNames), { v1: "model-v1", v2: "model-v2" });
         assert.strictEqual(await settle(program.virtualServiceName), "model-virtual-service");
         const provider = drain().find((r) => r.type === "pulumi:providers:kubernetes");
-        assert.strictEqual(provider?.name, "render");
+        assert.strictEqual(provider?.name, "kubernetes");
         // Relative, so the state does not depend on where the project is checked out.
         assert.strictEqual(provider?.inputs.renderYamlToDirectory, "rendered/test");
+        // Never taken from KUBECONFIG in render mode.
+        assert.strictEqual(provider?.inputs.kubeconfig, "");
     });
 });

@@ -57,7 +57,7 @@ describe("through the real engine (render mode, local backend)", function () {
             "kubernetes:networking.istio.io/v1:DestinationRule model-dr",
             "kubernetes:networking.istio.io/v1:VirtualService model-vs",
             "model-canary:index:ModelCanary model",
-            "pulumi:providers:kubernetes render",
+            "pulumi:providers:kubernetes kubernetes",
             "pulumi:pulumi:Stack model-canary-test",
         ]);
         assert.deepStrictEqual(result.outputs.split, { v1: 99, v2: 1 });

@@ -1,6 +1,7 @@
 // A throwaway copy of the project for tests through the real engine: the program's files are
 // symlinked from the repo, while the stack settings, the state backend and the rendered
-// manifests live in a temp dir of their own.
+// manifests live in a temp dir of their own. With `kubeconfig`, the stack applies to that
+// cluster instead of rendering.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,7 +15,9 @@ export interface TestProject {
     dir: string;
     renderDir: string;
     ref: StackRef;
-    /** Writes Pulumi.<stack>.yaml with the given project keys (renderDir is added, relative to `dir`). */
+    /** The cluster the stack applies to, if any. */
+    kubeconfig?: string;
+    /** Writes Pulumi.<stack>.yaml with the given project keys (`renderDir`, relative to `dir`, or `kubeconfig` for a cluster project, is added). */
     writeConfig(config: Record<string, unknown>): void;
     /** Every rendered object, keyed `Kind/name`. */
     rendered(): Map<string, any>;
@@ -25,7 +28,7 @@ export interface TestProject {
     remove(): void;
 }
 
-export function makeProject(stack = "test"): TestProject {
+export function makeProject(stack = "test", options: { kubeconfig?: string } = {}): TestProject {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-engine-"));
     for (const f of programFiles) fs.symlinkSync(path.join(projectDir, f), path.join(dir, f));
     const renderDir = path.join(dir, "rendered");
@@ -39,12 +42,13 @@ export function makeProject(stack = "test"): TestProject {
         dir,
         renderDir,
         ref,
+        kubeconfig: options.kubeconfig,
         writeConfig(config) {
             // Keeps what the engine wrote there (the secrets salt) and replaces only the config.
             const file = path.join(dir, `Pulumi.${stack}.yaml`);
             const settings = fs.existsSync(file) ? YAML.parse(fs.readFileSync(file, "utf8")) ?? {} : {};
             // Relative, as the program requires: resolved against the project directory.
-            settings.config = Object.fromEntries(Object.entries({ ...config, renderDir: path.relative(dir, renderDir) }).map(([k, v]) => [`model-canary:${k}`, v]));
+            settings.config = Object.fromEntries(Object.entries({ ...config, ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : { renderDir: path.relative(dir, renderDir) }) }).map(([k, v]) => [`model-canary:${k}`, v]));
             fs.writeFileSync(file, YAML.stringify(settings));
         },
         rendered() {

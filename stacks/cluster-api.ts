@@ -1,0 +1,137 @@
+// A small read-only client of a cluster's API server, from a kubeconfig: enough for the checks
+// the stack makes before it applies anything (API discovery) and for `status` (reading the live
+// VirtualService). Supports what kubeconfigs commonly carry: CA data or file, client
+// certificates, bearer tokens (inline or file), and exec credential plugins.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as https from "https";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+
+export interface ClusterTarget {
+    /** Kubeconfig path or contents; default `$KUBECONFIG` (first file), else ~/.kube/config. */
+    kubeconfig?: string;
+    /** Context name; default the kubeconfig's current-context. */
+    context?: string;
+}
+
+export interface ClusterConnection {
+    server: string;
+    context: string;
+    request(urlPath: string): Promise<{ status: number; body: string }>;
+}
+
+export class ClusterApiError extends Error {
+    /** True when the API server could not be reached at all (as opposed to answering no). */
+    public readonly unreachable: boolean;
+    constructor(message: string, unreachable = false) {
+        super(message);
+        this.name = "ClusterApiError";
+        this.unreachable = unreachable;
+    }
+}
+
+/** Kubeconfig text from a path or the contents themselves (what the Kubernetes provider accepts too). */
+function kubeconfigText(target: ClusterTarget): { text: string; base: string; source: string } {
+    const value = target.kubeconfig ?? (process.env.KUBECONFIG ?? "").split(path.delimiter).find((f) => f && fs.existsSync(f)) ?? path.join(os.homedir(), ".kube", "config");
+    if (/^\s*(apiVersion|kind|clusters|contexts|users|current-context|preferences)\s*:/m.test(value) || value.trim().startsWith("{")) {
+        return { text: value, base: process.cwd(), source: "the kubeconfig contents" };
+    }
+    const file = value.replace(/^~(?=\/|$)/, os.homedir());
+    try {
+        return { text: fs.readFileSync(file, "utf8"), base: path.dirname(path.resolve(file)), source: file };
+    } catch (e) {
+        throw new ClusterApiError(`cannot read the kubeconfig ${file}: ${(e as Error).message}`);
+    }
+}
+
+function named(list: unknown, name: string, what: string, source: string): any {
+    const found = Array.isArray(list) ? list.find((x) => x?.name === name) : undefined;
+    if (!found) throw new ClusterApiError(`${source} has no ${what} named ${JSON.stringify(name)}`);
+    return found[what];
+}
+
+/** Resolves a kubeconfig's context into a connection; throws ClusterApiError on a malformed one. */
+export function connect(target: ClusterTarget): ClusterConnection {
+    const { text, base, source } = kubeconfigText(target);
+    let config: any;
+    try {
+        config = YAML.parse(text);
+    } catch (e) {
+        throw new ClusterApiError(`${source} is not valid YAML: ${(e as Error).message}`);
+    }
+    const contextName = target.context ?? config?.["current-context"];
+    if (!contextName) throw new ClusterApiError(`${source} has no current-context; set \`kubernetes:context\``);
+    const context = named(config.contexts, contextName, "context", source);
+    const cluster = named(config.clusters, context.cluster, "cluster", source);
+    const user = context.user ? named(config.users, context.user, "user", source) ?? {} : {};
+    const file = (f: string): Buffer => fs.readFileSync(path.resolve(base, f));
+    const data = (inline: string | undefined, f: string | undefined): Buffer | undefined =>
+        inline ? Buffer.from(inline, "base64") : f ? file(f) : undefined;
+
+    const options: https.RequestOptions = {
+        ca: data(cluster["certificate-authority-data"], cluster["certificate-authority"]),
+        rejectUnauthorized: cluster["insecure-skip-tls-verify"] !== true,
+        servername: cluster["tls-server-name"],
+        cert: data(user["client-certificate-data"], user["client-certificate"]),
+        key: data(user["client-key-data"], user["client-key"]),
+        timeout: 10_000,
+    };
+    let token: string | undefined = user.token ?? (user.tokenFile ? file(user.tokenFile).toString("utf8").trim() : undefined);
+    if (user.exec) {
+        const exec = user.exec;
+        let out: string;
+        try {
+            out = execFileSync(exec.command, exec.args ?? [], {
+                encoding: "utf8",
+                env: { ...process.env, ...Object.fromEntries((exec.env ?? []).map((e: { name: string; value: string }) => [e.name, e.value])) },
+                stdio: ["ignore", "pipe", "pipe"],
+                timeout: 30_000,
+            });
+        } catch (e) {
+            throw new ClusterApiError(`the kubeconfig's credential plugin \`${exec.command}\` failed: ${String((e as { stderr?: string }).stderr ?? e).trim()}`);
+        }
+        const status = JSON.parse(out)?.status ?? {};
+        token = status.token ?? token;
+        if (status.clientCertificateData) options.cert = status.clientCertificateData;
+        if (status.clientKeyData) options.key = status.clientKeyData;
+    }
+    const server = String(cluster.server ?? "").replace(/\/+$/, "");
+    if (!server.startsWith("https://") && !server.startsWith("http://")) throw new ClusterApiError(`${source}: cluster ${JSON.stringify(context.cluster)} has no server URL`);
+    return {
+        server,
+        context: contextName,
+        request(urlPath) {
+            return new Promise((resolve, reject) => {
+                const req = https.get(`${server}${urlPath}`, {
+                    ...options,
+                    headers: { Accept: "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+                }, (res) => {
+                    let body = "";
+                    res.setEncoding("utf8");
+                    res.on("data", (c) => (body += c));
+                    res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+                });
+                req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
+                req.on("error", (e) => reject(new ClusterApiError(`cannot reach the API server ${server} (context ${contextName}): ${e.message}`, true)));
+            });
+        },
+    };
+}
+
+/** The kinds an API group/version serves (`GET /apis/<group>/<version>`); an empty list when it is not served. */
+export async function servedKinds(connection: ClusterConnection, apiVersion: string): Promise<string[]> {
+    const res = await connection.request(`/apis/${apiVersion}`);
+    if (res.status === 404) return [];
+    if (res.status !== 200) throw new ClusterApiError(`GET ${connection.server}/apis/${apiVersion} answered ${res.status}: ${res.body.slice(0, 300)}`);
+    return (JSON.parse(res.body).resources as { kind: string; name: string }[]).filter((r) => !r.name.includes("/")).map((r) => r.kind);
+}
+
+/** One namespaced custom object, or undefined when it does not exist. */
+export async function getObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, name: string): Promise<any | undefined> {
+    const res = await connection.request(`/apis/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new ClusterApiError(`GET ${plural} ${namespace}/${name} answered ${res.status}: ${res.body.slice(0, 300)}`);
+    return JSON.parse(res.body);
+}

@@ -1,0 +1,81 @@
+// The live VirtualService in the cluster next to what the stack config says it should be: the
+// drift `status` reports (a hand edit during an incident, another tool writing routes).
+import { virtualServiceSpec, VirtualServiceSpec } from "../components";
+import { connect, getObject } from "./cluster-api";
+import { StackConfig } from "./config";
+
+export interface LiveRouting {
+    /** The live default route's weights by subset; undefined when the VirtualService is missing. */
+    split?: Record<string, number>;
+    /** Empty when the live spec is the configured one. */
+    differences: string[];
+}
+
+/** The default route's weights of a VirtualService spec. */
+function splitOf(spec: VirtualServiceSpec | undefined): Record<string, number> | undefined {
+    const last = spec?.http?.at(-1);
+    return last ? Object.fromEntries(last.route.map((r) => [r.destination.subset ?? r.destination.host, r.weight ?? 100])) : undefined;
+}
+
+/** Key order never matters to the API server; compare canonical JSON. */
+function canonical(value: unknown): string {
+    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+    if (value && typeof value === "object") {
+        return `{${Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+    }
+    return JSON.stringify(value);
+}
+
+const showSplit = (split: Record<string, number> | undefined): string =>
+    split ? Object.entries(split).map(([v, w]) => `${v} ${w}`).join(", ") : "none";
+
+/** What differs between a live VirtualService spec and the configured one. Pure. */
+export function virtualServiceDifferences(live: VirtualServiceSpec | undefined, expected: VirtualServiceSpec): string[] {
+    if (!live) return ["the VirtualService does not exist in the cluster"];
+    const out: string[] = [];
+    const liveSplit = splitOf(live);
+    const wantSplit = splitOf(expected);
+    if (canonical(liveSplit) !== canonical(wantSplit)) out.push(`split: live ${showSplit(liveSplit)}, config ${showSplit(wantSplit)}`);
+    const liveHeaders = (live.http ?? []).slice(0, -1);
+    const wantHeaders = (expected.http ?? []).slice(0, -1);
+    if (canonical(liveHeaders) !== canonical(wantHeaders)) out.push(`header routes: live ${liveHeaders.length}, config ${wantHeaders.length}, or their matches differ`);
+    const rest = (spec: VirtualServiceSpec) => canonical({ ...spec, http: undefined });
+    if (rest(live) !== rest(expected)) out.push("hosts or gateways differ");
+    return out;
+}
+
+/** Reads the live VirtualService of a cluster stack; undefined for a stack that renders. */
+export async function readLiveRouting(config: StackConfig): Promise<LiveRouting | undefined> {
+    if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return undefined;
+    const connection = connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+    const r = config.resolved;
+    const live = await getObject(connection, r.istioApiVersion, "virtualservices", r.namespace, r.virtualServiceName);
+    return { split: splitOf(live?.spec), differences: virtualServiceDifferences(live?.spec, virtualServiceSpec(r)) };
+}
+
+export interface Availability {
+    available: boolean;
+    availableReplicas: number;
+    replicas: number;
+    /** e.g. `Deployment default/model-v2 is Available (3 of 3 replicas)`. */
+    message: string;
+}
+
+/** Whether a Deployment is Available (its condition); undefined for a stack that renders. */
+export async function readDeploymentAvailability(config: StackConfig, name: string): Promise<Availability | undefined> {
+    if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return undefined;
+    const connection = connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+    const where = `${config.resolved.namespace}/${name}`;
+    const d = await getObject(connection, "apps/v1", "deployments", config.resolved.namespace, name);
+    if (!d) return { available: false, availableReplicas: 0, replicas: 0, message: `Deployment ${where} does not exist` };
+    const condition = (d.status?.conditions ?? []).find((c: { type: string }) => c.type === "Available");
+    const availableReplicas = d.status?.availableReplicas ?? 0;
+    const replicas = d.spec?.replicas ?? 1;
+    const available = condition?.status === "True" && (replicas === 0 || availableReplicas > 0);
+    return {
+        available,
+        availableReplicas,
+        replicas,
+        message: `Deployment ${where} is ${available ? "Available" : "not Available"} (${availableReplicas} of ${replicas} replicas${!available && condition?.message ? `; ${condition.message}` : ""})`,
+    };
+}
