@@ -34,6 +34,8 @@ export interface RunAnalysisOptions {
     secrets?: readonly string[];
     /** Clock, for tests. */
     now?: () => Date;
+    /** Cancels the queries and ends running custom checks at once (their results are then "error"). */
+    signal?: AbortSignal;
 }
 
 export interface AnalysisReport {
@@ -65,27 +67,27 @@ export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisRep
     };
 
     const [canary, stable, custom] = await Promise.all([
-        measure(opts.prometheus, queries.canary),
-        measure(opts.prometheus, queries.stable),
-        Promise.all((opts.customChecks ?? []).map((c) => runCustomCheck(c, context, { secrets: opts.secrets }))),
+        measure(opts.prometheus, queries.canary, opts.signal),
+        measure(opts.prometheus, queries.stable, opts.signal),
+        Promise.all((opts.customChecks ?? []).map((c) => runCustomCheck(c, context, { secrets: opts.secrets, signal: opts.signal }))),
     ]);
     const measurement: Measurement = { canary, stable };
     const results = [...evaluate(measurement, opts.thresholds), ...custom];
     return { results, summary: summarize(results), measurement, queries, at };
 }
 
-async function measure(prom: InstantQuerier, q: WorkloadQueries): Promise<WorkloadMeasurement> {
+async function measure(prom: InstantQuerier, q: WorkloadQueries, signal?: AbortSignal): Promise<WorkloadMeasurement> {
     const [requests, successRate, p99Ms] = await Promise.all([
-        safeQuery(prom, q.requests),
-        safeQuery(prom, q.successRate),
-        safeQuery(prom, q.p99Ms),
+        safeQuery(prom, q.requests, signal),
+        safeQuery(prom, q.successRate, signal),
+        safeQuery(prom, q.p99Ms, signal),
     ]);
     return { requests, successRate, p99Ms };
 }
 
-async function safeQuery(prom: InstantQuerier, expr: string): Promise<MetricValue> {
+async function safeQuery(prom: InstantQuerier, expr: string, signal?: AbortSignal): Promise<MetricValue> {
     try {
-        return await prom.query(expr);
+        return await prom.query(expr, signal);
     } catch (err) {
         return { error: err instanceof Error ? err.message : String(err) };
     }

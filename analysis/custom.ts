@@ -15,6 +15,9 @@
  *   stdout). Spawn failure (e.g. not found), timeout (the process group is killed) or death by a
  *   signal -> "error".
  *
+ * An abort (the rollout was interrupted) ends a running check at once: the command's process group
+ * is killed, a webhook call is cancelled, and the result is "error".
+ *
  * `runCustomCheck` never rejects: every failure is reported as a CheckResult. Secret values
  * (a webhook's header or URL, a command's environment) are used as they are and never appear in
  * a result: every message is masked, including what a webhook or command echoes back.
@@ -59,6 +62,8 @@ export type CustomCheck = WebhookCheck | CommandCheck;
 export interface RunCheckOptions {
     /** Plaintext secrets: replaced by `[secret]` in every message. */
     secrets?: readonly string[];
+    /** Ends the check at once: the command's process group is killed, a webhook call cancelled. */
+    signal?: AbortSignal;
 }
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
@@ -155,27 +160,30 @@ function textMapProblems(value: unknown, key: string, kind: "header" | "env"): s
     return problems;
 }
 
-/** Runs one custom check. Never rejects. */
+const interrupted = "the rollout was interrupted";
+
+/** Runs one custom check; `options.signal` aborts it at once (result "error"). Never rejects. */
 export async function runCustomCheck(check: CustomCheck, context: CheckContext, options: RunCheckOptions = {}): Promise<CheckResult> {
     const secrets = options.secrets ?? [];
-    const result = await runUnmasked(check, context, secrets);
+    const result = await runUnmasked(check, context, secrets, options.signal);
     return secrets.length > 0 ? { ...result, message: redact(result.message, secrets) } : result;
 }
 
-async function runUnmasked(check: CustomCheck, context: CheckContext, secrets: readonly string[]): Promise<CheckResult> {
+async function runUnmasked(check: CustomCheck, context: CheckContext, secrets: readonly string[], signal?: AbortSignal): Promise<CheckResult> {
     const name = typeof check?.name === "string" && check.name !== "" ? check.name : "custom-check";
     const problems = validateCustomCheck(check, `custom check ${JSON.stringify(name)}`);
     if (problems.length > 0) return { name, status: "error", message: `invalid check definition: ${problems.join("; ")}` };
     const payload = { ...context, name };
+    if (signal?.aborted) return { name, status: "error", message: `not run: ${interrupted}` };
     try {
-        if (isWebhookCheck(check)) return await runWebhook(name, check.webhook, payload, secrets);
-        return await runCommand(name, check as CommandCheck, payload);
+        if (isWebhookCheck(check)) return await runWebhook(name, check.webhook, payload, secrets, signal);
+        return await runCommand(name, check as CommandCheck, payload, signal);
     } catch (err) {
         return { name, status: "error", message: `check could not run: ${err instanceof Error ? err.message : String(err)}` };
     }
 }
 
-async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: Record<string, unknown>, secrets: readonly string[]): Promise<CheckResult> {
+async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: Record<string, unknown>, secrets: readonly string[], signal?: AbortSignal): Promise<CheckResult> {
     const timeoutMs = hook.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
     const controller = new AbortController();
     let timedOut = false;
@@ -183,6 +191,8 @@ async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: 
         timedOut = true;
         controller.abort();
     }, timeoutMs);
+    const stop = () => controller.abort();
+    signal?.addEventListener("abort", stop, { once: true });
     let status: number;
     let text: string;
     try {
@@ -196,10 +206,12 @@ async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: 
         // Masked before it is cut to a snippet, so no part of an echoed secret survives.
         text = redact(await res.text(), secrets);
     } catch (err) {
+        if (signal?.aborted && !timedOut) return { name, status: "error", message: `webhook ${hook.url} was stopped: ${interrupted}` };
         const why = timedOut ? `no response within ${timeoutMs} ms` : describeNetworkError(err);
         return { name, status: "error", message: `webhook ${hook.url} failed: ${why}` };
     } finally {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", stop);
     }
     if (status < 200 || status > 299) {
         return { name, status: "error", message: `webhook ${hook.url} answered HTTP ${status}: ${snippet(text)}` };
@@ -226,7 +238,7 @@ async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: 
     };
 }
 
-function runCommand(name: string, check: CommandCheck, payload: Record<string, unknown>): Promise<CheckResult> {
+function runCommand(name: string, check: CommandCheck, payload: Record<string, unknown>, signal?: AbortSignal): Promise<CheckResult> {
     const timeoutMs = check.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const useShell = typeof check.command === "string";
     const file = useShell ? "/bin/sh" : (check.command as string[])[0];
@@ -248,11 +260,13 @@ function runCommand(name: string, check: CommandCheck, payload: Record<string, u
             if (settled) return;
             settled = true;
             clearTimeout(timer);
+            signal?.removeEventListener("abort", abort);
             resolve(r);
         };
         let stdout = "";
         let stderr = "";
         let timedOut = false;
+        let aborted = false;
 
         // Own process group, so a timeout also kills whatever a shell started.
         const child = spawn(file, args, { cwd: check.cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -267,6 +281,12 @@ function runCommand(name: string, check: CommandCheck, payload: Record<string, u
             timedOut = true;
             killGroup();
         }, timeoutMs);
+        // An interrupted rollout does not wait for a check: the whole group goes at once.
+        const abort = () => {
+            aborted = true;
+            killGroup();
+        };
+        signal?.addEventListener("abort", abort, { once: true });
 
         child.stdout!.setEncoding("utf8").on("data", (d: string) => {
             stdout = capTail(stdout + d);
@@ -280,7 +300,9 @@ function runCommand(name: string, check: CommandCheck, payload: Record<string, u
         });
         child.on("close", (code, signal) => {
             const last = lastLine(stderr) ?? lastLine(stdout);
-            if (timedOut) {
+            if (aborted) {
+                finish({ name, status: "error", message: `command \`${shown}\` was stopped: ${interrupted}` });
+            } else if (timedOut) {
                 finish({ name, status: "error", message: `command \`${shown}\` timed out after ${timeoutMs} ms and was killed` });
             } else if (signal !== null) {
                 finish({ name, status: "error", message: `command \`${shown}\` was killed by ${signal}${last ? `: ${last}` : ""}` });

@@ -3,8 +3,9 @@
  *
  * `query` resolves to:
  *   - `null` when the result vector is empty (no series matched: no data),
- *   - `null` when the single value is NaN (e.g. a 0/0 success rate: no traffic in the window),
- *   - the number otherwise (`+Inf`/`-Inf` become `Infinity`/`-Infinity`).
+ *   - the number otherwise: `NaN` stays `NaN` (a 0/0 success rate in a quiet window, or a broken
+ *     rule) and `+Inf`/`-Inf` become `Infinity`/`-Infinity`. The client does not judge them:
+ *     `verdict.ts` calls such values impossible when the workload had traffic, and an error.
  * It rejects with a `PrometheusError` for every other outcome; it never turns a failure into
  * `null`, because "no data" and "could not ask" must stay distinguishable.
  */
@@ -21,7 +22,9 @@ export type PrometheusErrorKind =
     /** The API answered `status: "error"` (bad query, execution error...). */
     | "query"
     /** The query returned something other than at most one sample (e.g. several series). */
-    | "unexpected-result";
+    | "unexpected-result"
+    /** The caller aborted the query (the rollout was interrupted). */
+    | "aborted";
 
 export class PrometheusError extends Error {
     readonly kind: PrometheusErrorKind;
@@ -65,7 +68,8 @@ export interface PrometheusClientOptions {
 
 /** Anything that can evaluate an instant query to one value; `PrometheusClient` is one. */
 export interface InstantQuerier {
-    query(expr: string): Promise<number | null>;
+    /** `signal` cancels the query (it then rejects). */
+    query(expr: string, signal?: AbortSignal): Promise<number | null>;
 }
 
 export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 10_000;
@@ -100,7 +104,7 @@ export class PrometheusClient implements InstantQuerier {
     }
 
     /** Evaluates `expr` at the current time. See the module comment for the result contract. */
-    async query(expr: string): Promise<number | null> {
+    async query(expr: string, signal?: AbortSignal): Promise<number | null> {
         const fail = (kind: PrometheusErrorKind, detail: string, extra: { status?: number; errorType?: string; cause?: unknown } = {}) =>
             new PrometheusError({ kind, url: this.endpoint, query: expr, detail, ...extra });
 
@@ -110,6 +114,9 @@ export class PrometheusClient implements InstantQuerier {
             timedOut = true;
             controller.abort();
         }, this.timeoutMs);
+        const stop = () => controller.abort();
+        signal?.addEventListener("abort", stop, { once: true });
+        if (signal?.aborted) controller.abort();
 
         let status: number;
         let text: string;
@@ -125,9 +132,11 @@ export class PrometheusClient implements InstantQuerier {
             text = await res.text();
         } catch (err) {
             if (timedOut) throw fail("timeout", `no response within ${this.timeoutMs} ms`, { cause: err });
+            if (signal?.aborted) throw fail("aborted", "the query was cancelled", { cause: err });
             throw fail("network", describeNetworkError(err), { cause: err });
         } finally {
             clearTimeout(timer);
+            signal?.removeEventListener("abort", stop);
         }
 
         let body: unknown;
@@ -187,7 +196,7 @@ function parseSample(value: unknown, fail: (kind: PrometheusErrorKind, detail: s
         throw fail("invalid-response", `sample is not [timestamp, "value"]: ${JSON.stringify(value)}`);
     }
     const s = value[1];
-    if (s === "NaN") return null;
+    if (s === "NaN") return NaN;
     if (s === "+Inf" || s === "Inf") return Infinity;
     if (s === "-Inf") return -Infinity;
     const n = Number(s);

@@ -100,8 +100,8 @@ export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): s
  *
  * The numerator falls back to `vector(0)` when no non-5xx series exists, so a canary that answers
  * every request with 5xx yields 0 (a failure) instead of an empty result (which would read as
- * "no data"). With no traffic at all the denominator is empty or 0 and the result is empty or NaN,
- * which the client turns into `null`.
+ * "no data"). With no traffic at all the denominator is empty or 0 and the result is empty or NaN;
+ * the request count then keeps the check at "no data" (see `verdict.ts`).
  */
 export function successRateQuery(sel: WorkloadSelector, window: string): string {
     const w = checkWindow(window);
@@ -177,4 +177,13 @@ function describe(v: unknown): string {
     } catch {
         return String(v);
     }
+}
+
+/**
+ * How many `istio_requests_total` series exist for a workload (any response code, any source):
+ * empty when Prometheus has never scraped the workload's sidecar, or not within the staleness
+ * window. The rollout's preflight uses it on the stable workload.
+ */
+export function seriesCountQuery(sel: WorkloadSelector): string {
+    return `count(${REQUESTS_METRIC}{${workloadMatchers(sel)}})`;
 }

@@ -161,10 +161,13 @@ const EPS = 1e-9;
  *   1. "error"  if a query the check depends on failed (including the canary's request count,
  *               without which traffic sufficiency is unknown; for relative checks also the
  *               stable value and stable request count);
- *   2. "nodata" if the canary had no or too little traffic (requests null, or < minRequests),
- *               or its metric is null; for relative checks also if stable had no or too little
- *               traffic or its metric is null;
- *   3. "pass" / "fail" by comparing the values. Values exactly at a threshold pass.
+ *               A request count that cannot be real (NaN, infinite, negative) is an error too;
+ *   2. "nodata" if the canary had no or too little traffic (requests null, or < minRequests);
+ *               for relative checks also if stable had no or too little traffic;
+ *   3. "error"  if, with enough traffic, a value is impossible: a success rate outside 0..100,
+ *               a latency that is negative, infinite or NaN (never judged, never a pass);
+ *   4. "nodata" if a metric is null (no series);
+ *   5. "pass" / "fail" by comparing the values. Values exactly at a threshold pass.
  */
 export function evaluate(measurement: Measurement, thresholds: AnalysisThresholds): CheckResult[] {
     const { canary, stable } = measurement;
@@ -176,7 +179,7 @@ export function evaluate(measurement: Measurement, thresholds: AnalysisThreshold
 
     // Absolute success rate.
     results.push(
-        judge(CHECK_NAMES.successRate, [canaryTraffic], [["canary success rate", canary.successRate]], (c) => {
+        judge(CHECK_NAMES.successRate, [canaryTraffic], [["canary success rate", canary.successRate, "rate"]], (c) => {
             const ok = c >= t.minSuccessRate - EPS;
             return {
                 status: ok ? "pass" : "fail",
@@ -189,7 +192,7 @@ export function evaluate(measurement: Measurement, thresholds: AnalysisThreshold
 
     // Absolute P99.
     results.push(
-        judge(CHECK_NAMES.p99, [canaryTraffic], [["canary P99 latency", canary.p99Ms]], (c) => {
+        judge(CHECK_NAMES.p99, [canaryTraffic], [["canary P99 latency", canary.p99Ms, "latency"]], (c) => {
             const ok = c <= t.maxP99Ms * (1 + EPS);
             return {
                 status: ok ? "pass" : "fail",
@@ -208,8 +211,8 @@ export function evaluate(measurement: Measurement, thresholds: AnalysisThreshold
                 CHECK_NAMES.successRateVsStable,
                 [canaryTraffic, stableTraffic],
                 [
-                    ["canary success rate", canary.successRate],
-                    ["stable success rate", stable.successRate],
+                    ["canary success rate", canary.successRate, "rate"],
+                    ["stable success rate", stable.successRate, "rate"],
                 ],
                 (c, s) => {
                     const bound = s - maxDrop;
@@ -232,8 +235,8 @@ export function evaluate(measurement: Measurement, thresholds: AnalysisThreshold
                 CHECK_NAMES.p99VsStable,
                 [canaryTraffic, stableTraffic],
                 [
-                    ["canary P99 latency", canary.p99Ms],
-                    ["stable P99 latency", stable.p99Ms],
+                    ["canary P99 latency", canary.p99Ms, "latency"],
+                    ["stable P99 latency", stable.p99Ms, "latency"],
                 ],
                 (c, s) => {
                     const bound = s * maxRatio;
@@ -257,6 +260,9 @@ function trafficGate(who: "canary" | "stable", requests: MetricValue, minRequest
     if (isMetricError(requests)) {
         return { status: "error", message: `${who} request count query failed: ${requests.error}` };
     }
+    if (typeof requests === "number" && impossible(requests, "count")) {
+        return { status: "error", message: impossibleMessage(`${who} request count`, requests, "count") };
+    }
     if (requests === null || requests === undefined) {
         return {
             status: "nodata",
@@ -279,16 +285,39 @@ function trafficGate(who: "canary" | "stable", requests: MetricValue, minRequest
     return { status: "ok" };
 }
 
+/**
+ * What a measured value can be. Prometheus can answer values no real traffic produces (`+Inf` from
+ * a division by zero, NaN from 0/0 over buckets that have samples, a negative rate after a counter
+ * reset in a recording rule, an exporter bug): such a value judges nothing, and it must never pass.
+ */
+export type ValueKind = "rate" | "latency" | "count";
+
+const possible: Record<ValueKind, { accepts: string; ok(v: number): boolean }> = {
+    rate: { accepts: "a rate is 0 to 100%", ok: (v) => v >= 0 && v <= 100 },
+    latency: { accepts: "a latency is a finite number >= 0 ms", ok: (v) => Number.isFinite(v) && v >= 0 },
+    count: { accepts: "a count is a finite number >= 0", ok: (v) => Number.isFinite(v) && v >= 0 },
+};
+
+/** True when `v` cannot be a real measurement of this kind (NaN, infinite, out of range). */
+export function impossible(v: number, kind: ValueKind): boolean {
+    return Number.isNaN(v) || !possible[kind].ok(v);
+}
+
+function impossibleMessage(label: string, v: number, kind: ValueKind): string {
+    return `${label} is ${v}, which is impossible (${possible[kind].accepts}): Prometheus' answer cannot be trusted`;
+}
+
 type Verdict = Required<Pick<CheckResult, "status" | "message">> & Omit<CheckResult, "name" | "status" | "message">;
 
 /**
  * Applies the precedence rules: query errors first (metric queries, then traffic gates), then
- * missing traffic, then missing values, then the comparison.
+ * missing traffic, then impossible values (an error: see `ValueKind`), then missing values, then
+ * the comparison.
  */
 function judge(
     name: string,
     gates: Gate[],
-    values: [label: string, value: MetricValue][],
+    values: [label: string, value: MetricValue, kind: ValueKind][],
     compare: (...v: number[]) => Verdict,
 ): CheckResult {
     const errors: string[] = [];
@@ -300,9 +329,15 @@ function judge(
 
     for (const g of gates) if (g.status === "nodata") return { name, status: "nodata", message: g.message };
 
+    // With enough traffic, every value must be one real traffic can produce.
+    const impossibleValues = values.filter(([, v, kind]) => typeof v === "number" && impossible(v, kind));
+    if (impossibleValues.length > 0) {
+        return { name, status: "error", message: impossibleValues.map(([label, v, kind]) => impossibleMessage(label, v as number, kind)).join("; ") };
+    }
+
     const nums: number[] = [];
     for (const [label, v] of values) {
-        if (v === null || v === undefined || typeof v !== "number" || Number.isNaN(v)) {
+        if (v === null || v === undefined || typeof v !== "number") {
             return { name, status: "nodata", message: `${label}: no data in the analysis window; not judged` };
         }
         nums.push(v);

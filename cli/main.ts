@@ -3,6 +3,7 @@ import { parseArgs } from "util";
 import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
 import { openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { acquireStackLock } from "../stacks/lock";
 import { Command, Options, Values } from "./command";
 import { rolloutCommands } from "./rollout";
 
@@ -32,8 +33,15 @@ export const commands: Record<string, Command> = {
         options: { "no-create": { type: "boolean" } },
         optionHelp: { "no-create": "fail instead of creating a missing stack" },
         async run(values, ref) {
-            const stack = await openStack(ref, { create: !values["no-create"] });
-            const result = await upStack(stack, { onOutput: (out) => process.stdout.write(out) });
+            // Refused while a rollout holds the stack: it would move the weight under the analysis.
+            const lock = acquireStackLock(ref, "up", { onMessage: (m) => process.stderr.write(`${m}\n`) });
+            let result;
+            try {
+                const stack = await openStack(ref, { create: !values["no-create"] });
+                result = await upStack(stack, { onOutput: (out) => process.stdout.write(out) });
+            } finally {
+                lock.release();
+            }
             const split = result.outputs.split as Record<string, number> | undefined;
             process.stdout.write(`\nmodel-canary: stack ${ref.stack} serves ${Object.entries(split ?? {}).map(([v, w]) => `${v} ${w}%`).join(", ")}\n`);
             return 0;

@@ -9,8 +9,10 @@ import { RolloutRecord } from "../rollout/record";
 import { renderReportMarkdown, renderReportSvg } from "../rollout/report";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord, stateDir } from "../rollout/status";
-import { checkConfig, openStack, readOutputs } from "../stacks/automation";
+import { checkConfig, openStack, readOutputs, StackRef } from "../stacks/automation";
 import { readLiveRouting } from "../stacks/live";
+import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/lock";
+import { describeProcess, liveness } from "../stacks/process";
 import { Command, Values } from "./command";
 
 const mark: Record<CheckResult["status"], string> = { pass: "ok", fail: "FAIL", nodata: "NO DATA", error: "ERROR" };
@@ -67,6 +69,35 @@ const outputHelp = {
     quiet: "print only the outcome",
 };
 
+const notice = (message: string) => { process.stderr.write(`${message}\n`); };
+
+/** Runs `action` holding the stack's run lock, released afterwards whatever happens. */
+async function holding<T>(lock: StackLock, action: () => Promise<T>): Promise<T> {
+    try {
+        return await action();
+    } finally {
+        lock.release();
+    }
+}
+
+/** What `status` says about a recorded run that has not finished: running, or died. */
+function runState(record: RolloutRecord): string {
+    if (record.outcome !== "running" || !record.runner) return record.outcome;
+    const state = liveness(record.runner);
+    if (state.state === "dead") return `died (${state.reason})`;
+    if (state.state === "unknown") return `running on host ${record.runner.host} (pid ${record.runner.pid}; ${state.reason})`;
+    return `running (pid ${record.runner.pid})`;
+}
+
+export function holderLine(ref: StackRef): string | undefined {
+    const holder = lockHolder(ref);
+    if (!holder) return undefined;
+    const state = liveness(holder);
+    return state.state === "dead"
+        ? `lock: left by \`${holder.command}\` (${describeProcess(holder)}), which died (${state.reason}); the next command takes it over`
+        : `lock: held by \`${holder.command}\` (${describeProcess(holder)})`;
+}
+
 function printer(values: Values) {
     return {
         event(event: RolloutEvent) {
@@ -85,9 +116,11 @@ export const rolloutCommands: Record<string, Command> = {
         usage: "rollout --stack dev [--steps 1,10,50,100] [--interval 60s] [--tick 10s] [--window 1m] [--prometheus URL] [--promote]",
         help: [
             "Defaults come from the stack config's `rollout` block; flags override it. A rerun resumes",
-            "from the weight the stack serves. SIGINT/SIGTERM stop at a consistent point (a running",
-            "`up` finishes first). Exit codes: 0 passed (or promoted), 1 rolled back or failed,",
-            "2 usage, 130/143 interrupted.",
+            "from the weight the stack serves (refused when that weight is above the last step). The",
+            "run holds the stack: a second rollout, `up` or `promote` is refused; `rollback` stops it.",
+            "Prometheus is checked before the first step. SIGINT/SIGTERM stop at a consistent point (a",
+            "running `up` finishes first; a running custom check is ended). Exit codes: 0 passed (or",
+            "promoted), 1 rolled back, refused or failed, 2 usage, 130/143 interrupted.",
         ],
         options: {
             steps: { type: "string" }, interval: { type: "string" }, tick: { type: "string" }, window: { type: "string" },
@@ -131,11 +164,17 @@ export const rolloutCommands: Record<string, Command> = {
     rollback: {
         summary: "send all traffic back to stable now (weight 0, canary header routes removed)",
         usage: "rollback --stack dev",
+        help: [
+            "A rollout running on the stack is asked to stop (SIGTERM on this machine) and waited for",
+            "(up to 120 s, while it finishes a running `up`); it applies nothing more, then this applies.",
+        ],
         options: { ...outputOptions },
         optionHelp: outputHelp,
         async run(values, ref) {
             const stack = await openStack(ref);
-            const actionMs = await rollbackStack(stack, "manual rollback");
+            // Always gets through: a running rollout is asked to stop (and has applied its last weight) before this applies.
+            const lock = await preemptStackLock(ref, "rollback", { onMessage: notice });
+            const actionMs = await holding(lock, () => rollbackStack(stack, "manual rollback"));
             printer(values).result({ type: "rollback", stack: ref.stack, actionMs }, `rolled back: stack ${ref.stack} sends 100% to ${checkConfig(stack).resolved.stable.version} (${seconds(actionMs)})`);
             return 0;
         },
@@ -147,7 +186,8 @@ export const rolloutCommands: Record<string, Command> = {
         optionHelp: { force: "promote even below 100%, moving all traffic at once", ...outputHelp },
         async run(values, ref) {
             const stack = await openStack(ref);
-            const actionMs = await promoteStack(stack, { force: values.force === true });
+            const lock = acquireStackLock(ref, "promote", { onMessage: notice });
+            const actionMs = await holding(lock, () => promoteStack(stack, { force: values.force === true }));
             const stable = checkConfig(stack).resolved.stable.version;
             printer(values).result({ type: "promote", stack: ref.stack, stableVersion: stable, actionMs }, `promoted: ${stable} is stable and serves 100% (${seconds(actionMs)})`);
             return 0;
@@ -173,6 +213,7 @@ export const rolloutCommands: Record<string, Command> = {
                 liveError = (e as Error).message;
             }
             const record = readRecord(stack.workspace.workDir, ref.stack);
+            const holder = lockHolder(ref);
             const last = record?.steps.at(-1);
             const lastAnalysis = last?.analyses.at(-1);
             const status = {
@@ -181,7 +222,8 @@ export const rolloutCommands: Record<string, Command> = {
                 configuredWeight: configured.canaryWeight,
                 drift: outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight,
                 live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
-                rollout: record ? { outcome: record.outcome, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
+                lock: holder ? { ...holder, state: liveness(holder).state } : null,
+                rollout: record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
             };
             const split = outputs.split as Record<string, number> | undefined;
             const lines = [
@@ -192,7 +234,8 @@ export const rolloutCommands: Record<string, Command> = {
                     ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
                     : []),
                 ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
-                record ? `last rollout: ${record.outcome} at step ${status.rollout?.step} (${last?.weight}%): ${plain(record.message)}` : "no rollout recorded here",
+                ...(holder ? [holderLine(ref)!] : []),
+                record ? `last rollout: ${runState(record)} at step ${status.rollout?.step} (${last?.weight}%): ${plain(record.message)}` : "no rollout recorded here",
                 ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
             ];
             printer(values).result(status, lines.join("\n"));

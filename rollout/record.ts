@@ -1,5 +1,6 @@
 // What a rollout run records: the input of its report, its status file and its JSON output.
 import type { CheckResult, Measurement } from "../analysis/verdict";
+import type { ProcessIdentity } from "../stacks/process";
 
 /** One analysis tick during a step. */
 export interface AnalysisRecord {
@@ -54,4 +55,6 @@ export interface RolloutRecord {
     rollback?: RollbackRecord;
     /** The thresholds in force, for the report's header. */
     thresholds: Record<string, number | null>;
+    /** The process running it, so `status` can tell a run that died from one still running. */
+    runner?: ProcessIdentity;
 }

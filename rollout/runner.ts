@@ -2,14 +2,17 @@
 // analyse the canary against stable until the step passes or fails; roll back by itself.
 import type * as auto from "@pulumi/pulumi/automation";
 import { runAnalysis } from "../analysis/analyze";
+import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, evaluate, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
-import { deploymentName, redact } from "../components";
+import { deploymentName, redact, ValidationError } from "../components";
 import { checkConfig, openStack, readOutputs, setProjectConfig, StackRef, upStack } from "../stacks/automation";
 import { readDeploymentAvailability } from "../stacks/live";
+import { acquireStackLock } from "../stacks/lock";
 import { RolloutPlan, remainingSteps } from "./plan";
 import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
 import { writeRecord } from "./status";
+import type { ProcessIdentity } from "../stacks/process";
 
 export type RolloutEvent =
     | { type: "step-start"; step: StepRecord; total: number }
@@ -28,6 +31,8 @@ export interface RolloutOptions {
     onEvent?: (event: RolloutEvent) => void;
     /** Aborting stops the rollout at a consistent point: between analyses, or once a running `up` finishes. */
     signal?: AbortSignal;
+    /** Notices that are not events (a dead holder's lock taken over). Default: standard error. */
+    onMessage?: (message: string) => void;
 }
 
 /** Resolves after `ms`, or at once when the signal aborts. */
@@ -96,9 +101,22 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
 
 /** Walks the plan from the weight the stack serves now. Never throws for a failing canary: that is an outcome. */
 export async function runRollout(options: RolloutOptions): Promise<RolloutRecord> {
-    const { ref, plan, signal } = options;
-    const emit = options.onEvent ?? (() => undefined);
+    const { ref } = options;
     const stack = await openStack(ref);
+    // The stack is this run's until it ends: a second rollout, `up` or `promote` is refused, and
+    // `rollback` asks this run to stop (see stacks/lock.ts) before it applies anything.
+    const lock = acquireStackLock(ref, "rollout", { onMessage: options.onMessage ?? ((m) => process.stderr.write(`${m}\n`)) });
+    try {
+        return await walk(options, stack, lock.preempted, lock.holder);
+    } finally {
+        lock.release();
+    }
+}
+
+async function walk(options: RolloutOptions, stack: auto.Stack, preempted: AbortSignal, runner: ProcessIdentity): Promise<RolloutRecord> {
+    const { ref, plan } = options;
+    const signal = options.signal ? AbortSignal.any([options.signal, preempted]) : preempted;
+    const emit = options.onEvent ?? (() => undefined);
     const configured = checkConfig(stack);
     const config = configured.resolved;
     if (!config.canary) throw new Error(`stack \`${ref.stack}\` has no \`canary\` configured: set \`canary\` to the version to roll out`);
@@ -110,6 +128,20 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     const applied = await readOutputs(stack);
     const appliedWeight = applied.canaryVersion === canary.version && typeof applied.canaryWeight === "number" ? applied.canaryWeight : 0;
     const steps = remainingSteps(plan.steps, appliedWeight);
+    if (steps.length === 0) {
+        // Walking nothing would report success for a weight no analysis looked at.
+        const last = plan.steps[plan.steps.length - 1];
+        throw new ValidationError([`${canary.version} already serves ${appliedWeight}%, above the plan's last step ${last}% (steps ${plan.steps.join(",")}): this rollout would analyse nothing and leave ${appliedWeight}% applied. Nothing was changed. Include a step of at least ${appliedWeight}% (e.g. \`--steps ${appliedWeight === 100 ? "100" : `${appliedWeight},100`}\`) to analyse it, or run \`rollback\` first`]);
+    }
+    // A Prometheus the analysis cannot use would roll a healthy canary back: refuse instead.
+    const unusable = await preflightPrometheus({
+        prometheus, url: plan.prometheusUrl, signal,
+        stable: { namespace: config.namespace, workload: deploymentName(config.app, config.stable.version) },
+    });
+    if (unusable && !signal.aborted) throw new ValidationError([`${unusable}. Nothing was changed; fix \`rollout.prometheus\` (or \`--prometheus\`) and run \`rollout\` again`]);
+    const stopped = (at: string) => preempted.aborted
+        ? `${(preempted.reason as Error).message} ${at}`
+        : `interrupted ${at}`;
     const record: RolloutRecord = {
         stack: ref.stack,
         stableVersion: config.stable.version,
@@ -120,6 +152,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
         message: appliedWeight > 0 ? `resuming at ${appliedWeight}%` : "starting",
         steps: [],
         thresholds: { ...plan.thresholds },
+        runner,
     };
     const save = () => writeRecord(workDir, record);
     const finish = (outcome: RolloutRecord["outcome"], message: string) => {
@@ -136,10 +169,11 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     let currentWeight = appliedWeight;
 
     for (const weight of steps) {
-        if (signal?.aborted) return finish("interrupted", `interrupted before the ${weight}% step; ${currentWeight}% is applied`);
+        if (signal.aborted) return finish("interrupted", `${stopped(`before the ${weight}% step`)}; ${currentWeight}% is applied`);
         const index = plan.steps.indexOf(weight) + 1;
         const step: StepRecord = { index, weight, startedAt: new Date().toISOString(), appliedAt: "", applyMs: 0, analyses: [], verdict: "running" };
         record.steps.push(step);
+        save(); // `status` sees the run (and who runs it) before the step's `up` starts
         emit({ type: "step-start", step, total: plan.steps.length });
         // Against a cluster, no step sends traffic to a canary whose pods are not ready.
         const availability = await readDeploymentAvailability(checkConfig(stack), workloads.canary);
@@ -181,16 +215,21 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
         const outcomes: ("pass" | "fail")[] = [];
         for (;;) {
             await pause(plan.tickMs, signal);
-            if (signal?.aborted) {
+            const interrupted = () => {
                 step.verdict = "interrupted";
-                step.reason = "interrupted during analysis";
-                return finish("interrupted", `interrupted at ${weight}%; config and cluster both hold ${weight}%, rerun \`rollout\` to resume`);
-            }
+                step.reason = preempted.aborted ? (preempted.reason as Error).message : "interrupted during analysis";
+                return finish("interrupted", preempted.aborted
+                    ? `${stopped(`at ${weight}%`)}; this run applies nothing more`
+                    : `interrupted at ${weight}%; config and cluster both hold ${weight}%, rerun \`rollout\` to resume`);
+            };
+            if (signal.aborted) return interrupted();
             const report = await runAnalysis({
                 prometheus, namespace: config.namespace, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
-                window: plan.window, thresholds: plan.thresholds, customChecks: plan.checks, secrets: configured.secrets,
+                window: plan.window, thresholds: plan.thresholds, customChecks: plan.checks, secrets: configured.secrets, signal,
                 context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, step: index, steps: plan.steps.length },
             });
+            // An analysis cut short by the abort judged nothing: it neither passes nor counts toward rollback.
+            if (signal.aborted) return interrupted();
             let { results, summary } = report;
             const measurement = report.measurement;
             if (hasData(measurement.stable, plan.thresholds.minRequests)) {
@@ -236,7 +275,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     }
 
     if (plan.promote) {
-        if (signal?.aborted) return finish("interrupted", "interrupted before promotion; the canary serves 100%");
+        if (signal.aborted) return finish("interrupted", `${stopped("before promotion")}; the canary serves 100%`);
         emit({ type: "promote-start" });
         await promoteStack(stack);
         return finish("promoted", `${canary.version} passed every step and is now the stable version`);

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../components";
+import { processStartedAt } from "./process";
 import { checkProjectConfig, Decrypt, editProjectConfig } from "./settings";
 import { StackConfig } from "./config";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
@@ -243,9 +244,7 @@ export async function readOutputs(stack: auto.Stack): Promise<Record<string, unk
 export function classify(e: unknown, stack: string): StackOperationError {
     if (e instanceof StackOperationError) return e;
     if (e instanceof ValidationError) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`);
-    if (e instanceof auto.ConcurrentUpdateError) {
-        return new StackOperationError("concurrent-update", `stack \`${stack}\` is being updated by another operation; wait for it, or run \`pulumi cancel\` if it died`, e.message);
-    }
+    if (e instanceof auto.ConcurrentUpdateError) return new StackOperationError("concurrent-update", describeBackendLock(e.message, stack), e.message);
     if (e instanceof auto.StackNotFoundError) {
         return new StackOperationError("stack-not-found", `stack \`${stack}\` does not exist on this backend; create it with \`pulumi stack init ${stack}\``, e.message);
     }
@@ -257,4 +256,28 @@ export function classify(e: unknown, stack: string): StackOperationError {
     if (conflict) return new StackOperationError("conflict", describeApplyConflict(conflict, stack), text);
     const lastError = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error:")).pop();
     return new StackOperationError("engine", lastError ?? text.trim().split("\n").slice(-5).join("\n"), text);
+}
+
+/**
+ * The engine's "stack is currently locked" error, made honest: `pulumi cancel` removes the lock
+ * of a live update too (and then two updates interleave), so it is suggested only for a holder
+ * that no longer runs, and for one on another host only once the user knows it has ended.
+ */
+export function describeBackendLock(engineMessage: string, stack: string): string {
+    // The engine's output can carry its error twice (as it happens and in the summary): one line per lock.
+    const seen = new Set<string>();
+    const holders = [...engineMessage.matchAll(/created by (\S*)@(\S+) \(pid (\d+)\) at (\S+)/g)]
+        .filter((m) => !seen.has(m[0]) && seen.add(m[0]) !== undefined)
+        .map((m) => ({ host: m[2], pid: Number(m[3]), at: m[4] }));
+    const cancel = `\`pulumi cancel --stack ${stack}\` (with the same backend)`;
+    if (holders.length === 0) return `stack \`${stack}\` is being updated by another operation; wait for it to finish`;
+    const lines = holders.map((h) => {
+        const who = `pid ${h.pid} on host ${h.host}, since ${h.at}`;
+        if (h.host !== os.hostname()) return `${who}: this machine cannot check it; wait for it, and run ${cancel} only once you know it has ended`;
+        const started = processStartedAt(h.pid);
+        // A pid that now belongs to a process started after the lock was taken has been reused.
+        if (started && started.getTime() <= Date.parse(h.at) + 2000) return `${who}: it is running; wait for it to finish`;
+        return `${who}: that process no longer runs, so its lock is left over; run ${cancel} to remove it, then retry`;
+    });
+    return `stack \`${stack}\` is locked by another update (${lines.join("; ")})`;
 }

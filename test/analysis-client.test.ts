@@ -67,7 +67,8 @@ describe("analysis/prometheus client (scripted server)", () => {
 
     const values: [string, string, number | null][] = [
         ["empty vector", vector(), null],
-        ["NaN sample", vector("NaN"), null],
+        ["NaN sample", vector("NaN"), NaN],
+        ["-Inf", vector("-Inf"), -Infinity],
         ["zero", vector("0"), 0],
         ["+Inf", vector("+Inf"), Infinity],
         ["exponent", vector("1e3"), 1000],

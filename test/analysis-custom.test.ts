@@ -8,11 +8,25 @@ import { runCustomCheck, validateCustomCheck, type CheckContext } from "../analy
 
 const context: CheckContext = { canaryVersion: "v2", stableVersion: "v1", weight: 10, step: 1 };
 
+/** Resolves once the process is gone; a zombie waiting for init to reap it counts as gone. */
+async function waitGone(pid: number): Promise<void> {
+    const alive = () => {
+        try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+        } catch {
+            return false;
+        }
+    };
+    while (alive()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 describe("analysis/custom checks", () => {
     describe("webhook", () => {
         let server: http.Server;
         let base: string;
         const received: { path?: string; body: unknown; contentType?: string }[] = [];
+        const hanging = new Set<import("net").Socket>();
 
         before(async () => {
             server = http.createServer((req, res) => {
@@ -40,6 +54,10 @@ describe("analysis/custom checks", () => {
                             return json(200, JSON.stringify({ ok: true }));
                         case "/string-pass":
                             return json(200, JSON.stringify({ pass: "true" }));
+                        case "/hang":
+                            hanging.add(req.socket);
+                            req.socket.on("close", () => hanging.delete(req.socket));
+                            return;
                         case "/slow":
                             setTimeout(() => json(200, JSON.stringify({ pass: true })), 2000).unref();
                             return;
@@ -90,6 +108,17 @@ describe("analysis/custom checks", () => {
             assert.strictEqual(r.status, "error");
             assert.match(r.message, /\/slow failed: no response within 200 ms$/);
             assert.ok(Date.now() - started < 1500);
+        });
+
+        it("an abort ends a pending webhook call at once: an error, and the connection is closed", async () => {
+            const controller = new AbortController();
+            const running = runCustomCheck({ name: "quality", webhook: { url: `${base}/hang`, timeoutMs: 30_000 } }, context, { signal: controller.signal });
+            while (hanging.size === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+            controller.abort();
+            const r = await running;
+            assert.deepStrictEqual([r.status, r.message], ["error", `webhook ${base}/hang was stopped: the rollout was interrupted`]);
+            const [socket] = hanging;
+            while (!socket.destroyed) await new Promise((resolve) => setTimeout(resolve, 10));
         });
 
         it("connection refused is an error", async () => {
@@ -187,6 +216,24 @@ describe("analysis/custom checks", () => {
             assert.strictEqual(alive, false, `sleep ${grandchild} survived the timeout`);
         });
 
+        it("an abort ends a running command at once: an error, and its whole process group is gone", async () => {
+            const pidFile = path.join(dir, "aborted.pid");
+            const controller = new AbortController();
+            const running = runCustomCheck({ name: "offline-eval", command: `sleep 30 & echo $! > ${pidFile}; wait`, timeoutMs: 60_000 }, context, { signal: controller.signal });
+            while (!fs.existsSync(pidFile) || fs.readFileSync(pidFile, "utf8").trim() === "") await new Promise((resolve) => setTimeout(resolve, 20));
+            controller.abort();
+            const r = await running;
+            assert.deepStrictEqual([r.status, r.message], ["error", "command `sleep 30 & echo $! > " + pidFile + "; wait` was stopped: the rollout was interrupted"]);
+            const sleeper = Number(fs.readFileSync(pidFile, "utf8").trim());
+            await waitGone(sleeper);
+        });
+
+        it("a check started after the abort does not run at all", async () => {
+            const marker = path.join(dir, "ran");
+            const r = await runCustomCheck({ name: "late", command: ["touch", marker] }, context, { signal: AbortSignal.abort() });
+            assert.deepStrictEqual([r.status, fs.existsSync(marker)], ["error", false]);
+        });
+
         it("death by a signal is an error", async () => {
             const r = await runCustomCheck({ name: "crash", command: "kill -SEGV $$" }, context);
             assert.strictEqual(r.status, "error");
@@ -215,6 +262,12 @@ describe("analysis/custom checks", () => {
                 /`c\.command` must be a non-empty string \(run by \/bin\/sh\) or a non-empty array of strings/,
             ],
             [{ name: "x", command: "true", timeoutMs: "5s" }, /`c\.timeoutMs` must be a positive number of milliseconds, got "5s"/],
+            [
+                { name: "x", webhook: { url: "http://a", headers: { Authorization: { secure: "v1:abc" } } } },
+                /`c\.webhook\.headers\.Authorization` must be a string, got \{"secure":"v1:abc"\}/,
+            ],
+            [{ name: "x", webhook: { url: "http://a", headers: ["a"] } }, /`c\.webhook\.headers` must be a map of header names to strings, got \["a"\]/],
+            [{ name: "x", command: "true", env: { LEVEL: 3 } }, /`c\.env\.LEVEL` must be a string, got 3/],
         ];
         for (const [def, re] of invalid) {
             it(`rejects ${JSON.stringify(def)}`, () => {

@@ -205,6 +205,52 @@ describe("analysis/verdict", () => {
                 messages: { [SR]: /^canary success rate 0\.00% < 99\.00%$/ },
             },
             {
+                title: "canary success rate +Inf is impossible: error, never pass",
+                measurement: m({ successRate: Infinity }),
+                expect: { [SR]: "error", [SRREL]: "error", [P99]: "pass" },
+                messages: { [SR]: /^canary success rate is Infinity, which is impossible \(a rate is 0 to 100%\): Prometheus' answer cannot be trusted$/ },
+            },
+            {
+                title: "canary success rate 150 or -5 is impossible: error",
+                measurement: m({ successRate: 150 }, { successRate: -5 }),
+                expect: { [SR]: "error", [SRREL]: "error" },
+                messages: { [SR]: /canary success rate is 150, which is impossible/, [SRREL]: /canary success rate is 150.*; stable success rate is -5, which is impossible/ },
+            },
+            {
+                title: "negative or infinite P99 latency is impossible: error, never pass",
+                measurement: m({ p99Ms: -Infinity }, { p99Ms: -3 }),
+                expect: { [SR]: "pass", [P99]: "error", [P99REL]: "error" },
+                messages: { [P99]: /^canary P99 latency is -Infinity, which is impossible \(a latency is a finite number >= 0 ms\)/ },
+            },
+            {
+                title: "a stable P99 of +Inf cannot loosen the ratio check: error",
+                measurement: m({ p99Ms: 400 }, { p99Ms: Infinity }),
+                expect: { [P99]: "pass", [P99REL]: "error" },
+                messages: { [P99REL]: /stable P99 latency is Infinity, which is impossible/ },
+            },
+            {
+                title: "NaN with enough traffic is an error, not no data",
+                measurement: m({ successRate: NaN, p99Ms: NaN }),
+                expect: { [SR]: "error", [P99]: "error" },
+                messages: { [SR]: /canary success rate is NaN, which is impossible/ },
+            },
+            {
+                title: "NaN without traffic stays no data (0/0 in a quiet window)",
+                measurement: m({ requests: 0, successRate: NaN, p99Ms: NaN }),
+                expect: { [SR]: "nodata", [P99]: "nodata" },
+            },
+            {
+                title: "an infinite, negative or NaN request count is an error for every check that needs it",
+                measurement: m({ requests: Infinity }, { requests: -10 }),
+                expect: { [SR]: "error", [P99]: "error", [SRREL]: "error", [P99REL]: "error" },
+                messages: { [SR]: /^canary request count is Infinity, which is impossible \(a count is a finite number >= 0\)/, [SRREL]: /stable request count is -10, which is impossible/ },
+            },
+            {
+                title: "a NaN request count is an error",
+                measurement: m({ requests: NaN }),
+                expect: { [SR]: "error", [P99]: "error" },
+            },
+            {
                 title: "stable P99 of 0 with canary > 0 fails the ratio check",
                 measurement: m({ p99Ms: 0.99 }, { p99Ms: 0 }),
                 expect: { [P99REL]: "fail", [P99]: "pass" },

@@ -2,6 +2,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { projectDir } from "../stacks/automation";
 import { makeProject, TestProject } from "./support/engine";
@@ -83,19 +84,29 @@ describe("model-canary command line", function () {
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 90, v2: 10 });
         });
 
-        it("a stack locked by another update is a clear error, and nothing is applied", () => {
+        it("a stack locked by another update is a clear error naming the holder; `pulumi cancel` only for one that died; nothing is applied", () => {
             // The lock a running `pulumi up` holds in a file backend, left by another process.
             const locks = path.join(new URL(project.ref.backendUrl!).pathname, ".pulumi", "locks", "organization", "model-canary", "test");
             fs.mkdirSync(locks, { recursive: true });
             const lock = path.join(locks, "5b0c7d7e-2f1e-4a7b-9f1e-6a1f4c2d9e01.json");
-            fs.writeFileSync(lock, JSON.stringify({ pid: 1, username: "pipeline", hostname: "ci-runner", timestamp: new Date().toISOString() }));
-            try {
-                project.writeConfig({ serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 20 });
-                const second = run(["up", "--stack", "test"], project);
-                assert.strictEqual(second.status, 1);
-                assert.match(second.stderr, /model-canary: stack `test` is being updated by another operation; wait for it, or run `pulumi cancel` if it died/);
-            } finally {
-                fs.rmSync(lock);
+            const at = new Date(Math.floor(Date.now() / 1000) * 1000);
+            const stamp = at.toISOString().replace(".000Z", "Z");
+            const dead = spawnSync("true").pid!;
+            const holders: [Record<string, unknown>, string][] = [
+                [{ pid: 1, hostname: "ci-runner" }, `(pid 1 on host ci-runner, since ${stamp}: this machine cannot check it; wait for it, and run \`pulumi cancel --stack test\` (with the same backend) only once you know it has ended)`],
+                [{ pid: process.pid, hostname: os.hostname() }, `(pid ${process.pid} on host ${os.hostname()}, since ${stamp}: it is running; wait for it to finish)`],
+                [{ pid: dead, hostname: os.hostname() }, `(pid ${dead} on host ${os.hostname()}, since ${stamp}: that process no longer runs, so its lock is left over; run \`pulumi cancel --stack test\` (with the same backend) to remove it, then retry)`],
+            ];
+            project.writeConfig({ serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 20 });
+            for (const [holder, said] of holders) {
+                fs.writeFileSync(lock, JSON.stringify({ ...holder, username: "pipeline", timestamp: at.toISOString() }));
+                try {
+                    const second = run(["up", "--stack", "test"], project);
+                    assert.strictEqual(second.status, 1);
+                    assert.strictEqual(second.stderr.trim().split("\n").pop(), `model-canary: stack \`test\` is locked by another update ${said}`);
+                } finally {
+                    fs.rmSync(lock);
+                }
             }
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 90, v2: 10 });
         });

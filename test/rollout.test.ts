@@ -2,12 +2,15 @@
 // Prometheus scraping a simulated Istio exporter. Traffic follows the rendered VirtualService:
 // each workload's request rate is the total times its rendered weight, as the mesh would do.
 import * as assert from "assert";
-import { spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { resolvePlan } from "../rollout/plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
 import { projectDir, readOutputs, openStack } from "../stacks/automation";
+import { lockFile, lockHolder } from "../stacks/lock";
 import { readProjectConfig } from "../stacks/settings";
 import { makeProject, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";
@@ -37,6 +40,59 @@ function followRenderedSplit(project: TestProject, exporter: IstioExporter, name
     return () => clearInterval(timer);
 }
 
+interface CliRun {
+    child: ChildProcess;
+    output(): string;
+    exited: Promise<number | null>;
+}
+
+/** The model-canary command in a process of its own, against the test project. */
+function cli(project: TestProject, args: string[]): CliRun {
+    const child = spawn(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+        env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout!.on("data", (d) => { output += d; });
+    child.stderr!.on("data", (d) => { output += d; });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return { child, output: () => output, exited };
+}
+
+async function outputMatches(run: CliRun, pattern: RegExp, what: string): Promise<void> {
+    await waitFor(what, async () => (pattern.test(run.output()) ? true : undefined), { timeoutMs: 120_000 });
+}
+
+/** The pids of every descendant of a process, from /proc. */
+function descendants(root: number): { pid: number; comm: string }[] {
+    const children = new Map<number, { pid: number; comm: string }[]>();
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), { pid: Number(entry), comm }]);
+        } catch {
+            // ended while we looked
+        }
+    }
+    const out: { pid: number; comm: string }[] = [];
+    const visit = (pid: number) => { for (const c of children.get(pid) ?? []) { out.push(c); visit(c.pid); } };
+    visit(root);
+    return out;
+}
+
+/** Whether a process runs (a zombie waiting to be reaped has ended). */
+function runs(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2)[0]);
+    } catch {
+        return false;
+    }
+}
+
 /** The project's keys of the test stack's config, as the rollout left them. */
 function stackConfig(project: TestProject): Record<string, any> {
     return readProjectConfig(project.dir, project.ref.stack);
@@ -60,13 +116,14 @@ describe("automated rollout (real engine, real Prometheus)", function () {
     });
 
     /** A deployed stack at canaryWeight 0 with the seed's header route, in a namespace of its own. */
-    async function deployed(extraRollout: Record<string, unknown> = {}): Promise<{ project: TestProject; namespace: string }> {
+    async function deployed(extraRollout: Record<string, unknown> = {}, extraConfig: Record<string, unknown> = {}): Promise<{ project: TestProject; namespace: string }> {
         const namespace = `scenario-${++scenario}`;
         const project = makeProject();
         projects.push(project);
         project.writeConfig({
             namespace, serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 0, headerRoutes: [testers],
             rollout: { prometheus: prometheus.url, steps: [1, 10, 50, 100], interval: "3s", tick: "1s", window: "5s", analysis: { minRequests: 20, failureThreshold: 2 }, ...extraRollout },
+            ...extraConfig,
         });
         const { upStack } = await import("../stacks/automation");
         await upStack(await openStack(project.ref, { create: true }));
@@ -217,5 +274,176 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             stop();
             if (!prometheus.running) await prometheus.restart();
         }
+    });
+
+    describe("one run per stack", () => {
+        it("a second rollout is refused at once naming the holder (host, pid, start time); `up` and `promote` too; the first completes undisturbed", async () => {
+            const { project, namespace } = await deployed({ interval: "5s" });
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            try {
+                const first = cli(project, ["rollout", "--steps", "1,10"]);
+                await outputMatches(first, /\[step 1\/2\] 1% analysis 1/, "the first rollout's first analysis");
+                const holder = lockHolder(project.ref)!;
+                assert.deepStrictEqual([holder.pid, holder.host, holder.command], [first.child.pid, os.hostname(), "rollout"]);
+                const refusal = `model-canary: stack \`test\` is held by a running \`rollout\` (pid ${first.child.pid} on host ${os.hostname()}, started ${holder.startedAt}); wait for it to finish, or run \`model-canary rollback --stack test\` to stop it and send all traffic to stable`;
+                for (const args of [["rollout", "--steps", "1,10,50"], ["up"], ["promote", "--force"]]) {
+                    const second = cli(project, args);
+                    assert.strictEqual(await second.exited, 1, second.output());
+                    assert.strictEqual(second.output().trim(), refusal, args[0]);
+                }
+                assert.strictEqual(await first.exited, 0, first.output());
+                assert.match(first.output(), /COMPLETED: v2 passed every step and serves 10%/);
+                assert.deepStrictEqual([stackConfig(project).canaryWeight, project.renderedSplit()], [10, { v1: 90, v2: 10 }]);
+                assert.strictEqual(fs.existsSync(lockFile(project.ref)), false, "the lock is released");
+            } finally {
+                stop();
+            }
+        });
+
+        it("`rollback` during a rollout's `up` wins: the rollout stops without applying again, and 0% is in config and applied", async () => {
+            const { project, namespace } = await deployed();
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            try {
+                const running = cli(project, ["rollout"]);
+                await outputMatches(running, /\[step 2\/4\] setting canary weight to 10%/, "the rollout's second `up`");
+                const rollback = cli(project, ["rollback"]);
+                assert.strictEqual(await rollback.exited, 0, rollback.output());
+                assert.match(rollback.output(), new RegExp(`^model-canary: stack \`test\` is held by \`rollout\` \\(pid ${running.child.pid} on host .*\\); asking it to stop$`, "m"));
+                assert.match(rollback.output(), /rolled back: stack test sends 100% to v1/);
+                assert.strictEqual(await running.exited, 143, running.output());
+                assert.match(running.output(), /INTERRUPTED: pre-empted by `rollback` \(pid \d+ on host .*\) at 10%; this run applies nothing more/);
+                assert.doesNotMatch(running.output(), /setting canary weight to 50%/);
+                const config = stackConfig(project);
+                assert.deepStrictEqual([config.canaryWeight, config.headerRoutes], [0, undefined]);
+                assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
+                assert.strictEqual((await readOutputs(await openStack(project.ref))).canaryWeight, 0);
+                assert.strictEqual(readRecord(project.dir, project.ref.stack)!.outcome, "interrupted");
+            } finally {
+                stop();
+            }
+        });
+
+        it("a lock left by a rollout whose process died is taken over with a message, and the rollout runs", async () => {
+            const { project, namespace } = await deployed();
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            try {
+                const dead = spawnSync("true").pid!;
+                fs.mkdirSync(path.dirname(lockFile(project.ref)), { recursive: true });
+                fs.writeFileSync(lockFile(project.ref), JSON.stringify({ host: os.hostname(), pid: dead, startTicks: "99", startedAt: "2026-11-26T09:00:00.000Z", command: "rollout" }));
+                const messages: string[] = [];
+                const plan = resolvePlan(stackConfig(project).rollout, { steps: "1" });
+                const record = await runRollout({ ref: project.ref, plan, onMessage: (m) => messages.push(m) });
+                assert.strictEqual(record.outcome, "completed", record.message);
+                assert.deepStrictEqual(messages, [`model-canary: taking over the lock of stack \`test\` left by \`rollout\` (pid ${dead} on host ${os.hostname()}, started 2026-11-26T09:00:00.000Z): process ${dead} no longer runs`]);
+                assert.strictEqual(fs.existsSync(lockFile(project.ref)), false);
+            } finally {
+                stop();
+            }
+        });
+    });
+
+    describe("verdicts are earned", () => {
+        it("with 50% applied, `--steps 1,10` is refused: it would report success for a weight it never analysed; nothing changes", async () => {
+            const { project, namespace } = await deployed({}, { canaryWeight: 50 });
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            try {
+                const run = cli(project, ["rollout", "--steps", "1,10"]);
+                assert.strictEqual(await run.exited, 1, run.output());
+                assert.strictEqual(run.output().trim(), "model-canary: v2 already serves 50%, above the plan's last step 10% (steps 1,10): this rollout would analyse nothing and leave 50% applied. Nothing was changed. Include a step of at least 50% (e.g. `--steps 50,100`) to analyse it, or run `rollback` first");
+                assert.deepStrictEqual([Number(stackConfig(project).canaryWeight), project.renderedSplit()], [50, { v1: 50, v2: 50 }]);
+                assert.strictEqual(readRecord(project.dir, project.ref.stack), undefined, "no run was recorded");
+            } finally {
+                stop();
+            }
+        });
+    });
+
+    describe("preflight and aborts", () => {
+        it("an unreachable, mistyped or wrong Prometheus refuses to start: exit 1, nothing applied, header routes untouched", async () => {
+            const { project, namespace } = await deployed();
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            const closed = await new Promise<number>((resolve) => {
+                const server = require("net").createServer().listen(0, "127.0.0.1", () => {
+                    const port = server.address().port;
+                    server.close(() => resolve(port));
+                });
+            });
+            const before = project.renderedDigest();
+            try {
+                const cases: [string, RegExp][] = [
+                    [`http://127.0.0.1:${closed}`, new RegExp(`^model-canary: Prometheus at http://127\\.0\\.0\\.1:${closed} did not answer a query: request failed: fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}.*\\. Nothing was changed; fix \`rollout\\.prometheus\` \\(or \`--prometheus\`\\) and run \`rollout\` again$`)],
+                    [`${prometheus.url}/prometheus`, /^model-canary: Prometheus at http:\/\/127\.0\.0\.1:\d+\/prometheus did not answer a query: request failed \(HTTP 404\): response body: 404 page not found\. Nothing was changed/],
+                ];
+                for (const [url, message] of cases) {
+                    const run = cli(project, ["rollout", "--prometheus", url]);
+                    assert.strictEqual(await run.exited, 1, run.output());
+                    assert.match(run.output().trim(), message);
+                }
+                // A real Prometheus, but not the one that scrapes this workload: the stable model has no series there.
+                const config = stackConfig(project);
+                project.writeConfig({ ...config, namespace: "elsewhere" });
+                const wrong = cli(project, ["rollout"]);
+                assert.strictEqual(await wrong.exited, 1, wrong.output());
+                assert.match(wrong.output().trim(), /^model-canary: Prometheus at http:\/\/127\.0\.0\.1:\d+ has no `istio_requests_total` series for the stable workload `model-v1` in namespace `elsewhere` \(`count\(istio_requests_total\{reporter="destination",destination_workload_namespace="elsewhere",destination_workload="model-v1"\}\)` is empty\): the canary could not be compared with it\./);
+                assert.strictEqual(project.renderedDigest(), before, "nothing was rendered again");
+                assert.deepStrictEqual([project.renderedSplit(), project.rendered().get("VirtualService/model-virtual-service").spec.http.length], [{ v1: 100 }, 2]);
+                assert.deepStrictEqual(stackConfig(project).headerRoutes, [testers]);
+            } finally {
+                stop();
+            }
+        });
+
+        it("SIGINT during a 30 s command check ends the check at once: exit 130, its process gone, the cut-short analysis not counted", async () => {
+            const pidFile = path.join(os.tmpdir(), `model-canary-check-${process.pid}-${Date.now()}.pid`);
+            const { project, namespace } = await deployed({ checks: [{ name: "offline-eval", command: `sleep 30 & echo $! > ${pidFile}; wait`, timeoutMs: 60_000 }] });
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            try {
+                const run = cli(project, ["rollout"]);
+                await waitFor("the check's process", async () => (fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "" ? true : undefined), { timeoutMs: 120_000 });
+                const sleeper = Number(fs.readFileSync(pidFile, "utf8").trim());
+                assert.strictEqual(runs(sleeper), true);
+                run.child.kill("SIGINT");
+                assert.strictEqual(await run.exited, 130, run.output());
+                assert.match(run.output(), /INTERRUPTED: interrupted at 1%; config and cluster both hold 1%, rerun `rollout` to resume/);
+                await waitFor("the check's process to end", async () => (runs(sleeper) ? undefined : true), { timeoutMs: 10_000 });
+                const record = readRecord(project.dir, project.ref.stack)!;
+                assert.deepStrictEqual([record.outcome, record.steps[0].verdict, record.steps[0].analyses.length], ["interrupted", "interrupted", 0]);
+                assert.deepStrictEqual([stackConfig(project).canaryWeight, project.renderedSplit()], [1, { v1: 99, v2: 1 }]);
+            } finally {
+                stop();
+                fs.rmSync(pidFile, { force: true });
+            }
+        });
+    });
+
+    describe("crash leftovers", () => {
+        it("kill -9 of a rollout during an `up` leaves no language host or program behind, and `status` says the run died", async () => {
+            const { project, namespace } = await deployed();
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            try {
+                const run = cli(project, ["rollout"]);
+                // Wait until the `up` of a step runs the program: the language host and its node child exist.
+                let tree: { pid: number; comm: string }[] = [];
+                await waitFor("the program running under the language host", async () => {
+                    tree = descendants(run.child.pid!);
+                    const host = tree.find((p) => p.comm.startsWith("pulumi-language"));
+                    return host && descendants(host.pid).some((p) => p.comm === "node") ? true : undefined;
+                }, { timeoutMs: 120_000, intervalMs: 20 });
+                tree = descendants(run.child.pid!);
+                run.child.kill("SIGKILL");
+                assert.strictEqual(await run.exited, null);
+                for (const p of tree) {
+                    await waitFor(`${p.comm} (pid ${p.pid}) to end after its engine died`, async () => (runs(p.pid) ? undefined : true), { timeoutMs: 30_000 });
+                }
+                const status = cli(project, ["status"]);
+                assert.strictEqual(await status.exited, 0, status.output());
+                assert.match(status.output(), new RegExp(`^last rollout: died \\(process ${run.child.pid} no longer runs\\) at step 1/4 \\(1%\\)`, "m"));
+                const json = cli(project, ["status", "--json"]);
+                await json.exited;
+                assert.deepStrictEqual(JSON.parse(json.output()).rollout.state, `died (process ${run.child.pid} no longer runs)`);
+            } finally {
+                stop();
+            }
+        });
     });
 });

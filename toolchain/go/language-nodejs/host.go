@@ -248,6 +248,9 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	cmd.Env = env
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
+	// The program gets a process group of its own, so the host can end it with everything it
+	// started, and the kernel kills it if the host dies without doing so (even by SIGKILL).
+	cmd.SysProcAttr = childProcAttr()
 	logging.V(5).Infof("running %s %s in %s", node, strings.Join(args, " "), dir)
 
 	if err := h.start(cmd); err != nil {
@@ -257,7 +260,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = cmd.Process.Kill()
+			killGroup(cmd, syscall.SIGKILL)
 		case <-done:
 		}
 	}()
@@ -304,12 +307,27 @@ func (h *languageHost) forget(cmd *exec.Cmd) {
 
 // Cancel stops any program that is still running.
 func (h *languageHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.signalAll(syscall.SIGTERM)
+	return &emptypb.Empty{}, nil
+}
+
+// signalAll sends sig to the process group of every program still running.
+func (h *languageHost) signalAll(sig syscall.Signal) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for cmd := range h.running {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		killGroup(cmd, sig)
 	}
-	return &emptypb.Empty{}, nil
+}
+
+// killGroup signals the program's whole process group (it leads its own group).
+func killGroup(cmd *exec.Cmd, sig syscall.Signal) {
+	if cmd.Process == nil {
+		return
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
+		_ = cmd.Process.Signal(sig)
+	}
 }
 
 // InstallDependencies runs `npm install` in the program directory and streams

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
@@ -83,6 +84,7 @@ func main() {
 
 	// The engine reads the port from the first line of stdout.
 	fmt.Printf("%d\n", handle.Port)
+	watchEngine(500*time.Millisecond, host.engineGone)
 
 	if err := <-handle.Done; err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: gRPC server stopped: %v\n", err)
