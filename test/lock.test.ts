@@ -10,6 +10,8 @@ import { acquireStackLock, lockFile, lockHolder, preemptStackLock, StackLockedEr
 import { currentProcess, liveness, processStartTicks } from "../stacks/process";
 
 describe("stack run lock", function () {
+    // One test starts a holder under ts-node, which is slow on a loaded machine.
+    this.timeout(300_000);
     let dir: string;
     let ref: StackRef;
     beforeEach(() => {
