@@ -34,7 +34,7 @@ export = async () => {
         // Relative to the project directory, where the engine runs the provider: the state
         // then does not depend on where the project is checked out.
         ? { renderYamlToDirectory: config.renderDir, kubeconfig: "" }
-        : { kubeconfig: kubeconfigInput(config) ?? config.kubernetesKubeconfig, context: config.kubernetesContext },
+        : { kubeconfig: kubeconfigInput(config), context: config.kubernetesContext },
     { aliases: [{ name: "render" }, { name: "cluster" }] });
 
     // Render mode writes what a cluster would receive: a Secret's values base64-encoded, not encrypted.

@@ -292,10 +292,12 @@ export function componentArgs(config: StackConfig): ModelCanaryArgs {
     return args;
 }
 
-/** The kubeconfig as the provider takes it: a secret when it is one in config. */
+/** The kubeconfig as the provider takes it: always a secret. */
 export function kubeconfigInput(config: StackConfig): pulumi.Input<string> | undefined {
-    if (config.kubeconfig === undefined) return undefined;
-    return isSecretPath(["kubeconfig"], config.secretPaths) ? pulumi.secret(config.kubeconfig) : config.kubeconfig;
+    // `kubeconfig`, else the provider's own `kubernetes:kubeconfig`: either may hold credentials,
+    // secret-marked or not, so the provider always gets it as a secret and the state encrypts it.
+    const kubeconfig = config.kubeconfig ?? config.kubernetesKubeconfig;
+    return kubeconfig === undefined ? undefined : pulumi.secret(kubeconfig);
 }
 
 /** Secret paths that the rendered manifests hold (base64, as a cluster receives them), shown as `pulumi config` paths. */

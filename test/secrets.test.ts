@@ -10,7 +10,7 @@ import { runCustomCheck } from "../analysis/custom";
 import { formatPath, redact, secureLeaves, ValidationError } from "../components";
 import { resolvePlan } from "../rollout/plan";
 import * as pulumi from "@pulumi/pulumi";
-import { componentArgs, engineSecretPaths, envSecretRevisions, parseStackConfig, secretRevisionAnnotation } from "../stacks/config";
+import { componentArgs, engineSecretPaths, kubeconfigInput, envSecretRevisions, parseStackConfig, secretRevisionAnnotation } from "../stacks/config";
 import { checkProjectConfig, editProjectConfig, readProjectConfig } from "../stacks/settings";
 
 const secret = "s3cr3t-Tok3n/value";
@@ -71,6 +71,17 @@ describe("secret config", () => {
         assert.strictEqual(args.canary?.env?.LOG_LEVEL, "info");
         assert.deepStrictEqual(args.canary?.podAnnotations, { [secretRevisionAnnotation]: first.canary });
         assert.strictEqual(args.stable.podAnnotations, undefined);
+    });
+
+    it("hands the cluster provider its kubeconfig as a secret, from `kubeconfig` or the provider's own `kubernetes:kubeconfig`", async () => {
+        const own = parseStackConfig({ ...engineView({ stable }), "model-canary:kubeconfig": "apiVersion: v1\nusers: []" }, "prod");
+        const providers = parseStackConfig({ ...engineView({ stable }), "kubernetes:kubeconfig": "apiVersion: v1\nusers: []" }, "prod");
+        for (const config of [own, providers]) {
+            const input = kubeconfigInput(config) as pulumi.Output<string>;
+            assert.ok(pulumi.Output.isInstance(input));
+            assert.strictEqual(await pulumi.isSecret(input), true);
+        }
+        assert.strictEqual(kubeconfigInput(parseStackConfig(engineView({ stable }), "dev")), undefined);
     });
 
     it("refuses a secret where it cannot stay secret, naming the key and never the value", () => {
