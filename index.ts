@@ -3,9 +3,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ModelCanary } from "./components";
+import { appliedConfigOutputs } from "./stacks/applied";
 import { ClusterApiError } from "./stacks/cluster-api";
-import { componentArgs, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "./stacks/config";
+import { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "./stacks/config";
 import { checkIstioApi } from "./stacks/preflight";
+import { stackSettingsPath } from "./stacks/settings";
 
 export = async () => {
     const config = loadStackConfig();
@@ -50,6 +52,9 @@ export = async () => {
 
     const model = new ModelCanary("model", componentArgs(config), { provider, transformations: mode === "render" ? [deleteFirst] : [] });
 
+    // The engine runs the program in the project directory, beside the stack settings.
+    const applied = appliedConfigOutputs(stackSettingsPath(process.cwd(), pulumi.getStack()), configNamespace);
+
     return {
         target: mode === "render" ? { mode, renderDir: config.renderDir } : { mode },
         namespace: model.namespace,
@@ -62,5 +67,9 @@ export = async () => {
         canaryWeight: model.canaryWeight,
         split: model.split,
         headerRoutes: model.headerRoutes,
+        // The config this `up` applied, for `rollback` when the settings file has become invalid
+        // since; secret values only in the secret output.
+        appliedConfig: applied.appliedConfig,
+        ...(applied.appliedSecrets ? { appliedSecrets: applied.appliedSecrets } : {}),
     };
 };

@@ -15,3 +15,6 @@ export interface Command {
     optionHelp?: Record<string, string>;
     run(values: Values, ref: StackRef, signal: AbortSignal): Promise<number>;
 }
+
+/** A refused input (an unwritable output path, say): printed without a stack trace, exit code 1. */
+export class InputError extends Error {}

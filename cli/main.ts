@@ -4,10 +4,12 @@ import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
 import { openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
 import { acquireStackLock } from "../stacks/lock";
-import { Command, Options, Values } from "./command";
+import { Command, InputError, Options, Values } from "./command";
+import { requireWritableFile } from "./files";
 import { rolloutCommands } from "./rollout";
+import { versionText } from "./version";
 
-/** An error whose message is the whole story: printed without a stack trace. */
+/** An error whose message is the whole story: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
 
 export const commonOptions: Options = {
@@ -30,6 +32,10 @@ export const commands: Record<string, Command> = {
     up: {
         summary: "deploy the stack's config (creates the stack on first use)",
         usage: "up --stack dev [--no-create]",
+        help: [
+            "A missing stack is created only once Pulumi.<stack>.yaml exists and validates: a refusal",
+            "creates nothing. No command changes which stack `pulumi stack select` chose.",
+        ],
         options: { "no-create": { type: "boolean" } },
         optionHelp: { "no-create": "fail instead of creating a missing stack" },
         async run(values, ref) {
@@ -54,6 +60,10 @@ export const commands: Record<string, Command> = {
         optionHelp: { markdown: "file to write the comment to (default -, standard output)" },
         async run(values, ref) {
             const file = typeof values.markdown === "string" ? values.markdown : "-";
+            if (file === "-" && npmBannerOnStdout()) {
+                throw new UsageError("npm printed its `> model-canary preview` banner on standard output before this command started, so the Markdown would not be clean: run `npm run -s preview -- ...` (`-s` silences npm), `npx model-canary preview ...`, or write to a file with `--markdown FILE`");
+            }
+            if (file !== "-") requireWritableFile(file, "--markdown");
             await writePreviewMarkdown(ref, file);
             if (file !== "-") process.stderr.write(`model-canary: preview comment written to ${file}\n`);
             return 0;
@@ -61,6 +71,15 @@ export const commands: Record<string, Command> = {
     },
     ...rolloutCommands,
 };
+
+/**
+ * True when npm started this process for a package script and wrote its banner to our standard
+ * output (it does unless silenced with `-s`/`--loglevel silent`, or in `--json` mode, which moves
+ * it to standard error). A terminal shows it harmlessly; a pipe or file would get it mixed in.
+ */
+export function npmBannerOnStdout(env: NodeJS.ProcessEnv = process.env, stdoutIsTTY = process.stdout.isTTY === true): boolean {
+    return env.npm_lifecycle_event !== undefined && env.npm_lifecycle_event !== "npx" && env.npm_config_loglevel !== "silent" && env.npm_config_json !== "true" && !stdoutIsTTY;
+}
 
 export function helpText(name?: string): string {
     if (name && commands[name]) {
@@ -77,13 +96,19 @@ export function helpText(name?: string): string {
         "Commands:",
         ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`),
         "",
-        "Run `model-canary <command> --help` for a command's options.",
+        "Run `model-canary <command> --help` for a command's options; `model-canary --version` for versions.",
+        "",
+        "Exit codes: 0 success; 1 a failure or refusal (reason on stderr); 2 a usage error; 130/143 interrupted.",
         "",
     ].join("\n");
 }
 
 export async function main(argv: string[]): Promise<number> {
     const [name, ...rest] = argv;
+    if (name === "--version" || name === "-V" || name === "version") {
+        process.stdout.write(versionText());
+        return 0;
+    }
     if (!name || name === "--help" || name === "-h" || name === "help") {
         process.stdout.write(helpText(rest[0]));
         return name ? 0 : 2;
@@ -122,14 +147,27 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
+/**
+ * What to print for a failure, and the exit code. Refusals and ordinary failures (bad input, a
+ * stack error, a file that cannot be written) are their message alone; only an unexpected error,
+ * a bug, carries its stack trace.
+ */
+export function describeFailure(e: unknown): { text: string; code: number } {
+    if (e instanceof UsageError) return { text: e.message, code: 2 };
+    if (e instanceof InputError || e instanceof StackOperationError || e instanceof ValidationError) return { text: e.message, code: 1 };
+    const system = e as NodeJS.ErrnoException;
+    if (e instanceof Error && typeof system.code === "string" && typeof system.syscall === "string") return { text: e.message, code: 1 };
+    return { text: e instanceof Error ? e.stack ?? e.message : String(e), code: 1 };
+}
+
 /** Runs the CLI and sets the exit code; every failure exits non-zero with its message. */
 export function run(argv: string[]): void {
     main(argv).then(
         (code) => { process.exitCode = code; },
         (e: unknown) => {
-            const known = e instanceof UsageError || e instanceof StackOperationError || e instanceof ValidationError;
-            process.stderr.write(`model-canary: ${known ? (e as Error).message : (e instanceof Error ? e.stack : String(e))}\n`);
-            process.exitCode = e instanceof UsageError ? 2 : 1;
+            const failure = describeFailure(e);
+            process.stderr.write(`model-canary: ${failure.text}\n`);
+            process.exitCode = failure.code;
         },
     );
 }

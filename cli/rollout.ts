@@ -9,11 +9,15 @@ import { RolloutRecord } from "../rollout/record";
 import { renderReportMarkdown, renderReportSvg } from "../rollout/report";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord, stateDir } from "../rollout/status";
-import { checkConfig, openStack, readOutputs, StackRef } from "../stacks/automation";
+import { checkConfig, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
+import { StackConfig } from "../stacks/config";
 import { readLiveRouting } from "../stacks/live";
 import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/lock";
 import { describeProcess, liveness } from "../stacks/process";
+import { rollbackFromLastApplied } from "../stacks/recovery";
+import { stackSettingsPath } from "../stacks/settings";
 import { Command, Values } from "./command";
+import { requireWritableDir } from "./files";
 
 const mark: Record<CheckResult["status"], string> = { pass: "ok", fail: "FAIL", nodata: "NO DATA", error: "ERROR" };
 
@@ -145,6 +149,7 @@ export const rolloutCommands: Record<string, Command> = {
             const plan = resolvePlan(checkConfig(stack).rollout, flags);
             const out = printer(values);
             const reportDir = typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack), "reports");
+            requireWritableDir(reportDir, typeof values.report === "string" ? "--report" : "report directory");
             const began = new Date().toISOString();
             let record: RolloutRecord;
             try {
@@ -167,6 +172,9 @@ export const rolloutCommands: Record<string, Command> = {
         help: [
             "A rollout running on the stack is asked to stop (SIGTERM on this machine) and waited for",
             "(up to 120 s, while it finishes a running `up`); it applies nothing more, then this applies.",
+            "Works even when the stack's config is invalid: it then rolls back from the config the last",
+            "`up` applied (recorded in the stack's outputs), writes that config with weight 0 to",
+            "Pulumi.<stack>.yaml and saves the invalid file beside it as Pulumi.<stack>.yaml.invalid-<time>.",
         ],
         options: { ...outputOptions },
         optionHelp: outputHelp,
@@ -174,8 +182,31 @@ export const rolloutCommands: Record<string, Command> = {
             const stack = await openStack(ref);
             // Always gets through: a running rollout is asked to stop (and has applied its last weight) before this applies.
             const lock = await preemptStackLock(ref, "rollback", { onMessage: notice });
-            const actionMs = await holding(lock, () => rollbackStack(stack, "manual rollback"));
-            printer(values).result({ type: "rollback", stack: ref.stack, actionMs }, `rolled back: stack ${ref.stack} sends 100% to ${checkConfig(stack).resolved.stable.version} (${seconds(actionMs)})`);
+            let problems: string[] | undefined;
+            try {
+                checkConfig(stack);
+            } catch (e) {
+                if (!(e instanceof StackOperationError && e.kind === "validation")) {
+                    lock.release();
+                    throw e;
+                }
+                problems = e.problems ?? [e.message];
+            }
+            if (problems === undefined) {
+                const actionMs = await holding(lock, () => rollbackStack(stack, "manual rollback"));
+                printer(values).result({ type: "rollback", stack: ref.stack, actionMs }, `rolled back: stack ${ref.stack} sends 100% to ${checkConfig(stack).resolved.stable.version} (${seconds(actionMs)})`);
+                return 0;
+            }
+            // The config is invalid: roll back what is applied, from the config the last `up` recorded.
+            const invalid = problems;
+            const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
+            process.stderr.write([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n"));
+            const result = await holding(lock, () => rollbackFromLastApplied(stack, "manual rollback", invalid));
+            const saved = result.savedAs ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\`` : "";
+            printer(values).result(
+                { type: "rollback", stack: ref.stack, actionMs: result.actionMs, fromLastApplied: true, problems: invalid, savedAs: result.savedAs ?? null },
+                `rolled back: stack ${ref.stack} sends 100% to ${result.stableVersion} (${seconds(result.actionMs)}), from the last applied config; ${settings} now holds that config${saved}`,
+            );
             return 0;
         },
     },
@@ -196,18 +227,27 @@ export const rolloutCommands: Record<string, Command> = {
     status: {
         summary: "the split, header routes, drift (against the live VirtualService on a cluster), step and last analysis",
         usage: "status --stack dev [--json]",
+        help: ["Shows what is applied even when the config is invalid, with the config's problems."],
         options: { ...outputOptions },
         optionHelp: outputHelp,
         async run(values, ref) {
             const stack = await openStack(ref);
             const outputs = await readOutputs(stack);
-            const config = checkConfig(stack);
-            const configured = config.resolved;
+            // What is applied is worth showing even when the config would be refused: say why, too.
+            let config: StackConfig | undefined;
+            let problems: string[] = [];
+            try {
+                config = checkConfig(stack);
+            } catch (e) {
+                if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
+                problems = e.problems ?? [e.message];
+            }
+            const configured = config?.resolved;
             // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
             let live: Awaited<ReturnType<typeof readLiveRouting>>;
             let liveError: string | undefined;
             try {
-                live = await readLiveRouting(config);
+                live = config ? await readLiveRouting(config) : undefined;
             } catch (e) {
                 // What is applied is still worth showing when the cluster cannot be read.
                 liveError = (e as Error).message;
@@ -216,26 +256,34 @@ export const rolloutCommands: Record<string, Command> = {
             const holder = lockHolder(ref);
             const last = record?.steps.at(-1);
             const lastAnalysis = last?.analyses.at(-1);
+            const drift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
             const status = {
                 stack: ref.stack,
                 applied: { split: outputs.split ?? null, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
-                configuredWeight: configured.canaryWeight,
-                drift: outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight,
+                config: { valid: configured !== undefined, problems },
+                configuredWeight: configured?.canaryWeight ?? null,
+                drift,
                 live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
                 lock: holder ? { ...holder, state: liveness(holder).state } : null,
                 rollout: record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
             };
             const split = outputs.split as Record<string, number> | undefined;
+            const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
             const lines = [
                 `stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
                 ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
-                ...(status.drift ? [`  config says canaryWeight ${configured.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
+                ...(drift ? [`  config says canaryWeight ${configured?.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
                 ...(live && live.differences.length > 0
                     ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
                     : []),
                 ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
                 ...(holder ? [holderLine(ref)!] : []),
-                record ? `last rollout: ${runState(record)} at step ${status.rollout?.step} (${last?.weight}%): ${plain(record.message)}` : "no rollout recorded here",
+                ...(problems.length > 0
+                    ? [`config ${plain(settings)} is invalid, so \`up\`, \`rollout\` and \`promote\` refuse it (\`rollback\` still works, from the last applied config):`, ...problems.map((p) => `  - ${plain(p)}`)]
+                    : []),
+                record
+                    ? last ? `last rollout: ${runState(record)} at step ${status.rollout?.step} (${last.weight}%): ${plain(record.message)}` : `last rollout: ${runState(record)} before its first step: ${plain(record.message)}`
+                    : "no rollout recorded here",
                 ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
             ];
             printer(values).result(status, lines.join("\n"));

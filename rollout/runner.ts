@@ -6,9 +6,10 @@ import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, evaluate, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
 import { deploymentName, redact, ValidationError } from "../components";
-import { checkConfig, openStack, readOutputs, setProjectConfig, StackRef, upStack } from "../stacks/automation";
+import { checkConfig, openStack, readOutputs, setProjectConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
 import { readDeploymentAvailability } from "../stacks/live";
 import { acquireStackLock } from "../stacks/lock";
+import { rollbackFromLastApplied } from "../stacks/recovery";
 import { RolloutPlan, remainingSteps } from "./plan";
 import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
 import { writeRecord } from "./status";
@@ -66,7 +67,14 @@ async function applyWeight(stack: auto.Stack, weight: number, message: string): 
  * removed, then `up`. Returns the `up` wall time in ms.
  */
 export async function rollbackStack(stack: auto.Stack, reason: string): Promise<number> {
-    const canaryVersion = checkConfig(stack).resolved.canary?.version;
+    let canaryVersion: string | undefined;
+    try {
+        canaryVersion = checkConfig(stack).resolved.canary?.version;
+    } catch (e) {
+        // An invalid config never blocks a rollback: the last applied config is rolled back instead.
+        if (e instanceof StackOperationError && e.kind === "validation") return (await rollbackFromLastApplied(stack, reason, e.problems ?? [e.message])).actionMs;
+        throw e;
+    }
     setProjectConfig(stack, (c) => {
         c.canaryWeight = 0;
         const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
@@ -84,9 +92,9 @@ export async function rollbackStack(stack: auto.Stack, reason: string): Promise<
  */
 export async function promoteStack(stack: auto.Stack, options: { force?: boolean } = {}): Promise<number> {
     const resolved = checkConfig(stack).resolved;
-    if (!resolved.canary) throw new Error(`stack \`${stack.name}\` has no \`canary\` to promote`);
+    if (!resolved.canary) throw new StackOperationError("refused", `stack \`${stack.name}\` has no \`canary\` to promote`);
     if (resolved.canaryWeight !== 100 && !options.force) {
-        throw new Error(`\`canaryWeight\` is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
+        throw new StackOperationError("refused", `\`canaryWeight\` is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
     }
     setProjectConfig(stack, (c) => {
         c.stable = c.canary;
@@ -119,7 +127,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
     const emit = options.onEvent ?? (() => undefined);
     const configured = checkConfig(stack);
     const config = configured.resolved;
-    if (!config.canary) throw new Error(`stack \`${ref.stack}\` has no \`canary\` configured: set \`canary\` to the version to roll out`);
+    if (!config.canary) throw new StackOperationError("refused", `stack \`${ref.stack}\` has no \`canary\` configured: set \`canary\` to the version to roll out`);
     const canary = config.canary;
     const prometheus = options.prometheus ?? new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: plan.prometheusTimeoutMs });
     const workDir = stack.workspace.workDir;

@@ -2,13 +2,13 @@
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
 import * as auto from "@pulumi/pulumi/automation";
-import { execFileSync, spawnSync } from "child_process";
+import { execFile, execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../components";
 import { processStartedAt } from "./process";
-import { checkProjectConfig, Decrypt, editProjectConfig } from "./settings";
+import { checkProjectConfig, Decrypt, editProjectConfig, stackSettingsPath } from "./settings";
 import { StackConfig } from "./config";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 
@@ -28,10 +28,11 @@ export interface StackRef {
     env?: Record<string, string>;
 }
 
-export type StackErrorKind = "validation" | "concurrent-update" | "stack-not-found" | "stack-exists" | "toolchain" | "conflict" | "engine";
+/** `refused`: the stack is not in a state the operation accepts (no canary to promote, say). */
+export type StackErrorKind = "validation" | "refused" | "concurrent-update" | "stack-not-found" | "stack-exists" | "toolchain" | "conflict" | "engine";
 
 export class StackOperationError extends Error {
-    constructor(public readonly kind: StackErrorKind, message: string, public readonly output?: string) {
+    constructor(public readonly kind: StackErrorKind, message: string, public readonly output?: string, public readonly problems?: string[]) {
         super(message);
         this.name = "StackOperationError";
     }
@@ -106,20 +107,51 @@ function environment(ref: StackRef): Record<string, string> {
     };
 }
 
-/** Selects the stack, or creates it when `create` is set. */
+/**
+ * Opens the stack for operations, or creates it when `create` is set and it does not exist yet.
+ * Never changes which stack the user has selected, and a stack is created only after its config
+ * (`Pulumi.<stack>.yaml`) passes validation, so a refusal leaves nothing behind.
+ */
 export async function openStack(ref: StackRef, options: { create?: boolean } = {}): Promise<auto.Stack> {
     const workDir = ref.workDir ?? projectDir;
     const bin = ref.toolchainDir ?? toolchainDir();
     const backend = backendFor(ref).url;
-    // A local backend's folder is made on first use, as `pulumi login file://...` expects it to exist.
-    if (backend.startsWith("file://")) fs.mkdirSync(backend.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, os.homedir()), { recursive: true });
+    const localFolder = backend.startsWith("file://") ? backend.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, os.homedir()) : undefined;
     try {
         const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false });
-        const workspaceOptions: auto.LocalWorkspaceOptions = { workDir, envVars: environment({ ...ref, toolchainDir: bin }), pulumiCommand };
-        const args = { stackName: ref.stack, workDir };
-        return options.create
-            ? await auto.LocalWorkspace.createOrSelectStack(args, workspaceOptions)
-            : await auto.LocalWorkspace.selectStack(args, workspaceOptions);
+        const workspace = withoutSelection(await auto.LocalWorkspace.create({ workDir, envVars: environment({ ...ref, toolchainDir: bin }), pulumiCommand }));
+        // A local backend folder that does not exist yet holds no stacks (and `pulumi login` needs it to exist).
+        if (localFolder === undefined || fs.existsSync(localFolder)) {
+            try {
+                return await auto.Stack.select(ref.stack, workspace);
+            } catch (e) {
+                if (!(options.create && e instanceof StackOperationError && e.kind === "stack-not-found")) throw e;
+            }
+        } else if (!options.create) {
+            throw stackNotFound(ref.stack);
+        }
+        // Refuse before `pulumi stack init`, which would record the stack and write Pulumi.<stack>.yaml.
+        requireSettingsFile(workDir, ref.stack);
+        let secretsToCheck = false;
+        try {
+            checkProjectConfig(workDir, ref.stack);
+        } catch (e) {
+            // Secrets can only be decrypted through the stack: those are checked once it exists.
+            if (e instanceof ValidationError) throw e;
+            secretsToCheck = true;
+        }
+        if (localFolder) fs.mkdirSync(localFolder, { recursive: true });
+        const stack = await auto.Stack.create(ref.stack, workspace);
+        if (secretsToCheck) {
+            try {
+                checkConfig(stack);
+            } catch (e) {
+                // A refusal leaves no stack behind; the settings file (its salt and secrets were there already) stays.
+                await runPulumi(workspace, ["stack", "rm", "--yes", "--preserve-config", ref.stack], ref.stack);
+                throw e;
+            }
+        }
+        return stack;
     } catch (e) {
         throw classify(e, ref.stack);
     }
@@ -146,6 +178,46 @@ export function decrypter(stack: auto.Stack): Decrypt {
         }
         return JSON.parse(r.stdout) as Record<string, unknown>;
     };
+}
+
+/**
+ * `pulumi stack select` and `pulumi stack init` record the stack as the workspace's current one
+ * (under PULUMI_HOME), so a command run with `--stack prod` would leave the user's next bare
+ * `pulumi up` acting on prod. Every operation of an automation Stack passes `--stack` itself, so
+ * selecting is never needed: here "select" only checks that the stack exists, and stacks are
+ * created without being selected.
+ */
+function withoutSelection(workspace: auto.LocalWorkspace): auto.LocalWorkspace {
+    workspace.selectStack = async (stackName: string) => {
+        await runPulumi(workspace, ["stack", "--show-name", "--stack", stackName], stackName);
+    };
+    workspace.createStack = async (stackName: string) => {
+        const provider = workspace.secretsProvider ? ["--secrets-provider", workspace.secretsProvider] : [];
+        await runPulumi(workspace, ["stack", "init", stackName, "--no-select", ...provider], stackName);
+    };
+    return workspace;
+}
+
+/** Runs the workspace's `pulumi` with its environment; a failure is a StackOperationError. */
+function runPulumi(workspace: auto.LocalWorkspace, args: string[], stack: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const env = { ...process.env, ...(workspace.pulumiHome ? { PULUMI_HOME: workspace.pulumiHome } : {}), ...workspace.envVars };
+        execFile(workspace.pulumiCommand.command, [...args, "--non-interactive"], { cwd: workspace.workDir, env, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+            if (!error) return resolve(stdout);
+            const output = `${stdout}${stderr}`;
+            if (/no stack named .* found/.test(output)) return reject(stackNotFound(stack, output));
+            if (/already exists/.test(output)) return reject(new StackOperationError("stack-exists", `stack \`${stack}\` already exists`, output));
+            reject(new StackOperationError("engine", `\`pulumi ${args.join(" ")}\` failed: ${output.trim().split("\n").slice(-3).join("\n")}`, output));
+        });
+    });
+}
+
+/** Refuses a stack whose settings file is missing: its config lives there, and none means nothing to act on. */
+export function requireSettingsFile(workDir: string, stack: string): void {
+    const file = stackSettingsPath(workDir, stack);
+    if (!fs.existsSync(file)) {
+        throw new StackOperationError("validation", `stack \`${stack}\` has no settings file: ${file} does not exist; write the stack's config there first (see Pulumi.dev.yaml for an example)`);
+    }
 }
 
 /** Checks the stack's config as the program will, without the engine; throws a validation error. */
@@ -240,13 +312,17 @@ export async function readOutputs(stack: auto.Stack): Promise<Record<string, unk
     }
 }
 
+function stackNotFound(stack: string, output?: string): StackOperationError {
+    return new StackOperationError("stack-not-found", `stack \`${stack}\` does not exist on this backend; create it with \`model-canary up --stack ${stack}\` or \`pulumi stack init ${stack}\``, output);
+}
+
 /** Turns whatever an operation threw into a StackOperationError with the useful part of the output. */
 export function classify(e: unknown, stack: string): StackOperationError {
     if (e instanceof StackOperationError) return e;
-    if (e instanceof ValidationError) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`);
+    if (e instanceof ValidationError) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`, undefined, e.problems);
     if (e instanceof auto.ConcurrentUpdateError) return new StackOperationError("concurrent-update", describeBackendLock(e.message, stack), e.message);
     if (e instanceof auto.StackNotFoundError) {
-        return new StackOperationError("stack-not-found", `stack \`${stack}\` does not exist on this backend; create it with \`pulumi stack init ${stack}\``, e.message);
+        return stackNotFound(stack, e.message);
     }
     if (e instanceof auto.StackAlreadyExistsError) return new StackOperationError("stack-exists", `stack \`${stack}\` already exists`, e.message);
     const text = e instanceof Error ? e.message : String(e);

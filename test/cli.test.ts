@@ -4,20 +4,41 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { projectDir } from "../stacks/automation";
+import * as YAML from "yaml";
+import { describeFailure, npmBannerOnStdout, UsageError } from "../cli/main";
+import { projectDir, StackOperationError } from "../stacks/automation";
 import { makeProject, TestProject } from "./support/engine";
 
 const cli = path.join(projectDir, "cli", "model-canary.js");
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
 
+/** The environment a user has in the project: its toolchain, and a PULUMI_HOME of its own (where `pulumi stack select` records the current stack). */
+function userEnv(project?: TestProject): NodeJS.ProcessEnv {
+    return { ...process.env, ...(project ? { MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir, PULUMI_HOME: path.join(project.dir, "pulumi-home") } : {}) };
+}
+
 function run(args: string[], project?: TestProject): { status: number | null; stdout: string; stderr: string } {
     const where = project ? ["--cwd", project.dir, "--backend", project.ref.backendUrl!] : [];
-    const r = spawnSync(process.execPath, [cli, ...args, ...where], {
-        encoding: "utf8",
-        env: { ...process.env, ...(project ? { MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir } : {}) },
-    });
+    const r = spawnSync(process.execPath, [cli, ...args, ...where], { encoding: "utf8", env: userEnv(project) });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The Pulumi CLI as the user runs it by hand in the project (README: "The Pulumi CLI by hand"). */
+function pulumi(args: string[], project: TestProject): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(path.join(project.ref.toolchainDir!, "pulumi"), [...args, "--non-interactive"], {
+        cwd: project.dir,
+        encoding: "utf8",
+        env: { ...userEnv(project), PATH: `${project.ref.toolchainDir}${path.delimiter}${process.env.PATH}`, PULUMI_BACKEND_URL: project.ref.backendUrl, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_NODEJS_TRANSPILE_ONLY: "true" },
+    });
+    return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+}
+
+/** The stacks the backend holds, by name. */
+function stacks(project: TestProject): string[] {
+    const r = pulumi(["stack", "ls", "--json"], project);
+    assert.strictEqual(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { name: string }[]).map((s) => s.name.split("/").pop()!).sort();
 }
 
 describe("model-canary command line", function () {
@@ -45,6 +66,37 @@ describe("model-canary command line", function () {
             const badFlag = run(["rollout", "--stack", "dev", "--stepz", "1"]);
             assert.strictEqual(badFlag.status, 2);
             assert.match(badFlag.stderr, /Unknown option '--stepz'/);
+        });
+    });
+
+    describe("versions and failures", () => {
+        it("`--version` prints the package's version and the toolchain's", () => {
+            const r = run(["--version"]);
+            assert.strictEqual(r.status, 0, r.stderr);
+            const lines = r.stdout.split("\n");
+            assert.strictEqual(lines[0], `model-canary ${JSON.parse(fs.readFileSync(path.join(projectDir, "package.json"), "utf8")).version}`);
+            assert.strictEqual(lines[1], "toolchain: Pulumi CLI 3.248.0, Kubernetes provider 4.25.0 (toolchain/versions.env)");
+            assert.strictEqual(lines[2], "npm packages: @pulumi/pulumi 3.248.0, @pulumi/kubernetes 4.25.0");
+            assert.strictEqual(lines[3], `Node.js ${process.version}`);
+        });
+
+        it("ordinary failures print their message alone; only a bug prints a stack trace", () => {
+            const denied = Object.assign(new Error("EACCES: permission denied, open '/srv/out.md'"), { code: "EACCES", syscall: "open" });
+            assert.deepStrictEqual(describeFailure(denied), { text: "EACCES: permission denied, open '/srv/out.md'", code: 1 });
+            assert.deepStrictEqual(describeFailure(new StackOperationError("refused", "stack `dev` has no `canary` to promote")), { text: "stack `dev` has no `canary` to promote", code: 1 });
+            assert.deepStrictEqual(describeFailure(new UsageError("`--stack` is required")), { text: "`--stack` is required", code: 2 });
+            const bug = describeFailure(new TypeError("x is undefined"));
+            assert.strictEqual(bug.code, 1);
+            assert.match(bug.text, /^TypeError: x is undefined\n    at /);
+        });
+
+        it("knows when npm has put its banner on standard output", () => {
+            const npm = { npm_lifecycle_event: "preview" };
+            assert.strictEqual(npmBannerOnStdout(npm, false), true);
+            assert.strictEqual(npmBannerOnStdout(npm, true), false, "a terminal shows it harmlessly");
+            assert.strictEqual(npmBannerOnStdout({ ...npm, npm_config_loglevel: "silent" }, false), false, "npm run -s");
+            assert.strictEqual(npmBannerOnStdout({ ...npm, npm_config_json: "true" }, false), false, "--json moves it to stderr");
+            assert.strictEqual(npmBannerOnStdout({}, false), false, "not started by npm");
         });
     });
 
@@ -80,7 +132,7 @@ describe("model-canary command line", function () {
         it("`promote` below 100% is refused unless forced, and changes nothing", () => {
             const r = run(["promote", "--stack", "test"], project);
             assert.strictEqual(r.status, 1);
-            assert.match(r.stderr, /`canaryWeight` is 10, not 100: promoting now would move 90% of traffic to v2 at once; finish the rollout first or pass --force/);
+            assert.strictEqual(r.stderr, "model-canary: `canaryWeight` is 10, not 100: promoting now would move 90% of traffic to v2 at once; finish the rollout first or pass --force\n");
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 90, v2: 10 });
         });
 
@@ -125,6 +177,154 @@ describe("model-canary command line", function () {
             assert.strictEqual(r.status, 1);
             assert.match(r.stderr, /`--steps` must be a list of integer weights from 1 to 100 in increasing order, e\.g\. 1,10,50,100, got "1,150"/);
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 100 });
+        });
+
+        it("never changes which stack the user has selected", () => {
+            fs.writeFileSync(path.join(project.dir, "Pulumi.prod.yaml"), YAML.stringify({ config: { "model-canary:stable": stable, "model-canary:canary": canary, "model-canary:canaryWeight": 5, "model-canary:renderDir": path.join(project.dir, "rendered-prod") } }));
+            assert.strictEqual(pulumi(["stack", "select", "test"], project).status, 0);
+            const selected = () => pulumi(["stack", "--show-name"], project).stdout;
+            assert.strictEqual(selected(), "test");
+            const file = path.join(project.dir, "prod.md");
+            for (const args of [["up"], ["status"], ["preview", "--markdown", file], ["rollback"], ["status", "--json"]]) {
+                const r = run([...args, "--stack", "prod"], project);
+                assert.strictEqual(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+                assert.strictEqual(selected(), "test", `after \`model-canary ${args.join(" ")} --stack prod\``);
+            }
+            assert.deepStrictEqual(stacks(project), ["prod", "test"]);
+        });
+
+        it("`up` of a new stack with bad config refuses before creating the stack or touching its file", () => {
+            const file = path.join(project.dir, "Pulumi.staging.yaml");
+            const text = YAML.stringify({ config: { "model-canary:stable": stable, "model-canary:canary": canary, "model-canary:canaryWeight": 150 } });
+            fs.writeFileSync(file, text);
+            const r = run(["up", "--stack", "staging"], project);
+            assert.strictEqual(r.status, 1);
+            assert.match(r.stderr, /^model-canary: invalid stack config for stack `staging`: `canaryWeight` must be an integer from 0 to 100, got "150"\n$/);
+            assert.strictEqual(fs.readFileSync(file, "utf8"), text);
+            assert.deepStrictEqual(stacks(project), ["prod", "test"]);
+        });
+
+        it("`up` of a stack without a Pulumi.<stack>.yaml refuses and creates nothing", () => {
+            const r = run(["up", "--stack", "qa"], project);
+            assert.strictEqual(r.status, 1);
+            assert.strictEqual(r.stderr.trim(), `model-canary: stack \`qa\` has no settings file: ${path.join(project.dir, "Pulumi.qa.yaml")} does not exist; write the stack's config there first (see Pulumi.dev.yaml for an example)`);
+            assert.strictEqual(fs.existsSync(path.join(project.dir, "Pulumi.qa.yaml")), false);
+            assert.deepStrictEqual(stacks(project), ["prod", "test"]);
+        });
+
+        it("a command on a backend folder that does not exist yet reports the missing stack and creates no folder", () => {
+            const backend = path.join(project.dir, "no-state-yet");
+            const r = spawnSync(process.execPath, [cli, "status", "--stack", "test", "--cwd", project.dir, "--backend", `file://${backend}`], { encoding: "utf8", env: userEnv(project) });
+            assert.strictEqual(r.status, 1);
+            assert.strictEqual(r.stderr.trim(), "model-canary: stack `test` does not exist on this backend; create it with `model-canary up --stack test` or `pulumi stack init test`");
+            assert.strictEqual(fs.existsSync(backend), false);
+        });
+
+        it("`preview` refuses an output path it cannot write before previewing, without a stack trace", () => {
+            const missing = path.join(project.dir, "no-such-dir", "preview.md");
+            const r = run(["preview", "--stack", "test", "--markdown", missing], project);
+            assert.deepStrictEqual([r.status, r.stderr], [1, `model-canary: \`--markdown\` must be a file in an existing directory, got ${JSON.stringify(missing)}: ${path.dirname(missing)} does not exist\n`]);
+            const dir = run(["preview", "--stack", "test", "--markdown", project.dir], project);
+            assert.deepStrictEqual([dir.status, dir.stderr], [1, `model-canary: \`--markdown\` must be a file to write, got ${JSON.stringify(project.dir)}, which is a directory\n`]);
+        });
+
+        it("`npm run preview -- --markdown -` refuses to mix npm's banner into the Markdown; `npm run -s` gives clean Markdown", () => {
+            const args = ["preview", "--", "--stack", "test", "--markdown", "-", "--cwd", project.dir, "--backend", project.ref.backendUrl!];
+            const loud = spawnSync("npm", ["run", ...args], { cwd: projectDir, encoding: "utf8", env: userEnv(project) });
+            assert.strictEqual(loud.status, 2);
+            assert.match(loud.stderr, /model-canary: npm printed its `> model-canary preview` banner on standard output before this command started, so the Markdown would not be clean: run `npm run -s preview -- \.\.\.`/);
+            assert.doesNotMatch(loud.stdout, /<!--/);
+            const quiet = spawnSync("npm", ["run", "-s", ...args], { cwd: projectDir, encoding: "utf8", env: userEnv(project) });
+            assert.strictEqual(quiet.status, 0, quiet.stderr);
+            assert.ok(quiet.stdout.startsWith("<!-- model-canary-preview:test -->\n"), quiet.stdout.slice(0, 200));
+        });
+
+        it("`status` of a rollout record without steps says so instead of `step null (undefined%)`", () => {
+            const file = path.join(project.dir, ".model-canary", "test", "rollout.json");
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, JSON.stringify({ stack: "test", stableVersion: "v1", canaryVersion: "v2", plan: [1, 10], startedAt: "2026-11-26T10:00:00.000Z", finishedAt: "2026-11-26T10:00:01.000Z", outcome: "interrupted", message: "interrupted before the 1% step; 0% is applied", steps: [], thresholds: {} }));
+            try {
+                const r = run(["status", "--stack", "test"], project);
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.match(r.stdout, /^last rollout: interrupted before its first step: interrupted before the 1% step; 0% is applied$/m);
+                assert.doesNotMatch(r.stdout, /null|undefined/);
+                const json = JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout);
+                assert.deepStrictEqual([json.rollout.step, json.rollout.weight], [null, null]);
+            } finally {
+                fs.rmSync(path.dirname(file), { recursive: true });
+            }
+        });
+
+        it("`rollout` and `promote` of a stack without a canary are refused with the reason alone", () => {
+            fs.writeFileSync(path.join(project.dir, "Pulumi.solo.yaml"), YAML.stringify({ config: { "model-canary:stable": stable, "model-canary:renderDir": path.join(project.dir, "rendered-solo") } }));
+            assert.strictEqual(run(["up", "--stack", "solo"], project).status, 0);
+            const rollout = run(["rollout", "--stack", "solo"], project);
+            assert.deepStrictEqual([rollout.status, rollout.stderr], [1, "model-canary: stack `solo` has no `canary` configured: set `canary` to the version to roll out\n"]);
+            const promote = run(["promote", "--stack", "solo"], project);
+            assert.deepStrictEqual([promote.status, promote.stderr], [1, "model-canary: stack `solo` has no `canary` to promote\n"]);
+        });
+    });
+
+    describe("with an invalid config", () => {
+        let project: TestProject;
+        const good = { serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 30, headerRoutes: [{ header: "x-canary-version", exact: "v2", version: "v2" }] };
+        const broken = { ...good, canary: { ...canary, image: "your-docker-repo/model-runner: v2" }, canaryWieght: 5 };
+        before(() => {
+            project = makeProject();
+            project.writeConfig(good);
+            // Deployed by hand as the README shows, with a secret env value: 30% and a header route to v2.
+            assert.strictEqual(pulumi(["stack", "init", "test"], project).status, 0);
+            const set = pulumi(["config", "set", "--secret", "--path", "model-canary:canary.env.API_KEY", "s3cr3t", "--stack", "test"], project);
+            assert.strictEqual(set.status, 0, set.stderr);
+            const up = pulumi(["up", "--yes", "--stack", "test"], project);
+            assert.strictEqual(up.status, 0, up.stderr + up.stdout);
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 70, v2: 30 });
+        });
+        after(() => project.remove());
+
+        it("`status` shows what is applied and the config's problems, and exits 0", () => {
+            const settings = path.join(project.dir, "Pulumi.test.yaml");
+            const doc = YAML.parse(fs.readFileSync(settings, "utf8"));
+            doc.config["model-canary:canary"].image = broken.canary.image;
+            doc.config["model-canary:canaryWieght"] = 5;
+            fs.writeFileSync(settings, YAML.stringify(doc));
+            const r = run(["status", "--stack", "test", "--json"], project);
+            assert.strictEqual(r.status, 0, r.stderr);
+            const status = JSON.parse(r.stdout);
+            assert.deepStrictEqual([status.applied.split, status.config.valid, status.config.problems.length], [{ v1: 70, v2: 30 }, false, 2]);
+            assert.ok(status.config.problems.some((p: string) => p.includes("canaryWieght")), status.config.problems.join("\n"));
+            assert.ok(status.config.problems.some((p: string) => p.includes("`canary.image`")), status.config.problems.join("\n"));
+            const text = run(["status", "--stack", "test"], project);
+            assert.strictEqual(text.status, 0, text.stderr);
+            assert.match(text.stdout, /^stack test: v1 70%, v2 30%$/m);
+            assert.match(text.stdout, /^config Pulumi\.test\.yaml is invalid, so `up`, `rollout` and `promote` refuse it \(`rollback` still works, from the last applied config\):$/m);
+        });
+
+        it("`rollback` takes traffic off the canary from the last applied config, keeping the secret encrypted and the invalid file aside", () => {
+            const r = run(["rollback", "--stack", "test"], project);
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.match(r.stdout, /^rolled back: stack test sends 100% to v1 \(\d+\.\ds\), from the last applied config; Pulumi\.test\.yaml now holds that config; your invalid Pulumi\.test\.yaml is saved as Pulumi\.test\.yaml\.invalid-[0-9TZ-]+ \(with canaryWeight 0 there too\): fix it and move it back before the next `up`$/m);
+            assert.match(r.stderr, /the config of stack test is invalid; rolling back from the last applied config instead/);
+            const vs = project.rendered().get("VirtualService/model-virtual-service");
+            assert.deepStrictEqual(vs.spec.http, [{ name: "default", route: [{ destination: { host: "model-service", subset: "v1" }, weight: 100 }] }]);
+
+            const settings = fs.readFileSync(path.join(project.dir, "Pulumi.test.yaml"), "utf8");
+            assert.doesNotMatch(settings, /s3cr3t/);
+            const config = YAML.parse(settings).config;
+            assert.deepStrictEqual([config["model-canary:canaryWeight"], config["model-canary:headerRoutes"], config["model-canary:canary"].image, Object.keys(config["model-canary:canary"].env.API_KEY)], [0, undefined, canary.image, ["secure"]]);
+            assert.strictEqual(pulumi(["config", "get", "--path", "model-canary:canary.env.API_KEY", "--stack", "test"], project).stdout, "s3cr3t");
+
+            const saved = fs.readdirSync(project.dir).filter((f) => f.startsWith("Pulumi.test.yaml.invalid-"));
+            assert.strictEqual(saved.length, 1);
+            const kept = YAML.parse(fs.readFileSync(path.join(project.dir, saved[0]), "utf8")).config;
+            assert.deepStrictEqual([kept["model-canary:canaryWeight"], kept["model-canary:canaryWieght"], kept["model-canary:canary"].image, kept["model-canary:headerRoutes"]], [0, 5, broken.canary.image, undefined]);
+
+            const after = JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout);
+            assert.deepStrictEqual([after.applied.split, after.config.valid, after.drift], [{ v1: 100 }, true, false]);
+            // The recorded config holds the secret only as a secret output.
+            const state = pulumi(["stack", "output", "--json", "--stack", "test"], project);
+            assert.doesNotMatch(state.stdout, /s3cr3t/);
+            assert.strictEqual(JSON.parse(state.stdout).appliedSecrets, "[secret]");
         });
     });
 });

@@ -67,6 +67,26 @@ describe("rollout plan", () => {
         it(`refuses ${what}`, () => assert.deepStrictEqual(problemsOf(block, flags), problems));
     }
 
+    it("names every bad flag with the text it received", () => {
+        const flags = { steps: "1,abc", interval: "abc", tick: "soon", window: "1 minute", prometheus: "abc", "failure-threshold": "abc" };
+        assert.deepStrictEqual(problemsOf(undefined, flags), [
+            "`--steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got \"1,abc\"",
+            "`--interval` must be a duration such as \"30s\", \"1m\" or \"1m30s\", got \"abc\"",
+            "`--tick` must be a duration such as \"30s\", \"1m\" or \"1m30s\", got \"soon\"",
+            "`--window` must be a duration such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\"",
+            "`--prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"abc\"",
+            "`--failure-threshold` must be an integer from 1 to 100, got \"abc\"",
+        ]);
+        for (const bad of ["0", "2.5", "-1", "", "1e3", "0x10"]) {
+            assert.deepStrictEqual(problemsOf(undefined, { "failure-threshold": bad }), [`\`--failure-threshold\` must be an integer from 1 to 100, got ${JSON.stringify(bad)}`]);
+        }
+    });
+
+    it("a --failure-threshold flag replaces the config's value, which is then not checked", () => {
+        assert.strictEqual(resolvePlan({ analysis: { failureThreshold: 0, maxP99Ms: 300 } }, { "failure-threshold": "4" }).thresholds.failureThreshold, 4);
+        assert.deepStrictEqual(problemsOf({ analysis: { failureThreshold: 0 } }), ["`rollout.analysis.failureThreshold` must be an integer >= 1, got 0"]);
+    });
+
     it("resumes from the applied weight, re-analysing that step", () => {
         assert.deepStrictEqual(remainingSteps([1, 10, 50, 100], 0), [1, 10, 50, 100]);
         assert.deepStrictEqual(remainingSteps([1, 10, 50, 100], 10), [10, 50, 100]);

@@ -1,0 +1,66 @@
+// The pure parts of rolling back from the last applied config: what the program records, and the
+// config the rollback writes from it.
+import * as assert from "assert";
+import { splitAppliedConfig } from "../stacks/applied";
+import { appliedFromOutputs, configPathKey, rollbackConfig } from "../stacks/recovery";
+
+const canary = { version: "v2", image: "registry/model-runner:v2", env: { API_KEY: "s3cr3t", MODE: "fast" } };
+const routes = [
+    { header: "x-canary-version", exact: "v2", version: "v2" },
+    { header: "x-stable", exact: "yes", version: "v1" },
+    { header: "x-token", exact: "t0ken", version: "v1" },
+];
+
+describe("rollback from the last applied config", () => {
+    const all = {
+        "model-canary:stable": JSON.stringify({ version: "v1", image: "registry/model-runner:v1" }),
+        "model-canary:canary": JSON.stringify(canary),
+        "model-canary:canaryWeight": "30",
+        "model-canary:headerRoutes": JSON.stringify(routes),
+        "kubernetes:kubeconfig": "{\"apiVersion\":\"v1\"}",
+    };
+    const settings = {
+        "model-canary:canary": { ...canary, env: { API_KEY: { secure: "v1:abc" }, MODE: "fast" } },
+        "model-canary:headerRoutes": routes.map((r, i) => (i === 2 ? { ...r, exact: { secure: "v1:def" } } : r)),
+        "kubernetes:kubeconfig": { secure: "v1:ghi" },
+    };
+    const applied = splitAppliedConfig(all, ["model-canary:canary", "model-canary:headerRoutes", "kubernetes:kubeconfig"], settings, "model-canary");
+
+    it("records secrets apart from the plain config, at the leaf they were set at", () => {
+        assert.deepStrictEqual(applied.plain["model-canary:canary"], { ...canary, env: { API_KEY: null, MODE: "fast" } });
+        assert.strictEqual(applied.plain["model-canary:canaryWeight"], "30");
+        assert.strictEqual("kubernetes:kubeconfig" in applied.plain, false);
+        assert.deepStrictEqual(applied.secrets, [
+            { key: "model-canary:canary", path: ["env", "API_KEY"], value: "s3cr3t" },
+            { key: "model-canary:headerRoutes", path: [2, "exact"], value: "t0ken" },
+            { key: "kubernetes:kubeconfig", path: [], value: "{\"apiVersion\":\"v1\"}" },
+        ]);
+        assert.doesNotMatch(JSON.stringify(applied.plain), /s3cr3t|t0ken|apiVersion/);
+    });
+
+    it("sets weight 0 and drops the canary's header routes, renumbering the secrets that move", () => {
+        const target = rollbackConfig(applied);
+        assert.strictEqual(target.plain["model-canary:canaryWeight"], "0");
+        assert.deepStrictEqual(target.plain["model-canary:headerRoutes"], [routes[1], { ...routes[2], exact: null }]);
+        assert.deepStrictEqual(target.secrets.map((s) => [s.key, s.path]), [["model-canary:canary", ["env", "API_KEY"]], ["model-canary:headerRoutes", [1, "exact"]], ["kubernetes:kubeconfig", []]]);
+        // The recorded config itself is left as it was.
+        assert.strictEqual(applied.plain["model-canary:canaryWeight"], "30");
+    });
+
+    it("removes `headerRoutes` when only canary routes were there", () => {
+        const target = rollbackConfig({ plain: { "model-canary:canary": canary, "model-canary:headerRoutes": [routes[0]] }, secrets: [] });
+        assert.strictEqual("model-canary:headerRoutes" in target.plain, false);
+    });
+
+    it("writes leaf paths in `pulumi config set --path` syntax", () => {
+        assert.strictEqual(configPathKey("model-canary:canary", ["env", "API_KEY"]), "model-canary:canary.env.API_KEY");
+        assert.strictEqual(configPathKey("model-canary:headerRoutes", [1, "exact"]), "model-canary:headerRoutes[1].exact");
+        assert.strictEqual(configPathKey("model-canary:canary", ["podAnnotations", "example.com/team"]), "model-canary:canary.podAnnotations[\"example.com/team\"]");
+        assert.strictEqual(configPathKey("kubernetes:kubeconfig", []), "kubernetes:kubeconfig");
+    });
+
+    it("knows a stack deployed before the config was recorded", () => {
+        assert.strictEqual(appliedFromOutputs({ split: { v1: 100 } }), undefined);
+        assert.deepStrictEqual(appliedFromOutputs({ appliedConfig: { "model-canary:canaryWeight": "0" } }), { plain: { "model-canary:canaryWeight": "0" }, secrets: [] });
+    });
+});
