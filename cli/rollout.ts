@@ -202,7 +202,9 @@ export const rolloutCommands: Record<string, Command> = {
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
             process.stderr.write([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n"));
             const result = await holding(lock, () => rollbackFromLastApplied(stack, "manual rollback", invalid));
-            const saved = result.savedAs ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\`` : "";
+            const saved = !result.savedAs ? ""
+                : result.savedDisarmed ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\``
+                    : `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} as it was (it is not YAML, so its canaryWeight could not be set to 0): fix it, set canaryWeight to 0, and move it back before the next \`up\``;
             printer(values).result(
                 { type: "rollback", stack: ref.stack, actionMs: result.actionMs, fromLastApplied: true, problems: invalid, savedAs: result.savedAs ?? null },
                 `rolled back: stack ${ref.stack} sends 100% to ${result.stableVersion} (${seconds(result.actionMs)}), from the last applied config; ${settings} now holds that config${saved}`,

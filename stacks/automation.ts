@@ -320,6 +320,8 @@ function stackNotFound(stack: string, output?: string): StackOperationError {
 export function classify(e: unknown, stack: string): StackOperationError {
     if (e instanceof StackOperationError) return e;
     if (e instanceof ValidationError) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`, undefined, e.problems);
+    // A settings file that is not YAML is invalid config too: `status` and `rollback` handle it as such.
+    if (e instanceof Error && / is not valid YAML: /.test(e.message)) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`, undefined, [e.message]);
     if (e instanceof auto.ConcurrentUpdateError) return new StackOperationError("concurrent-update", describeBackendLock(e.message, stack), e.message);
     if (e instanceof auto.StackNotFoundError) {
         return stackNotFound(stack, e.message);

@@ -16,8 +16,10 @@ import { stackSettingsPath } from "./settings";
 export interface RecoveryResult {
     /** Wall time of the rollback `up` in ms. */
     actionMs: number;
-    /** Where the invalid settings file was saved (with `canaryWeight` 0 there too); undefined when there was none. */
+    /** Where the invalid settings file was saved; undefined when there was none. */
     savedAs?: string;
+    /** True when the saved file could be edited to `canaryWeight` 0 too (it could not when it is not YAML). */
+    savedDisarmed: boolean;
     /** The version that now serves all traffic. */
     stableVersion: string;
 }
@@ -77,9 +79,9 @@ function providerSettings(text: string | undefined): Record<string, unknown> {
 }
 
 /** The user's file with traffic off the canary too, where it still parses; otherwise as it was. */
-function disarmed(text: string, canaryVersion: string | undefined): string {
+function disarmed(text: string, canaryVersion: string | undefined): { text: string; edited: boolean } {
     const doc = YAML.parseDocument(text);
-    if (doc.errors.length > 0 || !YAML.isMap(doc.get("config"))) return text;
+    if (doc.errors.length > 0 || !YAML.isMap(doc.get("config"))) return { text, edited: false };
     doc.setIn(["config", key("canaryWeight")], 0);
     const routes = doc.getIn(["config", key("headerRoutes")]);
     if (YAML.isSeq(routes)) {
@@ -87,7 +89,7 @@ function disarmed(text: string, canaryVersion: string | undefined): string {
         for (let i = all.length - 1; i >= 0; i--) if (canaryVersion !== undefined && all[i]?.version === canaryVersion) routes.delete(i);
         if (routes.items.length === 0) doc.deleteIn(["config", key("headerRoutes")]);
     }
-    return doc.toString();
+    return { text: doc.toString(), edited: true };
 }
 
 /** A scalar as the file would hold it: the engine hands `10` and `"10"` alike as the text "10", so a decimal or boolean text is written bare. */
@@ -136,7 +138,8 @@ export async function rollbackFromLastApplied(stack: auto.Stack, reason: string,
     const original = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
     const savedAs = original === undefined ? undefined : `${file}.invalid-${new Date().toISOString().replace(/[:.]/g, "-")}`;
     // Saved first, with traffic off the canary there too, so restoring it by hand never sends traffic back.
-    if (savedAs !== undefined) fs.writeFileSync(savedAs, disarmed(original!, canaryVersion));
+    const saved = original === undefined ? undefined : disarmed(original, canaryVersion);
+    if (savedAs !== undefined) fs.writeFileSync(savedAs, saved!.text);
     try {
         writeAtomically(file, YAML.stringify({ ...providerSettings(original), config: Object.fromEntries(Object.entries(target.plain).map(([k, v]) => [k, fileValue(v)])) }));
         for (const secret of target.secrets) await setSecret(stack, secret);
@@ -151,5 +154,5 @@ export async function rollbackFromLastApplied(stack: auto.Stack, reason: string,
     const started = Date.now();
     await upStack(stack, { message: `model-canary rollback from the last applied config: ${reason}` });
     const stableVersion = versionOf(target.plain[key("stable")]) ?? versionOf(target.secrets.find((s) => s.key === key("stable") && s.path.length === 0)?.value) ?? "stable";
-    return { actionMs: Date.now() - started, savedAs, stableVersion };
+    return { actionMs: Date.now() - started, savedAs, savedDisarmed: saved?.edited === true, stableVersion };
 }

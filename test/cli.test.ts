@@ -327,5 +327,30 @@ describe("model-canary command line", function () {
             assert.doesNotMatch(state.stdout, /s3cr3t/);
             assert.strictEqual(JSON.parse(state.stdout).appliedSecrets, "[secret]");
         });
+
+        it("`rollback` also gets through a settings file that is not YAML any more", () => {
+            const settings = path.join(project.dir, "Pulumi.test.yaml");
+            for (const f of fs.readdirSync(project.dir).filter((f) => f.startsWith("Pulumi.test.yaml.invalid-"))) fs.rmSync(path.join(project.dir, f));
+            const doc = YAML.parse(fs.readFileSync(settings, "utf8"));
+            doc.config["model-canary:canaryWeight"] = 20;
+            fs.writeFileSync(settings, YAML.stringify(doc));
+            assert.strictEqual(run(["up", "--stack", "test"], project).status, 0);
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 80, v2: 20 });
+            const text = `${fs.readFileSync(settings, "utf8")}\n  model-canary:replicas: [unclosed\n`;
+            fs.writeFileSync(settings, text);
+
+            const status = run(["status", "--stack", "test", "--json"], project);
+            assert.strictEqual(status.status, 0, status.stderr);
+            assert.deepStrictEqual(JSON.parse(status.stdout).config.valid, false);
+            assert.match(JSON.parse(status.stdout).config.problems[0], /Pulumi\.test\.yaml is not valid YAML/);
+
+            const r = run(["rollback", "--stack", "test"], project);
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.match(r.stdout, /is saved as Pulumi\.test\.yaml\.invalid-[0-9TZ-]+ as it was \(it is not YAML, so its canaryWeight could not be set to 0\): fix it, set canaryWeight to 0, and move it back before the next `up`$/m);
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
+            const saved = fs.readdirSync(project.dir).filter((f) => f.startsWith("Pulumi.test.yaml.invalid-"));
+            assert.strictEqual(fs.readFileSync(path.join(project.dir, saved[0]), "utf8"), text);
+            assert.strictEqual(pulumi(["config", "get", "--path", "model-canary:canary.env.API_KEY", "--stack", "test"], project).stdout, "s3cr3t");
+        });
     });
 });

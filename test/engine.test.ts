@@ -17,7 +17,8 @@ const seed = { serviceName: "model-service", virtualServiceName: "model-virtual-
 /** Runs the real `pulumi` CLI in the project, as a user would. */
 function pulumi(project: TestProject, args: string[]): { status: number | null; output: string } {
     const bin = project.ref.toolchainDir!;
-    const r = spawnSync(path.join(bin, "pulumi"), args, {
+    // Always `--stack`: the tools never select a stack, so nothing is selected in a fresh project.
+    const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", project.ref.stack], {
         cwd: project.dir,
         encoding: "utf8",
         env: {
@@ -153,6 +154,6 @@ describe("through the real engine (render mode, local backend)", function () {
 
     it("an unknown stack is a clear `stack-not-found` error", async () => {
         await assert.rejects(openStack({ ...project.ref, stack: "nope" }), (e: StackOperationError) =>
-            e.kind === "stack-not-found" && e.message === "stack `nope` does not exist on this backend; create it with `pulumi stack init nope`");
+            e.kind === "stack-not-found" && e.message === "stack `nope` does not exist on this backend; create it with `model-canary up --stack nope` or `pulumi stack init nope`");
     });
 });
