@@ -86,8 +86,8 @@ export function splitAppliedConfig(all: Record<string, string>, secretKeys: read
     return { plain, secrets };
 }
 
-/** The stack outputs recording this `up`'s config: `appliedConfig`, and `appliedSecrets` as a secret. */
-export function appliedConfigOutputs(settingsFile: string, namespace: string): { appliedConfig: Record<string, unknown>; appliedSecrets: pulumi.Output<AppliedSecret[]> } {
+/** The stack outputs recording this `up`'s config: `appliedConfig`, and `appliedSecrets` as a secret when there are any. */
+export function appliedConfigOutputs(settingsFile: string, namespace: string): { appliedConfig: Record<string, unknown>; appliedSecrets?: pulumi.Output<AppliedSecret[]> } {
     const all = pulumi.runtime.allConfig();
     // How @pulumi/pulumi's own Config tells secrets apart: the list the language host passes in.
     const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
@@ -99,5 +99,6 @@ export function appliedConfigOutputs(settingsFile: string, namespace: string): {
         settings = undefined;
     }
     const applied = splitAppliedConfig(all, Object.keys(all).filter((k) => isSecret(k)), settings, namespace);
-    return { appliedConfig: applied.plain, appliedSecrets: pulumi.secret(applied.secrets) };
+    // Only when there are secrets: an empty secret would still be re-encrypted, with a new nonce, at every save.
+    return { appliedConfig: applied.plain, appliedSecrets: applied.secrets.length > 0 ? pulumi.secret(applied.secrets) : undefined };
 }
