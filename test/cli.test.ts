@@ -180,7 +180,7 @@ describe("model-canary command line", function () {
         });
 
         it("never changes which stack the user has selected", () => {
-            fs.writeFileSync(path.join(project.dir, "Pulumi.prod.yaml"), YAML.stringify({ config: { "model-canary:stable": stable, "model-canary:canary": canary, "model-canary:canaryWeight": 5, "model-canary:renderDir": path.join(project.dir, "rendered-prod") } }));
+            fs.writeFileSync(path.join(project.dir, "Pulumi.prod.yaml"), YAML.stringify({ config: { "model-canary:stable": stable, "model-canary:canary": canary, "model-canary:canaryWeight": 5, "model-canary:renderDir": "rendered-prod" } }));
             assert.strictEqual(pulumi(["stack", "select", "test"], project).status, 0);
             const selected = () => pulumi(["stack", "--show-name"], project).stdout;
             assert.strictEqual(selected(), "test");
@@ -256,7 +256,7 @@ describe("model-canary command line", function () {
         });
 
         it("`rollout` and `promote` of a stack without a canary are refused with the reason alone", () => {
-            fs.writeFileSync(path.join(project.dir, "Pulumi.solo.yaml"), YAML.stringify({ config: { "model-canary:stable": stable, "model-canary:renderDir": path.join(project.dir, "rendered-solo") } }));
+            fs.writeFileSync(path.join(project.dir, "Pulumi.solo.yaml"), YAML.stringify({ config: { "model-canary:stable": stable, "model-canary:renderDir": "rendered-solo" } }));
             assert.strictEqual(run(["up", "--stack", "solo"], project).status, 0);
             const rollout = run(["rollout", "--stack", "solo"], project);
             assert.deepStrictEqual([rollout.status, rollout.stderr], [1, "model-canary: stack `solo` has no `canary` configured: set `canary` to the version to roll out\n"]);

@@ -71,9 +71,9 @@ describe("rollout plan", () => {
         const flags = { steps: "1,abc", interval: "abc", tick: "soon", window: "1 minute", prometheus: "abc", "failure-threshold": "abc" };
         assert.deepStrictEqual(problemsOf(undefined, flags), [
             "`--steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got \"1,abc\"",
-            "`--interval` must be a duration such as \"30s\", \"1m\" or \"1m30s\", got \"abc\"",
-            "`--tick` must be a duration such as \"30s\", \"1m\" or \"1m30s\", got \"soon\"",
-            "`--window` must be a duration such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\"",
+            "`--interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"abc\"",
+            "`--tick` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"soon\"",
+            "`--window` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\"",
             "`--prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"abc\"",
             "`--failure-threshold` must be an integer from 1 to 100, got \"abc\"",
         ]);
