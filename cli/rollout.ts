@@ -8,7 +8,7 @@ import { PlanFlags, resolvePlan } from "../rollout/plan";
 import { RolloutRecord } from "../rollout/record";
 import { renderReportMarkdown, renderReportSvg } from "../rollout/report";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
-import { readRecord, stateDir } from "../rollout/status";
+import { readRecord, stateDir, UnreadableRecordError } from "../rollout/status";
 import { checkConfig, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
 import { StackConfig } from "../stacks/config";
 import { readLiveRouting } from "../stacks/live";
@@ -156,7 +156,12 @@ export const rolloutCommands: Record<string, Command> = {
                 record = await runRollout({ ref, plan, signal, onEvent: (e) => out.event(e) });
             } catch (e) {
                 // A run that stopped on an error still leaves its report.
-                const failed = readRecord(stack.workspace.workDir, ref.stack);
+                let failed: RolloutRecord | undefined;
+                try {
+                    failed = readRecord(stack.workspace.workDir, ref.stack);
+                } catch {
+                    // The run's own error below is the one to report.
+                }
                 if (failed?.outcome === "error" && failed.startedAt >= began) process.stderr.write(`report: ${writeReport(failed, reportDir)}\n`);
                 throw e;
             }
@@ -254,7 +259,15 @@ export const rolloutCommands: Record<string, Command> = {
                 // What is applied is still worth showing when the cluster cannot be read.
                 liveError = (e as Error).message;
             }
-            const record = readRecord(stack.workspace.workDir, ref.stack);
+            // A damaged record is reported, not fatal: the routing is what status is for.
+            let record: RolloutRecord | undefined;
+            let recordError: string | undefined;
+            try {
+                record = readRecord(stack.workspace.workDir, ref.stack);
+            } catch (e) {
+                if (!(e instanceof UnreadableRecordError)) throw e;
+                recordError = e.message;
+            }
             const holder = lockHolder(ref);
             const last = record?.steps.at(-1);
             const lastAnalysis = last?.analyses.at(-1);
@@ -267,7 +280,7 @@ export const rolloutCommands: Record<string, Command> = {
                 drift,
                 live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
                 lock: holder ? { ...holder, state: liveness(holder).state } : null,
-                rollout: record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
+                rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
             };
             const split = outputs.split as Record<string, number> | undefined;
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
@@ -283,7 +296,7 @@ export const rolloutCommands: Record<string, Command> = {
                 ...(problems.length > 0
                     ? [`config ${plain(settings)} is invalid, so \`up\`, \`rollout\` and \`promote\` refuse it (\`rollback\` still works, from the last applied config):`, ...problems.map((p) => `  - ${plain(p)}`)]
                     : []),
-                record
+                recordError ? `last rollout: ${plain(recordError)}` : record
                     ? last ? `last rollout: ${runState(record)} at step ${status.rollout?.step} (${last.weight}%): ${plain(record.message)}` : `last rollout: ${runState(record)} before its first step: ${plain(record.message)}`
                     : "no rollout recorded here",
                 ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),

@@ -20,8 +20,27 @@ export function writeRecord(workDir: string, record: RolloutRecord): void {
     fs.renameSync(temp, file);
 }
 
-/** The last rollout's record, or undefined when none ran here. */
+/** The record file exists but is not a rollout record (cut short, edited by hand, another tool's). */
+export class UnreadableRecordError extends Error {
+    constructor(public readonly file: string, reason: string) {
+        super(`the rollout record ${file} cannot be read (${reason}); the next \`rollout\` replaces it, or move it aside to keep it`);
+        this.name = "UnreadableRecordError";
+    }
+}
+
+/** The last rollout's record, or undefined when none ran here; throws UnreadableRecordError for a damaged file. */
 export function readRecord(workDir: string, stack: string): RolloutRecord | undefined {
     const file = recordFile(workDir, stack);
-    return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) as RolloutRecord : undefined;
+    if (!fs.existsSync(file)) return undefined;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (e) {
+        throw new UnreadableRecordError(file, `not valid JSON: ${(e as Error).message}`);
+    }
+    const record = parsed as Partial<RolloutRecord> | null;
+    if (typeof record !== "object" || record === null || typeof record.outcome !== "string" || !Array.isArray(record.steps) || !Array.isArray(record.plan)) {
+        throw new UnreadableRecordError(file, "not a rollout record: `outcome`, `steps` or `plan` is missing");
+    }
+    return record as RolloutRecord;
 }

@@ -122,6 +122,25 @@ describe("model-canary command line", function () {
             assert.deepStrictEqual(status.applied.headerRoutes, [{ header: "x-canary-version", exact: "v2", version: "v2" }]);
         });
 
+        it("`status` names a damaged rollout record and still shows the routing", () => {
+            const file = path.join(project.dir, ".model-canary", "test", "rollout.json");
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            try {
+                fs.writeFileSync(file, "{\"outcome\": \"running\", \"ste");
+                const text = run(["status", "--stack", "test"], project);
+                assert.strictEqual(text.status, 0, text.stderr);
+                assert.match(text.stdout, /^stack test: v1 90%, v2 10%$/m);
+                assert.match(text.stdout, /^last rollout: the rollout record .*rollout\.json cannot be read \(not valid JSON: .*\); the next `rollout` replaces it/m);
+                assert.doesNotMatch(text.stderr, /SyntaxError|    at /);
+                fs.writeFileSync(file, "[1, 2]");
+                const json = JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout);
+                assert.match(json.rollout.error, /cannot be read \(not a rollout record: `outcome`, `steps` or `plan` is missing\)/);
+                assert.deepStrictEqual(json.applied.split, { v1: 90, v2: 10 });
+            } finally {
+                fs.rmSync(file, { force: true });
+            }
+        });
+
         it("`preview --markdown` writes the pull-request comment", () => {
             const file = path.join(project.dir, "preview.md");
             const r = run(["preview", "--stack", "test", "--markdown", file], project);
