@@ -3,7 +3,7 @@
 // rules of the Kubernetes API reference (core/v1, 1.36). Config is checked against it before
 // anything is registered: unknown fields are refused with their path, wrong types and values
 // outside the API server's rules too. Pure: no Pulumi, no I/O.
-import { maskSecrets, secretMark } from "./secrets";
+import { show } from "./secrets";
 import { int32Max, integerValue, isQualifiedName, quantityValue } from "./syntax";
 
 /** Sentences naming the path of each problem; the caller decides how to report them. */
@@ -17,16 +17,6 @@ export type Field =
     | { type: "list"; of: Field; min?: number }
     | { type: "object"; fields: Record<string, Field>; required?: readonly string[]; elsewhere?: Record<string, string>; rule?: (value: Record<string, unknown>, path: string, problems: Problems) => void }
     | { type: "quantities" };
-
-/** As `show` in validation.ts: a secret is shown as `[secret]`, never its plaintext. */
-function show(value: unknown): string {
-    if (value === undefined) return "nothing";
-    if (typeof value === "number") return String(value);
-    const masked = maskSecrets(value);
-    if (masked === secretMark) return secretMark;
-    const text = JSON.stringify(masked);
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -135,3 +135,16 @@ export function redact(text: string, secrets: Iterable<string>): string {
 
 /** Secrets shorter than this are masked where they stand alone, not inside words. */
 const shortSecret = 4;
+
+/**
+ * Renders a received value for an error message: strings quoted, everything else as JSON. A
+ * secret (see `withSecrets`) is shown as `[secret]`, never its plaintext.
+ */
+export function show(value: unknown): string {
+    if (value === undefined) return "nothing";
+    if (typeof value === "number") return String(value);
+    const masked = maskSecrets(value);
+    if (masked === secretMark) return secretMark;
+    const text = JSON.stringify(masked);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

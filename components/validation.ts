@@ -4,7 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import { RE2JS } from "re2js";
 import { IstioApiVersion, istioApiVersions } from "./istio";
-import { maskSecrets, secretMark } from "./secrets";
+import { show } from "./secrets";
 import {
     checkKubernetesValue, livenessProbeSchema, podSecurityContextSchema, readinessProbeSchema, resourceRequirementsSchema,
     securityContextSchema,
@@ -14,6 +14,9 @@ import {
     isImageReference, isQualifiedName,
 } from "./syntax";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
+
+// Callers that build messages the same way import it from here.
+export { show };
 
 /** The arguments with every default applied. */
 export interface ResolvedModelVersion extends ModelVersionArgs {
@@ -83,18 +86,6 @@ export const limits = {
     configBytes: 64 * 1024,
 } as const;
 
-/**
- * Renders a received value for an error message: strings quoted, everything else as JSON. A
- * secret (see `withSecrets`) is shown as `[secret]`, never its plaintext.
- */
-export function show(value: unknown): string {
-    if (value === undefined) return "nothing";
-    if (typeof value === "number") return String(value);
-    const masked = maskSecrets(value);
-    if (masked === secretMark) return secretMark;
-    const text = JSON.stringify(masked);
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
 
 /** Edit distance, for "did you mean" hints on misspelt keys. */
 function distance(a: string, b: string): number {
