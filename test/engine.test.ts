@@ -1,37 +1,16 @@
 // Through the real engine: the Pulumi CLI and language host built by `npm run toolchain`, the
 // Kubernetes provider rendering manifests, and a local file backend in a temp dir.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
-import * as path from "path";
 import { renderPreviewMarkdown } from "../preview/markdown";
 import { previewReport } from "../preview/command";
 import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/automation";
-import { makeProject, TestProject } from "./support/engine";
+import { makeProject, TestProject, runPulumi as pulumi } from "./support/engine";
 import { istioValidator, kubernetesValidator, Validate } from "./support/schemas";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
 const testers = { header: "x-canary-version", exact: "v2", version: "v2" };
 const seed = { serviceName: "model-service", virtualServiceName: "model-virtual-service", destinationRuleName: "model-destination", stable, canary, headerRoutes: [testers] };
-
-/** Runs the real `pulumi` CLI in the project, as a user would. */
-function pulumi(project: TestProject, args: string[]): { status: number | null; output: string } {
-    const bin = project.ref.toolchainDir!;
-    // Always `--stack`: the tools never select a stack, so nothing is selected in a fresh project.
-    const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", project.ref.stack], {
-        cwd: project.dir,
-        encoding: "utf8",
-        env: {
-            ...process.env,
-            PATH: `${bin}:${process.env.PATH}`,
-            PULUMI_BACKEND_URL: project.ref.backendUrl,
-            PULUMI_CONFIG_PASSPHRASE: "",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-        },
-    });
-    return { status: r.status, output: `${r.stdout}${r.stderr}` };
-}
 
 describe("through the real engine (render mode, local backend)", function () {
     this.timeout(300_000);

@@ -3,7 +3,7 @@
 // preview, the rendered Deployment, the commands' output, the rollout record or its report; used
 // decrypted where they are needed (the pod's Secret, a webhook's header).
 import * as assert from "assert";
-import { spawn, spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import http from "http";
 import type { AddressInfo } from "net";
@@ -11,7 +11,7 @@ import * as path from "path";
 import { openStack, projectDir } from "../stacks/automation";
 import { secretRevisionAnnotation } from "../stacks/config";
 import { readProjectConfig } from "../stacks/settings";
-import { makeProject, TestProject } from "./support/engine";
+import { makeProject, TestProject, runPulumi as pulumi } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 
@@ -23,24 +23,6 @@ const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", repli
 const testers = { header: "x-canary-version", exact: "v2", version: "v2" };
 
 const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
-
-/** Runs the real `pulumi` CLI in the project, as a user would. */
-function pulumi(project: TestProject, args: string[]): { status: number | null; output: string } {
-    const bin = project.ref.toolchainDir!;
-    const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", project.ref.stack], {
-        cwd: project.dir,
-        encoding: "utf8",
-        env: {
-            ...process.env,
-            PATH: `${bin}:${process.env.PATH}`,
-            PULUMI_BACKEND_URL: project.ref.backendUrl,
-            PULUMI_CONFIG_PASSPHRASE: "",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-        },
-    });
-    return { status: r.status, output: `${r.stdout}${r.stderr}` };
-}
 
 /** Runs the `model-canary` command without blocking this process (the exporter and webhook answer meanwhile). */
 function modelCanary(project: TestProject, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {

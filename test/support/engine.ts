@@ -2,6 +2,7 @@
 // symlinked from the repo, while the stack settings, the state backend and the rendered
 // manifests live in a temp dir of their own. With `kubeconfig`, the stack applies to that
 // cluster instead of rendering.
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -74,4 +75,23 @@ export function makeProject(stack = "test", options: { kubeconfig?: string } = {
             fs.rmSync(dir, { recursive: true, force: true });
         },
     };
+}
+
+/** Runs the real `pulumi` CLI in the project, as a user would. */
+export function runPulumi(project: TestProject, args: string[]): { status: number | null; output: string } {
+    const bin = project.ref.toolchainDir!;
+    // Always `--stack`: the tools never select a stack, so nothing is selected in a fresh project.
+    const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", project.ref.stack], {
+        cwd: project.dir,
+        encoding: "utf8",
+        env: {
+            ...process.env,
+            PATH: `${bin}:${process.env.PATH}`,
+            PULUMI_BACKEND_URL: project.ref.backendUrl,
+            PULUMI_CONFIG_PASSPHRASE: "",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+        },
+    });
+    return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
