@@ -73,12 +73,15 @@ export const commands: Record<string, Command> = {
 };
 
 /**
- * True when npm started this process for a package script and wrote its banner to our standard
- * output (it does unless silenced with `-s`/`--loglevel silent`, or in `--json` mode, which moves
- * it to standard error). A terminal shows it harmlessly; a pipe or file would get it mixed in.
+ * True when npm started this process as the project's `preview` script and wrote its banner to
+ * our standard output (it does unless silenced with `-s`/`--loglevel silent`, or in `--json` mode,
+ * which moves it to standard error). A terminal shows it harmlessly; a pipe or file would get it
+ * mixed in. Only that script counts: a command started from inside another npm script (a
+ * pipeline's `npm run deploy`, `npm test`) inherits `npm_lifecycle_event` but no banner.
  */
 export function npmBannerOnStdout(env: NodeJS.ProcessEnv = process.env, stdoutIsTTY = process.stdout.isTTY === true): boolean {
-    return env.npm_lifecycle_event !== undefined && env.npm_lifecycle_event !== "npx" && env.npm_config_loglevel !== "silent" && env.npm_config_json !== "true" && !stdoutIsTTY;
+    const ownPreviewScript = env.npm_lifecycle_event === "preview" && /\bmodel-canary(\.js)? preview\b/.test(env.npm_lifecycle_script ?? "");
+    return ownPreviewScript && env.npm_config_loglevel !== "silent" && env.npm_config_json !== "true" && !stdoutIsTTY;
 }
 
 export function helpText(name?: string): string {

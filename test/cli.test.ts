@@ -91,12 +91,15 @@ describe("model-canary command line", function () {
         });
 
         it("knows when npm has put its banner on standard output", () => {
-            const npm = { npm_lifecycle_event: "preview" };
+            const npm = { npm_lifecycle_event: "preview", npm_lifecycle_script: "node cli/model-canary.js preview" };
             assert.strictEqual(npmBannerOnStdout(npm, false), true);
             assert.strictEqual(npmBannerOnStdout(npm, true), false, "a terminal shows it harmlessly");
             assert.strictEqual(npmBannerOnStdout({ ...npm, npm_config_loglevel: "silent" }, false), false, "npm run -s");
             assert.strictEqual(npmBannerOnStdout({ ...npm, npm_config_json: "true" }, false), false, "--json moves it to stderr");
             assert.strictEqual(npmBannerOnStdout({}, false), false, "not started by npm");
+            // Started from inside another script (`npm test`, a pipeline's `npm run deploy`): no banner on our stdout.
+            assert.strictEqual(npmBannerOnStdout({ npm_lifecycle_event: "test", npm_lifecycle_script: "npm run -s build && mocha" }, false), false, "inside npm test");
+            assert.strictEqual(npmBannerOnStdout({ npm_lifecycle_event: "preview", npm_lifecycle_script: "my-own-preview.sh" }, false), false, "another project's preview script");
         });
     });
 

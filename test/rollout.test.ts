@@ -164,7 +164,9 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "failed"]]);
             const failed = record.steps[0].analyses.at(-1)!.results.find((r) => r.name === "success-rate")!;
             assert.strictEqual(failed.status, "fail");
-            assert.ok(failed.value! > 93 && failed.value! < 97, `canary success rate ${failed.value}`);
+            // 95% in the exporter's counters; rate()'s extrapolation over a 5 s window of a series
+            // that has just started reads a little higher (97.2-97.3 seen on a loaded machine).
+            assert.ok(failed.value! > 93 && failed.value! < 98.5, `canary success rate ${failed.value}`);
             assert.ok(record.rollback && record.rollback.actionMs > 0);
             assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
             const vs = project.rendered().get("VirtualService/model-virtual-service");
