@@ -106,7 +106,8 @@ describe("automated rollout against a local control plane (real engine, real Pro
             assert.strictEqual(record.outcome, "rolled-back");
             assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "failed"]]);
             const failed = record.steps[0].analyses.at(-1)!.results.find((r) => r.name === "success-rate")!;
-            assert.ok(failed.value! > 93 && failed.value! < 97, `canary success rate ${failed.value}`);
+            // Whole counts from the exporter: at 1% the error counter steps by 1 every 2 s (see rollout.test.ts).
+            assert.ok(failed.value! > 93 && failed.value! < 98.5, `canary success rate ${failed.value}`);
             const vs = live.get("virtualservices.networking.istio.io", "faulty-virtual-service");
             assert.deepStrictEqual(live.split("faulty-virtual-service"), { v1: 100 });
             assert.strictEqual(vs.spec.http.length, 1, "the testers' header route to the canary is removed too");
