@@ -142,10 +142,17 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
         throw new ValidationError([`${canary.version} already serves ${appliedWeight}%, above the plan's last step ${last}% (steps ${plan.steps.join(",")}): this rollout would analyse nothing and leave ${appliedWeight}% applied. Nothing was changed. Include a step of at least ${appliedWeight}% (e.g. \`--steps ${appliedWeight === 100 ? "100" : `${appliedWeight},100`}\`) to analyse it, or run \`rollback\` first`]);
     }
     // A Prometheus the analysis cannot use would roll a healthy canary back: refuse instead.
-    const unusable = await preflightPrometheus({
+    // Asked again for up to 10 s: a Prometheus that was just started (or a stable workload whose
+    // traffic just began) may not have scraped it yet.
+    const ask = () => preflightPrometheus({
         prometheus, url: plan.prometheusUrl, signal,
         stable: { namespace: config.namespace, workload: deploymentName(config.app, config.stable.version) },
     });
+    let unusable = await ask();
+    for (let waited = 0; unusable && waited < 10_000 && !signal.aborted; waited += 1000) {
+        await pause(1000, signal);
+        unusable = await ask();
+    }
     if (unusable && !signal.aborted) throw new ValidationError([`${unusable}. Nothing was changed; fix \`rollout.prometheus\` (or \`--prometheus\`) and run \`rollout\` again`]);
     const stopped = (at: string) => preempted.aborted
         ? `${(preempted.reason as Error).message} ${at}`
