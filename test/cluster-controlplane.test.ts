@@ -5,18 +5,10 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { clusterToolchainDir, components, kubectl, listeningAddresses, load } from "../cluster/controlplane";
+import { alive, clusterToolchainDir, components, kubectl, listeningAddresses, load } from "../cluster/controlplane";
 
 const projectDir = path.resolve(__dirname, "..");
 
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 describe("local control plane (npm run cluster:up / cluster:down)", function () {
     this.timeout(600_000);
