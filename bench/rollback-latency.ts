@@ -2,7 +2,7 @@
 // breaching sample is scraped to the rolled-back VirtualService being applied, split into
 // detection (scrape -> analysis decides) and action (the rollback `up`). Median over runs.
 //   npm run -s bench:rollback [-- RUNS]
-import { resolvePlan } from "../rollout/plan";
+import { resolvePlan } from "../stacks/rollout-plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
 import { openStack, upStack } from "../stacks/automation";
 import { makeProject } from "../test/support/engine";

@@ -4,7 +4,7 @@ import * as path from "path";
 import { CheckResult } from "../analysis/verdict";
 import { visibleControls } from "../components/syntax";
 import { describeRoute } from "../preview/markdown";
-import { PlanFlags, resolvePlan } from "../rollout/plan";
+import { PlanFlags, resolvePlan } from "../stacks/rollout-plan";
 import { RolloutRecord } from "../rollout/record";
 import { renderReportMarkdown, renderReportSvg } from "../rollout/report";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";

@@ -10,7 +10,7 @@ import { checkConfig, openStack, readOutputs, setProjectConfig, StackOperationEr
 import { readDeploymentAvailability } from "../stacks/live";
 import { acquireStackLock } from "../stacks/lock";
 import { rollbackFromLastApplied } from "../stacks/recovery";
-import { RolloutPlan, remainingSteps } from "./plan";
+import { RolloutPlan, remainingSteps } from "../stacks/rollout-plan";
 import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
 import { writeRecord } from "./status";
 import type { ProcessIdentity } from "../stacks/process";

@@ -4,7 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { resolvePlan } from "../rollout/plan";
+import { resolvePlan } from "./rollout-plan";
 import {
     argKeys, ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,

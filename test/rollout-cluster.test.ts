@@ -4,7 +4,7 @@
 // No request is sent anywhere: kwok's pods are fake and their addresses lead nowhere.
 import * as assert from "assert";
 import * as cluster from "../cluster/controlplane";
-import { resolvePlan } from "../rollout/plan";
+import { resolvePlan } from "../stacks/rollout-plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
 import { openStack, upStack } from "../stacks/automation";
 import { connect, getObject } from "../stacks/cluster-api";

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { ValidationError } from "../components";
-import { remainingSteps, resolvePlan } from "../rollout/plan";
+import { remainingSteps, resolvePlan } from "../stacks/rollout-plan";
 
 function problemsOf(block: Record<string, unknown> | undefined, flags = {}): string[] {
     try {

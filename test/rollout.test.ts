@@ -6,7 +6,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { resolvePlan } from "../rollout/plan";
+import { resolvePlan } from "../stacks/rollout-plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
 import { projectDir, readOutputs, openStack } from "../stacks/automation";

@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { runCustomCheck } from "../analysis/custom";
 import { formatPath, redact, secureLeaves, ValidationError } from "../components";
-import { resolvePlan } from "../rollout/plan";
+import { resolvePlan } from "../stacks/rollout-plan";
 import * as pulumi from "@pulumi/pulumi";
 import { componentArgs, engineSecretPaths, kubeconfigInput, envSecretRevisions, parseStackConfig, secretRevisionAnnotation } from "../stacks/config";
 import { checkProjectConfig, editProjectConfig, readProjectConfig } from "../stacks/settings";
