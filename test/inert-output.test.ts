@@ -5,7 +5,8 @@ import MarkdownIt from "markdown-it";
 import type { CheckResult } from "../analysis/verdict";
 import { describeEvent } from "../cli/rollout";
 import type { RolloutRecord, StepRecord } from "../rollout/record";
-import { renderReportMarkdown, renderReportSvg } from "../rollout/report";
+import { renderReportMarkdown } from "../rollout/report/markdown";
+import { renderReportSvg } from "../rollout/report/chart-svg";
 
 const hostileMessage = "# Approved by security\n- [x] reviewed\n1. signed\n\u001b[2J\u001b[32mCOMPLETED\u001b[0m\u0085 https://evil.example ![i](https://evil.example/i.png) <img src=x> ~~no~~";
 const check: CheckResult = { name: "golden-set\u001b[8m", status: "fail", message: hostileMessage };

@@ -3,7 +3,10 @@
 import * as assert from "assert";
 import { defaultThresholds, evaluate, summarize, type CheckResult, type WorkloadMeasurement } from "../analysis/verdict";
 import type { AnalysisRecord, RolloutRecord, StepRecord } from "../rollout/record";
-import { formatDuration, niceTicks, renderReportMarkdown, renderReportSvg } from "../rollout/report";
+import { renderReportSvg } from "../rollout/report/chart-svg";
+import { formatDuration } from "../rollout/report/format";
+import { renderReportMarkdown } from "../rollout/report/markdown";
+import { niceTicks } from "../rollout/report/ticks";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures

@@ -1,0 +1,40 @@
+// SVG building blocks for the report's charts. Every attribute value and text node goes through
+// `xml`, so text from a record (stack names, versions, labels) stays text.
+
+/** Coordinates with at most two decimals; a non-finite value can never reach the output. */
+export function num(v: number): string {
+    return Number.isFinite(v) ? String(Number(v.toFixed(2))) : "0";
+}
+
+/**
+ * Escapes text for XML content and attribute values, and drops the control characters XML 1.0
+ * forbids, so a stack named "dev<1>" or a message with a stray byte cannot break the document.
+ */
+export function xml(s: string): string {
+    return String(s)
+        .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, "")
+        .replace(/&/g, "&amp;")
+        .replace(/</g, "&lt;")
+        .replace(/>/g, "&gt;")
+        .replace(/"/g, "&quot;")
+        .replace(/'/g, "&apos;");
+}
+
+export function attrs(a: Record<string, string | number>): string {
+    return Object.entries(a)
+        .map(([k, v]) => ` ${k}="${typeof v === "number" ? num(v) : xml(v)}"`)
+        .join("");
+}
+
+export function line(x1: number, y1: number, x2: number, y2: number, a: Record<string, string | number>): string {
+    return `<line x1="${num(x1)}" y1="${num(y1)}" x2="${num(x2)}" y2="${num(y2)}"${attrs(a)}/>`;
+}
+
+export function text(x: number, y: number, content: string, a: Record<string, string | number>): string {
+    return `<text x="${num(x)}" y="${num(y)}"${attrs(a)}>${xml(content)}</text>`;
+}
+
+/** A white outline behind text drawn over lines keeps it legible. */
+export function haloed(a: Record<string, string | number>): Record<string, string | number> {
+    return { ...a, stroke: "#ffffff", "stroke-width": 3, "paint-order": "stroke", "stroke-linejoin": "round" };
+}
