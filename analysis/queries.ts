@@ -95,19 +95,26 @@ export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): s
 }
 
 /**
- * Success rate in percent (0-100): requests without a 5xx response code over all requests, both
- * as per-second rates over `window`.
+ * Success rate in percent (0-100): requests that did not fail over all requests, both as
+ * per-second rates over `window`. A request failed when its HTTP response code is 5xx, or when
+ * it is a gRPC request (`request_protocol="grpc"`) whose gRPC status (`grpc_response_status`) is
+ * anything but `0` (OK): gRPC servers (Triton, KServe's v2 protocol) answer errors such as
+ * UNAVAILABLE (14) with HTTP 200, so the response code alone misses them. A gRPC request without
+ * a status counts as failed too (`!="0"` matches an absent label); a gRPC request answered with
+ * a 5xx counts once.
  *
- * The numerator falls back to `vector(0)` when no non-5xx series exists, so a canary that answers
- * every request with 5xx yields 0 (a failure) instead of an empty result (which would read as
- * "no data"). With no traffic at all the denominator is empty or 0 and the result is empty or NaN;
- * the request count then keeps the check at "no data" (see `verdict.ts`).
+ * The good requests are the non-5xx non-gRPC ones plus the non-5xx gRPC ones with status 0; each
+ * part falls back to `vector(0)` when it has no series, so a canary that fails every request
+ * yields 0 (a failure) instead of an empty result (which would read as "no data"). With no
+ * traffic at all the denominator is empty or 0 and the result is empty or NaN; the request count
+ * then keeps the check at "no data" (see `verdict.ts`).
  */
 export function successRateQuery(sel: WorkloadSelector, window: string): string {
     const w = checkWindow(window);
-    const ok = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel, [`response_code!~"5.."`])}}[${w}]))`;
-    const all = `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
-    return `(${ok} or vector(0)) / ${all} * 100`;
+    const rate = (extra: string[]) => `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel, extra)}}[${w}]))`;
+    const okHttp = rate([`response_code!~"5.."`, `request_protocol!="grpc"`]);
+    const okGrpc = rate([`response_code!~"5.."`, `request_protocol="grpc"`, `grpc_response_status="0"`]);
+    return `((${okHttp} or vector(0)) + (${okGrpc} or vector(0))) / ${rate([])} * 100`;
 }
 
 /**

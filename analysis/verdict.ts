@@ -34,7 +34,7 @@ export const CHECK_NAMES = {
 } as const;
 
 export interface AnalysisThresholds {
-    /** Absolute: canary success rate (percent of non-5xx responses) must be >= this. 0-100. */
+    /** Absolute: canary success rate (percent of requests without a 5xx or a gRPC status other than 0) must be >= this. 0-100. */
     minSuccessRate: number;
     /** Absolute: canary P99 latency in ms must be <= this. Positive. */
     maxP99Ms: number;

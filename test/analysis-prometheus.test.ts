@@ -75,6 +75,11 @@ describe("analysis against a real Prometheus", function () {
         exporter.set("model-v2-idle", { rps: 0 });
         exporter.set("model-v2-trickle", { rps: 1, latencyMs: 60 });
         exporter.set("model-v2-degrading", { rps: RPS, latencyMs: 60 });
+        // gRPC model servers: errors are gRPC statuses, over HTTP 200 unless said otherwise.
+        exporter.set("model-v2-grpc-healthy", { rps: RPS, latencyMs: 60, protocol: "grpc" });
+        exporter.set("model-v2-grpc-unavailable", { rps: RPS, errorRatio: 0.05, latencyMs: 60, protocol: "grpc", grpcErrorStatus: 14 });
+        exporter.set("model-v2-grpc-down", { rps: RPS, errorRatio: 1, latencyMs: 60, protocol: "grpc", grpcErrorStatus: 14 });
+        exporter.set("model-v2-grpc-503", { rps: RPS, errorRatio: 0.05, latencyMs: 60, protocol: "grpc", grpcErrorStatus: 14, errorCode: 503 });
         // Same workload name in another namespace, half failing: must not leak into "default".
         exporter.set("model-v2-healthy", { rps: RPS, errorRatio: 0.5, latencyMs: 60, namespace: "staging" });
 
@@ -163,6 +168,39 @@ describe("analysis against a real Prometheus", function () {
         assert.strictEqual(num(report.measurement.canary.successRate), 0);
         assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
         assert.strictEqual(get(report.results, CHECK_NAMES.successRateVsStable).status, "fail");
+    });
+
+    describe("gRPC", () => {
+        it("a canary answering UNAVAILABLE (14) over HTTP 200 to 5% of requests reads about 95% and fails", async () => {
+            const report = await analyse("model-v2-grpc-unavailable");
+            const sr = num(report.measurement.canary.successRate);
+            assert.ok(sr > 93.5 && sr < 96.5, `success rate ${sr}`);
+            assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+            assert.strictEqual(get(report.results, CHECK_NAMES.successRateVsStable).status, "fail");
+            assert.strictEqual(report.summary, "fail");
+            // What a query on the response code alone (Flagger's) reads for the same canary: all good.
+            const m = `reporter="destination",destination_workload_namespace="${NS}",destination_workload="model-v2-grpc-unavailable"`;
+            const httpOnly = await client.query(`sum(rate(istio_requests_total{${m},response_code!~"5.."}[${WINDOW}])) / sum(rate(istio_requests_total{${m}}[${WINDOW}])) * 100`);
+            assert.strictEqual(httpOnly, 100);
+        });
+
+        it("a healthy gRPC canary (every status 0) reads 100% and passes", async () => {
+            const report = await analyse("model-v2-grpc-healthy");
+            assert.strictEqual(num(report.measurement.canary.successRate), 100);
+            assert.strictEqual(report.summary, "pass", JSON.stringify(report.results));
+        });
+
+        it("a gRPC canary failing every request reads 0, not no data (both parts fall back to vector(0))", async () => {
+            const report = await analyse("model-v2-grpc-down");
+            assert.strictEqual(num(report.measurement.canary.successRate), 0);
+            assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+        });
+
+        it("a gRPC error answered with HTTP 503 counts once: about 95%, not 90%", async () => {
+            const report = await analyse("model-v2-grpc-503");
+            const sr = num(report.measurement.canary.successRate);
+            assert.ok(sr > 93.5 && sr < 96.5, `success rate ${sr}`);
+        });
     });
 
     it("canary with 0 rps: no series, every metric check is nodata and the analysis does not pass", async () => {
@@ -399,6 +437,48 @@ describe("analysis against a real Prometheus", function () {
 });
 
 describe("fake Istio exporter", () => {
+    it("labels gRPC requests with request_protocol and grpc_response_status; failures over HTTP 200 by default", async () => {
+        let t = 1_000_000;
+        const ex = await startIstioExporter({ now: () => t });
+        try {
+            ex.set("g", { rps: 10, errorRatio: 0.2, protocol: "grpc", grpcErrorStatus: 14 });
+            t += 10_000;
+            const lines = ex.render().split("\n").filter((l) => l.startsWith("istio_requests_total{") && l.includes('reporter="destination"'));
+            const labels = (l: string) => Object.fromEntries([...l.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+            assert.deepStrictEqual(
+                lines.map((l) => [labels(l).request_protocol, labels(l).response_code, labels(l).grpc_response_status, Number(l.slice(l.lastIndexOf(" ") + 1))]),
+                [["grpc", "200", "0", 80], ["grpc", "200", "14", 20]],
+            );
+        } finally {
+            await ex.close();
+        }
+    });
+
+    it("exports a prediction histogram per version whose distribution shifts when set again", async () => {
+        let t = 1_000_000;
+        const ex = await startIstioExporter({ now: () => t, namespace: "ml" });
+        try {
+            const bucket = (text: string, le: string) => {
+                const line = text.split("\n").find((l) => l.startsWith(`model_prediction_score_bucket{namespace="ml",version="v2",le="${le}"}`));
+                return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+            };
+            ex.set("model-v2", { rps: 100, errorRatio: 0.5, predictions: { version: "v2", mean: 0.25, sd: 0.1 } });
+            t += 10_000;
+            // 500 requests did not fail; N(0.25, 0.1): 6.68% below 0.1, 50% below 0.25 (the 0.2 and 0.3 bounds are 0.5 sd away).
+            const a = ex.render();
+            assert.match(a, /# TYPE model_prediction_score histogram\n/);
+            assert.deepStrictEqual(["0.1", "0.2", "0.3", "1", "+Inf"].map((le) => bucket(a, le)), [33, 154, 345, 499, 500]);
+            assert.match(a, /model_prediction_score_count\{namespace="ml",version="v2"\} 500\n/);
+            ex.set("model-v2", { rps: 100, errorRatio: 0.5, predictions: { version: "v2", mean: 0.75, sd: 0.1 } });
+            t += 10_000;
+            const b = ex.render();
+            // 500 more around 0.75: the low buckets do not move; 30.85% of them fall at or below 0.7.
+            assert.deepStrictEqual(["0.1", "0.3", "0.7", "+Inf"].map((le) => bucket(b, le)), [33, 345, 654, 1000]);
+        } finally {
+            await ex.close();
+        }
+    });
+
     it("keeps counters monotonic and integer when the rate changes mid-run", async () => {
         let t = 1_000_000;
         const ex = await startIstioExporter({ now: () => t });

@@ -13,10 +13,11 @@ const sel = { namespace: "default", workload: "model-v2" };
 const M = 'reporter="destination",destination_workload_namespace="default",destination_workload="model-v2"';
 
 describe("analysis/queries", () => {
-    it("builds the success-rate query (non-5xx over all, destination reporter, literal match)", () => {
+    it("builds the success-rate query (neither 5xx nor a gRPC status other than 0, over all; destination reporter, literal match)", () => {
         assert.strictEqual(
             successRateQuery(sel, "1m"),
-            `(sum(rate(istio_requests_total{${M},response_code!~"5.."}[1m])) or vector(0))` +
+            `((sum(rate(istio_requests_total{${M},response_code!~"5..",request_protocol!="grpc"}[1m])) or vector(0))` +
+                ` + (sum(rate(istio_requests_total{${M},response_code!~"5..",request_protocol="grpc",grpc_response_status="0"}[1m])) or vector(0)))` +
                 ` / sum(rate(istio_requests_total{${M}}[1m])) * 100`,
         );
     });

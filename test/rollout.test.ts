@@ -180,6 +180,33 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         }
     });
 
+    it("a gRPC canary answering UNAVAILABLE (14) with HTTP 200 to a fifth of its requests is rolled back at the first step", async () => {
+        const { project, namespace } = await deployed();
+        const stop = followRenderedSplit(project, exporter, namespace, {
+            stable: { latencyMs: 80, protocol: "grpc" },
+            canary: { latencyMs: 80, protocol: "grpc", errorRatio: 0.2, grpcErrorStatus: 14 },
+        });
+        try {
+            const record = await rollout(project);
+            assert.strictEqual(record.outcome, "rolled-back", record.message);
+            assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "failed"]]);
+            const last = record.steps[0].analyses.at(-1)!;
+            const failed = last.results.find((r) => r.name === "success-rate")!;
+            assert.strictEqual(failed.status, "fail");
+            assert.ok(failed.value! > 70 && failed.value! < 90, `canary success rate ${failed.value}`);
+            assert.strictEqual(last.measurement.stable.successRate, 100);
+            // Every response the canary gave was HTTP 200: only the gRPC status told the failures apart.
+            const { PrometheusClient } = await import("../analysis/prometheus");
+            const client = new PrometheusClient({ url: prometheus.url });
+            const m = `reporter="destination",destination_workload_namespace="${namespace}",destination_workload="model-v2"`;
+            assert.strictEqual(await client.query(`count(istio_requests_total{${m},response_code!="200"})`), null);
+            assert.strictEqual(await client.query(`count(istio_requests_total{${m},response_code="200",grpc_response_status="14"})`), 1);
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
+        } finally {
+            stop();
+        }
+    });
+
     it("a slow canary (P99 2x stable) fails the relative latency check though it meets the absolute one", async () => {
         const { project, namespace } = await deployed();
         const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 90 }, canary: { latencyMs: 200 } });

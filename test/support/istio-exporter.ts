@@ -1,12 +1,17 @@
 /**
  * A fake Istio telemetry endpoint for tests: serves `/metrics` in the Prometheus text format with
  * the series Istio's proxies expose (`istio_requests_total` and the
- * `istio_request_duration_milliseconds` histogram), for any number of workloads.
+ * `istio_request_duration_milliseconds` histogram), for any number of workloads, and optionally
+ * the histogram of predictions a model server exports (`model_prediction_score`, labelled
+ * `namespace` and `version`), one prediction per request that did not fail.
  *
  * Traffic is simulated continuously: each workload has a request rate, an error ratio and a
  * latency; counters are advanced by elapsed time x rate whenever they are read or the settings
  * change, so they grow like real counters and stay monotonic when the rate changes mid-test.
  * Emitted values are integers (floor of the exact simulated totals).
+ *
+ * gRPC traffic (`protocol: "grpc"`) is labelled `request_protocol="grpc"` with a
+ * `grpc_response_status`; as with real gRPC servers its errors travel over HTTP 200 by default.
  *
  * As with real Istio, a series (per response code) only appears once it has counted a request,
  * and every request is reported twice: once by the destination proxy (`reporter="destination"`)
@@ -24,31 +29,75 @@ export const ISTIO_DURATION_BUCKETS_MS = [
 export interface TrafficSettings {
     /** Requests per second. 0 stops traffic (existing series keep their values). */
     rps: number;
-    /** Fraction of requests answered with `errorCode` (0-1). Default 0. */
+    /** Fraction of requests that fail (0-1): answered with `errorCode`, and for gRPC with `grpcErrorStatus`. Default 0. */
     errorRatio?: number;
     /** Latency of every request (ms). Default 10. */
     latencyMs?: number;
-    /** Response code of failing requests. Default 503. */
+    /** Response code of failing requests. Default 503 for HTTP, 200 for gRPC (the error is in the gRPC status). */
     errorCode?: number;
     /** Response code of successful requests. Default 200. */
     okCode?: number;
+    /** `request_protocol` of the requests. Default "http". */
+    protocol?: "http" | "grpc";
+    /** gRPC status of failing gRPC requests. Default 14 (UNAVAILABLE); successful ones have 0 (OK). */
+    grpcErrorStatus?: number;
     /** Namespace of the workload. Default: the exporter's namespace. */
     namespace?: string;
+    /** The model's predictions: one observation per request that did not fail. Default: none exported. */
+    predictions?: PredictionSettings;
 }
 
+/**
+ * A model server's prediction histogram: scores drawn from a normal distribution with `mean` and
+ * `sd`, observed into `bounds` (values below the first bound land in it, above the last in `+Inf`).
+ * Changing `mean` or `sd` at run time shifts the distribution of the predictions from then on.
+ */
+export interface PredictionSettings {
+    /** The model version, the value of the `version` label. */
+    version: string;
+    mean: number;
+    /** Standard deviation, > 0. */
+    sd: number;
+    /** Upper bucket bounds, increasing. Default 0.1, 0.2, ..., 1.0 (scores in 0..1). */
+    bounds?: number[];
+    /** Histogram name without `_bucket`. Default `model_prediction_score`. */
+    metric?: string;
+    /** Names of the namespace and version labels. Default `namespace` and `version`. */
+    namespaceLabel?: string;
+    versionLabel?: string;
+}
+
+/** Bounds of a score in 0..1 in tenths. */
+export const DEFAULT_PREDICTION_BOUNDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
 interface SeriesState {
+    responseCode: number;
+    protocol: "http" | "grpc";
+    /** gRPC status; undefined for HTTP. */
+    grpcStatus?: number;
     /** Exact simulated count per bucket index (non-cumulative); last index = above the largest bound. */
     buckets: number[];
     total: number;
     sumMs: number;
 }
 
+interface PredictionState {
+    metric: string;
+    labels: [string, string][];
+    bounds: number[];
+    /** Exact simulated count per bucket index (non-cumulative); last index = above the largest bound. */
+    buckets: number[];
+    total: number;
+    sum: number;
+}
+
 interface WorkloadState {
     namespace: string;
     workload: string;
-    settings: Required<Omit<TrafficSettings, "namespace">>;
+    settings: Required<Omit<TrafficSettings, "namespace" | "predictions">> & { predictions?: PredictionSettings };
     lastAdvance: number;
-    byCode: Map<number, SeriesState>;
+    /** Request series by protocol, response code and gRPC status. */
+    byCode: Map<string, SeriesState>;
 }
 
 export interface IstioExporter {
@@ -85,27 +134,48 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
 
     const key = (ns: string, wl: string) => `${ns}/${wl}`;
 
+    const predictionSeries = new Map<string, PredictionState>();
+
     const advance = (w: WorkloadState, t: number) => {
         const dt = Math.max(0, t - w.lastAdvance) / 1000;
         w.lastAdvance = Math.max(w.lastAdvance, t);
         const n = w.settings.rps * dt;
         if (n <= 0) return;
+        const { protocol, okCode, errorCode, grpcErrorStatus, latencyMs } = w.settings;
         const err = n * w.settings.errorRatio;
         const ok = n - err;
-        const bucket = bucketIndex(w.settings.latencyMs);
-        for (const [code, count] of [
-            [w.settings.okCode, ok],
-            [w.settings.errorCode, err],
+        const bucket = bucketIndex(latencyMs);
+        const grpc = protocol === "grpc";
+        for (const [code, grpcStatus, count] of [
+            [okCode, grpc ? 0 : undefined, ok],
+            [errorCode, grpc ? grpcErrorStatus : undefined, err],
         ] as const) {
             if (count <= 0) continue;
-            let s = w.byCode.get(code);
+            const k = `${protocol}/${code}/${grpcStatus ?? ""}`;
+            let s = w.byCode.get(k);
             if (!s) {
-                s = { buckets: new Array(ISTIO_DURATION_BUCKETS_MS.length + 1).fill(0), total: 0, sumMs: 0 };
-                w.byCode.set(code, s);
+                s = { responseCode: code, protocol, grpcStatus, buckets: new Array(ISTIO_DURATION_BUCKETS_MS.length + 1).fill(0), total: 0, sumMs: 0 };
+                w.byCode.set(k, s);
             }
             s.buckets[bucket] += count;
             s.total += count;
-            s.sumMs += count * w.settings.latencyMs;
+            s.sumMs += count * latencyMs;
+        }
+        const p = w.settings.predictions;
+        if (p && ok > 0) {
+            const bounds = p.bounds ?? DEFAULT_PREDICTION_BOUNDS;
+            const metric = p.metric ?? "model_prediction_score";
+            const labels: [string, string][] = [[p.namespaceLabel ?? "namespace", w.namespace], [p.versionLabel ?? "version", p.version]];
+            const k = JSON.stringify([metric, labels, bounds]);
+            let h = predictionSeries.get(k);
+            if (!h) {
+                h = { metric, labels, bounds, buckets: new Array(bounds.length + 1).fill(0), total: 0, sum: 0 };
+                predictionSeries.set(k, h);
+            }
+            const shares = normalBucketShares(p.mean, p.sd, bounds);
+            for (let i = 0; i < shares.length; i++) h.buckets[i] += ok * shares[i];
+            h.total += ok;
+            h.sum += ok * p.mean;
         }
     };
 
@@ -115,11 +185,10 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
         const counters: string[] = [];
         const histos: string[] = [];
         for (const w of workloads.values()) {
-            const codes = [...w.byCode.keys()].sort((a, b) => a - b);
+            const series = [...w.byCode.values()].sort((a, b) => a.responseCode - b.responseCode || (a.grpcStatus ?? -1) - (b.grpcStatus ?? -1));
             for (const reporter of ["destination", "source"]) {
-                for (const code of codes) {
-                    const s = w.byCode.get(code)!;
-                    const labels = istioLabels(reporter, w.namespace, w.workload, code);
+                for (const s of series) {
+                    const labels = istioLabels(reporter, w.namespace, w.workload, s);
                     counters.push(`istio_requests_total{${labels}} ${Math.floor(s.total)}`);
                     let cumulative = 0;
                     for (let i = 0; i < ISTIO_DURATION_BUCKETS_MS.length; i++) {
@@ -134,6 +203,23 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
                 }
             }
         }
+        const predictions: string[] = [];
+        const metrics = [...new Set([...predictionSeries.values()].map((h) => h.metric))];
+        for (const metric of metrics) {
+            predictions.push(`# HELP ${metric} Scores the model predicted.`, `# TYPE ${metric} histogram`);
+            for (const h of predictionSeries.values()) {
+                if (h.metric !== metric) continue;
+                const labels = h.labels.map(([k, v]) => `${k}="${escapeExpositionValue(v)}"`).join(",");
+                let cumulative = 0;
+                for (let i = 0; i < h.bounds.length; i++) {
+                    cumulative += h.buckets[i];
+                    predictions.push(`${metric}_bucket{${labels},le="${h.bounds[i]}"} ${Math.floor(cumulative)}`);
+                }
+                predictions.push(`${metric}_bucket{${labels},le="+Inf"} ${Math.floor(h.total)}`);
+                predictions.push(`${metric}_sum{${labels}} ${h.sum}`);
+                predictions.push(`${metric}_count{${labels}} ${Math.floor(h.total)}`);
+            }
+        }
         return [
             "# HELP istio_requests_total Total requests.",
             "# TYPE istio_requests_total counter",
@@ -141,6 +227,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
             "# HELP istio_request_duration_milliseconds Request duration in milliseconds.",
             "# TYPE istio_request_duration_milliseconds histogram",
             ...histos,
+            ...predictions,
             "",
         ].join("\n");
     };
@@ -179,12 +266,16 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
             validateSettings(workload, settings);
             const ns = settings.namespace ?? defaultNamespace;
             const t = now();
+            const protocol = settings.protocol ?? "http";
             const next = {
                 rps: settings.rps,
                 errorRatio: settings.errorRatio ?? 0,
                 latencyMs: settings.latencyMs ?? 10,
-                errorCode: settings.errorCode ?? 503,
+                errorCode: settings.errorCode ?? (protocol === "grpc" ? 200 : 503),
                 okCode: settings.okCode ?? 200,
+                protocol,
+                grpcErrorStatus: settings.grpcErrorStatus ?? 14,
+                predictions: settings.predictions ? { ...settings.predictions } : undefined,
             };
             const existing = workloads.get(key(ns, workload));
             if (existing) {
@@ -217,7 +308,7 @@ function bucketIndex(latencyMs: number): number {
     return i === -1 ? ISTIO_DURATION_BUCKETS_MS.length : i;
 }
 
-function istioLabels(reporter: string, namespace: string, workload: string, code: number): string {
+function istioLabels(reporter: string, namespace: string, workload: string, s: SeriesState): string {
     const pairs: [string, string][] = [
         ["reporter", reporter],
         ["source_workload", "istio-ingressgateway"],
@@ -226,11 +317,27 @@ function istioLabels(reporter: string, namespace: string, workload: string, code
         ["destination_workload_namespace", namespace],
         ["destination_service", `model.${namespace}.svc.cluster.local`],
         ["destination_service_name", "model"],
-        ["request_protocol", "http"],
-        ["response_code", String(code)],
+        ["request_protocol", s.protocol],
+        ["response_code", String(s.responseCode)],
+        ...(s.grpcStatus !== undefined ? [["grpc_response_status", String(s.grpcStatus)] as [string, string]] : []),
         ["response_flags", "-"],
     ];
     return pairs.map(([k, v]) => `${k}="${escapeExpositionValue(v)}"`).join(",");
+}
+
+/** Share of a normal distribution's mass in each bucket of `bounds` (plus the one above the last bound). */
+export function normalBucketShares(mean: number, sd: number, bounds: number[]): number[] {
+    const cdf = bounds.map((b) => normalCdf((b - mean) / sd));
+    return [...cdf, 1].map((c, i) => Math.max(0, c - (i === 0 ? 0 : cdf[i - 1])));
+}
+
+/** Standard normal CDF through erf (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7). */
+function normalCdf(z: number): number {
+    const x = Math.abs(z) / Math.SQRT2;
+    const t = 1 / (1 + 0.3275911 * x);
+    const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    const erf = 1 - poly * Math.exp(-x * x);
+    return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }
 
 /** Label value escaping of the text exposition format: backslash, double quote, newline. */
@@ -246,5 +353,14 @@ function validateSettings(workload: string, s: TrafficSettings): void {
     }
     if (s.latencyMs !== undefined && !(Number.isFinite(s.latencyMs) && s.latencyMs >= 0)) {
         throw new Error(`latencyMs must be >= 0, got ${s.latencyMs}`);
+    }
+    if (s.grpcErrorStatus !== undefined && !(Number.isInteger(s.grpcErrorStatus) && s.grpcErrorStatus >= 1 && s.grpcErrorStatus <= 16)) {
+        throw new Error(`grpcErrorStatus must be a gRPC error code 1..16, got ${s.grpcErrorStatus}`);
+    }
+    const p = s.predictions;
+    if (p) {
+        if (!Number.isFinite(p.mean) || !(Number.isFinite(p.sd) && p.sd > 0)) throw new Error(`predictions need a finite mean and an sd > 0, got ${p.mean} and ${p.sd}`);
+        const b = p.bounds ?? DEFAULT_PREDICTION_BOUNDS;
+        if (b.length === 0 || !b.every((x, i) => Number.isFinite(x) && (i === 0 || x > b[i - 1]))) throw new Error(`prediction bounds must be increasing finite numbers, got ${JSON.stringify(b)}`);
     }
 }
