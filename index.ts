@@ -66,6 +66,8 @@ export = async () => {
         canaryVersion: model.canaryVersion ?? null,
         canaryWeight: model.canaryWeight,
         split: model.split,
+        // The shadow stage: `{ version, percent }` of default traffic mirrored, or null.
+        mirror: model.mirror ?? null,
         headerRoutes: model.headerRoutes,
         // The config this `up` applied, for `rollback` when the settings file has become invalid
         // since; secret values only in the secret output.

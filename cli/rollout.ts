@@ -5,7 +5,7 @@ import { CheckResult } from "../analysis/verdict";
 import { visibleControls } from "../components/syntax";
 import { describeRoute } from "../preview/markdown";
 import { PlanFlags, resolvePlan } from "../stacks/rollout-plan";
-import { RolloutRecord } from "../rollout/record";
+import { RolloutRecord, StepRecord } from "../rollout/record";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
@@ -27,6 +27,11 @@ function plain(text: unknown): string {
     return visibleControls(String(text));
 }
 
+/** `shadow (mirror 100%)` for the shadow step, `10%` for a weight. */
+function stepName(step: StepRecord): string {
+    return step.mirrorPercent !== undefined ? `shadow (mirror ${step.mirrorPercent}%)` : `${step.weight}%`;
+}
+
 function seconds(ms: number): string {
     return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
 }
@@ -35,13 +40,15 @@ function seconds(ms: number): string {
 export function describeEvent(event: RolloutEvent): string {
     switch (event.type) {
         case "step-start":
-            return `[step ${event.step.index}/${event.total}] setting canary weight to ${event.step.weight}%`;
+            return event.step.mirrorPercent !== undefined
+                ? `[step ${event.step.index}/${event.total}] shadow: mirroring ${event.step.mirrorPercent}% of default traffic to the canary, which serves no user`
+                : `[step ${event.step.index}/${event.total}] setting canary weight to ${event.step.weight}%`;
         case "step-applied":
-            return `[step ${event.step.index}/${event.total}] ${event.step.weight}% applied${event.step.applyMs ? ` in ${seconds(event.step.applyMs)}` : " (already applied)"}`;
+            return `[step ${event.step.index}/${event.total}] ${stepName(event.step)} applied${event.step.applyMs ? ` in ${seconds(event.step.applyMs)}` : " (already applied)"}`;
         case "analysis": {
             const checks = event.analysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`);
             const left = event.remainingMs > 0 ? `, ${seconds(event.remainingMs)} left in the interval` : "";
-            return [`[step ${event.step.index}/${event.total}] ${event.step.weight}% analysis ${event.step.analyses.length}: ${event.analysis.summary}${left}; ${event.decision.decision} (${event.decision.reason})`, ...checks].join("\n");
+            return [`[step ${event.step.index}/${event.total}] ${stepName(event.step)} analysis ${event.step.analyses.length}: ${event.analysis.summary}${left}; ${event.decision.decision} (${event.decision.reason})`, ...checks].join("\n");
         }
         case "rollback-start":
             return `ROLLING BACK: ${plain(event.reason)}`;
@@ -118,7 +125,7 @@ function printer(values: Values) {
 export const rolloutCommands: Record<string, Command> = {
     rollout: {
         summary: "walk the canary through the steps, analysing each; roll back by itself on failure",
-        usage: "rollout --stack dev [--steps 1,10,50,100] [--interval 60s] [--tick 10s] [--window 1m] [--prometheus URL] [--promote]",
+        usage: "rollout --stack dev [--steps shadow,1,10,50,100] [--shadow-percent 100] [--shadow-interval 60s] [--interval 60s] [--tick 10s] [--window 1m] [--prometheus URL] [--promote]",
         help: [
             "Defaults come from the stack config's `rollout` block; flags override it. A rerun resumes",
             "from the weight the stack serves (refused when that weight is above the last step). The",
@@ -128,12 +135,14 @@ export const rolloutCommands: Record<string, Command> = {
             "promoted), 1 rolled back, refused or failed, 2 usage, 130/143 interrupted.",
         ],
         options: {
-            steps: { type: "string" }, interval: { type: "string" }, tick: { type: "string" }, window: { type: "string" },
+            steps: { type: "string" }, "shadow-percent": { type: "string" }, "shadow-interval": { type: "string" }, interval: { type: "string" }, tick: { type: "string" }, window: { type: "string" },
             prometheus: { type: "string" }, promote: { type: "boolean" }, "failure-threshold": { type: "string" },
             report: { type: "string" }, ...outputOptions,
         },
         optionHelp: {
-            steps: "canary weights to walk, e.g. 1,10,50,100 (rollout.steps)",
+            steps: "canary weights to walk, e.g. 1,10,50,100, optionally after `shadow` (rollout.steps)",
+            "shadow-percent": "share of default traffic mirrored to the canary in the shadow step, default 100 (rollout.shadowPercent)",
+            "shadow-interval": "how long the shadow step is analysed, default the step interval (rollout.shadowInterval)",
             interval: "how long each step is analysed, e.g. 60s (rollout.interval)",
             tick: "how often the analysis runs, e.g. 10s (rollout.tick)",
             window: "range of each Prometheus query, e.g. 1m (rollout.window)",
@@ -145,7 +154,7 @@ export const rolloutCommands: Record<string, Command> = {
         },
         async run(values, ref, signal) {
             const stack = await openStack(ref);
-            const flags: PlanFlags = Object.fromEntries(["steps", "interval", "tick", "window", "prometheus", "promote", "failure-threshold"]
+            const flags: PlanFlags = Object.fromEntries(["steps", "shadow-percent", "shadow-interval", "interval", "tick", "window", "prometheus", "promote", "failure-threshold"]
                 .filter((k) => values[k] !== undefined).map((k) => [k, values[k]]));
             const plan = resolvePlan(checkConfig(stack).rollout, flags);
             const out = printer(values);

@@ -5,6 +5,15 @@
 export const istioApiVersions = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"] as const;
 export type IstioApiVersion = (typeof istioApiVersions)[number];
 
+/**
+ * Whether an API version's servers define `mirrors` (a list of mirror policies). Istio's v1 API
+ * (1.22+) always does; this component's docs say v1beta1 and v1alpha3 are for Istio before 1.22,
+ * which may predate `mirrors`, so those get the older `mirror` + `mirrorPercentage`.
+ */
+export function supportsMirrors(apiVersion: IstioApiVersion): boolean {
+    return apiVersion === "networking.istio.io/v1";
+}
+
 /** One way to match a string; exactly one field is set. */
 export interface StringMatch {
     exact?: string;
@@ -30,11 +39,31 @@ export interface HTTPRouteDestination {
     weight?: number;
 }
 
+/** `Percent`: a double from 0 to 100. */
+export interface Percent {
+    value: number;
+}
+
+/** One entry of `mirrors` (Istio 1.18+; every `networking.istio.io/v1` server has it). */
+export interface HTTPMirrorPolicy {
+    destination: Destination;
+    /** Absent means 100%. */
+    percentage?: Percent;
+}
+
 export interface HTTPRoute {
     name?: string;
     /** Blocks are ORed; conditions inside one block are ANDed. */
     match?: HTTPMatchRequest[];
     route: HTTPRouteDestination[];
+    /**
+     * A copy of the route's requests goes here too, fire-and-forget: the caller gets the
+     * response of `route`, the mirror's is discarded. Only one of `mirror` and `mirrors` is set.
+     */
+    mirror?: Destination;
+    /** Share of requests `mirror` copies; absent means 100%. */
+    mirrorPercentage?: Percent;
+    mirrors?: HTTPMirrorPolicy[];
 }
 
 export interface VirtualServiceSpec {

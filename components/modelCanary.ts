@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { deploymentName, destinationRuleSpec, TrafficSplit, trafficSplit, versionLabels, virtualServiceSpec } from "./routing";
+import { defaultRouteMirror, deploymentName, destinationRuleSpec, Mirror, TrafficSplit, trafficSplit, versionLabels, virtualServiceSpec } from "./routing";
 import { secretMark } from "./secrets";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 import { ResolvedModelCanaryArgs, ResolvedModelVersion, validateModelCanaryArgs } from "./validation";
@@ -38,6 +38,8 @@ export class ModelCanary extends pulumi.ComponentResource {
     public readonly stableVersion: string;
     public readonly canaryVersion: string | undefined;
     public readonly canaryWeight: number;
+    /** What the default route mirrors to the canary (the shadow stage), or undefined. */
+    public readonly mirror: Mirror | undefined;
     public readonly namespace: string;
 
     public readonly deployments: Record<string, k8s.apps.v1.Deployment>;
@@ -60,6 +62,7 @@ export class ModelCanary extends pulumi.ComponentResource {
         this.stableVersion = resolved.stable.version;
         this.canaryVersion = resolved.canary?.version;
         this.canaryWeight = resolved.canaryWeight;
+        this.mirror = defaultRouteMirror(resolved);
         this.namespace = resolved.namespace;
 
         this.deployments = {};
@@ -137,6 +140,7 @@ export class ModelCanary extends pulumi.ComponentResource {
             destinationRuleName: this.destinationRuleName,
             deploymentNames: this.deploymentNames,
             split: this.split,
+            mirror: this.mirror ?? null,
             headerRoutes: this.headerRoutes,
         });
     }

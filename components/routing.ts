@@ -1,6 +1,6 @@
 // Pure routing: from validated arguments to the Istio specs. No Pulumi here, so every rule is
 // tested directly.
-import { DestinationRuleSpec, HTTPRoute, HTTPRouteDestination, VirtualServiceSpec } from "./istio";
+import { DestinationRuleSpec, HTTPRoute, HTTPRouteDestination, supportsMirrors, VirtualServiceSpec } from "./istio";
 import { ResolvedModelCanaryArgs } from "./validation";
 
 /** Share of default-route traffic per version, e.g. `{ v1: 90, v2: 10 }`; totals exactly 100. */
@@ -11,6 +11,17 @@ export function trafficSplit(args: Pick<ResolvedModelCanaryArgs, "stable" | "can
     if (!args.canary || args.canaryWeight === 0) return { [args.stable.version]: 100 };
     if (args.canaryWeight === 100) return { [args.canary.version]: 100 };
     return { [args.stable.version]: 100 - args.canaryWeight, [args.canary.version]: args.canaryWeight };
+}
+
+/** What the default route mirrors: the canary and the share of requests, or undefined. */
+export interface Mirror {
+    version: string;
+    percent: number;
+}
+
+export function defaultRouteMirror(args: Pick<ResolvedModelCanaryArgs, "canary" | "canaryWeight" | "mirrorPercent">): Mirror | undefined {
+    if (!args.canary || args.mirrorPercent <= 0 || args.canaryWeight > 0) return undefined;
+    return { version: args.canary.version, percent: args.mirrorPercent };
 }
 
 /** Pod labels of one version; Deployments select on both, the Service on `app` only. */
@@ -41,6 +52,14 @@ export function virtualServiceSpec(args: ResolvedModelCanaryArgs): VirtualServic
         name: "default",
         route: Object.entries(split).map(([version, weight]) => destination(args, version, weight)),
     };
+    // The shadow stage: a copy of default traffic to the canary, its answers discarded. Header
+    // routes are not mirrored: they already send testers' requests where they asked.
+    const mirror = defaultRouteMirror(args);
+    if (mirror) {
+        const target = { host: args.serviceName, subset: mirror.version };
+        if (supportsMirrors(args.istioApiVersion)) defaultRoute.mirrors = [{ destination: target, percentage: { value: mirror.percent } }];
+        else Object.assign(defaultRoute, { mirror: target, mirrorPercentage: { value: mirror.percent } });
+    }
     return {
         hosts: args.hosts,
         ...(args.gateways ? { gateways: args.gateways } : {}),

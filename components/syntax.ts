@@ -21,6 +21,20 @@ export function integerValue(value: unknown): number | undefined {
     return Number.isSafeInteger(n) ? n : undefined;
 }
 
+const decimalPercent = /^(0|[1-9][0-9]{0,2})(\.[0-9]{1,4})?$/;
+
+/**
+ * A percentage from 0 to 100 with at most 4 decimal places (`12.5`, `0.25`, `100`), or undefined.
+ * Istio's `Percent` is a double; Envoy applies it as a fraction of a million, so a finer value
+ * would not mean anything. Text must be plain decimal (`1e2`, `.5`, `+5`, `5%` are not).
+ */
+export function percentValue(value: unknown): number | undefined {
+    let n: number | undefined;
+    if (typeof value === "number") n = Number.isFinite(value) && Math.abs(Math.round(value * 1e4) - value * 1e4) < 1e-6 ? value : undefined;
+    else if (typeof value === "string" && decimalPercent.test(value)) n = Number(value);
+    return n !== undefined && n >= 0 && n <= 100 ? n : undefined;
+}
+
 /** RFC 1123 label: what Kubernetes calls a DNS label (namespaces, most names, label values here). */
 export function isDnsLabel(text: string): boolean {
     return text.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(text);

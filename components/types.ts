@@ -70,6 +70,13 @@ export interface ModelCanaryArgs {
      * the rest. Default 0. Must be 0 when there is no canary.
      */
     canaryWeight?: number;
+    /**
+     * Share (0..100, up to 4 decimal places) of default-route requests also mirrored to the canary:
+     * a shadow stage. The canary's answers are discarded; users keep getting stable's. Default 0
+     * (no mirror). Needs a `canary` and `canaryWeight` 0: mirroring happens only while the canary
+     * serves no user. Header routes are not mirrored.
+     */
+    mirrorPercent?: number;
     /** Header routes, evaluated in the order given, before the weighted split. Default none. */
     headerRoutes?: HeaderRoute[];
     /** VirtualService hosts. Default `[serviceName]` (mesh-internal traffic). */

@@ -11,7 +11,7 @@ import {
 } from "./kubernetesTypes";
 import {
     controlCharacter, describeCharacter, int32Max, integerValue, isDns1035Label, isDnsLabel, isDnsSubdomain, isEnvVarName,
-    isImageReference, isQualifiedName,
+    isImageReference, isQualifiedName, percentValue,
 } from "./syntax";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 
@@ -34,6 +34,8 @@ export interface ResolvedModelCanaryArgs {
     stable: ResolvedModelVersion;
     canary?: ResolvedModelVersion;
     canaryWeight: number;
+    /** 0 when nothing is mirrored. */
+    mirrorPercent: number;
     headerRoutes: HeaderRoute[];
     hosts: string[];
     gateways?: string[];
@@ -54,7 +56,7 @@ export class ValidationError extends Error {
 
 export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "app", "namespace", "serviceName", "servicePort", "containerPort", "containerName", "stable", "canary",
-    "canaryWeight", "headerRoutes", "hosts", "gateways", "virtualServiceName", "destinationRuleName",
+    "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "virtualServiceName", "destinationRuleName",
     "istioApiVersion", "podSecurityContext", "containerSecurityContext",
 ];
 const versionKeys: readonly (keyof ModelVersionArgs)[] = [
@@ -305,6 +307,20 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
         r.fail(`\`canaryWeight\` is ${canaryWeight} but no \`canary\` is configured; set \`canary\` or use canaryWeight 0`);
     }
 
+    let mirrorPercent = 0;
+    if (input.mirrorPercent !== undefined) {
+        const percent = percentValue(input.mirrorPercent);
+        if (percent === undefined) {
+            r.fail(`\`mirrorPercent\` must be a number from 0 to 100 in plain decimal with at most 4 decimal places (e.g. 100, 12.5, 0.25), got ${show(input.mirrorPercent)}`);
+        } else if (percent > 0 && input.canary === undefined) {
+            r.fail(`\`mirrorPercent\` is ${percent} but no \`canary\` is configured: there is nothing to mirror to; set \`canary\` or use mirrorPercent 0`);
+        } else if (percent > 0 && canaryWeight !== undefined && canaryWeight > 0) {
+            r.fail(`\`mirrorPercent\` is ${percent} while \`canaryWeight\` is ${canaryWeight}: mirroring (the shadow stage) is only for a canary that serves no user; use canaryWeight 0 to shadow, or mirrorPercent 0 to serve ${canaryWeight}%`);
+        } else {
+            mirrorPercent = percent;
+        }
+    }
+
     const versions = [stable?.version, canary?.version].filter((v): v is string => v !== undefined);
     const headerRoutes: HeaderRoute[] = [];
     if (input.headerRoutes !== undefined) {
@@ -327,7 +343,7 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
 
     if (r.problems.length > 0 || !stable) throw new ValidationError(r.problems);
     return {
-        app, namespace, serviceName, servicePort, containerPort, containerName, stable, canary, canaryWeight,
+        app, namespace, serviceName, servicePort, containerPort, containerName, stable, canary, canaryWeight, mirrorPercent,
         headerRoutes, hosts, gateways, virtualServiceName, destinationRuleName, istioApiVersion,
         podSecurityContext, containerSecurityContext,
     };

@@ -14,8 +14,10 @@ export interface AnalysisRecord {
 export interface StepRecord {
     /** 1-based position in the plan. */
     index: number;
-    /** Canary share of default traffic at this step. */
+    /** Canary share of default traffic at this step (0 in the shadow step: it serves no user). */
     weight: number;
+    /** Set on the shadow step only: the share of default traffic mirrored to the canary. */
+    mirrorPercent?: number;
     /** ISO times: when the step's `up` started and when the weight was applied. */
     startedAt: string;
     appliedAt: string;
@@ -44,8 +46,10 @@ export interface RolloutRecord {
     stack: string;
     stableVersion: string;
     canaryVersion: string;
-    /** The planned weights, e.g. [1, 10, 50, 100]. */
+    /** The planned weights, e.g. [1, 10, 50, 100], after the shadow step when there is one. */
     plan: number[];
+    /** The planned shadow step (its mirror percentage), step 1 of the run, or absent. */
+    shadow?: { percent: number };
     startedAt: string;
     finishedAt?: string;
     outcome: RolloutOutcome;
@@ -57,4 +61,14 @@ export interface RolloutRecord {
     thresholds: Record<string, number | null>;
     /** The process running it, so `status` can tell a run that died from one still running. */
     runner?: ProcessIdentity;
+}
+
+/** Steps of the run's plan, counting the shadow step. */
+export function plannedStepCount(record: Pick<RolloutRecord, "plan" | "shadow">): number {
+    return record.plan.length + (record.shadow ? 1 : 0);
+}
+
+/** The plan as a reader sees it: `shadow (mirror 100%) → 1% → 10%`. */
+export function planLabels(record: Pick<RolloutRecord, "plan" | "shadow">, percent: (n: number) => string = String): string[] {
+    return [...(record.shadow ? [`shadow (mirror ${percent(record.shadow.percent)}%)`] : []), ...record.plan.map((w) => `${percent(w)}%`)];
 }

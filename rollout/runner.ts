@@ -54,17 +54,21 @@ function hasData(m: WorkloadMeasurement, minRequests: number): boolean {
     return typeof m.requests === "number" && m.requests >= minRequests;
 }
 
-/** Sets the weight (and optionally header routes) in the stack's config and applies it. */
-async function applyWeight(stack: auto.Stack, weight: number, message: string): Promise<number> {
-    setProjectConfig(stack, (c) => { c.canaryWeight = weight; });
+/**
+ * Sets the weight and the mirror in the stack's config and applies them in one `up`: a weight
+ * step removes the shadow stage's mirror (mirrorPercent 0 leaves the key out), the shadow step
+ * sets it with weight 0.
+ */
+async function applyWeight(stack: auto.Stack, weight: number, mirrorPercent: number, message: string): Promise<number> {
+    setProjectConfig(stack, (c) => { c.canaryWeight = weight; c.mirrorPercent = mirrorPercent > 0 ? mirrorPercent : undefined; });
     const started = Date.now();
     await upStack(stack, { message });
     return Date.now() - started;
 }
 
 /**
- * Takes traffic back from the canary at once: canaryWeight 0 and header routes to the canary
- * removed, then `up`. Returns the `up` wall time in ms.
+ * Takes traffic back from the canary at once: canaryWeight 0, the shadow stage's mirror and
+ * header routes to the canary removed, then `up`. Returns the `up` wall time in ms.
  */
 export async function rollbackStack(stack: auto.Stack, reason: string): Promise<number> {
     let canaryVersion: string | undefined;
@@ -77,6 +81,7 @@ export async function rollbackStack(stack: auto.Stack, reason: string): Promise<
     }
     setProjectConfig(stack, (c) => {
         c.canaryWeight = 0;
+        c.mirrorPercent = undefined;
         const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
         c.headerRoutes = routes.length > 0 ? routes : undefined;
     });
@@ -100,11 +105,28 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
         c.stable = c.canary;
         c.canary = undefined;
         c.canaryWeight = 0;
+        c.mirrorPercent = undefined;
         c.headerRoutes = undefined;
     });
     const started = Date.now();
     await upStack(stack, { message: `model-canary promote ${resolved.canary.version}` });
     return Date.now() - started;
+}
+
+/** One step as walked: the shadow step has weight 0 and a mirror. */
+interface Step {
+    weight: number;
+    /** 0 outside the shadow step. */
+    mirrorPercent: number;
+    intervalMs: number;
+    /** 1-based position in the plan, the shadow step counted. */
+    index: number;
+}
+
+/** The mirror percentage the stack's last `up` applied to this canary, 0 for none. */
+function appliedMirrorPercent(outputs: Record<string, unknown>, canaryVersion: string): number {
+    const mirror = outputs.mirror as { version?: unknown; percent?: unknown } | null | undefined;
+    return mirror && mirror.version === canaryVersion && typeof mirror.percent === "number" ? mirror.percent : 0;
 }
 
 /** Walks the plan from the weight the stack serves now. Never throws for a failing canary: that is an outcome. */
@@ -135,7 +157,12 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
     // Resume from what is applied, not only from what is configured.
     const applied = await readOutputs(stack);
     const appliedWeight = applied.canaryVersion === canary.version && typeof applied.canaryWeight === "number" ? applied.canaryWeight : 0;
-    const steps = remainingSteps(plan.steps, appliedWeight);
+    const appliedMirror = appliedMirrorPercent(applied, canary.version);
+    // The shadow stage only while the canary serves no user: a resumed run past it does not go back.
+    const shadow = plan.shadow && appliedWeight === 0 ? plan.shadow : undefined;
+    const steps: Step[] = [...(shadow ? [{ weight: 0, mirrorPercent: shadow.percent, intervalMs: shadow.intervalMs, index: 1 }] : []),
+        ...remainingSteps(plan.steps, appliedWeight).map((weight) => ({ weight, mirrorPercent: 0, intervalMs: plan.intervalMs, index: plan.steps.indexOf(weight) + 1 + (plan.shadow ? 1 : 0) }))];
+    const total = plan.steps.length + (plan.shadow ? 1 : 0);
     if (steps.length === 0) {
         // Walking nothing would report success for a weight no analysis looked at.
         const last = plan.steps[plan.steps.length - 1];
@@ -164,7 +191,8 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
         plan: plan.steps,
         startedAt: new Date().toISOString(),
         outcome: "running",
-        message: appliedWeight > 0 ? `resuming at ${appliedWeight}%` : "starting",
+        ...(plan.shadow ? { shadow: { percent: plan.shadow.percent } } : {}),
+        message: appliedWeight > 0 ? `resuming at ${appliedWeight}%` : appliedMirror > 0 ? `resuming in the shadow stage (mirror ${appliedMirror}%)` : "starting",
         steps: [],
         thresholds: { ...plan.thresholds },
         runner,
@@ -182,14 +210,17 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
     const workloads = { canary: deploymentName(config.app, canary.version), stable: deploymentName(config.app, config.stable.version) };
     let stableBaseline: WorkloadMeasurement | undefined;
     let currentWeight = appliedWeight;
+    let currentMirror = appliedMirror;
+    /** What is applied, for messages: `10%` or `the shadow stage (mirror 100%)`. */
+    const appliedNow = () => currentMirror > 0 ? `the shadow stage (mirror ${currentMirror}%, canary serving no user)` : `${currentWeight}%`;
 
-    for (const weight of steps) {
-        if (signal.aborted) return finish("interrupted", `${stopped(`before the ${weight}% step`)}; ${currentWeight}% is applied`);
-        const index = plan.steps.indexOf(weight) + 1;
-        const step: StepRecord = { index, weight, startedAt: new Date().toISOString(), appliedAt: "", applyMs: 0, analyses: [], verdict: "running" };
+    for (const { weight, mirrorPercent, intervalMs, index } of steps) {
+        const name = mirrorPercent > 0 ? "shadow" : `${weight}%`;
+        if (signal.aborted) return finish("interrupted", `${stopped(`before the ${name} step`)}; ${appliedNow()} is applied`);
+        const step: StepRecord = { index, weight, ...(mirrorPercent > 0 ? { mirrorPercent } : {}), startedAt: new Date().toISOString(), appliedAt: "", applyMs: 0, analyses: [], verdict: "running" };
         record.steps.push(step);
         save(); // `status` sees the run (and who runs it) before the step's `up` starts
-        emit({ type: "step-start", step, total: plan.steps.length });
+        emit({ type: "step-start", step, total });
         // Against a cluster, no step sends traffic to a canary whose pods are not ready.
         const availability = await readDeploymentAvailability(checkConfig(stack), workloads.canary);
         if (availability && !availability.available) {
@@ -200,31 +231,33 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
             const decidedAt = new Date().toISOString();
             let actionMs: number;
             try {
-                actionMs = await rollbackStack(stack, `${canary.version} not Available before the ${weight}% step`);
+                actionMs = await rollbackStack(stack, `${canary.version} not Available before the ${name} step`);
             } catch (e) {
-                finish("error", `the canary is not Available before the ${weight}% step and the rollback failed: ${(e as Error).message}`);
+                finish("error", `the canary is not Available before the ${name} step and the rollback failed: ${(e as Error).message}`);
                 throw e;
             }
             record.rollback = { decidedAt, appliedAt: new Date().toISOString(), actionMs, reason: step.reason };
             emit({ type: "rollback-done", actionMs });
-            return finish("rolled-back", `rolled back from ${currentWeight}% to 0% before the ${weight}% step: ${step.reason}`);
+            return finish("rolled-back", `rolled back from ${appliedNow()} to 0% before the ${name} step: ${step.reason}`);
         }
-        if (weight !== currentWeight || checkConfig(stack).resolved.canaryWeight !== weight) {
+        const configuredNow = checkConfig(stack).resolved;
+        if (weight !== currentWeight || mirrorPercent !== currentMirror || configuredNow.canaryWeight !== weight || configuredNow.mirrorPercent !== mirrorPercent) {
             try {
-                step.applyMs = await applyWeight(stack, weight, `model-canary rollout ${canary.version} step ${index}/${plan.steps.length}: ${weight}%`);
+                step.applyMs = await applyWeight(stack, weight, mirrorPercent, `model-canary rollout ${canary.version} step ${index}/${total}: ${mirrorPercent > 0 ? `shadow, mirroring ${mirrorPercent}%` : `${weight}%`}`);
             } catch (e) {
                 // Keep config equal to what is applied, so a rerun resumes from the truth.
-                setProjectConfig(stack, (c) => { c.canaryWeight = currentWeight; });
+                setProjectConfig(stack, (c) => { c.canaryWeight = currentWeight; c.mirrorPercent = currentMirror > 0 ? currentMirror : undefined; });
                 step.verdict = "failed";
-                step.reason = redact(`applying ${weight}% failed: ${(e as Error).message}`, configured.secrets);
-                finish("error", `stopped at ${currentWeight}%: ${step.reason}`);
+                step.reason = redact(`applying ${mirrorPercent > 0 ? `the shadow stage (mirror ${mirrorPercent}%)` : `${weight}%`} failed: ${(e as Error).message}`, configured.secrets);
+                finish("error", `stopped at ${appliedNow()}: ${step.reason}`);
                 throw e;
             }
             currentWeight = weight;
+            currentMirror = mirrorPercent;
         }
         step.appliedAt = new Date().toISOString();
         save();
-        emit({ type: "step-applied", step, total: plan.steps.length });
+        emit({ type: "step-applied", step, total });
 
         const stepStart = Date.now();
         const outcomes: ("pass" | "fail")[] = [];
@@ -234,14 +267,15 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
                 step.verdict = "interrupted";
                 step.reason = preempted.aborted ? (preempted.reason as Error).message : "interrupted during analysis";
                 return finish("interrupted", preempted.aborted
-                    ? `${stopped(`at ${weight}%`)}; this run applies nothing more`
-                    : `interrupted at ${weight}%; config and cluster both hold ${weight}%, rerun \`rollout\` to resume`);
+                    ? `${stopped(`at ${appliedNow()}`)}; this run applies nothing more`
+                    : `interrupted at ${appliedNow()}; config and cluster both hold it, rerun \`rollout\` to resume`);
             };
             if (signal.aborted) return interrupted();
             const report = await runAnalysis({
                 prometheus, namespace: config.namespace, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
                 window: plan.window, thresholds: plan.thresholds, customChecks: plan.checks, secrets: configured.secrets, signal,
-                context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, step: index, steps: plan.steps.length },
+                // In the shadow step the canary's traffic is the mirrored copy: the same queries see it.
+                context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, ...(mirrorPercent > 0 ? { mirrorPercent } : {}), step: index, steps: total },
             });
             // An analysis cut short by the abort judged nothing: it neither passes nor counts toward rollback.
             if (signal.aborted) return interrupted();
@@ -259,9 +293,9 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
             step.analyses.push(analysis);
             outcomes.push(summary);
             const elapsedMs = Date.now() - stepStart;
-            const decision = decideStep({ outcomes, elapsedMs, intervalMs: plan.intervalMs, failureThreshold: plan.thresholds.failureThreshold });
+            const decision = decideStep({ outcomes, elapsedMs, intervalMs, failureThreshold: plan.thresholds.failureThreshold });
             save();
-            emit({ type: "analysis", step, total: plan.steps.length, analysis, decision, remainingMs: Math.max(0, plan.intervalMs - elapsedMs) });
+            emit({ type: "analysis", step, total, analysis, decision, remainingMs: Math.max(0, intervalMs - elapsedMs) });
 
             if (decision.decision === "advance") {
                 step.verdict = "passed";
@@ -276,14 +310,16 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
                 emit({ type: "rollback-start", reason: step.reason });
                 let actionMs: number;
                 try {
-                    actionMs = await rollbackStack(stack, `${canary.version} failed analysis at ${weight}%`);
+                    actionMs = await rollbackStack(stack, `${canary.version} failed analysis at ${mirrorPercent > 0 ? "the shadow stage" : `${weight}%`}`);
                 } catch (e) {
-                    finish("error", `the canary failed at ${weight}% and the rollback failed: ${(e as Error).message}`);
+                    finish("error", `the canary failed at ${appliedNow()} and the rollback failed: ${(e as Error).message}`);
                     throw e;
                 }
                 record.rollback = { decidedAt, appliedAt: new Date().toISOString(), actionMs, reason: step.reason };
                 emit({ type: "rollback-done", actionMs });
-                return finish("rolled-back", `rolled back from ${weight}% to 0%: ${step.reason}`);
+                return finish("rolled-back", mirrorPercent > 0
+                    ? `rolled back at the shadow stage, having served no user: mirror removed, 0%: ${step.reason}`
+                    : `rolled back from ${weight}% to 0%: ${step.reason}`);
             }
         }
         save();

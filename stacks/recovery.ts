@@ -1,7 +1,7 @@
 // `rollback` when the stack's settings file has become invalid (a typo in the canary's image, an
 // unknown key): traffic must still come off the canary. The stack's outputs hold the config the
-// last `up` applied (see applied.ts); the rollback writes that config, with `canaryWeight` 0 and
-// the canary's header routes removed, as the stack's settings, saves the user's file aside, and
+// last `up` applied (see applied.ts); the rollback writes that config, with `canaryWeight` 0, the
+// shadow stage's `mirrorPercent` and the canary's header routes removed, as the stack's settings, saves the user's file aside, and
 // applies it. Secrets are written encrypted by the Pulumi CLI (plaintext only on its stdin).
 import type * as auto from "@pulumi/pulumi/automation";
 import { spawn } from "child_process";
@@ -39,12 +39,15 @@ function versionOf(value: unknown): string | undefined {
     return typeof parsed === "object" && parsed !== null && typeof (parsed as { version?: unknown }).version === "string" ? (parsed as { version: string }).version : undefined;
 }
 
-/** The last applied config with traffic off the canary: `canaryWeight` 0, header routes to the canary removed. Pure. */
+/** The last applied config with traffic off the canary: `canaryWeight` 0, no mirror, header routes to the canary removed. Pure. */
 export function rollbackConfig(applied: AppliedConfig): AppliedConfig {
     const plain = structuredClone(applied.plain);
     let secrets = applied.secrets.map((s) => ({ ...s, path: [...s.path] }));
     const canaryVersion = versionOf(plain[key("canary")]) ?? versionOf(secrets.find((s) => s.key === key("canary") && s.path.length === 0)?.value);
     plain[key("canaryWeight")] = "0";
+    // The shadow stage's mirror sends the canary traffic too (users are not served by it, but it
+    // is still load on a canary being rolled back).
+    delete plain[key("mirrorPercent")];
     const routes = plain[key("headerRoutes")];
     if (Array.isArray(routes)) {
         // Routes whose target is secret-free or not: keep those to stable, renumbering secret leaves with them.
@@ -83,6 +86,7 @@ function disarmed(text: string, canaryVersion: string | undefined): { text: stri
     const doc = YAML.parseDocument(text);
     if (doc.errors.length > 0 || !YAML.isMap(doc.get("config"))) return { text, edited: false };
     doc.setIn(["config", key("canaryWeight")], 0);
+    doc.deleteIn(["config", key("mirrorPercent")]);
     const routes = doc.getIn(["config", key("headerRoutes")]);
     if (YAML.isSeq(routes)) {
         const all = routes.toJSON() as { version?: unknown }[];

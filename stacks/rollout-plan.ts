@@ -3,11 +3,21 @@
 import { CustomCheck, validateCustomCheck } from "../analysis/custom";
 import { parseDurationMs } from "../analysis/queries";
 import { AnalysisThresholds, resolveThresholds } from "../analysis/verdict";
-import { controlCharacter, integerValue, show, unknownKeyProblem, ValidationError } from "../components";
+import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../components";
+
+/** The shadow stage of a plan: the canary gets a mirrored copy of default traffic and serves no user. */
+export interface ShadowStage {
+    /** Share of default-route requests mirrored to the canary (`mirrorPercent`), above 0 and at most 100. */
+    percent: number;
+    /** How long the shadow stage is analysed before the first weight. */
+    intervalMs: number;
+}
 
 export interface RolloutPlan {
     /** Canary weights to walk, strictly increasing, e.g. [1, 10, 50, 100]. */
     steps: number[];
+    /** A `shadow` step before the weights (`steps: [shadow, 1, 10, 50, 100]`), or undefined. */
+    shadow?: ShadowStage;
     /** How long each step is analysed before it may advance. */
     intervalMs: number;
     /** How often the analysis runs during a step. */
@@ -23,7 +33,7 @@ export interface RolloutPlan {
 }
 
 /** Keys of the `rollout` block in stack config. */
-export const rolloutKeys = ["steps", "interval", "tick", "window", "prometheus", "prometheusTimeout", "analysis", "checks", "promote"] as const;
+export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "analysis", "checks", "promote"] as const;
 
 export const defaultPlan = {
     steps: [1, 10, 50, 100],
@@ -33,11 +43,17 @@ export const defaultPlan = {
     prometheus: "http://localhost:9090",
     prometheusTimeout: "10s",
     promote: false,
+    shadowPercent: 100,
 } as const;
+
+/** The step name of the shadow stage in `steps`. */
+export const shadowStep = "shadow";
 
 /** Flags that override the `rollout` block; names as typed on the command line. */
 export interface PlanFlags {
     steps?: string;
+    "shadow-percent"?: string;
+    "shadow-interval"?: string;
     interval?: string;
     tick?: string;
     window?: string;
@@ -46,11 +62,22 @@ export interface PlanFlags {
     "failure-threshold"?: string;
 }
 
-function parseSteps(value: unknown, key: string, problems: string[]): number[] | undefined {
-    const list = typeof value === "string" ? value.split(",").map((s) => s.trim()) : value;
-    const accepted = "a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100";
-    if (!Array.isArray(list) || list.length === 0) {
+function parseSteps(value: unknown, key: string, problems: string[]): { steps: number[]; shadow: boolean } | undefined {
+    const given = typeof value === "string" ? value.split(",").map((s) => s.trim()) : value;
+    const accepted = "a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100";
+    if (!Array.isArray(given) || given.length === 0) {
         problems.push(`\`${key}\` must be ${accepted}, got ${show(value)}`);
+        return undefined;
+    }
+    // The shadow stage mirrors traffic to a canary that serves no user, so it can only come first.
+    const shadow = given[0] === shadowStep;
+    const list = shadow ? given.slice(1) : given;
+    if (list.includes(shadowStep)) {
+        problems.push(`\`${key}\` may have \`shadow\` only as its first step (mirroring is for a canary that serves no user yet), got ${show(value)}`);
+        return undefined;
+    }
+    if (list.length === 0) {
+        problems.push(`\`${key}\` must have at least one weight after \`shadow\` (a shadow stage alone never serves the canary), got ${show(value)}`);
         return undefined;
     }
     // Plain decimal integers only: `Number()` would read "0x10" as 16 and "1e2" as 100.
@@ -60,7 +87,7 @@ function parseSteps(value: unknown, key: string, problems: string[]): number[] |
         problems.push(`\`${key}\` must be ${accepted}, got ${show(value)}`);
         return undefined;
     }
-    return steps as number[];
+    return { steps: steps as number[], shadow };
 }
 
 /** The longest duration a setting takes: timers in Node.js fire at once past about 24.8 days. */
@@ -125,7 +152,9 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     const pick = (flag: keyof PlanFlags, key: (typeof rolloutKeys)[number]): [unknown, string] =>
         flags[flag] !== undefined ? [flags[flag], `--${flag}`] : [config[key] ?? defaultPlan[key as keyof typeof defaultPlan], `rollout.${key}`];
 
-    const steps = parseSteps(...pick("steps", "steps"), problems);
+    const stepsKey = pick("steps", "steps")[1];
+    const parsedSteps = parseSteps(...pick("steps", "steps"), problems);
+    const steps = parsedSteps?.steps;
     const intervalMs = parseDuration(...pick("interval", "interval"), problems);
     const tickMs = parseDuration(...pick("tick", "tick"), problems);
     const [window, windowKey] = pick("window", "window");
@@ -133,6 +162,30 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     const prometheusTimeoutMs = parseDuration(config.prometheusTimeout ?? defaultPlan.prometheusTimeout, "rollout.prometheusTimeout", problems);
     if (intervalMs !== undefined && tickMs !== undefined && tickMs > intervalMs) {
         problems.push(`\`${pick("tick", "tick")[1]}\` (${tickMs / 1000}s) must not be longer than \`${pick("interval", "interval")[1]}\` (${intervalMs / 1000}s): a step needs at least one analysis`);
+    }
+
+    // The shadow stage's own percentage and interval. Given without a `shadow` step they would do
+    // nothing: refused, unless the steps come from `--steps` (which may drop the configured shadow).
+    let shadow: ShadowStage | undefined;
+    const shadowSettings: [keyof PlanFlags, "shadowPercent" | "shadowInterval"][] = [["shadow-percent", "shadowPercent"], ["shadow-interval", "shadowInterval"]];
+    if (parsedSteps && !parsedSteps.shadow) {
+        for (const [flag, key] of shadowSettings) {
+            if (flags[flag] !== undefined) problems.push(`\`--${flag}\` needs a \`shadow\` step: \`${stepsKey}\` is ${show(pick("steps", "steps")[0])}; put \`shadow\` first, e.g. shadow,1,10,50,100`);
+            else if (config[key] !== undefined && stepsKey === "rollout.steps") problems.push(`\`rollout.${key}\` needs a \`shadow\` step: \`rollout.steps\` is ${show(config.steps ?? defaultPlan.steps)}; put \`shadow\` first, e.g. [shadow, 1, 10, 50, 100]`);
+        }
+    }
+    if (parsedSteps?.shadow) {
+        const [percentGiven, percentKey] = pick("shadow-percent", "shadowPercent");
+        const percent = percentValue(percentGiven);
+        if (percent === undefined || percent === 0) problems.push(`\`${percentKey}\` must be a number above 0 and at most 100 in plain decimal with at most 4 decimal places (the share of default traffic mirrored to the canary, e.g. 100, 12.5), got ${show(percentGiven)}`);
+        // Without its own interval the shadow stage is analysed as long as any step.
+        const ownInterval = flags["shadow-interval"] !== undefined || config.shadowInterval !== undefined;
+        const shadowIntervalKey = ownInterval ? pick("shadow-interval", "shadowInterval")[1] : pick("interval", "interval")[1];
+        const shadowIntervalMs = ownInterval ? parseDuration(pick("shadow-interval", "shadowInterval")[0], shadowIntervalKey, problems) : intervalMs;
+        if (shadowIntervalMs !== undefined && tickMs !== undefined && tickMs > shadowIntervalMs) {
+            problems.push(`\`${pick("tick", "tick")[1]}\` (${tickMs / 1000}s) must not be longer than \`${shadowIntervalKey}\` (${shadowIntervalMs / 1000}s): the shadow stage needs at least one analysis`);
+        }
+        if (percent !== undefined && percent > 0 && shadowIntervalMs !== undefined) shadow = { percent, intervalMs: shadowIntervalMs };
     }
 
     const [prometheus, prometheusKey] = pick("prometheus", "prometheus");
@@ -179,13 +232,14 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     if (typeof promote !== "boolean" && promote !== "true" && promote !== "false") problems.push(`\`${promoteKey}\` must be true or false, got ${show(promote)}`);
     const promoteAfter = promote === true || promote === "true";
     if (promoteAfter && steps && steps[steps.length - 1] !== 100) {
-        problems.push(`\`${pick("steps", "steps")[1]}\` must end at 100 to promote, got ${steps.join(",")}`);
+        problems.push(`\`${stepsKey}\` must end at 100 to promote, got ${[...(parsedSteps?.shadow ? [shadowStep] : []), ...steps].join(",")}`);
     }
 
     if (problems.length > 0 || !steps || intervalMs === undefined || tickMs === undefined || !prometheusUrl || !thresholds || prometheusTimeoutMs === undefined) {
         throw new ValidationError(problems);
     }
-    return { steps, intervalMs, tickMs, window: String(window), prometheusUrl, prometheusTimeoutMs, thresholds, checks, promote: promoteAfter };
+    if (parsedSteps?.shadow && !shadow) throw new ValidationError(problems);
+    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, prometheusTimeoutMs, thresholds, checks, promote: promoteAfter };
 }
 
 /**
@@ -195,4 +249,9 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
  */
 export function remainingSteps(steps: readonly number[], currentWeight: number): number[] {
     return steps.filter((s) => s >= currentWeight);
+}
+
+/** The plan's steps as written: `shadow` (when planned) then the weights, e.g. ["shadow", 1, 10, 50, 100]. */
+export function planSteps(plan: Pick<RolloutPlan, "steps" | "shadow">): (number | typeof shadowStep)[] {
+    return [...(plan.shadow ? [shadowStep] as const : []), ...plan.steps];
 }

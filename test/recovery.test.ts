@@ -47,6 +47,13 @@ describe("rollback from the last applied config", () => {
         assert.strictEqual(applied.plain["model-canary:canaryWeight"], "30");
     });
 
+    it("removes the shadow stage's mirror: a recorded `mirrorPercent` is not applied again", () => {
+        const recorded = { plain: { "model-canary:canary": canary, "model-canary:canaryWeight": "0", "model-canary:mirrorPercent": "100" }, secrets: [] };
+        const target = rollbackConfig(recorded);
+        assert.deepStrictEqual(target.plain, { "model-canary:canary": canary, "model-canary:canaryWeight": "0" });
+        assert.strictEqual(recorded.plain["model-canary:mirrorPercent"], "100");
+    });
+
     it("removes `headerRoutes` when only canary routes were there", () => {
         const target = rollbackConfig({ plain: { "model-canary:canary": canary, "model-canary:headerRoutes": [routes[0]] }, secrets: [] });
         assert.strictEqual("model-canary:headerRoutes" in target.plain, false);

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { ValidationError } from "../components";
-import { remainingSteps, resolvePlan } from "../stacks/rollout-plan";
+import { planSteps, remainingSteps, resolvePlan } from "../stacks/rollout-plan";
 
 function problemsOf(block: Record<string, unknown> | undefined, flags = {}): string[] {
     try {
@@ -36,12 +36,12 @@ describe("rollout plan", () => {
     });
 
     const refused: [string, Record<string, unknown> | undefined, Record<string, unknown>, string[]][] = [
-        ["decreasing steps", { steps: [10, 1] }, {}, ["`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got [10,1]"]],
-        ["a step above 100 from a flag", undefined, { steps: "1,150" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got \"1,150\""]],
-        ["a fractional step", { steps: [1, 2.5] }, {}, ["`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got [1,2.5]"]],
-        ["a step in hexadecimal from a flag, which Number() reads as 16", undefined, { steps: "1,0x10" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got \"1,0x10\""]],
-        ["a step in exponent form, which Number() reads as 100", { steps: ["1", "1e2"] }, {}, ["`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got [\"1\",\"1e2\"]"]],
-        ["a step with a plus sign or a decimal point", undefined, { steps: "+1,10.0" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got \"+1,10.0\""]],
+        ["decreasing steps", { steps: [10, 1] }, {}, ["`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got [10,1]"]],
+        ["a step above 100 from a flag", undefined, { steps: "1,150" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got \"1,150\""]],
+        ["a fractional step", { steps: [1, 2.5] }, {}, ["`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got [1,2.5]"]],
+        ["a step in hexadecimal from a flag, which Number() reads as 16", undefined, { steps: "1,0x10" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got \"1,0x10\""]],
+        ["a step in exponent form, which Number() reads as 100", { steps: ["1", "1e2"] }, {}, ["`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got [\"1\",\"1e2\"]"]],
+        ["a step with a plus sign or a decimal point", undefined, { steps: "+1,10.0" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got \"+1,10.0\""]],
         ["an interval past 24h, which a Node.js timer would fire at once", { interval: "600h" }, {}, ["`rollout.interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"600h\""]],
         ["a duration that is not text", { tick: ["10s"] }, {}, ["`rollout.tick` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got [\"10s\"]"]],
         ["a check timeout a Node.js timer cannot wait, and a fractional one", { checks: [{ name: "eval", webhook: { url: "http://127.0.0.1:9/check", timeoutMs: 1e10 } }, { name: "golden", command: ["true"], timeoutMs: 2.5 }] }, {}, [
@@ -59,7 +59,7 @@ describe("rollout plan", () => {
         ["a tick longer than the interval", undefined, { interval: "10s", tick: "30s" }, ["`--tick` (30s) must not be longer than `--interval` (10s): a step needs at least one analysis"]],
         ["a Prometheus that is not a URL", { prometheus: "prometheus:9090" }, {}, ["`rollout.prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"prometheus:9090\""]],
         ["promotion without reaching 100", { steps: [1, 50], promote: true }, {}, ["`rollout.steps` must end at 100 to promote, got 1,50"]],
-        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `analysis`, `checks`, `promote`"]],
+        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `analysis`, `checks`, `promote`"]],
         ["a bad threshold", { analysis: { minSuccessRate: 120 } }, {}, ["`rollout.analysis.minSuccessRate` must be a number between 0 and 100 (percent), got 120"]],
         ["a check with neither webhook nor command", { checks: [{ name: "eval" }] }, {}, ["`rollout.checks[0]` must have exactly one of `webhook` or `command`"]],
     ];
@@ -70,7 +70,7 @@ describe("rollout plan", () => {
     it("names every bad flag with the text it received", () => {
         const flags = { steps: "1,abc", interval: "abc", tick: "soon", window: "1 minute", prometheus: "abc", "failure-threshold": "abc" };
         assert.deepStrictEqual(problemsOf(undefined, flags), [
-            "`--steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got \"1,abc\"",
+            "`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got \"1,abc\"",
             "`--interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"abc\"",
             "`--tick` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"soon\"",
             "`--window` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\"",
@@ -92,5 +92,54 @@ describe("rollout plan", () => {
         assert.deepStrictEqual(remainingSteps([1, 10, 50, 100], 10), [10, 50, 100]);
         assert.deepStrictEqual(remainingSteps([1, 10, 50, 100], 30), [50, 100]);
         assert.deepStrictEqual(remainingSteps([1, 10, 50, 100], 100), [100]);
+    });
+
+    describe("the shadow step", () => {
+        it("`steps: [shadow, 1, 10, 50, 100]` plans a 100% mirror analysed for the step interval, then the weights", () => {
+            const plan = resolvePlan({ steps: ["shadow", 1, 10, 50, 100], interval: "2m" });
+            assert.deepStrictEqual([plan.steps, plan.shadow], [[1, 10, 50, 100], { percent: 100, intervalMs: 120_000 }]);
+            assert.deepStrictEqual(planSteps(plan), ["shadow", 1, 10, 50, 100]);
+        });
+
+        it("`--steps shadow,1,10,50,100` from the command line, with its own percentage and interval", () => {
+            const plan = resolvePlan({ steps: [1, 100] }, { steps: "shadow,1,10,50,100", "shadow-percent": "12.5", "shadow-interval": "5m" });
+            assert.deepStrictEqual([plan.steps, plan.shadow], [[1, 10, 50, 100], { percent: 12.5, intervalMs: 300_000 }]);
+        });
+
+        it("config keys `shadowPercent` and `shadowInterval`, flags over them", () => {
+            const block = { steps: ["shadow", 10, 100], shadowPercent: 25, shadowInterval: "10m", interval: "1m" };
+            assert.deepStrictEqual(resolvePlan(block).shadow, { percent: 25, intervalMs: 600_000 });
+            assert.deepStrictEqual(resolvePlan(block, { "shadow-percent": "50" }).shadow, { percent: 50, intervalMs: 600_000 });
+        });
+
+        it("a plan without `shadow` has none; `--steps` without it drops the configured one and ignores its keys", () => {
+            assert.strictEqual(resolvePlan({ steps: [1, 100] }).shadow, undefined);
+            assert.strictEqual(resolvePlan({ steps: ["shadow", 1, 100], shadowPercent: 50 }, { steps: "1,100" }).shadow, undefined);
+            assert.deepStrictEqual(planSteps(resolvePlan(undefined)), [1, 10, 50, 100]);
+        });
+
+        it("promotion still needs the last weight at 100; the message shows the shadow step", () => {
+            assert.deepStrictEqual(problemsOf({ steps: ["shadow", 1, 50], promote: true }), ["`rollout.steps` must end at 100 to promote, got shadow,1,50"]);
+            assert.strictEqual(resolvePlan({ steps: ["shadow", 100], promote: true }).promote, true);
+        });
+
+        const stepsWhat = "must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got";
+        const refusedShadow: [string, Record<string, unknown> | undefined, Record<string, string>, string[]][] = [
+            ["`shadow` after a weight", { steps: [1, "shadow", 10] }, {}, ["`rollout.steps` may have `shadow` only as its first step (mirroring is for a canary that serves no user yet), got [1,\"shadow\",10]"]],
+            ["`shadow` twice", undefined, { steps: "shadow,shadow,1" }, ["`--steps` may have `shadow` only as its first step (mirroring is for a canary that serves no user yet), got \"shadow,shadow,1\""]],
+            ["`shadow` alone", { steps: ["shadow"] }, {}, ["`rollout.steps` must have at least one weight after `shadow` (a shadow stage alone never serves the canary), got [\"shadow\"]"]],
+            ["`Shadow` in another case", undefined, { steps: "Shadow,1" }, [`\`--steps\` ${stepsWhat} "Shadow,1"`]],
+            ["a shadow percentage of 0, which analyses nothing", { steps: ["shadow", 1], shadowPercent: 0 }, {}, ["`rollout.shadowPercent` must be a number above 0 and at most 100 in plain decimal with at most 4 decimal places (the share of default traffic mirrored to the canary, e.g. 100, 12.5), got 0"]],
+            ["a shadow percentage above 100 from a flag", undefined, { steps: "shadow,1", "shadow-percent": "150" }, ["`--shadow-percent` must be a number above 0 and at most 100 in plain decimal with at most 4 decimal places (the share of default traffic mirrored to the canary, e.g. 100, 12.5), got \"150\""]],
+            ["a shadow percentage in exponent form", { steps: ["shadow", 1], shadowPercent: "1e1" }, {}, ["`rollout.shadowPercent` must be a number above 0 and at most 100 in plain decimal with at most 4 decimal places (the share of default traffic mirrored to the canary, e.g. 100, 12.5), got \"1e1\""]],
+            ["a bad shadow interval", { steps: ["shadow", 1], shadowInterval: "ten minutes" }, {}, ["`rollout.shadowInterval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"ten minutes\""]],
+            ["a shadow interval shorter than the tick", { steps: ["shadow", 1], shadowInterval: "5s", tick: "10s" }, {}, ["`rollout.tick` (10s) must not be longer than `rollout.shadowInterval` (5s): the shadow stage needs at least one analysis"]],
+            ["`shadowPercent` without a shadow step", { steps: [1, 100], shadowPercent: 50 }, {}, ["`rollout.shadowPercent` needs a `shadow` step: `rollout.steps` is [1,100]; put `shadow` first, e.g. [shadow, 1, 10, 50, 100]"]],
+            ["`shadowInterval` without any steps configured", { shadowInterval: "5m" }, {}, ["`rollout.shadowInterval` needs a `shadow` step: `rollout.steps` is [1,10,50,100]; put `shadow` first, e.g. [shadow, 1, 10, 50, 100]"]],
+            ["`--shadow-percent` with steps that have no shadow", undefined, { steps: "1,100", "shadow-percent": "50" }, ["`--shadow-percent` needs a `shadow` step: `--steps` is \"1,100\"; put `shadow` first, e.g. shadow,1,10,50,100"]],
+        ];
+        for (const [what, block, flags, problems] of refusedShadow) {
+            it(`refuses ${what}`, () => assert.deepStrictEqual(problemsOf(block, flags), problems));
+        }
     });
 });

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { destinationRuleSpec, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
+import { defaultRouteMirror, destinationRuleSpec, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
@@ -82,5 +82,43 @@ describe("routing", () => {
             subsets: [{ name: "v1", labels: { version: "v1" } }, { name: "v2", labels: { version: "v2" } }],
         });
         assert.deepStrictEqual(destinationRuleSpec(validateModelCanaryArgs({ stable: canary })).subsets, [{ name: "v2", labels: { version: "v2" } }]);
+    });
+});
+
+describe("routing: the shadow stage (mirrorPercent)", () => {
+    const v1 = "networking.istio.io/v1";
+    const target = { host: "model-service", subset: "v2" };
+    // [istioApiVersion, mirrorPercent, the default route's mirror fields]
+    const table: [string, number | string, Record<string, unknown>][] = [
+        [v1, 100, { mirrors: [{ destination: target, percentage: { value: 100 } }] }],
+        [v1, "12.5", { mirrors: [{ destination: target, percentage: { value: 12.5 } }] }],
+        [v1, 0.25, { mirrors: [{ destination: target, percentage: { value: 0.25 } }] }],
+        ["networking.istio.io/v1beta1", 100, { mirror: target, mirrorPercentage: { value: 100 } }],
+        ["networking.istio.io/v1beta1", "0.5", { mirror: target, mirrorPercentage: { value: 0.5 } }],
+        ["networking.istio.io/v1alpha3", 30, { mirror: target, mirrorPercentage: { value: 30 } }],
+    ];
+    for (const [istioApiVersion, mirrorPercent, fields] of table) {
+        it(`${istioApiVersion} at mirrorPercent ${JSON.stringify(mirrorPercent)}: stable serves 100%, ${Object.keys(fields).join(" + ")} copies to v2`, () => {
+            const spec = virtualServiceSpec(at(0, { istioApiVersion, mirrorPercent, headerRoutes: [testers] }));
+            assert.deepStrictEqual(spec.http, [
+                // Header routes are unchanged: testers still reach v2 directly, nothing mirrored.
+                { name: "header-0-v2", match: [{ headers: { "x-canary-version": { exact: "v2" } } }], route: [destination("v2", 100)] },
+                { name: "default", route: [destination("v1", 100)], ...fields },
+            ]);
+        });
+    }
+
+    it("mirrorPercent 0 (the default) emits no mirror field at any API version", () => {
+        for (const istioApiVersion of ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"]) {
+            for (const extra of [{}, { mirrorPercent: 0 }, { mirrorPercent: "0" }]) {
+                assert.deepStrictEqual(virtualServiceSpec(at(0, { istioApiVersion, ...extra })).http, [{ name: "default", route: [destination("v1", 100)] }], istioApiVersion);
+            }
+        }
+    });
+
+    it("the mirror appears in the component's output shape through defaultRouteMirror", () => {
+        assert.deepStrictEqual(defaultRouteMirror(at(0, { mirrorPercent: "12.5" })), { version: "v2", percent: 12.5 });
+        assert.strictEqual(defaultRouteMirror(at(0)), undefined);
+        assert.strictEqual(defaultRouteMirror(validateModelCanaryArgs({ stable })), undefined);
     });
 });

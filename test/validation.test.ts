@@ -90,7 +90,7 @@ describe("validateModelCanaryArgs", () => {
         ["header route to the canary when there is none", { stable, headerRoutes: [{ header: "x-canary-version", exact: "v2", version: "v2" }] },
             "`headerRoutes[0].version` must be the stable or the canary version (\"v1\"), got \"v2\""],
         ["unknown top-level key", { stable, canary, canaryWieght: 10 },
-            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`"],
+            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`"],
         ["unknown key in a version", { stable: { ...stable, replica: 3 } },
             "unknown key `stable.replica` (did you mean `replicas`?); accepted keys are `version`, `image`, `replicas`, `env`, `resources`, `readinessProbe`, `livenessProbe`, `podAnnotations`"],
         ["port out of range", { stable, containerPort: 70000 }, "`containerPort` must be an integer from 1 to 65535, got 70000"],
@@ -119,5 +119,39 @@ describe("validateModelCanaryArgs", () => {
             (e: Error) => e.message === "`canary.replicas` must be an integer from 0 to 2147483647, got -1");
         assert.throws(() => validateModelCanaryArgs({ stable: { version: "v1" }, canaryWeight: 500 }),
             (e: Error) => e.message.startsWith("2 problems:\n- `stable.image`") && e.message.includes("\n- `canaryWeight` must be an integer from 0 to 100, got 500"));
+    });
+
+    describe("mirrorPercent (the shadow stage)", () => {
+        const accepted: [unknown, number][] = [[100, 100], ["100", 100], [0, 0], ["0", 0], ["12.5", 12.5], [0.25, 0.25], ["0.0001", 0.0001], ["99.9999", 99.9999], ["100.0", 100]];
+        for (const [given, read] of accepted) {
+            it(`reads ${JSON.stringify(given)} as ${read}`, () => {
+                assert.strictEqual(validateModelCanaryArgs({ stable, canary, canaryWeight: 0, mirrorPercent: given }).mirrorPercent, read);
+            });
+        }
+        it("defaults to 0 (no mirror)", () => {
+            assert.strictEqual(validateModelCanaryArgs({ stable, canary }).mirrorPercent, 0);
+        });
+        const what = "must be a number from 0 to 100 in plain decimal with at most 4 decimal places (e.g. 100, 12.5, 0.25), got";
+        const refusedPercents: [unknown, string][] = [
+            [101, "101"], ["100.5", "\"100.5\""], [-1, "-1"], ["1e2", "\"1e2\""], [".5", "\".5\""], ["+5", "\"+5\""], ["5%", "\"5%\""],
+            [" 5", "\" 5\""], ["0x10", "\"0x10\""], ["12.34567", "\"12.34567\""], [0.00001, "0.00001"], ["", "\"\""], [true, "true"], [null, "null"], [Infinity, "Infinity"],
+        ];
+        for (const [given, shown] of refusedPercents) {
+            it(`refuses ${typeof given === "string" ? JSON.stringify(given) : String(given)}`, () => {
+                assert.deepStrictEqual(problemsOf({ stable, canary, mirrorPercent: given }), [`\`mirrorPercent\` ${what} ${shown}`]);
+            });
+        }
+        it("refuses a mirror without a canary", () => {
+            assert.deepStrictEqual(problemsOf({ stable, mirrorPercent: 100 }),
+                ["`mirrorPercent` is 100 but no `canary` is configured: there is nothing to mirror to; set `canary` or use mirrorPercent 0"]);
+        });
+        it("refuses a mirror while the canary serves users (canaryWeight above 0)", () => {
+            assert.deepStrictEqual(problemsOf({ stable, canary, canaryWeight: 10, mirrorPercent: "50" }),
+                ["`mirrorPercent` is 50 while `canaryWeight` is 10: mirroring (the shadow stage) is only for a canary that serves no user; use canaryWeight 0 to shadow, or mirrorPercent 0 to serve 10%"]);
+        });
+        it("accepts mirrorPercent 0 beside any weight, and without a canary", () => {
+            assert.strictEqual(validateModelCanaryArgs({ stable, canary, canaryWeight: 50, mirrorPercent: 0 }).mirrorPercent, 0);
+            assert.strictEqual(validateModelCanaryArgs({ stable, mirrorPercent: "0" }).mirrorPercent, 0);
+        });
     });
 });
