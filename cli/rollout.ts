@@ -5,7 +5,8 @@ import { CheckResult } from "../analysis/verdict";
 import { visibleControls } from "../components/syntax";
 import { describeRoute } from "../preview/markdown";
 import { PlanFlags, resolvePlan } from "../stacks/rollout-plan";
-import { RolloutRecord, StepRecord } from "../rollout/record";
+import { plannedStepCount, RolloutRecord, StepRecord } from "../rollout/record";
+import { defaultRouteMirror, describeMirror, Mirror } from "../components";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
@@ -182,7 +183,7 @@ export const rolloutCommands: Record<string, Command> = {
         },
     },
     rollback: {
-        summary: "send all traffic back to stable now (weight 0, canary header routes removed)",
+        summary: "send all traffic back to stable now (weight 0, mirror and canary header routes removed)",
         usage: "rollback --stack dev",
         help: [
             "A rollout running on the stack is asked to stop (SIGTERM on this machine) and waited for",
@@ -281,23 +282,31 @@ export const rolloutCommands: Record<string, Command> = {
             const holder = lockHolder(ref);
             const last = record?.steps.at(-1);
             const lastAnalysis = last?.analyses.at(-1);
-            const drift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
+            const appliedMirror = (outputs.mirror ?? null) as Mirror | null;
+            const configuredMirror = configured ? defaultRouteMirror(configured) ?? null : null;
+            const weightDrift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
+            // Outputs from before the shadow stage existed have no `mirror`: nothing was mirrored then.
+            const mirrorDrift = configured !== undefined && outputs.split !== undefined && JSON.stringify(appliedMirror) !== JSON.stringify(configuredMirror);
+            const drift = weightDrift || mirrorDrift;
             const status = {
                 stack: ref.stack,
-                applied: { split: outputs.split ?? null, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
+                applied: { split: outputs.split ?? null, mirror: appliedMirror, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
                 config: { valid: configured !== undefined, problems },
                 configuredWeight: configured?.canaryWeight ?? null,
+                configuredMirror,
                 drift,
                 live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
                 lock: holder ? { ...holder, state: liveness(holder).state } : null,
-                rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${record.plan.length}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
+                rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
             };
             const split = outputs.split as Record<string, number> | undefined;
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
             const lines = [
                 `stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
+                ...(appliedMirror ? [`  shadow: ${plain(describeMirror(appliedMirror))}`] : []),
                 ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
-                ...(drift ? [`  config says canaryWeight ${configured?.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
+                ...(weightDrift ? [`  config says canaryWeight ${configured?.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
+                ...(mirrorDrift ? [`  config says mirrorPercent ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout\``] : []),
                 ...(live && live.differences.length > 0
                     ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
                     : []),
@@ -307,7 +316,7 @@ export const rolloutCommands: Record<string, Command> = {
                     ? [`config ${plain(settings)} is invalid, so \`up\`, \`rollout\` and \`promote\` refuse it (\`rollback\` still works, from the last applied config):`, ...problems.map((p) => `  - ${plain(p)}`)]
                     : []),
                 recordError ? `last rollout: ${plain(recordError)}` : record
-                    ? last ? `last rollout: ${runState(record)} at step ${status.rollout?.step} (${last.weight}%): ${plain(record.message)}` : `last rollout: ${runState(record)} before its first step: ${plain(record.message)}`
+                    ? last ? `last rollout: ${runState(record)} at step ${status.rollout?.step} (${stepName(last)}): ${plain(record.message)}` : `last rollout: ${runState(record)} before its first step: ${plain(record.message)}`
                     : "no rollout recorded here",
                 ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
             ];

@@ -24,6 +24,11 @@ export function defaultRouteMirror(args: Pick<ResolvedModelCanaryArgs, "canary" 
     return { version: args.canary.version, percent: args.mirrorPercent };
 }
 
+/** The mirror in words, for status and previews: `mirrors 100% of default traffic to v2; v2 serves no users`. */
+export function describeMirror(mirror: Mirror, quote: (text: string) => string = (t) => t): string {
+    return `mirrors ${mirror.percent}% of default traffic to ${quote(mirror.version)}; ${quote(mirror.version)} serves no users (its answers are discarded)`;
+}
+
 /** Pod labels of one version; Deployments select on both, the Service on `app` only. */
 export function versionLabels(app: string, version: string): Record<string, string> {
     return { app, version };

@@ -1,6 +1,6 @@
 // `model-canary preview`: a real preview of the stack's next step, written as a pull-request comment.
 import * as fs from "fs";
-import { trafficSplit } from "../components";
+import { defaultRouteMirror, Mirror, trafficSplit } from "../components";
 import { checkConfig, openStack, previewStack, readOutputs, StackRef } from "../stacks/automation";
 import { PreviewReport, renderPreviewMarkdown, RoutingState } from "./markdown";
 
@@ -11,8 +11,13 @@ export function routingFromOutputs(outputs: Record<string, unknown>): RoutingSta
         stableVersion: outputs.stableVersion,
         canaryVersion: typeof outputs.canaryVersion === "string" ? outputs.canaryVersion : null,
         split: outputs.split as RoutingState["split"],
+        mirror: isMirror(outputs.mirror) ? outputs.mirror : null,
         headerRoutes: Array.isArray(outputs.headerRoutes) ? outputs.headerRoutes as RoutingState["headerRoutes"] : [],
     };
+}
+
+function isMirror(value: unknown): value is Mirror {
+    return typeof value === "object" && value !== null && typeof (value as Mirror).version === "string" && typeof (value as Mirror).percent === "number";
 }
 
 /** Runs the preview and returns the report; the stack must exist. */
@@ -24,7 +29,7 @@ export async function previewReport(ref: StackRef, onOutput?: (out: string) => v
     return {
         stack: ref.stack,
         before,
-        after: { stableVersion: resolved.stable.version, canaryVersion: resolved.canary?.version ?? null, split: trafficSplit(resolved), headerRoutes: resolved.headerRoutes },
+        after: { stableVersion: resolved.stable.version, canaryVersion: resolved.canary?.version ?? null, split: trafficSplit(resolved), mirror: defaultRouteMirror(resolved) ?? null, headerRoutes: resolved.headerRoutes },
         steps: result.steps,
         changes: result.changes,
         diff: result.stdout,

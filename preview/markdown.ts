@@ -1,7 +1,7 @@
 // Pure rendering of a pull-request comment from a real preview: the traffic split before and
 // after, header-route changes, resource change counts, and a loud warning when a Deployment would
 // be replaced or deleted (that restarts or removes model pods).
-import { HeaderRoute, TrafficSplit, visibleControls } from "../components";
+import { describeMirror, HeaderRoute, Mirror, TrafficSplit, visibleControls } from "../components";
 import { ResourceStep } from "../stacks/automation";
 
 /** What the stack serves: from its outputs (before) or its config (after). */
@@ -9,6 +9,8 @@ export interface RoutingState {
     stableVersion: string;
     canaryVersion?: string | null;
     split: TrafficSplit;
+    /** The shadow stage's mirror of default traffic; absent or null when there is none. */
+    mirror?: Mirror | null;
     headerRoutes: HeaderRoute[];
 }
 
@@ -106,6 +108,16 @@ function splitTable(before: RoutingState | undefined, after: RoutingState): stri
     return ["| Version | Role | Before | After | Change |", "|---|---|---:|---:|---|", ...rows];
 }
 
+/** The shadow stage: what is mirrored before and after, and that the mirror target serves no user. */
+function mirrorChanges(before: RoutingState | undefined, after: RoutingState): string[] {
+    const was = before?.mirror ? describeMirror(before.mirror, (t) => code(t)) : undefined;
+    const now = after.mirror ? describeMirror(after.mirror, (t) => code(t)) : undefined;
+    if (!was && !now) return [];
+    if (was === now) return [`**Shadow (unchanged):** the default route ${now}.`, ""];
+    if (!now) return [`**Shadow ends:** the mirror is removed (it ${was!.replace(/^mirrors/, "mirrored")}).`, ""];
+    return [`**Shadow:** the default route ${now}.${was ? ` Before: ${was}.` : ""}`, ""];
+}
+
 function headerChanges(before: RoutingState | undefined, after: RoutingState): string[] {
     const was = (before?.headerRoutes ?? []).map(describeRoute);
     const now = after.headerRoutes.map(describeRoute);
@@ -136,6 +148,7 @@ export function renderPreviewMarkdown(report: PreviewReport): string {
         lines.push("");
     }
     lines.push(...splitTable(report.before, report.after), "");
+    lines.push(...mirrorChanges(report.before, report.after));
     lines.push(...headerChanges(report.before, report.after), "");
     lines.push(`**Resources:** ${countLine(report.changes)}`, "");
     lines.push("<details><summary>pulumi preview --diff</summary>", "", ...fencedBlock(report.diff.trimEnd(), "diff"), "", "</details>", "");

@@ -29,6 +29,16 @@ function canonical(value: unknown): string {
 const showSplit = (split: Record<string, number> | undefined): string =>
     split ? Object.entries(split).map(([v, w]) => `${v} ${w}`).join(", ") : "none";
 
+/** The default route's mirrors, e.g. `v2 100%`, or `none`. */
+function showMirror(spec: VirtualServiceSpec): string {
+    const last = spec.http?.at(-1);
+    const mirrors = [
+        ...(last?.mirror ? [`${last.mirror.subset ?? last.mirror.host} ${last.mirrorPercentage?.value ?? 100}%`] : []),
+        ...(last?.mirrors ?? []).map((m) => `${m.destination.subset ?? m.destination.host} ${m.percentage?.value ?? 100}%`),
+    ];
+    return mirrors.length > 0 ? mirrors.join(", ") : "none";
+}
+
 /** What differs between a live VirtualService spec and the configured one. Pure. */
 export function virtualServiceDifferences(live: VirtualServiceSpec | undefined, expected: VirtualServiceSpec): string[] {
     if (!live) return ["the VirtualService does not exist in the cluster"];
@@ -36,6 +46,12 @@ export function virtualServiceDifferences(live: VirtualServiceSpec | undefined, 
     const liveSplit = splitOf(live);
     const wantSplit = splitOf(expected);
     if (canonical(liveSplit) !== canonical(wantSplit)) out.push(`split: live ${showSplit(liveSplit)}, config ${showSplit(wantSplit)}`);
+    // The shadow stage's mirror (or one added by hand) copies traffic to a version: drift too.
+    const mirrorOf = (spec: VirtualServiceSpec) => {
+        const last = spec.http?.at(-1);
+        return canonical({ mirror: last?.mirror, mirrorPercentage: last?.mirrorPercentage, mirrors: last?.mirrors });
+    };
+    if (mirrorOf(live) !== mirrorOf(expected)) out.push(`mirror: live ${showMirror(live)}, config ${showMirror(expected)}`);
     const liveHeaders = (live.http ?? []).slice(0, -1);
     const wantHeaders = (expected.http ?? []).slice(0, -1);
     if (canonical(liveHeaders) !== canonical(wantHeaders)) out.push(`header routes: live ${liveHeaders.length}, config ${wantHeaders.length}, or their matches differ`);

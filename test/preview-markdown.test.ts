@@ -118,3 +118,28 @@ describe("inert Markdown pieces", () => {
         assert.strictEqual(commentMarker("x --><img src=x>"), "<!-- model-canary-preview:x%20--%3E%3Cimg%20src%3Dx%3E -->");
     });
 });
+
+describe("preview comment: the shadow stage", () => {
+    const base = { stack: "dev", steps: [], changes: { update: 1, same: 4 }, diff: "" };
+    const noShadow = { stableVersion: "v1", canaryVersion: "v2", split: { v1: 100 }, headerRoutes: [] };
+    const shadow = { ...noShadow, mirror: { version: "v2", percent: 100 } };
+
+    it("entering the shadow stage says what is mirrored and that the canary serves no users", () => {
+        const md = renderPreviewMarkdown({ ...base, before: noShadow, after: shadow });
+        assert.ok(md.includes("**Shadow:** the default route mirrors 100% of default traffic to `v2`; `v2` serves no users (its answers are discarded)."), md);
+        // The served split is unchanged: stable keeps every user.
+        assert.ok(md.includes("| `v1` | stable | 100% | 100% | unchanged |"), md);
+    });
+
+    it("leaving it for the first weight says the mirror is removed", () => {
+        const md = renderPreviewMarkdown({ ...base, before: shadow, after: { ...noShadow, split: { v1: 99, v2: 1 } } });
+        assert.ok(md.includes("**Shadow ends:** the mirror is removed (it mirrored 100% of default traffic to `v2`; `v2` serves no users (its answers are discarded))."), md);
+        assert.ok(md.includes("| `v2` | canary | 0% | 1% | 0% → 1% |"), md);
+    });
+
+    it("a changed percentage shows both; no mirror on either side adds nothing", () => {
+        const md = renderPreviewMarkdown({ ...base, before: { ...shadow, mirror: { version: "v2", percent: 10 } }, after: shadow });
+        assert.ok(md.includes("**Shadow:** the default route mirrors 100% of default traffic to `v2`; `v2` serves no users (its answers are discarded). Before: mirrors 10% of default traffic to `v2`"), md);
+        assert.ok(!renderPreviewMarkdown({ ...base, before: noShadow, after: noShadow }).includes("Shadow"));
+    });
+});

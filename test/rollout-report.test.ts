@@ -305,6 +305,18 @@ describe("rollout/report", () => {
     });
 
     describe("renderReportMarkdown", () => {
+        it("a run rolled back at the shadow stage: the plan, the step heading and the chart marker name the shadow step; the weights are not reached", () => {
+            const shadowStep: StepRecord = { ...step(1, 0, [analysis(24, { successRate: 90 }), analysis(44, { successRate: 90 })], "failed", "2 consecutive analyses did not pass (failureThreshold 2)"), weight: 0, mirrorPercent: 12.5 };
+            const record = baseRecord({ shadow: { percent: 12.5 }, outcome: "rolled-back", finishedAt: at(60), steps: [shadowStep] });
+            const md = renderReportMarkdown(record);
+            const lines = md.split("\n");
+            assert.ok(lines.includes("- **Plan:** shadow (mirror 12.5%) → 1% → 10% → 50% → 100%"), md);
+            assert.deepStrictEqual(lines.filter((l) => l.startsWith("## Step")), ["## Step 1/5: shadow, 12.5% of default traffic mirrored to the canary (weight 0%: it served no user)"]);
+            assert.ok(md.includes("**Not reached:** step 2/5 (1%), step 3/5 (10%), step 4/5 (50%), step 5/5 (100%)"), md);
+            const svg = assertCleanSvg(renderReportSvg(record));
+            assert.deepStrictEqual(all(svg, hasClass("step-marker")).flatMap(texts), ["shadow 12.5%"]);
+        });
+
         it("a promoted run: title, timing, thresholds and one table per step with every tick", () => {
             const md = renderReportMarkdown(healthyRun());
             const lines = md.split("\n");

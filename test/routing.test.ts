@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { defaultRouteMirror, destinationRuleSpec, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
+import { defaultRouteMirror, describeMirror, destinationRuleSpec, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
+import { virtualServiceDifferences } from "../stacks/live";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
@@ -120,5 +121,21 @@ describe("routing: the shadow stage (mirrorPercent)", () => {
         assert.deepStrictEqual(defaultRouteMirror(at(0, { mirrorPercent: "12.5" })), { version: "v2", percent: 12.5 });
         assert.strictEqual(defaultRouteMirror(at(0)), undefined);
         assert.strictEqual(defaultRouteMirror(validateModelCanaryArgs({ stable })), undefined);
+    });
+});
+
+describe("live drift: the default route's mirror", () => {
+    it("a mirror removed or added by hand in the cluster shows as drift, naming both sides", () => {
+        const shadowing = virtualServiceSpec(at(0, { mirrorPercent: 100 }));
+        const plain = virtualServiceSpec(at(0));
+        assert.deepStrictEqual(virtualServiceDifferences(plain, shadowing), ["mirror: live none, config v2 100%"]);
+        assert.deepStrictEqual(virtualServiceDifferences(shadowing, plain), ["mirror: live v2 100%, config none"]);
+        const older = virtualServiceSpec(at(0, { mirrorPercent: 100, istioApiVersion: "networking.istio.io/v1beta1" }));
+        assert.deepStrictEqual(virtualServiceDifferences({ ...older, http: [{ ...older.http[0], mirrorPercentage: { value: 5 } }] }, older), ["mirror: live v2 5%, config v2 100%"]);
+        assert.deepStrictEqual(virtualServiceDifferences(shadowing, shadowing), []);
+    });
+
+    it("describeMirror says what users get", () => {
+        assert.strictEqual(describeMirror({ version: "v2", percent: 12.5 }), "mirrors 12.5% of default traffic to v2; v2 serves no users (its answers are discarded)");
     });
 });

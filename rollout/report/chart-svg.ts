@@ -143,7 +143,7 @@ export function renderReportSvg(record: RolloutRecord): string {
         body.push(
             `<g class="step-marker">` +
                 line(px, markerTop, px, markerBottom, { stroke: SVG.colors.step, "stroke-dasharray": "4 3" }) +
-                text(px + 3, markerTop - 6 - labelRow * 12, `${fmtNum(step.weight)}%`, { "font-size": 11, fill: SVG.colors.muted }) +
+                text(px + 3, markerTop - 6 - labelRow * 12, step.mirrorPercent !== undefined ? `shadow ${fmtNum(step.mirrorPercent)}%` : `${fmtNum(step.weight)}%`, { "font-size": 11, fill: SVG.colors.muted }) +
                 `</g>`,
         );
     }

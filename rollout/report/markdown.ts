@@ -1,7 +1,7 @@
 // The Markdown report a reviewer reads at the end of a run: outcome, rollback, thresholds and every
 // analysis tick of every step. Pure: a record in, a string out; the CLI decides where it goes.
 import { CHECK_NAMES, isMetricError, type CheckResult, type CheckStatus, type MetricValue, type WorkloadMeasurement } from "../../analysis/verdict";
-import type { AnalysisRecord, RolloutOutcome, RolloutRecord, StepRecord } from "../record";
+import { AnalysisRecord, planLabels, plannedStepCount, RolloutOutcome, RolloutRecord, StepRecord } from "../record";
 import { visibleControls } from "../../components/syntax";
 import { fmtMs, fmtNum, fmtPct, formatDuration, formatOffset, isFiniteNumber, parseTime, shorten } from "./format";
 
@@ -61,20 +61,20 @@ export function renderReportMarkdown(record: RolloutRecord, options: ReportMarkd
     out.push(`- **Started:** ${fmtTime(record.startedAt)}`);
     out.push(`- **Finished:** ${record.finishedAt ? fmtTime(record.finishedAt) : "not finished"}`);
     out.push(`- **Duration:** ${startMs !== undefined && finishMs !== undefined ? formatDuration(finishMs - startMs) : "unknown (not finished)"}`);
-    out.push(`- **Plan:** ${record.plan.length > 0 ? record.plan.map((w) => `${fmtNum(w)}%`).join(" → ") : "none"}`);
+    out.push(`- **Plan:** ${record.plan.length > 0 ? planLabels(record, fmtNum).join(" → ") : "none"}`);
     out.push("");
 
     if (record.rollback) out.push(...rollbackSection(record, startMs));
     out.push(...thresholdsSection(record.thresholds));
 
-    const total = Math.max(record.plan.length, ...record.steps.map((s) => s.index));
+    const total = Math.max(plannedStepCount(record), ...record.steps.map((s) => s.index));
     for (const step of record.steps) out.push(...stepSection(step, total, startMs));
 
     // Naming the steps that never ran tells the reviewer how far the canary got.
     const lastIndex = Math.max(0, ...record.steps.map((s) => s.index));
-    const notReached = record.plan.map((w, i) => ({ w, n: i + 1 })).filter((s) => s.n > lastIndex);
+    const notReached = planLabels(record, fmtNum).map((label, i) => ({ label, n: i + 1 })).filter((s) => s.n > lastIndex);
     if (notReached.length > 0) {
-        out.push(`**Not reached:** ${notReached.map((s) => `step ${s.n}/${total} (${fmtNum(s.w)}%)`).join(", ")}`, "");
+        out.push(`**Not reached:** ${notReached.map((s) => `step ${s.n}/${total} (${s.label})`).join(", ")}`, "");
     }
     if (record.steps.length === 0) out.push("_No steps were run._", "");
 
@@ -122,7 +122,9 @@ function thresholdsSection(thresholds: Record<string, number | null>): string[] 
 
 function stepSection(step: StepRecord, total: number, rolloutStartMs: number | undefined): string[] {
     const out: string[] = [];
-    out.push(`## Step ${step.index}/${total}: weight ${fmtNum(step.weight)}%`, "");
+    out.push(step.mirrorPercent !== undefined
+        ? `## Step ${step.index}/${total}: shadow, ${fmtNum(step.mirrorPercent)}% of default traffic mirrored to the canary (weight 0%: it served no user)`
+        : `## Step ${step.index}/${total}: weight ${fmtNum(step.weight)}%`, "");
     const verdict = STEP_VERDICT_WORDS[step.verdict] ?? mdText(String(step.verdict));
     out.push(`**Verdict:** ${verdict}${step.reason ? `: ${mdText(step.reason)}` : ""}`, "");
 
