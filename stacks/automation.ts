@@ -6,11 +6,14 @@ import { execFile, execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import { ValidationError } from "../components";
 import { processStartedAt } from "./process";
 import { checkProjectConfig, Decrypt, editProjectConfig, stackSettingsPath } from "./settings";
 import { StackConfig } from "./config";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
+import { planScope, scopeEnvVar } from "./scope";
+import { writeScopeFile } from "./scope-file";
 
 /** The project's root: where Pulumi.yaml lives. */
 export const projectDir = path.resolve(__dirname, "..");
@@ -58,6 +61,8 @@ export interface OperationResult {
 
 export interface UpResult extends OperationResult {
     outputs: Record<string, unknown>;
+    /** With `model`: whether the update was scoped to it, or why it was a whole one. */
+    scope?: { model: string } | { whole: string };
 }
 
 let toolchainCache: string | undefined;
@@ -271,32 +276,58 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
     }
 }
 
-/** A real `pulumi up`; returns the steps taken and the stack outputs. */
-export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string } = {}): Promise<UpResult> {
-    await checkTarget(stack, checkConfig(stack));
+/**
+ * A real `pulumi up`; returns the steps taken and the stack outputs. With `model`, in a stack of
+ * several models that were all deployed before, the update registers and acts on that model only
+ * (see scope.ts): every other model's resources, and their outputs, stay as they are. Otherwise
+ * (one model, a model not deployed yet, config outside `models` changed) it is a whole update.
+ */
+export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string } = {}): Promise<UpResult> {
+    const previous = await checkTarget(stack, checkConfig(stack));
+    const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stack));
+    const scope = planned && "target" in planned ? planned : undefined;
     const events = collector();
+    const file = scope ? writeScopeFile(scope) : undefined;
     try {
-        const result = await stack.up({ color: "never", onEvent: events.onEvent, onOutput: options.onOutput, message: options.message });
+        if (file) stack.workspace.envVars[scopeEnvVar] = file.file;
+        const result = await stack.up({
+            color: "never", onEvent: events.onEvent, onOutput: options.onOutput, message: options.message,
+            ...(scope ? { target: [scope.target], targetDependents: true } : {}),
+        });
         return {
             steps: events.steps,
             changes: countChanges(events.steps),
             stdout: result.stdout,
             outputs: Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value])),
+            ...(options.model === undefined ? {} : { scope: scope ? { model: scope.model } : { whole: (planned as { whole: string }).whole } }),
         };
     } catch (e) {
         throw classify(e, stack.name);
+    } finally {
+        if (file) {
+            delete stack.workspace.envVars[scopeEnvVar];
+            file.remove();
+        }
     }
+}
+
+/** The settings file's whole `config` map (every namespace), as written. */
+function readSettingsConfig(stack: auto.Stack): Record<string, unknown> | undefined {
+    const file = stackSettingsPath(stack.workspace.workDir, stack.name);
+    return (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}).config;
 }
 
 /**
  * Refuses to move a stack between rendering and a cluster: the provider would be replaced, and
  * with it every object (render -> cluster previews as replacing every Deployment; cluster ->
- * render would delete them from the cluster). The message gives the way that works.
+ * render would delete them from the cluster). The message gives the way that works. Returns the
+ * stack's outputs (plain values, secrets in plaintext).
  */
-export async function checkTarget(stack: auto.Stack, config: StackConfig): Promise<void> {
+export async function checkTarget(stack: auto.Stack, config: StackConfig): Promise<Record<string, unknown>> {
     const wanted = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
-    const applied = ((await readOutputs(stack)).target as { mode?: string } | undefined)?.mode;
-    if (applied === undefined || applied === wanted) return;
+    const outputs = await readOutputs(stack);
+    const applied = (outputs.target as { mode?: string } | undefined)?.mode;
+    if (applied === undefined || applied === wanted) return outputs;
     throw new StackOperationError("validation", applied === "render"
         ? `stack \`${stack.name}\` renders manifests (its objects were never applied to a cluster), and its config now names a cluster (\`kubeconfig\`): the move would replace every object. Nothing was applied. Either use a new stack for the cluster (\`pulumi stack init <name> --copy-config-from ${stack.name}\`, then \`up\` it), or run \`pulumi destroy\` on this stack first (it deletes only the rendered files), then \`up\` with \`kubeconfig\` set.`
         : `stack \`${stack.name}\` is applied to a cluster, and its config no longer names one (no \`kubeconfig\`): rendering instead would delete every object from the cluster. Nothing was applied. Put \`kubeconfig\` back, or use a new stack to render manifests.`);
