@@ -14,6 +14,7 @@ import { StackConfig } from "./config";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar } from "./scope";
 import { writeScopeFile } from "./scope-file";
+import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 
 /** The project's root: where Pulumi.yaml lives. */
 export const projectDir = path.resolve(__dirname, "..");
@@ -286,10 +287,13 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
     const previous = await checkTarget(stack, checkConfig(stack));
     const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stack));
     const scope = planned && "target" in planned ? planned : undefined;
+    // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
+    const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
     const events = collector();
     const file = scope ? writeScopeFile(scope) : undefined;
+    const env: Record<string, string> = { ...(file ? { [scopeEnvVar]: file.file } : {}), ...(first ? { [skipCheckpointsEnvVar]: "true" } : {}) };
     try {
-        if (file) stack.workspace.envVars[scopeEnvVar] = file.file;
+        Object.assign(stack.workspace.envVars, env);
         const result = await stack.up({
             color: "never", onEvent: events.onEvent, onOutput: options.onOutput, message: options.message,
             ...(scope ? { target: [scope.target], targetDependents: true } : {}),
@@ -304,10 +308,8 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
     } catch (e) {
         throw classify(e, stack.name);
     } finally {
-        if (file) {
-            delete stack.workspace.envVars[scopeEnvVar];
-            file.remove();
-        }
+        for (const key of Object.keys(env)) delete stack.workspace.envVars[key];
+        file?.remove();
     }
 }
 
