@@ -522,4 +522,31 @@ describe("fake Istio exporter", () => {
             await ex.close();
         }
     });
+
+    it("reports mirrored requests (the shadow stage) at the destination only, merged into the served series, and predicts on them", async () => {
+        let t = 1_000_000;
+        const ex = await startIstioExporter({ now: () => t });
+        try {
+            const count = (text: string, reporter: string, code: string) => {
+                const line = text.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes(`reporter="${reporter}"`) && l.includes(`response_code="${code}"`));
+                return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : undefined;
+            };
+            // A canary that serves nobody and gets a 50 rps mirror, 10% of it failing.
+            ex.set("v2", { rps: 0, mirroredRps: 50, errorRatio: 0.1, predictions: { version: "v2", mean: 0.5, sd: 0.1 } });
+            t += 10_000;
+            const a = ex.render();
+            assert.deepStrictEqual([count(a, "destination", "200"), count(a, "destination", "503"), count(a, "source", "200"), count(a, "source", "503")], [450, 50, undefined, undefined]);
+            assert.match(a, /model_prediction_score_count\{namespace="default",version="v2"\} 450\n/);
+            // Serving 10 rps on top: the source proxy sees only those; the destination both, in one series.
+            ex.set("v2", { rps: 10, mirroredRps: 50 });
+            t += 10_000;
+            const b = ex.render();
+            assert.deepStrictEqual([count(b, "destination", "200"), count(b, "source", "200")], [1050, 100]);
+            assert.strictEqual(b.split("\n").filter((l) => l.startsWith("istio_requests_total{") && l.includes('reporter="destination"') && l.includes('response_code="200"')).length, 1);
+            assert.strictEqual(ex.totalRequests("v2"), 1100);
+            assert.throws(() => ex.set("v2", { rps: 1, mirroredRps: -1 }), /mirroredRps must be >= 0, got -1/);
+        } finally {
+            await ex.close();
+        }
+    });
 });

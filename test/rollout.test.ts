@@ -28,12 +28,29 @@ interface Behaviour {
     canaryRps?: number;
 }
 
-/** Keeps the exporter's rates equal to the rendered split until stopped. */
-function followRenderedSplit(project: TestProject, exporter: IstioExporter, namespace: string, behaviour: Behaviour): () => void {
+/** The rendered default route's mirror to v2 in percent (`mirrors` or `mirror` + `mirrorPercentage`), 0 for none. */
+function renderedMirrorPercent(project: TestProject): number {
+    const route = project.rendered().get("VirtualService/model-virtual-service")?.spec.http.at(-1);
+    const policy = route?.mirrors?.find((m: any) => m.destination.subset === "v2") ?? (route?.mirror?.subset === "v2" ? { percentage: route.mirrorPercentage } : undefined);
+    return policy ? policy.percentage?.value ?? 100 : 0;
+}
+
+/** Every (served v2 weight, mirrored percent) pair the mesh was seen to apply, in order, without repeats. */
+type Observed = [served: number, mirrored: number][];
+
+/**
+ * Keeps the exporter's rates equal to the rendered VirtualService until stopped: each version
+ * serves its share, and the canary also gets the mirrored share of default traffic (which all
+ * goes to stable while it is mirrored), reported by its destination proxy only.
+ */
+function followRenderedSplit(project: TestProject, exporter: IstioExporter, namespace: string, behaviour: Behaviour, observed: Observed = []): () => void {
     const apply = () => {
         const split = project.renderedSplit();
+        const mirrored = renderedMirrorPercent(project);
+        const seen: [number, number] = [split.v2 ?? 0, mirrored];
+        if (observed.length === 0 || observed.at(-1)!.join() !== seen.join()) observed.push(seen);
         exporter.set("model-v1", { ...behaviour.stable, namespace, rps: totalRps * (split.v1 ?? 0) / 100 });
-        exporter.set("model-v2", { ...behaviour.canary, namespace, rps: behaviour.canaryRps ?? totalRps * (split.v2 ?? 0) / 100 });
+        exporter.set("model-v2", { ...behaviour.canary, namespace, rps: behaviour.canaryRps ?? totalRps * (split.v2 ?? 0) / 100, mirroredRps: totalRps * mirrored / 100 });
     };
     apply();
     const timer = setInterval(apply, 100);
@@ -205,6 +222,59 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         } finally {
             stop();
         }
+    });
+
+    describe("the shadow stage", () => {
+        it("a canary failing on mirrored traffic is rolled back at the shadow stage, having served no user: mirror removed, weight never above 0", async () => {
+            const { project, namespace } = await deployed({ steps: ["shadow", 1, 10, 50, 100] });
+            const observed: Observed = [];
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80, errorRatio: 0.2 } }, observed);
+            try {
+                const events: RolloutEvent[] = [];
+                const record = await rollout(project, {}, events);
+                assert.strictEqual(record.outcome, "rolled-back", record.message);
+                assert.match(record.message, /^rolled back at the shadow stage, having served no user: mirror removed, 0%/);
+                assert.deepStrictEqual(record.shadow, { percent: 100 });
+                assert.deepStrictEqual(record.steps.map((s) => [s.index, s.weight, s.mirrorPercent, s.verdict]), [[1, 0, 100, "failed"]]);
+                // Judged on the mirrored copy: the canary had requests, and a fifth of them failed.
+                const last = record.steps[0].analyses.at(-1)!;
+                assert.ok((last.measurement.canary.requests as number) >= 20, `canary requests ${last.measurement.canary.requests}`);
+                const rate = last.results.find((r) => r.name === "success-rate")!;
+                assert.strictEqual(rate.status, "fail");
+                assert.ok(rate.value! > 70 && rate.value! < 90, `canary success rate ${rate.value}`);
+                // The mesh went 100% stable with a 100% mirror, then back to no mirror; v2 never served.
+                assert.deepStrictEqual(observed, [[0, 0], [0, 100], [0, 0]]);
+                assert.deepStrictEqual([project.renderedSplit(), renderedMirrorPercent(project)], [{ v1: 100 }, 0]);
+                const config = stackConfig(project);
+                assert.deepStrictEqual([Number(config.canaryWeight), config.mirrorPercent], [0, undefined]);
+                const outputs = await readOutputs(await openStack(project.ref));
+                assert.deepStrictEqual([outputs.mirror, outputs.split], [null, { v1: 100 }]);
+                assert.deepStrictEqual(events.filter((e) => e.type === "step-start").length, 1);
+            } finally {
+                stop();
+            }
+        });
+
+        it("a healthy canary passes a 50% shadow stage and walks on; the first weight removes the mirror in the same `up`", async () => {
+            const { project, namespace } = await deployed({ steps: ["shadow", 1, 10], shadowPercent: 50, shadowInterval: "3s" });
+            const observed: Observed = [];
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } }, observed);
+            try {
+                const record = await rollout(project);
+                assert.strictEqual(record.outcome, "completed", record.message);
+                assert.deepStrictEqual(record.steps.map((s) => [s.index, s.weight, s.mirrorPercent, s.verdict]), [[1, 0, 50, "passed"], [2, 1, undefined, "passed"], [3, 10, undefined, "passed"]]);
+                // In the shadow stage the canary saw about half of stable's requests: the mirror, not a share.
+                const shadowed = record.steps[0].analyses.at(-1)!.measurement;
+                const ratio = (shadowed.canary.requests as number) / (shadowed.stable.requests as number);
+                assert.ok(ratio > 0.35 && ratio < 0.65, `canary/stable requests in the shadow stage ${ratio}`);
+                // Never a served weight next to a mirror: the step to 1% applied both changes at once.
+                assert.deepStrictEqual(observed, [[0, 0], [0, 50], [1, 0], [10, 0]]);
+                assert.deepStrictEqual([project.renderedSplit(), renderedMirrorPercent(project)], [{ v1: 90, v2: 10 }, 0]);
+                assert.strictEqual(stackConfig(project).mirrorPercent, undefined);
+            } finally {
+                stop();
+            }
+        });
     });
 
     it("a slow canary (P99 2x stable) fails the relative latency check though it meets the absolute one", async () => {

@@ -17,6 +17,10 @@
  * and every request is reported twice: once by the destination proxy (`reporter="destination"`)
  * and once by the source proxy (`reporter="source"`), so queries that forget the reporter
  * filter double count.
+ *
+ * Mirrored requests (Istio's `mirror`/`mirrors`: the shadow stage) are counted by the destination
+ * proxy only: the source proxy's copy is not a request of its caller, and its answer is
+ * discarded. `mirroredRps` simulates them; the model server predicts on them like on any other.
  */
 import http from "http";
 import type { AddressInfo } from "net";
@@ -43,6 +47,11 @@ export interface TrafficSettings {
     grpcErrorStatus?: number;
     /** Namespace of the workload. Default: the exporter's namespace. */
     namespace?: string;
+    /**
+     * Mirrored requests per second on top of `rps` (the shadow stage), answered like the others,
+     * reported only with `reporter="destination"`. Default 0.
+     */
+    mirroredRps?: number;
     /** The model's predictions: one observation per request that did not fail. Default: none exported. */
     predictions?: PredictionSettings;
 }
@@ -98,6 +107,8 @@ interface WorkloadState {
     lastAdvance: number;
     /** Request series by protocol, response code and gRPC status. */
     byCode: Map<string, SeriesState>;
+    /** The same for mirrored requests, which only the destination proxy reports. */
+    mirroredByCode: Map<string, SeriesState>;
 }
 
 export interface IstioExporter {
@@ -111,7 +122,7 @@ export interface IstioExporter {
     readonly lastScrapeAt: number;
     /** Sets (or changes) the simulated traffic of a workload. Counters accrue from now on at the new rate. */
     set(workload: string, settings: TrafficSettings): void;
-    /** Total requests counted so far for a workload (exact, all codes). */
+    /** Total requests counted so far for a workload (exact, all codes, mirrored ones included). */
     totalRequests(workload: string, namespace?: string): number;
     /** Renders the exposition text as a scrape would (also advances counters). */
     render(): string;
@@ -139,27 +150,30 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
     const advance = (w: WorkloadState, t: number) => {
         const dt = Math.max(0, t - w.lastAdvance) / 1000;
         w.lastAdvance = Math.max(w.lastAdvance, t);
-        const n = w.settings.rps * dt;
-        if (n <= 0) return;
         const { protocol, okCode, errorCode, grpcErrorStatus, latencyMs } = w.settings;
-        const err = n * w.settings.errorRatio;
-        const ok = n - err;
-        const bucket = bucketIndex(latencyMs);
-        const grpc = protocol === "grpc";
-        for (const [code, grpcStatus, count] of [
-            [okCode, grpc ? 0 : undefined, ok],
-            [errorCode, grpc ? grpcErrorStatus : undefined, err],
-        ] as const) {
-            if (count <= 0) continue;
-            const k = `${protocol}/${code}/${grpcStatus ?? ""}`;
-            let s = w.byCode.get(k);
-            if (!s) {
-                s = { responseCode: code, protocol, grpcStatus, buckets: new Array(ISTIO_DURATION_BUCKETS_MS.length + 1).fill(0), total: 0, sumMs: 0 };
-                w.byCode.set(k, s);
+        let ok = 0;
+        for (const [rps, byCode] of [[w.settings.rps, w.byCode], [w.settings.mirroredRps, w.mirroredByCode]] as const) {
+            const n = rps * dt;
+            if (n <= 0) continue;
+            const err = n * w.settings.errorRatio;
+            ok += n - err;
+            const bucket = bucketIndex(latencyMs);
+            const grpc = protocol === "grpc";
+            for (const [code, grpcStatus, count] of [
+                [okCode, grpc ? 0 : undefined, n - err],
+                [errorCode, grpc ? grpcErrorStatus : undefined, err],
+            ] as const) {
+                if (count <= 0) continue;
+                const k = `${protocol}/${code}/${grpcStatus ?? ""}`;
+                let s = byCode.get(k);
+                if (!s) {
+                    s = { responseCode: code, protocol, grpcStatus, buckets: new Array(ISTIO_DURATION_BUCKETS_MS.length + 1).fill(0), total: 0, sumMs: 0 };
+                    byCode.set(k, s);
+                }
+                s.buckets[bucket] += count;
+                s.total += count;
+                s.sumMs += count * latencyMs;
             }
-            s.buckets[bucket] += count;
-            s.total += count;
-            s.sumMs += count * latencyMs;
         }
         const p = w.settings.predictions;
         if (p && ok > 0) {
@@ -179,14 +193,26 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
         }
     };
 
+    /** A reporter's series: the destination proxy's include the mirrored requests. */
+    const reported = (w: WorkloadState, reporter: string): Map<string, SeriesState> => {
+        if (reporter !== "destination" || w.mirroredByCode.size === 0) return w.byCode;
+        const merged = new Map([...w.byCode].map(([k, s]) => [k, { ...s, buckets: [...s.buckets] }]));
+        for (const [k, m] of w.mirroredByCode) {
+            const s = merged.get(k);
+            if (!s) merged.set(k, m);
+            else merged.set(k, { ...s, buckets: s.buckets.map((b, i) => b + m.buckets[i]), total: s.total + m.total, sumMs: s.sumMs + m.sumMs });
+        }
+        return merged;
+    };
+
     const render = (): string => {
         const t = now();
         for (const w of workloads.values()) advance(w, t);
         const counters: string[] = [];
         const histos: string[] = [];
         for (const w of workloads.values()) {
-            const series = [...w.byCode.values()].sort((a, b) => a.responseCode - b.responseCode || (a.grpcStatus ?? -1) - (b.grpcStatus ?? -1));
             for (const reporter of ["destination", "source"]) {
+                const series = [...reported(w, reporter).values()].sort((a, b) => a.responseCode - b.responseCode || (a.grpcStatus ?? -1) - (b.grpcStatus ?? -1));
                 for (const s of series) {
                     const labels = istioLabels(reporter, w.namespace, w.workload, s);
                     counters.push(`istio_requests_total{${labels}} ${Math.floor(s.total)}`);
@@ -275,6 +301,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
                 okCode: settings.okCode ?? 200,
                 protocol,
                 grpcErrorStatus: settings.grpcErrorStatus ?? 14,
+                mirroredRps: settings.mirroredRps ?? 0,
                 predictions: settings.predictions ? { ...settings.predictions } : undefined,
             };
             const existing = workloads.get(key(ns, workload));
@@ -282,7 +309,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
                 advance(existing, t); // book traffic so far at the old settings
                 existing.settings = next;
             } else {
-                workloads.set(key(ns, workload), { namespace: ns, workload, settings: next, lastAdvance: t, byCode: new Map() });
+                workloads.set(key(ns, workload), { namespace: ns, workload, settings: next, lastAdvance: t, byCode: new Map(), mirroredByCode: new Map() });
             }
         },
         totalRequests(workload: string, namespace?: string) {
@@ -290,7 +317,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
             if (!w) return 0;
             advance(w, now());
             let total = 0;
-            for (const s of w.byCode.values()) total += s.total;
+            for (const s of [...w.byCode.values(), ...w.mirroredByCode.values()]) total += s.total;
             return total;
         },
         render,
@@ -348,6 +375,7 @@ function escapeExpositionValue(v: string): string {
 function validateSettings(workload: string, s: TrafficSettings): void {
     if (typeof workload !== "string" || workload === "") throw new Error("workload must be a non-empty string");
     if (!(Number.isFinite(s.rps) && s.rps >= 0)) throw new Error(`rps must be >= 0, got ${s.rps}`);
+    if (s.mirroredRps !== undefined && !(Number.isFinite(s.mirroredRps) && s.mirroredRps >= 0)) throw new Error(`mirroredRps must be >= 0, got ${s.mirroredRps}`);
     if (s.errorRatio !== undefined && !(s.errorRatio >= 0 && s.errorRatio <= 1)) {
         throw new Error(`errorRatio must be within 0..1, got ${s.errorRatio}`);
     }
