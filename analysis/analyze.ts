@@ -4,8 +4,9 @@
  * checks); it is never dropped or read as "no data".
  */
 import { runCustomCheck, type CheckContext, type CustomCheck } from "./custom";
+import { evaluatePredictions, type PredictionGate, type PredictionMeasurement } from "./prediction-gate";
 import type { InstantQuerier } from "./prometheus";
-import { workloadQueries, type WorkloadQueries } from "./queries";
+import { predictionBucketsQuery, workloadQueries, type WorkloadQueries } from "./queries";
 import {
     evaluate,
     summarize,
@@ -27,6 +28,8 @@ export interface RunAnalysisOptions {
     /** Prometheus range for rate()/increase(), e.g. "1m". Should span at least 2 scrape intervals. */
     window: string;
     thresholds: AnalysisThresholds;
+    /** The prediction-distribution gate, when on; it selects the versions by `context`'s `canaryVersion` and `stableVersion`. */
+    predictions?: PredictionGate;
     customChecks?: readonly CustomCheck[];
     /** Passed to custom checks, together with namespace, workloads and window. */
     context: CheckContext;
@@ -45,7 +48,7 @@ export interface AnalysisReport {
     summary: "pass" | "fail";
     measurement: Measurement;
     /** The PromQL that produced `measurement`, for logs and debugging. */
-    queries: { canary: WorkloadQueries; stable: WorkloadQueries };
+    queries: { canary: WorkloadQueries & { predictions?: string }; stable: WorkloadQueries & { predictions?: string } };
     /** When the analysis started (queries are evaluated at about this time). */
     at: Date;
 }
@@ -54,10 +57,16 @@ export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisRep
     const at = (opts.now ?? (() => new Date()))();
     // Builders throw on invalid input (empty names, bad window): that is a configuration bug,
     // surfaced to the caller rather than reported as a failed analysis.
-    const queries = {
+    const queries: AnalysisReport["queries"] = {
         canary: workloadQueries({ namespace: opts.namespace, workload: opts.canaryWorkload }, opts.window),
         stable: workloadQueries({ namespace: opts.namespace, workload: opts.stableWorkload }, opts.window),
     };
+    const gate = opts.predictions;
+    if (gate) {
+        const sel = (version: string) => ({ metric: gate.metric, namespaceLabel: gate.namespaceLabel, versionLabel: gate.versionLabel, namespace: opts.namespace, version });
+        queries.canary.predictions = predictionBucketsQuery(sel(opts.context.canaryVersion), opts.window);
+        queries.stable.predictions = predictionBucketsQuery(sel(opts.context.stableVersion), opts.window);
+    }
     const context: CheckContext = {
         namespace: opts.namespace,
         canaryWorkload: opts.canaryWorkload,
@@ -72,17 +81,36 @@ export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisRep
         Promise.all((opts.customChecks ?? []).map((c) => runCustomCheck(c, context, { secrets: opts.secrets, signal: opts.signal }))),
     ]);
     const measurement: Measurement = { canary, stable };
-    const results = [...evaluate(measurement, opts.thresholds), ...custom];
+    const results = [...judgeMeasurement(measurement, opts.thresholds, gate), ...custom];
     return { results, summary: summarize(results), measurement, queries, at };
 }
 
-async function measure(prom: InstantQuerier, q: WorkloadQueries, signal?: AbortSignal): Promise<WorkloadMeasurement> {
-    const [requests, successRate, p99Ms] = await Promise.all([
+/** The metric checks of one measurement (see `evaluate`), followed by the prediction gate's when it is on. */
+export function judgeMeasurement(measurement: Measurement, thresholds: AnalysisThresholds, gate: PredictionGate | undefined): CheckResult[] {
+    const results = evaluate(measurement, thresholds);
+    if (gate) results.push(...evaluatePredictions(measurement.canary.predictions, measurement.stable.predictions, gate));
+    return results;
+}
+
+async function measure(prom: InstantQuerier, q: AnalysisReport["queries"]["canary"], signal?: AbortSignal): Promise<WorkloadMeasurement> {
+    const [requests, successRate, p99Ms, predictions] = await Promise.all([
         safeQuery(prom, q.requests, signal),
         safeQuery(prom, q.successRate, signal),
         safeQuery(prom, q.p99Ms, signal),
+        q.predictions === undefined ? undefined : safeHistogram(prom, q.predictions, signal),
     ]);
-    return { requests, successRate, p99Ms };
+    return predictions === undefined ? { requests, successRate, p99Ms } : { requests, successRate, p99Ms, predictions };
+}
+
+/** A histogram's buckets by `le`; a series without `le` is kept with an empty one, so the gate reports it. */
+async function safeHistogram(prom: InstantQuerier, expr: string, signal?: AbortSignal): Promise<PredictionMeasurement> {
+    try {
+        const samples = await prom.queryVector(expr, signal);
+        if (samples.length === 0) return null;
+        return { buckets: samples.map((s) => ({ le: s.labels.le ?? "", count: s.value })) };
+    } catch (err) {
+        return { error: err instanceof Error ? err.message : String(err) };
+    }
 }
 
 async function safeQuery(prom: InstantQuerier, expr: string, signal?: AbortSignal): Promise<MetricValue> {

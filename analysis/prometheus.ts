@@ -66,10 +66,18 @@ export interface PrometheusClientOptions {
     headers?: Record<string, string>;
 }
 
-/** Anything that can evaluate an instant query to one value; `PrometheusClient` is one. */
+/** One series of an instant vector: its labels and its value (`NaN` and infinities kept as such). */
+export interface VectorSample {
+    labels: Record<string, string>;
+    value: number;
+}
+
+/** Anything that can evaluate instant queries; `PrometheusClient` is one. */
 export interface InstantQuerier {
-    /** `signal` cancels the query (it then rejects). */
+    /** Evaluates to one value (see the module comment). `signal` cancels the query (it then rejects). */
     query(expr: string, signal?: AbortSignal): Promise<number | null>;
+    /** Evaluates to every series of an instant vector (empty when nothing matched), e.g. a histogram's buckets. */
+    queryVector(expr: string, signal?: AbortSignal): Promise<VectorSample[]>;
 }
 
 export const DEFAULT_PROMETHEUS_TIMEOUT_MS = 10_000;
@@ -105,6 +113,34 @@ export class PrometheusClient implements InstantQuerier {
 
     /** Evaluates `expr` at the current time. See the module comment for the result contract. */
     async query(expr: string, signal?: AbortSignal): Promise<number | null> {
+        const { data, fail } = await this.request(expr, signal);
+        return extractValue(data, fail);
+    }
+
+    /**
+     * Evaluates `expr` at the current time to all the series of an instant vector; an empty
+     * vector is `[]`. Any other result type, or a sample that is not `[time, "number"]`, rejects.
+     */
+    async queryVector(expr: string, signal?: AbortSignal): Promise<VectorSample[]> {
+        const { data, fail } = await this.request(expr, signal);
+        if (data.resultType !== "vector") {
+            throw fail("unexpected-result", `expected an instant vector, got result type ${JSON.stringify(data.resultType)}`);
+        }
+        if (!Array.isArray(data.result)) throw fail("invalid-response", "vector result is not an array");
+        return data.result.map((sample) => {
+            if (!isObject(sample) || !isObject(sample.metric)) throw fail("invalid-response", "vector sample is not an object with labels");
+            const labels: Record<string, string> = {};
+            for (const [k, v] of Object.entries(sample.metric)) {
+                if (typeof v !== "string") throw fail("invalid-response", `label ${JSON.stringify(k)} is not a string`);
+                labels[k] = v;
+            }
+            const value = parseSample(sample.value, fail);
+            if (value === null) throw fail("invalid-response", "vector sample without a value");
+            return { labels, value };
+        });
+    }
+
+    private async request(expr: string, signal?: AbortSignal): Promise<{ data: Record<string, unknown>; fail: (kind: PrometheusErrorKind, detail: string) => PrometheusError }> {
         const fail = (kind: PrometheusErrorKind, detail: string, extra: { status?: number; errorType?: string; cause?: unknown } = {}) =>
             new PrometheusError({ kind, url: this.endpoint, query: expr, detail, ...extra });
 
@@ -164,7 +200,7 @@ export class PrometheusClient implements InstantQuerier {
         if (body.status !== "success" || !isObject(body.data)) {
             throw fail("invalid-response", `unexpected response: ${snippet(text)}`, { status });
         }
-        return extractValue(body.data, (kind, detail) => fail(kind, detail, { status }));
+        return { data: body.data, fail: (kind, detail) => fail(kind, detail, { status }) };
     }
 }
 

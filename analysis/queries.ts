@@ -194,3 +194,36 @@ function describe(v: unknown): string {
 export function seriesCountQuery(sel: WorkloadSelector): string {
     return `count(${REQUESTS_METRIC}{${workloadMatchers(sel)}})`;
 }
+
+/** Where a model server's prediction histogram is read: its bucket series and the labels that select one version. */
+export interface PredictionSelector {
+    /** The histogram's bucket series, e.g. `model_prediction_score_bucket`. */
+    metric: string;
+    namespaceLabel: string;
+    versionLabel: string;
+    namespace: string;
+    /** The model version, e.g. `v2` (not the Deployment name). */
+    version: string;
+}
+
+const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * Predictions per bucket during `window`: `sum by (le) (increase(<metric>{<ns label>="NS",<version
+ * label>="V"}[w]))`, one cumulative count per bucket bound, summed over the version's pods (and
+ * whatever other labels the series carry). The model server's own metrics, not Istio's, so no
+ * `reporter` label; a mirrored (shadow) request is predicted and counted like any other.
+ */
+export function predictionBucketsQuery(sel: PredictionSelector, window: string): string {
+    const w = checkWindow(window);
+    if (!METRIC_NAME_RE.test(sel.metric)) throw new Error(`prediction metric must be a Prometheus metric name, got ${describe(sel.metric)}`);
+    for (const key of ["namespaceLabel", "versionLabel"] as const) {
+        if (!LABEL_NAME_RE.test(sel[key])) throw new Error(`prediction ${key} must be a Prometheus label name, got ${describe(sel[key])}`);
+    }
+    for (const key of ["namespace", "version"] as const) {
+        if (typeof sel[key] !== "string" || sel[key].trim() === "") throw new Error(`prediction selector ${key} must be a non-empty string, got ${describe(sel[key])}`);
+    }
+    const matchers = `${sel.namespaceLabel}="${escapeLabelValue(sel.namespace)}",${sel.versionLabel}="${escapeLabelValue(sel.version)}"`;
+    return `sum by (le) (increase(${sel.metric}{${matchers}}[${w}]))`;
+}

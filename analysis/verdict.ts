@@ -8,6 +8,7 @@
  *   - Thresholds are absolute (canary against a fixed bound) and, optionally, relative (canary
  *     against the stable version measured over the same window).
  */
+import type { PredictionMeasurement } from "./prediction-gate";
 
 export type CheckStatus = "pass" | "fail" | "nodata" | "error";
 
@@ -139,6 +140,8 @@ export interface WorkloadMeasurement {
     successRate: MetricValue;
     /** P99 latency in milliseconds. */
     p99Ms: MetricValue;
+    /** The prediction histogram's buckets over the window; only when the prediction gate is on (see `prediction-gate.ts`). */
+    predictions?: PredictionMeasurement;
 }
 
 export interface Measurement {
@@ -146,7 +149,7 @@ export interface Measurement {
     stable: WorkloadMeasurement;
 }
 
-export function isMetricError(v: MetricValue | undefined): v is MetricError {
+export function isMetricError(v: unknown): v is MetricError {
     return typeof v === "object" && v !== null && typeof (v as MetricError).error === "string";
 }
 

@@ -1,10 +1,11 @@
 // The rollout loop: for each step, set `canaryWeight` and `up` through the Automation API, then
 // analyse the canary against stable until the step passes or fails; roll back by itself.
 import type * as auto from "@pulumi/pulumi/automation";
-import { runAnalysis } from "../analysis/analyze";
+import { judgeMeasurement, runAnalysis } from "../analysis/analyze";
+import { hasPredictionData, type PredictionMeasurement } from "../analysis/prediction-gate";
 import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
-import { decideStep, evaluate, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
+import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
 import { deploymentName, redact, ValidationError } from "../components";
 import { checkConfig, openStack, readOutputs, setProjectConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
 import { readDeploymentAvailability } from "../stacks/live";
@@ -194,7 +195,10 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
         ...(plan.shadow ? { shadow: { percent: plan.shadow.percent } } : {}),
         message: appliedWeight > 0 ? `resuming at ${appliedWeight}%` : appliedMirror > 0 ? `resuming in the shadow stage (mirror ${appliedMirror}%)` : "starting",
         steps: [],
-        thresholds: { ...plan.thresholds },
+        thresholds: {
+            ...plan.thresholds,
+            ...(plan.predictions ? { predictionMaxPsi: plan.predictions.maxPsi, predictionMaxKs: plan.predictions.maxKs, predictionMinSamples: plan.predictions.minSamples } : {}),
+        },
         runner,
     };
     const save = () => writeRecord(workDir, record);
@@ -209,6 +213,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
     };
     const workloads = { canary: deploymentName(config.app, canary.version), stable: deploymentName(config.app, config.stable.version) };
     let stableBaseline: WorkloadMeasurement | undefined;
+    let stablePredictions: PredictionMeasurement | undefined;
     let currentWeight = appliedWeight;
     let currentMirror = appliedMirror;
     /** What is applied, for messages: `10%` or `the shadow stage (mirror 100%)`. */
@@ -273,7 +278,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
             if (signal.aborted) return interrupted();
             const report = await runAnalysis({
                 prometheus, namespace: config.namespace, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
-                window: plan.window, thresholds: plan.thresholds, customChecks: plan.checks, secrets: configured.secrets, signal,
+                window: plan.window, thresholds: plan.thresholds, predictions: plan.predictions, customChecks: plan.checks, secrets: configured.secrets, signal,
                 // In the shadow step the canary's traffic is the mirrored copy: the same queries see it.
                 context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, ...(mirrorPercent > 0 ? { mirrorPercent } : {}), step: index, steps: total },
             });
@@ -281,12 +286,18 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
             if (signal.aborted) return interrupted();
             let { results, summary } = report;
             const measurement = report.measurement;
-            if (hasData(measurement.stable, plan.thresholds.minRequests)) {
-                stableBaseline = measurement.stable;
-            } else if (stableBaseline && weight === 100) {
-                // At 100% stable serves nothing; compare against its last measured behaviour instead.
+            const gate = plan.predictions;
+            const stableMeasured = hasData(measurement.stable, plan.thresholds.minRequests);
+            const stablePredicted = gate !== undefined && hasPredictionData(measurement.stable.predictions, gate);
+            if (stableMeasured) stableBaseline = measurement.stable;
+            if (stablePredicted) stablePredictions = measurement.stable.predictions;
+            const useMetrics = !stableMeasured && stableBaseline !== undefined;
+            const usePredictions = gate !== undefined && !stablePredicted && stablePredictions !== undefined;
+            if (weight === 100 && (useMetrics || usePredictions)) {
+                // At 100% stable serves nothing; compare against its last measured behaviour (and predictions) instead.
+                const stable = { ...(useMetrics ? stableBaseline! : measurement.stable), ...(usePredictions ? { predictions: stablePredictions } : {}) };
                 const custom = results.slice(results.length - plan.checks.length);
-                results = [...evaluate({ canary: measurement.canary, stable: stableBaseline }, plan.thresholds), ...custom];
+                results = [...judgeMeasurement({ canary: measurement.canary, stable }, plan.thresholds, gate), ...custom];
                 summary = summarize(results);
             }
             const analysis: AnalysisRecord = { at: report.at.toISOString(), summary, results, measurement };

@@ -1,6 +1,7 @@
 // The rollout plan: the stack config's `rollout` block with command-line flags over it, checked
 // before anything is applied. Pure.
 import { CustomCheck, validateCustomCheck } from "../analysis/custom";
+import { resolvePredictionGate, type PredictionGate } from "../analysis/prediction-gate";
 import { parseDurationMs } from "../analysis/queries";
 import { AnalysisThresholds, resolveThresholds } from "../analysis/verdict";
 import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../components";
@@ -28,12 +29,14 @@ export interface RolloutPlan {
     prometheusTimeoutMs: number;
     thresholds: AnalysisThresholds;
     checks: CustomCheck[];
+    /** The prediction-distribution gate (the `predictions` block); absent: off. */
+    predictions?: PredictionGate;
     /** Promote the canary after the last step passes. */
     promote: boolean;
 }
 
 /** Keys of the `rollout` block in stack config. */
-export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "analysis", "checks", "promote"] as const;
+export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "analysis", "checks", "predictions", "promote"] as const;
 
 export const defaultPlan = {
     steps: [1, 10, 50, 100],
@@ -228,6 +231,9 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
         });
     }
 
+    const predictions = resolvePredictionGate(config.predictions, "rollout.predictions");
+    problems.push(...predictions.problems);
+
     const [promote, promoteKey] = pick("promote", "promote");
     if (typeof promote !== "boolean" && promote !== "true" && promote !== "false") problems.push(`\`${promoteKey}\` must be true or false, got ${show(promote)}`);
     const promoteAfter = promote === true || promote === "true";
@@ -239,7 +245,7 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
         throw new ValidationError(problems);
     }
     if (parsedSteps?.shadow && !shadow) throw new ValidationError(problems);
-    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, prometheusTimeoutMs, thresholds, checks, promote: promoteAfter };
+    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, prometheusTimeoutMs, thresholds, checks, ...(predictions.gate ? { predictions: predictions.gate } : {}), promote: promoteAfter };
 }
 
 /**

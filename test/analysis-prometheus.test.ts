@@ -9,7 +9,9 @@ import type { AddressInfo } from "net";
 import { runAnalysis, type AnalysisReport, type RunAnalysisOptions } from "../analysis/analyze";
 import type { CheckContext } from "../analysis/custom";
 import { PrometheusClient, PrometheusError } from "../analysis/prometheus";
-import { requestCountQuery } from "../analysis/queries";
+import { ksDistance, psi } from "../analysis/distribution";
+import { defaultPredictionGate, PREDICTION_CHECK_NAMES, type PredictionGate } from "../analysis/prediction-gate";
+import { predictionBucketsQuery, requestCountQuery } from "../analysis/queries";
 import {
     CHECK_NAMES,
     decideStep,
@@ -20,7 +22,7 @@ import {
     type CheckStatus,
     type MetricValue,
 } from "../analysis/verdict";
-import { startIstioExporter, type IstioExporter } from "./support/istio-exporter";
+import { DEFAULT_PREDICTION_BOUNDS, normalBucketShares, startIstioExporter, type IstioExporter } from "./support/istio-exporter";
 import { sleep, startPrometheus, waitFor, type PrometheusHarness } from "./support/prometheus";
 
 const WINDOW = "10s";
@@ -28,6 +30,12 @@ const NS = "default";
 const STABLE = "model-v1";
 const RPS = 50;
 const context: CheckContext = { canaryVersion: "v2", stableVersion: "v1", weight: 10 };
+/** The stable model's scores, and a canary's that moved up by 0.2. */
+const SCORES = { mean: 0.5, sd: 0.15 };
+const SHIFTED = { mean: 0.7, sd: 0.15 };
+const CUSTOM_NAMES = { metric: "triton_score", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version" };
+/** 50 predictions a second over the 10 s window: 500 a side. */
+const gate: PredictionGate = { ...defaultPredictionGate, maxKs: 0.1, minSamples: 200 };
 
 function statuses(results: CheckResult[]): Record<string, CheckStatus> {
     return Object.fromEntries(results.map((r) => [r.name, r.status]));
@@ -67,8 +75,14 @@ describe("analysis against a real Prometheus", function () {
     before(async function () {
         this.timeout(60_000);
         exporter = await startIstioExporter({ namespace: NS });
-        exporter.set(STABLE, { rps: RPS, latencyMs: 60 }); // P99 in the 50-100 bucket
-        exporter.set("model-v2-healthy", { rps: RPS, latencyMs: 60 });
+        exporter.set(STABLE, { rps: RPS, latencyMs: 60, predictions: { version: "v1", ...SCORES } }); // P99 in the 50-100 bucket
+        exporter.set("model-v2-healthy", { rps: RPS, latencyMs: 60, predictions: { version: "v2-same", ...SCORES } });
+        // Healthy by HTTP, but its scores moved up by 0.2.
+        exporter.set("model-v2-shifted", { rps: RPS, latencyMs: 60, predictions: { version: "v2-shifted", ...SHIFTED } });
+        exporter.set("model-v2-other-buckets", { rps: RPS, latencyMs: 60, predictions: { version: "v2-buckets", ...SCORES, bounds: [0.25, 0.5, 0.75, 1] } });
+        // A model server exporting under names of its own.
+        exporter.set("model-v1-custom", { rps: RPS, latencyMs: 60, predictions: { version: "v1", ...SCORES, ...CUSTOM_NAMES } });
+        exporter.set("model-v2-custom", { rps: RPS, latencyMs: 60, predictions: { version: "v2", ...SHIFTED, ...CUSTOM_NAMES } });
         exporter.set("model-v2-errors", { rps: RPS, errorRatio: 0.05, latencyMs: 60 });
         exporter.set("model-v2-slow", { rps: RPS, latencyMs: 120 }); // 2x stable: 100-250 bucket
         exporter.set("model-v2-broken", { rps: RPS, errorRatio: 1, latencyMs: 60 });
@@ -81,7 +95,7 @@ describe("analysis against a real Prometheus", function () {
         exporter.set("model-v2-grpc-down", { rps: RPS, errorRatio: 1, latencyMs: 60, protocol: "grpc", grpcErrorStatus: 14 });
         exporter.set("model-v2-grpc-503", { rps: RPS, errorRatio: 0.05, latencyMs: 60, protocol: "grpc", grpcErrorStatus: 14, errorCode: 503 });
         // Same workload name in another namespace, half failing: must not leak into "default".
-        exporter.set("model-v2-healthy", { rps: RPS, errorRatio: 0.5, latencyMs: 60, namespace: "staging" });
+        exporter.set("model-v2-healthy", { rps: RPS, errorRatio: 0.5, latencyMs: 60, namespace: "staging", predictions: { version: "v2-same", mean: 0.9, sd: 0.05 } });
 
         prom = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
         client = new PrometheusClient({ url: prom.url, timeoutMs: 5000 });
@@ -168,6 +182,87 @@ describe("analysis against a real Prometheus", function () {
         assert.strictEqual(num(report.measurement.canary.successRate), 0);
         assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
         assert.strictEqual(get(report.results, CHECK_NAMES.successRateVsStable).status, "fail");
+    });
+
+    describe("prediction-distribution gate", () => {
+        const withGate = (canaryWorkload: string, canaryVersion: string, extra: Partial<RunAnalysisOptions> = {}) =>
+            analyse(canaryWorkload, { predictions: gate, context: { ...context, canaryVersion }, ...extra });
+        /** The statistics of the simulated distributions themselves, per bucket of the default bounds. */
+        const ideal = (a: { mean: number; sd: number }, b: { mean: number; sd: number }) => {
+            const h = (d: { mean: number; sd: number }) => ({ bounds: DEFAULT_PREDICTION_BOUNDS, counts: normalBucketShares(d.mean, d.sd, DEFAULT_PREDICTION_BOUNDS), total: 1 });
+            return { psi: psi(h(a), h(b)), ks: ksDistance(h(a), h(b)).distance };
+        };
+
+        it("the query returns one cumulative count per bucket bound, +Inf included, for one version in one namespace", async () => {
+            const q = predictionBucketsQuery({ metric: "model_prediction_score_bucket", namespaceLabel: "namespace", versionLabel: "version", namespace: NS, version: "v1" }, WINDOW);
+            assert.strictEqual(q, `sum by (le) (increase(model_prediction_score_bucket{namespace="default",version="v1"}[${WINDOW}]))`);
+            const samples = await client.queryVector(q);
+            assert.deepStrictEqual(samples.map((x) => x.labels.le).sort((a, b) => Number(a.replace("+Inf", "Infinity")) - Number(b.replace("+Inf", "Infinity"))),
+                ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1", "+Inf"]);
+            const total = samples.find((x) => x.labels.le === "+Inf")!.value;
+            assert.ok(total > 400 && total < 600, `predictions ${total}`);
+        });
+
+        it("a canary predicting like stable passes both checks with statistics near 0", async () => {
+            const report = await withGate("model-v2-healthy", "v2-same");
+            const psiCheck = get(report.results, PREDICTION_CHECK_NAMES.psi);
+            const ksCheck = get(report.results, PREDICTION_CHECK_NAMES.ks);
+            assert.strictEqual(psiCheck.status, "pass", psiCheck.message);
+            assert.strictEqual(ksCheck.status, "pass", ksCheck.message);
+            // Whole counts and increase() over a few scrapes leave a little noise, nothing near 0.2.
+            assert.ok(psiCheck.value! < 0.02, psiCheck.message);
+            assert.ok(ksCheck.value! < 0.02, ksCheck.message);
+            assert.strictEqual(report.summary, "pass", JSON.stringify(report.results));
+            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(model_prediction_score_bucket{namespace="default",version="v2-same"}[${WINDOW}]))`);
+        });
+
+        it("a canary healthy by HTTP whose scores moved up by 0.2 fails both checks, with the statistics of the simulated shift", async () => {
+            const report = await withGate("model-v2-shifted", "v2-shifted");
+            assert.deepStrictEqual(statuses(report.results), {
+                [CHECK_NAMES.successRate]: "pass", [CHECK_NAMES.p99]: "pass", [CHECK_NAMES.successRateVsStable]: "pass", [CHECK_NAMES.p99VsStable]: "pass",
+                [PREDICTION_CHECK_NAMES.psi]: "fail", [PREDICTION_CHECK_NAMES.ks]: "fail",
+            });
+            const want = ideal(SHIFTED, SCORES); // PSI about 1.74 (about (0.2 / 0.15)² for two normals), KS about 0.49
+            const psiCheck = get(report.results, PREDICTION_CHECK_NAMES.psi);
+            const ksCheck = get(report.results, PREDICTION_CHECK_NAMES.ks);
+            assert.ok(Math.abs(psiCheck.value! - want.psi) < 0.1 * want.psi, `${psiCheck.value} vs ${want.psi}`);
+            assert.ok(Math.abs(ksCheck.value! - want.ks) < 0.05, `${ksCheck.value} vs ${want.ks}`);
+            assert.match(psiCheck.message, /^canary predictions shifted from stable: PSI 1\.[6-8]\d\d > 0\.2 \(\d+(\.\d)? canary and \d+(\.\d)? stable predictions in 11 buckets\)$/);
+            assert.match(ksCheck.message, /, largest at le 0\.6\)$/);
+            assert.strictEqual(report.summary, "fail");
+        });
+
+        it("a canary whose model exports no predictions is no data, never a pass", async () => {
+            const report = await withGate("model-v2-healthy", "v2-silent");
+            assert.strictEqual(report.measurement.canary.predictions, null);
+            assert.deepStrictEqual([get(report.results, PREDICTION_CHECK_NAMES.psi).status, get(report.results, PREDICTION_CHECK_NAMES.ks).status], ["nodata", "nodata"]);
+            assert.match(get(report.results, PREDICTION_CHECK_NAMES.psi).message, /^no canary predictions in the analysis window/);
+            assert.strictEqual(report.summary, "fail");
+        });
+
+        it("histograms with other bucket bounds are an error, not a comparison", async () => {
+            const report = await withGate("model-v2-other-buckets", "v2-buckets");
+            const check = get(report.results, PREDICTION_CHECK_NAMES.psi);
+            assert.strictEqual(check.status, "error");
+            assert.match(check.message, /different bucket bounds \(canary 4 bounds: 0\.25, 0\.5, 0\.75, 1; stable 10 bounds: 0\.1, 0\.2/);
+        });
+
+        it("selects by namespace: the same version's predictions in another namespace stay out", async () => {
+            // In "staging", v2-same predicts around 0.9 and there is no stable version.
+            const staging = await withGate("model-v2-healthy", "v2-same", { namespace: "staging" });
+            assert.strictEqual(get(staging.results, PREDICTION_CHECK_NAMES.psi).status, "nodata");
+            assert.match(get(staging.results, PREDICTION_CHECK_NAMES.psi).message, /^no stable predictions/);
+        });
+
+        it("reads a metric and labels named in the config", async () => {
+            const custom = { ...gate, metric: "triton_score_bucket", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version" };
+            const report = await analyse("model-v2-custom", { predictions: custom, stableWorkload: "model-v1-custom" });
+            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(triton_score_bucket{kubernetes_namespace="default",model_version="v2"}[${WINDOW}]))`);
+            assert.strictEqual(get(report.results, PREDICTION_CHECK_NAMES.psi).status, "fail");
+            // Under the default names, the canary's model server exports nothing.
+            const defaults = await analyse("model-v2-custom", { predictions: gate, stableWorkload: "model-v1-custom" });
+            assert.match(get(defaults.results, PREDICTION_CHECK_NAMES.psi).message, /^no canary predictions/);
+        });
     });
 
     describe("gRPC", () => {

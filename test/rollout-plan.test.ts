@@ -30,6 +30,17 @@ describe("rollout plan", () => {
         assert.deepStrictEqual([flagged.steps, flagged.intervalMs, flagged.thresholds.failureThreshold, flagged.prometheusUrl], [[1, 100], 30_000, 3, "https://other:443"]);
     });
 
+    it("turns the prediction gate on with a `predictions` block, and reports its problems with the rest", () => {
+        assert.strictEqual(resolvePlan(undefined).predictions, undefined);
+        assert.deepStrictEqual(resolvePlan({ predictions: { maxKs: 0.1 } }).predictions, {
+            metric: "model_prediction_score_bucket", namespaceLabel: "namespace", versionLabel: "version", maxPsi: 0.2, maxKs: 0.1, minSamples: 1000,
+        });
+        assert.deepStrictEqual(problemsOf({ steps: [10, 1], predictions: { maxPsi: -1 } }), [
+            "`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got [10,1]",
+            "`rollout.predictions.maxPsi` must be a number above 0 (at most 100), or null to disable the check, got -1",
+        ]);
+    });
+
     it("keeps custom checks in order", () => {
         const checks = [{ name: "eval", webhook: { url: "http://eval/check" } }, { name: "golden-set", command: ["python3", "golden.py"] }];
         assert.deepStrictEqual(resolvePlan({ checks }).checks, checks);
@@ -59,7 +70,7 @@ describe("rollout plan", () => {
         ["a tick longer than the interval", undefined, { interval: "10s", tick: "30s" }, ["`--tick` (30s) must not be longer than `--interval` (10s): a step needs at least one analysis"]],
         ["a Prometheus that is not a URL", { prometheus: "prometheus:9090" }, {}, ["`rollout.prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"prometheus:9090\""]],
         ["promotion without reaching 100", { steps: [1, 50], promote: true }, {}, ["`rollout.steps` must end at 100 to promote, got 1,50"]],
-        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `analysis`, `checks`, `promote`"]],
+        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `analysis`, `checks`, `predictions`, `promote`"]],
         ["a bad threshold", { analysis: { minSuccessRate: 120 } }, {}, ["`rollout.analysis.minSuccessRate` must be a number between 0 and 100 (percent), got 120"]],
         ["a check with neither webhook nor command", { checks: [{ name: "eval" }] }, {}, ["`rollout.checks[0]` must have exactly one of `webhook` or `command`"]],
     ];
