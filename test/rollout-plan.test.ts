@@ -36,7 +36,7 @@ describe("rollout plan", () => {
             metric: "model_prediction_score_bucket", namespaceLabel: "namespace", versionLabel: "version", maxPsi: 0.2, maxKs: 0.1, minSamples: 1000,
         });
         assert.deepStrictEqual(problemsOf({ steps: [10, 1], predictions: { maxPsi: -1 } }), [
-            "`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, e.g. 1,10,50,100, got [10,1]",
+            "`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got [10,1]",
             "`rollout.predictions.maxPsi` must be a number above 0 (at most 100), or null to disable the check, got -1",
         ]);
     });
