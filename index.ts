@@ -2,12 +2,10 @@
 // can take them, build the component.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ModelCanary } from "./components";
-import { appliedConfigOutputs } from "./stacks/applied";
-import { ClusterApiError } from "./stacks/cluster-api";
-import { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "./stacks/config";
-import { checkIstioApi } from "./stacks/preflight";
-import { stackSettingsPath } from "./stacks/settings";
+// One user of the package: it imports only the package's public API (api/ is what `model-canary`
+// and `model-canary/program` export), as a program of your own would.
+import { ModelCanary } from "./api";
+import { appliedConfig, checkIstioApi, ClusterApiError, componentArgs, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "./api/program";
 
 export = async () => {
     const config = loadStackConfig();
@@ -52,8 +50,7 @@ export = async () => {
 
     const model = new ModelCanary("model", componentArgs(config), { provider, transformations: mode === "render" ? [deleteFirst] : [] });
 
-    // The engine runs the program in the project directory, beside the stack settings.
-    const applied = appliedConfigOutputs(stackSettingsPath(process.cwd(), pulumi.getStack()), configNamespace);
+    const applied = appliedConfig();
 
     return {
         target: mode === "render" ? { mode, renderDir: config.renderDir } : { mode },

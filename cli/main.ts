@@ -2,7 +2,7 @@
 import { parseArgs } from "util";
 import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
-import { openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { defaultWorkDir, openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
 import { acquireStackLock } from "../stacks/lock";
 import { Command, InputError, Options, Values } from "./command";
 import { requireWritableFile } from "./files";
@@ -22,7 +22,7 @@ export const commonOptions: Options = {
 const commonHelp: [string, string][] = [
     ["-s, --stack NAME", "stack to act on (required)"],
     ["    --backend URL", "state backend (default $PULUMI_BACKEND_URL, else file://<project>/.pulumi-state)"],
-    ["    --cwd DIR", "project directory (default this project)"],
+    ["    --cwd DIR", "project directory (default: the nearest one holding Pulumi.yaml, from here up)"],
     ["-h, --help", "this help"],
 ];
 
@@ -129,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
     }
     if (typeof values.stack !== "string" || values.stack === "") throw new UsageError(`\`--stack\` is required, e.g. \`model-canary ${name} --stack dev\``);
-    const ref: StackRef = { stack: values.stack, backendUrl: values.backend as string | undefined, workDir: values.cwd as string | undefined };
+    const ref: StackRef = { stack: values.stack, backendUrl: values.backend as string | undefined, workDir: typeof values.cwd === "string" ? values.cwd : defaultWorkDir() };
     // The first SIGINT/SIGTERM asks the command to stop at a consistent point; a second one exits at once.
     const controller = new AbortController();
     let received: NodeJS.Signals | undefined;

@@ -1,18 +1,18 @@
 // `model-canary --version`: this package's version and the versions of everything it drives.
 import * as fs from "fs";
 import * as path from "path";
-import { projectDir } from "../stacks/automation";
+import { packageDir } from "../stacks/automation";
 
 function packageVersion(name: string): string {
     try {
-        return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`, { paths: [projectDir] }), "utf8")) as { version: string }).version;
+        return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`, { paths: [packageDir] }), "utf8")) as { version: string }).version;
     } catch {
         return "not installed";
     }
 }
 
 /** The pinned toolchain versions, from toolchain/versions.env (what `npm run toolchain` builds). */
-export function toolchainVersions(file = path.join(projectDir, "toolchain", "versions.env")): Record<string, string> {
+export function toolchainVersions(file = path.join(packageDir, "toolchain", "versions.env")): Record<string, string> {
     const versions: Record<string, string> = {};
     for (const line of fs.readFileSync(file, "utf8").split("\n")) {
         const m = line.match(/^([A-Z_]+)=(\S+)$/);
@@ -22,7 +22,7 @@ export function toolchainVersions(file = path.join(projectDir, "toolchain", "ver
 }
 
 export function versionText(): string {
-    const own = JSON.parse(fs.readFileSync(path.join(projectDir, "package.json"), "utf8")) as { version: string };
+    const own = JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8")) as { version: string };
     const toolchain = toolchainVersions();
     return [
         `model-canary ${own.version}`,

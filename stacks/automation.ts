@@ -16,13 +16,42 @@ import { planScope, scopeEnvVar } from "./scope";
 import { writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 
-/** The project's root: where Pulumi.yaml lives. */
-export const projectDir = path.resolve(__dirname, "..");
+/** The nearest directory at or above `dir` that holds `file`, or undefined. */
+function findUp(dir: string, file: string): string | undefined {
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+        if (fs.existsSync(path.join(d, file))) return d;
+        if (path.dirname(d) === d) return undefined;
+    }
+}
+
+/**
+ * This package's own directory (package.json, toolchain/), whether the code runs from the
+ * TypeScript sources or compiled in dist/.
+ */
+export const packageDir = findUp(__dirname, "package.json") ?? path.resolve(__dirname, "..");
+
+/** This repository's Pulumi project (its stack program is index.ts): the package's own directory. */
+export const projectDir = packageDir;
+
+/**
+ * The project a command acts on when none is given: the nearest directory holding Pulumi.yaml at
+ * or above the current one, as the pulumi CLI finds it.
+ */
+export function defaultWorkDir(cwd = process.cwd()): string {
+    const found = findUp(cwd, "Pulumi.yaml");
+    if (found === undefined) throw new StackOperationError("stack-not-found", `no Pulumi.yaml in ${cwd} or any directory above it: run the command in your Pulumi project, or pass \`--cwd DIR\``);
+    return found;
+}
+
+/** The project directory of a stack reference. */
+export function workDirOf(ref: StackRef): string {
+    return ref.workDir ?? defaultWorkDir();
+}
 
 export interface StackRef {
     /** Stack name, e.g. `dev`. */
     stack: string;
-    /** Project directory. Default: this project. */
+    /** Project directory (holding Pulumi.yaml). Default: the nearest one at or above the current directory. */
     workDir?: string;
     /** State backend. Default `$PULUMI_BACKEND_URL`, else `file://<workDir>/.pulumi-state` (local only). */
     backendUrl?: string;
@@ -72,7 +101,7 @@ let toolchainCache: string | undefined;
 export function toolchainDir(): string {
     if (process.env.MODEL_CANARY_TOOLCHAIN) return process.env.MODEL_CANARY_TOOLCHAIN;
     if (!toolchainCache) {
-        const script = path.join(projectDir, "toolchain", "ensure.sh");
+        const script = path.join(packageDir, "toolchain", "ensure.sh");
         let out: string;
         try {
             out = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
@@ -88,8 +117,7 @@ export function toolchainDir(): string {
 
 /** The state backend a stack uses, and a warning when an empty passphrase guards non-local state. */
 export function backendFor(ref: StackRef): { url: string; warning?: string } {
-    const workDir = ref.workDir ?? projectDir;
-    const url = ref.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${path.join(workDir, ".pulumi-state")}`;
+    const url = ref.backendUrl ?? process.env.PULUMI_BACKEND_URL ?? `file://${path.join(workDirOf(ref), ".pulumi-state")}`;
     const passphrase = ref.env?.PULUMI_CONFIG_PASSPHRASE ?? process.env.PULUMI_CONFIG_PASSPHRASE ?? "";
     const local = url.startsWith("file://") && !/^file:\/\/\/?[a-z0-9]+:/i.test(url);
     const warning = !local && passphrase === ""
@@ -119,7 +147,7 @@ function environment(ref: StackRef): Record<string, string> {
  * (`Pulumi.<stack>.yaml`) passes validation, so a refusal leaves nothing behind.
  */
 export async function openStack(ref: StackRef, options: { create?: boolean } = {}): Promise<auto.Stack> {
-    const workDir = ref.workDir ?? projectDir;
+    const workDir = workDirOf(ref);
     const bin = ref.toolchainDir ?? toolchainDir();
     const backend = backendFor(ref).url;
     const localFolder = backend.startsWith("file://") ? backend.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, os.homedir()) : undefined;

@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { backendFor, projectDir, StackOperationError, StackRef } from "./automation";
+import { backendFor, StackOperationError, StackRef, workDirOf } from "./automation";
 import { currentProcess, describeProcess, liveness, ProcessIdentity } from "./process";
 
 export class StackLockedError extends StackOperationError {
@@ -29,7 +29,7 @@ export class StackLockedError extends StackOperationError {
 
 /** Where the stack's run lock lives (see the module comment). */
 export function lockFile(ref: StackRef): string {
-    const workDir = ref.workDir ?? projectDir;
+    const workDir = workDirOf(ref);
     const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
     const url = backendFor(ref).url;
     if (url.startsWith("file://")) {

@@ -7,9 +7,10 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { describeFailure, npmBannerOnStdout, UsageError } from "../cli/main";
 import { projectDir, StackOperationError } from "../stacks/automation";
-import { makeProject, TestProject } from "./support/engine";
+import { makeProject, sourceCli, TestProject } from "./support/engine";
 
-const cli = path.join(projectDir, "cli", "model-canary.js");
+// The command from the sources; the compiled one is what `npm run preview` below and test/package.test.ts run.
+const cli = sourceCli;
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
 

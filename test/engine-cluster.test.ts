@@ -8,9 +8,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
 import { promoteStack, rollbackStack } from "../rollout/runner";
-import { openStack, previewStack, projectDir, readOutputs, StackOperationError, upStack } from "../stacks/automation";
+import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/automation";
 import { ClusterReader, clusterReader } from "./support/cluster";
-import { makeProject, TestProject } from "./support/engine";
+import { makeProject, sourceCli, TestProject } from "./support/engine";
 
 /** Rewrites a project's stack config with exactly these keys (no renderDir added). */
 function makeProjectConfig(project: TestProject, config: Record<string, unknown>): void {
@@ -37,7 +37,7 @@ describe("through the real engine against a local control plane", function () {
     const kubectl = (args: string[]) => cluster.kubectl(cp, args);
     /** `model-canary status` of the test stack, as a user runs it. */
     const status = (json = true) => {
-        const r = spawnSync(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), "status", "--stack", "test", ...(json ? ["--json"] : []), "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+        const r = spawnSync(process.execPath, [sourceCli, "status", "--stack", "test", ...(json ? ["--json"] : []), "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
             encoding: "utf8",
             env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
         });

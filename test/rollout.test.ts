@@ -9,10 +9,10 @@ import * as path from "path";
 import { resolvePlan } from "../stacks/rollout-plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
-import { projectDir, readOutputs, openStack } from "../stacks/automation";
+import { readOutputs, openStack } from "../stacks/automation";
 import { lockFile, lockHolder } from "../stacks/lock";
 import { readProjectConfig } from "../stacks/settings";
-import { makeProject, TestProject } from "./support/engine";
+import { makeProject, sourceCli, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
 
@@ -65,7 +65,7 @@ interface CliRun {
 
 /** The model-canary command in a process of its own, against the test project. */
 function cli(project: TestProject, args: string[]): CliRun {
-    const child = spawn(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+    const child = spawn(process.execPath, [sourceCli, ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
         env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
         stdio: ["ignore", "pipe", "pipe"],
     });
@@ -324,7 +324,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         const { project, namespace } = await deployed({ interval: "6s" });
         const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
         try {
-            const child = spawn(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), "rollout", "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+            const child = spawn(process.execPath, [sourceCli, "rollout", "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
                 env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
                 stdio: ["ignore", "pipe", "pipe"],
             });

@@ -8,10 +8,10 @@ import * as fs from "fs";
 import http from "http";
 import type { AddressInfo } from "net";
 import * as path from "path";
-import { openStack, projectDir } from "../stacks/automation";
+import { openStack } from "../stacks/automation";
 import { secretRevisionAnnotation } from "../stacks/config";
 import { readProjectConfig } from "../stacks/settings";
-import { makeProject, TestProject, runPulumi as pulumi } from "./support/engine";
+import { makeProject, TestProject, runPulumi as pulumi, sourceCli } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 
@@ -26,7 +26,7 @@ const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
 
 /** Runs the `model-canary` command without blocking this process (the exporter and webhook answer meanwhile). */
 function modelCanary(project: TestProject, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+    const child = spawn(process.execPath, [sourceCli, ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
         env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
         stdio: ["ignore", "pipe", "pipe"],
     });

@@ -10,7 +10,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { projectDir, StackRef, toolchainDir } from "../../stacks/automation";
 
-const programFiles = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "components", "stacks", "node_modules"];
+const programFiles = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "api", "components", "stacks", "node_modules"];
 
 export interface TestProject {
     dir: string;
@@ -95,3 +95,6 @@ export function runPulumi(project: TestProject, args: string[]): { status: numbe
     });
     return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
+
+/** The `model-canary` command from the TypeScript sources (tests exercise the checkout, not dist/). */
+export const sourceCli = path.join(__dirname, "model-canary-source.js");

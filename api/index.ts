@@ -1,0 +1,9 @@
+// The package root (`model-canary`): the component, its argument types and their validation.
+// Everything a Pulumi program needs to declare a model service; nothing here runs a stack.
+export { envSecretName, ModelCanary } from "../components/modelCanary";
+export type { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "../components/types";
+export { istioApiVersions } from "../components/istio";
+export type { IstioApiVersion } from "../components/istio";
+export type { TrafficSplit } from "../components/routing";
+export { limits, validateModelCanaryArgs, ValidationError } from "../components/validation";
+export type { ResolvedModelCanaryArgs, ResolvedModelVersion } from "../components/validation";

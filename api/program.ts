@@ -1,0 +1,23 @@
+// `model-canary/program`: what a Pulumi program needs so that the `model-canary` command can
+// drive it: the stack config (the `model-canary:` keys of Pulumi.<stack>.yaml) read and checked
+// the way the commands check it, the component's arguments built from it, and the outputs the
+// commands read back (the applied config, for `rollback` when the file has become invalid).
+// Only for use inside a running Pulumi program.
+import * as pulumi from "@pulumi/pulumi";
+import { appliedConfigOutputs } from "../stacks/applied";
+import { configNamespace, stackSettingsPath } from "../stacks/config";
+
+export { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "../stacks/config";
+export type { StackConfig } from "../stacks/config";
+export { checkIstioApi } from "../stacks/preflight";
+export { ClusterApiError } from "../stacks/cluster-api";
+
+/**
+ * The stack outputs that record the config this `up` applies: `appliedConfig` (secret fields as
+ * `null`) and, when the config has secrets, `appliedSecrets` (a secret output). Export both from
+ * the program: `rollback` rolls back from them when Pulumi.<stack>.yaml has become invalid.
+ */
+export function appliedConfig(): { appliedConfig: Record<string, unknown>; appliedSecrets?: pulumi.Output<unknown> } {
+    // The engine runs the program in the project directory, beside the stack settings.
+    return appliedConfigOutputs(stackSettingsPath(process.cwd(), pulumi.getStack()), configNamespace);
+}
