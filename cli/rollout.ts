@@ -9,6 +9,7 @@ import { plannedStepCount, RolloutRecord, StepRecord } from "../rollout/record";
 import { defaultRouteMirror, describeMirror, Mirror } from "../components";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
+import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord, stateDir, UnreadableRecordError } from "../rollout/status";
 import { checkConfig, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
@@ -67,8 +68,11 @@ export function writeReport(record: RolloutRecord, dir: string): string {
     fs.mkdirSync(dir, { recursive: true });
     const base = `rollout-${record.startedAt.replace(/[:.]/g, "-")}`;
     fs.writeFileSync(path.join(dir, `${base}.svg`), renderReportSvg(record));
+    // The prediction chart exists only when the prediction gate measured something.
+    const predictions = renderPredictionsSvg(record);
+    if (predictions !== undefined) fs.writeFileSync(path.join(dir, `${base}-predictions.svg`), predictions);
     const file = path.join(dir, `${base}.md`);
-    fs.writeFileSync(file, renderReportMarkdown(record, { chartFile: `${base}.svg` }));
+    fs.writeFileSync(file, renderReportMarkdown(record, { chartFile: `${base}.svg`, ...(predictions !== undefined ? { predictionChartFile: `${base}-predictions.svg` } : {}) }));
     return file;
 }
 
@@ -150,7 +154,7 @@ export const rolloutCommands: Record<string, Command> = {
             prometheus: "Prometheus URL (rollout.prometheus)",
             promote: "promote the canary after the last step passes (rollout.promote)",
             "failure-threshold": "consecutive failed analyses before rollback (rollout.analysis.failureThreshold)",
-            report: "directory for the Markdown report and SVG chart (default .model-canary/<stack>/reports)",
+            report: "directory for the Markdown report and SVG charts (default .model-canary/<stack>/reports)",
             ...outputHelp,
         },
         async run(values, ref, signal) {

@@ -7,6 +7,7 @@ import { describeEvent } from "../cli/rollout";
 import type { RolloutRecord, StepRecord } from "../rollout/record";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
+import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 
 const hostileMessage = "# Approved by security\n- [x] reviewed\n1. signed\n\u001b[2J\u001b[32mCOMPLETED\u001b[0m\u0085 https://evil.example ![i](https://evil.example/i.png) <img src=x> ~~no~~";
 const check: CheckResult = { name: "golden-set\u001b[8m", status: "fail", message: hostileMessage };
@@ -40,6 +41,24 @@ describe("inert output", () => {
         const svg = renderReportSvg({ ...record, stack: "dev\u001b<script>alert(1)</script>", canaryVersion: "v2\"/><image href=\"x\"" });
         assert.doesNotMatch(svg, /<script|<image|[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
         assert.ok(svg.includes("&lt;script&gt;"));
+    });
+
+    it("the prediction chart and table keep a hostile bucket label and version as text", () => {
+        const hostileLe = "<script>alert(1)</script>\u001b[2J";
+        const analysis = {
+            ...step.analyses[0],
+            measurement: {
+                canary: { requests: 100, successRate: 99, p99Ms: 100, predictions: { buckets: [{ le: hostileLe, count: 5 }, { le: "+Inf", count: 10 }] } },
+                stable: { requests: 100, successRate: 99, p99Ms: 100, predictions: { buckets: [{ le: "0.5", count: 5 }, { le: "+Inf", count: 10 }] } },
+            },
+        };
+        const hostile = { ...record, canaryVersion: "v2<image href=\"x\"/>", steps: [{ ...step, analyses: [analysis] }] };
+        const svg = renderPredictionsSvg(hostile)!;
+        assert.doesNotMatch(svg, /<script|<image|[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
+        assert.ok(svg.includes("canary: a bucket has le &quot;&lt;script&gt;alert(1)&lt;/script&gt;"), svg);
+        const html = new MarkdownIt({ html: true, linkify: true }).render(renderReportMarkdown(hostile, { predictionChartFile: "p.svg" }));
+        assert.doesNotMatch(html, /<script|<image|\u001b/);
+        assert.ok(html.includes("canary: a bucket has le"), html);
     });
 
     it("the terminal gets no escape sequence and no line of a message's making", () => {

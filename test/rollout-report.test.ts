@@ -3,7 +3,10 @@
 import * as assert from "assert";
 import { defaultThresholds, evaluate, summarize, type CheckResult, type WorkloadMeasurement } from "../analysis/verdict";
 import type { AnalysisRecord, RolloutRecord, StepRecord } from "../rollout/record";
+import { judgeMeasurement } from "../analysis/analyze";
+import { defaultPredictionGate, type PredictionGate } from "../analysis/prediction-gate";
 import { renderReportSvg } from "../rollout/report/chart-svg";
+import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { formatDuration } from "../rollout/report/format";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { niceTicks } from "../rollout/report/ticks";
@@ -262,6 +265,34 @@ function assertCleanSvg(svg: string): XmlElement {
     return root;
 }
 
+/** Prometheus' cumulative buckets for per-bucket counts at the bounds 0.25, 0.5, 0.75. */
+function predictionBuckets(perBucket: number[], le = ["0.25", "0.5", "0.75", "+Inf"]) {
+    let c = 0;
+    return { buckets: perBucket.map((n, i) => ({ le: le[i], count: (c += n) })) };
+}
+
+const GATE: PredictionGate = { ...defaultPredictionGate, maxKs: 0.1, minSamples: 100 };
+
+/** One analysis with the prediction gate on; results from the real verdicts. */
+function predictionAnalysis(sec: number, canary: ReturnType<typeof predictionBuckets> | null, stable: ReturnType<typeof predictionBuckets> | null): AnalysisRecord {
+    const measurement = { canary: { ...healthyCanary, predictions: canary }, stable: { ...healthyStable, predictions: stable } };
+    const results = judgeMeasurement(measurement, defaultThresholds, GATE);
+    return { at: at(sec), summary: summarize(results), results, measurement };
+}
+
+/** Rolled back at the shadow stage: healthy by HTTP, but its predictions moved to the high buckets. */
+function shiftedPredictionsRun(): RolloutRecord {
+    const stable = predictionBuckets([250, 250, 250, 250]);
+    const shadow: StepRecord = {
+        ...step(1, 0, [predictionAnalysis(24, null, stable), predictionAnalysis(44, predictionBuckets([100, 200, 300, 400]), stable)], "failed", "2 consecutive analyses did not pass (failureThreshold 2)"),
+        weight: 0, mirrorPercent: 100,
+    };
+    return baseRecord({
+        shadow: { percent: 100 }, outcome: "rolled-back", finishedAt: at(60), steps: [shadow],
+        thresholds: { ...defaultThresholds, predictionMaxPsi: 0.2, predictionMaxKs: 0.1, predictionMinSamples: 100 },
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
@@ -440,6 +471,71 @@ describe("rollout/report", () => {
             assert.ok(!md.includes("dev<1>"));
             assert.ok(md.includes("> see \\*this\\* \\[link\\](x) \\`code\\`"));
             for (const bad of ["NaN", "undefined"]) assert.ok(!md.includes(bad));
+        });
+    });
+
+    describe("predictions", () => {
+        it("the Markdown names the gate's thresholds, embeds the chart, and tables both distributions of the step's last analysis that has both", () => {
+            const md = renderReportMarkdown(shiftedPredictionsRun(), { chartFile: "r.svg", predictionChartFile: "r-predictions.svg" });
+            assert.ok(md.includes("| Prediction PSI vs stable at most | 0.2 |\n| Prediction KS distance vs stable at most | 0.1 |\n| Predictions per side per analysis window at least | 100 |\n"), md);
+            assert.ok(md.includes("## Predictions\n\n![canary vs stable predictions per step](r-predictions.svg)\n"), md);
+            assert.ok(md.includes([
+                "**Predictions** (analysis at +44s): ❌ prediction-psi: PSI 0.228 > 0.2; ❌ prediction-ks: KS 0.200 > 0.1",
+                "",
+                "| Prediction bucket | Stable (1000) | Canary (1000) |",
+                "| --- | --- | --- |",
+                "| ≤ 0.25 | 25.0% | 10.0% |",
+                "| ≤ 0.5 | 25.0% | 20.0% |",
+                "| ≤ 0.75 | 25.0% | 30.0% |",
+                "| &gt; 0.75 | 25.0% | 40.0% |", // ">" escaped, as all free text
+                "",
+            ].join("\n")), md);
+            // The first analysis (no canary predictions yet) is in the analyses table as no data.
+            assert.match(md, /\| \+24s \|.*⚠️ prediction-psi: no data<br>⚠️ prediction-ks: no data \| ❌ fail \|/);
+        });
+
+        it("a step where one side made no predictions says so and tables the other", () => {
+            const run = baseRecord({ steps: [step(4, 0, [predictionAnalysis(24, predictionBuckets([250, 250, 250, 250]), null)], "running")] });
+            const md = renderReportMarkdown(run);
+            assert.ok(md.includes("**Predictions** (analysis at +24s): ⚠️ prediction-psi: no data; ⚠️ prediction-ks: no data\n\n_stable: no predictions in the window_\n"), md);
+            assert.ok(md.includes("| Prediction bucket | Stable (none) | Canary (1000) |"), md);
+            assert.ok(md.includes("| ≤ 0.25 | none | 25.0% |"), md);
+            assert.ok(!md.includes("## Predictions"), "no chart link without a chart file");
+        });
+
+        it("no prediction chart and no Predictions section when the gate was off", () => {
+            assert.strictEqual(renderPredictionsSvg(healthyRun()), undefined);
+            assert.ok(!renderReportMarkdown(healthyRun()).includes("Predictions"));
+        });
+
+        it("the chart draws stable's and the canary's shares side by side per bucket, titled with the gate's verdicts", () => {
+            const svg = assertCleanSvg(renderPredictionsSvg(shiftedPredictionsRun())!);
+            const panel = one(svg, hasClass("step-predictions"), "the shadow step's panel");
+            assert.strictEqual(panel.attrs["data-step"], "1");
+            const heights = (which: string) => all(panel, (e) => e.name === "rect" && hasClass("bar")(e) && hasClass(which)(e)).map((r) => Number(r.attrs.height));
+            const stable = heights("stable");
+            const canary = heights("canary");
+            assert.strictEqual(stable.length, 4);
+            assert.strictEqual(canary.length, 4);
+            // Shares 25/25/25/25 and 10/20/30/40: equal stable bars, canary bars growing 1:2:3:4.
+            assert.ok(stable.every((h) => Math.abs(h - stable[0]) < 0.01), stable.join());
+            for (let i = 1; i < 4; i++) assert.ok(Math.abs(canary[i] / canary[0] - (i + 1)) < 0.01, canary.join());
+            assert.ok(Math.abs(canary[0] / stable[0] - 0.4) < 0.01);
+            // Canary bars stand right of stable's in each group.
+            const xs = (which: string) => all(panel, (e) => e.name === "rect" && hasClass(which)(e)).map((r) => Number(r.attrs.x));
+            xs("canary").forEach((x, i) => assert.ok(x > xs("stable")[i]));
+            const labels = texts(panel);
+            for (const l of ["Step 1/5: shadow (mirror 100%, served no user)", "PSI 0.228 > 0.2", "KS 0.200 > 0.1", "≤ 0.25", "≤ 0.5", "≤ 0.75", "> 0.75"]) assert.ok(labels.includes(l), `${l} in ${labels.join(" | ")}`);
+            assert.deepStrictEqual(all(panel, hasClass("verdict")).map((v) => v.attrs.class), ["verdict fail", "verdict fail"]);
+            assert.strictEqual(one(svg, named("title"), "title").text, "Predictions, dev: stable v1 vs canary v2");
+        });
+
+        it("histograms with different bounds get a note, not bars", () => {
+            const a = predictionAnalysis(24, predictionBuckets([250, 250, 250, 250], ["0.1", "0.5", "0.9", "+Inf"]), predictionBuckets([250, 250, 250, 250]));
+            const svg = assertCleanSvg(renderPredictionsSvg(baseRecord({ steps: [step(1, 0, [a], "running")] }))!);
+            assert.strictEqual(all(svg, hasClass("bar")).length, 0);
+            assert.deepStrictEqual(all(svg, hasClass("note")).map((n) => n.text), ["different bucket bounds: not charted side by side"]);
+            assert.ok(texts(svg).includes("PSI: error"));
         });
     });
 

@@ -3,11 +3,15 @@
 import { CHECK_NAMES, isMetricError, type CheckResult, type CheckStatus, type MetricValue, type WorkloadMeasurement } from "../../analysis/verdict";
 import { AnalysisRecord, planLabels, plannedStepCount, RolloutOutcome, RolloutRecord, StepRecord } from "../record";
 import { visibleControls } from "../../components/syntax";
+import { PREDICTION_CHECK_NAMES } from "../../analysis/prediction-gate";
 import { fmtMs, fmtNum, fmtPct, formatDuration, formatOffset, isFiniteNumber, parseTime, shorten } from "./format";
+import { bucketLabels, sharedBuckets, sharesPercent, stepPredictions } from "./predictions";
 
 export interface ReportMarkdownOptions {
     /** Path or URL of the SVG chart (relative to the Markdown file); embedded near the top when given. */
     chartFile?: string;
+    /** Path or URL of the prediction-distribution chart; embedded after the thresholds when given. */
+    predictionChartFile?: string;
 }
 
 /**
@@ -66,6 +70,9 @@ export function renderReportMarkdown(record: RolloutRecord, options: ReportMarkd
 
     if (record.rollback) out.push(...rollbackSection(record, startMs));
     out.push(...thresholdsSection(record.thresholds));
+    if (options.predictionChartFile) {
+        out.push("## Predictions", "", `![canary vs stable predictions per step](${mdUrl(options.predictionChartFile)})`, "");
+    }
 
     const total = Math.max(plannedStepCount(record), ...record.steps.map((s) => s.index));
     for (const step of record.steps) out.push(...stepSection(step, total, startMs));
@@ -106,6 +113,9 @@ const THRESHOLD_LABELS: Record<string, [label: string, show: (v: number) => stri
     maxP99Ratio: ["P99 latency vs stable at most", (v) => `${fmtNum(v)}× stable`],
     minRequests: ["Requests per analysis window at least", (v) => `${fmtNum(v)}`],
     failureThreshold: ["Rollback after consecutive non-pass analyses", (v) => `${fmtNum(v)}`],
+    predictionMaxPsi: ["Prediction PSI vs stable at most", (v) => `${fmtNum(v)}`],
+    predictionMaxKs: ["Prediction KS distance vs stable at most", (v) => `${fmtNum(v)}`],
+    predictionMinSamples: ["Predictions per side per analysis window at least", (v) => `${fmtNum(v)}`],
 };
 
 function thresholdsSection(thresholds: Record<string, number | null>): string[] {
@@ -146,6 +156,34 @@ function stepSection(step: StepRecord, total: number, rolloutStartMs: number | u
     out.push("| --- | --- | --- | --- | --- | --- |");
     for (const a of step.analyses) out.push(analysisRow(a, stepStart));
     out.push("");
+    out.push(...predictionsSection(step, stepStart));
+    return out;
+}
+
+/** The step's prediction histograms side by side, from one analysis (see `stepPredictions`). */
+function predictionsSection(step: StepRecord, stepStartMs: number | undefined): string[] {
+    const p = stepPredictions(step);
+    if (!p) return [];
+    const at = parseTime(p.analysis.at);
+    const when = at !== undefined && stepStartMs !== undefined ? `analysis at ${formatOffset(at - stepStartMs)}` : `analysis at ${mdText(p.analysis.at)}`;
+    const stats = [p.psi, p.ks].filter((r) => r !== undefined).map((r) => checkCell(r!)).join("; ");
+    const out = [`**Predictions** (${when}): ${stats || "no prediction checks"}`, ""];
+    const notes = [p.canaryNote ? `canary: ${mdText(shorten(p.canaryNote, 120))}` : "", p.stableNote ? `stable: ${mdText(shorten(p.stableNote, 120))}` : ""].filter(Boolean);
+    if (notes.length > 0) out.push(`_${notes.join("; ")}_`, "");
+    const layout = sharedBuckets(p);
+    if (!layout) {
+        if (p.canary && p.stable) out.push("_The two histograms have different bucket bounds; not tabled side by side._", "");
+        return out;
+    }
+    const canary = p.canary ? sharesPercent(p.canary) : undefined;
+    const stable = p.stable ? sharesPercent(p.stable) : undefined;
+    const total = (h: typeof p.canary) => (h ? fmtNum(h.total) : "none");
+    out.push(`| Prediction bucket | Stable (${total(p.stable)}) | Canary (${total(p.canary)}) |`, "| --- | --- | --- |");
+    bucketLabels(layout).forEach((label, i) => {
+        const cell = (v: number[] | undefined) => (v ? `${v[i].toFixed(1)}%` : "none");
+        out.push(`| ${mdText(label)} | ${cell(stable)} | ${cell(canary)} |`);
+    });
+    out.push("");
     return out;
 }
 
@@ -168,11 +206,13 @@ function metricCell(v: MetricValue | undefined, show: (v: number) => string): st
 }
 
 /** Comparison direction of the built-in checks, so a cell can read "99.95% ≥ 99.00%". */
-const CHECK_UNITS: Record<string, { op: "≥" | "≤"; show: (v: number) => string }> = {
+const CHECK_UNITS: Record<string, { op: "≥" | "≤"; show: (v: number) => string; showThreshold?: (v: number) => string }> = {
     [CHECK_NAMES.successRate]: { op: "≥", show: fmtPct },
     [CHECK_NAMES.successRateVsStable]: { op: "≥", show: fmtPct },
     [CHECK_NAMES.p99]: { op: "≤", show: (v) => `${fmtMs(v)} ms` },
     [CHECK_NAMES.p99VsStable]: { op: "≤", show: (v) => `${fmtMs(v)} ms` },
+    [PREDICTION_CHECK_NAMES.psi]: { op: "≤", show: (v) => `PSI ${v.toFixed(3)}`, showThreshold: fmtNum },
+    [PREDICTION_CHECK_NAMES.ks]: { op: "≤", show: (v) => `KS ${v.toFixed(3)}`, showThreshold: fmtNum },
 };
 
 /** One check as "marker name: value vs threshold", or the reason it could not be judged. */
@@ -185,7 +225,7 @@ function checkCell(r: CheckResult): string {
     if (unit && isFiniteNumber(r.value) && isFiniteNumber(r.threshold)) {
         // The printed operator is the one that holds, so a failing row reads as the violation.
         const op = r.status === "pass" ? unit.op : unit.op === "≥" ? "<" : ">";
-        return `${marker} ${name}: ${unit.show(r.value)} ${op} ${unit.show(r.threshold)}`;
+        return `${marker} ${name}: ${unit.show(r.value)} ${op} ${(unit.showThreshold ?? unit.show)(r.threshold)}`;
     }
     // Custom checks carry no numbers; their message is the explanation, worth showing on failure.
     return r.status === "pass" ? `${marker} ${name}` : `${marker} ${name}: ${mdText(shorten(r.message, ERROR_SNIPPET_CHARS))}`;
