@@ -4,8 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 // One user of the package: it imports only the package's public API (api/ is what `model-canary`
 // and `model-canary/program` export), as a program of your own would.
-import { ModelCanary } from "./api";
-import { appliedConfig, checkIstioApi, ClusterApiError, componentArgs, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "./api/program";
+import { checkIstioApi, ClusterApiError, kubeconfigInput, loadStackConfig, modelCanariesFromConfig, modelCanaryOutputs, modelOutputs, renderedSecretPaths } from "./api/program";
 
 export = async () => {
     const config = loadStackConfig();
@@ -20,7 +19,10 @@ export = async () => {
         // the Deployments and the Service, then fail on the DestinationRule after a minute of retries.
         // An unreachable API server is the provider's to report (a preview still works without one).
         try {
-            await checkIstioApi({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext }, config.resolved.istioApiVersion);
+            // Every Istio API version the models use.
+            for (const version of new Set(Object.values(config.models).map((m) => m.resolved.istioApiVersion))) {
+                await checkIstioApi({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext }, version);
+            }
         } catch (e) {
             if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);
             else throw new pulumi.RunError((e as Error).message);
@@ -48,27 +50,14 @@ export = async () => {
     // replaced, as for stacks that recorded an absolute directory) ends with the file deleted.
     const deleteFirst: pulumi.ResourceTransformation = ({ props, opts }) => ({ props, opts: pulumi.mergeOptions(opts, { deleteBeforeReplace: true }) });
 
-    const model = new ModelCanary("model", componentArgs(config), { provider, transformations: mode === "render" ? [deleteFirst] : [] });
+    // One ModelCanary per model, named after it (the shorthand's is `model`, as before `models` existed).
+    const canaries = modelCanariesFromConfig({ config, opts: { provider, transformations: mode === "render" ? [deleteFirst] : [] } });
+    const { models, ...applied } = modelCanaryOutputs(canaries);
+    const target = mode === "render" ? { mode, renderDir: config.renderDir } : { mode };
 
-    const applied = appliedConfig();
-
-    return {
-        target: mode === "render" ? { mode, renderDir: config.renderDir } : { mode },
-        namespace: model.namespace,
-        serviceName: model.serviceName,
-        virtualServiceName: model.virtualServiceName,
-        destinationRuleName: model.destinationRuleName,
-        deploymentNames: model.deploymentNames,
-        stableVersion: model.stableVersion,
-        canaryVersion: model.canaryVersion ?? null,
-        canaryWeight: model.canaryWeight,
-        split: model.split,
-        // The shadow stage: `{ version, percent }` of default traffic mirrored, or null.
-        mirror: model.mirror ?? null,
-        headerRoutes: model.headerRoutes,
-        // The config this `up` applied, for `rollback` when the settings file has become invalid
-        // since; secret values only in the secret output.
-        appliedConfig: applied.appliedConfig,
-        ...(applied.appliedSecrets ? { appliedSecrets: applied.appliedSecrets } : {}),
-    };
+    // The shorthand keeps the outputs it always had (top-level), so an existing stack's outputs do
+    // not change; a `models` map has one entry per model under `models`.
+    return config.shorthand
+        ? { target, ...modelOutputs(canaries.model), ...applied }
+        : { target, models, ...applied };
 };

@@ -7,8 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { appliedConfigOutputs } from "../stacks/applied";
 import { configNamespace, stackSettingsPath } from "../stacks/config";
 
-export { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, renderedSecretPaths } from "../stacks/config";
-export type { StackConfig } from "../stacks/config";
+export { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, renderedSecretPaths, selectModel, shorthandModel } from "../stacks/config";
+export type { ModelConfig, StackConfig } from "../stacks/config";
+// Many models from the same config, in one line: see stacks/model-canaries.ts.
+export { modelCanariesFromConfig, modelCanaryOutputs, modelOutputs } from "../stacks/model-canaries";
+export type { ModelCanariesOptions, ModelOutputs } from "../stacks/model-canaries";
 export { checkIstioApi } from "../stacks/preflight";
 export { ClusterApiError } from "../stacks/cluster-api";
 

@@ -2,8 +2,9 @@
 import { parseArgs } from "util";
 import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
-import { defaultWorkDir, openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
-import { acquireStackLock } from "../stacks/lock";
+import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { acquireStackLock, StackLock, withApplyLock } from "../stacks/lock";
+import { ModelSelectionError, modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
 import { Command, InputError, Options, Values } from "./command";
 import { requireWritableFile } from "./files";
 import { rolloutCommands } from "./rollout";
@@ -14,6 +15,7 @@ export class UsageError extends Error {}
 
 export const commonOptions: Options = {
     stack: { type: "string", short: "s" },
+    model: { type: "string", short: "m" },
     backend: { type: "string" },
     cwd: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -21,6 +23,7 @@ export const commonOptions: Options = {
 
 const commonHelp: [string, string][] = [
     ["-s, --stack NAME", "stack to act on (required)"],
+    ["-m, --model NAME", "model of the stack to act on (required when the stack has several)"],
     ["    --backend URL", "state backend (default $PULUMI_BACKEND_URL, else file://<project>/.pulumi-state)"],
     ["    --cwd DIR", "project directory (default: the nearest one holding Pulumi.yaml, from here up)"],
     ["-h, --help", "this help"],
@@ -31,31 +34,45 @@ const helpLine = (flag: string, text: string) => `  ${flag.padEnd(29)} ${text}`.
 export const commands: Record<string, Command> = {
     up: {
         summary: "deploy the stack's config (creates the stack on first use)",
-        usage: "up --stack dev [--no-create]",
+        usage: "up --stack dev [--model NAME] [--no-create]",
         help: [
             "A missing stack is created only once Pulumi.<stack>.yaml exists and validates: a refusal",
-            "creates nothing. No command changes which stack `pulumi stack select` chose.",
+            "creates nothing. No command changes which stack `pulumi stack select` chose. `up` applies",
+            "every model of the stack; `--model` only picks the model whose split it prints. Refused",
+            "while a rollout runs on any model of the stack.",
         ],
         options: { "no-create": { type: "boolean" } },
         optionHelp: { "no-create": "fail instead of creating a missing stack" },
         async run(values, ref) {
-            // Refused while a rollout holds the stack: it would move the weight under the analysis.
-            const lock = acquireStackLock(ref, "up", { onMessage: (m) => process.stderr.write(`${m}\n`) });
+            const onMessage = (m: string) => process.stderr.write(`${m}\n`);
+            const names = modelNamesFromFile(ref);
+            const model = typeof values.model === "string" ? selectModelName(names, values.model, ref.stack) : undefined;
+            // Refused while a rollout holds any model: the `up` applies every model's config, and
+            // would move a weight under that rollout's analysis.
+            const locks: StackLock[] = [];
             let result;
             try {
+                for (const name of names) locks.push(acquireStackLock(ref, "up", { model: name, onMessage }));
                 const stack = await openStack(ref, { create: !values["no-create"] });
-                result = await upStack(stack, { onOutput: (out) => process.stdout.write(out) });
+                result = await withApplyLock(stack, "up", () => upStack(stack, { onOutput: (out) => process.stdout.write(out) }), { onMessage });
+                for (const name of model !== undefined ? [model] : Object.keys(checkConfig(stack).models)) {
+                    const split = modelOutputsOf(result.outputs, name).split as Record<string, number> | undefined;
+                    const who = names.length === 1 && model === undefined ? `stack ${ref.stack}` : `stack ${ref.stack} model ${name}`;
+                    process.stdout.write(`${name === (model ?? names[0]) ? "\n" : ""}model-canary: ${who} serves ${Object.entries(split ?? {}).map(([v, w]) => `${v} ${w}%`).join(", ")}\n`);
+                }
             } finally {
-                lock.release();
+                for (const lock of locks) lock.release();
             }
-            const split = result.outputs.split as Record<string, number> | undefined;
-            process.stdout.write(`\nmodel-canary: stack ${ref.stack} serves ${Object.entries(split ?? {}).map(([v, w]) => `${v} ${w}%`).join(", ")}\n`);
             return 0;
         },
     },
     preview: {
         summary: "preview the next step and write a pull-request comment in Markdown",
-        usage: "preview --stack dev --markdown out.md   (use - for standard output)",
+        usage: "preview --stack dev [--model NAME] --markdown out.md   (use - for standard output)",
+        help: [
+            "Previews the whole stack; the comment shows the routing of the model `--model` names, or,",
+            "without it, of every model of the stack.",
+        ],
         options: { markdown: { type: "string" } },
         optionHelp: { markdown: "file to write the comment to (default -, standard output)" },
         async run(values, ref) {
@@ -64,13 +81,21 @@ export const commands: Record<string, Command> = {
                 throw new UsageError("npm printed its `> model-canary preview` banner on standard output before this command started, so the Markdown would not be clean: run `npm run -s preview -- ...` (`-s` silences npm), `npx model-canary preview ...`, or write to a file with `--markdown FILE`");
             }
             if (file !== "-") requireWritableFile(file, "--markdown");
-            await writePreviewMarkdown(ref, file);
+            await writePreviewMarkdown(ref, file, typeof values.model === "string" ? values.model : undefined);
             if (file !== "-") process.stderr.write(`model-canary: preview comment written to ${file}\n`);
             return 0;
         },
     },
     ...rolloutCommands,
 };
+
+/**
+ * The model names the stack's settings file has (the `models` keys, else the shorthand's
+ * `model`), read without validating it: `up` validates it itself, after taking the locks.
+ */
+function modelNamesFromFile(ref: StackRef): string[] {
+    return configuredModelNames(ref.workDir ?? defaultWorkDir(), ref.stack) ?? [shorthandModel];
+}
 
 /**
  * True when npm started this process as the project's `preview` script and wrote its banner to
@@ -156,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
  * a bug, carries its stack trace.
  */
 export function describeFailure(e: unknown): { text: string; code: number } {
-    if (e instanceof UsageError) return { text: e.message, code: 2 };
+    if (e instanceof UsageError || e instanceof ModelSelectionError) return { text: e.message, code: 2 };
     if (e instanceof InputError || e instanceof StackOperationError || e instanceof ValidationError) return { text: e.message, code: 1 };
     const system = e as NodeJS.ErrnoException;
     if (e instanceof Error && typeof system.code === "string" && typeof system.syscall === "string") return { text: e.message, code: 1 };

@@ -12,10 +12,13 @@ import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord, stateDir, UnreadableRecordError } from "../rollout/status";
-import { checkConfig, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
-import { StackConfig } from "../stacks/config";
+import type * as auto from "@pulumi/pulumi/automation";
+import { checkConfig, configuredModelNames, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
+import { ModelConfig, selectModel, StackConfig } from "../stacks/config";
 import { readLiveRouting } from "../stacks/live";
 import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/lock";
+import { modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
+import { appliedFromOutputs } from "../stacks/recovery";
 import { describeProcess, liveness } from "../stacks/process";
 import { rollbackFromLastApplied } from "../stacks/recovery";
 import { stackSettingsPath } from "../stacks/settings";
@@ -106,8 +109,8 @@ function runState(record: RolloutRecord): string {
     return `running (pid ${record.runner.pid})`;
 }
 
-export function holderLine(ref: StackRef): string | undefined {
-    const holder = lockHolder(ref);
+export function holderLine(ref: StackRef, model?: string): string | undefined {
+    const holder = lockHolder(ref, model);
     if (!holder) return undefined;
     const state = liveness(holder);
     return state.state === "dead"
@@ -130,11 +133,13 @@ function printer(values: Values) {
 export const rolloutCommands: Record<string, Command> = {
     rollout: {
         summary: "walk the canary through the steps, analysing each; roll back by itself on failure",
-        usage: "rollout --stack dev [--steps shadow,1,10,50,100] [--shadow-percent 100] [--shadow-interval 60s] [--interval 60s] [--tick 10s] [--window 1m] [--prometheus URL] [--promote]",
+        usage: "rollout --stack dev [--model NAME] [--steps shadow,1,10,50,100] [--shadow-percent 100] [--shadow-interval 60s] [--interval 60s] [--tick 10s] [--window 1m] [--prometheus URL] [--promote]",
         help: [
-            "Defaults come from the stack config's `rollout` block; flags override it. A rerun resumes",
-            "from the weight the stack serves (refused when that weight is above the last step). The",
-            "run holds the stack: a second rollout, `up` or `promote` is refused; `rollback` stops it.",
+            "Defaults come from the model's `rollout` block; flags override it. A rerun resumes from",
+            "the weight the model serves (refused when that weight is above the last step). The run",
+            "holds the model: a second rollout of it, its `promote` or an `up` of the stack is refused;",
+            "its `rollback` stops it. Other models of the stack may roll out at the same time (their",
+            "steps' `up`s take turns).",
             "Prometheus is checked before the first step. SIGINT/SIGTERM stop at a consistent point (a",
             "running `up` finishes first; a running custom check is ended). Exit codes: 0 passed (or",
             "promoted), 1 rolled back, refused or failed, 2 usage, 130/143 interrupted.",
@@ -154,26 +159,27 @@ export const rolloutCommands: Record<string, Command> = {
             prometheus: "Prometheus URL (rollout.prometheus)",
             promote: "promote the canary after the last step passes (rollout.promote)",
             "failure-threshold": "consecutive failed analyses before rollback (rollout.analysis.failureThreshold)",
-            report: "directory for the Markdown report and SVG charts (default .model-canary/<stack>/reports)",
+            report: "directory for the Markdown report and SVG charts (default .model-canary/<stack>/reports, .model-canary/<stack>/models/<model>/reports for a model other than `model`)",
             ...outputHelp,
         },
         async run(values, ref, signal) {
             const stack = await openStack(ref);
             const flags: PlanFlags = Object.fromEntries(["steps", "shadow-percent", "shadow-interval", "interval", "tick", "window", "prometheus", "promote", "failure-threshold"]
                 .filter((k) => values[k] !== undefined).map((k) => [k, values[k]]));
-            const plan = resolvePlan(checkConfig(stack).rollout, flags);
+            const model = selectModel(checkConfig(stack), requestedModel(values), ref.stack);
+            const plan = resolvePlan(model.rollout, flags);
             const out = printer(values);
-            const reportDir = typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack), "reports");
+            const reportDir = typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack, model.name), "reports");
             requireWritableDir(reportDir, typeof values.report === "string" ? "--report" : "report directory");
             const began = new Date().toISOString();
             let record: RolloutRecord;
             try {
-                record = await runRollout({ ref, plan, signal, onEvent: (e) => out.event(e) });
+                record = await runRollout({ ref, model: model.name, plan, signal, onEvent: (e) => out.event(e) });
             } catch (e) {
                 // A run that stopped on an error still leaves its report.
                 let failed: RolloutRecord | undefined;
                 try {
-                    failed = readRecord(stack.workspace.workDir, ref.stack);
+                    failed = readRecord(stack.workspace.workDir, ref.stack, model.name);
                 } catch {
                     // The run's own error below is the one to report.
                 }
@@ -188,7 +194,7 @@ export const rolloutCommands: Record<string, Command> = {
     },
     rollback: {
         summary: "send all traffic back to stable now (weight 0, mirror and canary header routes removed)",
-        usage: "rollback --stack dev",
+        usage: "rollback --stack dev [--model NAME]",
         help: [
             "A rollout running on the stack is asked to stop (SIGTERM on this machine) and waited for",
             "(up to 120 s, while it finishes a running `up`); it applies nothing more, then this applies.",
@@ -200,56 +206,63 @@ export const rolloutCommands: Record<string, Command> = {
         optionHelp: outputHelp,
         async run(values, ref) {
             const stack = await openStack(ref);
-            // Always gets through: a running rollout is asked to stop (and has applied its last weight) before this applies.
-            const lock = await preemptStackLock(ref, "rollback", { onMessage: notice });
             let problems: string[] | undefined;
+            let config: StackConfig | undefined;
             try {
-                checkConfig(stack);
+                config = checkConfig(stack);
             } catch (e) {
-                if (!(e instanceof StackOperationError && e.kind === "validation")) {
-                    lock.release();
-                    throw e;
-                }
+                if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
                 problems = e.problems ?? [e.message];
             }
+            // With an invalid config, the models are those the file names, else those the last `up` recorded.
+            const names = config ? Object.keys(config.models) : configuredModelNames(stack.workspace.workDir, ref.stack) ?? await recordedModelNames(stack);
+            const model = selectModelName(names, requestedModel(values), ref.stack);
+            const who = model === shorthandModel ? `stack ${ref.stack}` : `model ${model} of stack ${ref.stack}`;
+            // Always gets through: a running rollout of this model is asked to stop (and has applied its last weight) before this applies.
+            const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice });
             if (problems === undefined) {
-                const actionMs = await holding(lock, () => rollbackStack(stack, "manual rollback"));
-                printer(values).result({ type: "rollback", stack: ref.stack, actionMs }, `rolled back: stack ${ref.stack} sends 100% to ${checkConfig(stack).resolved.stable.version} (${seconds(actionMs)})`);
+                const actionMs = await holding(lock, () => rollbackStack(stack, "manual rollback", model));
+                printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})`);
                 return 0;
             }
             // The config is invalid: roll back what is applied, from the config the last `up` recorded.
             const invalid = problems;
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
             process.stderr.write([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n"));
-            const result = await holding(lock, () => rollbackFromLastApplied(stack, "manual rollback", invalid));
+            const result = await holding(lock, () => rollbackFromLastApplied(stack, "manual rollback", invalid, model));
             const saved = !result.savedAs ? ""
                 : result.savedDisarmed ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\``
                     : `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} as it was (it is not YAML, so its canaryWeight could not be set to 0): fix it, set canaryWeight to 0, and move it back before the next \`up\``;
             printer(values).result(
-                { type: "rollback", stack: ref.stack, actionMs: result.actionMs, fromLastApplied: true, problems: invalid, savedAs: result.savedAs ?? null },
-                `rolled back: stack ${ref.stack} sends 100% to ${result.stableVersion} (${seconds(result.actionMs)}), from the last applied config; ${settings} now holds that config${saved}`,
+                { type: "rollback", stack: ref.stack, model, actionMs: result.actionMs, fromLastApplied: true, problems: invalid, savedAs: result.savedAs ?? null },
+                `rolled back: ${who} sends 100% to ${result.stableVersion} (${seconds(result.actionMs)}), from the last applied config; ${settings} now holds that config${saved}`,
             );
             return 0;
         },
     },
     promote: {
         summary: "make the canary the stable version and remove the old one",
-        usage: "promote --stack dev [--force]",
+        usage: "promote --stack dev [--model NAME] [--force]",
         options: { force: { type: "boolean" }, ...outputOptions },
         optionHelp: { force: "promote even below 100%, moving all traffic at once", ...outputHelp },
         async run(values, ref) {
             const stack = await openStack(ref);
-            const lock = acquireStackLock(ref, "promote", { onMessage: notice });
-            const actionMs = await holding(lock, () => promoteStack(stack, { force: values.force === true }));
-            const stable = checkConfig(stack).resolved.stable.version;
-            printer(values).result({ type: "promote", stack: ref.stack, stableVersion: stable, actionMs }, `promoted: ${stable} is stable and serves 100% (${seconds(actionMs)})`);
+            const model = selectModel(checkConfig(stack), requestedModel(values), ref.stack).name;
+            const lock = acquireStackLock(ref, "promote", { model, onMessage: notice });
+            const actionMs = await holding(lock, () => promoteStack(stack, { force: values.force === true, model }));
+            const stable = selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version;
+            printer(values).result({ type: "promote", stack: ref.stack, model, stableVersion: stable, actionMs }, `promoted: ${model === shorthandModel ? "" : `model ${model}: `}${stable} is stable and serves 100% (${seconds(actionMs)})`);
             return 0;
         },
     },
     status: {
         summary: "the split, header routes, drift (against the live VirtualService on a cluster), step and last analysis",
-        usage: "status --stack dev [--json]",
-        help: ["Shows what is applied even when the config is invalid, with the config's problems."],
+        usage: "status --stack dev [--model NAME] [--json]",
+        help: [
+            "Shows what is applied even when the config is invalid, with the config's problems. On a",
+            "stack of several models, `--model` shows one; without it, every model in turn (with",
+            "`--json`, one object whose `models` lists each).",
+        ],
         options: { ...outputOptions },
         optionHelp: outputHelp,
         async run(values, ref) {
@@ -264,68 +277,109 @@ export const rolloutCommands: Record<string, Command> = {
                 if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
                 problems = e.problems ?? [e.message];
             }
-            const configured = config?.resolved;
-            // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
-            let live: Awaited<ReturnType<typeof readLiveRouting>>;
-            let liveError: string | undefined;
-            try {
-                live = config ? await readLiveRouting(config) : undefined;
-            } catch (e) {
-                // What is applied is still worth showing when the cluster cannot be read.
-                liveError = (e as Error).message;
-            }
-            // A damaged record is reported, not fatal: the routing is what status is for.
-            let record: RolloutRecord | undefined;
-            let recordError: string | undefined;
-            try {
-                record = readRecord(stack.workspace.workDir, ref.stack);
-            } catch (e) {
-                if (!(e instanceof UnreadableRecordError)) throw e;
-                recordError = e.message;
-            }
-            const holder = lockHolder(ref);
-            const last = record?.steps.at(-1);
-            const lastAnalysis = last?.analyses.at(-1);
-            const appliedMirror = (outputs.mirror ?? null) as Mirror | null;
-            const configuredMirror = configured ? defaultRouteMirror(configured) ?? null : null;
-            const weightDrift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
-            // Outputs from before the shadow stage existed have no `mirror`: nothing was mirrored then.
-            const mirrorDrift = configured !== undefined && outputs.split !== undefined && JSON.stringify(appliedMirror) !== JSON.stringify(configuredMirror);
-            const drift = weightDrift || mirrorDrift;
-            const status = {
-                stack: ref.stack,
-                applied: { split: outputs.split ?? null, mirror: appliedMirror, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
-                config: { valid: configured !== undefined, problems },
-                configuredWeight: configured?.canaryWeight ?? null,
-                configuredMirror,
-                drift,
-                live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
-                lock: holder ? { ...holder, state: liveness(holder).state } : null,
-                rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
-            };
-            const split = outputs.split as Record<string, number> | undefined;
+            const names = config ? Object.keys(config.models) : configuredModelNames(stack.workspace.workDir, ref.stack) ?? await recordedModelNames(stack);
+            const requested = requestedModel(values);
+            const shown = requested !== undefined || names.length === 1 ? [selectModelName(names, requested, ref.stack)] : names;
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
-            const lines = [
-                `stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
-                ...(appliedMirror ? [`  shadow: ${plain(describeMirror(appliedMirror))}`] : []),
-                ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
-                ...(weightDrift ? [`  config says canaryWeight ${configured?.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout\``] : []),
-                ...(mirrorDrift ? [`  config says mirrorPercent ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout\``] : []),
-                ...(live && live.differences.length > 0
-                    ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
-                    : []),
-                ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
-                ...(holder ? [holderLine(ref)!] : []),
-                ...(problems.length > 0
-                    ? [`config ${plain(settings)} is invalid, so \`up\`, \`rollout\` and \`promote\` refuse it (\`rollback\` still works, from the last applied config):`, ...problems.map((p) => `  - ${plain(p)}`)]
-                    : []),
-                recordError ? `last rollout: ${plain(recordError)}` : record
-                    ? last ? `last rollout: ${runState(record)} at step ${status.rollout?.step} (${stepName(last)}): ${plain(record.message)}` : `last rollout: ${runState(record)} before its first step: ${plain(record.message)}`
-                    : "no rollout recorded here",
-                ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
-            ];
-            printer(values).result(status, lines.join("\n"));
+            const reports = [];
+            for (const name of shown) reports.push(await modelStatus(ref, stack, outputs, config, name, shown.length > 1 || name !== shorthandModel));
+            const invalid = problems.length > 0
+                ? [`config ${plain(settings)} is invalid, so \`up\`, \`rollout\` and \`promote\` refuse it (\`rollback\` still works, from the last applied config):`, ...problems.map((p) => `  - ${plain(p)}`)]
+                : [];
+            const configState = { valid: config !== undefined, problems };
+            if (shown.length === 1) {
+                const [one] = reports;
+                // One model: the shape `status` always had, with the config's state inside.
+                const lines = [...one.lines.slice(0, one.headLines), ...invalid, ...one.lines.slice(one.headLines)];
+                printer(values).result({ stack: ref.stack, ...(shown[0] !== shorthandModel ? { model: shown[0] } : {}), ...one.object, config: configState }, lines.join("\n"));
+                return 0;
+            }
+            printer(values).result(
+                { stack: ref.stack, config: configState, models: reports.map((r) => r.object) },
+                [`stack ${plain(ref.stack)}: ${shown.length} models`, ...invalid, ...reports.flatMap((r) => r.lines)].join("\n"),
+            );
             return 0;
         },
     },
 };
+
+/** `--model` as given, or undefined. */
+function requestedModel(values: Values): string | undefined {
+    return typeof values.model === "string" ? values.model : undefined;
+}
+
+/** The model names the last `up` recorded (its `appliedConfig`), for a settings file that cannot be read. */
+async function recordedModelNames(stack: auto.Stack): Promise<string[]> {
+    const models = appliedFromOutputs(await readOutputs(stack))?.plain["model-canary:models"];
+    return typeof models === "object" && models !== null && !Array.isArray(models) && Object.keys(models).length > 0 ? Object.keys(models) : [shorthandModel];
+}
+
+/**
+ * One model's status: what is applied, drift, the live VirtualService, its lock and its last
+ * rollout. `named`: the lines name the model (a stack of several, or a `models` entry).
+ * `headLines`: how many lines come before where the config's problems belong.
+ */
+async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Record<string, unknown>, config: StackConfig | undefined, name: string, named: boolean): Promise<{ object: Record<string, unknown>; lines: string[]; headLines: number }> {
+    const outputs = modelOutputsOf(stackOutputs, name);
+    const model: ModelConfig | undefined = config?.models[name];
+    const configured = model?.resolved;
+    // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
+    let live: Awaited<ReturnType<typeof readLiveRouting>>;
+    let liveError: string | undefined;
+    try {
+        live = config && model ? await readLiveRouting(config, model) : undefined;
+    } catch (e) {
+        // What is applied is still worth showing when the cluster cannot be read.
+        liveError = (e as Error).message;
+    }
+    // A damaged record is reported, not fatal: the routing is what status is for.
+    let record: RolloutRecord | undefined;
+    let recordError: string | undefined;
+    try {
+        record = readRecord(stack.workspace.workDir, ref.stack, name);
+    } catch (e) {
+        if (!(e instanceof UnreadableRecordError)) throw e;
+        recordError = e.message;
+    }
+    const holder = lockHolder(ref, name);
+    const last = record?.steps.at(-1);
+    const lastAnalysis = last?.analyses.at(-1);
+    const appliedMirror = (outputs.mirror ?? null) as Mirror | null;
+    const configuredMirror = configured ? defaultRouteMirror(configured) ?? null : null;
+    const weightDrift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
+    // Outputs from before the shadow stage existed have no `mirror`: nothing was mirrored then.
+    const mirrorDrift = configured !== undefined && outputs.split !== undefined && JSON.stringify(appliedMirror) !== JSON.stringify(configuredMirror);
+    const drift = weightDrift || mirrorDrift;
+    const object = {
+        ...(named ? { model: name } : {}),
+        applied: { split: outputs.split ?? null, mirror: appliedMirror, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
+        configuredWeight: configured?.canaryWeight ?? null,
+        configuredMirror,
+        drift,
+        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
+        lock: holder ? { ...holder, state: liveness(holder).state } : null,
+        rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
+    };
+    const split = outputs.split as Record<string, number> | undefined;
+    const modelKey = (key: string) => (model && model.path.length > 0 ? `${model.path.join(".")}.${key}` : key);
+    const modelFlag = named ? ` --model ${name}` : "";
+    const head = [
+        `${named ? `model ${plain(name)} of ` : ""}stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
+        ...(appliedMirror ? [`  shadow: ${plain(describeMirror(appliedMirror))}`] : []),
+        ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
+        ...(weightDrift ? [`  config says ${modelKey("canaryWeight")} ${configured?.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
+        ...(mirrorDrift ? [`  config says ${modelKey("mirrorPercent")} ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
+        ...(live && live.differences.length > 0
+            ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
+            : []),
+        ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
+        ...(holder ? [holderLine(ref, name)!] : []),
+    ];
+    const tail = [
+        recordError ? `last rollout: ${plain(recordError)}` : record
+            ? last ? `last rollout: ${runState(record)} at step ${object.rollout && "step" in object.rollout ? object.rollout.step : ""} (${stepName(last)}): ${plain(record.message)}` : `last rollout: ${runState(record)} before its first step: ${plain(record.message)}`
+            : "no rollout recorded here",
+        ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
+    ];
+    return { object, lines: [...head, ...tail], headLines: head.length };
+}

@@ -16,9 +16,13 @@ export interface RoutingState {
 
 export interface PreviewReport {
     stack: string;
-    /** Undefined when the stack has never been deployed. */
+    /** The model the comment is about (`--model`), for a stack of several. */
+    model?: string;
+    /** Undefined when the stack (or the model) has never been deployed. */
     before?: RoutingState;
     after: RoutingState;
+    /** For a stack of several models previewed without `--model`: each model's routing, shown in turn instead of `before`/`after`. */
+    models?: { name: string; before?: RoutingState; after: RoutingState }[];
     steps: ResourceStep[];
     changes: Record<string, number>;
     /** The raw `pulumi preview --diff` text. */
@@ -29,9 +33,10 @@ export interface PreviewReport {
  * Marks the comment so a workflow can find and update it instead of adding another. Characters
  * outside Pulumi's stack-name alphabet are percent-encoded, so no name can end the HTML comment.
  */
-export function commentMarker(stack: string): string {
+export function commentMarker(stack: string, model?: string): string {
     const name = stack.replace(/[^A-Za-z0-9._\/-]/gu, (c) => encodeURIComponent(c));
-    return `<!-- model-canary-preview:${name} -->`;
+    // A model name is a DNS label: nothing in it can end the comment either.
+    return `<!-- model-canary-preview:${name}${model === undefined ? "" : ` model=${model}`} -->`;
 }
 
 /**
@@ -139,7 +144,8 @@ function countLine(changes: Record<string, number>): string {
 /** The whole comment. */
 export function renderPreviewMarkdown(report: PreviewReport): string {
     const danger = destructiveDeploymentSteps(report.steps);
-    const lines = [commentMarker(report.stack), `### model-canary preview for stack ${code(report.stack)}`, ""];
+    const title = report.model === undefined ? `stack ${code(report.stack)}` : `model ${code(report.model)} of stack ${code(report.stack)}`;
+    const lines = [commentMarker(report.stack, report.model), `### model-canary preview for ${title}`, ""];
     if (danger.length > 0) {
         lines.push("> [!CAUTION]");
         const verb = danger.every((s) => s.op === "delete") ? "deletes" : danger.every((s) => s.op === "replace") ? "replaces" : "replaces or deletes";
@@ -147,9 +153,12 @@ export function renderPreviewMarkdown(report: PreviewReport): string {
         for (const s of danger) lines.push(`> - ${code(s.name)}: ${s.op}${s.diffs.length ? ` (changed: ${s.diffs.map((d) => code(d)).join(", ")})` : ""}`);
         lines.push("");
     }
-    lines.push(...splitTable(report.before, report.after), "");
-    lines.push(...mirrorChanges(report.before, report.after));
-    lines.push(...headerChanges(report.before, report.after), "");
+    for (const m of report.models ?? [{ name: undefined, before: report.before, after: report.after }]) {
+        if (m.name !== undefined) lines.push(`#### Model ${code(m.name)}`, "");
+        lines.push(...splitTable(m.before, m.after), "");
+        lines.push(...mirrorChanges(m.before, m.after));
+        lines.push(...headerChanges(m.before, m.after), "");
+    }
     lines.push(`**Resources:** ${countLine(report.changes)}`, "");
     lines.push("<details><summary>pulumi preview --diff</summary>", "", ...fencedBlock(report.diff.trimEnd(), "diff"), "", "</details>", "");
     return lines.join("\n");

@@ -44,6 +44,8 @@ export interface RollbackRecord {
 
 export interface RolloutRecord {
     stack: string;
+    /** The model rolled out (`model` for the shorthand); absent in records written before `models` existed. */
+    model?: string;
     stableVersion: string;
     canaryVersion: string;
     /** The planned weights, e.g. [1, 10, 50, 100], after the shadow step when there is one. */

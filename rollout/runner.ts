@@ -7,9 +7,11 @@ import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
 import { deploymentName, redact, ValidationError } from "../components";
-import { checkConfig, openStack, readOutputs, setProjectConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { checkConfig, openStack, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { ModelConfig, selectModel } from "../stacks/config";
 import { readDeploymentAvailability } from "../stacks/live";
-import { acquireStackLock } from "../stacks/lock";
+import { acquireStackLock, withApplyLock } from "../stacks/lock";
+import { modelOutputsOf } from "../stacks/models";
 import { rollbackFromLastApplied } from "../stacks/recovery";
 import { RolloutPlan, remainingSteps } from "../stacks/rollout-plan";
 import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
@@ -27,6 +29,8 @@ export type RolloutEvent =
 
 export interface RolloutOptions {
     ref: StackRef;
+    /** The model to roll out (`--model`); may be omitted when the stack has one. */
+    model?: string;
     plan: RolloutPlan;
     /** Default: a PrometheusClient for `plan.prometheusUrl`. */
     prometheus?: InstantQuerier;
@@ -60,35 +64,44 @@ function hasData(m: WorkloadMeasurement, minRequests: number): boolean {
  * step removes the shadow stage's mirror (mirrorPercent 0 leaves the key out), the shadow step
  * sets it with weight 0.
  */
-async function applyWeight(stack: auto.Stack, weight: number, mirrorPercent: number, message: string): Promise<number> {
-    setProjectConfig(stack, (c) => { c.canaryWeight = weight; c.mirrorPercent = mirrorPercent > 0 ? mirrorPercent : undefined; });
-    const started = Date.now();
-    await upStack(stack, { message });
-    return Date.now() - started;
+async function applyWeight(stack: auto.Stack, model: ModelConfig, weight: number, mirrorPercent: number, message: string): Promise<number> {
+    // Holding the stack's apply lock: another model's step waits for this `up`, and this one for its.
+    return withApplyLock(stack, "rollout", async () => {
+        setModelConfig(stack, model, (c) => { c.canaryWeight = weight; c.mirrorPercent = mirrorPercent > 0 ? mirrorPercent : undefined; });
+        const started = Date.now();
+        await upStack(stack, { message });
+        return Date.now() - started;
+    }, { onMessage: notice });
 }
 
+const notice = (m: string) => { process.stderr.write(`${m}\n`); };
+
 /**
- * Takes traffic back from the canary at once: canaryWeight 0, the shadow stage's mirror and
- * header routes to the canary removed, then `up`. Returns the `up` wall time in ms.
+ * Takes traffic back from one model's canary at once (`model`: its name, optional when the stack
+ * has one): its canaryWeight 0, its shadow stage's mirror and its header routes to the canary
+ * removed, then `up`. Other models are untouched. Returns the `up` wall time in ms.
  */
-export async function rollbackStack(stack: auto.Stack, reason: string): Promise<number> {
-    let canaryVersion: string | undefined;
-    try {
-        canaryVersion = checkConfig(stack).resolved.canary?.version;
-    } catch (e) {
-        // An invalid config never blocks a rollback: the last applied config is rolled back instead.
-        if (e instanceof StackOperationError && e.kind === "validation") return (await rollbackFromLastApplied(stack, reason, e.problems ?? [e.message])).actionMs;
-        throw e;
-    }
-    setProjectConfig(stack, (c) => {
-        c.canaryWeight = 0;
-        c.mirrorPercent = undefined;
-        const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
-        c.headerRoutes = routes.length > 0 ? routes : undefined;
-    });
-    const started = Date.now();
-    await upStack(stack, { message: `model-canary rollback: ${reason}` });
-    return Date.now() - started;
+export async function rollbackStack(stack: auto.Stack, reason: string, model?: string): Promise<number> {
+    return withApplyLock(stack, "rollback", async () => {
+        let target: ModelConfig;
+        try {
+            target = selectModel(checkConfig(stack), model, stack.name);
+        } catch (e) {
+            // An invalid config never blocks a rollback: the last applied config is rolled back instead.
+            if (e instanceof StackOperationError && e.kind === "validation") return (await rollbackFromLastApplied(stack, reason, e.problems ?? [e.message], model)).actionMs;
+            throw e;
+        }
+        const canaryVersion = target.resolved.canary?.version;
+        setModelConfig(stack, target, (c) => {
+            c.canaryWeight = 0;
+            c.mirrorPercent = undefined;
+            const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
+            c.headerRoutes = routes.length > 0 ? routes : undefined;
+        });
+        const started = Date.now();
+        await upStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason}` });
+        return Date.now() - started;
+    }, { onMessage: notice });
 }
 
 /**
@@ -96,22 +109,27 @@ export async function rollbackStack(stack: auto.Stack, reason: string): Promise<
  * header routes go too, since they could only name one of the two. Refused below 100% unless
  * forced, since it moves every request to the canary at once.
  */
-export async function promoteStack(stack: auto.Stack, options: { force?: boolean } = {}): Promise<number> {
-    const resolved = checkConfig(stack).resolved;
-    if (!resolved.canary) throw new StackOperationError("refused", `stack \`${stack.name}\` has no \`canary\` to promote`);
-    if (resolved.canaryWeight !== 100 && !options.force) {
-        throw new StackOperationError("refused", `\`canaryWeight\` is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
-    }
-    setProjectConfig(stack, (c) => {
-        c.stable = c.canary;
-        c.canary = undefined;
-        c.canaryWeight = 0;
-        c.mirrorPercent = undefined;
-        c.headerRoutes = undefined;
-    });
-    const started = Date.now();
-    await upStack(stack, { message: `model-canary promote ${resolved.canary.version}` });
-    return Date.now() - started;
+export async function promoteStack(stack: auto.Stack, options: { force?: boolean; model?: string } = {}): Promise<number> {
+    return withApplyLock(stack, "promote", async () => {
+        const target = selectModel(checkConfig(stack), options.model, stack.name);
+        const resolved = target.resolved;
+        const key = (k: string) => `\`${[...target.path, k].join(".")}\``;
+        const whose = target.path.length > 0 ? `model \`${target.name}\` of stack \`${stack.name}\`` : `stack \`${stack.name}\``;
+        if (!resolved.canary) throw new StackOperationError("refused", `${whose} has no ${key("canary")} to promote`);
+        if (resolved.canaryWeight !== 100 && !options.force) {
+            throw new StackOperationError("refused", `${key("canaryWeight")} is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
+        }
+        setModelConfig(stack, target, (c) => {
+            c.stable = c.canary;
+            c.canary = undefined;
+            c.canaryWeight = 0;
+            c.mirrorPercent = undefined;
+            c.headerRoutes = undefined;
+        });
+        const started = Date.now();
+        await upStack(stack, { message: `model-canary promote ${target.path.length > 0 ? `${target.name} ` : ""}${resolved.canary.version}` });
+        return Date.now() - started;
+    }, { onMessage: notice });
 }
 
 /** One step as walked: the shadow step has weight 0 and a mirror. */
@@ -134,29 +152,33 @@ function appliedMirrorPercent(outputs: Record<string, unknown>, canaryVersion: s
 export async function runRollout(options: RolloutOptions): Promise<RolloutRecord> {
     const { ref } = options;
     const stack = await openStack(ref);
-    // The stack is this run's until it ends: a second rollout, `up` or `promote` is refused, and
-    // `rollback` asks this run to stop (see stacks/lock.ts) before it applies anything.
-    const lock = acquireStackLock(ref, "rollout", { onMessage: options.onMessage ?? ((m) => process.stderr.write(`${m}\n`)) });
+    const model = selectModel(checkConfig(stack), options.model, ref.stack).name;
+    // The model is this run's until it ends: a second rollout of it, an `up` of the stack or its
+    // `promote` is refused, and its `rollback` asks this run to stop (see stacks/lock.ts) before it
+    // applies anything. Other models of the stack may roll out at the same time.
+    const lock = acquireStackLock(ref, "rollout", { model, onMessage: options.onMessage ?? ((m) => process.stderr.write(`${m}\n`)) });
     try {
-        return await walk(options, stack, lock.preempted, lock.holder);
+        return await walk(options, stack, model, lock.preempted, lock.holder);
     } finally {
         lock.release();
     }
 }
 
-async function walk(options: RolloutOptions, stack: auto.Stack, preempted: AbortSignal, runner: ProcessIdentity): Promise<RolloutRecord> {
+async function walk(options: RolloutOptions, stack: auto.Stack, modelName: string, preempted: AbortSignal, runner: ProcessIdentity): Promise<RolloutRecord> {
     const { ref, plan } = options;
     const signal = options.signal ? AbortSignal.any([options.signal, preempted]) : preempted;
     const emit = options.onEvent ?? (() => undefined);
     const configured = checkConfig(stack);
-    const config = configured.resolved;
-    if (!config.canary) throw new StackOperationError("refused", `stack \`${ref.stack}\` has no \`canary\` configured: set \`canary\` to the version to roll out`);
+    const model = selectModel(configured, modelName, ref.stack);
+    const config = model.resolved;
+    const canaryKey = `\`${[...model.path, "canary"].join(".")}\``;
+    if (!config.canary) throw new StackOperationError("refused", `${model.path.length > 0 ? `model \`${model.name}\` of stack` : "stack"} \`${ref.stack}\` has no ${canaryKey} configured: set ${canaryKey} to the version to roll out`);
     const canary = config.canary;
     const prometheus = options.prometheus ?? new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: plan.prometheusTimeoutMs });
     const workDir = stack.workspace.workDir;
 
     // Resume from what is applied, not only from what is configured.
-    const applied = await readOutputs(stack);
+    const applied = modelOutputsOf(await readOutputs(stack), model.name);
     const appliedWeight = applied.canaryVersion === canary.version && typeof applied.canaryWeight === "number" ? applied.canaryWeight : 0;
     const appliedMirror = appliedMirrorPercent(applied, canary.version);
     // The shadow stage only while the canary serves no user: a resumed run past it does not go back.
@@ -187,6 +209,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
         : `interrupted ${at}`;
     const record: RolloutRecord = {
         stack: ref.stack,
+        model: model.name,
         stableVersion: config.stable.version,
         canaryVersion: canary.version,
         plan: plan.steps,
@@ -227,7 +250,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
         save(); // `status` sees the run (and who runs it) before the step's `up` starts
         emit({ type: "step-start", step, total });
         // Against a cluster, no step sends traffic to a canary whose pods are not ready.
-        const availability = await readDeploymentAvailability(checkConfig(stack), workloads.canary);
+        const availability = await readDeploymentAvailability(configured, model, workloads.canary);
         if (availability && !availability.available) {
             step.verdict = "failed";
             step.reason = `${availability.message}; no traffic is sent to it`;
@@ -236,7 +259,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
             const decidedAt = new Date().toISOString();
             let actionMs: number;
             try {
-                actionMs = await rollbackStack(stack, `${canary.version} not Available before the ${name} step`);
+                actionMs = await rollbackStack(stack, `${canary.version} not Available before the ${name} step`, model.name);
             } catch (e) {
                 finish("error", `the canary is not Available before the ${name} step and the rollback failed: ${(e as Error).message}`);
                 throw e;
@@ -245,13 +268,13 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
             emit({ type: "rollback-done", actionMs });
             return finish("rolled-back", `rolled back from ${appliedNow()} to 0% before the ${name} step: ${step.reason}`);
         }
-        const configuredNow = checkConfig(stack).resolved;
+        const configuredNow = selectModel(checkConfig(stack), model.name, ref.stack).resolved;
         if (weight !== currentWeight || mirrorPercent !== currentMirror || configuredNow.canaryWeight !== weight || configuredNow.mirrorPercent !== mirrorPercent) {
             try {
-                step.applyMs = await applyWeight(stack, weight, mirrorPercent, `model-canary rollout ${canary.version} step ${index}/${total}: ${mirrorPercent > 0 ? `shadow, mirroring ${mirrorPercent}%` : `${weight}%`}`);
+                step.applyMs = await applyWeight(stack, model, weight, mirrorPercent, `model-canary rollout ${model.path.length > 0 ? `${model.name} ` : ""}${canary.version} step ${index}/${total}: ${mirrorPercent > 0 ? `shadow, mirroring ${mirrorPercent}%` : `${weight}%`}`);
             } catch (e) {
                 // Keep config equal to what is applied, so a rerun resumes from the truth.
-                setProjectConfig(stack, (c) => { c.canaryWeight = currentWeight; c.mirrorPercent = currentMirror > 0 ? currentMirror : undefined; });
+                await withApplyLock(stack, "rollout", async () => { setModelConfig(stack, model, (c) => { c.canaryWeight = currentWeight; c.mirrorPercent = currentMirror > 0 ? currentMirror : undefined; }); });
                 step.verdict = "failed";
                 step.reason = redact(`applying ${mirrorPercent > 0 ? `the shadow stage (mirror ${mirrorPercent}%)` : `${weight}%`} failed: ${(e as Error).message}`, configured.secrets);
                 finish("error", `stopped at ${appliedNow()}: ${step.reason}`);
@@ -321,7 +344,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
                 emit({ type: "rollback-start", reason: step.reason });
                 let actionMs: number;
                 try {
-                    actionMs = await rollbackStack(stack, `${canary.version} failed analysis at ${mirrorPercent > 0 ? "the shadow stage" : `${weight}%`}`);
+                    actionMs = await rollbackStack(stack, `${canary.version} failed analysis at ${mirrorPercent > 0 ? "the shadow stage" : `${weight}%`}`, model.name);
                 } catch (e) {
                     finish("error", `the canary failed at ${appliedNow()} and the rollback failed: ${(e as Error).message}`);
                     throw e;
@@ -339,7 +362,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, preempted: Abort
     if (plan.promote) {
         if (signal.aborted) return finish("interrupted", `${stopped("before promotion")}; the canary serves 100%`);
         emit({ type: "promote-start" });
-        await promoteStack(stack);
+        await promoteStack(stack, { model: model.name });
         return finish("promoted", `${canary.version} passed every step and is now the stable version`);
     }
     return finish("completed", `${canary.version} passed every step and serves ${currentWeight}%; run \`promote\` to make it stable`);

@@ -1,19 +1,23 @@
 // Where a rollout keeps its record between runs: `.model-canary/<stack>/rollout.json` in the
-// project, written atomically after every step and analysis so `status` and a rerun see it.
+// project (`.model-canary/<stack>/models/<model>/rollout.json` for a model other than `model`),
+// written atomically after every step and analysis so `status` and a rerun see it.
 import * as fs from "fs";
 import * as path from "path";
+import { shorthandModel } from "../stacks/models";
 import { RolloutRecord } from "./record";
 
-export function stateDir(workDir: string, stack: string): string {
-    return path.join(workDir, ".model-canary", stack.replace(/[^A-Za-z0-9._-]/g, "_"));
+/** A model's own directory: the stack's for the model `model` (the shorthand's, as before `models` existed). */
+export function stateDir(workDir: string, stack: string, model?: string): string {
+    const own = path.join(workDir, ".model-canary", stack.replace(/[^A-Za-z0-9._-]/g, "_"));
+    return model === undefined || model === shorthandModel ? own : path.join(own, "models", model);
 }
 
-export function recordFile(workDir: string, stack: string): string {
-    return path.join(stateDir(workDir, stack), "rollout.json");
+export function recordFile(workDir: string, stack: string, model?: string): string {
+    return path.join(stateDir(workDir, stack, model), "rollout.json");
 }
 
 export function writeRecord(workDir: string, record: RolloutRecord): void {
-    const file = recordFile(workDir, record.stack);
+    const file = recordFile(workDir, record.stack, record.model);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const temp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temp, `${JSON.stringify(record, null, 2)}\n`);
@@ -29,8 +33,8 @@ export class UnreadableRecordError extends Error {
 }
 
 /** The last rollout's record, or undefined when none ran here; throws UnreadableRecordError for a damaged file. */
-export function readRecord(workDir: string, stack: string): RolloutRecord | undefined {
-    const file = recordFile(workDir, stack);
+export function readRecord(workDir: string, stack: string, model?: string): RolloutRecord | undefined {
+    const file = recordFile(workDir, stack, model);
     if (!fs.existsSync(file)) return undefined;
     let parsed: unknown;
     try {

@@ -9,8 +9,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ValidationError } from "../components";
 import { processStartedAt } from "./process";
-import { checkProjectConfig, Decrypt, editProjectConfig, stackSettingsPath } from "./settings";
-import { StackConfig } from "./config";
+import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "./settings";
+import { ModelConfig, StackConfig } from "./config";
+import { shorthandModel } from "./models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar } from "./scope";
 import { writeScopeFile } from "./scope-file";
@@ -59,6 +60,12 @@ export interface StackRef {
     toolchainDir?: string;
     /** Extra environment for the engine and the program. */
     env?: Record<string, string>;
+}
+
+/** The reference an open stack was made from: its name, project directory and backend. */
+export function refOf(stack: auto.Stack): StackRef {
+    const workspace = stack.workspace as auto.LocalWorkspace;
+    return { stack: stack.name, workDir: workspace.workDir, backendUrl: workspace.envVars?.PULUMI_BACKEND_URL };
 }
 
 /** `refused`: the stack is not in a state the operation accepts (no canary to promote, say). */
@@ -272,6 +279,28 @@ export function setProjectConfig(stack: auto.Stack, edit: (config: Record<string
         return editProjectConfig(stack.workspace.workDir, stack.name, edit, decrypter(stack));
     } catch (e) {
         throw classify(e, stack.name);
+    }
+}
+
+/**
+ * Edits one model's keys (the shorthand's top-level keys, or its `models.<name>` entry), as
+ * `setProjectConfig` does: refused when the result is invalid, secrets kept encrypted.
+ */
+export function setModelConfig(stack: auto.Stack, model: Pick<ModelConfig, "path">, edit: (entry: Record<string, unknown>) => void): StackConfig {
+    return setProjectConfig(stack, (config) => edit(modelEntryOf(config, model.path)));
+}
+
+/**
+ * The model names of the stack's settings file as written, without validating it (for `status`
+ * and `rollback` when the config is invalid): the `models` map's keys, else the shorthand's
+ * `model`; undefined when the file cannot be read as YAML.
+ */
+export function configuredModelNames(workDir: string, stack: string): string[] | undefined {
+    try {
+        const models = readProjectConfig(workDir, stack).models;
+        return typeof models === "object" && models !== null && !Array.isArray(models) && Object.keys(models).length > 0 ? Object.keys(models) : [shorthandModel];
+    } catch {
+        return undefined;
     }
 }
 

@@ -4,26 +4,46 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { inModel, ModelEntry, modelCollisions, modelEntries, modelKeys, selectModelName, shorthandModel } from "./models";
 import { resolvePlan } from "./rollout-plan";
 import {
-    argKeys, ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
+    ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
 } from "../components";
 
 /** The project's config namespace: keys are written `model-canary:<key>` in Pulumi.<stack>.yaml. */
 export const configNamespace = "model-canary";
 
-/** Keys read by the stack and its tools rather than by the component. */
-export const stackKeys = ["kubeconfig", "renderDir", "rollout"] as const;
+/** Keys of the whole stack, whatever its models: they stay at the top level next to `models`. */
+export const stackKeys = ["kubeconfig", "renderDir", "models"] as const;
 
 /** Keys whose value is always text. */
 const textKeys: readonly string[] = ["kubeconfig", "renderDir"];
 
-export interface StackConfig {
-    /** The component's arguments exactly as configured (defaults not yet applied). */
+/** One model of the stack: a ModelCanary and its rollout settings. */
+export interface ModelConfig {
+    /** The model's name: its key in `models`, or `model` for the shorthand. Also the component's resource name. */
+    name: string;
+    /** Where its keys live in the config tree: `[]` for the shorthand (top-level keys), `["models", name]` otherwise. */
+    path: string[];
+    /** The component's arguments as configured (defaults not yet applied; in `models`, `app` defaults to the model's name). */
     args: ModelCanaryArgs;
     /** The same with defaults applied: what the component will build. */
     resolved: ResolvedModelCanaryArgs;
+    /** The model's `rollout` block, read by the rollout tool. */
+    rollout?: Record<string, unknown>;
+    /**
+     * Per role, a digest of the ciphertexts of its secret env values in the stack settings (set by
+     * the program): it changes when a secret is set again, and restarts that version's pods.
+     */
+    envSecretRevisions?: Partial<Record<"stable" | "canary", string>>;
+}
+
+export interface StackConfig {
+    /** The stack's models by name, in config order: one (`model`) for the shorthand. */
+    models: Record<string, ModelConfig>;
+    /** True when the top-level keys describe the only model (no `models` map). */
+    shorthand: boolean;
     /** Kubeconfig path or contents; when set, objects are applied to that cluster. */
     kubeconfig?: string;
     /**
@@ -32,19 +52,12 @@ export interface StackConfig {
      * records it, is the same in every checkout.
      */
     renderDir: string;
-    /** The `rollout` block, read by the rollout tool. */
-    rollout?: Record<string, unknown>;
     /** True when `kubernetes:kubeconfig` or `kubernetes:context` configures the cluster. */
     kubernetesProviderConfigured: boolean;
     /** Where the secret values are, e.g. `["canary", "env", "API_KEY"]`; each is at a place that keeps it secret. */
     secretPaths: ConfigPath[];
     /** The secret values' plaintext: kept out of every message, record and report. */
     secrets: string[];
-    /**
-     * Per role, a digest of the ciphertexts of its secret env values in the stack settings (set by
-     * the program): it changes when a secret is set again, and restarts that version's pods.
-     */
-    envSecretRevisions?: Partial<Record<"stable" | "canary", string>>;
     /** `kubernetes:kubeconfig`, the provider's own key (used when `kubeconfig` is not set). */
     kubernetesKubeconfig?: string;
     /** `kubernetes:context`: the kubeconfig context to use. */
@@ -71,7 +84,7 @@ export function parseStackConfig(all: Record<string, string>, stack: string, sec
     if (size) throw new ValidationError([size]);
     const unreadable = new Set<string>();
     const values: Record<string, unknown> = {};
-    const accepted = [...argKeys, ...stackKeys];
+    const accepted = [...modelKeys, ...stackKeys];
     for (const [fullKey, raw] of Object.entries(all)) {
         const [namespace, key] = splitKey(fullKey);
         if (namespace !== configNamespace) continue;
@@ -113,45 +126,71 @@ function checkValues(
     values: Record<string, unknown>, all: Record<string, string>, stack: string, problems: string[], unreadable: Set<string>,
     secretPaths: ConfigPath[], secrets: string[],
 ): StackConfig {
-    const { kubeconfig, renderDir, rollout, ...componentValues } = values;
+    const { kubeconfig, renderDir } = values;
     if (kubeconfig !== undefined && (typeof kubeconfig !== "string" || kubeconfig.trim() === "")) {
         problems.push(`\`kubeconfig\` must be a kubeconfig path or its contents, got ${show(kubeconfig)}`);
     }
     const renderProblem = renderDirProblem(renderDir);
     if (renderProblem) problems.push(renderProblem);
-    if (rollout !== undefined && (typeof rollout !== "object" || rollout === null || Array.isArray(rollout))) {
-        problems.push(`\`rollout\` must be an object, got ${show(rollout)}`);
-    } else if (rollout !== undefined) {
-        // Checked here too, so a typo in the rollout block fails `pulumi up`, not the pipeline later.
-        try {
-            resolvePlan(rollout as Record<string, unknown>);
-        } catch (e) {
-            problems.push(...(e instanceof ValidationError ? e.problems : [(e as Error).message]));
-        }
-    }
 
-    let resolved: ResolvedModelCanaryArgs | undefined;
-    try {
-        resolved = validateModelCanaryArgs(componentValues);
-    } catch (e) {
-        if (!(e instanceof ValidationError)) throw e;
-        // A value that could not be read is reported once, not again as missing.
-        problems.push(...e.problems.filter((p) => ![...unreadable].some((key) => p.startsWith(`\`${key}\``))));
+    // A `models` map that could not be read has no entries to check; the shorthand is read as usual.
+    const entries = unreadable.has("models") ? [] : modelEntries(values, problems);
+    const models: Record<string, ModelConfig> = {};
+    for (const entry of entries) {
+        const model = checkModel(entry, problems, entry.path.length === 0 ? unreadable : new Set());
+        if (model) models[entry.name] = model;
     }
-    if (problems.length > 0 || !resolved) throw new ValidationError(problems);
+    problems.push(...modelCollisions(Object.values(models)));
+    if (problems.length > 0 || Object.keys(models).length === 0) throw new ValidationError(problems);
 
     return {
-        args: componentValues as unknown as ModelCanaryArgs,
-        resolved,
+        models,
+        shorthand: values.models === undefined,
         kubeconfig: kubeconfig as string | undefined,
         renderDir: path.posix.normalize((renderDir as string | undefined) ?? `rendered/${stack}`),
-        rollout: rollout as Record<string, unknown> | undefined,
         kubernetesProviderConfigured: ["kubernetes:kubeconfig", "kubernetes:context"].some((k) => all[k] !== undefined),
         secretPaths,
         secrets,
         kubernetesKubeconfig: all["kubernetes:kubeconfig"],
         kubernetesContext: all["kubernetes:context"],
     };
+}
+
+/** One model's keys: its rollout block and its component arguments, each problem named at the model's own key. */
+function checkModel(entry: ModelEntry, problems: string[], unreadable: Set<string>): ModelConfig | undefined {
+    const inEntry = (p: string) => inModel(entry, p);
+    const { rollout, ...componentValues } = entry.values;
+    if (entry.path.length > 0) {
+        // Unknown keys are named at their full path; a stack-wide key says where it belongs.
+        for (const key of Object.keys(componentValues).filter((k) => !modelKeys.includes(k))) {
+            const full = [...entry.path, key].join(".");
+            problems.push((stackKeys as readonly string[]).includes(key)
+                ? `\`${full}\` is a key of the whole stack, not of one model: set \`${key}\` at the top level`
+                : unknownKeyProblem(full, key, modelKeys));
+            delete componentValues[key];
+        }
+    }
+    if (rollout !== undefined && (typeof rollout !== "object" || rollout === null || Array.isArray(rollout))) {
+        problems.push(inEntry(`\`rollout\` must be an object, got ${show(rollout)}`));
+    } else if (rollout !== undefined) {
+        // Checked here too, so a typo in the rollout block fails `pulumi up`, not the pipeline later.
+        try {
+            resolvePlan(rollout as Record<string, unknown>);
+        } catch (e) {
+            problems.push(...(e instanceof ValidationError ? e.problems : [(e as Error).message]).map(inEntry));
+        }
+    }
+    // In the `models` map a model's `app` label defaults to its name, so models differ without setting it.
+    const args = (entry.path.length === 0 ? componentValues : { app: entry.name, ...componentValues }) as unknown as ModelCanaryArgs;
+    try {
+        const resolved = validateModelCanaryArgs(args);
+        return { name: entry.name, path: entry.path, args, resolved, rollout: rollout as Record<string, unknown> | undefined };
+    } catch (e) {
+        if (!(e instanceof ValidationError)) throw e;
+        // A value that could not be read is reported once, not again as missing.
+        problems.push(...e.problems.filter((p) => ![...unreadable].some((key) => p.startsWith(`\`${key}\``))).map(inEntry));
+        return undefined;
+    }
 }
 
 /**
@@ -216,15 +255,17 @@ export function engineSecretPaths(secretKeys: readonly string[], settings: Recor
 }
 
 /**
- * For `stable` and `canary`, a digest of the ciphertexts of their secret env values in the stack
- * settings. Ciphertexts are public (they are committed) and change whenever a value is set again,
- * so the digest reveals nothing about a value yet tells its pods to restart when it changes; a
- * promotion moves the ciphertexts unchanged, so the promoted pods keep running. Pure.
+ * For `stable` and `canary` of one model (`at`: where its keys live, `[]` for the shorthand), a
+ * digest of the ciphertexts of their secret env values in the stack settings. Ciphertexts are
+ * public (they are committed) and change whenever a value is set again, so the digest reveals
+ * nothing about a value yet tells its pods to restart when it changes; a promotion moves the
+ * ciphertexts unchanged, so the promoted pods keep running. Pure.
  */
-export function envSecretRevisions(settings: Record<string, unknown> | undefined): Partial<Record<"stable" | "canary", string>> {
+export function envSecretRevisions(settings: Record<string, unknown> | undefined, at: string[] = []): Partial<Record<"stable" | "canary", string>> {
     const revisions: Partial<Record<"stable" | "canary", string>> = {};
     for (const role of ["stable", "canary"] as const) {
-        const env = valueAt(settings?.[`${configNamespace}:${role}`], ["env"]);
+        const [key, ...rest] = [...at, role];
+        const env = valueAt(settings?.[`${configNamespace}:${key}`], [...rest, "env"]);
         const leaves = secureLeaves(env, []).map((l) => `${JSON.stringify(l.path)}=${l.ciphertext}`).sort();
         if (leaves.length > 0) revisions[role] = crypto.createHash("sha256").update(leaves.join("\n")).digest("hex").slice(0, 16);
     }
@@ -258,7 +299,8 @@ export function loadStackConfig(): StackConfig {
         // The engine runs the program in the project directory, next to the stack settings.
         const settings = readSettingsConfig(process.cwd(), stack);
         const config = parseStackConfig(all, stack, engineSecretPaths(programSecretKeys(all), settings));
-        return { ...config, envSecretRevisions: envSecretRevisions(settings) };
+        for (const model of Object.values(config.models)) model.envSecretRevisions = envSecretRevisions(settings, model.path);
+        return config;
     } catch (e) {
         if (e instanceof ValidationError) {
             throw new pulumi.RunError(`invalid stack config for \`${configNamespace}\`: ${e.message}`);
@@ -268,26 +310,26 @@ export function loadStackConfig(): StackConfig {
 }
 
 /**
- * The component's arguments as the program passes them: every secret environment value wrapped
- * with `pulumi.secret`, so the component delivers it through a Kubernetes Secret and the engine
- * stores it encrypted.
+ * One model's component arguments as the program passes them: every secret environment value
+ * wrapped with `pulumi.secret`, so the component delivers it through a Kubernetes Secret and the
+ * engine stores it encrypted.
  */
-export function componentArgs(config: StackConfig): ModelCanaryArgs {
-    const args = structuredClone(config.args) as ModelCanaryArgs;
+export function componentArgs(config: StackConfig, model: ModelConfig): ModelCanaryArgs {
+    const args = structuredClone(model.args) as ModelCanaryArgs;
     for (const role of ["stable", "canary"] as const) {
-        const model = args[role];
-        const env = model?.env as Record<string, pulumi.Input<string>> | undefined;
-        if (!model || !env) continue;
+        const version = args[role];
+        const env = version?.env as Record<string, pulumi.Input<string>> | undefined;
+        if (!version || !env) continue;
         let secret = false;
         for (const name of Object.keys(env)) {
-            if (!isSecretPath([role, "env", name], config.secretPaths)) continue;
+            if (!isSecretPath([...model.path, role, "env", name], config.secretPaths)) continue;
             env[name] = pulumi.secret(String(env[name]));
             secret = true;
         }
         // A container reads its env when it starts: a new secret value must restart its pods, as a
         // new plain value does by changing the Deployment.
-        const revision = config.envSecretRevisions?.[role];
-        if (secret && revision) model.podAnnotations = { ...model.podAnnotations, [secretRevisionAnnotation]: revision };
+        const revision = model.envSecretRevisions?.[role];
+        if (secret && revision) version.podAnnotations = { ...version.podAnnotations, [secretRevisionAnnotation]: revision };
     }
     return args;
 }
@@ -302,5 +344,22 @@ export function kubeconfigInput(config: StackConfig): pulumi.Input<string> | und
 
 /** Secret paths that the rendered manifests hold (base64, as a cluster receives them), shown as `pulumi config` paths. */
 export function renderedSecretPaths(config: StackConfig): string[] {
-    return config.secretPaths.filter((p) => p[1] === "env" && (p[0] === "stable" || p[0] === "canary")).map(formatPath);
+    return config.secretPaths.filter((p) => {
+        const own = p[0] === "models" ? p.slice(2) : p;
+        return own[1] === "env" && (own[0] === "stable" || own[0] === "canary");
+    }).map(formatPath);
 }
+
+/** The model a command acts on: the one `--model` names, or the only one (see `selectModelName`). */
+export function selectModel(config: StackConfig, requested: string | undefined, stack: string): ModelConfig {
+    return config.models[selectModelName(Object.keys(config.models), requested, stack)];
+}
+
+/** The model named `name`; the config must have it. */
+export function modelOf(config: StackConfig, name: string): ModelConfig {
+    const model = config.models[name];
+    if (!model) throw new Error(`stack config has no model \`${name}\` (models: ${Object.keys(config.models).join(", ")})`);
+    return model;
+}
+
+export { shorthandModel };

@@ -2,7 +2,7 @@
 // drift `status` reports (a hand edit during an incident, another tool writing routes).
 import { virtualServiceSpec, VirtualServiceSpec } from "../components";
 import { connect, getObject } from "./cluster-api";
-import { StackConfig } from "./config";
+import { ModelConfig, StackConfig } from "./config";
 
 export interface LiveRouting {
     /** The live default route's weights by subset; undefined when the VirtualService is missing. */
@@ -60,11 +60,11 @@ export function virtualServiceDifferences(live: VirtualServiceSpec | undefined, 
     return out;
 }
 
-/** Reads the live VirtualService of a cluster stack; undefined for a stack that renders. */
-export async function readLiveRouting(config: StackConfig): Promise<LiveRouting | undefined> {
+/** Reads a model's live VirtualService in a cluster stack; undefined for a stack that renders. */
+export async function readLiveRouting(config: StackConfig, model: ModelConfig): Promise<LiveRouting | undefined> {
     if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return undefined;
     const connection = connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
-    const r = config.resolved;
+    const r = model.resolved;
     const live = await getObject(connection, r.istioApiVersion, "virtualservices", r.namespace, r.virtualServiceName);
     return { split: splitOf(live?.spec), differences: virtualServiceDifferences(live?.spec, virtualServiceSpec(r)) };
 }
@@ -78,11 +78,12 @@ export interface Availability {
 }
 
 /** Whether a Deployment is Available (its condition); undefined for a stack that renders. */
-export async function readDeploymentAvailability(config: StackConfig, name: string): Promise<Availability | undefined> {
+export async function readDeploymentAvailability(config: StackConfig, model: ModelConfig, name: string): Promise<Availability | undefined> {
     if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return undefined;
     const connection = connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
-    const where = `${config.resolved.namespace}/${name}`;
-    const d = await getObject(connection, "apps/v1", "deployments", config.resolved.namespace, name);
+    const namespace = model.resolved.namespace;
+    const where = `${namespace}/${name}`;
+    const d = await getObject(connection, "apps/v1", "deployments", namespace, name);
     if (!d) return { available: false, availableReplicas: 0, replicas: 0, message: `Deployment ${where} does not exist` };
     const condition = (d.status?.conditions ?? []).find((c: { type: string }) => c.type === "Available");
     const availableReplicas = d.status?.availableReplicas ?? 0;

@@ -17,7 +17,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { backendFor, StackOperationError, StackRef, workDirOf } from "./automation";
+import type * as auto from "@pulumi/pulumi/automation";
+import { backendFor, refOf, StackOperationError, StackRef, workDirOf } from "./automation";
+import { shorthandModel } from "./models";
 import { currentProcess, describeProcess, liveness, ProcessIdentity } from "./process";
 
 export class StackLockedError extends StackOperationError {
@@ -27,16 +29,30 @@ export class StackLockedError extends StackOperationError {
     }
 }
 
-/** Where the stack's run lock lives (see the module comment). */
-export function lockFile(ref: StackRef): string {
+/**
+ * Where a run lock lives (see the module comment). The model named `model` (the shorthand's, or a
+ * `models` entry of that name) uses the stack's own lock, as before `models` existed; any other
+ * model has its own beside it (`<stack>@<model>.json`), so two models' rollouts run at once.
+ */
+export function lockFile(ref: StackRef, model?: string): string {
+    const suffix = model === undefined || model === shorthandModel ? "" : `@${model}`;
+    return lockPath(ref, suffix);
+}
+
+/** The stack's apply lock: held for one config edit and its `up`, so two models' steps take turns. */
+export function applyLockFile(ref: StackRef): string {
+    return lockPath(ref, "+apply");
+}
+
+function lockPath(ref: StackRef, suffix: string): string {
     const workDir = workDirOf(ref);
     const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_");
     const url = backendFor(ref).url;
     if (url.startsWith("file://")) {
         const dir = url.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, os.homedir());
-        return path.join(path.resolve(workDir, dir), ".model-canary", "locks", safe(projectName(workDir)), `${safe(ref.stack)}.json`);
+        return path.join(path.resolve(workDir, dir), ".model-canary", "locks", safe(projectName(workDir)), `${safe(ref.stack)}${suffix}.json`);
     }
-    return path.join(workDir, ".model-canary", safe(ref.stack), "run.lock.json");
+    return path.join(workDir, ".model-canary", safe(ref.stack), `run${suffix}.lock.json`);
 }
 
 function projectName(workDir: string): string {
@@ -57,9 +73,17 @@ function readHolder(file: string): ProcessIdentity | undefined {
     }
 }
 
-/** The process holding the stack's lock, if any (whether it still runs or not). */
-export function lockHolder(ref: StackRef): ProcessIdentity | undefined {
-    return readHolder(lockFile(ref));
+/** The process holding a model's run lock (the stack's, for the model `model`), if any, whether it still runs or not. */
+export function lockHolder(ref: StackRef, model?: string): ProcessIdentity | undefined {
+    return readHolder(lockFile(ref, model));
+}
+
+/** Every run lock of the stack's models that a process holds (alive or not), by model name. */
+export function lockHolders(ref: StackRef, models: readonly string[]): { model: string; holder: ProcessIdentity }[] {
+    return models.flatMap((model) => {
+        const holder = lockHolder(ref, model);
+        return holder ? [{ model, holder }] : [];
+    });
 }
 
 /** A pre-emption request: the `rollback` that asks the holder to stop. */
@@ -77,6 +101,8 @@ export interface StackLock {
 }
 
 interface AcquireOptions {
+    /** The model whose run lock to take (see `lockFile`). Default: the stack's own. */
+    model?: string;
     /** Told when a dead holder's lock is taken over. */
     onMessage?: (message: string) => void;
     /** How often the holder looks for a pre-emption request. Default 200 ms. */
@@ -88,7 +114,17 @@ interface AcquireOptions {
  * left by a process that no longer runs is taken over (with a message).
  */
 export function acquireStackLock(ref: StackRef, command: string, options: AcquireOptions = {}): StackLock {
-    const file = lockFile(ref);
+    return acquireFile(lockFile(ref, options.model), ref, command, options);
+}
+
+/** What a lock is called in messages: `stack `prod`` or `model `fraud` of stack `prod``. */
+function subject(ref: StackRef, model: string | undefined): string {
+    return model === undefined || model === shorthandModel ? `stack \`${ref.stack}\`` : `model \`${model}\` of stack \`${ref.stack}\``;
+}
+
+function acquireFile(file: string, ref: StackRef, command: string, options: AcquireOptions): StackLock {
+    const what = subject(ref, options.model);
+    const modelFlag = options.model === undefined || options.model === shorthandModel ? "" : ` --model ${options.model}`;
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const me = currentProcess(command);
     const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
@@ -104,17 +140,17 @@ export function acquireStackLock(ref: StackRef, command: string, options: Acquir
             const holder = readHolder(file);
             if (!holder) {
                 // Written by something else than this tool, or damaged: never guess.
-                throw new StackLockedError(`stack \`${ref.stack}\` is locked by ${file}, which does not name a process; if no model-canary command is running on this stack, remove that file`);
+                throw new StackLockedError(`${what} is locked by ${file}, which does not name a process; if no model-canary command is running on it, remove that file`);
             }
             const state = liveness(holder);
             if (state.state === "alive") {
-                throw new StackLockedError(`stack \`${ref.stack}\` is held by a running \`${holder.command}\` (${describeProcess(holder)}); wait for it to finish, or run \`model-canary rollback --stack ${ref.stack}\` to stop it and send all traffic to stable`, holder);
+                throw new StackLockedError(`${what} is held by a running \`${holder.command}\` (${describeProcess(holder)}); wait for it to finish, or run \`model-canary rollback --stack ${ref.stack}${modelFlag}\` to stop it and send all traffic to stable`, holder);
             }
             if (state.state === "unknown") {
-                throw new StackLockedError(`stack \`${ref.stack}\` is held by \`${holder.command}\` (${describeProcess(holder)}); ${state.reason}: wait for it, or, once you know it has ended, remove ${file}`, holder);
+                throw new StackLockedError(`${what} is held by \`${holder.command}\` (${describeProcess(holder)}); ${state.reason}: wait for it, or, once you know it has ended, remove ${file}`, holder);
             }
             takeOver(file, holder);
-            options.onMessage?.(`model-canary: taking over the lock of stack \`${ref.stack}\` left by \`${holder.command}\` (${describeProcess(holder)}): ${state.reason}`);
+            options.onMessage?.(`model-canary: taking over the lock of ${what} left by \`${holder.command}\` (${describeProcess(holder)}): ${state.reason}`);
         }
     } finally {
         fs.rmSync(temp, { force: true });
@@ -179,7 +215,8 @@ export interface PreemptOptions extends AcquireOptions {
  */
 export async function preemptStackLock(ref: StackRef, command: string, options: PreemptOptions = {}): Promise<StackLock> {
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const file = lockFile(ref);
+    const file = lockFile(ref, options.model);
+    const what = subject(ref, options.model);
     const marker = markerFile(file);
     const deadline = Date.now() + timeoutMs;
     let asked: ProcessIdentity | undefined;
@@ -198,7 +235,7 @@ export async function preemptStackLock(ref: StackRef, command: string, options: 
                     const temp = `${marker}.${process.pid}.tmp`;
                     fs.writeFileSync(temp, `${JSON.stringify(currentProcess(command), null, 2)}\n`);
                     fs.renameSync(temp, marker);
-                    options.onMessage?.(`model-canary: stack \`${ref.stack}\` is held by \`${holder.command}\` (${describeProcess(holder)}); asking it to stop`);
+                    options.onMessage?.(`model-canary: ${what} is held by \`${holder.command}\` (${describeProcess(holder)}); asking it to stop`);
                     if (options.signalHolder !== false && holder.host === os.hostname() && holder.pid !== process.pid) {
                         try {
                             process.kill(holder.pid, "SIGTERM");
@@ -208,7 +245,7 @@ export async function preemptStackLock(ref: StackRef, command: string, options: 
                     }
                 }
                 if (Date.now() >= deadline) {
-                    throw new StackLockedError(`stack \`${ref.stack}\` is still held by \`${holder.command}\` (${describeProcess(holder)}) after ${Math.round(timeoutMs / 1000)}s of asking it to stop; nothing was changed. Stop that process, then run \`${command}\` again`, holder);
+                    throw new StackLockedError(`${what} is still held by \`${holder.command}\` (${describeProcess(holder)}) after ${Math.round(timeoutMs / 1000)}s of asking it to stop; nothing was changed. Stop that process, then run \`${command}\` again`, holder);
                 }
                 await new Promise((resolve) => setTimeout(resolve, 100));
             }
@@ -219,5 +256,53 @@ export async function preemptStackLock(ref: StackRef, command: string, options: 
             const by = readHolder(marker);
             if (by && by.pid === process.pid && by.host === os.hostname()) fs.rmSync(marker, { force: true });
         }
+    }
+}
+
+// Apply locks this process holds, by file, with how many callers hold each: a rollback inside a
+// rollout's step (same process) must not wait for itself.
+const applying = new Map<string, { lock: StackLock; depth: number }>();
+
+/**
+ * Runs `action` (a config edit and its `up`) holding the stack's apply lock, waiting while another
+ * command holds it for its own edit and `up`: two models' rollouts on one stack take turns per
+ * step instead of failing on the engine's lock, and their edits of Pulumi.<stack>.yaml never
+ * interleave. A dead holder's lock is taken over; a holder on another host is waited for up to
+ * `timeoutMs` (default 30 min: a first `up` against a cluster can take minutes).
+ */
+export async function withApplyLock<T>(stack: auto.Stack, command: string, action: () => Promise<T>, options: AcquireOptions & { timeoutMs?: number } = {}): Promise<T> {
+    const ref = refOf(stack);
+    const file = applyLockFile(ref);
+    const mine = applying.get(file);
+    if (mine) {
+        mine.depth++;
+        try {
+            return await action();
+        } finally {
+            mine.depth--;
+        }
+    }
+    const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+    let told = false;
+    let lock: StackLock;
+    for (;;) {
+        try {
+            lock = acquireFile(file, ref, command, { onMessage: options.onMessage });
+            break;
+        } catch (e) {
+            if (!(e instanceof StackLockedError) || !e.holder || Date.now() >= deadline) throw e;
+            if (!told) {
+                told = true;
+                options.onMessage?.(`model-canary: waiting for \`${e.holder.command}\` (${describeProcess(e.holder)}) to finish applying stack \`${ref.stack}\``);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+    }
+    applying.set(file, { lock, depth: 1 });
+    try {
+        return await action();
+    } finally {
+        applying.delete(file);
+        lock.release();
     }
 }

@@ -11,6 +11,8 @@ import * as YAML from "yaml";
 import { AppliedConfig, AppliedSecret, LeafPath } from "./applied";
 import { checkConfig, readOutputs, StackOperationError, upStack } from "./automation";
 import { configNamespace } from "./config";
+import { withApplyLock } from "./lock";
+import { shorthandModel } from "./models";
 import { stackSettingsPath } from "./settings";
 
 export interface RecoveryResult {
@@ -39,8 +41,41 @@ function versionOf(value: unknown): string | undefined {
     return typeof parsed === "object" && parsed !== null && typeof (parsed as { version?: unknown }).version === "string" ? (parsed as { version: string }).version : undefined;
 }
 
-/** The last applied config with traffic off the canary: `canaryWeight` 0, no mirror, header routes to the canary removed. Pure. */
-export function rollbackConfig(applied: AppliedConfig): AppliedConfig {
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Where a model's keys are in a recorded config: `[]` for the shorthand, `[name]` in its `models` map. Throws "refused" when it has no such model. */
+function recordedModelPath(plain: Record<string, unknown>, model: string): string[] {
+    const models = plain[key("models")];
+    if (isRecord(models)) {
+        if (isRecord(models[model])) return [model];
+        throw new StackOperationError("refused", `the config the last \`up\` applied has no model \`${model}\` (its models are ${Object.keys(models).map((m) => `\`${m}\``).join(", ")}), so \`rollback\` cannot apply it instead; fix the settings file and run \`rollback\` again`);
+    }
+    if (model === shorthandModel) return [];
+    throw new StackOperationError("refused", `the config the last \`up\` applied has one model (\`${shorthandModel}\`, the top-level keys), not \`${model}\`, so \`rollback\` cannot apply it instead; fix the settings file and run \`rollback\` again`);
+}
+
+/**
+ * The last applied config with traffic off one model's canary (`model`, default the shorthand's):
+ * its `canaryWeight` 0 and its header routes to the canary removed; other models as they were. Pure.
+ */
+export function rollbackConfig(applied: AppliedConfig, model: string = shorthandModel): AppliedConfig {
+    const at = recordedModelPath(applied.plain, model);
+    if (at.length > 0) {
+        const plain = structuredClone(applied.plain);
+        const entry = (plain[key("models")] as Record<string, Record<string, unknown>>)[at[0]];
+        const canaryVersion = versionOf(entry.canary);
+        entry.canaryWeight = 0;
+        delete entry.mirrorPercent;
+        // Header routes cannot hold secrets (refused by validation), so no secret leaf moves with them.
+        if (Array.isArray(entry.headerRoutes)) {
+            const kept = entry.headerRoutes.filter((r) => canaryVersion === undefined || (r as { version?: unknown })?.version !== canaryVersion);
+            if (kept.length > 0) entry.headerRoutes = kept;
+            else delete entry.headerRoutes;
+        }
+        return { plain, secrets: applied.secrets.map((s) => ({ ...s, path: [...s.path] })) };
+    }
     const plain = structuredClone(applied.plain);
     let secrets = applied.secrets.map((s) => ({ ...s, path: [...s.path] }));
     const canaryVersion = versionOf(plain[key("canary")]) ?? versionOf(secrets.find((s) => s.key === key("canary") && s.path.length === 0)?.value);
@@ -81,17 +116,21 @@ function providerSettings(text: string | undefined): Record<string, unknown> {
     }
 }
 
-/** The user's file with traffic off the canary too, where it still parses; otherwise as it was. */
-function disarmed(text: string, canaryVersion: string | undefined): { text: string; edited: boolean } {
+/** The user's file with traffic off the model's canary too, where it still parses; otherwise as it was. */
+function disarmed(text: string, canaryVersion: string | undefined, model: string): { text: string; edited: boolean } {
     const doc = YAML.parseDocument(text);
     if (doc.errors.length > 0 || !YAML.isMap(doc.get("config"))) return { text, edited: false };
-    doc.setIn(["config", key("canaryWeight")], 0);
-    doc.deleteIn(["config", key("mirrorPercent")]);
-    const routes = doc.getIn(["config", key("headerRoutes")]);
+    // The model's keys: in its `models` entry when the file has one, else the top-level keys.
+    const entry = ["config", key("models"), model];
+    const at = (name: string) => (YAML.isMap(doc.getIn(entry)) ? [...entry, name] : ["config", key(name)]);
+    if (!YAML.isMap(doc.getIn(entry)) && model !== shorthandModel) return { text, edited: false };
+    doc.setIn(at("canaryWeight"), 0);
+    doc.deleteIn(at("mirrorPercent"));
+    const routes = doc.getIn(at("headerRoutes"));
     if (YAML.isSeq(routes)) {
         const all = routes.toJSON() as { version?: unknown }[];
         for (let i = all.length - 1; i >= 0; i--) if (canaryVersion !== undefined && all[i]?.version === canaryVersion) routes.delete(i);
-        if (routes.items.length === 0) doc.deleteIn(["config", key("headerRoutes")]);
+        if (routes.items.length === 0) doc.deleteIn(at("headerRoutes"));
     }
     return { text: doc.toString(), edited: true };
 }
@@ -127,7 +166,11 @@ function setSecret(stack: auto.Stack, secret: AppliedSecret): Promise<void> {
  * Takes traffic off the canary from the last applied config. `problems`: why the settings file
  * was refused, for the messages. Throws a "refused" error when the stack has no recorded config.
  */
-export async function rollbackFromLastApplied(stack: auto.Stack, reason: string, problems: string[]): Promise<RecoveryResult> {
+export async function rollbackFromLastApplied(stack: auto.Stack, reason: string, problems: string[], model: string = shorthandModel): Promise<RecoveryResult> {
+    return withApplyLock(stack, "rollback", () => recover(stack, reason, problems, model));
+}
+
+async function recover(stack: auto.Stack, reason: string, problems: string[], model: string): Promise<RecoveryResult> {
     const file = stackSettingsPath(stack.workspace.workDir, stack.name);
     const applied = appliedFromOutputs(await readOutputs(stack));
     if (!applied) {
@@ -137,12 +180,14 @@ export async function rollbackFromLastApplied(stack: auto.Stack, reason: string,
             ...problems.map((p) => `- ${p}`),
         ].join("\n"), undefined, problems);
     }
-    const target = rollbackConfig(applied);
-    const canaryVersion = versionOf(applied.plain[key("canary")]);
+    const target = rollbackConfig(applied, model);
+    const at = recordedModelPath(applied.plain, model);
+    const recorded = (plain: Record<string, unknown>) => (at.length > 0 ? (plain[key("models")] as Record<string, Record<string, unknown>>)[at[0]] : undefined);
+    const canaryVersion = versionOf(at.length > 0 ? recorded(applied.plain)!.canary : applied.plain[key("canary")]);
     const original = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
     const savedAs = original === undefined ? undefined : `${file}.invalid-${new Date().toISOString().replace(/[:.]/g, "-")}`;
     // Saved first, with traffic off the canary there too, so restoring it by hand never sends traffic back.
-    const saved = original === undefined ? undefined : disarmed(original, canaryVersion);
+    const saved = original === undefined ? undefined : disarmed(original, canaryVersion, model);
     if (savedAs !== undefined) fs.writeFileSync(savedAs, saved!.text);
     try {
         writeAtomically(file, YAML.stringify({ ...providerSettings(original), config: Object.fromEntries(Object.entries(target.plain).map(([k, v]) => [k, fileValue(v)])) }));
@@ -157,6 +202,6 @@ export async function rollbackFromLastApplied(stack: auto.Stack, reason: string,
     }
     const started = Date.now();
     await upStack(stack, { message: `model-canary rollback from the last applied config: ${reason}` });
-    const stableVersion = versionOf(target.plain[key("stable")]) ?? versionOf(target.secrets.find((s) => s.key === key("stable") && s.path.length === 0)?.value) ?? "stable";
+    const stableVersion = (at.length > 0 ? versionOf(recorded(target.plain)!.stable) : versionOf(target.plain[key("stable")])) ?? versionOf(target.secrets.find((s) => s.key === key("stable") && s.path.length === 0)?.value) ?? "stable";
     return { actionMs: Date.now() - started, savedAs, savedDisarmed: saved?.edited === true, stableVersion };
 }

@@ -7,7 +7,7 @@
 // the engine hands them to the program, through the stack's secrets provider (`Decrypt`).
 import * as fs from "fs";
 import * as YAML from "yaml";
-import { ConfigPath, secureLeaves, substituteSecure, valueAt } from "../components";
+import { ConfigPath, isSecureLeaf, secureLeaves, substituteSecure, valueAt } from "../components";
 import { configNamespace, parseStackConfig, StackConfig, stackSettingsPath } from "./config";
 
 export { stackSettingsPath };
@@ -106,13 +106,41 @@ export function editProjectConfig(workDir: string, stack: string, edit: (config:
     edit(after);
     const checked = check(Object.fromEntries(Object.entries(after).filter(([, v]) => v !== undefined)), stack, decrypt);
 
-    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-        const fullKey = ["config", `${configNamespace}:${key}`];
-        if (after[key] === undefined) doc.deleteIn(fullKey);
-        else if (JSON.stringify(after[key]) !== JSON.stringify(before[key])) doc.setIn(fullKey, after[key]);
-    }
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) writeChange(doc, ["config", `${configNamespace}:${key}`], before[key], after[key]);
     const temp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temp, doc.toString());
     fs.renameSync(temp, file);
     return checked;
+}
+
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value) && !isSecureLeaf(value);
+}
+
+/**
+ * Writes what changed between `before` and `after` at `at`, descending into maps that both sides
+ * have, so an edit of `models.fraud.canaryWeight` rewrites that one value: the other models'
+ * entries keep their comments and layout, and every `secure:` node stays as it is.
+ */
+function writeChange(doc: YAML.Document, at: (string | number)[], before: unknown, after: unknown): void {
+    if (JSON.stringify(before) === JSON.stringify(after)) return;
+    if (after === undefined) {
+        doc.deleteIn(at);
+        return;
+    }
+    if (isPlainMap(before) && isPlainMap(after) && YAML.isMap(doc.getIn(at, true))) {
+        for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) writeChange(doc, [...at, key], before[key], after[key]);
+        return;
+    }
+    doc.setIn(at, after);
+}
+
+/**
+ * The project's config keys of one model, to edit: the top-level keys for the shorthand (`path`
+ * `[]`), `models.<name>` otherwise. Throws when the entry is missing or not a map.
+ */
+export function modelEntryOf(config: Record<string, unknown>, path: readonly string[]): Record<string, unknown> {
+    const entry = path.reduce<unknown>((node, key) => (isPlainMap(node) ? node[key] : undefined), config);
+    if (!isPlainMap(entry)) throw new Error(`the stack config has no model entry \`${path.join(".")}\``);
+    return entry;
 }

@@ -33,8 +33,8 @@ describe("stack config", () => {
             "model-canary:headerRoutes": JSON.stringify([{ header: "x-canary-version", exact: "v2", version: "v2" }]),
             "kubernetes:namespace": "elsewhere",
         }, "dev");
-        assert.strictEqual(c.resolved.canaryWeight, 10);
-        assert.strictEqual(c.resolved.canary?.image, "your-docker-repo/model-runner:v2");
+        assert.strictEqual(c.models.model.resolved.canaryWeight, 10);
+        assert.strictEqual(c.models.model.resolved.canary?.image, "your-docker-repo/model-runner:v2");
         assert.strictEqual(c.renderDir, "rendered/dev");
         assert.strictEqual(c.kubeconfig, undefined);
         assert.strictEqual(c.kubernetesProviderConfigured, false);
@@ -42,10 +42,10 @@ describe("stack config", () => {
 
     it("takes the seed's 1% start from Pulumi.dev.yaml", () => {
         const c = parseStackConfig(devStackConfig(), "dev");
-        assert.strictEqual(c.resolved.canaryWeight, 1);
-        assert.strictEqual(c.resolved.serviceName, "model-service");
-        assert.deepStrictEqual([c.resolved.stable.version, c.resolved.canary?.version], ["v1", "v2"]);
-        assert.deepStrictEqual(c.resolved.headerRoutes, [{ header: "x-canary-version", exact: "v2", version: "v2" }]);
+        assert.strictEqual(c.models.model.resolved.canaryWeight, 1);
+        assert.strictEqual(c.models.model.resolved.serviceName, "model-service");
+        assert.deepStrictEqual([c.models.model.resolved.stable.version, c.models.model.resolved.canary?.version], ["v1", "v2"]);
+        assert.deepStrictEqual(c.models.model.resolved.headerRoutes, [{ header: "x-canary-version", exact: "v2", version: "v2" }]);
     });
 
     it("knows a cluster is configured through kubeconfig or the kubernetes provider's own keys", () => {
@@ -56,7 +56,7 @@ describe("stack config", () => {
 
     it("refuses a misspelt key instead of ignoring it", () => {
         assert.deepStrictEqual(problemsOf({ "model-canary:stable": stableJson, "model-canary:canary": canaryJson, "model-canary:canaryWieght": "10" }), [
-            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`, `kubeconfig`, `renderDir`, `rollout`",
+            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`, `rollout`, `kubeconfig`, `renderDir`, `models`",
         ]);
     });
 
@@ -101,7 +101,7 @@ describe("stack program (mocked engine)", () => {
         await installMocks();
         pulumi.runtime.setAllConfig(devStackConfig());
         drain();
-        const program = await (await import("../index")).default();
+        const program = await (await import("../index")).default() as Record<string, any>;
         assert.deepStrictEqual(program.split, { v1: 99, v2: 1 });
         assert.deepStrictEqual(program.target, { mode: "render", renderDir: "rendered/test" });
         assert.strictEqual(program.canaryWeight, 1);

@@ -52,7 +52,7 @@ describe("secret config", () => {
 
     it("validates a secret env value like any other and reports where the secrets are", () => {
         const c = parseStackConfig(engineView({ stable, canary, canaryWeight: 10 }), "dev", [["canary", "env", "API_KEY"]]);
-        assert.strictEqual(c.resolved.canary?.env.API_KEY, secret);
+        assert.strictEqual(c.models.model.resolved.canary?.env.API_KEY, secret);
         assert.deepStrictEqual([c.secretPaths, c.secrets], [[["canary", "env", "API_KEY"]], [secret]]);
     });
 
@@ -66,7 +66,7 @@ describe("secret config", () => {
         assert.deepStrictEqual(promoted, { stable: first.canary });
 
         const config = parseStackConfig(engineView({ stable, canary }), "dev", [["canary", "env", "API_KEY"]]);
-        const args = componentArgs({ ...config, envSecretRevisions: first });
+        const args = componentArgs(config, { ...config.models.model, envSecretRevisions: first });
         assert.ok(pulumi.Output.isInstance(args.canary?.env?.API_KEY), "the secret is an Output");
         assert.strictEqual(args.canary?.env?.LOG_LEVEL, "info");
         assert.deepStrictEqual(args.canary?.podAnnotations, { [secretRevisionAnnotation]: first.canary });
@@ -202,7 +202,7 @@ config:
 
     it("reads a secret decrypted, as the engine hands it to the program", () => {
         const c = checkProjectConfig(dir, "dev", decrypt);
-        assert.deepStrictEqual(c.resolved.canary?.env, { LOG_LEVEL: "info", API_KEY: secret });
+        assert.deepStrictEqual(c.models.model.resolved.canary?.env, { LOG_LEVEL: "info", API_KEY: secret });
         assert.deepStrictEqual(c.secretPaths, [["canary", "env", "API_KEY"]]);
     });
 
@@ -210,7 +210,7 @@ config:
         editProjectConfig(dir, "dev", (c) => { c.canaryWeight = 50; }, decrypt);
         assert.strictEqual(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8"), original.replace("canaryWeight: 10 #", "canaryWeight: 50 #"));
         const promoted = editProjectConfig(dir, "dev", (c) => { c.stable = c.canary; c.canary = undefined; c.canaryWeight = 0; }, decrypt);
-        assert.strictEqual(promoted.resolved.stable.env.API_KEY, secret);
+        assert.strictEqual(promoted.models.model.resolved.stable.env.API_KEY, secret);
         const text = fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8");
         assert.ok(!text.includes(secret));
         assert.deepStrictEqual((readProjectConfig(dir, "dev").stable as { env: unknown }).env, { LOG_LEVEL: "info", API_KEY: { secure: ciphertext } });

@@ -28,7 +28,7 @@ describe("stack settings edits", () => {
 
     it("changes only the edited key and keeps comments, other namespaces and the salt", () => {
         const checked = editProjectConfig(dir, "dev", (c) => { c.canaryWeight = 10; });
-        assert.strictEqual(checked.resolved.canaryWeight, 10);
+        assert.strictEqual(checked.models.model.resolved.canaryWeight, 10);
         assert.strictEqual(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8"), original.replace("canaryWeight: 1 #", "canaryWeight: 10 #"));
     });
 

@@ -1,0 +1,153 @@
+// Many models in one stack: the `models` map of the stack config, the one-model shorthand (the
+// top-level keys), which model a command acts on, and the names that must not collide across
+// models. Pure: no Pulumi, no I/O.
+import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show } from "../components";
+
+/** The name of the model the top-level (shorthand) keys describe; also the component's resource name, so existing stacks keep their URNs. */
+export const shorthandModel = "model";
+
+/** Keys each model has: the component's arguments and its `rollout` block. */
+export const modelKeys: readonly string[] = [...argKeys, "rollout"];
+
+/** A model's entry as configured: its name and its keys, as the program reads them. */
+export interface ModelEntry {
+    name: string;
+    /** The entry's keys (the shorthand's top-level keys, or `models.<name>`). */
+    values: Record<string, unknown>;
+    /** Where the entry lives in the config tree: `[]` for the shorthand, `["models", name]` otherwise. */
+    path: string[];
+}
+
+/** Thrown when `--model` is missing where several models need it, or names none of them. */
+export class ModelSelectionError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ModelSelectionError";
+    }
+}
+
+const nameWhat = "a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The models of a config (`values`: the project's keys, structured values parsed), or the problems
+ * that stop it from having any: `models` that is not a map of names to objects, or `models` next to
+ * the shorthand's keys. A config without `models` is the shorthand: one model named `model`.
+ */
+export function modelEntries(values: Record<string, unknown>, problems: string[]): ModelEntry[] {
+    const shorthandKeys = Object.keys(values).filter((k) => modelKeys.includes(k));
+    if (values.models === undefined) {
+        const own = Object.fromEntries(shorthandKeys.map((k) => [k, values[k]]));
+        return [{ name: shorthandModel, values: own, path: [] }];
+    }
+    const models = values.models;
+    if (!isRecord(models) || Object.keys(models).length === 0) {
+        problems.push(`\`models\` must map each model's name to its keys, e.g. { fraud: { stable: { version: v1, image: registry/fraud:v1 } } }, got ${show(models)}`);
+        return [];
+    }
+    if (shorthandKeys.length > 0) {
+        const names = Object.keys(models);
+        problems.push(`${shorthandKeys.map((k) => `\`${k}\``).join(", ")} ${shorthandKeys.length === 1 ? "is a key" : "are keys"} of the one-model shorthand and cannot be used with \`models\` (${names.map((n) => `\`${n}\``).join(", ")}): move ${shorthandKeys.length === 1 ? "it" : "them"} into a model's entry, e.g. \`models.${names[0]}.${shorthandKeys[0]}\``);
+    }
+    const entries: ModelEntry[] = [];
+    for (const [name, entry] of Object.entries(models)) {
+        if (!isDnsLabel(name)) {
+            problems.push(`\`models\` key ${show(name)} must be a model name: ${nameWhat}`);
+            continue;
+        }
+        if (!isRecord(entry)) {
+            problems.push(`\`models.${name}\` must be an object with the model's keys (\`stable\`, \`canary\`, \`canaryWeight\`, ...), got ${show(entry)}`);
+            continue;
+        }
+        entries.push({ name, values: entry, path: ["models", name] });
+    }
+    return entries;
+}
+
+/** A message about a model's key, moved under its entry: `` `canaryWeight` ... `` becomes `` `models.fraud.canaryWeight` ... ``. */
+export function inModel(entry: Pick<ModelEntry, "path">, problem: string): string {
+    if (entry.path.length === 0) return problem;
+    const prefix = entry.path.join(".");
+    return problem.startsWith("`") ? `\`${prefix}.${problem.slice(1)}` : `\`${prefix}\`: ${problem}`;
+}
+
+/** The model a command acts on: `requested` (from `--model`), or the only one. */
+export function selectModelName(names: readonly string[], requested: string | undefined, stack: string): string {
+    const list = names.map((n) => `\`${n}\``).join(", ");
+    if (requested !== undefined) {
+        if (names.includes(requested)) return requested;
+        throw new ModelSelectionError(`\`--model\` must name a model of stack \`${stack}\`, got ${show(requested)}; its models are ${list}`);
+    }
+    if (names.length === 1) return names[0];
+    throw new ModelSelectionError(`stack \`${stack}\` has ${names.length} models (${list}): name the one to act on with \`--model NAME\``);
+}
+
+/**
+ * One model's part of the stack outputs: `models.<name>` when the program exports the `models` map
+ * (a `models` config, or a user's program), else the top-level outputs for the shorthand's `model`
+ * (what this project's program exports for the shorthand). Empty when the model was never deployed.
+ */
+export function modelOutputsOf(outputs: Record<string, unknown>, name: string): Record<string, unknown> {
+    const models = outputs.models;
+    if (isRecord(models)) return isRecord(models[name]) ? models[name] : {};
+    return name === shorthandModel ? outputs : {};
+}
+
+/** A model's names that must be unique in the stack: what two models would both claim. */
+interface Claim {
+    /** What is claimed, for the message: `the Deployment default/fraud-v1`. */
+    what: string;
+    /** The key that decides it, below the model's entry. */
+    key: string;
+}
+
+/** The hosts of a VirtualService, qualified the way Istio reads a short name (relative to the VirtualService's namespace). */
+function qualifiedHost(host: string, namespace: string): string {
+    return host.includes(".") || host.includes("*") ? host : `${host}.${namespace}.svc.cluster.local`;
+}
+
+function claims(name: string, r: ResolvedModelCanaryArgs): Claim[] {
+    const ns = r.namespace;
+    const versions = [["stable", r.stable.version], ...(r.canary ? [["canary", r.canary.version]] : [])] as const;
+    const gateways = r.gateways ?? ["mesh"];
+    return [
+        // Deployments and their env Secrets are `<app>-<version>`, so equal Deployment names mean equal Secret names too.
+        ...versions.map(([role, v]) => ({ what: `the Deployment (and env Secret) name ${show(`${ns}/${deploymentName(r.app, v)}`)}`, key: `${role}.version` })),
+        // The component names its children `<model>-<version>`: two models could build the same resource name.
+        ...versions.map(([role, v]) => ({ what: `the Pulumi resource name ${show(`${name}-${v}`)} (a Deployment)`, key: `${role}.version` })),
+        { what: `the Service ${show(`${ns}/${r.serviceName}`)}`, key: "serviceName" },
+        { what: `the VirtualService ${show(`${ns}/${r.virtualServiceName}`)}`, key: "virtualServiceName" },
+        { what: `the DestinationRule ${show(`${ns}/${r.destinationRuleName}`)}`, key: "destinationRuleName" },
+        // A Service selects its pods by `app` alone: a shared label makes one model's Service send requests to the other's pods.
+        { what: `the \`app\` label ${show(r.app)} in namespace ${show(ns)} (each Service would select the other model's pods)`, key: "app" },
+        ...r.hosts.flatMap((h) => gateways.map((g) => ({ what: `the VirtualService host ${show(qualifiedHost(h, ns))}${gateways.length > 1 || g !== "mesh" ? ` on gateway ${show(g)}` : ""}`, key: "hosts" }))),
+    ];
+}
+
+/**
+ * Problems where two models claim the same name: Deployments, Secrets, Services, VirtualServices
+ * and DestinationRules in one namespace, VirtualService hosts (on the same gateway), `app` labels,
+ * and the component's own resource names. Each names both models and the colliding value.
+ */
+export function modelCollisions(models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs }[]): string[] {
+    const owner = new Map<string, { model: string; path: string[]; key: string }>();
+    const problems: string[] = [];
+    for (const m of models) {
+        const seen = new Set<string>();
+        for (const claim of claims(m.name, m.resolved)) {
+            if (seen.has(claim.what)) continue;
+            seen.add(claim.what);
+            const first = owner.get(claim.what);
+            if (!first) {
+                owner.set(claim.what, { model: m.name, path: m.path, key: claim.key });
+                continue;
+            }
+            const at = (path: string[], key: string) => `\`${[...path, key].join(".")}\``;
+            problems.push(`models \`${first.model}\` and \`${m.name}\` collide: both would use ${claim.what} (${at(first.path, first.key)} and ${at(m.path, claim.key)}); give one of them another value`);
+        }
+    }
+    return problems;
+}
