@@ -277,6 +277,99 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         });
     });
 
+    describe("the prediction gate in the shadow stage", () => {
+        /** Scores of the stable model, and of a canary whose scores moved up by 0.2. */
+        const stableScores = { version: "v1", mean: 0.5, sd: 0.15 };
+        const sameScores = { version: "v2", mean: 0.5, sd: 0.15 };
+        const shiftedScores = { version: "v2", mean: 0.7, sd: 0.15 };
+        /** The bucket counts of a recorded histogram, summed: its number of predictions. */
+        const total = (p: unknown) => (p as { buckets: { le: string; count: number }[] }).buckets.find((b) => b.le === "+Inf")!.count;
+
+        it("a canary healthy by HTTP whose predictions shifted is rolled back at the shadow stage, having served no user; the report charts both distributions", async () => {
+            // 1000 req/s mirrored in full: about 5000 predictions a side in the 5 s window.
+            const { project, namespace } = await deployed({ steps: ["shadow", 1, 10, 50, 100], predictions: { maxKs: 0.1, minSamples: 500 } });
+            const observed: Observed = [];
+            const stop = followRenderedSplit(project, exporter, namespace, {
+                stable: { latencyMs: 80, predictions: stableScores },
+                canary: { latencyMs: 80, predictions: shiftedScores },
+            }, observed);
+            const reports = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-reports-"));
+            try {
+                const run = cli(project, ["rollout", "--report", reports]);
+                assert.strictEqual(await run.exited, 1, run.output());
+                const record = readRecord(project.dir, project.ref.stack)!;
+                assert.strictEqual(record.outcome, "rolled-back", record.message);
+                assert.match(record.message, /^rolled back at the shadow stage, having served no user/);
+                assert.deepStrictEqual(record.steps.map((s) => [s.index, s.weight, s.mirrorPercent, s.verdict]), [[1, 0, 100, "failed"]]);
+                // Every HTTP check passed: only the predictions failed it.
+                const last = record.steps[0].analyses.at(-1)!;
+                assert.deepStrictEqual(last.results.map((r) => [r.name, r.status]), [
+                    ["success-rate", "pass"], ["p99-latency", "pass"], ["success-rate-vs-stable", "pass"], ["p99-latency-vs-stable", "pass"],
+                    ["prediction-psi", "fail"], ["prediction-ks", "fail"],
+                ]);
+                const psiCheck = last.results.find((r) => r.name === "prediction-psi")!;
+                assert.ok(psiCheck.value! > 1.5 && psiCheck.value! < 2, psiCheck.message); // (0.2 / 0.15)² ≈ 1.78 for two normals
+                // The record keeps both distributions, each with the 11 buckets of the default bounds.
+                for (const side of [last.measurement.canary, last.measurement.stable]) {
+                    assert.strictEqual((side.predictions as { buckets: unknown[] }).buckets.length, 11);
+                    assert.ok(total(side.predictions) >= 500, JSON.stringify(side.predictions));
+                }
+                // The mesh: stable served everything, the mirror came and went; v2 never had a served weight.
+                assert.deepStrictEqual(observed, [[0, 0], [0, 100], [0, 0]]);
+                assert.ok(observed.every(([served]) => served === 0));
+                assert.deepStrictEqual([project.renderedSplit(), renderedMirrorPercent(project)], [{ v1: 100 }, 0]);
+                // The report: the prediction chart beside the timeline, embedded and tabled in the Markdown.
+                const files = fs.readdirSync(reports).sort();
+                assert.strictEqual(files.length, 3, files.join());
+                const chart = fs.readFileSync(path.join(reports, files.find((f) => f.endsWith("-predictions.svg"))!), "utf8");
+                assert.match(chart, /Step 1\/5: shadow \(mirror 100%, served no user\)/);
+                assert.match(chart, /class="verdict fail"[^>]*>PSI 1\.\d{3} &gt; 0\.2</);
+                assert.strictEqual(chart.match(/class="bar stable"/g)?.length, 11);
+                assert.strictEqual(chart.match(/class="bar canary"/g)?.length, 11);
+                const md = fs.readFileSync(path.join(reports, files.find((f) => f.endsWith(".md"))!), "utf8");
+                assert.match(md, /!\[canary vs stable predictions per step\]\(rollout-[^)]*-predictions\.svg\)/);
+                assert.match(md, /\| Prediction bucket \| Stable \(\d+\) \| Canary \(\d+\) \|/);
+                if (process.env.MODEL_CANARY_EXAMPLE_DIR) {
+                    // How the README's example report was made: `MODEL_CANARY_EXAMPLE_DIR=docs npx mocha ... -g "predictions shifted"`.
+                    for (const f of files) fs.copyFileSync(path.join(reports, f), path.join(process.env.MODEL_CANARY_EXAMPLE_DIR, f.replace(/^rollout-[^.]*?(-predictions)?\./, "shadow-rollback$1.")));
+                }
+            } finally {
+                stop();
+                fs.rmSync(reports, { recursive: true, force: true });
+            }
+        });
+
+        it("a canary predicting like stable passes the shadow stage and walks on to 100%, compared there with stable's last predictions", async () => {
+            const { project, namespace } = await deployed({ steps: ["shadow", 50, 100], interval: "6s", predictions: { maxKs: 0.1, minSamples: 500 } });
+            const observed: Observed = [];
+            const stop = followRenderedSplit(project, exporter, namespace, {
+                stable: { latencyMs: 80, predictions: stableScores },
+                canary: { latencyMs: 80, predictions: sameScores },
+            }, observed);
+            try {
+                const record = await rollout(project);
+                assert.strictEqual(record.outcome, "completed", record.message);
+                assert.deepStrictEqual(record.steps.map((s) => [s.index, s.weight, s.mirrorPercent, s.verdict]), [[1, 0, 100, "passed"], [2, 50, undefined, "passed"], [3, 100, undefined, "passed"]]);
+                assert.deepStrictEqual(observed, [[0, 0], [0, 100], [50, 0], [100, 0]]);
+                for (const step of record.steps) {
+                    const last = step.analyses.at(-1)!;
+                    const psiCheck = last.results.find((r) => r.name === "prediction-psi")!;
+                    assert.strictEqual(psiCheck.status, "pass", psiCheck.message);
+                    assert.ok(psiCheck.value! < 0.05, psiCheck.message);
+                }
+                // At 100% stable predicted nothing in the window: the canary passed against stable's last histogram.
+                const at100 = record.steps[2].analyses.at(-1)!;
+                assert.ok(total(at100.measurement.stable.predictions) < 500, JSON.stringify(at100.measurement.stable.predictions));
+                assert.match(at100.results.find((r) => r.name === "prediction-psi")!.message, /^canary predictions vs stable: PSI 0\.0\d\d <= 0\.2 \(\d+(\.\d)? canary and \d+(\.\d)? stable predictions in 11 buckets\)$/);
+                // ... which is not the stable measurement of that analysis (below minSamples), but its last one with enough.
+                const compared = Number(/and (\d+(?:\.\d)?) stable/.exec(at100.results.find((r) => r.name === "prediction-psi")!.message)![1]);
+                assert.ok(compared >= 500 && compared !== total(at100.measurement.stable.predictions), `compared with ${compared}`);
+            } finally {
+                stop();
+            }
+        });
+    });
+
     it("a slow canary (P99 2x stable) fails the relative latency check though it meets the absolute one", async () => {
         const { project, namespace } = await deployed();
         const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 90 }, canary: { latencyMs: 200 } });
