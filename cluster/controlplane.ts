@@ -58,7 +58,7 @@ export function clusterToolchainDir(): string {
 }
 
 /** A TCP port that is free on 127.0.0.1 right now. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.unref();
@@ -129,7 +129,7 @@ function writeKubeconfig(file: string, server: string, pki: string, user: string
     ].join("\n"), { mode: 0o600 });
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -143,7 +143,8 @@ export function alive(pid: number): boolean {
     }
 }
 
-function logTail(file: string, lines = 15): string {
+/** The last lines of a log file, or `(no log)`. */
+export function logTail(file: string, lines = 15): string {
     try {
         return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
     } catch {
@@ -172,7 +173,7 @@ function adminGet(cp: { dir: string; server: string }, urlPath: string): Promise
 }
 
 /** Polls `check` every 100 ms until it returns true; fails with `what` after `timeoutMs`. */
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, onFail: () => string): Promise<void> {
+export async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, onFail: () => string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         try {
@@ -204,7 +205,7 @@ export function kubectl(cp: Pick<ControlPlane, "binDir" | "kubeconfig">, args: s
 const owned = new Set<number>();
 
 /** Kills `pid` when this process exits, including on SIGINT/SIGTERM (then re-raised). */
-function stopOnExit(pid: number): void {
+export function stopOnExit(pid: number): void {
     if (owned.size === 0) {
         const killAll = (): void => {
             for (const p of owned) {
@@ -225,6 +226,11 @@ function stopOnExit(pid: number): void {
         }
     }
     owned.add(pid);
+}
+
+/** Undoes `stopOnExit` for a process that has been stopped. */
+export function forgetOnExit(pid: number): void {
+    owned.delete(pid);
 }
 
 export interface StartOptions {

@@ -1,0 +1,198 @@
+// Measured, not simulated: Istio's own control plane (istiod, built from istio.io/istio) turns the
+// objects the real engine applies to the local API server into routes, and a proxyless gRPC client
+// sends real requests by them to gRPC model backends on 127.0.0.x. Every routing claim here is
+// counted from answers: which version answered each request.
+//
+// Traffic never leaves the machine: the backends are WorkloadEntries on loopback addresses, the
+// Deployments run 0 replicas (so no kwok pod with a 10.244.x address matches the Service), every
+// test first asserts that each endpoint istiod serves for the Service is in 127.0.0.0/8, and the
+// client refuses to connect anywhere else.
+import * as assert from "assert";
+import * as path from "path";
+import * as cluster from "../cluster/controlplane";
+import { Backend, Client, dataplaneToolchainDir, registerBackends, SendResult, startBackend, startClient } from "../cluster/dataplane";
+import { assertLoopbackEndpoints, isLoopback, Istiod, routeNonces, startIstiod, stopIstiod, waitForRoutePush } from "../cluster/istiod";
+import { rollbackStack } from "../rollout/runner";
+import { openStack, upStack } from "../stacks/automation";
+import { binomialBound, SPLIT_TOLERANCE_SIGMAS } from "./support/binomial";
+import { clusterReader, ClusterReader } from "./support/cluster";
+import { makeProject, TestProject } from "./support/engine";
+
+/** Requests per check, and the rate the client sends them at. */
+const rps = 2000;
+const host = "model-service.default.svc.cluster.local";
+const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 0 };
+const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 0 };
+const testers = { header: "x-canary-version", exact: "v2", version: "v2" };
+const seed = { stable, canary, headerRoutes: [testers] };
+
+/** Requests a backend has answered, successfully or not. */
+const answered = async (b: Backend): Promise<number> => {
+    const c = await b.counts();
+    return c.ok + c.failed;
+};
+
+describe("real requests routed by istiod (proxyless gRPC, backends on loopback)", function () {
+    this.timeout(300_000);
+    let binDir: string;
+    let cp: cluster.ControlPlane;
+    let istiod: Istiod;
+    let live: ClusterReader;
+    let logDir: string;
+
+    before(async function () {
+        this.timeout(1_200_000); // may build istiod (about 5 minutes cold) and the control plane
+        binDir = dataplaneToolchainDir();
+        cp = await cluster.start({ stopOnExit: true });
+        live = clusterReader(cp);
+        logDir = path.join(cp.dir, "logs");
+        istiod = await startIstiod(cp, { binDir, debounceAfter: "10ms" });
+    });
+    after(async () => {
+        if (istiod) await stopIstiod(istiod);
+        if (cp) await cluster.stop(cp);
+    });
+
+    describe("weight steps, header routes and rollback through the real engine", () => {
+        let project: TestProject;
+        let client: Client;
+        const backends: Backend[] = [];
+        let routes = "";
+
+        before(async function () {
+            this.timeout(600_000);
+            // Two backends per version, as a subset has several pods.
+            for (const [version, address] of [["v1", "127.0.0.2"], ["v1", "127.0.0.3"], ["v2", "127.0.0.4"], ["v2", "127.0.0.5"]]) {
+                backends.push(await startBackend({ binDir, app: "model", version, address, service: "model-service", logDir }));
+            }
+            project = makeProject("test", { kubeconfig: cp.kubeconfig });
+            project.writeConfig({ ...seed, canaryWeight: 0 });
+            await upStack(await openStack(project.ref, { create: true }));
+            registerBackends(cp, backends);
+            client = await startClient({ binDir, istiod, authority: `${host}:80`, name: "model-client", logDir });
+        });
+        after(async () => {
+            await client?.stop();
+            for (const b of backends) await b.stop();
+            project?.remove();
+        });
+
+        /** Refuses to go on unless every endpoint istiod serves for the Service is a backend on loopback. */
+        async function onlyLoopback(): Promise<void> {
+            assert.deepStrictEqual(live.podUids("v1"), [], "no pod may match the Service's selector");
+            assert.deepStrictEqual(live.podUids("v2"), [], "no pod may match the Service's selector");
+            const endpoints = await assertLoopbackEndpoints(istiod, host, backends.length);
+            assert.deepStrictEqual(endpoints, backends.map((b) => b.address).sort());
+        }
+
+        /** Sends `count` requests; checks that every answer came from one of our backends. */
+        async function send(count: number, headers?: Record<string, string>): Promise<SendResult> {
+            await onlyLoopback();
+            const r = await client.send(count, { rps, headers });
+            assert.strictEqual(r.sent, count);
+            assert.deepStrictEqual(r.errors, {});
+            const ours = new Set(backends.map((b) => `${b.address}:${b.grpcPort}`));
+            for (const peer of Object.keys(r.peers)) {
+                assert.ok(isLoopback(peer.split(":")[0]) && ours.has(peer), `answered by ${peer}, not one of our backends`);
+            }
+            return r;
+        }
+
+        /** `up` at the config, then waits until the client has acknowledged istiod's new routes. */
+        async function apply(config: Record<string, unknown>): Promise<void> {
+            project.writeConfig(config);
+            await upStack(await openStack(project.ref));
+            routes = await waitForRoutePush(istiod, client.proxy, routes);
+        }
+
+        it("istiod listens on loopback only, serves only the four loopback backends for the Service, and the client gets its routes", async () => {
+            const listening = cluster.listeningAddresses(istiod.pid);
+            assert.ok(listening.length >= 5, listening.join(", "));
+            assert.deepStrictEqual(listening.filter((a) => !a.startsWith("127.0.0.1:")), []);
+            await onlyLoopback();
+            // At weight 0 (the stack's first `up`) the stable version answers everything.
+            assert.deepStrictEqual((await send(100)).versions, { v1: 100 });
+            routes = (await routeNonces(istiod, client.proxy)).acked;
+            assert.notStrictEqual(routes, "");
+        });
+
+        const steps: [number, number][] = [[1, 10_000], [10, 2_000], [50, 2_000]];
+        for (const [weight, n] of steps) {
+            const bound = binomialBound(n, weight / 100);
+            it(`at ${weight}% the canary answers ${bound.low}-${bound.high} of ${n} requests (binomial, ${SPLIT_TOLERANCE_SIGMAS} sigma around ${bound.mean})`, async () => {
+                await apply({ ...seed, canaryWeight: weight });
+                assert.deepStrictEqual(live.split(), { v1: 100 - weight, v2: weight });
+                const r = await send(n);
+                const v2 = r.versions.v2 ?? 0;
+                assert.strictEqual((r.versions.v1 ?? 0) + v2, n);
+                assert.ok(v2 >= bound.low && v2 <= bound.high, `the canary answered ${v2} of ${n} at ${weight}%, outside ${bound.low}-${bound.high}`);
+                // Both backends of each version take part (istiod serves the subset's endpoints).
+                for (const b of backends) assert.ok((r.peers[`${b.address}:${b.grpcPort}`] ?? 0) > 0, `${b.version} at ${b.address} answered nothing`);
+            });
+        }
+
+        it("at 100% every request reaches the canary", async () => {
+            await apply({ ...seed, canaryWeight: 100 });
+            assert.deepStrictEqual(live.split(), { v2: 100 });
+            const r = await send(1_000);
+            assert.deepStrictEqual(r.versions, { v2: 1_000 });
+        });
+
+        it("header routes send every matching request to their version, whatever the split", async () => {
+            const beta = { header: "x-user-group", prefix: "beta-", version: "v2" };
+            await apply({ ...seed, canaryWeight: 0, headerRoutes: [testers, beta] });
+            assert.deepStrictEqual(live.split(), { v1: 100 });
+            assert.deepStrictEqual((await send(1_000, { "x-canary-version": "v2" })).versions, { v2: 1_000 });
+            assert.deepStrictEqual((await send(1_000, { "x-user-group": "beta-eu" })).versions, { v2: 1_000 });
+            // Values are case-sensitive and the match is exact: these fall through to the split.
+            assert.deepStrictEqual((await send(500, { "x-canary-version": "V2" })).versions, { v1: 500 });
+            assert.deepStrictEqual((await send(500, { "x-canary-version": "v2x" })).versions, { v1: 500 });
+            assert.deepStrictEqual((await send(500, { "x-user-group": "gamma-beta-" })).versions, { v1: 500 });
+            assert.deepStrictEqual((await send(500)).versions, { v1: 500 });
+        });
+
+        it("after `rollback`, no request reaches the canary, with or without the testers' header", async () => {
+            await apply({ ...seed, canaryWeight: 50 });
+            const atFifty = await send(1_000);
+            assert.ok((atFifty.versions.v2 ?? 0) > 0);
+            const canaryBefore = await Promise.all(backends.filter((b) => b.version === "v2").map(answered));
+            await rollbackStack(await openStack(project.ref), "dataplane test");
+            routes = await waitForRoutePush(istiod, client.proxy, routes);
+            assert.deepStrictEqual(live.split(), { v1: 100 });
+            assert.deepStrictEqual((await send(5_000)).versions, { v1: 5_000 });
+            assert.deepStrictEqual((await send(1_000, { "x-canary-version": "v2" })).versions, { v1: 1_000 });
+            // The canary's backends agree: they answered nothing since the rollback.
+            assert.deepStrictEqual(await Promise.all(backends.filter((b) => b.version === "v2").map(answered)), canaryBefore);
+        });
+
+        it("refuses to send when istiod serves an endpoint outside 127.0.0.0/8", async () => {
+            // A WorkloadEntry at a private address, as a kwok pod (10.244.x) would be: never contacted.
+            cluster.kubectl(cp, ["apply", "-f", "-"], [
+                "apiVersion: networking.istio.io/v1", "kind: WorkloadEntry", "metadata:", "  name: model-offbox", "  namespace: default",
+                "spec:", "  address: 10.244.0.9", "  labels:", "    app: model", "    version: v1", "",
+            ].join("\n"));
+            try {
+                await assert.rejects(assertLoopbackEndpoints(istiod, host, backends.length + 1), /istiod serves endpoints outside 127\.0\.0\.0\/8 for model-service\.default\.svc\.cluster\.local: 10\.244\.0\.9; refusing to send requests/);
+            } finally {
+                cluster.kubectl(cp, ["delete", "workloadentry", "model-offbox", "-n", "default", "--wait=true"]);
+            }
+            await onlyLoopback();
+        });
+
+        it("stopping the client and the backends leaves none of their processes running", async () => {
+            const pids = [client.pid, ...backends.map((b) => b.pid)];
+            assert.ok(pids.every(cluster.alive));
+            await client.stop();
+            for (const b of backends) await b.stop();
+            assert.deepStrictEqual(pids.filter(cluster.alive), []);
+        });
+    });
+
+    describe("teardown", () => {
+        it("stopping istiod ends its process", async () => {
+            const pid = istiod.pid;
+            await stopIstiod(istiod);
+            assert.ok(!cluster.alive(pid));
+        });
+    });
+});
