@@ -2,8 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultRouteMirror, deploymentName, destinationRuleSpec, Mirror, TrafficSplit, trafficSplit, versionLabels, virtualServiceSpec } from "./routing";
 import { secretMark } from "./secrets";
-import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
-import { ResolvedModelCanaryArgs, ResolvedModelVersion, validateModelCanaryArgs } from "./validation";
+import { HeaderRoute, ModelCanaryArgs } from "./types";
+import { checkKnownInput, DeferrableField, ResolvedModelCanaryArgs, ResolvedModelVersion, validateModelCanaryArgs, ValidationError } from "./validation";
 
 const podSecurityDefaults: k8s.types.input.core.v1.PodSecurityContext = {
     runAsNonRoot: true,
@@ -52,10 +52,20 @@ export class ModelCanary extends pulumi.ComponentResource {
 
     constructor(name: string, args: ModelCanaryArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate before super(): a bad argument must not leave even the component registered.
-        const { checkable, secretEnv } = separateSecretEnv(args);
+        // Arguments given as Outputs are checked once known (below); the rest right here.
+        const { checkable, secretEnv, deferred } = separateInputs(args);
         const resolved = validateModelCanaryArgs(checkable);
         super("model-canary:index:ModelCanary", name, {}, opts);
-        const self = { parent: this };
+
+        // An Output argument that resolves to a bad value fails every child with the message a
+        // plain value gets up front, so none of them is created: each depends on the checks.
+        const checks = checkedInputs(deferred, secretEnv, this);
+        const gate = checks.length > 0 ? pulumi.all(checks).apply((): pulumi.Resource[] => []) : undefined;
+        const self = { parent: this, ...(gate ? { dependsOn: gate } : {}) };
+        // The SDK walks nested inputs of `dependsOn` (its type allows one level): the gate is an
+        // Output of an empty list, the resources stay listed themselves, known or not.
+        const after = (...resources: pulumi.Resource[]): pulumi.CustomResourceOptions =>
+            ({ parent: this, dependsOn: gate ? [gate as unknown as pulumi.Input<pulumi.Resource>, ...resources] : resources });
 
         this.split = trafficSplit(resolved);
         this.headerRoutes = resolved.headerRoutes;
@@ -78,12 +88,12 @@ export class ModelCanary extends pulumi.ComponentResource {
                     type: "Opaque",
                     // Encrypted in state and shown as [secret] in previews, whatever the caller passed.
                     data: pulumi.secret(pulumi.all(secrets).apply((values) =>
-                        Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(String(value), "utf8").toString("base64")])))),
+                        Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value, "utf8").toString("base64")])))),
                 }, { ...self, additionalSecretOutputs: ["data", "stringData"] });
                 this.envSecrets[model.version] = secret;
             }
             this.deployments[model.version] = new k8s.apps.v1.Deployment(`${name}-${model.version}`,
-                deploymentArgs(resolved, model, new Set(Object.keys(secrets))), { ...self, ...(secret ? { dependsOn: [secret] } : {}) });
+                deploymentArgs(resolved, model, new Set(Object.keys(secrets)), deferred[role]), secret ? after(secret) : self);
         }
 
         this.service = new k8s.core.v1.Service(`${name}-svc`, {
@@ -125,7 +135,7 @@ export class ModelCanary extends pulumi.ComponentResource {
                 annotations: { "pulumi.com/patchForce": "true" },
             },
             spec: virtualServiceSpec(resolved),
-        }, { ...self, dependsOn: [this.destinationRule, this.service, ...Object.values(this.deployments)] });
+        }, after(this.destinationRule, this.service, ...Object.values(this.deployments)));
 
         this.serviceName = this.service.metadata.name;
         this.virtualServiceName = this.virtualService.metadata.name;
@@ -151,39 +161,107 @@ export function envSecretName(app: string, version: string): string {
     return `${deploymentName(app, version)}-env`;
 }
 
+/** An Output or a promise: a value known only once the engine resolves it. */
 function isInputObject(value: unknown): boolean {
     return pulumi.Output.isInstance(value) || (typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function");
 }
 
+/** True when a value is, or holds somewhere inside, an Output or a promise. */
+function holdsInputObject(value: unknown): boolean {
+    if (isInputObject(value)) return true;
+    if (Array.isArray(value)) return value.some(holdsInputObject);
+    if (typeof value === "object" && value !== null) return Object.values(value).some(holdsInputObject);
+    return false;
+}
+
+/** A version's arguments given as Outputs, as the Deployment takes them once checked. */
+interface DeferredInputs {
+    image?: pulumi.Output<string>;
+    resources?: pulumi.Output<k8s.types.input.core.v1.ResourceRequirements>;
+    podAnnotations?: pulumi.Output<Record<string, string>>;
+    podLabels?: pulumi.Output<Record<string, string>>;
+}
+
+type Role = "stable" | "canary";
+
+/** What a deferred field stands in for during the up-front checks: a value they accept. */
+const placeholders: Record<keyof DeferredInputs, unknown> = { image: "deferred.invalid/model:output", resources: undefined, podAnnotations: undefined, podLabels: undefined };
+
 /**
- * Splits the secret environment values (those given as Outputs or promises) from the arguments.
- * The pure validation sees a placeholder in their place, so their names are still checked.
+ * Splits the arguments given as Outputs (or promises) from the plain ones. The pure validation
+ * sees an accepted placeholder in their place (for env values, `[secret]`, so their names are
+ * still checked); the Outputs are checked once known, by `checkedInputs`.
  */
-function separateSecretEnv(args: ModelCanaryArgs): { checkable: unknown; secretEnv: Record<"stable" | "canary", Record<string, pulumi.Output<string>>> } {
-    const secretEnv = { stable: {}, canary: {} } as Record<"stable" | "canary", Record<string, pulumi.Output<string>>>;
-    if (typeof args !== "object" || args === null) return { checkable: args, secretEnv };
+function separateInputs(args: ModelCanaryArgs): { checkable: unknown; secretEnv: Record<Role, Record<string, pulumi.Output<string>>>; deferred: Record<Role, DeferredInputs> } {
+    const secretEnv = { stable: {}, canary: {} } as Record<Role, Record<string, pulumi.Output<string>>>;
+    const deferred: Record<Role, DeferredInputs> = { stable: {}, canary: {} };
+    if (typeof args !== "object" || args === null) return { checkable: args, secretEnv, deferred };
     const checkable: Record<string, unknown> = { ...args };
     for (const role of ["stable", "canary"] as const) {
         const model = args[role] as unknown;
         if (typeof model !== "object" || model === null) continue;
-        const env = (model as ModelVersionArgs).env as unknown;
-        if (typeof env !== "object" || env === null || Array.isArray(env)) continue;
-        const plainEnv: Record<string, unknown> = {};
-        for (const [key, value] of Object.entries(env)) {
-            if (isInputObject(value)) {
-                secretEnv[role][key] = pulumi.output(value as pulumi.Input<string>);
-                plainEnv[key] = secretMark;
-            } else {
-                plainEnv[key] = value;
-            }
+        const version: Record<string, unknown> = { ...model };
+        for (const field of Object.keys(placeholders) as (keyof DeferredInputs)[]) {
+            if (!holdsInputObject(version[field])) continue;
+            (deferred[role] as Record<string, unknown>)[field] = pulumi.output(version[field]);
+            version[field] = placeholders[field];
         }
-        checkable[role] = { ...model, env: plainEnv };
+        const env = version.env;
+        if (typeof env === "object" && env !== null && !Array.isArray(env)) {
+            const plainEnv: Record<string, unknown> = {};
+            for (const [key, value] of Object.entries(env)) {
+                if (isInputObject(value)) {
+                    secretEnv[role][key] = pulumi.output(value as pulumi.Input<string>);
+                    plainEnv[key] = secretMark;
+                } else {
+                    plainEnv[key] = value;
+                }
+            }
+            version.env = plainEnv;
+        }
+        checkable[role] = version;
     }
-    return { checkable, secretEnv };
+    return { checkable, secretEnv, deferred };
 }
 
-function deploymentArgs(args: ResolvedModelCanaryArgs, model: ResolvedModelVersion, secretNames: Set<string>): k8s.apps.v1.DeploymentArgs {
+/**
+ * Replaces each deferred argument (and each env value given as an Output) by the same Output
+ * checked once known; a bad value fails with the up-front message, against the component.
+ * Returns every check, for the children to wait on.
+ */
+function checkedInputs(deferred: Record<Role, DeferredInputs>, secretEnv: Record<Role, Record<string, pulumi.Output<string>>>, component: pulumi.Resource): pulumi.Output<unknown>[] {
+    const checks: pulumi.Output<unknown>[] = [];
+    const check = <T>(role: Role, field: DeferrableField, output: pulumi.Output<T>): pulumi.Output<T> => {
+        const checked = output.apply((value) => {
+            try {
+                checkKnownInput(role, field, value);
+            } catch (e) {
+                if (!(e instanceof ValidationError)) throw e;
+                const error = new pulumi.ResourceError(`invalid ModelCanary argument: ${e.message}`, component, true);
+                // A program that has already returned (the usual case: registration outlives it)
+                // gets its late errors printed by `stack`: the message is the whole story.
+                error.stack = error.message;
+                throw error;
+            }
+            return value;
+        });
+        checks.push(checked);
+        return checked;
+    };
+    for (const role of ["stable", "canary"] as const) {
+        const fields = deferred[role] as Record<string, pulumi.Output<unknown>>;
+        for (const field of Object.keys(fields) as (keyof DeferredInputs)[]) fields[field] = check(role, field, fields[field]);
+        for (const key of Object.keys(secretEnv[role])) secretEnv[role][key] = check(role, `env.${key}`, secretEnv[role][key]).apply(String);
+    }
+    return checks;
+}
+
+function deploymentArgs(args: ResolvedModelCanaryArgs, model: ResolvedModelVersion, secretNames: Set<string>, deferred: DeferredInputs): k8s.apps.v1.DeploymentArgs {
     const labels = versionLabels(args.app, model.version);
+    const podAnnotations = deferred.podAnnotations ?? model.podAnnotations;
+    const resources = deferred.resources ?? model.resources;
+    // The component's own labels last: they are refused as pod labels, and the selectors need them.
+    const podLabels = deferred.podLabels ? deferred.podLabels.apply((extra) => ({ ...extra, ...labels })) : { ...model.podLabels, ...labels };
     const tcpCheck = { tcpSocket: { port: args.containerPort } };
     return {
         metadata: { name: deploymentName(args.app, model.version), namespace: args.namespace, labels },
@@ -191,17 +269,17 @@ function deploymentArgs(args: ResolvedModelCanaryArgs, model: ResolvedModelVersi
             replicas: model.replicas,
             selector: { matchLabels: labels },
             template: {
-                metadata: { labels, ...(model.podAnnotations ? { annotations: model.podAnnotations } : {}) },
+                metadata: { labels: podLabels, ...(podAnnotations ? { annotations: podAnnotations } : {}) },
                 spec: {
                     securityContext: { ...podSecurityDefaults, ...args.podSecurityContext },
                     containers: [{
                         name: args.containerName,
-                        image: model.image,
+                        image: deferred.image ?? model.image,
                         ports: [{ name: "http", containerPort: args.containerPort }],
                         env: Object.entries(model.env).map(([envName, value]) => secretNames.has(envName)
                             ? { name: envName, valueFrom: { secretKeyRef: { name: envSecretName(args.app, model.version), key: envName } } }
                             : { name: envName, value }),
-                        ...(model.resources ? { resources: model.resources } : {}),
+                        ...(resources ? { resources } : {}),
                         readinessProbe: model.readinessProbe ?? { ...tcpCheck, periodSeconds: 5 },
                         livenessProbe: model.livenessProbe ?? { ...tcpCheck, initialDelaySeconds: 15, periodSeconds: 20 },
                         securityContext: containerSecurityContext(args.containerSecurityContext),

@@ -63,6 +63,11 @@ export function isQualifiedName(text: string): boolean {
     return name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
 }
 
+/** A Kubernetes label value: empty, or at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit. */
+export function isLabelValue(text: string): boolean {
+    return text === "" || (text.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(text));
+}
+
 /** An IANA service name, as a named container port: at most 15 characters, at least one letter. */
 export function isIanaServiceName(text: string): boolean {
     return text.length <= 15 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(text) && /[a-z]/.test(text) && !text.includes("--");

@@ -14,8 +14,12 @@ export interface ModelVersionArgs {
      * Deployment's name. A DNS label: lowercase letters, digits and `-`, at most 63 characters.
      */
     version: string;
-    /** The model server's container image. Changing it rolls that Deployment's pods only. */
-    image: string;
+    /**
+     * The model server's container image. Changing it rolls that Deployment's pods only. May be an
+     * Output (an image another resource builds or pushes): it is checked once known, with the same
+     * rules and message as a plain value, and no object of the component is created when it fails.
+     */
+    image: pulumi.Input<string>;
     /** Pod count. Default 1. `0` keeps the Deployment but runs no pods. */
     replicas?: number;
     /**
@@ -25,14 +29,24 @@ export interface ModelVersionArgs {
      * plaintext in the Deployment.
      */
     env?: Record<string, pulumi.Input<string>>;
-    /** Container requests and limits. Default none (the namespace's LimitRange applies). */
-    resources?: ResourceRequirements;
+    /**
+     * Container requests and limits. Default none (the namespace's LimitRange applies). May be, or
+     * hold, Outputs: checked once known.
+     */
+    resources?: pulumi.Input<ResourceRequirements>;
     /** Readiness probe. Default: a TCP check of the container port. */
     readinessProbe?: Probe;
     /** Liveness probe. Default: a TCP check of the container port, slower than readiness. */
     livenessProbe?: Probe;
-    /** Extra pod annotations (e.g. Prometheus scrape hints). Default none. */
-    podAnnotations?: Record<string, string>;
+    /** Extra pod annotations (e.g. Prometheus scrape hints). Default none. May be, or hold, Outputs: checked once known. */
+    podAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Extra pod labels (a team, a cost centre). Default none. `app` and `version` are the
+     * component's: the Service and the DestinationRule subsets select on them. Only the pods carry
+     * these, not the Deployment's selector, so changing them restarts that version's pods and
+     * replaces nothing. May be, or hold, Outputs: checked once known.
+     */
+    podLabels?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /** Send every request whose header matches to one version, ahead of the weighted split. */
@@ -47,7 +61,11 @@ export interface HeaderRoute {
     version: string;
 }
 
-/** The arguments of a ModelCanary, as plain values so they can be checked before anything is registered. */
+/**
+ * The arguments of a ModelCanary. Whatever decides names and routing (versions, weights, header
+ * routes, ports, names, hosts) is a plain value, checked before anything is registered; a
+ * version's image, env values, resources, pod annotations and pod labels may also be Outputs.
+ */
 export interface ModelCanaryArgs {
     /** The `app` label shared by every version's pods and selected by the Service. Default `model`. */
     app?: string;

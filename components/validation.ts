@@ -4,14 +4,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import { RE2JS } from "re2js";
 import { IstioApiVersion, istioApiVersions } from "./istio";
-import { show } from "./secrets";
+import { secretMark, show } from "./secrets";
 import {
     checkKubernetesValue, livenessProbeSchema, podSecurityContextSchema, readinessProbeSchema, resourceRequirementsSchema,
     securityContextSchema,
 } from "./kubernetesTypes";
 import {
     controlCharacter, describeCharacter, int32Max, integerValue, isDns1035Label, isDnsLabel, isDnsSubdomain, isEnvVarName,
-    isImageReference, isQualifiedName, percentValue,
+    isImageReference, isLabelValue, isQualifiedName, percentValue,
 } from "./syntax";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 
@@ -20,8 +20,12 @@ export { show };
 
 /** The arguments with every default applied. */
 export interface ResolvedModelVersion extends ModelVersionArgs {
+    image: string;
     replicas: number;
     env: Record<string, string>;
+    resources?: k8s.types.input.core.v1.ResourceRequirements;
+    podAnnotations?: Record<string, string>;
+    podLabels?: Record<string, string>;
 }
 
 export interface ResolvedModelCanaryArgs {
@@ -60,7 +64,7 @@ export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "istioApiVersion", "podSecurityContext", "containerSecurityContext",
 ];
 const versionKeys: readonly (keyof ModelVersionArgs)[] = [
-    "version", "image", "replicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations",
+    "version", "image", "replicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
 ];
 const headerRouteKeys: readonly (keyof HeaderRoute)[] = ["header", "exact", "prefix", "regex", "version"];
 const matchKinds = ["exact", "prefix", "regex"] as const;
@@ -84,6 +88,7 @@ export const limits = {
     gateways: 100,
     envVars: 100,
     podAnnotations: 100,
+    podLabels: 100,
     /** Characters of all project config as the engine passes it (keys and JSON values). */
     configBytes: 64 * 1024,
 } as const;
@@ -223,17 +228,57 @@ function readVersion(r: Reader, path: string, value: unknown, app: string): Reso
     if (version !== undefined && isDnsLabel(app) && !isDnsLabel(`${app}-${version}`)) {
         r.fail(`\`${path}.version\` makes the Deployment name \`<app>-<version>\` = ${show(`${app}-${version}`)} ${app.length + version.length + 1} characters long; it must be at most 63 (a DNS label): use a shorter \`app\` or version`);
     }
-    const image = r.string(`${path}.image`, value.image, isImageReference, imageWhat);
+    const image = inputReaders.image(r, path, value.image);
     const replicas = r.integer(`${path}.replicas`, value.replicas, 0, limits.replicas, 1);
     const env = r.stringMap(`${path}.env`, value.env, limits.envVars, isEnvVarName, "an environment variable name (letters, digits, '_', '-', '.', not starting with a digit)");
-    const podAnnotations = value.podAnnotations === undefined ? undefined
-        : r.stringMap(`${path}.podAnnotations`, value.podAnnotations, limits.podAnnotations, isQualifiedName,
-            "an annotation key: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
-    const resources = r.kubernetes<ModelVersionArgs["resources"]>(`${path}.resources`, value.resources, resourceRequirementsSchema);
+    const podAnnotations = value.podAnnotations === undefined ? undefined : inputReaders.podAnnotations(r, path, value.podAnnotations);
+    const podLabels = value.podLabels === undefined ? undefined : inputReaders.podLabels(r, path, value.podLabels);
+    const resources = inputReaders.resources(r, path, value.resources);
     const readinessProbe = r.kubernetes<ModelVersionArgs["readinessProbe"]>(`${path}.readinessProbe`, value.readinessProbe, readinessProbeSchema);
     const livenessProbe = r.kubernetes<ModelVersionArgs["livenessProbe"]>(`${path}.livenessProbe`, value.livenessProbe, livenessProbeSchema);
     if (version === undefined || image === undefined) return undefined;
-    return { version, image, replicas, env, podAnnotations, resources, readinessProbe, livenessProbe };
+    return { version, image, replicas, env, podAnnotations, podLabels, resources, readinessProbe, livenessProbe };
+}
+
+/** The pod labels the component sets itself: the Service and the DestinationRule subsets select on them. */
+const componentLabels = ["app", "version"];
+
+/**
+ * The model-version fields that may be given as Outputs, each read by the same rules whether its
+ * value is known up front or only once the Output resolves (`checkKnownInput`).
+ */
+const inputReaders = {
+    image: (r: Reader, path: string, value: unknown) => r.string(`${path}.image`, value, isImageReference, imageWhat),
+    resources: (r: Reader, path: string, value: unknown) =>
+        r.kubernetes<k8s.types.input.core.v1.ResourceRequirements>(`${path}.resources`, value, resourceRequirementsSchema),
+    podAnnotations: (r: Reader, path: string, value: unknown) => r.stringMap(`${path}.podAnnotations`, value, limits.podAnnotations, isQualifiedName,
+        "an annotation key: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"),
+    podLabels: (r: Reader, path: string, value: unknown) => {
+        const labels = r.stringMap(`${path}.podLabels`, value, limits.podLabels, isQualifiedName,
+            "a label key: an optional DNS-name prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
+        for (const [key, text] of Object.entries(labels)) {
+            if (componentLabels.includes(key)) r.fail(`\`${path}.podLabels\` must not set ${show(key)}: the component sets the pods' \`app\` and \`version\` labels, which the Service and the DestinationRule subsets select on`);
+            else if (!isLabelValue(text)) r.fail(`\`${path}.podLabels.${key}\` must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or empty), got ${show(text)}`);
+        }
+        return labels;
+    },
+    /** One env value given as an Output: always shown as [secret], as the component treats it as one. */
+    envValue: (r: Reader, path: string, value: unknown) => typeof value === "string" || typeof value === "number" || typeof value === "boolean"
+        ? String(value) : r.fail(`\`${path}\` must be a string, number or boolean, got ${secretMark}`),
+};
+
+/** A model-version field that may be an Output; `env.<NAME>` is one env value. */
+export type DeferrableField = "image" | "resources" | "podAnnotations" | "podLabels" | `env.${string}`;
+
+/**
+ * Checks the value an Output argument resolved to, with the rules and messages a plain value gets
+ * up front (`path` is `stable` or `canary`). Throws a ValidationError naming the key.
+ */
+export function checkKnownInput(path: string, field: DeferrableField, value: unknown): void {
+    const r = new Reader();
+    if (field.startsWith("env.")) inputReaders.envValue(r, `${path}.${field}`, value);
+    else inputReaders[field as Exclude<DeferrableField, `env.${string}`>](r, path, value);
+    if (r.problems.length > 0) throw new ValidationError(r.problems);
 }
 
 /** Why `pattern` is not RE2 syntax (Istio and Envoy match with RE2), or undefined when it is. */

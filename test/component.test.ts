@@ -164,6 +164,76 @@ describe("ModelCanary (mocked engine)", () => {
         assert.deepStrictEqual(after.get("p-vs")!.inputs.spec.http, [{ name: "default", route: [{ destination: { host: "model-service", subset: "v2" }, weight: 100 }] }]);
     });
 
+    describe("arguments given as Outputs", () => {
+        it("takes the image, resources, pod annotations and pod labels from Outputs and promises, resolved into the Deployment", async () => {
+            const gpu = pulumi.output("1");
+            const { children } = await build("o", {
+                stable,
+                canary: {
+                    ...canary,
+                    image: pulumi.output("registry.example.com/team/model-runner:v2-abc123"),
+                    resources: pulumi.output({ requests: { cpu: "2" }, limits: { "nvidia.com/gpu": "1" } }),
+                    podAnnotations: { "prometheus.io/scrape": pulumi.output("true"), "example.com/built-by": Promise.resolve("ci") },
+                    podLabels: { team: pulumi.output("ranking"), tier: "gpu" },
+                },
+                canaryWeight: 10,
+            });
+            const pod = children.get("o-v2")!.inputs.spec.template;
+            assert.strictEqual(pod.spec.containers[0].image, "registry.example.com/team/model-runner:v2-abc123");
+            assert.deepStrictEqual(pod.spec.containers[0].resources, { requests: { cpu: "2" }, limits: { "nvidia.com/gpu": "1" } });
+            assert.deepStrictEqual(pod.metadata.annotations, { "prometheus.io/scrape": "true", "example.com/built-by": "ci" });
+            assert.deepStrictEqual(pod.metadata.labels, { team: "ranking", tier: "gpu", app: "model", version: "v2" });
+            // The selector and the names stay fixed: they come from plain values only.
+            assert.deepStrictEqual(children.get("o-v2")!.inputs.spec.selector.matchLabels, { app: "model", version: "v2" });
+            assert.strictEqual(children.get("o-v2")!.inputs.metadata.name, "model-v2");
+            // Nested Outputs inside resources are resolved too.
+            const nested = (await build("on", { stable: { ...stable, resources: { limits: { "nvidia.com/gpu": gpu }, requests: { "nvidia.com/gpu": gpu } } } })).children;
+            assert.deepStrictEqual(nested.get("on-v1")!.inputs.spec.template.spec.containers[0].resources, { limits: { "nvidia.com/gpu": "1" }, requests: { "nvidia.com/gpu": "1" } });
+        });
+
+        it("gives plain pod labels to the pods only, and refuses `app`, `version` and bad label values up front", async () => {
+            const { children } = await build("pl", { stable: { ...stable, podLabels: { team: "ranking", "example.com/cost-centre": "ml-42" } } });
+            const v1 = children.get("pl-v1")!.inputs;
+            assert.deepStrictEqual(v1.spec.template.metadata.labels, { team: "ranking", "example.com/cost-centre": "ml-42", app: "model", version: "v1" });
+            assert.deepStrictEqual(v1.spec.selector.matchLabels, { app: "model", version: "v1" });
+            assert.deepStrictEqual(v1.metadata.labels, { app: "model", version: "v1" });
+            drain();
+            assert.throws(() => new ModelCanaryClass("badlabels", { stable: { ...stable, podLabels: { app: "other", team: "a b" } } }), (e: Error) => e.message === [
+                "2 problems:",
+                "- `stable.podLabels` must not set \"app\": the component sets the pods' `app` and `version` labels, which the Service and the DestinationRule subsets select on",
+                "- `stable.podLabels.team` must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (or empty), got \"a b\"",
+            ].join("\n"));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("badlabels")), []);
+        });
+
+        it("still checks everything plain up front, beside Output arguments", async () => {
+            drain();
+            assert.throws(() => new ModelCanaryClass("mixed", { stable: { ...stable, image: pulumi.output("registry.example.com/m:v1") }, canary: { ...canary, image: "Bad Image" }, canaryWeight: 10 }),
+                (e: Error) => e.message.startsWith("`canary.image` must be a container image reference") && e.message.endsWith(`got "Bad Image"`));
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("mixed")), []);
+        });
+
+        it("keeps a secret image secret and a secret env value in the Secret, whatever else is an Output", async () => {
+            const { model, children } = await build("sec", {
+                stable: { ...stable, image: pulumi.secret("registry.example.com/private/model:v1"), env: { API_KEY: pulumi.secret("s3cr3t-Tok3n"), MODE: "fast" }, podLabels: pulumi.output({ team: "ranking" }) },
+            });
+            assert.strictEqual(await pulumi.isSecret(model.envSecrets.v1.data), true);
+            const data = children.get("sec-v1-env")!.inputs.data;
+            assert.strictEqual(data[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
+            assert.deepStrictEqual(data.value, { API_KEY: Buffer.from("s3cr3t-Tok3n").toString("base64") });
+            // The engine receives the Deployment's spec marked secret (the SDK marks the top-level
+            // property holding a secret): state encrypts it, previews show [secret].
+            const spec = children.get("sec-v1")!.inputs.spec;
+            assert.strictEqual(spec[pulumi.runtime.specialSigKey], pulumi.runtime.specialSecretSig);
+            const container = spec.value.template.spec.containers[0];
+            assert.strictEqual(container.image, "registry.example.com/private/model:v1");
+            assert.deepStrictEqual(container.env, [{ name: "API_KEY", valueFrom: { secretKeyRef: { name: "model-v1-env", key: "API_KEY" } } }, { name: "MODE", value: "fast" }]);
+            assert.deepStrictEqual(spec.value.template.metadata.labels, { team: "ranking", app: "model", version: "v1" });
+        });
+    });
+
     it("refuses bad arguments before registering anything, the component included", async () => {
         drain();
         assert.throws(() => new ModelCanaryClass("bad", { stable, canary, canaryWeight: 150 }), /`canaryWeight` must be an integer from 0 to 100, got 150/);

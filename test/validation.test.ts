@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { validateModelCanaryArgs, ValidationError } from "../components";
+import { checkKnownInput, DeferrableField, validateModelCanaryArgs, ValidationError } from "../components";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
@@ -92,7 +92,7 @@ describe("validateModelCanaryArgs", () => {
         ["unknown top-level key", { stable, canary, canaryWieght: 10 },
             "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`"],
         ["unknown key in a version", { stable: { ...stable, replica: 3 } },
-            "unknown key `stable.replica` (did you mean `replicas`?); accepted keys are `version`, `image`, `replicas`, `env`, `resources`, `readinessProbe`, `livenessProbe`, `podAnnotations`"],
+            "unknown key `stable.replica` (did you mean `replicas`?); accepted keys are `version`, `image`, `replicas`, `env`, `resources`, `readinessProbe`, `livenessProbe`, `podAnnotations`, `podLabels`"],
         ["port out of range", { stable, containerPort: 70000 }, "`containerPort` must be an integer from 1 to 65535, got 70000"],
         ["unknown Istio API version", { stable, istioApiVersion: "networking.istio.io/v2" },
             "`istioApiVersion` must be one of `networking.istio.io/v1`, `networking.istio.io/v1beta1`, `networking.istio.io/v1alpha3`, got \"networking.istio.io/v2\""],
@@ -153,5 +153,46 @@ describe("validateModelCanaryArgs", () => {
             assert.strictEqual(validateModelCanaryArgs({ stable, canary, canaryWeight: 50, mirrorPercent: 0 }).mirrorPercent, 0);
             assert.strictEqual(validateModelCanaryArgs({ stable, mirrorPercent: "0" }).mirrorPercent, 0);
         });
+    });
+});
+
+describe("checkKnownInput (arguments given as Outputs, checked once known)", () => {
+    function problemsOfKnown(path: string, field: DeferrableField, value: unknown): string[] {
+        try {
+            checkKnownInput(path, field, value);
+        } catch (e) {
+            assert.ok(e instanceof ValidationError, `expected a ValidationError, got ${e}`);
+            return e.problems;
+        }
+        return [];
+    }
+
+    it("gives a known value the message the same value gets up front", () => {
+        for (const [field, value] of [
+            ["image", "Registry/Model Runner"],
+            ["resources", { limits: { cpu: "-1" } }],
+            ["resources", { limts: { cpu: "1" } }],
+            ["podAnnotations", { "bad key!": "x" }],
+            ["podLabels", { version: "v9" }],
+            ["podLabels", { team: "x".repeat(64) }],
+        ] as const) {
+            const upFront = problemsOf({ stable: { ...stable, [field]: value } });
+            assert.ok(upFront.length > 0, `${field} ${JSON.stringify(value)} is refused up front`);
+            assert.deepStrictEqual(problemsOfKnown("stable", field, value), upFront);
+        }
+        assert.deepStrictEqual(problemsOfKnown("canary", "image", "Registry/Model Runner"), [
+            "`canary.image` must be a container image reference such as registry.example.com/team/model-runner:v2 (lowercase path, optional :tag and @sha256:digest), got \"Registry/Model Runner\"",
+        ]);
+    });
+
+    it("accepts what is accepted up front", () => {
+        assert.deepStrictEqual(problemsOfKnown("stable", "image", "registry.example.com/team/model-runner:v2@sha256:" + "a".repeat(64)), []);
+        assert.deepStrictEqual(problemsOfKnown("stable", "resources", { requests: { cpu: "500m", memory: "2Gi" } }), []);
+        assert.deepStrictEqual(problemsOfKnown("stable", "podLabels", { team: "ranking", "example.com/tier": "" }), []);
+        assert.deepStrictEqual(problemsOfKnown("stable", "env.API_KEY", "s3cr3t"), []);
+    });
+
+    it("refuses an env value that is not text, without showing it", () => {
+        assert.deepStrictEqual(problemsOfKnown("canary", "env.API_KEY", { token: "s3cr3t" }), ["`canary.env.API_KEY` must be a string, number or boolean, got [secret]"]);
     });
 });
