@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { StackRef } from "../stacks/automation";
-import { acquireStackLock, lockFile, lockHolder, preemptStackLock, StackLockedError } from "../stacks/lock";
+import type * as auto from "@pulumi/pulumi/automation";
+import { acquireStackLock, applyLockFile, lockFile, lockHolder, preemptStackLock, StackLockedError, withApplyLock } from "../stacks/lock";
 import { currentProcess, liveness, processStartTicks } from "../stacks/process";
 
 describe("stack run lock", function () {
@@ -126,5 +127,43 @@ describe("stack run lock", function () {
             held.release();
         }
         assert.strictEqual(liveness(currentProcess("x")).state, "alive");
+    });
+
+    it("gives each model of a `models` stack its own run lock beside the stack's, which the model `model` keeps", () => {
+        assert.strictEqual(lockFile(ref, "model"), lockFile(ref));
+        assert.strictEqual(lockFile(ref, "fraud"), path.join(dir, "state", ".model-canary", "locks", "model-canary", "prod@fraud.json"));
+        assert.strictEqual(applyLockFile(ref), path.join(dir, "state", ".model-canary", "locks", "model-canary", "prod+apply.json"));
+        const fraud = acquireStackLock(ref, "rollout", { model: "fraud" });
+        const churn = acquireStackLock(ref, "rollout", { model: "churn" });
+        try {
+            assert.throws(() => acquireStackLock(ref, "promote", { model: "fraud" }), (e: unknown) => e instanceof StackLockedError
+                && e.message === `model \`fraud\` of stack \`prod\` is held by a running \`rollout\` (pid ${process.pid} on host ${os.hostname()}, started ${fraud.holder.startedAt}); wait for it to finish, or run \`model-canary rollback --stack prod --model fraud\` to stop it and send all traffic to stable`);
+            assert.deepStrictEqual([lockHolder(ref, "fraud")?.command, lockHolder(ref, "churn")?.command, lockHolder(ref)], ["rollout", "rollout", undefined]);
+        } finally {
+            fraud.release();
+            churn.release();
+        }
+    });
+
+    it("the apply lock makes a second `up` wait for a live holder (no refusal), and is re-entrant in one process", async () => {
+        const stack = { name: "prod", workspace: { workDir: dir, envVars: { PULUMI_BACKEND_URL: ref.backendUrl } } } as unknown as auto.Stack;
+        const holder = spawn("sleep", ["2"]);
+        const startTicks = processStartTicks(holder.pid!);
+        fs.mkdirSync(path.dirname(applyLockFile(ref)), { recursive: true });
+        fs.writeFileSync(applyLockFile(ref), JSON.stringify({ host: os.hostname(), pid: holder.pid, startTicks, startedAt: new Date().toISOString(), command: "rollout" }));
+        const exited = new Promise((resolve) => holder.on("exit", resolve));
+        const messages: string[] = [];
+        let ranWhileHolderRan: boolean | undefined;
+        const result = await withApplyLock(stack, "up", async () => {
+            ranWhileHolderRan = processStartTicks(holder.pid!) === startTicks;
+            // A rollback inside a rollout's step (same process) does not wait for itself.
+            return withApplyLock(stack, "rollback", async () => "applied");
+        }, { onMessage: (m) => messages.push(m) });
+        await exited;
+        assert.strictEqual(result, "applied");
+        assert.strictEqual(ranWhileHolderRan, false, "the action ran only once the holder had ended");
+        assert.match(messages[0], new RegExp(`^model-canary: waiting for \`rollout\` \\(pid ${holder.pid} on host [^ ]+, started [^)]+\\) to finish applying stack \`prod\`$`));
+        assert.match(messages[1], /^model-canary: taking over the lock of stack `prod` left by `rollout` .*no longer runs/);
+        assert.strictEqual(fs.existsSync(applyLockFile(ref)), false, "released afterwards");
     });
 });

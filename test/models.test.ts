@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../components";
 import { componentArgs, envSecretRevisions, parseStackConfig, renderedSecretPaths, secretRevisionAnnotation, selectModel } from "../stacks/config";
 import { ModelSelectionError, modelOutputsOf, selectModelName } from "../stacks/models";
+import { commentMarker, renderPreviewMarkdown } from "../preview/markdown";
 import { drain, installMocks, settle } from "./support/mocks";
 
 const v = (version: string, image = `registry.example.com/ml/runner:${version}`) => ({ version, image });
@@ -215,5 +216,30 @@ describe("the stack program with `models` (mocked engine)", () => {
         assert.deepStrictEqual(components, ["churn", "fraud"]);
         const deployments = registered.filter((r) => r.type === "kubernetes:apps/v1:Deployment").map((r) => `${r.name} ${r.inputs.metadata.name}`).sort();
         assert.deepStrictEqual(deployments, ["churn-v7 churn-v7", "churn-v8 churn-v8", "fraud-v1 fraud-v1", "fraud-v2 fraud-v2"]);
+    });
+});
+
+describe("the preview comment of a stack of several models", () => {
+    const routing = (stableVersion: string, canaryVersion: string | null, split: Record<string, number>) => ({ stableVersion, canaryVersion, split, headerRoutes: [] });
+    const base = { stack: "prod", steps: [], changes: { update: 1, same: 12 }, diff: "~ fraud-vs" };
+
+    it("shows each model's split in turn without `--model`", () => {
+        const md = renderPreviewMarkdown({
+            ...base, before: routing("v1", "v2", { v1: 100 }), after: routing("v1", "v2", { v1: 90, v2: 10 }),
+            models: [{ name: "fraud", before: routing("v1", "v2", { v1: 100 }), after: routing("v1", "v2", { v1: 90, v2: 10 }) }, { name: "churn", before: routing("v7", null, { v7: 100 }), after: routing("v7", null, { v7: 100 }) }],
+        });
+        assert.ok(md.startsWith("<!-- model-canary-preview:prod -->\n### model-canary preview for stack `prod`\n"));
+        const fraudAt = md.indexOf("#### Model `fraud`");
+        const churnAt = md.indexOf("#### Model `churn`");
+        assert.ok(fraudAt > 0 && churnAt > fraudAt, md);
+        assert.ok(md.slice(fraudAt, churnAt).includes("| `v2` | canary | 0% | 10% | 0% → 10% |"), md);
+        assert.ok(md.slice(churnAt).includes("| `v7` | stable | 100% | 100% | unchanged |"), md);
+    });
+
+    it("names the model with `--model`, in the title and in the marker the workflow updates", () => {
+        const md = renderPreviewMarkdown({ ...base, model: "fraud", before: routing("v1", "v2", { v1: 100 }), after: routing("v1", "v2", { v1: 90, v2: 10 }) });
+        assert.ok(md.startsWith("<!-- model-canary-preview:prod model=fraud -->\n### model-canary preview for model `fraud` of stack `prod`\n"), md);
+        assert.ok(!md.includes("#### Model"));
+        assert.strictEqual(commentMarker("prod"), "<!-- model-canary-preview:prod -->");
     });
 });

@@ -348,6 +348,12 @@ describe("rollout/report", () => {
             assert.deepStrictEqual(all(svg, hasClass("step-marker")).flatMap(texts), ["shadow 12.5%"]);
         });
 
+        it("names the model of a `models` stack in the title (`stack/model`), and not the shorthand's `model`", () => {
+            assert.strictEqual(renderReportMarkdown({ ...healthyRun(), model: "fraud" }).split("\n")[0], "# Rollout dev/fraud: v1 → v2: ✅ Promoted");
+            assert.strictEqual(renderReportMarkdown({ ...healthyRun(), model: "model" }).split("\n")[0], "# Rollout dev: v1 → v2: ✅ Promoted");
+            assert.ok(renderReportSvg({ ...healthyRun(), model: "fraud" }).includes("Rollout dev/fraud: v1 → v2"));
+        });
+
         it("a promoted run: title, timing, thresholds and one table per step with every tick", () => {
             const md = renderReportMarkdown(healthyRun());
             const lines = md.split("\n");

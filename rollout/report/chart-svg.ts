@@ -2,7 +2,7 @@
 // rollout, with step starts and the rollback marked. Pure: a record in, an SVG document out.
 import { isMetricError, type MetricValue, type WorkloadMeasurement } from "../../analysis/verdict";
 import type { AnalysisRecord, RolloutOutcome, RolloutRecord } from "../record";
-import { fmtNum, isFiniteNumber, parseTime } from "./format";
+import { fmtNum, isFiniteNumber, parseTime, subjectOf } from "./format";
 import { haloed, line, num, text, xml } from "./svg";
 import { decimalsOf, niceTicks } from "./ticks";
 
@@ -120,7 +120,7 @@ export function renderReportSvg(record: RolloutRecord): string {
     ];
 
     const body: string[] = [];
-    const title = `Rollout ${record.stack}: ${record.stableVersion} → ${record.canaryVersion} (${outcomeText(record.outcome)})`;
+    const title = `Rollout ${subjectOf(record)}: ${record.stableVersion} → ${record.canaryVersion} (${outcomeText(record.outcome)})`;
     body.push(`<title>${xml(title)}</title>`);
     body.push(`<rect x="0" y="0" width="${SVG.width}" height="${SVG.height}" fill="#ffffff"/>`);
     body.push(text(SVG.left, 24, title, { "font-size": 15, "font-weight": "bold" }));

@@ -3,7 +3,7 @@
 // the gate's verdicts. Pure: a record in, an SVG document out (or nothing when no step has one).
 import type { CheckResult } from "../../analysis/verdict";
 import { planLabels, type RolloutRecord, type StepRecord } from "../record";
-import { fmtNum, shorten } from "./format";
+import { fmtNum, shorten, subjectOf } from "./format";
 import { bucketLabels, sharedBuckets, sharesPercent, stepPredictions, type StepPredictions } from "./predictions";
 import { haloed, line, num, text, xml } from "./svg";
 import { decimalsOf, niceTicks } from "./ticks";
@@ -45,7 +45,7 @@ export function renderPredictionsSvg(record: RolloutRecord): string | undefined 
     const total = Math.max(labels.length, ...record.steps.map((s) => s.index));
 
     const body: string[] = [];
-    const title = `Predictions, ${record.stack}: stable ${record.stableVersion} vs canary ${record.canaryVersion}`;
+    const title = `Predictions, ${subjectOf(record)}: stable ${record.stableVersion} vs canary ${record.canaryVersion}`;
     body.push(`<title>${xml(title)}</title>`);
     body.push(`<rect x="0" y="0" width="${LAYOUT.width}" height="${height}" fill="#ffffff"/>`);
     body.push(text(LAYOUT.left, 24, title, { "font-size": 15, "font-weight": "bold", fill: LAYOUT.colors.text }));

@@ -1,4 +1,5 @@
 // Numbers, times and durations as the report shows them, in Markdown and in the charts alike.
+import type { RolloutRecord } from "../record";
 
 export function isFiniteNumber(v: unknown): v is number {
     return typeof v === "number" && Number.isFinite(v);
@@ -61,3 +62,8 @@ export function shorten(s: string, max: number): string {
     return `${cut.trimEnd()}…`;
 }
 
+
+/** What a report is about: the stack, and the model when the stack names it (`prod/fraud`; the shorthand's `model` is the stack itself). */
+export function subjectOf(record: Pick<RolloutRecord, "stack" | "model">): string {
+    return record.model === undefined || record.model === "model" ? record.stack : `${record.stack}/${record.model}`;
+}

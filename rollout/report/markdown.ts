@@ -4,7 +4,7 @@ import { CHECK_NAMES, isMetricError, type CheckResult, type CheckStatus, type Me
 import { AnalysisRecord, planLabels, plannedStepCount, RolloutOutcome, RolloutRecord, StepRecord } from "../record";
 import { visibleControls } from "../../components/syntax";
 import { PREDICTION_CHECK_NAMES } from "../../analysis/prediction-gate";
-import { fmtMs, fmtNum, fmtPct, formatDuration, formatOffset, isFiniteNumber, parseTime, shorten } from "./format";
+import { fmtMs, fmtNum, fmtPct, formatDuration, formatOffset, isFiniteNumber, parseTime, shorten, subjectOf } from "./format";
 import { bucketLabels, sharedBuckets, sharesPercent, stepPredictions } from "./predictions";
 
 export interface ReportMarkdownOptions {
@@ -51,7 +51,7 @@ const ERROR_SNIPPET_CHARS = 48;
 export function renderReportMarkdown(record: RolloutRecord, options: ReportMarkdownOptions = {}): string {
     const out: string[] = [];
     const outcome = OUTCOME_WORDS[record.outcome] ?? mdText(String(record.outcome));
-    out.push(`# Rollout ${mdText(record.stack)}: ${mdText(record.stableVersion)} → ${mdText(record.canaryVersion)}: ${outcome}`);
+    out.push(`# Rollout ${mdText(subjectOf(record))}: ${mdText(record.stableVersion)} → ${mdText(record.canaryVersion)}: ${outcome}`);
     out.push("");
     if (record.message && record.message.trim() !== "") {
         out.push(`> ${mdText(record.message)}`, "");
