@@ -51,7 +51,8 @@ export = async () => {
     const deleteFirst: pulumi.ResourceTransformation = ({ props, opts }) => ({ props, opts: pulumi.mergeOptions(opts, { deleteBeforeReplace: true }) });
 
     // One ModelCanary per model, named after it (the shorthand's is `model`, as before `models` existed).
-    const canaries = modelCanariesFromConfig({ config, opts: { provider, transformations: mode === "render" ? [deleteFirst] : [] } });
+    // A rollout step of one model in a stack of several builds that model only (see stacks/scope.ts).
+    const canaries = modelCanariesFromConfig({ config, opts: { provider, transformations: mode === "render" ? [deleteFirst] : [] }, onlyScopedModel: true });
     const { models, ...applied } = modelCanaryOutputs(canaries);
     const target = mode === "render" ? { mode, renderDir: config.renderDir } : { mode };
 

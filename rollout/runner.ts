@@ -69,7 +69,8 @@ async function applyWeight(stack: auto.Stack, model: ModelConfig, weight: number
     return withApplyLock(stack, "rollout", async () => {
         setModelConfig(stack, model, (c) => { c.canaryWeight = weight; c.mirrorPercent = mirrorPercent > 0 ? mirrorPercent : undefined; });
         const started = Date.now();
-        await upStack(stack, { message });
+        // Scoped to this model: the other models' resources are left as they are (stacks/scope.ts).
+        await upStack(stack, { message, model: model.name });
         return Date.now() - started;
     }, { onMessage: notice });
 }
@@ -99,7 +100,7 @@ export async function rollbackStack(stack: auto.Stack, reason: string, model?: s
             c.headerRoutes = routes.length > 0 ? routes : undefined;
         });
         const started = Date.now();
-        await upStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason}` });
+        await upStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason}`, model: target.name });
         return Date.now() - started;
     }, { onMessage: notice });
 }
@@ -127,7 +128,7 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
             c.headerRoutes = undefined;
         });
         const started = Date.now();
-        await upStack(stack, { message: `model-canary promote ${target.path.length > 0 ? `${target.name} ` : ""}${resolved.canary.version}` });
+        await upStack(stack, { message: `model-canary promote ${target.path.length > 0 ? `${target.name} ` : ""}${resolved.canary.version}`, model: target.name });
         return Date.now() - started;
     }, { onMessage: notice });
 }

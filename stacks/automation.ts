@@ -6,7 +6,6 @@ import { execFile, execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as YAML from "yaml";
 import { ValidationError } from "../components";
 import { processStartedAt } from "./process";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "./settings";
@@ -14,7 +13,7 @@ import { ModelConfig, StackConfig } from "./config";
 import { shorthandModel } from "./models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar } from "./scope";
-import { writeScopeFile } from "./scope-file";
+import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
@@ -342,7 +341,7 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
  */
 export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string } = {}): Promise<UpResult> {
     const previous = await checkTarget(stack, checkConfig(stack));
-    const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stack));
+    const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
     const scope = planned && "target" in planned ? planned : undefined;
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
@@ -368,12 +367,6 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
         for (const key of Object.keys(env)) delete stack.workspace.envVars[key];
         file?.remove();
     }
-}
-
-/** The settings file's whole `config` map (every namespace), as written. */
-function readSettingsConfig(stack: auto.Stack): Record<string, unknown> | undefined {
-    const file = stackSettingsPath(stack.workspace.workDir, stack.name);
-    return (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}).config;
 }
 
 /**

@@ -7,6 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { HeaderRoute, ModelCanary, TrafficSplit } from "../components";
 import { appliedConfigOutputs, AppliedSecret } from "./applied";
 import { componentArgs, configNamespace, loadStackConfig, ModelConfig, StackConfig } from "./config";
+import { readScope, readSettingsConfig } from "./scope-file";
+import { scopedStackOutputs } from "./scoped-outputs";
 import { stackSettingsPath } from "./settings";
 
 export interface ModelCanariesOptions {
@@ -17,6 +19,15 @@ export interface ModelCanariesOptions {
     opts?: pulumi.ComponentResourceOptions | ((model: ModelConfig) => pulumi.ComponentResourceOptions | undefined);
     /** The stack config to build from. Default: this stack's, read and validated now (a bad value stops the program before any resource). */
     config?: StackConfig;
+    /**
+     * During a scoped update (a rollout step, rollback or promotion of one model in a stack of
+     * several; see stacks/scope.ts), build only the model being updated: the engine leaves every
+     * other model's resources as the state holds them, and the step costs what it costs in a
+     * one-model stack. Only for programs in which nothing else refers to the other models'
+     * components. Default false: every model is built, and the engine still acts on the stepped
+     * model only.
+     */
+    onlyScopedModel?: boolean;
 }
 
 /**
@@ -27,7 +38,9 @@ export interface ModelCanariesOptions {
 export function modelCanariesFromConfig(options: ModelCanariesOptions = {}): Record<string, ModelCanary> {
     const config = options.config ?? loadStackConfig();
     const canaries: Record<string, ModelCanary> = {};
+    const only = options.onlyScopedModel ? readScope()?.model : undefined;
     for (const model of Object.values(config.models)) {
+        if (only !== undefined && model.name !== only) continue;
         const opts = typeof options.opts === "function" ? options.opts(model) : options.opts;
         canaries[model.name] = new ModelCanary(model.name, componentArgs(config, model), opts);
     }
@@ -70,19 +83,27 @@ export function modelOutputs(canary: ModelCanary): ModelOutputs {
 /**
  * The stack outputs the commands read, to export from the program (`export = async () =>
  * modelCanaryOutputs(models)`, or spread into its own): `models` (each model's routing: `status`,
- * `preview` and a resumed `rollout` read it) and the config this `up` applied (`appliedConfig`, and
- * `appliedSecrets` as a secret), which `rollback` falls back on when the settings file has become invalid.
+ * `preview` and a resumed `rollout` read it; and its component's `urn`, which a scoped update
+ * targets) and the config this `up` applied (`appliedConfig`, and `appliedSecrets` as a secret),
+ * which `rollback` falls back on when the settings file has become invalid. During a scoped update
+ * of one model, every other model's outputs and applied config are kept from before the update;
+ * with several models, `sharedConfigDigest` records the config outside `models` (stacks/scope.ts).
  */
 export function modelCanaryOutputs(canaries: Record<string, ModelCanary>): {
-    models: Record<string, ModelOutputs>;
+    models: Record<string, ModelOutputs & { urn: pulumi.Output<string> }>;
     appliedConfig: Record<string, unknown>;
     appliedSecrets?: pulumi.Output<AppliedSecret[]>;
+    sharedConfigDigest?: string;
 } {
     // The engine runs the program in the project directory, beside the stack settings.
-    const applied = appliedConfigOutputs(stackSettingsPath(process.cwd(), pulumi.getStack()), configNamespace);
-    return {
-        models: Object.fromEntries(Object.entries(canaries).map(([name, canary]) => [name, modelOutputs(canary)])),
+    const settingsFile = stackSettingsPath(process.cwd(), pulumi.getStack());
+    const applied = appliedConfigOutputs(settingsFile, configNamespace);
+    const fresh = {
+        models: Object.fromEntries(Object.entries(canaries).map(([name, canary]) => [name, { ...modelOutputs(canary), urn: canary.urn }])),
         appliedConfig: applied.appliedConfig,
         ...(applied.appliedSecrets ? { appliedSecrets: applied.appliedSecrets } : {}),
     };
+    const scope = readScope();
+    if (scope === undefined && Object.keys(canaries).length < 2) return fresh;
+    return scopedStackOutputs(scope, fresh, readSettingsConfig(settingsFile)) as ReturnType<typeof modelCanaryOutputs>;
 }

@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import { scopeEnvVar, UpdateScope } from "./scope";
 
 /** Writes the scope; returns the file's path and a function that removes it. */
@@ -32,4 +33,13 @@ export function readScope(env: NodeJS.ProcessEnv = process.env): UpdateScope | u
         throw new Error(`${scopeEnvVar} names ${file}, which does not hold an update scope ({ model, target, previous })`);
     }
     return scope;
+}
+
+/** A stack settings file's whole `config` map (every namespace), as written; undefined when it cannot be read. */
+export function readSettingsConfig(file: string): Record<string, unknown> | undefined {
+    try {
+        return (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}).config;
+    } catch {
+        return undefined;
+    }
 }
