@@ -6,39 +6,70 @@
  *   2. does it evaluate a query (`vector(1)` must be 1)?
  *   3. does it hold the stable workload's `istio_requests_total` series, i.e. is it the
  *      Prometheus that scrapes this mesh, with the workload names the analysis will use?
- * Returns the problem as a sentence naming the URL, or undefined when all three hold.
+ *   4. with the prediction gate on: does it hold the stable model's prediction histogram under the
+ *      configured metric and label names? Otherwise every analysis would be "no data" and a healthy
+ *      canary would be rolled back for a naming mistake.
+ * Returns the problem (a sentence naming the URL) and what to fix, or undefined when all hold.
  */
 import { describeNetworkError, PrometheusError, type InstantQuerier } from "./prometheus";
-import { seriesCountQuery, type WorkloadSelector } from "./queries";
+import { escapeLabelValue, seriesCountQuery, type PredictionSelector, type WorkloadSelector } from "./queries";
 
 export interface PreflightOptions {
     prometheus: InstantQuerier;
     /** Shown in messages, e.g. `http://localhost:9090`. */
     url: string;
     stable: WorkloadSelector;
+    /** The stable version's prediction histogram, when the prediction gate is on. */
+    stablePredictions?: PredictionSelector;
     signal?: AbortSignal;
 }
 
-export async function preflightPrometheus(opts: PreflightOptions): Promise<string | undefined> {
+export interface PreflightProblem {
+    message: string;
+    /** The setting to fix, as advice: "fix `rollout.prometheus` (or `--prometheus`)". */
+    fix: string;
+}
+
+const FIX_URL = "fix `rollout.prometheus` (or `--prometheus`)";
+
+export async function preflightPrometheus(opts: PreflightOptions): Promise<PreflightProblem | undefined> {
+    const problem = (message: string, fix = FIX_URL): PreflightProblem => ({ message, fix });
     const where = `Prometheus at ${opts.url}`;
     let probe: number | null;
     try {
         probe = await opts.prometheus.query("vector(1)", opts.signal);
     } catch (err) {
-        return `${where} did not answer a query: ${reason(err)}`;
+        return problem(`${where} did not answer a query: ${reason(err)}`);
     }
-    if (probe !== 1) return `${where} answered the query \`vector(1)\` with ${String(probe)} instead of 1: is that URL a Prometheus server?`;
+    if (probe !== 1) return problem(`${where} answered the query \`vector(1)\` with ${String(probe)} instead of 1: is that URL a Prometheus server?`);
 
     const query = seriesCountQuery(opts.stable);
     let series: number | null;
     try {
         series = await opts.prometheus.query(query, opts.signal);
     } catch (err) {
-        return `${where} failed the query \`${query}\`: ${reason(err)}`;
+        return problem(`${where} failed the query \`${query}\`: ${reason(err)}`);
     }
     if (series === null || !(series > 0)) {
-        return `${where} has no \`istio_requests_total\` series for the stable workload \`${opts.stable.workload}\` in namespace \`${opts.stable.namespace}\` (\`${query}\` is empty): `
-            + "the canary could not be compared with it. Check that this is the Prometheus that scrapes the mesh's sidecars and that the stable model receives traffic";
+        return problem(`${where} has no \`istio_requests_total\` series for the stable workload \`${opts.stable.workload}\` in namespace \`${opts.stable.namespace}\` (\`${query}\` is empty): `
+            + "the canary could not be compared with it. Check that this is the Prometheus that scrapes the mesh's sidecars and that the stable model receives traffic");
+    }
+
+    const p = opts.stablePredictions;
+    if (p) {
+        const selector = `${p.metric}{${p.namespaceLabel}="${escapeLabelValue(p.namespace)}",${p.versionLabel}="${escapeLabelValue(p.version)}"}`;
+        const count = `count(${selector})`;
+        let buckets: number | null;
+        try {
+            buckets = await opts.prometheus.query(count, opts.signal);
+        } catch (err) {
+            return problem(`${where} failed the query \`${count}\`: ${reason(err)}`);
+        }
+        if (buckets === null || !(buckets > 0)) {
+            return problem(`${where} has no \`${p.metric}\` series for the stable version \`${p.version}\` (\`${selector}\` is empty): the prediction gate could not compare the canary's predictions with stable's. `
+                + "Check that the model server exports its prediction histogram and that Prometheus gives it these labels",
+                "set `rollout.predictions.metric`, `namespaceLabel` and `versionLabel` to the names the model server and Prometheus use (or remove `rollout.predictions`)");
+        }
     }
     return undefined;
 }

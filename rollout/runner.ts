@@ -198,13 +198,14 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
     const ask = () => preflightPrometheus({
         prometheus, url: plan.prometheusUrl, signal,
         stable: { namespace: config.namespace, workload: deploymentName(config.app, config.stable.version) },
+        ...(plan.predictions ? { stablePredictions: { ...plan.predictions, namespace: config.namespace, version: config.stable.version } } : {}),
     });
     let unusable = await ask();
     for (let waited = 0; unusable && waited < 10_000 && !signal.aborted; waited += 1000) {
         await pause(1000, signal);
         unusable = await ask();
     }
-    if (unusable && !signal.aborted) throw new ValidationError([`${unusable}. Nothing was changed; fix \`rollout.prometheus\` (or \`--prometheus\`) and run \`rollout\` again`]);
+    if (unusable && !signal.aborted) throw new ValidationError([`${unusable.message}. Nothing was changed; ${unusable.fix} and run \`rollout\` again`]);
     const stopped = (at: string) => preempted.aborted
         ? `${(preempted.reason as Error).message} ${at}`
         : `interrupted ${at}`;
