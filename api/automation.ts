@@ -13,7 +13,12 @@ export { defaultPlan, resolvePlan } from "../stacks/rollout-plan";
 export type { PlanFlags, RolloutPlan } from "../stacks/rollout-plan";
 export { rollbackFromLastApplied } from "../stacks/recovery";
 export type { RecoveryResult } from "../stacks/recovery";
-export { acquireStackLock, lockHolder, preemptStackLock, StackLockedError } from "../stacks/lock";
+export { acquireStackLock, lockHolder, lockHolders, preemptStackLock, StackLockedError, withApplyLock } from "../stacks/lock";
+// Many models in one stack: which model a call acts on, and its part of the stack outputs.
+export { checkConfig, setModelConfig } from "../stacks/automation";
+export { selectModel } from "../stacks/config";
+export type { ModelConfig, StackConfig } from "../stacks/config";
+export { ModelSelectionError, modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
 export type { StackLock } from "../stacks/lock";
 export { PrometheusClient, PrometheusError } from "../analysis/prometheus";
 export type { InstantQuerier } from "../analysis/prometheus";

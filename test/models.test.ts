@@ -6,6 +6,8 @@ import { ValidationError } from "../components";
 import { componentArgs, envSecretRevisions, parseStackConfig, renderedSecretPaths, secretRevisionAnnotation, selectModel } from "../stacks/config";
 import { ModelSelectionError, modelOutputsOf, selectModelName } from "../stacks/models";
 import { commentMarker, renderPreviewMarkdown } from "../preview/markdown";
+import { StackOperationError } from "../stacks/automation";
+import { rollbackConfig } from "../stacks/recovery";
 import { drain, installMocks, settle } from "./support/mocks";
 
 const v = (version: string, image = `registry.example.com/ml/runner:${version}`) => ({ version, image });
@@ -241,5 +243,33 @@ describe("the preview comment of a stack of several models", () => {
         assert.ok(md.startsWith("<!-- model-canary-preview:prod model=fraud -->\n### model-canary preview for model `fraud` of stack `prod`\n"), md);
         assert.ok(!md.includes("#### Model"));
         assert.strictEqual(commentMarker("prod"), "<!-- model-canary-preview:prod -->");
+    });
+});
+
+describe("rollback from the last applied config, for one model of several", () => {
+    const applied = () => ({
+        plain: {
+            "model-canary:renderDir": "rendered/prod",
+            "model-canary:models": {
+                fraud: { ...fraud, canaryWeight: 50, mirrorPercent: 10, headerRoutes: [fraud.headerRoutes[0], { header: "x-group", exact: "a", version: "v1" }], canary: { ...fraud.canary, env: { API_KEY: null } } },
+                churn: { ...churn, canaryWeight: 20 },
+            },
+        },
+        secrets: [{ key: "model-canary:models", path: ["fraud", "canary", "env", "API_KEY"], value: "s3cr3t" }],
+    });
+
+    it("takes only that model off its canary: weight 0, mirror and canary header routes removed; the others and the secrets as they were", () => {
+        const out = rollbackConfig(applied(), "fraud");
+        const models = out.plain["model-canary:models"] as Record<string, any>;
+        assert.deepStrictEqual([models.fraud.canaryWeight, models.fraud.mirrorPercent, models.fraud.headerRoutes], [0, undefined, [{ header: "x-group", exact: "a", version: "v1" }]]);
+        assert.deepStrictEqual(models.churn, { ...churn, canaryWeight: 20 });
+        assert.deepStrictEqual(out.secrets, applied().secrets);
+        assert.strictEqual(out.plain["model-canary:renderDir"], "rendered/prod");
+    });
+
+    it("refuses a model the recorded config does not have, naming the models it has", () => {
+        assert.throws(() => rollbackConfig(applied(), "ranker"), (e: unknown) => e instanceof StackOperationError && e.kind === "refused"
+            && e.message.startsWith("the config the last `up` applied has no model `ranker` (its models are `fraud`, `churn`)"));
+        assert.throws(() => rollbackConfig({ plain: { "model-canary:canaryWeight": "10" }, secrets: [] }, "fraud"), /has one model \(`model`, the top-level keys\), not `fraud`/);
     });
 });
