@@ -161,4 +161,27 @@ describe("analysis/prometheus client (scripted server)", () => {
         assert.throws(() => new PrometheusClient({ url: "localhost:9090" }), /must be http\(s\)/);
         assert.throws(() => new PrometheusClient({ url: "http://x", timeoutMs: 0 }), /timeoutMs must be a positive number, got 0/);
     });
+    describe("queryVector", () => {
+        it("returns every series with its labels, NaN and infinities kept, and [] for an empty vector", async () => {
+            const c = new PrometheusClient({ url: base, timeoutMs: 2000 });
+            reply = { status: 200, body: JSON.stringify({ status: "success", data: { resultType: "vector", result: [
+                { metric: { le: "0.5" }, value: [1, "12"] }, { metric: { le: "+Inf" }, value: [1, "NaN"] }, { metric: {}, value: [1, "+Inf"] },
+            ] } }) };
+            assert.deepStrictEqual(await c.queryVector("sum by (le) (x)"), [{ labels: { le: "0.5" }, value: 12 }, { labels: { le: "+Inf" }, value: NaN }, { labels: {}, value: Infinity }]);
+            reply = { status: 200, body: vector() };
+            assert.deepStrictEqual(await c.queryVector("x"), []);
+        });
+
+        it("refuses a result that is not an instant vector, and a sample without a number", async () => {
+            const c = new PrometheusClient({ url: base, timeoutMs: 2000 });
+            reply = { status: 200, body: JSON.stringify({ status: "success", data: { resultType: "scalar", result: [1, "1"] } }) };
+            const scalar = await rejection(c.queryVector("vector(1)[1m]"));
+            assert.strictEqual(scalar.kind, "unexpected-result");
+            assert.match(scalar.message, /expected an instant vector, got result type "scalar"$/);
+            reply = { status: 200, body: JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: { le: "1" }, value: [1, "many"] }] } }) };
+            const bad = await rejection(c.queryVector("x"));
+            assert.strictEqual(bad.kind, "invalid-response");
+            assert.match(bad.message, /sample value is not a number: "many"$/);
+        });
+    });
 });

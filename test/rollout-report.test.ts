@@ -509,6 +509,16 @@ describe("rollout/report", () => {
             assert.ok(!md.includes("## Predictions"), "no chart link without a chart file");
         });
 
+        it("at 100%, where stable predicted nothing, the note says the checks compared with stable's last histogram", () => {
+            const a = predictionAnalysis(24, predictionBuckets([250, 250, 250, 250]), null);
+            // What the runner does at 100%: judge against stable's last histogram with enough predictions.
+            a.results = judgeMeasurement({ canary: a.measurement.canary, stable: { ...a.measurement.stable, predictions: predictionBuckets([240, 260, 250, 250]) } }, defaultThresholds, GATE);
+            a.summary = summarize(a.results);
+            const md = renderReportMarkdown(baseRecord({ steps: [step(4, 0, [a], "running")] }));
+            assert.ok(md.includes("_stable: no predictions in the window; the checks compared with its last histogram of this rollout_"), md);
+            assert.ok(md.includes("**Predictions** (analysis at +24s): ✅ prediction-psi: PSI 0.001 ≤ 0.2; ✅ prediction-ks: KS 0.010 ≤ 0.1"), md);
+        });
+
         it("no prediction chart and no Predictions section when the gate was off", () => {
             assert.strictEqual(renderPredictionsSvg(healthyRun()), undefined);
             assert.ok(!renderReportMarkdown(healthyRun()).includes("Predictions"));

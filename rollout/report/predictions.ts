@@ -46,12 +46,15 @@ export function stepPredictions(step: StepRecord): StepPredictions | undefined {
         ?? [...read].reverse().find((r) => r.c.histogram || r.s.histogram)
         ?? read[read.length - 1];
     const result = (name: string) => (chosen.a.results ?? []).find((r) => r.name === name);
+    // At 100% stable predicts nothing, and the checks compared the canary with stable's last histogram.
+    const judged = [result(PREDICTION_CHECK_NAMES.psi), result(PREDICTION_CHECK_NAMES.ks)].some((r) => r?.status === "pass" || r?.status === "fail");
+    const stableNote = chosen.s.note && judged && !chosen.s.histogram ? `${chosen.s.note}; the checks compared with its last histogram of this rollout` : chosen.s.note;
     return {
         analysis: chosen.a,
         canary: chosen.c.histogram,
         stable: chosen.s.histogram,
         canaryNote: chosen.c.note,
-        stableNote: chosen.s.note,
+        stableNote,
         psi: result(PREDICTION_CHECK_NAMES.psi),
         ks: result(PREDICTION_CHECK_NAMES.ks),
     };
