@@ -134,6 +134,8 @@ function side(who: "canary" | "stable", m: PredictionMeasurement | undefined, ga
     }
     const read = readHistogram(m.buckets);
     if ("error" in read) return { status: "error", message: `${who} prediction histogram: ${read.error}` };
+    // One bucket holds everything: any two such histograms are "equal", which would pass unverified.
+    if (read.histogram.bounds.length === 0) return { status: "error", message: `${who} prediction histogram has only the +Inf bucket: it says nothing about the distribution of predictions` };
     const n = read.histogram.total;
     if (!(n >= gate.minSamples)) {
         return { status: "nodata", message: `${who} made ${fmtCount(n)} predictions in the analysis window, fewer than minSamples ${gate.minSamples}; not judged` };
@@ -145,7 +147,8 @@ function side(who: "canary" | "stable", m: PredictionMeasurement | undefined, ga
  * Judges the canary's predictions against the stable version's: one result per enabled check
  * (`prediction-psi`, then `prediction-ks`). For each, in this order:
  *   1. "error"  if a side's query failed, or its histogram cannot be trusted (a NaN or infinite
- *               or negative count, an `le` that is not a number or repeats, no `+Inf` bucket);
+ *               or negative count, an `le` that is not a number or repeats, no `+Inf` bucket, or
+ *               nothing but the `+Inf` bucket);
  *   2. "nodata" if a side has no series, or fewer than `minSamples` predictions;
  *   3. "error"  if the two histograms have different bucket bounds (their buckets cannot be
  *               compared: the model servers are configured differently);

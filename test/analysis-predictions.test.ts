@@ -135,6 +135,8 @@ describe("analysis/prediction-gate", () => {
                 message: /^stable prediction histogram: the bucket le "\+Inf" counts Infinity/ },
             { title: "a histogram without +Inf: error", canary: { buckets: [{ le: "0.5", count: 500 }, { le: "1", count: 1000 }] }, stable: same, expect: ["error", "error"],
                 message: /no \+Inf bucket/ },
+            { title: "only the +Inf bucket: error (two such histograms always look equal)", canary: { buckets: [{ le: "+Inf", count: 1000 }] }, stable: same, expect: ["error", "error"],
+                message: /^canary prediction histogram has only the \+Inf bucket: it says nothing about the distribution of predictions$/ },
             { title: "mismatched bucket bounds: error", canary: buckets([250, 250, 250, 250], ["0.1", "0.5", "0.9", "+Inf"]), stable: same, expect: ["error", "error"],
                 message: /^canary and stable prediction histograms have different bucket bounds \(canary 3 bounds: 0\.1, 0\.5, 0\.9; stable 3 bounds: 0\.25, 0\.5, 0\.75\): they cannot be compared bucket by bucket$/ },
             { title: "a different number of buckets: error", canary: buckets([500, 500], ["0.5", "+Inf"]), stable: same, expect: ["error", "error"], message: /different bucket bounds/ },
