@@ -1,17 +1,33 @@
-// The npm package as a user gets it: what `npm pack` ships, what the entry points export, and
-// where the command looks for the project.
+// The npm package as a user gets it: what `npm pack` ships, and a Pulumi program of its own
+// (test/fixtures/consumer, with its own package.json and tsconfig.json) that installs the
+// tarball, type-checks against its declarations, and is deployed and rolled out through the real
+// engine by the packaged `model-canary` command and typed API.
 import * as assert from "assert";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { defaultWorkDir, packageDir, StackOperationError } from "../stacks/automation";
+import * as YAML from "yaml";
+import { defaultWorkDir, packageDir, StackOperationError, toolchainDir } from "../stacks/automation";
+import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { packRepo } from "./support/package";
+import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 
 describe("the npm package", function () {
-    this.timeout(300_000);
+    this.timeout(600_000);
+    let work: string;
+    let packed: { files: string[]; tarball: string };
+
+    before(() => {
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-package-"));
+        packed = packRepo(work);
+    });
+    after(() => {
+        if (work) fs.rmSync(work, { recursive: true, force: true });
+    });
 
     it("ships the compiled package, its declarations and source maps, the command and its toolchain recipe, and nothing of the repository's own", () => {
-        const { files } = packRepo();
+        const { files } = packed;
         for (const f of [
             "package.json", "README.md", "CHANGELOG.md", "cli/model-canary.js",
             "dist/api/index.js", "dist/api/index.d.ts", "dist/api/index.js.map", "dist/api/index.d.ts.map",
@@ -21,7 +37,7 @@ describe("the npm package", function () {
         const allowed = /^(package\.json|README\.md|CHANGELOG\.md|cli\/model-canary\.js|dist\/.+\.(js|d\.ts|js\.map|d\.ts\.map)|toolchain\/(ensure\.sh|versions\.env|go\/.+))$/;
         assert.deepStrictEqual(files.filter((f) => !allowed.test(f)), []);
         // The stack program, its config, tests, benchmarks and the local control plane stay in the repository.
-        assert.deepStrictEqual(files.filter((f) => /^(index\.ts|Pulumi\.|test\/|bench\/|cluster\/|dist\/(test|bench|cluster)\/|dist\/index\.|toolchain\/cluster\/)/.test(f)), []);
+        assert.deepStrictEqual(files.filter((f) => /^(index\.ts|Pulumi\.|test\/|bench\/|cluster\/|dist\/(test|bench|cluster)\/|dist\/index\.|toolchain\/(cluster|dataplane)\/)/.test(f)), []);
     });
 
     it("declares the Pulumi SDKs as peer dependencies and points `main`, `types`, `exports` and `bin` at compiled files", () => {
@@ -51,5 +67,174 @@ describe("the npm package", function () {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+
+    describe("in a Pulumi program of its own (test/fixtures/consumer), installed from the tarball", () => {
+        let app: string;
+        const stack = "ci";
+        let backend: string;
+        let exporter: IstioExporter | undefined;
+        let prometheus: PrometheusHarness | undefined;
+        const totalRps = 1000;
+
+        /** What a user's shell has: the toolchain's `pulumi` on PATH, local state, an empty passphrase. */
+        const userEnv = (): NodeJS.ProcessEnv => ({
+            ...process.env,
+            PATH: `${toolchainDir()}${path.delimiter}${process.env.PATH}`,
+            PULUMI_BACKEND_URL: backend,
+            PULUMI_CONFIG_PASSPHRASE: "",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            // The packaged command finds its toolchain itself (its shipped toolchain/ensure.sh).
+            MODEL_CANARY_TOOLCHAIN: "",
+        });
+        const run = (command: string, args: string[]) => spawnSync(command, args, { cwd: app, encoding: "utf8", env: userEnv() });
+        const modelCanary = (args: string[]) => run(path.join(app, "node_modules", ".bin", "model-canary"), [...args, "--stack", stack]);
+
+        /** Every rendered object of the program, keyed `Kind/name`. */
+        const rendered = (): Map<string, any> => {
+            const dir = path.join(app, "rendered", "1-manifest");
+            const objects = new Map<string, any>();
+            for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+                const o = YAML.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+                objects.set(`${o.kind}/${o.metadata.name}`, o);
+            }
+            return objects;
+        };
+        const split = (model: string): Record<string, number> => {
+            const vs = rendered().get(`VirtualService/${model}-virtual-service`);
+            return vs ? Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight])) : {};
+        };
+
+        before(function () {
+            app = path.join(work, "app");
+            fs.cpSync(path.join(__dirname, "fixtures", "consumer"), app, { recursive: true });
+            backend = `file://${path.join(work, "state")}`;
+            fs.mkdirSync(path.join(work, "state"));
+            // Offline from npm's cache when it holds everything (it does after this repository's `npm ci`).
+            const install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", packed.tarball]);
+            assert.strictEqual(install.status, 0, `npm install failed:\n${install.stdout}\n${install.stderr}`);
+            fs.writeFileSync(path.join(app, `Pulumi.${stack}.yaml`), YAML.stringify({
+                config: {
+                    "platform-models:renderDir": "rendered",
+                    "platform-models:namespace": "consumer",
+                    "platform-models:fraudCanaryImage": "registry.example.com/risk/fraud-model:v2-7c1e0d2",
+                    "model-canary:models": {
+                        fraud: {
+                            namespace: "consumer",
+                            stable: { version: "v1", image: "registry.example.com/risk/fraud-model:v1", replicas: 2 },
+                            canary: { version: "v2", image: "registry.example.com/risk/fraud-model:v2", replicas: 2 },
+                            canaryWeight: 0,
+                        },
+                        churn: {
+                            namespace: "consumer",
+                            stable: { version: "v3", image: "registry.example.com/growth/churn-model:v3" },
+                            canary: { version: "v4", image: "registry.example.com/growth/churn-model:v4" },
+                            canaryWeight: 0,
+                        },
+                    },
+                },
+            }));
+        });
+        after(async () => {
+            await prometheus?.stop();
+            await exporter?.close();
+        });
+
+        it("installs with the Pulumi SDKs as its own, and type-checks against the package's declarations (tsc, no skipLibCheck)", () => {
+            const installed = JSON.parse(fs.readFileSync(path.join(app, "package.json"), "utf8"));
+            assert.match(installed.dependencies["model-canary"], /^file:.*model-canary-\d+\.\d+\.\d+\.tgz$/);
+            // One copy of each SDK: the program's, which the package uses as its peer.
+            assert.ok(!fs.existsSync(path.join(app, "node_modules", "model-canary", "node_modules", "@pulumi")));
+            const tsc = run(path.join(app, "node_modules", ".bin", "tsc"), ["--noEmit", "-p", "."]);
+            assert.strictEqual(tsc.status, 0, `tsc failed:\n${tsc.stdout}\n${tsc.stderr}`);
+        });
+
+        it("importing the package and its subpaths runs no stack and gives the component, the program helpers and the typed API", () => {
+            const script = [
+                "const root = require('model-canary');",
+                "const program = require('model-canary/program');",
+                "const automation = require('model-canary/automation');",
+                "console.log(JSON.stringify({ root: Object.keys(root).sort(), program: Object.keys(program).sort(), automation: Object.keys(automation).sort() }));",
+            ].join("\n");
+            const r = run(process.execPath, ["-e", script]);
+            assert.strictEqual(r.status, 0, r.stderr);
+            const exported = JSON.parse(r.stdout);
+            assert.deepStrictEqual(exported.root, ["ModelCanary", "ValidationError", "envSecretName", "istioApiVersions", "limits", "validateModelCanaryArgs"].sort());
+            for (const name of ["loadStackConfig", "componentArgs", "modelCanariesFromConfig", "modelCanaryOutputs", "appliedConfig"]) assert.ok(exported.program.includes(name), `model-canary/program exports ${name}`);
+            for (const name of ["openStack", "upStack", "previewStack", "runRollout", "rollbackStack", "promoteStack", "readRecord", "acquireStackLock"]) assert.ok(exported.automation.includes(name), `model-canary/automation exports ${name}`);
+        });
+
+        it("`model-canary up` deploys both models with the program's own provider, the fraud canary's image from an Output", () => {
+            const up = modelCanary(["up"]);
+            assert.strictEqual(up.status, 0, `${up.stdout}\n${up.stderr}`);
+            assert.match(up.stdout, /model-canary: stack ci model fraud serves v1 100%/);
+            assert.match(up.stdout, /model-canary: stack ci model churn serves v3 100%/);
+            const objects = rendered();
+            assert.deepStrictEqual([...objects.keys()].sort(), [
+                "ConfigMap/fraud-build",
+                "Deployment/churn-v3", "Deployment/churn-v4", "Deployment/fraud-v1", "Deployment/fraud-v2",
+                "DestinationRule/churn-destination", "DestinationRule/fraud-destination",
+                "Service/churn-service", "Service/fraud-service",
+                "VirtualService/churn-virtual-service", "VirtualService/fraud-virtual-service",
+            ]);
+            const fraudCanary = objects.get("Deployment/fraud-v2");
+            assert.strictEqual(fraudCanary.spec.template.spec.containers[0].image, "registry.example.com/risk/fraud-model:v2-7c1e0d2");
+            assert.deepStrictEqual(fraudCanary.spec.template.metadata.labels, { app: "fraud", team: "risk", version: "v2" });
+            assert.strictEqual(objects.get("Deployment/churn-v4").spec.template.spec.containers[0].image, "registry.example.com/growth/churn-model:v4");
+            assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 100 }, { v3: 100 }]);
+        });
+
+        it("a weight step of one model (`pulumi config set`, then `up` through model-canary/automation) updates only that model's VirtualService", () => {
+            const set = run("pulumi", ["config", "set", "--path", "model-canary:models.churn.canaryWeight", "10", "--stack", stack]);
+            assert.strictEqual(set.status, 0, set.stderr);
+            const script = [
+                "const { openStack, upStack } = require('model-canary/automation');",
+                `openStack(${JSON.stringify({ stack, workDir: app, backendUrl: backend })})`,
+                "  .then((s) => upStack(s))",
+                "  .then((r) => console.log(JSON.stringify(r.steps.filter((s) => s.op !== 'same').map((s) => `${s.op} ${s.name}`))))",
+                "  .catch((e) => { console.error(e.message); process.exitCode = 1; });",
+            ].join("\n");
+            const r = run(process.execPath, ["-e", script]);
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.deepStrictEqual(JSON.parse(r.stdout.trim().split("\n").at(-1)!), ["update churn-vs"]);
+            assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 100 }, { v3: 90, v4: 10 }]);
+        });
+
+        it("`model-canary rollout --model fraud` walks the fraud canary through 10% and 50% against a real Prometheus; churn stays as it was", async () => {
+            exporter = await startIstioExporter({ namespace: "consumer" });
+            prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+            // The mesh follows the rendered VirtualService: each fraud version serves its share.
+            const follow = () => {
+                const s = split("fraud");
+                exporter!.set("fraud-v1", { rps: totalRps * (s.v1 ?? 0) / 100, latencyMs: 40 });
+                exporter!.set("fraud-v2", { rps: totalRps * (s.v2 ?? 0) / 100, latencyMs: 40 });
+            };
+            follow();
+            const timer = setInterval(follow, 100);
+            try {
+                const code = await new Promise<number | null>((resolve) => {
+                    const child: ChildProcess = spawn(path.join(app, "node_modules", ".bin", "model-canary"), [
+                        "rollout", "--stack", stack, "--model", "fraud", "--steps", "10,50", "--interval", "3s", "--tick", "1s", "--window", "5s",
+                        "--prometheus", prometheus!.url,
+                    ], { cwd: app, env: userEnv(), stdio: ["ignore", "pipe", "pipe"] });
+                    let output = "";
+                    child.stdout!.on("data", (d) => { output += d; });
+                    child.stderr!.on("data", (d) => { output += d; });
+                    child.on("exit", (c) => {
+                        if (c !== 0) process.stderr.write(output);
+                        else assert.match(output, /COMPLETED: v2 passed every step and serves 50%/);
+                        resolve(c);
+                    });
+                });
+                assert.strictEqual(code, 0);
+            } finally {
+                clearInterval(timer);
+            }
+            assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 50, v2: 50 }, { v3: 90, v4: 10 }]);
+            const settings = YAML.parse(fs.readFileSync(path.join(app, `Pulumi.${stack}.yaml`), "utf8")).config["model-canary:models"];
+            assert.deepStrictEqual([settings.fraud.canaryWeight, settings.churn.canaryWeight], [50, 10]);
+            // The canary still runs the image the program's build step gave it.
+            assert.strictEqual(rendered().get("Deployment/fraud-v2").spec.template.spec.containers[0].image, "registry.example.com/risk/fraud-model:v2-7c1e0d2");
+        });
     });
 });
