@@ -10,7 +10,7 @@ import * as YAML from "yaml";
 import { readRecord } from "../rollout/status";
 import { openStack, previewStack, projectDir, readOutputs, toolchainDir, upStack } from "../stacks/automation";
 import { readProjectConfig } from "../stacks/settings";
-import { makeProject, TestProject } from "./support/engine";
+import { makeProject, sourceCli, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 
@@ -40,7 +40,7 @@ function renderedFiles(project: TestProject): Map<string, string> {
 }
 
 function run(project: TestProject, args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+    const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
         encoding: "utf8",
         env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
     });
@@ -198,7 +198,7 @@ describe("two models' rollouts at once (real engine, real Prometheus)", function
         const timer = setInterval(follow, 100);
         try {
             const start = (model: string) => {
-                const child: ChildProcess = spawn(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), "rollout", "--model", model, "--stack", "pair", "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+                const child: ChildProcess = spawn(process.execPath, [sourceCli, "rollout", "--model", model, "--stack", "pair", "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
                     env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir }, stdio: ["ignore", "pipe", "pipe"],
                 });
                 let output = "";
@@ -262,7 +262,7 @@ describe("a user's own program built with modelCanariesFromConfig (real engine, 
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     const cli = (args: string[]) => {
-        const r = spawnSync(process.execPath, [path.join(projectDir, "cli", "model-canary.js"), ...args, "--stack", "prod", "--cwd", dir, "--backend", ref.backend], {
+        const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", "prod", "--cwd", dir, "--backend", ref.backend], {
             encoding: "utf8", env: { ...process.env, MODEL_CANARY_TOOLCHAIN: ref.toolchain },
         });
         return { status: r.status, stdout: r.stdout, stderr: r.stderr };
