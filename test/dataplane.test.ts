@@ -12,11 +12,14 @@ import * as path from "path";
 import * as cluster from "../cluster/controlplane";
 import { Backend, Client, dataplaneToolchainDir, registerBackends, SendResult, startBackend, startClient } from "../cluster/dataplane";
 import { assertLoopbackEndpoints, isLoopback, Istiod, routeNonces, startIstiod, stopIstiod, waitForRoutePush } from "../cluster/istiod";
-import { rollbackStack } from "../rollout/runner";
+import { rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
+import { resolvePlan } from "../stacks/rollout-plan";
+import { readProjectConfig } from "../stacks/settings";
 import { openStack, upStack } from "../stacks/automation";
 import { binomialBound, SPLIT_TOLERANCE_SIGMAS } from "./support/binomial";
 import { clusterReader, ClusterReader } from "./support/cluster";
 import { makeProject, TestProject } from "./support/engine";
+import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 
 /** Requests per check, and the rate the client sends them at. */
 const rps = 2000;
@@ -185,6 +188,106 @@ describe("real requests routed by istiod (proxyless gRPC, backends on loopback)"
             await client.stop();
             for (const b of backends) await b.stop();
             assert.deepStrictEqual(pids.filter(cluster.alive), []);
+        });
+    });
+
+    describe("automated rollout on real traffic, Prometheus scraping the backends", () => {
+        /** Requests per second the client sends through each app's Service during a rollout. */
+        const streamRps = 1000;
+        let prometheus: PrometheusHarness;
+        const apps = { healthy: new Map<string, Backend>(), faulty: new Map<string, Backend>() };
+        const clients: Client[] = [];
+        const projects: TestProject[] = [];
+
+        before(async function () {
+            this.timeout(600_000);
+            let address = 10;
+            for (const [app, byVersion] of Object.entries(apps)) {
+                for (const version of ["v1", "v2"]) {
+                    byVersion.set(version, await startBackend({ binDir, app, version, address: `127.0.0.${address++}`, service: `${app}-service`, logDir }));
+                }
+            }
+            const all = Object.values(apps).flatMap((m) => [...m.values()]);
+            prometheus = await startPrometheus({ targets: all.map((b) => b.metricsTarget), scrapeInterval: "1s" });
+        });
+        after(async () => {
+            for (const c of clients) await c.stop();
+            for (const b of Object.values(apps).flatMap((m) => [...m.values()])) await b.stop();
+            await prometheus?.stop();
+            for (const p of projects) p.remove();
+        });
+
+        /**
+         * The app's stack at weight 0 on the cluster (Deployments at 0 replicas), its backends
+         * registered, and a client streaming requests through its Service once istiod serves
+         * only loopback endpoints for it.
+         */
+        async function deployed(app: keyof typeof apps): Promise<{ project: TestProject; client: Client }> {
+            const project = makeProject(app, { kubeconfig: cp.kubeconfig });
+            projects.push(project);
+            project.writeConfig({
+                app, stable, canary, canaryWeight: 0, headerRoutes: [testers],
+                rollout: { prometheus: prometheus.url, steps: [1, 10, 50, 100], interval: "8s", tick: "1s", window: "5s", analysis: { minRequests: 10, failureThreshold: 2 } },
+            });
+            await upStack(await openStack(project.ref, { create: true }));
+            const backends = [...apps[app].values()];
+            registerBackends(cp, backends);
+            const appHost = `${app}-service.default.svc.cluster.local`;
+            assert.deepStrictEqual(await assertLoopbackEndpoints(istiod, appHost, backends.length), backends.map((b) => b.address).sort());
+            const client = await startClient({ binDir, istiod, authority: `${appHost}:80`, name: `${app}-client`, logDir });
+            clients.push(client);
+            await client.startStream({ rps: streamRps });
+            return { project, client };
+        }
+
+        const rollout = (project: TestProject, flags = {}, onEvent?: (e: RolloutEvent) => void) =>
+            runRollout({ ref: project.ref, plan: resolvePlan(readProjectConfig(project.dir, project.ref.stack).rollout as Record<string, unknown> | undefined, flags), onEvent });
+
+        it("a healthy canary walks 1 -> 10 -> 50 -> 100 on real requests and is promoted", async () => {
+            const { project, client } = await deployed("healthy");
+            const record = await rollout(project, { promote: true });
+            const seen = await client.stopStream();
+            assert.strictEqual(record.outcome, "promoted", record.message);
+            assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "passed"], [10, "passed"], [50, "passed"], [100, "passed"]]);
+            assert.deepStrictEqual(seen.errors, {});
+            // Both versions answered real requests during the rollout.
+            assert.ok((seen.versions.v1 ?? 0) > 0 && (seen.versions.v2 ?? 0) > 0, JSON.stringify(seen.versions));
+            assert.deepStrictEqual(live.split("healthy-virtual-service"), { v2: 100 });
+            // After promotion every request reaches v2, now the stable version.
+            await assertLoopbackEndpoints(istiod, "healthy-service.default.svc.cluster.local", 1);
+            const after = await client.send(500, { rps: 1000 });
+            assert.deepStrictEqual(after.versions, { v2: 500 });
+        });
+
+        it("a canary that fails 10% of its real requests (gRPC UNAVAILABLE) is rolled back at 1%, and then gets no requests", async () => {
+            const canaryBackend = apps.faulty.get("v2")!;
+            // 10 requests a second reach it at 1%: one fails every second. (A new error series' first
+            // count is invisible to rate(), as with Istio's own counters, so 5% would take longer.)
+            await canaryBackend.setBehaviour({ errorRatio: 0.1 });
+            const { project, client } = await deployed("faulty");
+            // The routes the client holds when the rollback begins (its `up` takes seconds to reach the API server).
+            let beforeRollback: Promise<{ acked: string }> | undefined;
+            const record = await rollout(project, {}, (e) => {
+                if (e.type === "rollback-start") beforeRollback = routeNonces(istiod, client.proxy);
+            });
+            assert.strictEqual(record.outcome, "rolled-back", record.message);
+            assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "failed"]]);
+            const failed = record.steps[0].analyses.at(-1)!.results.find((r) => r.name === "success-rate")!;
+            assert.ok(failed.value! < 99, `canary success rate ${failed.value}`);
+            // The canary failed real requests: its own count, which its metrics reported. (The
+            // client may not see them: Istio's default route retries UNAVAILABLE, and the retry
+            // usually lands on a request the canary answers.)
+            const during = await client.stopStream();
+            assert.ok((during.versions.v2 ?? 0) > 0, JSON.stringify(during));
+            assert.ok((await canaryBackend.counts()).failed > 0);
+            assert.deepStrictEqual(live.split("faulty-virtual-service"), { v1: 100 });
+            // Routes reach the client, then no request reaches the canary, header or not.
+            assert.ok(beforeRollback, "no rollback-start event");
+            await waitForRoutePush(istiod, client.proxy, (await beforeRollback).acked);
+            const before = await answered(canaryBackend);
+            assert.deepStrictEqual((await client.send(2_000, { rps: 1000 })).versions, { v1: 2_000 });
+            assert.deepStrictEqual((await client.send(500, { rps: 1000, headers: { "x-canary-version": "v2" } })).versions, { v1: 500 });
+            assert.strictEqual(await answered(canaryBackend), before);
         });
     });
 
