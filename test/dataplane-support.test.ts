@@ -1,6 +1,11 @@
 // The pure parts of the data-plane tests: the binomial tolerance of a measured split, and the
 // loopback check that gates every request.
 import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { dataplaneToolchainDir, startBackend } from "../cluster/dataplane";
 import { isLoopback } from "../cluster/istiod";
 import { binomialBound, SPLIT_TOLERANCE_SIGMAS } from "./support/binomial";
 
@@ -31,5 +36,39 @@ describe("data-plane test support", () => {
     it("only 127.0.0.0/8 counts as loopback", () => {
         for (const a of ["127.0.0.1", "127.0.0.2", "127.255.255.254"]) assert.ok(isLoopback(a), a);
         for (const a of ["10.244.0.9", "128.0.0.1", "127.0.0.256", "0.0.0.0", "::1", "localhost", "127.0.0.1.example.com", " 127.0.0.1", ""]) assert.ok(!isLoopback(a), a);
+    });
+
+    describe("the model server and client (the built programs)", function () {
+        this.timeout(600_000); // may build the data plane
+        const run = (bin: string, args: string[]) => spawnSync(path.join(dataplaneToolchainDir(), bin), args, { encoding: "utf8", timeout: 20_000 });
+
+        it("model-server refuses to listen outside 127.0.0.0/8, or on a name, before it opens a socket", () => {
+            for (const [flag, address] of [["--grpc", "10.244.0.9:0"], ["--http", "0.0.0.0:0"], ["--grpc", "localhost:0"]]) {
+                const r = run("model-server", ["--version", "v1", "--service", "s", ...(flag === "--http" ? ["--grpc", "127.0.0.2:0"] : []), flag, address]);
+                assert.strictEqual(r.status, 1, r.stderr);
+                assert.match(r.stderr, new RegExp(`^model-server: ${flag}: address "${address.replace(/\./g, "\\.")}" is (outside 127\\.0\\.0\\.0/8; traffic must stay on this machine|not an IP address; only 127\\.0\\.0\\.0/8 is allowed)\n$`));
+            }
+        });
+
+        it("model-client refuses an xDS server outside 127.0.0.0/8 before it connects", () => {
+            const r = run("model-client", ["--xds", "10.244.0.9:15010", "--target", "xds:///model-service.default.svc.cluster.local:80"]);
+            assert.strictEqual(r.status, 1, r.stderr);
+            assert.strictEqual(r.stderr, 'model-client: --xds: address "10.244.0.9:15010" is outside 127.0.0.0/8; traffic must stay on this machine\n');
+        });
+
+        it("a backend's behaviour is checked: a bad value is refused naming the key, and nothing changes", async () => {
+            const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-backend-"));
+            const b = await startBackend({ binDir: dataplaneToolchainDir(), app: "model", version: "v1", address: "127.0.0.2", service: "model-service", logDir });
+            try {
+                assert.deepStrictEqual(await b.setBehaviour({ errorRatio: 0.25, latencyMs: 5 }), { errorRatio: 0.25, latencyMs: 5, predictionShift: 0, errorCode: 14 });
+                await assert.rejects(b.setBehaviour({ errorRatio: 1.5 }), /answered 400: \{"error":"`errorRatio` must be a number from 0 to 1, got 1\.5"\}/);
+                await assert.rejects(b.setBehaviour({ errorCode: 0 }), /`errorCode` must be a gRPC status code from 1 to 16, got 0/);
+                await assert.rejects(b.setBehaviour({ errors: 1 } as never), /answered 400: .*unknown field .*errors/);
+                assert.deepStrictEqual(await b.setBehaviour({}), { errorRatio: 0.25, latencyMs: 5, predictionShift: 0, errorCode: 14 });
+            } finally {
+                await b.stop();
+                fs.rmSync(logDir, { recursive: true, force: true });
+            }
+        });
     });
 });
