@@ -198,7 +198,7 @@ describe("model-canary command line", function () {
         it("a bad rollout flag fails before anything is applied", () => {
             const r = run(["rollout", "--stack", "test", "--steps", "1,150"], project);
             assert.strictEqual(r.status, 1);
-            assert.match(r.stderr, /`--steps` must be a list of integer weights from 1 to 100 in increasing order, e\.g\. 1,10,50,100, got "1,150"/);
+            assert.match(r.stderr, /`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e\.g\. shadow,1,10,50,100, got "1,150"/);
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 100 });
         });
 
