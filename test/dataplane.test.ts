@@ -141,9 +141,10 @@ describe("real requests routed by istiod (proxyless gRPC, backends on loopback)"
             assert.deepStrictEqual(r.versions, { v2: 1_000 });
         });
 
-        it("header routes send every matching request to their version, whatever the split", async () => {
+        it("header routes (exact, prefix, regex) send every matching request to their version, whatever the split", async () => {
             const beta = { header: "x-user-group", prefix: "beta-", version: "v2" };
-            await apply({ ...seed, canaryWeight: 0, headerRoutes: [testers, beta] });
+            const tenants = { header: "x-tenant", regex: "(acme|globex)-[0-9]+", version: "v2" };
+            await apply({ ...seed, canaryWeight: 0, headerRoutes: [testers, beta, tenants] });
             assert.deepStrictEqual(live.split(), { v1: 100 });
             assert.deepStrictEqual((await send(1_000, { "x-canary-version": "v2" })).versions, { v2: 1_000 });
             assert.deepStrictEqual((await send(1_000, { "x-user-group": "beta-eu" })).versions, { v2: 1_000 });
@@ -151,6 +152,10 @@ describe("real requests routed by istiod (proxyless gRPC, backends on loopback)"
             assert.deepStrictEqual((await send(500, { "x-canary-version": "V2" })).versions, { v1: 500 });
             assert.deepStrictEqual((await send(500, { "x-canary-version": "v2x" })).versions, { v1: 500 });
             assert.deepStrictEqual((await send(500, { "x-user-group": "gamma-beta-" })).versions, { v1: 500 });
+            // A regex matches the whole value (RE2, as Envoy and grpc-go apply it), not a part.
+            assert.deepStrictEqual((await send(500, { "x-tenant": "globex-7" })).versions, { v2: 500 });
+            assert.deepStrictEqual((await send(500, { "x-tenant": "acme-12x" })).versions, { v1: 500 });
+            assert.deepStrictEqual((await send(500, { "x-tenant": "xacme-1" })).versions, { v1: 500 });
             assert.deepStrictEqual((await send(500)).versions, { v1: 500 });
         });
 
