@@ -1,4 +1,5 @@
-// Shared by the benchmark scripts: medians and a one-line result format.
+// Shared by the benchmark scripts: medians, a one-line result format, wall and CPU time.
+import * as fs from "fs";
 
 export function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);
@@ -14,4 +15,25 @@ export async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
     const started = process.hrtime.bigint();
     const result = await work();
     return [Number(process.hrtime.bigint() - started) / 1e6, result];
+}
+
+/**
+ * CPU seconds of this process and of every child it has waited for, with their own waited-for
+ * descendants (the Pulumi CLI, its language host and program, the provider): /proc/self/stat's
+ * utime, stime, cutime and cstime. Less sensitive than wall time to other load on the machine.
+ */
+export function treeCpuMs(): number {
+    const stat = fs.readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14-17 of proc(5), counted from 1; here index 0 is field 3.
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    // Linux reports these in USER_HZ, which is 100 on every architecture.
+    return (ticks * 1000) / 100;
+}
+
+/** Wall and tree CPU time of `work`, in ms. */
+export async function timedCpu<T>(work: () => Promise<T>): Promise<[{ wallMs: number; cpuMs: number }, T]> {
+    const cpu = treeCpuMs();
+    const [wallMs, result] = await timed(work);
+    return [{ wallMs, cpuMs: treeCpuMs() - cpu }, result];
 }
