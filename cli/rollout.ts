@@ -49,7 +49,9 @@ export function describeEvent(event: RolloutEvent): string {
                 ? `[step ${event.step.index}/${event.total}] shadow: mirroring ${event.step.mirrorPercent}% of default traffic to the canary, which serves no user`
                 : `[step ${event.step.index}/${event.total}] setting canary weight to ${event.step.weight}%`;
         case "step-applied":
-            return `[step ${event.step.index}/${event.total}] ${stepName(event.step)} applied${event.step.applyMs ? ` in ${seconds(event.step.applyMs)}` : " (already applied)"}`;
+            return `[step ${event.step.index}/${event.total}] ${stepName(event.step)} applied${event.step.applyMs ? ` in ${seconds(event.step.applyMs)}` : " (already applied)"}`
+                + (event.step.restoreMs !== undefined ? `; pods no longer needed removed after the traffic moved, in ${seconds(event.step.restoreMs)}` : "")
+                + (event.step.restoreError ? `; ${plain(event.step.restoreError)}` : "");
         case "analysis": {
             const checks = event.analysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`);
             const left = event.remainingMs > 0 ? `, ${seconds(event.remainingMs)} left in the interval` : "";
@@ -221,9 +223,11 @@ export const rolloutCommands: Record<string, Command> = {
             // Always gets through: a running rollout of this model is asked to stop (and has applied its last weight) before this applies.
             const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice });
             if (problems === undefined) {
-                const actionMs = await holding(lock, () => rollbackStack(stack, "manual rollback", model));
-                printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})`);
-                return 0;
+                const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, "manual rollback", model));
+                const restored = !restore ? "" : "error" in restore ? `; ${restore.error}` : `; then the replica counts were restored (${seconds(restore.restoreMs)})`;
+                printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs, ...(restore ? { restore } : {}) }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})${restored}`);
+                // Traffic is off the canary either way; pods held after a failed restore are reported as a failure to act on.
+                return restore && "error" in restore ? 1 : 0;
             }
             // The config is invalid: roll back what is applied, from the config the last `up` recorded.
             const invalid = problems;
@@ -352,7 +356,7 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
     const drift = weightDrift || mirrorDrift;
     const object = {
         ...(named ? { model: name } : {}),
-        applied: { split: outputs.split ?? null, mirror: appliedMirror, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
+        applied: { split: outputs.split ?? null, mirror: appliedMirror, replicas: outputs.replicas ?? null, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
         configuredWeight: configured?.canaryWeight ?? null,
         configuredMirror,
         drift,
@@ -366,6 +370,9 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
     const head = [
         `${named ? `model ${plain(name)} of ` : ""}stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
         ...(appliedMirror ? [`  shadow: ${plain(describeMirror(appliedMirror))}`] : []),
+        ...(outputs.replicas && typeof outputs.replicas === "object"
+            ? [`  replicas: ${Object.entries(outputs.replicas as Record<string, number>).map(([v, n]) => `${plain(v)} ${plain(n)}`).join(", ")}${configured?.canary?.autoReplicas ? " (canary replicas: auto, following its traffic)" : ""}`]
+            : []),
         ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
         ...(weightDrift ? [`  config says ${modelKey("canaryWeight")} ${configured?.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(mirrorDrift ? [`  config says ${modelKey("mirrorPercent")} ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),

@@ -1,5 +1,6 @@
 export * from "./istio";
 export * from "./modelCanary";
+export * from "./replicas";
 export * from "./routing";
 export * from "./types";
 export * from "./validation";

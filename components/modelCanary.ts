@@ -38,6 +38,8 @@ export class ModelCanary extends pulumi.ComponentResource {
     public readonly stableVersion: string;
     public readonly canaryVersion: string | undefined;
     public readonly canaryWeight: number;
+    /** Pod count per version, e.g. `{ v1: 5, v2: 1 }`; with `canary.replicas: auto`, the counts for the current traffic. */
+    public readonly replicas: Record<string, number>;
     /** What the default route mirrors to the canary (the shadow stage), or undefined. */
     public readonly mirror: Mirror | undefined;
     public readonly namespace: string;
@@ -73,6 +75,7 @@ export class ModelCanary extends pulumi.ComponentResource {
         this.canaryVersion = resolved.canary?.version;
         this.canaryWeight = resolved.canaryWeight;
         this.mirror = defaultRouteMirror(resolved);
+        this.replicas = { [resolved.stable.version]: resolved.stable.replicas, ...(resolved.canary ? { [resolved.canary.version]: resolved.canary.replicas } : {}) };
         this.namespace = resolved.namespace;
 
         this.deployments = {};
@@ -151,6 +154,7 @@ export class ModelCanary extends pulumi.ComponentResource {
             deploymentNames: this.deploymentNames,
             split: this.split,
             mirror: this.mirror ?? null,
+            replicas: this.replicas,
             headerRoutes: this.headerRoutes,
         });
     }

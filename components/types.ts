@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { IstioApiVersion } from "./istio";
+import type { AutoReplicas } from "./replicas";
 
 type Probe = k8s.types.input.core.v1.Probe;
 type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
@@ -20,8 +21,15 @@ export interface ModelVersionArgs {
      * rules and message as a plain value, and no object of the component is created when it fails.
      */
     image: pulumi.Input<string>;
-    /** Pod count. Default 1. `0` keeps the Deployment but runs no pods. */
-    replicas?: number;
+    /**
+     * Pod count. Default 1. `0` keeps the Deployment but runs no pods. On the canary only, `auto`
+     * sizes it from the traffic it gets: `ceil(stable replicas × weight / 100)` (in the shadow
+     * stage, × mirrorPercent / 100), within `autoReplicas.min`..`max`, so a weight step also
+     * changes the canary Deployment's `replicas` (and nothing else of it: no pod restarts).
+     */
+    replicas?: number | "auto";
+    /** Bounds and options of `replicas: auto` (canary only). */
+    autoReplicas?: Partial<AutoReplicas>;
     /**
      * Environment variables of the model server container. Default none. A value given as an
      * Output (`pulumi.secret(...)`, `config.requireSecret(...)`) is a secret: it reaches the

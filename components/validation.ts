@@ -13,15 +13,19 @@ import {
     controlCharacter, describeCharacter, int32Max, integerValue, isDns1035Label, isDnsLabel, isDnsSubdomain, isEnvVarName,
     isImageReference, isLabelValue, isQualifiedName, percentValue,
 } from "./syntax";
+import { AutoReplicas, autoReplicaCounts } from "./replicas";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 
 // Callers that build messages the same way import it from here.
 export { show };
 
 /** The arguments with every default applied. */
-export interface ResolvedModelVersion extends ModelVersionArgs {
+export interface ResolvedModelVersion extends Omit<ModelVersionArgs, "replicas" | "autoReplicas"> {
     image: string;
+    /** The pod count the Deployment gets: for `replicas: auto`, the count for the current traffic. */
     replicas: number;
+    /** The canary's automatic sizing, when its `replicas` is `auto`. */
+    autoReplicas?: AutoReplicas;
     env: Record<string, string>;
     resources?: k8s.types.input.core.v1.ResourceRequirements;
     podAnnotations?: Record<string, string>;
@@ -64,8 +68,9 @@ export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "istioApiVersion", "podSecurityContext", "containerSecurityContext",
 ];
 const versionKeys: readonly (keyof ModelVersionArgs)[] = [
-    "version", "image", "replicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
+    "version", "image", "replicas", "autoReplicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
 ];
+const autoReplicasKeys: readonly (keyof AutoReplicas)[] = ["min", "max", "shrinkStable", "hold", "holdStable"];
 const headerRouteKeys: readonly (keyof HeaderRoute)[] = ["header", "exact", "prefix", "regex", "version"];
 const matchKinds = ["exact", "prefix", "regex"] as const;
 
@@ -229,7 +234,20 @@ function readVersion(r: Reader, path: string, value: unknown, app: string): Reso
         r.fail(`\`${path}.version\` makes the Deployment name \`<app>-<version>\` = ${show(`${app}-${version}`)} ${app.length + version.length + 1} characters long; it must be at most 63 (a DNS label): use a shorter \`app\` or version`);
     }
     const image = inputReaders.image(r, path, value.image);
-    const replicas = r.integer(`${path}.replicas`, value.replicas, 0, limits.replicas, 1);
+    let replicas: number | undefined;
+    let autoReplicas: AutoReplicas | undefined;
+    if (value.replicas === "auto") {
+        if (path !== "canary") r.fail(`\`${path}.replicas\` must be an integer from 0 to ${limits.replicas}, got "auto": only the canary's replicas can follow its weight; the stable version's count is what \`auto\` scales from`);
+        else autoReplicas = readAutoReplicas(r, `${path}.autoReplicas`, value.autoReplicas);
+        replicas = 1; // sized once the weight is known
+    } else {
+        const n = value.replicas === undefined ? 1 : integerValue(value.replicas);
+        if (path === "canary" && (n === undefined || n < 0 || n > limits.replicas)) r.fail(`\`canary.replicas\` must be an integer from 0 to ${limits.replicas}, or \`auto\` (follow the canary's traffic), got ${show(value.replicas)}`);
+        else replicas = r.integer(`${path}.replicas`, value.replicas, 0, limits.replicas, 1);
+        if (value.autoReplicas !== undefined) {
+            r.fail(path === "canary" ? `\`canary.autoReplicas\` needs \`canary.replicas: auto\`, got replicas ${show(value.replicas ?? 1)}` : `\`${path}.autoReplicas\` is for the canary only (with \`canary.replicas: auto\`)`);
+        }
+    }
     const env = r.stringMap(`${path}.env`, value.env, limits.envVars, isEnvVarName, "an environment variable name (letters, digits, '_', '-', '.', not starting with a digit)");
     const podAnnotations = value.podAnnotations === undefined ? undefined : inputReaders.podAnnotations(r, path, value.podAnnotations);
     const podLabels = value.podLabels === undefined ? undefined : inputReaders.podLabels(r, path, value.podLabels);
@@ -237,7 +255,25 @@ function readVersion(r: Reader, path: string, value: unknown, app: string): Reso
     const readinessProbe = r.kubernetes<ModelVersionArgs["readinessProbe"]>(`${path}.readinessProbe`, value.readinessProbe, readinessProbeSchema);
     const livenessProbe = r.kubernetes<ModelVersionArgs["livenessProbe"]>(`${path}.livenessProbe`, value.livenessProbe, livenessProbeSchema);
     if (version === undefined || image === undefined) return undefined;
-    return { version, image, replicas, env, podAnnotations, podLabels, resources, readinessProbe, livenessProbe };
+    return { version, image, replicas: replicas ?? 1, env, podAnnotations, podLabels, resources, readinessProbe, livenessProbe, ...(autoReplicas ? { autoReplicas } : {}) };
+}
+
+function readAutoReplicas(r: Reader, path: string, value: unknown): AutoReplicas | undefined {
+    const given = value === undefined ? {} : r.object<Record<string, unknown>>(path, value);
+    if (!given) return undefined;
+    r.keys(path, given, autoReplicasKeys);
+    const min = r.integer(`${path}.min`, given.min, 1, limits.replicas, 1);
+    const max = r.integer(`${path}.max`, given.max, 1, limits.replicas);
+    if (min !== undefined && max !== undefined && max < min) r.fail(`\`${path}.max\` must be at least \`${path}.min\` (${min}), got ${max}`);
+    let shrinkStable = false;
+    if (given.shrinkStable !== undefined) {
+        if (given.shrinkStable === true || given.shrinkStable === "true") shrinkStable = true;
+        else if (given.shrinkStable !== false && given.shrinkStable !== "false") r.fail(`\`${path}.shrinkStable\` must be true or false, got ${show(given.shrinkStable)}`);
+    }
+    const hold = r.integer(`${path}.hold`, given.hold, 0, limits.replicas);
+    const holdStable = r.integer(`${path}.holdStable`, given.holdStable, 0, limits.replicas);
+    if (min === undefined || (given.max !== undefined && max === undefined) || (given.hold !== undefined && hold === undefined) || (given.holdStable !== undefined && holdStable === undefined)) return undefined;
+    return { min, ...(max !== undefined ? { max } : {}), shrinkStable, ...(hold !== undefined ? { hold } : {}), ...(holdStable !== undefined ? { holdStable } : {}) };
 }
 
 /** The pod labels the component sets itself: the Service and the DestinationRule subsets select on them. */
@@ -364,6 +400,13 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
         } else {
             mirrorPercent = percent;
         }
+    }
+
+    // `replicas: auto`: both counts follow the traffic the canary gets.
+    if (stable && canary?.autoReplicas && canaryWeight !== undefined) {
+        const counts = autoReplicaCounts(stable.replicas, canaryWeight, mirrorPercent, canary.autoReplicas);
+        canary.replicas = counts.canary;
+        stable.replicas = counts.stable;
     }
 
     const versions = [stable?.version, canary?.version].filter((v): v is string => v !== undefined);

@@ -14,6 +14,7 @@ export function routingFromOutputs(outputs: Record<string, unknown>): RoutingSta
         canaryVersion: typeof outputs.canaryVersion === "string" ? outputs.canaryVersion : null,
         split: outputs.split as RoutingState["split"],
         mirror: isMirror(outputs.mirror) ? outputs.mirror : null,
+        ...(isCounts(outputs.replicas) ? { replicas: outputs.replicas } : {}),
         headerRoutes: Array.isArray(outputs.headerRoutes) ? outputs.headerRoutes as RoutingState["headerRoutes"] : [],
     };
 }
@@ -22,9 +23,15 @@ function isMirror(value: unknown): value is Mirror {
     return typeof value === "object" && value !== null && typeof (value as Mirror).version === "string" && typeof (value as Mirror).percent === "number";
 }
 
+function isCounts(value: unknown): value is Record<string, number> {
+    return typeof value === "object" && value !== null && Object.values(value).every((n) => typeof n === "number");
+}
+
 function configuredRouting(model: ModelConfig): RoutingState {
     const r = model.resolved;
-    return { stableVersion: r.stable.version, canaryVersion: r.canary?.version ?? null, split: trafficSplit(r), mirror: defaultRouteMirror(r) ?? null, headerRoutes: r.headerRoutes };
+    return { stableVersion: r.stable.version, canaryVersion: r.canary?.version ?? null, split: trafficSplit(r), mirror: defaultRouteMirror(r) ?? null,
+        replicas: { [r.stable.version]: r.stable.replicas, ...(r.canary ? { [r.canary.version]: r.canary.replicas } : {}) },
+        autoReplicas: r.canary?.autoReplicas !== undefined, headerRoutes: r.headerRoutes };
 }
 
 /**

@@ -11,6 +11,10 @@ export interface RoutingState {
     split: TrafficSplit;
     /** The shadow stage's mirror of default traffic; absent or null when there is none. */
     mirror?: Mirror | null;
+    /** Pods per version; absent for stacks deployed before it was recorded. */
+    replicas?: Record<string, number>;
+    /** True when the canary's replicas follow its traffic (`canary.replicas: auto`). */
+    autoReplicas?: boolean;
     headerRoutes: HeaderRoute[];
 }
 
@@ -123,6 +127,16 @@ function mirrorChanges(before: RoutingState | undefined, after: RoutingState): s
     return [`**Shadow:** the default route ${now}.${was ? ` Before: ${was}.` : ""}`, ""];
 }
 
+/** Replica counts that change, and with `replicas: auto` why, and that running pods stay. */
+function replicaChanges(before: RoutingState | undefined, after: RoutingState): string[] {
+    if (!before?.replicas || !after.replicas) return [];
+    const changed = Object.entries(after.replicas).filter(([v, n]) => before.replicas![v] !== undefined && before.replicas![v] !== n);
+    if (changed.length === 0) return [];
+    const list = changed.map(([v, n]) => `${code(v)} ${Number(before.replicas![v])} → ${Number(n)}`).join(", ");
+    const why = after.autoReplicas ? " (`canary.replicas: auto`: the canary's pods follow its traffic)" : "";
+    return [`**Replicas:** ${list}${why}. This step also updates ${changed.length === 1 ? "that Deployment's" : "those Deployments'"} \`replicas\`: pods are added or removed, and a change of \`replicas\` alone restarts no running pod.`, ""];
+}
+
 function headerChanges(before: RoutingState | undefined, after: RoutingState): string[] {
     const was = (before?.headerRoutes ?? []).map(describeRoute);
     const now = after.headerRoutes.map(describeRoute);
@@ -157,6 +171,7 @@ export function renderPreviewMarkdown(report: PreviewReport): string {
         if (m.name !== undefined) lines.push(`#### Model ${code(m.name)}`, "");
         lines.push(...splitTable(m.before, m.after), "");
         lines.push(...mirrorChanges(m.before, m.after));
+        lines.push(...replicaChanges(m.before, m.after));
         lines.push(...headerChanges(m.before, m.after), "");
     }
     lines.push(`**Resources:** ${countLine(report.changes)}`, "");

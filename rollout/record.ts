@@ -23,6 +23,12 @@ export interface StepRecord {
     appliedAt: string;
     /** Wall time of the step's `pulumi up` in ms; 0 when the weight was already applied (resume). */
     applyMs: number;
+    /**
+     * With `canary.replicas: auto`, when a count went down: the wall time of the second `up`,
+     * which removed the pods after the traffic had moved; `restoreError` when it failed.
+     */
+    restoreMs?: number;
+    restoreError?: string;
     analyses: AnalysisRecord[];
     /** How the step ended. */
     verdict: "passed" | "failed" | "interrupted" | "running";
@@ -40,6 +46,13 @@ export interface RollbackRecord {
     /** Wall time of the rollback `up` in ms. */
     actionMs: number;
     reason: string;
+    /**
+     * With `canary.replicas: auto`, the second `up` after the traffic had left the canary: when it
+     * restored the replica counts, and its wall time. `restoreError` when it failed.
+     */
+    replicasRestoredAt?: string;
+    restoreMs?: number;
+    restoreError?: string;
 }
 
 export interface RolloutRecord {

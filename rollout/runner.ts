@@ -6,7 +6,7 @@ import { hasPredictionData, type PredictionMeasurement } from "../analysis/predi
 import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
-import { deploymentName, redact, ValidationError } from "../components";
+import { deploymentName, redact, scaleDownHolds, ValidationError } from "../components";
 import { checkConfig, openStack, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
 import { ModelConfig, selectModel } from "../stacks/config";
 import { readDeploymentAvailability } from "../stacks/live";
@@ -14,7 +14,7 @@ import { acquireStackLock, withApplyLock } from "../stacks/lock";
 import { modelOutputsOf } from "../stacks/models";
 import { rollbackFromLastApplied } from "../stacks/recovery";
 import { RolloutPlan, remainingSteps } from "../stacks/rollout-plan";
-import { AnalysisRecord, RolloutRecord, StepRecord } from "./record";
+import { AnalysisRecord, RollbackRecord, RolloutRecord, StepRecord } from "./record";
 import { writeRecord } from "./status";
 import type { ProcessIdentity } from "../stacks/process";
 
@@ -59,20 +59,85 @@ function hasData(m: WorkloadMeasurement, minRequests: number): boolean {
     return typeof m.requests === "number" && m.requests >= minRequests;
 }
 
+export interface TrafficChange {
+    /** Wall time of the `up` that moved the traffic, in ms. */
+    actionMs: number;
+    /**
+     * With `canary.replicas: auto`, when a version's count went down: the second `up`, which
+     * removed the pods once the traffic had moved (its wall time and when it finished), or why it
+     * failed. Absent when no count went down.
+     */
+    restore?: { restoreMs: number; restoredAt: string } | { error: string };
+}
+
+/** A model entry's canary when its replicas are `auto`. */
+function autoCanaryOf(entry: Record<string, unknown>): Record<string, unknown> | undefined {
+    const canary = entry.canary as Record<string, unknown> | undefined;
+    return canary?.replicas === "auto" ? canary : undefined;
+}
+
+/** Removes the holds a traffic change wrote (or an interrupted one left). */
+function dropHolds(entry: Record<string, unknown>): void {
+    const canary = autoCanaryOf(entry);
+    if (!canary || typeof canary.autoReplicas !== "object" || canary.autoReplicas === null) return;
+    const { hold: _h, holdStable: _s, ...rest } = canary.autoReplicas as Record<string, unknown>;
+    canary.autoReplicas = Object.keys(rest).length > 0 ? rest : undefined;
+}
+
 /**
- * Sets the weight and the mirror in the stack's config and applies them in one `up`: a weight
- * step removes the shadow stage's mirror (mirrorPercent 0 leaves the key out), the shadow step
- * sets it with weight 0.
+ * Edits one model's traffic in the stack's config and applies it, holding the stack's apply lock
+ * (another model's step waits for this change, and this one for its). Without
+ * `canary.replicas: auto` that is one `up`. With it, pod counts that go down are held
+ * (`autoReplicas.hold`, `holdStable`) for the `up` that moves the traffic, and a second `up`
+ * removes the pods: traffic first, replicas after. Counts that go up need no hold: the
+ * Deployments are updated and awaited before the VirtualService, so pods come before their traffic.
  */
-async function applyWeight(stack: auto.Stack, model: ModelConfig, weight: number, mirrorPercent: number, message: string): Promise<number> {
-    // Holding the stack's apply lock: another model's step waits for this `up`, and this one for its.
-    return withApplyLock(stack, "rollout", async () => {
-        setModelConfig(stack, model, (c) => { c.canaryWeight = weight; c.mirrorPercent = mirrorPercent > 0 ? mirrorPercent : undefined; });
+async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry: Record<string, unknown>) => void, message: string, command: "rollout" | "rollback" = "rollout"): Promise<TrafficChange> {
+    return withApplyLock(stack, command, async () => {
+        const before = selectModel(checkConfig(stack), model.name, stack.name).resolved;
+        const target = selectModel(setModelConfig(stack, model, (c) => { edit(c); dropHolds(c); }), model.name, stack.name).resolved;
+        let holds: ReturnType<typeof scaleDownHolds> = {};
+        if (target.canary?.autoReplicas) {
+            // What runs now; the config's counts for a stack deployed before they were recorded.
+            const running = modelOutputsOf(await readOutputs(stack), model.name).replicas as Record<string, unknown> | undefined;
+            const count = (version: string, fallback: number) => typeof running?.[version] === "number" ? running[version] as number : fallback;
+            const now = {
+                stable: count(target.stable.version, before.stable.version === target.stable.version ? before.stable.replicas : target.stable.replicas),
+                canary: count(target.canary.version, before.canary?.version === target.canary.version ? before.canary.replicas : target.canary.replicas),
+            };
+            holds = scaleDownHolds(now, { stable: target.stable.replicas, canary: target.canary.replicas });
+            if (Object.keys(holds).length > 0) {
+                setModelConfig(stack, model, (c) => {
+                    const canary = autoCanaryOf(c)!;
+                    canary.autoReplicas = { ...(canary.autoReplicas as Record<string, unknown> | undefined), ...holds };
+                });
+            }
+        }
+        const held = Object.entries(holds).map(([k, n]) => `${k === "hold" ? target.canary!.version : target.stable.version} held at ${n} pods`);
         const started = Date.now();
         // Scoped to this model: the other models' resources are left as they are (stacks/scope.ts).
-        await upStack(stack, { message, model: model.name });
-        return Date.now() - started;
+        await upStack(stack, { message: held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, model: model.name });
+        const actionMs = Date.now() - started;
+        if (held.length === 0) return { actionMs };
+        try {
+            setModelConfig(stack, model, dropHolds);
+            const restoreStarted = Date.now();
+            await upStack(stack, { message: `${message}: replicas after the traffic moved`, model: model.name });
+            return { actionMs, restore: { restoreMs: Date.now() - restoreStarted, restoredAt: new Date().toISOString() } };
+        } catch (e) {
+            // The traffic has moved, which is what the change is for; the held pods are only cost.
+            return { actionMs, restore: { error: `the traffic moved, but removing the held pods failed (${held.join(", ")}; \`up\` or \`rollback\` again removes them): ${(e as Error).message}` } };
+        }
     }, { onMessage: notice });
+}
+
+/**
+ * Sets the weight and the mirror in the stack's config and applies them: a weight step removes
+ * the shadow stage's mirror (mirrorPercent 0 leaves the key out), the shadow step sets it with
+ * weight 0.
+ */
+async function applyWeight(stack: auto.Stack, model: ModelConfig, weight: number, mirrorPercent: number, message: string): Promise<TrafficChange> {
+    return applyTraffic(stack, model, (c) => { c.canaryWeight = weight; c.mirrorPercent = mirrorPercent > 0 ? mirrorPercent : undefined; }, message);
 }
 
 const notice = (m: string) => { process.stderr.write(`${m}\n`); };
@@ -80,29 +145,26 @@ const notice = (m: string) => { process.stderr.write(`${m}\n`); };
 /**
  * Takes traffic back from one model's canary at once (`model`: its name, optional when the stack
  * has one): its canaryWeight 0, its shadow stage's mirror and its header routes to the canary
- * removed, then `up`. Other models are untouched. Returns the `up` wall time in ms.
+ * removed, then `up`. Other models are untouched. With `canary.replicas: auto` the canary keeps
+ * its pods for that `up` and a second one scales it down (a shrunk stable is back at its full
+ * count before the routing changes): traffic first, replicas after.
  */
-export async function rollbackStack(stack: auto.Stack, reason: string, model?: string): Promise<number> {
-    return withApplyLock(stack, "rollback", async () => {
-        let target: ModelConfig;
-        try {
-            target = selectModel(checkConfig(stack), model, stack.name);
-        } catch (e) {
-            // An invalid config never blocks a rollback: the last applied config is rolled back instead.
-            if (e instanceof StackOperationError && e.kind === "validation") return (await rollbackFromLastApplied(stack, reason, e.problems ?? [e.message], model)).actionMs;
-            throw e;
-        }
-        const canaryVersion = target.resolved.canary?.version;
-        setModelConfig(stack, target, (c) => {
-            c.canaryWeight = 0;
-            c.mirrorPercent = undefined;
-            const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
-            c.headerRoutes = routes.length > 0 ? routes : undefined;
-        });
-        const started = Date.now();
-        await upStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason}`, model: target.name });
-        return Date.now() - started;
-    }, { onMessage: notice });
+export async function rollbackStack(stack: auto.Stack, reason: string, model?: string): Promise<TrafficChange> {
+    let target: ModelConfig;
+    try {
+        target = selectModel(checkConfig(stack), model, stack.name);
+    } catch (e) {
+        // An invalid config never blocks a rollback: the last applied config is rolled back instead.
+        if (e instanceof StackOperationError && e.kind === "validation") return { actionMs: (await rollbackFromLastApplied(stack, reason, e.problems ?? [e.message], model)).actionMs };
+        throw e;
+    }
+    const canaryVersion = target.resolved.canary?.version;
+    return applyTraffic(stack, target, (c) => {
+        c.canaryWeight = 0;
+        c.mirrorPercent = undefined;
+        const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
+        c.headerRoutes = routes.length > 0 ? routes : undefined;
+    }, `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason}`, "rollback");
 }
 
 /**
@@ -121,7 +183,15 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
             throw new StackOperationError("refused", `${key("canaryWeight")} is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
         }
         setModelConfig(stack, target, (c) => {
-            c.stable = c.canary;
+            // Promotion ends at the full count: an automatically sized canary takes the stable's
+            // configured replicas (what it has at 100%, unless `autoReplicas.max` capped it).
+            const canary = c.canary as Record<string, unknown>;
+            if (canary.replicas === "auto") {
+                const { autoReplicas: _auto, ...rest } = canary;
+                c.stable = { ...rest, replicas: (c.stable as Record<string, unknown>).replicas ?? 1 };
+            } else {
+                c.stable = c.canary;
+            }
             c.canary = undefined;
             c.canaryWeight = 0;
             c.mirrorPercent = undefined;
@@ -131,6 +201,24 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
         await upStack(stack, { message: `model-canary promote ${target.path.length > 0 ? `${target.name} ` : ""}${resolved.canary.version}`, model: target.name });
         return Date.now() - started;
     }, { onMessage: notice });
+}
+
+/** The record of a rollback: when traffic left the canary and, with `replicas: auto`, when replicas were restored. */
+function rollbackRecord(decidedAt: string, result: TrafficChange, reason: string): RollbackRecord {
+    // The traffic `up` ended `restoreMs` before the restore finished.
+    const trafficAt = result.restore && "restoredAt" in result.restore
+        ? new Date(Date.parse(result.restore.restoredAt) - result.restore.restoreMs).toISOString()
+        : new Date().toISOString();
+    return {
+        decidedAt, appliedAt: trafficAt, actionMs: result.actionMs, reason,
+        ...(result.restore && "restoredAt" in result.restore ? { replicasRestoredAt: result.restore.restoredAt, restoreMs: result.restore.restoreMs } : {}),
+        ...(result.restore && "error" in result.restore ? { restoreError: result.restore.error } : {}),
+    };
+}
+
+function restoreNote(result: TrafficChange): string {
+    if (!result.restore) return "";
+    return "error" in result.restore ? `; ${result.restore.error}` : "; then the replica counts were restored";
 }
 
 /** One step as walked: the shadow step has weight 0 and a mirror. */
@@ -259,21 +347,24 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
             save();
             emit({ type: "rollback-start", reason: step.reason });
             const decidedAt = new Date().toISOString();
-            let actionMs: number;
+            let result: TrafficChange;
             try {
-                actionMs = await rollbackStack(stack, `${canary.version} not Available before the ${name} step`, model.name);
+                result = await rollbackStack(stack, `${canary.version} not Available before the ${name} step`, model.name);
             } catch (e) {
                 finish("error", `the canary is not Available before the ${name} step and the rollback failed: ${(e as Error).message}`);
                 throw e;
             }
-            record.rollback = { decidedAt, appliedAt: new Date().toISOString(), actionMs, reason: step.reason };
-            emit({ type: "rollback-done", actionMs });
-            return finish("rolled-back", `rolled back from ${appliedNow()} to 0% before the ${name} step: ${step.reason}`);
+            record.rollback = rollbackRecord(decidedAt, result, step.reason);
+            emit({ type: "rollback-done", actionMs: result.actionMs });
+            return finish("rolled-back", `rolled back from ${appliedNow()} to 0% before the ${name} step: ${step.reason}${restoreNote(result)}`);
         }
         const configuredNow = selectModel(checkConfig(stack), model.name, ref.stack).resolved;
         if (weight !== currentWeight || mirrorPercent !== currentMirror || configuredNow.canaryWeight !== weight || configuredNow.mirrorPercent !== mirrorPercent) {
             try {
-                step.applyMs = await applyWeight(stack, model, weight, mirrorPercent, `model-canary rollout ${model.path.length > 0 ? `${model.name} ` : ""}${canary.version} step ${index}/${total}: ${mirrorPercent > 0 ? `shadow, mirroring ${mirrorPercent}%` : `${weight}%`}`);
+                const change = await applyWeight(stack, model, weight, mirrorPercent, `model-canary rollout ${model.path.length > 0 ? `${model.name} ` : ""}${canary.version} step ${index}/${total}: ${mirrorPercent > 0 ? `shadow, mirroring ${mirrorPercent}%` : `${weight}%`}`);
+                step.applyMs = change.actionMs;
+                if (change.restore && "restoreMs" in change.restore) step.restoreMs = change.restore.restoreMs;
+                if (change.restore && "error" in change.restore) step.restoreError = redact(change.restore.error, configured.secrets);
             } catch (e) {
                 // Keep config equal to what is applied, so a rerun resumes from the truth.
                 await withApplyLock(stack, "rollout", async () => { setModelConfig(stack, model, (c) => { c.canaryWeight = currentWeight; c.mirrorPercent = currentMirror > 0 ? currentMirror : undefined; }); });
@@ -344,18 +435,18 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
                 step.reason = `${decision.reason}: ${failing}`;
                 const decidedAt = new Date().toISOString();
                 emit({ type: "rollback-start", reason: step.reason });
-                let actionMs: number;
+                let result: TrafficChange;
                 try {
-                    actionMs = await rollbackStack(stack, `${canary.version} failed analysis at ${mirrorPercent > 0 ? "the shadow stage" : `${weight}%`}`, model.name);
+                    result = await rollbackStack(stack, `${canary.version} failed analysis at ${mirrorPercent > 0 ? "the shadow stage" : `${weight}%`}`, model.name);
                 } catch (e) {
                     finish("error", `the canary failed at ${appliedNow()} and the rollback failed: ${(e as Error).message}`);
                     throw e;
                 }
-                record.rollback = { decidedAt, appliedAt: new Date().toISOString(), actionMs, reason: step.reason };
-                emit({ type: "rollback-done", actionMs });
-                return finish("rolled-back", mirrorPercent > 0
+                record.rollback = rollbackRecord(decidedAt, result, step.reason);
+                emit({ type: "rollback-done", actionMs: result.actionMs });
+                return finish("rolled-back", (mirrorPercent > 0
                     ? `rolled back at the shadow stage, having served no user: mirror removed, 0%: ${step.reason}`
-                    : `rolled back from ${weight}% to 0%: ${step.reason}`);
+                    : `rolled back from ${weight}% to 0%: ${step.reason}`) + restoreNote(result));
             }
         }
         save();

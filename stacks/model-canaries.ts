@@ -60,6 +60,8 @@ export interface ModelOutputs {
     split: TrafficSplit;
     /** The shadow stage: `{ version, percent }` of default traffic mirrored, or null. */
     mirror: ModelCanary["mirror"] | null;
+    /** Pods per version, e.g. `{ v1: 5, v2: 1 }`. */
+    replicas: Record<string, number>;
     headerRoutes: HeaderRoute[];
 }
 
@@ -76,6 +78,8 @@ export function modelOutputs(canary: ModelCanary): ModelOutputs {
         canaryWeight: canary.canaryWeight,
         split: canary.split,
         mirror: canary.mirror ?? null,
+        // Pods per version; with `canary.replicas: auto` they follow the traffic.
+        replicas: canary.replicas,
         headerRoutes: canary.headerRoutes,
     };
 }

@@ -12,7 +12,7 @@ import { AppliedConfig, AppliedSecret, LeafPath } from "./applied";
 import { checkConfig, readOutputs, StackOperationError, upStack } from "./automation";
 import { configNamespace } from "./config";
 import { withApplyLock } from "./lock";
-import { shorthandModel } from "./models";
+import { modelOutputsOf, shorthandModel } from "./models";
 import { stackSettingsPath } from "./settings";
 
 export interface RecoveryResult {
@@ -57,10 +57,22 @@ function recordedModelPath(plain: Record<string, unknown>, model: string): strin
 }
 
 /**
- * The last applied config with traffic off one model's canary (`model`, default the shorthand's):
- * its `canaryWeight` 0 and its header routes to the canary removed; other models as they were. Pure.
+ * `canary.replicas: auto` would scale the canary down in the same `up` (Deployments before the
+ * routing): hold it at the pods it runs, so traffic leaves first. The hold stays until the fixed
+ * config is applied, which sizes the canary for weight 0 again.
  */
-export function rollbackConfig(applied: AppliedConfig, model: string = shorthandModel): AppliedConfig {
+function holdAutoCanary(canaryNode: unknown, canaryVersion: string | undefined, runningReplicas: Record<string, unknown> | undefined): void {
+    const running = canaryVersion !== undefined ? runningReplicas?.[canaryVersion] : undefined;
+    if (!isRecord(canaryNode) || canaryNode.replicas !== "auto" || typeof running !== "number") return;
+    const auto = isRecord(canaryNode.autoReplicas) ? canaryNode.autoReplicas : {};
+    canaryNode.autoReplicas = { ...auto, hold: auto.hold ?? running };
+}
+
+/**
+ * The last applied config with traffic off one model's canary (`model`, default the shorthand's):
+ * its `canaryWeight` 0, no mirror (an automatically sized canary held at the pods it runs), and its header routes to the canary removed; other models as they were. Pure.
+ */
+export function rollbackConfig(applied: AppliedConfig, model: string = shorthandModel, runningReplicas?: Record<string, unknown>): AppliedConfig {
     const at = recordedModelPath(applied.plain, model);
     if (at.length > 0) {
         const plain = structuredClone(applied.plain);
@@ -68,6 +80,7 @@ export function rollbackConfig(applied: AppliedConfig, model: string = shorthand
         const canaryVersion = versionOf(entry.canary);
         entry.canaryWeight = 0;
         delete entry.mirrorPercent;
+        holdAutoCanary(entry.canary, canaryVersion, runningReplicas);
         // Header routes cannot hold secrets (refused by validation), so no secret leaf moves with them.
         if (Array.isArray(entry.headerRoutes)) {
             const kept = entry.headerRoutes.filter((r) => canaryVersion === undefined || (r as { version?: unknown })?.version !== canaryVersion);
@@ -83,6 +96,7 @@ export function rollbackConfig(applied: AppliedConfig, model: string = shorthand
     // The shadow stage's mirror sends the canary traffic too (users are not served by it, but it
     // is still load on a canary being rolled back).
     delete plain[key("mirrorPercent")];
+    holdAutoCanary(plain[key("canary")], canaryVersion, runningReplicas);
     const routes = plain[key("headerRoutes")];
     if (Array.isArray(routes)) {
         // Routes whose target is secret-free or not: keep those to stable, renumbering secret leaves with them.
@@ -172,7 +186,8 @@ export async function rollbackFromLastApplied(stack: auto.Stack, reason: string,
 
 async function recover(stack: auto.Stack, reason: string, problems: string[], model: string): Promise<RecoveryResult> {
     const file = stackSettingsPath(stack.workspace.workDir, stack.name);
-    const applied = appliedFromOutputs(await readOutputs(stack));
+    const outputs = await readOutputs(stack);
+    const applied = appliedFromOutputs(outputs);
     if (!applied) {
         throw new StackOperationError("refused", [
             `the config of stack \`${stack.name}\` is invalid, and the stack has no record of the config it last applied (it was deployed by an older model-canary, or never), so \`rollback\` cannot apply it instead.`,
@@ -180,7 +195,7 @@ async function recover(stack: auto.Stack, reason: string, problems: string[], mo
             ...problems.map((p) => `- ${p}`),
         ].join("\n"), undefined, problems);
     }
-    const target = rollbackConfig(applied, model);
+    const target = rollbackConfig(applied, model, modelOutputsOf(outputs, model).replicas as Record<string, unknown> | undefined);
     const at = recordedModelPath(applied.plain, model);
     const recorded = (plain: Record<string, unknown>) => (at.length > 0 ? (plain[key("models")] as Record<string, Record<string, unknown>>)[at[0]] : undefined);
     const canaryVersion = versionOf(at.length > 0 ? recorded(applied.plain)!.canary : applied.plain[key("canary")]);

@@ -143,3 +143,20 @@ describe("preview comment: the shadow stage", () => {
         assert.ok(!renderPreviewMarkdown({ ...base, before: noShadow, after: noShadow }).includes("Shadow"));
     });
 });
+
+describe("preview comment: replicas that follow the weight", () => {
+    const base = { stack: "dev", steps: [], changes: { update: 2, same: 3 }, diff: "" };
+    it("a weight step that scales the canary says so, and that running pods are not restarted", () => {
+        const md = renderPreviewMarkdown({
+            ...base,
+            before: { stableVersion: "v1", canaryVersion: "v2", split: { v1: 90, v2: 10 }, headerRoutes: [], replicas: { v1: 5, v2: 1 } },
+            after: { stableVersion: "v1", canaryVersion: "v2", split: { v1: 50, v2: 50 }, headerRoutes: [], replicas: { v1: 5, v2: 3 }, autoReplicas: true },
+        });
+        assert.ok(md.includes("**Replicas:** `v2` 1 → 3 (`canary.replicas: auto`: the canary's pods follow its traffic). This step also updates that Deployment's `replicas`: pods are added or removed, and a change of `replicas` alone restarts no running pod."), md);
+    });
+    it("unchanged counts, or a stack deployed before counts were recorded, add no line", () => {
+        const state = { stableVersion: "v1", canaryVersion: "v2", split: { v1: 100 }, headerRoutes: [], replicas: { v1: 5, v2: 1 } };
+        assert.ok(!renderPreviewMarkdown({ ...base, before: state, after: state }).includes("Replicas"));
+        assert.ok(!renderPreviewMarkdown({ ...base, before: { ...state, replicas: undefined }, after: { ...state, replicas: { v1: 5, v2: 2 } } }).includes("Replicas"));
+    });
+});

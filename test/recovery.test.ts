@@ -54,6 +54,16 @@ describe("rollback from the last applied config", () => {
         assert.strictEqual(recorded.plain["model-canary:mirrorPercent"], "100");
     });
 
+    it("holds an automatically sized canary at the pods it runs, so the rollback moves traffic before any scale-down", () => {
+        const auto = { ...canary, replicas: "auto", autoReplicas: { max: 4 } };
+        const recorded = { plain: { "model-canary:canary": auto, "model-canary:canaryWeight": "50" }, secrets: [] };
+        assert.deepStrictEqual(rollbackConfig(recorded, undefined, { v1: 5, v2: 3 }).plain["model-canary:canary"], { ...auto, autoReplicas: { max: 4, hold: 3 } });
+        // Fixed replicas, or nothing known about what runs: nothing to hold.
+        assert.deepStrictEqual(rollbackConfig(recorded).plain["model-canary:canary"], auto);
+        assert.deepStrictEqual(rollbackConfig({ plain: { "model-canary:canary": canary }, secrets: [] }, undefined, { v2: 3 }).plain["model-canary:canary"], canary);
+        assert.deepStrictEqual(recorded.plain["model-canary:canary"], auto);
+    });
+
     it("removes `headerRoutes` when only canary routes were there", () => {
         const target = rollbackConfig({ plain: { "model-canary:canary": canary, "model-canary:headerRoutes": [routes[0]] }, secrets: [] });
         assert.strictEqual("model-canary:headerRoutes" in target.plain, false);

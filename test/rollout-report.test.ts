@@ -336,6 +336,15 @@ describe("rollout/report", () => {
     });
 
     describe("renderReportMarkdown", () => {
+        it("replicas: auto: the second `up` of a step and of the rollback, after the traffic moved", () => {
+            const run = rolledBackRun();
+            run.steps[1] = { ...run.steps[1], restoreMs: 2100 };
+            run.rollback = { ...run.rollback!, replicasRestoredAt: "2025-03-01T12:02:23.000Z", restoreMs: 3900 };
+            const md = renderReportMarkdown(run);
+            assert.ok(md.includes("`pulumi up` took 3850 ms, then a second one removed pods after the traffic moved (2100 ms); weight applied at"), md);
+            assert.ok(md.includes("- **Replicas restored at:** 2025-03-01 12:02:23 UTC, by a second `pulumi up` (3900 ms) once no traffic reached the canary"), md);
+        });
+
         it("a run rolled back at the shadow stage: the plan, the step heading and the chart marker name the shadow step; the weights are not reached", () => {
             const shadowStep: StepRecord = { ...step(1, 0, [analysis(24, { successRate: 90 }), analysis(44, { successRate: 90 })], "failed", "2 consecutive analyses did not pass (failureThreshold 2)"), weight: 0, mirrorPercent: 12.5 };
             const record = baseRecord({ shadow: { percent: 12.5 }, outcome: "rolled-back", finishedAt: at(60), steps: [shadowStep] });

@@ -26,6 +26,8 @@ interface Behaviour {
     canary: Omit<TrafficSettings, "rps" | "namespace">;
     /** Canary traffic regardless of its weight (e.g. 0 for a canary nobody reaches). */
     canaryRps?: number;
+    /** The canary starts failing this share of requests from this served weight on. */
+    canaryFailsFrom?: { weight: number; errorRatio: number };
 }
 
 /** The rendered default route's mirror to v2 in percent (`mirrors` or `mirror` + `mirrorPercentage`), 0 for none. */
@@ -50,7 +52,8 @@ function followRenderedSplit(project: TestProject, exporter: IstioExporter, name
         const seen: [number, number] = [split.v2 ?? 0, mirrored];
         if (observed.length === 0 || observed.at(-1)!.join() !== seen.join()) observed.push(seen);
         exporter.set("model-v1", { ...behaviour.stable, namespace, rps: totalRps * (split.v1 ?? 0) / 100 });
-        exporter.set("model-v2", { ...behaviour.canary, namespace, rps: behaviour.canaryRps ?? totalRps * (split.v2 ?? 0) / 100, mirroredRps: totalRps * mirrored / 100 });
+        const failing = behaviour.canaryFailsFrom && (split.v2 ?? 0) >= behaviour.canaryFailsFrom.weight ? { errorRatio: behaviour.canaryFailsFrom.errorRatio } : {};
+        exporter.set("model-v2", { ...behaviour.canary, ...failing, namespace, rps: behaviour.canaryRps ?? totalRps * (split.v2 ?? 0) / 100, mirroredRps: totalRps * mirrored / 100 });
     };
     apply();
     const timer = setInterval(apply, 100);
@@ -222,6 +225,103 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         } finally {
             stop();
         }
+    });
+
+    describe("canary.replicas: auto", () => {
+        interface Seen { v2Weight: number; mirrored: number; stablePods: number; canaryPods: number; templates: string }
+        /** Every distinct (weight, mirror, pod counts, pod templates) the rendered manifests went through, in order. */
+        function watchDeployments(project: TestProject): { seen: Seen[]; stop: () => void } {
+            const seen: Seen[] = [];
+            const look = () => {
+                const objects = project.rendered();
+                const v1 = objects.get("Deployment/model-v1");
+                const v2 = objects.get("Deployment/model-v2");
+                if (!v1 || !v2) return;
+                const now: Seen = {
+                    v2Weight: project.renderedSplit().v2 ?? 0, mirrored: renderedMirrorPercent(project),
+                    stablePods: v1.spec.replicas, canaryPods: v2.spec.replicas, templates: JSON.stringify([v1.spec.template, v2.spec.template]),
+                };
+                if (seen.length === 0 || JSON.stringify(seen.at(-1)) !== JSON.stringify(now)) seen.push(now);
+            };
+            look();
+            const timer = setInterval(look, 50);
+            return { seen, stop: () => { clearInterval(timer); look(); } };
+        }
+        const autoCanary = { ...canary, replicas: "auto" };
+
+        it("the canary's replicas follow each step (shadow 50% -> 3, 1% -> 1, 10% -> 1, 50% -> 3, 100% -> 5), pod templates never change, and promotion ends at the full count", async () => {
+            const { project, namespace } = await deployed({ steps: ["shadow", 1, 10, 50, 100], shadowPercent: 50 }, { canary: autoCanary });
+            const watch = watchDeployments(project);
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            try {
+                const record = await rollout(project, { promote: true });
+                assert.strictEqual(record.outcome, "promoted", record.message);
+                watch.stop();
+                const steps = watch.seen.map((s) => [s.v2Weight, s.mirrored, s.stablePods, s.canaryPods]);
+                // Pods come before their traffic (a step's `up` writes the Deployment before the
+                // VirtualService) and go after it (a second `up`, once the traffic has moved).
+                const expected = [
+                    [0, 0, 5, 1], [0, 0, 5, 3], [0, 50, 5, 3], // shadow 50%: scaled for the mirror, then mirrored
+                    [1, 0, 5, 3], [1, 0, 5, 1], // 1%: the mirror goes, then the pods it needed
+                    [10, 0, 5, 1], [10, 0, 5, 3], [50, 0, 5, 3], [50, 0, 5, 5], [100, 0, 5, 5],
+                ];
+                assert.deepStrictEqual(steps, expected.filter((state) => steps.some((s) => JSON.stringify(s) === JSON.stringify(state))));
+                for (const required of [[0, 50, 5, 3], [1, 0, 5, 3], [1, 0, 5, 1], [10, 0, 5, 1], [50, 0, 5, 3], [100, 0, 5, 5]]) {
+                    assert.ok(steps.some((s) => JSON.stringify(s) === JSON.stringify(required)), `seen ${JSON.stringify(required)} in ${JSON.stringify(steps)}`);
+                }
+                assert.ok(record.steps[1].restoreMs! > 0, "the 1% step removed the shadow stage's pods in a second `up`");
+                // Nothing of either pod template changed on the way: no pod restarted.
+                assert.strictEqual(new Set(watch.seen.map((s) => s.templates)).size, 1);
+                // Promoted at the full count, with a plain number in the config.
+                const promoted = project.rendered().get("Deployment/model-v2");
+                assert.strictEqual(promoted.spec.replicas, 5);
+                assert.strictEqual(JSON.stringify(promoted.spec.template), JSON.stringify(JSON.parse(watch.seen[0].templates)[1]));
+                const config = stackConfig(project);
+                assert.deepStrictEqual([config.stable.version, config.stable.replicas, config.stable.autoReplicas, config.canary], ["v2", 5, undefined, undefined]);
+            } finally {
+                stop();
+                watch.stop();
+            }
+        });
+
+        it("a rollback moves traffic first and restores replicas after, in two `up`s: the canary keeps its pods until no traffic reaches it, the shrunk stable is full before traffic returns", async () => {
+            const { project, namespace } = await deployed({ steps: [1, 10, 50, 100] }, { canary: { ...autoCanary, autoReplicas: { shrinkStable: true } } });
+            const watch = watchDeployments(project);
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 }, canaryFailsFrom: { weight: 50, errorRatio: 0.3 } });
+            try {
+                const record = await rollout(project);
+                assert.strictEqual(record.outcome, "rolled-back", record.message);
+                assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "passed"], [10, "passed"], [50, "failed"]]);
+                watch.stop();
+                const steps = watch.seen.map((s) => [s.v2Weight, s.stablePods, s.canaryPods]);
+                // 50%: the canary grew before its traffic, the stable shrank after its traffic left.
+                const at50 = steps.findIndex((s) => JSON.stringify(s) === "[50,3,3]");
+                assert.ok(at50 > 0, JSON.stringify(steps));
+                assert.deepStrictEqual(steps[at50 - 1], [50, 5, 3], JSON.stringify(steps));
+                assert.ok(record.steps[2].restoreMs! > 0, "the 50% step shrank the stable in a second `up`");
+                // The rollback: stable back at 5 and the canary still at 3 when traffic left it; then the canary shrank.
+                const after = steps.slice(at50 + 1);
+                const trafficOff = after.findIndex((s) => s[0] === 0);
+                assert.deepStrictEqual(after.slice(0, trafficOff), after.slice(0, trafficOff).map(() => [50, 5, 3]), JSON.stringify(steps));
+                assert.deepStrictEqual(after[trafficOff], [0, 5, 3], JSON.stringify(steps));
+                assert.deepStrictEqual(after.at(-1), [0, 5, 1], JSON.stringify(steps));
+                // No version ever had fewer pods than its share of the traffic needed.
+                for (const [weight, stablePods, canaryPods] of steps) {
+                    assert.ok(canaryPods >= Math.ceil(5 * weight / 100) && stablePods >= Math.ceil(5 * (100 - weight) / 100), JSON.stringify(steps));
+                }
+                assert.strictEqual(new Set(watch.seen.map((s) => s.templates)).size, 1);
+                // Both `up`s recorded, in order.
+                const rb = record.rollback!;
+                assert.ok(rb.replicasRestoredAt && rb.restoreMs! > 0, JSON.stringify(rb));
+                assert.ok(Date.parse(rb.appliedAt) <= Date.parse(rb.replicasRestoredAt!), JSON.stringify(rb));
+                assert.match(record.message, /; then the replica counts were restored$/);
+                const config = stackConfig(project);
+                assert.deepStrictEqual([Number(config.canaryWeight), config.canary.replicas, config.canary.autoReplicas], [0, "auto", { shrinkStable: true }]);
+            } finally {
+                stop();
+                watch.stop();
+            }
+        });
     });
 
     describe("the shadow stage", () => {

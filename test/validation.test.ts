@@ -92,7 +92,7 @@ describe("validateModelCanaryArgs", () => {
         ["unknown top-level key", { stable, canary, canaryWieght: 10 },
             "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`"],
         ["unknown key in a version", { stable: { ...stable, replica: 3 } },
-            "unknown key `stable.replica` (did you mean `replicas`?); accepted keys are `version`, `image`, `replicas`, `env`, `resources`, `readinessProbe`, `livenessProbe`, `podAnnotations`, `podLabels`"],
+            "unknown key `stable.replica` (did you mean `replicas`?); accepted keys are `version`, `image`, `replicas`, `autoReplicas`, `env`, `resources`, `readinessProbe`, `livenessProbe`, `podAnnotations`, `podLabels`"],
         ["port out of range", { stable, containerPort: 70000 }, "`containerPort` must be an integer from 1 to 65535, got 70000"],
         ["unknown Istio API version", { stable, istioApiVersion: "networking.istio.io/v2" },
             "`istioApiVersion` must be one of `networking.istio.io/v1`, `networking.istio.io/v1beta1`, `networking.istio.io/v1alpha3`, got \"networking.istio.io/v2\""],
@@ -116,7 +116,7 @@ describe("validateModelCanaryArgs", () => {
 
     it("puts all problems in the error message", () => {
         assert.throws(() => validateModelCanaryArgs({ stable, canaryWeight: 5, canary: { ...canary, replicas: -1 } }),
-            (e: Error) => e.message === "`canary.replicas` must be an integer from 0 to 2147483647, got -1");
+            (e: Error) => e.message === "`canary.replicas` must be an integer from 0 to 2147483647, or `auto` (follow the canary's traffic), got -1");
         assert.throws(() => validateModelCanaryArgs({ stable: { version: "v1" }, canaryWeight: 500 }),
             (e: Error) => e.message.startsWith("2 problems:\n- `stable.image`") && e.message.includes("\n- `canaryWeight` must be an integer from 0 to 100, got 500"));
     });

@@ -101,6 +101,8 @@ function rollbackSection(record: RolloutRecord, startMs: number | undefined): st
         `- **Decided at:** ${fmtTime(rb.decidedAt)}${sinceStart}`,
         `- **Applied at:** ${fmtTime(rb.appliedAt)}${recovery}`,
         `- **Rollback action:** ${fmtMs(rb.actionMs)} ms`,
+        ...(rb.replicasRestoredAt ? [`- **Replicas restored at:** ${fmtTime(rb.replicasRestoredAt)}, by a second \`pulumi up\` (${fmtMs(rb.restoreMs ?? 0)} ms) once no traffic reached the canary`] : []),
+        ...(rb.restoreError ? [`- **Replicas not restored:** ${mdText(rb.restoreError)}`] : []),
         "",
     ];
 }
@@ -145,7 +147,9 @@ function stepSection(step: StepRecord, total: number, rolloutStartMs: number | u
         since = Math.abs(d) < 1000 ? " (as the rollout started)" : ` (${formatDuration(d)} after the rollout started)`;
     }
     // applyMs 0 is how the engine records a resumed step whose weight was already in place.
-    const apply = step.applyMs > 0 ? `\`pulumi up\` took ${fmtMs(step.applyMs)} ms` : "weight was already applied (resumed), no `pulumi up`";
+    const apply = (step.applyMs > 0 ? `\`pulumi up\` took ${fmtMs(step.applyMs)} ms` : "weight was already applied (resumed), no `pulumi up`")
+        + (step.restoreMs !== undefined ? `, then a second one removed pods after the traffic moved (${fmtMs(step.restoreMs)} ms)` : "")
+        + (step.restoreError ? `, but removing pods after the traffic moved failed: ${mdText(step.restoreError)}` : "");
     out.push(`**Started:** ${fmtTime(step.startedAt)}${since}; ${apply}; weight applied at ${fmtTime(step.appliedAt)}.`, "");
 
     if (step.analyses.length === 0) {
