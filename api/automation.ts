@@ -6,11 +6,11 @@ export {
 } from "../stacks/automation";
 export type { OperationResult, ResourceStep, StackErrorKind, StackRef, UpResult } from "../stacks/automation";
 export { promoteStack, rollbackStack, runRollout } from "../rollout/runner";
-export type { RolloutEvent, RolloutOptions } from "../rollout/runner";
+export type { RolloutEvent, RolloutOptions, TrafficChange } from "../rollout/runner";
 export type { AnalysisRecord, RollbackRecord, RolloutOutcome, RolloutRecord, StepRecord } from "../rollout/record";
 export { readRecord, recordFile, UnreadableRecordError } from "../rollout/status";
 export { defaultPlan, resolvePlan } from "../stacks/rollout-plan";
-export type { PlanFlags, RolloutPlan } from "../stacks/rollout-plan";
+export type { PlanFlags, RolloutPlan, ShadowStage } from "../stacks/rollout-plan";
 export { rollbackFromLastApplied } from "../stacks/recovery";
 export type { RecoveryResult } from "../stacks/recovery";
 export { acquireStackLock, lockHolder, lockHolders, preemptStackLock, StackLockedError, withApplyLock } from "../stacks/lock";

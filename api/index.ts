@@ -4,6 +4,7 @@ export { envSecretName, ModelCanary } from "../components/modelCanary";
 export type { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "../components/types";
 export { istioApiVersions } from "../components/istio";
 export type { IstioApiVersion } from "../components/istio";
-export type { TrafficSplit } from "../components/routing";
+export type { Mirror, TrafficSplit } from "../components/routing";
+export type { AutoReplicas } from "../components/replicas";
 export { limits, validateModelCanaryArgs, ValidationError } from "../components/validation";
 export type { ResolvedModelCanaryArgs, ResolvedModelVersion } from "../components/validation";
