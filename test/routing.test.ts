@@ -139,3 +139,18 @@ describe("live drift: the default route's mirror", () => {
         assert.strictEqual(describeMirror({ version: "v2", percent: 12.5 }), "mirrors 12.5% of default traffic to v2; v2 serves no users (its answers are discarded)");
     });
 });
+
+describe("the shadow stage's VirtualService against Istio's own CRD schemas (istio.io/api v1.31.4)", function () {
+    this.timeout(120_000);
+    it("validates at v1 (mirrors), v1beta1 and v1alpha3 (mirror + mirrorPercentage), with a fractional percentage; a misspelt field would not", async () => {
+        const { istioValidator } = await import("./support/schemas");
+        const validate = istioValidator();
+        for (const istioApiVersion of ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"]) {
+            const spec = virtualServiceSpec(at(0, { istioApiVersion, mirrorPercent: "12.5", headerRoutes: [testers] }));
+            assert.deepStrictEqual(validate({ apiVersion: istioApiVersion, kind: "VirtualService", spec }), [], istioApiVersion);
+        }
+        const spec = virtualServiceSpec(at(0, { mirrorPercent: 100 }));
+        const misspelt = { ...spec, http: [{ ...spec.http[0], mirrorPercentages: { value: 100 } }] };
+        assert.notDeepStrictEqual(validate({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", spec: misspelt }), []);
+    });
+});
