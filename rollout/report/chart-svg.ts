@@ -3,7 +3,7 @@
 import { isMetricError, type MetricValue, type WorkloadMeasurement } from "../../analysis/verdict";
 import type { AnalysisRecord, RolloutOutcome, RolloutRecord } from "../record";
 import { fmtNum, isFiniteNumber, parseTime, subjectOf } from "./format";
-import { haloed, line, num, text, xml } from "./svg";
+import { haloed, line, num, palette, text, xml } from "./svg";
 import { decimalsOf, niceTicks } from "./ticks";
 
 /** Layout in SVG user units; both charts share the x scale so their ticks line up. */
@@ -16,15 +16,10 @@ const SVG = {
     successTop: 78,
     p99Top: 290,
     colors: {
-        canary: "#d95f02",
-        stable: "#1f6fb5",
+        ...palette,
         threshold: "#555555",
         step: "#8a8a8a",
         rollback: "#d62728",
-        grid: "#e6e6e6",
-        axis: "#333333",
-        text: "#222222",
-        muted: "#777777",
     },
 } as const;
 

@@ -5,7 +5,7 @@ import type { CheckResult } from "../../analysis/verdict";
 import { planLabels, type RolloutRecord, type StepRecord } from "../record";
 import { fmtNum, shorten, subjectOf } from "./format";
 import { bucketLabels, sharedBuckets, sharesPercent, stepPredictions, type StepPredictions } from "./predictions";
-import { haloed, line, num, text, xml } from "./svg";
+import { haloed, line, num, palette, text, xml } from "./svg";
 import { decimalsOf, niceTicks } from "./ticks";
 
 const LAYOUT = {
@@ -17,14 +17,9 @@ const LAYOUT = {
     plotTop: 34,
     plotHeight: 140,
     colors: {
-        canary: "#d95f02",
-        stable: "#1f6fb5",
+        ...palette,
         fail: "#d62728",
         pass: "#2a7d2a",
-        grid: "#e6e6e6",
-        axis: "#333333",
-        text: "#222222",
-        muted: "#777777",
     },
 } as const;
 

@@ -38,3 +38,13 @@ export function text(x: number, y: number, content: string, a: Record<string, st
 export function haloed(a: Record<string, string | number>): Record<string, string | number> {
     return { ...a, stroke: "#ffffff", "stroke-width": 3, "paint-order": "stroke", "stroke-linejoin": "round" };
 }
+
+/** The colours both report charts use, so a version reads the same in each. */
+export const palette = {
+    canary: "#d95f02",
+    stable: "#1f6fb5",
+    grid: "#e6e6e6",
+    axis: "#333333",
+    text: "#222222",
+    muted: "#777777",
+} as const;
