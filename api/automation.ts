@@ -24,3 +24,8 @@ export { PrometheusClient, PrometheusError } from "../analysis/prometheus";
 export type { InstantQuerier } from "../analysis/prometheus";
 export type { AnalysisThresholds, CheckResult, CheckStatus } from "../analysis/verdict";
 export type { CustomCheck } from "../analysis/custom";
+// What `status --json` prints, as a typed result.
+export { stackStatus } from "../rollout/stack-status";
+export type {
+    AppliedRouting, ConfigState, LiveStatus, LockStatus, ModelStatus, RolloutStatus, SingleModelStatus, StackModelsStatus, StackStatus,
+} from "../rollout/stack-status";

@@ -5,21 +5,19 @@ import { CheckResult } from "../analysis/verdict";
 import { visibleControls } from "../components/syntax";
 import { describeRoute } from "../preview/markdown";
 import { PlanFlags, resolvePlan } from "../stacks/rollout-plan";
-import { plannedStepCount, RolloutRecord, StepRecord } from "../rollout/record";
-import { defaultRouteMirror, describeMirror, Mirror } from "../components";
+import { RolloutRecord, StepRecord } from "../rollout/record";
+import { describeMirror } from "../components";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
-import { readRecord, stateDir, UnreadableRecordError } from "../rollout/status";
-import type * as auto from "@pulumi/pulumi/automation";
-import { checkConfig, configuredModelNames, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
-import { ModelConfig, selectModel, StackConfig } from "../stacks/config";
-import { readLiveRouting } from "../stacks/live";
+import { readRecord, stateDir } from "../rollout/status";
+import { collectStackStatus, ModelStatus, ModelStatusDetails, recordedModelNames } from "../rollout/stack-status";
+import { checkConfig, configuredModelNames, openStack, StackOperationError, StackRef } from "../stacks/automation";
+import { selectModel, StackConfig } from "../stacks/config";
 import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/lock";
-import { modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
-import { appliedFromOutputs } from "../stacks/recovery";
-import { describeProcess, liveness } from "../stacks/process";
+import { selectModelName, shorthandModel } from "../stacks/models";
+import { describeProcess, liveness, ProcessIdentity } from "../stacks/process";
 import { rollbackFromLastApplied } from "../stacks/recovery";
 import { stackSettingsPath } from "../stacks/settings";
 import { Command, Values } from "./command";
@@ -102,18 +100,13 @@ async function holding<T>(lock: StackLock, action: () => Promise<T>): Promise<T>
     }
 }
 
-/** What `status` says about a recorded run that has not finished: running, or died. */
-function runState(record: RolloutRecord): string {
-    if (record.outcome !== "running" || !record.runner) return record.outcome;
-    const state = liveness(record.runner);
-    if (state.state === "dead") return `died (${state.reason})`;
-    if (state.state === "unknown") return `running on host ${record.runner.host} (pid ${record.runner.pid}; ${state.reason})`;
-    return `running (pid ${record.runner.pid})`;
-}
-
 export function holderLine(ref: StackRef, model?: string): string | undefined {
     const holder = lockHolder(ref, model);
-    if (!holder) return undefined;
+    return holder ? describeHolder(holder) : undefined;
+}
+
+/** `lock: held by ...`, or left by a process that died. */
+function describeHolder(holder: ProcessIdentity): string {
     const state = liveness(holder);
     return state.state === "dead"
         ? `lock: left by \`${holder.command}\` (${describeProcess(holder)}), which died (${state.reason}); the next command takes it over`
@@ -126,7 +119,7 @@ function printer(values: Values) {
             if (values.json) process.stdout.write(`${JSON.stringify(event.type === "finish" ? { type: "finish", outcome: event.record.outcome, message: event.record.message } : event)}\n`);
             else if (!values.quiet || event.type === "finish") process.stdout.write(`${describeEvent(event)}\n`);
         },
-        result(object: Record<string, unknown>, line: string) {
+        result(object: object, line: string) {
             process.stdout.write(values.json ? `${JSON.stringify(object)}\n` : `${line}\n`);
         },
     };
@@ -272,37 +265,19 @@ export const rolloutCommands: Record<string, Command> = {
         options: { ...outputOptions },
         optionHelp: outputHelp,
         async run(values, ref) {
-            const stack = await openStack(ref);
-            const outputs = await readOutputs(stack);
-            // What is applied is worth showing even when the config would be refused: say why, too.
-            let config: StackConfig | undefined;
-            let problems: string[] = [];
-            try {
-                config = checkConfig(stack);
-            } catch (e) {
-                if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
-                problems = e.problems ?? [e.message];
-            }
-            const names = config ? Object.keys(config.models) : configuredModelNames(stack.workspace.workDir, ref.stack) ?? await recordedModelNames(stack);
-            const requested = requestedModel(values);
-            const shown = requested !== undefined || names.length === 1 ? [selectModelName(names, requested, ref.stack)] : names;
-            const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
-            const reports = [];
-            for (const name of shown) reports.push(await modelStatus(ref, stack, outputs, config, name, shown.length > 1 || name !== shorthandModel));
-            const invalid = problems.length > 0
-                ? [`config ${plain(settings)} is invalid, so \`up\`, \`rollout\` and \`promote\` refuse it (\`rollback\` still works, from the last applied config):`, ...problems.map((p) => `  - ${plain(p)}`)]
+            const { status, details, settingsFile } = await collectStackStatus(ref, { model: requestedModel(values) });
+            const invalid = !status.config.valid
+                ? [`config ${plain(settingsFile)} is invalid, so \`up\`, \`rollout\` and \`promote\` refuse it (\`rollback\` still works, from the last applied config):`, ...status.config.problems.map((p) => `  - ${plain(p)}`)]
                 : [];
-            const configState = { valid: config !== undefined, problems };
-            if (shown.length === 1) {
-                const [one] = reports;
-                // One model: the shape `status` always had, with the config's state inside.
-                const lines = [...one.lines.slice(0, one.headLines), ...invalid, ...one.lines.slice(one.headLines)];
-                printer(values).result({ stack: ref.stack, ...(shown[0] !== shorthandModel ? { model: shown[0] } : {}), ...one.object, config: configState }, lines.join("\n"));
+            if (!("models" in status)) {
+                // One model: the config's problems come after its routing, before its last rollout.
+                const { head, tail } = modelLines(ref, status, details[0]);
+                printer(values).result(status, [...head, ...invalid, ...tail].join("\n"));
                 return 0;
             }
             printer(values).result(
-                { stack: ref.stack, config: configState, models: reports.map((r) => r.object) },
-                [`stack ${plain(ref.stack)}: ${shown.length} models`, ...invalid, ...reports.flatMap((r) => r.lines)].join("\n"),
+                status,
+                [`stack ${plain(ref.stack)}: ${status.models.length} models`, ...invalid, ...status.models.flatMap((m, i) => { const { head, tail } = modelLines(ref, m, details[i]); return [...head, ...tail]; })].join("\n"),
             );
             return 0;
         },
@@ -314,81 +289,41 @@ function requestedModel(values: Values): string | undefined {
     return typeof values.model === "string" ? values.model : undefined;
 }
 
-/** The model names the last `up` recorded (its `appliedConfig`), for a settings file that cannot be read. */
-async function recordedModelNames(stack: auto.Stack): Promise<string[]> {
-    const models = appliedFromOutputs(await readOutputs(stack))?.plain["model-canary:models"];
-    return typeof models === "object" && models !== null && !Array.isArray(models) && Object.keys(models).length > 0 ? Object.keys(models) : [shorthandModel];
-}
-
 /**
- * One model's status: what is applied, drift, the live VirtualService, its lock and its last
- * rollout. `named`: the lines name the model (a stack of several, or a `models` entry).
- * `headLines`: how many lines come before where the config's problems belong.
+ * The text of one model's status, from its ModelStatus: `head`, its routing, drift, live
+ * VirtualService and lock, comes before where the config's problems belong; `tail`, its last rollout.
  */
-async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Record<string, unknown>, config: StackConfig | undefined, name: string, named: boolean): Promise<{ object: Record<string, unknown>; lines: string[]; headLines: number }> {
-    const outputs = modelOutputsOf(stackOutputs, name);
-    const model: ModelConfig | undefined = config?.models[name];
-    const configured = model?.resolved;
-    // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
-    let live: Awaited<ReturnType<typeof readLiveRouting>>;
-    let liveError: string | undefined;
-    try {
-        live = config && model ? await readLiveRouting(config, model) : undefined;
-    } catch (e) {
-        // What is applied is still worth showing when the cluster cannot be read.
-        liveError = (e as Error).message;
-    }
-    // A damaged record is reported, not fatal: the routing is what status is for.
-    let record: RolloutRecord | undefined;
-    let recordError: string | undefined;
-    try {
-        record = readRecord(stack.workspace.workDir, ref.stack, name);
-    } catch (e) {
-        if (!(e instanceof UnreadableRecordError)) throw e;
-        recordError = e.message;
-    }
-    const holder = lockHolder(ref, name);
-    const last = record?.steps.at(-1);
-    const lastAnalysis = last?.analyses.at(-1);
-    const appliedMirror = (outputs.mirror ?? null) as Mirror | null;
-    const configuredMirror = configured ? defaultRouteMirror(configured) ?? null : null;
-    const weightDrift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
-    // Outputs from before the shadow stage existed have no `mirror`: nothing was mirrored then.
-    const mirrorDrift = configured !== undefined && outputs.split !== undefined && JSON.stringify(appliedMirror) !== JSON.stringify(configuredMirror);
-    const drift = weightDrift || mirrorDrift;
-    const object = {
-        ...(named ? { model: name } : {}),
-        applied: { split: outputs.split ?? null, mirror: appliedMirror, replicas: outputs.replicas ?? null, headerRoutes: outputs.headerRoutes ?? [], canaryWeight: outputs.canaryWeight ?? null },
-        configuredWeight: configured?.canaryWeight ?? null,
-        configuredMirror,
-        drift,
-        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
-        lock: holder ? { ...holder, state: liveness(holder).state } : null,
-        rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
-    };
-    const split = outputs.split as Record<string, number> | undefined;
-    const modelKey = (key: string) => (model && model.path.length > 0 ? `${model.path.join(".")}.${key}` : key);
+function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDetails): { head: string[]; tail: string[] } {
+    const { name, named, weightDrift, mirrorDrift, holder } = details;
+    const { split, mirror: appliedMirror, replicas, headerRoutes } = object.applied;
+    const configuredMirror = object.configuredMirror;
+    const live = object.live && "differences" in object.live ? object.live : undefined;
+    const liveError = object.live && "error" in object.live ? object.live.error : undefined;
+    const modelKey = (key: string) => (details.configPath.length > 0 ? `${details.configPath.join(".")}.${key}` : key);
     const modelFlag = named ? ` --model ${name}` : "";
     const head = [
         `${named ? `model ${plain(name)} of ` : ""}stack ${plain(ref.stack)}: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "not deployed"}`,
         ...(appliedMirror ? [`  shadow: ${plain(describeMirror(appliedMirror))}`] : []),
-        ...(outputs.replicas && typeof outputs.replicas === "object"
-            ? [`  replicas: ${Object.entries(outputs.replicas as Record<string, number>).map(([v, n]) => `${plain(v)} ${plain(n)}`).join(", ")}${configured?.canary?.autoReplicas ? " (canary replicas: auto, following its traffic)" : ""}`]
+        ...(replicas && typeof replicas === "object"
+            ? [`  replicas: ${Object.entries(replicas).map(([v, n]) => `${plain(v)} ${plain(n)}`).join(", ")}${details.autoReplicas ? " (canary replicas: auto, following its traffic)" : ""}`]
             : []),
-        ...((outputs.headerRoutes as never[] | undefined) ?? []).map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
-        ...(weightDrift ? [`  config says ${modelKey("canaryWeight")} ${configured?.canaryWeight} but ${String(outputs.canaryWeight)} is applied: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
+        ...headerRoutes.map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
+        ...(weightDrift ? [`  config says ${modelKey("canaryWeight")} ${object.configuredWeight} but ${String(details.appliedWeight)} is applied: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(mirrorDrift ? [`  config says ${modelKey("mirrorPercent")} ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(live && live.differences.length > 0
             ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
             : []),
         ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
-        ...(holder ? [holderLine(ref, name)!] : []),
+        ...(holder ? [describeHolder(holder)] : []),
     ];
+    const rollout = object.rollout;
+    const last = details.lastStep;
+    const lastAnalysis = rollout && "outcome" in rollout ? rollout.lastAnalysis : null;
     const tail = [
-        recordError ? `last rollout: ${plain(recordError)}` : record
-            ? last ? `last rollout: ${runState(record)} at step ${object.rollout && "step" in object.rollout ? object.rollout.step : ""} (${stepName(last)}): ${plain(record.message)}` : `last rollout: ${runState(record)} before its first step: ${plain(record.message)}`
+        rollout && "error" in rollout ? `last rollout: ${plain(rollout.error)}` : rollout
+            ? last ? `last rollout: ${rollout.state} at step ${rollout.step ?? ""} (${stepName(last)}): ${plain(rollout.message)}` : `last rollout: ${rollout.state} before its first step: ${plain(rollout.message)}`
             : "no rollout recorded here",
         ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
     ];
-    return { object, lines: [...head, ...tail], headLines: head.length };
+    return { head, tail };
 }

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { stackStatus } from "../api/automation";
 import { readRecord } from "../rollout/status";
 import { openStack, previewStack, projectDir, readOutputs, toolchainDir, upStack } from "../stacks/automation";
 import { readProjectConfig } from "../stacks/settings";
@@ -119,6 +120,22 @@ describe("many models in one stack (real engine, render mode)", function () {
         assert.deepStrictEqual(json.models.map((m: any) => [m.model, m.applied.canaryWeight, m.configuredWeight, m.drift]), [["fraud", 10, 10, false], ["churn", 20, 20, false], ["ranker", 0, 0, false]]);
         const one = JSON.parse(run(project, ["status", "--model", "churn", "--json"]).stdout);
         assert.deepStrictEqual([one.model, one.applied.split, one.config.valid], ["churn", { v7: 80, v8: 20 }, true]);
+    });
+
+    it("`stackStatus` (model-canary/automation) returns what `status --json` prints, for every model and for one", async () => {
+        const all = await stackStatus(project.ref);
+        assert.deepStrictEqual(all, JSON.parse(run(project, ["status", "--json"]).stdout));
+        assert.ok("models" in all);
+        assert.deepStrictEqual([all.stack, all.config, all.models.map((m) => [m.model, m.applied.split, m.configuredWeight, m.drift, m.rollout])],
+            ["multi", { valid: true, problems: [] }, [["fraud", { v1: 90, v2: 10 }, 10, false, null], ["churn", { v7: 80, v8: 20 }, 20, false, null], ["ranker", { r1: 100 }, 0, false, null]]]);
+        const one = await stackStatus(project.ref, { model: "churn" });
+        assert.deepStrictEqual(one, JSON.parse(run(project, ["status", "--model", "churn", "--json"]).stdout));
+        assert.deepStrictEqual(one, {
+            stack: "multi", model: "churn",
+            applied: { split: { v7: 80, v8: 20 }, mirror: null, replicas: { v7: 2, v8: 2 }, headerRoutes: [], canaryWeight: 20 },
+            configuredWeight: 20, configuredMirror: null, drift: false, live: null, lock: null, rollout: null,
+            config: { valid: true, problems: [] },
+        });
     });
 
     it("`rollback --model` takes one model's traffic off its canary and edits only its entry", () => {

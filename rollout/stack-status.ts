@@ -1,0 +1,205 @@
+// What `status` reports, as data: for each model of a stack, what is applied (its stack outputs),
+// the configured weight and mirror and whether they drift from it, the live VirtualService on a
+// cluster, who holds the model's lock and its last rollout. `model-canary status --json` prints
+// exactly a StackStatus; its text is rendered from the same result (cli/rollout.ts).
+import type * as auto from "@pulumi/pulumi/automation";
+import { defaultRouteMirror, Mirror } from "../components/routing";
+import { HeaderRoute } from "../components/types";
+import { checkConfig, configuredModelNames, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
+import { ModelConfig, StackConfig } from "../stacks/config";
+import { readLiveRouting } from "../stacks/live";
+import { lockHolder } from "../stacks/lock";
+import { modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
+import { Liveness, liveness, ProcessIdentity } from "../stacks/process";
+import { appliedFromOutputs } from "../stacks/recovery";
+import { stackSettingsPath } from "../stacks/settings";
+import { AnalysisRecord, plannedStepCount, RolloutOutcome, RolloutRecord, StepRecord } from "./record";
+import { readRecord, UnreadableRecordError } from "./status";
+import * as path from "path";
+
+/** What the last `up` applied, from the model's stack outputs; null (or []) for what is not there. */
+export interface AppliedRouting {
+    split: Record<string, number> | null;
+    mirror: Mirror | null;
+    replicas: Record<string, number> | null;
+    headerRoutes: HeaderRoute[];
+    canaryWeight: number | null;
+}
+
+/** The live VirtualService (on a cluster; null in render mode or when the config is invalid), or why it could not be read. */
+export type LiveStatus = { split: Record<string, number> | null; drift: boolean; differences: string[] } | { error: string } | null;
+
+/** The model's run lock holder and whether its process still runs, or null when free. */
+export type LockStatus = (ProcessIdentity & { state: Liveness["state"] }) | null;
+
+/** The model's last recorded rollout, why its record cannot be read, or null when none ran here. */
+export type RolloutStatus = {
+    outcome: RolloutOutcome;
+    /** The outcome, or for a run not finished: `running (pid N)`, `died (...)`, `running on host ...`. */
+    state: string;
+    runner: ProcessIdentity | null;
+    message: string;
+    /** `2/4`: the last step reached of the planned steps; null before the first step. */
+    step: string | null;
+    weight: number | null;
+    lastAnalysis: AnalysisRecord | null;
+} | { error: string } | null;
+
+export interface ModelStatus {
+    /** Present on a stack of several models, or for a `models` entry (absent for the shorthand's model `model`). */
+    model?: string;
+    applied: AppliedRouting;
+    /** Null when the config is invalid. */
+    configuredWeight: number | null;
+    configuredMirror: Mirror | null;
+    /** The config's weight or mirror differs from what is applied. */
+    drift: boolean;
+    live: LiveStatus;
+    lock: LockStatus;
+    rollout: RolloutStatus;
+}
+
+export interface ConfigState {
+    valid: boolean;
+    /** Why the config is refused; empty when it is valid. */
+    problems: string[];
+}
+
+/** One model (asked for with `model`, or the stack's only one): its status with the stack's name and config state. */
+export interface SingleModelStatus extends ModelStatus {
+    stack: string;
+    config: ConfigState;
+}
+
+/** Every model of a stack of several, in config order. */
+export interface StackModelsStatus {
+    stack: string;
+    config: ConfigState;
+    models: ModelStatus[];
+}
+
+export type StackStatus = SingleModelStatus | StackModelsStatus;
+
+/** What the text of `status` needs beyond the StackStatus (internal to the command). */
+export interface ModelStatusDetails {
+    name: string;
+    named: boolean;
+    /** The model's key prefix in the config (`models.fraud`), empty for the shorthand. */
+    configPath: string[];
+    autoReplicas: boolean;
+    weightDrift: boolean;
+    mirrorDrift: boolean;
+    /** The applied canaryWeight output as it is (for the drift line). */
+    appliedWeight: unknown;
+    holder: ProcessIdentity | undefined;
+    lastStep: StepRecord | undefined;
+}
+
+/**
+ * The status of a stack's models, as `model-canary status --json` prints it: one model (`model`,
+ * or the only one) or, on a stack of several, every model. Reads what is applied even when the
+ * config is invalid (then `config.valid` is false with its problems). Changes nothing.
+ */
+export async function stackStatus(ref: StackRef, options: { model?: string } = {}): Promise<StackStatus> {
+    return (await collectStackStatus(ref, options)).status;
+}
+
+/** stackStatus with what the command's text needs besides. */
+export async function collectStackStatus(ref: StackRef, options: { model?: string } = {}): Promise<{ status: StackStatus; details: ModelStatusDetails[]; settingsFile: string }> {
+    const stack = await openStack(ref);
+    const outputs = await readOutputs(stack);
+    // What is applied is worth showing even when the config would be refused: say why, too.
+    let config: StackConfig | undefined;
+    let problems: string[] = [];
+    try {
+        config = checkConfig(stack);
+    } catch (e) {
+        if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
+        problems = e.problems ?? [e.message];
+    }
+    const names = config ? Object.keys(config.models) : configuredModelNames(stack.workspace.workDir, ref.stack) ?? await recordedModelNames(stack);
+    const shown = options.model !== undefined || names.length === 1 ? [selectModelName(names, options.model, ref.stack)] : names;
+    const settingsFile = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
+    const reports: { object: ModelStatus; details: ModelStatusDetails }[] = [];
+    for (const name of shown) reports.push(await modelStatus(ref, stack, outputs, config, name, shown.length > 1 || name !== shorthandModel));
+    const configState: ConfigState = { valid: config !== undefined, problems };
+    const details = reports.map((r) => r.details);
+    if (shown.length === 1) {
+        // One model: the shape `status` always had, with the config's state inside.
+        const status: SingleModelStatus = { stack: ref.stack, ...(shown[0] !== shorthandModel ? { model: shown[0] } : {}), ...reports[0].object, config: configState };
+        return { status, details, settingsFile };
+    }
+    return { status: { stack: ref.stack, config: configState, models: reports.map((r) => r.object) }, details, settingsFile };
+}
+
+/** The model names the last `up` recorded (its `appliedConfig`), for a settings file that cannot be read. */
+export async function recordedModelNames(stack: auto.Stack): Promise<string[]> {
+    const models = appliedFromOutputs(await readOutputs(stack))?.plain["model-canary:models"];
+    return typeof models === "object" && models !== null && !Array.isArray(models) && Object.keys(models).length > 0 ? Object.keys(models) : [shorthandModel];
+}
+
+/** What `status` says about a recorded run that has not finished: running, or died. */
+function runState(record: RolloutRecord): string {
+    if (record.outcome !== "running" || !record.runner) return record.outcome;
+    const state = liveness(record.runner);
+    if (state.state === "dead") return `died (${state.reason})`;
+    if (state.state === "unknown") return `running on host ${record.runner.host} (pid ${record.runner.pid}; ${state.reason})`;
+    return `running (pid ${record.runner.pid})`;
+}
+
+/**
+ * One model's status: what is applied, drift, the live VirtualService, its lock and its last
+ * rollout. `named`: the model's name is part of it (a stack of several, or a `models` entry).
+ */
+async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Record<string, unknown>, config: StackConfig | undefined, name: string, named: boolean): Promise<{ object: ModelStatus; details: ModelStatusDetails }> {
+    const outputs = modelOutputsOf(stackOutputs, name);
+    const model: ModelConfig | undefined = config?.models[name];
+    const configured = model?.resolved;
+    // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
+    let live: Awaited<ReturnType<typeof readLiveRouting>>;
+    let liveError: string | undefined;
+    try {
+        live = config && model ? await readLiveRouting(config, model) : undefined;
+    } catch (e) {
+        // What is applied is still worth showing when the cluster cannot be read.
+        liveError = (e as Error).message;
+    }
+    // A damaged record is reported, not fatal: the routing is what status is for.
+    let record: RolloutRecord | undefined;
+    let recordError: string | undefined;
+    try {
+        record = readRecord(stack.workspace.workDir, ref.stack, name);
+    } catch (e) {
+        if (!(e instanceof UnreadableRecordError)) throw e;
+        recordError = e.message;
+    }
+    const holder = lockHolder(ref, name);
+    const last = record?.steps.at(-1);
+    const lastAnalysis = last?.analyses.at(-1);
+    const appliedMirror = (outputs.mirror ?? null) as Mirror | null;
+    const configuredMirror = configured ? defaultRouteMirror(configured) ?? null : null;
+    const weightDrift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
+    // Outputs from before the shadow stage existed have no `mirror`: nothing was mirrored then.
+    const mirrorDrift = configured !== undefined && outputs.split !== undefined && JSON.stringify(appliedMirror) !== JSON.stringify(configuredMirror);
+    const object: ModelStatus = {
+        ...(named ? { model: name } : {}),
+        applied: {
+            split: (outputs.split ?? null) as Record<string, number> | null,
+            mirror: appliedMirror,
+            replicas: (outputs.replicas ?? null) as Record<string, number> | null,
+            headerRoutes: (outputs.headerRoutes ?? []) as HeaderRoute[],
+            canaryWeight: (outputs.canaryWeight ?? null) as number | null,
+        },
+        configuredWeight: configured?.canaryWeight ?? null,
+        configuredMirror,
+        drift: weightDrift || mirrorDrift,
+        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
+        lock: holder ? { ...holder, state: liveness(holder).state } : null,
+        rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
+    };
+    const details: ModelStatusDetails = {
+        name, named, configPath: model?.path ?? [], autoReplicas: Boolean(configured?.canary?.autoReplicas),
+        weightDrift, mirrorDrift, appliedWeight: outputs.canaryWeight, holder, lastStep: last,
+    };
+    return { object, details };
+}
