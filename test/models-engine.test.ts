@@ -115,7 +115,7 @@ describe("many models in one stack (real engine, render mode)", function () {
     it("`status` without `--model` shows every model; with it, one; `--json` has a `models` list", () => {
         const all = run(project, ["status"]);
         assert.strictEqual(all.status, 0, all.stderr);
-        assert.match(all.stdout, /^stack multi: 3 models\nmodel fraud of stack multi: v1 90%, v2 10%\n {2}header route 1: .*\nno rollout recorded here\nmodel churn of stack multi: v7 80%, v8 20%\nno rollout recorded here\nmodel ranker of stack multi: r1 100%\nno rollout recorded here\n$/);
+        assert.match(all.stdout, /^stack multi: 3 models\nmodel fraud of stack multi: v1 90%, v2 10%\n {2}replicas: v1 2, v2 2\n {2}header route 1: .*\nno rollout recorded here\nmodel churn of stack multi: v7 80%, v8 20%\n {2}replicas: v7 2, v8 2\nno rollout recorded here\nmodel ranker of stack multi: r1 100%\n {2}replicas: r1 2\nno rollout recorded here\n$/);
         const json = JSON.parse(run(project, ["status", "--json"]).stdout);
         assert.deepStrictEqual(json.models.map((m: any) => [m.model, m.applied.canaryWeight, m.configuredWeight, m.drift]), [["fraud", 10, 10, false], ["churn", 20, 20, false], ["ranker", 0, 0, false]]);
         const one = JSON.parse(run(project, ["status", "--model", "churn", "--json"]).stdout);
