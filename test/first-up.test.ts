@@ -33,6 +33,32 @@ function killedFirstUp(project: TestProject): Promise<void> {
     });
 }
 
+/**
+ * SIGKILLs what a killed engine leaves running in the project: the engine starts its plugins (the
+ * Kubernetes provider) in process groups of their own, in the project directory, so killing the
+ * update's group orphans them, idle but alive.
+ */
+function killLeftoversIn(dir: string): number[] {
+    const killed: number[] = [];
+    for (const pid of fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+        let cwd: string;
+        try {
+            cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+        } catch {
+            continue; // gone, or not ours to read
+        }
+        if (cwd === dir || cwd.startsWith(`${dir}/`) || cwd === `${dir} (deleted)`) {
+            try {
+                process.kill(Number(pid), "SIGKILL");
+                killed.push(Number(pid));
+            } catch {
+                // ended meanwhile
+            }
+        }
+    }
+    return killed;
+}
+
 describe("the first `up` checkpoints once (real engine, render mode)", function () {
     this.timeout(300_000);
     let project: TestProject;
@@ -40,7 +66,10 @@ describe("the first `up` checkpoints once (real engine, render mode)", function 
         project = makeProject("first");
         project.writeConfig(config);
     });
-    after(() => project?.remove());
+    after(() => {
+        if (project) killLeftoversIn(project.dir);
+        project?.remove();
+    });
 
     it("a first `up` SIGKILLed mid-way leaves the state as it was (empty, no interrupted operations), and after \`pulumi cancel\` running it again converges", async () => {
         await killedFirstUp(project);
