@@ -8,7 +8,9 @@
 // what it did, and on an empty stack that is safe: the state held nothing to lose, and every step
 // of a first `up` is a create that a rerun repeats harmlessly (the Kubernetes provider creates
 // with server-side apply, which takes over an object that already exists, and a rendered file is
-// written again). With checkpoints, the same death leaves "interrupted" operations that need
+// written again). That takeover is the pinned provider's (4.25.0): from 4.29 the provider creates
+// client-side and refuses an existing object unless `upsertExistingObjects` is set, so upgrading it
+// means revisiting this. With checkpoints, the same death leaves "interrupted" operations that need
 // `pulumi refresh` or an export/import to clear. Any later `up` keeps checkpointing every step.
 import type * as auto from "@pulumi/pulumi/automation";
 
