@@ -21,6 +21,8 @@ export interface RunAnalysisOptions {
     /** Usually a `PrometheusClient`. */
     prometheus: InstantQuerier;
     namespace: string;
+    /** The model's `app` (its pods' `app` label): the prediction gate selects its histogram by it. */
+    app: string;
     /** Workload name of the canary (e.g. Deployment `model-v2`). */
     canaryWorkload: string;
     /** Workload name of the stable version (e.g. Deployment `model-v1`). */
@@ -63,7 +65,7 @@ export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisRep
     };
     const gate = opts.predictions;
     if (gate) {
-        const sel = (version: string) => ({ metric: gate.metric, namespaceLabel: gate.namespaceLabel, versionLabel: gate.versionLabel, namespace: opts.namespace, version });
+        const sel = (version: string) => ({ metric: gate.metric, appLabel: gate.appLabel, namespaceLabel: gate.namespaceLabel, versionLabel: gate.versionLabel, app: opts.app, namespace: opts.namespace, version });
         queries.canary.predictions = predictionBucketsQuery(sel(opts.context.canaryVersion), opts.window);
         queries.stable.predictions = predictionBucketsQuery(sel(opts.context.stableVersion), opts.window);
     }

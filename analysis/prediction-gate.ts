@@ -1,8 +1,8 @@
 /**
  * The prediction-distribution gate: a model can answer every request quickly with 200 and still
  * predict differently from the model it replaces. Model servers export a histogram of their
- * outputs (default `model_prediction_score_bucket`, labelled `namespace` and `version`); the gate
- * compares the canary's histogram over the analysis window with the stable version's, by the
+ * outputs (default `model_prediction_score_bucket`, labelled `app`, `namespace` and `version`); the
+ * gate compares the canary's histogram over the analysis window with the stable version's, by the
  * population stability index and, optionally, the Kolmogorov–Smirnov distance over the bucket
  * bounds. Pure: the settings from config, and the verdicts. As everywhere, "no data" and broken
  * data never pass.
@@ -15,6 +15,12 @@ import { isMetricError, type CheckResult, type MetricError } from "./verdict";
 export interface PredictionGate {
     /** The histogram's bucket series, e.g. `model_prediction_score_bucket`. */
     metric: string;
+    /**
+     * The label holding the model's `app` (the pod label every model pod carries), so that two
+     * models in one namespace sharing a version name are kept apart; `null` selects by namespace
+     * and version alone.
+     */
+    appLabel: string | null;
     /** The label holding the Kubernetes namespace. */
     namespaceLabel: string;
     /** The label holding the model version (the `version` of `stable` / `canary`). */
@@ -38,6 +44,7 @@ export interface PredictionGate {
  */
 export const defaultPredictionGate: Readonly<PredictionGate> = Object.freeze({
     metric: "model_prediction_score_bucket",
+    appLabel: "app",
     namespaceLabel: "namespace",
     versionLabel: "version",
     maxPsi: 0.2,
@@ -53,7 +60,7 @@ export const PREDICTION_CHECK_NAMES = {
 /** What the gate measured for one side: the histogram's buckets, no series (`null`), or why the query failed. */
 export type PredictionMeasurement = { buckets: HistogramSample[] } | null | MetricError;
 
-export const predictionKeys = ["metric", "namespaceLabel", "versionLabel", "maxPsi", "maxKs", "minSamples"] as const;
+export const predictionKeys = ["metric", "appLabel", "namespaceLabel", "versionLabel", "maxPsi", "maxKs", "minSamples"] as const;
 
 const METRIC_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*_bucket$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -83,15 +90,28 @@ export function resolvePredictionGate(block: unknown, keyPrefix = "rollout.predi
             problems.push(`\`${keyPrefix}.metric\` must be the bucket series of a Prometheus histogram (a metric name ending in \`_bucket\`, e.g. \`model_prediction_score_bucket\`), got ${show(input.metric)}`);
         } else gate.metric = input.metric;
     }
+    const labelWhat = "a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`)";
+    const isLabel = (v: unknown): v is string => typeof v === "string" && LABEL_RE.test(v) && !v.startsWith("__") && v !== "le";
+    if (input.appLabel !== undefined) {
+        if (input.appLabel !== null && !isLabel(input.appLabel)) {
+            problems.push(`\`${keyPrefix}.appLabel\` must be ${labelWhat}, or null to select by namespace and version alone, got ${show(input.appLabel)}`);
+        } else gate.appLabel = input.appLabel as string | null;
+    }
     for (const key of ["namespaceLabel", "versionLabel"] as const) {
         const v = input[key];
         if (v === undefined) continue;
-        if (typeof v !== "string" || !LABEL_RE.test(v) || v.startsWith("__") || v === "le") {
-            problems.push(`\`${keyPrefix}.${key}\` must be a Prometheus label name (letters, digits and \`_\`, not starting with a digit or \`__\`, not \`le\`), got ${show(v)}`);
+        if (!isLabel(v)) {
+            problems.push(`\`${keyPrefix}.${key}\` must be ${labelWhat}, got ${show(v)}`);
         } else gate[key] = v;
     }
-    if (gate.namespaceLabel === gate.versionLabel) {
-        problems.push(`\`${keyPrefix}.namespaceLabel\` and \`${keyPrefix}.versionLabel\` must differ, both are ${show(gate.namespaceLabel)}`);
+    // Two settings naming one label would select one value for both: each names its own.
+    const labels = (["appLabel", "namespaceLabel", "versionLabel"] as const).filter((k) => gate[k] !== null);
+    for (let i = 0; i < labels.length; i++) {
+        for (let j = i + 1; j < labels.length; j++) {
+            if (gate[labels[i]] === gate[labels[j]]) {
+                problems.push(`\`${keyPrefix}.${labels[i]}\` and \`${keyPrefix}.${labels[j]}\` must differ, both are ${show(gate[labels[i]])}`);
+            }
+        }
     }
 
     const number = (key: "maxPsi" | "maxKs" | "minSamples"): number | null | undefined => {

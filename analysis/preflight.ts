@@ -7,12 +7,12 @@
  *   3. does it hold the stable workload's `istio_requests_total` series, i.e. is it the
  *      Prometheus that scrapes this mesh, with the workload names the analysis will use?
  *   4. with the prediction gate on: does it hold the stable model's prediction histogram under the
- *      configured metric and label names? Otherwise every analysis would be "no data" and a healthy
+ *      configured metric and label names (the app label included)? Otherwise every analysis would be "no data" and a healthy
  *      canary would be rolled back for a naming mistake.
  * Returns the problem (a sentence naming the URL) and what to fix, or undefined when all hold.
  */
 import { describeNetworkError, PrometheusError, type InstantQuerier } from "./prometheus";
-import { escapeLabelValue, seriesCountQuery, type PredictionSelector, type WorkloadSelector } from "./queries";
+import { predictionSeriesSelector, seriesCountQuery, type PredictionSelector, type WorkloadSelector } from "./queries";
 
 export interface PreflightOptions {
     prometheus: InstantQuerier;
@@ -57,7 +57,7 @@ export async function preflightPrometheus(opts: PreflightOptions): Promise<Prefl
 
     const p = opts.stablePredictions;
     if (p) {
-        const selector = `${p.metric}{${p.namespaceLabel}="${escapeLabelValue(p.namespace)}",${p.versionLabel}="${escapeLabelValue(p.version)}"}`;
+        const selector = predictionSeriesSelector(p);
         const count = `count(${selector})`;
         let buckets: number | null;
         try {
@@ -68,7 +68,8 @@ export async function preflightPrometheus(opts: PreflightOptions): Promise<Prefl
         if (buckets === null || !(buckets > 0)) {
             return problem(`${where} has no \`${p.metric}\` series for the stable version \`${p.version}\` (\`${selector}\` is empty): the prediction gate could not compare the canary's predictions with stable's. `
                 + "Check that the model server exports its prediction histogram and that Prometheus gives it these labels",
-                "set `rollout.predictions.metric`, `namespaceLabel` and `versionLabel` to the names the model server and Prometheus use (or remove `rollout.predictions`)");
+                "set `rollout.predictions.metric`, `appLabel`, `namespaceLabel` and `versionLabel` to the names the model server and Prometheus use "
+                + "(`appLabel: null` if its series carry no app label and no other model in the namespace shares its version names; or remove `rollout.predictions`)");
         }
     }
     return undefined;

@@ -199,8 +199,12 @@ export function seriesCountQuery(sel: WorkloadSelector): string {
 export interface PredictionSelector {
     /** The histogram's bucket series, e.g. `model_prediction_score_bucket`. */
     metric: string;
+    /** The label holding the model's app; `null`: not selected by app. */
+    appLabel: string | null;
     namespaceLabel: string;
     versionLabel: string;
+    /** The model's `app` (its pods' `app` label), e.g. `fraud`; ignored when `appLabel` is null. */
+    app: string;
     namespace: string;
     /** The model version, e.g. `v2` (not the Deployment name). */
     version: string;
@@ -210,20 +214,36 @@ const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
- * Predictions per bucket during `window`: `sum by (le) (increase(<metric>{<ns label>="NS",<version
- * label>="V"}[w]))`, one cumulative count per bucket bound, summed over the version's pods (and
- * whatever other labels the series carry). The model server's own metrics, not Istio's, so no
- * `reporter` label; a mirrored (shadow) request is predicted and counted like any other.
+ * The series selector of one version's prediction histogram:
+ * `<metric>{<app label>="APP",<ns label>="NS",<version label>="V"}` (without the app matcher when
+ * `appLabel` is null). Throws on names Prometheus would not accept: a configuration bug.
+ */
+export function predictionSeriesSelector(sel: PredictionSelector): string {
+    if (!METRIC_NAME_RE.test(sel.metric)) throw new Error(`prediction metric must be a Prometheus metric name, got ${describe(sel.metric)}`);
+    const keys = [...(sel.appLabel === null ? [] : ["appLabel"] as const), "namespaceLabel", "versionLabel"] as const;
+    for (const key of keys) {
+        if (typeof sel[key] !== "string" || !LABEL_NAME_RE.test(sel[key] as string)) throw new Error(`prediction ${key} must be a Prometheus label name, got ${describe(sel[key])}`);
+    }
+    const values = [...(sel.appLabel === null ? [] : ["app"] as const), "namespace", "version"] as const;
+    for (const key of values) {
+        if (typeof sel[key] !== "string" || sel[key].trim() === "") throw new Error(`prediction selector ${key} must be a non-empty string, got ${describe(sel[key])}`);
+    }
+    const matchers = [
+        ...(sel.appLabel === null ? [] : [`${sel.appLabel}="${escapeLabelValue(sel.app)}"`]),
+        `${sel.namespaceLabel}="${escapeLabelValue(sel.namespace)}"`,
+        `${sel.versionLabel}="${escapeLabelValue(sel.version)}"`,
+    ];
+    return `${sel.metric}{${matchers.join(",")}}`;
+}
+
+/**
+ * Predictions per bucket during `window`: `sum by (le) (increase(<metric>{<app label>="APP",<ns
+ * label>="NS",<version label>="V"}[w]))`, one cumulative count per bucket bound, summed over the
+ * version's pods (and whatever other labels the series carry). The app matcher keeps apart two
+ * models of one namespace that share version names. The model server's own metrics, not Istio's,
+ * so no `reporter` label; a mirrored (shadow) request is predicted and counted like any other.
  */
 export function predictionBucketsQuery(sel: PredictionSelector, window: string): string {
     const w = checkWindow(window);
-    if (!METRIC_NAME_RE.test(sel.metric)) throw new Error(`prediction metric must be a Prometheus metric name, got ${describe(sel.metric)}`);
-    for (const key of ["namespaceLabel", "versionLabel"] as const) {
-        if (!LABEL_NAME_RE.test(sel[key])) throw new Error(`prediction ${key} must be a Prometheus label name, got ${describe(sel[key])}`);
-    }
-    for (const key of ["namespace", "version"] as const) {
-        if (typeof sel[key] !== "string" || sel[key].trim() === "") throw new Error(`prediction selector ${key} must be a non-empty string, got ${describe(sel[key])}`);
-    }
-    const matchers = `${sel.namespaceLabel}="${escapeLabelValue(sel.namespace)}",${sel.versionLabel}="${escapeLabelValue(sel.version)}"`;
-    return `sum by (le) (increase(${sel.metric}{${matchers}}[${w}]))`;
+    return `sum by (le) (increase(${predictionSeriesSelector(sel)}[${w}]))`;
 }

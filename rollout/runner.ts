@@ -286,7 +286,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
     const ask = () => preflightPrometheus({
         prometheus, url: plan.prometheusUrl, signal,
         stable: { namespace: config.namespace, workload: deploymentName(config.app, config.stable.version) },
-        ...(plan.predictions ? { stablePredictions: { ...plan.predictions, namespace: config.namespace, version: config.stable.version } } : {}),
+        ...(plan.predictions ? { stablePredictions: { ...plan.predictions, app: config.app, namespace: config.namespace, version: config.stable.version } } : {}),
     });
     let unusable = await ask();
     for (let waited = 0; unusable && waited < 10_000 && !signal.aborted; waited += 1000) {
@@ -393,7 +393,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
             };
             if (signal.aborted) return interrupted();
             const report = await runAnalysis({
-                prometheus, namespace: config.namespace, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
+                prometheus, namespace: config.namespace, app: config.app, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
                 window: plan.window, thresholds: plan.thresholds, predictions: plan.predictions, customChecks: plan.checks, secrets: configured.secrets, signal,
                 // In the shadow step the canary's traffic is the mirrored copy: the same queries see it.
                 context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, ...(mirrorPercent > 0 ? { mirrorPercent } : {}), step: index, steps: total },

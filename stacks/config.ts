@@ -4,7 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { inModel, ModelEntry, modelCollisions, modelEntries, modelKeys, selectModelName, shorthandModel } from "./models";
+import { inModel, ModelEntry, modelCollisions, modelEntries, predictionGateCollisions, modelKeys, selectModelName, shorthandModel } from "./models";
 import { resolvePlan } from "./rollout-plan";
 import {
     ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
@@ -141,6 +141,7 @@ function checkValues(
         if (model) models[entry.name] = model;
     }
     problems.push(...modelCollisions(Object.values(models)));
+    problems.push(...predictionGateCollisions(Object.values(models).map((m) => ({ ...m, predictions: predictionGateOf(m.rollout) }))));
     if (problems.length > 0 || Object.keys(models).length === 0) throw new ValidationError(problems);
 
     return {
@@ -154,6 +155,17 @@ function checkValues(
         kubernetesKubeconfig: all["kubernetes:kubeconfig"],
         kubernetesContext: all["kubernetes:context"],
     };
+}
+
+/** A model's prediction gate, when its rollout block turns it on (a block with problems has them reported by `checkModel`). */
+function predictionGateOf(rollout: Record<string, unknown> | undefined) {
+    if (typeof rollout !== "object" || rollout === null || Array.isArray(rollout)) return undefined;
+    try {
+        return resolvePlan(rollout).predictions;
+    } catch (e) {
+        if (e instanceof ValidationError) return undefined;
+        throw e;
+    }
 }
 
 /** One model's keys: its rollout block and its component arguments, each problem named at the model's own key. */

@@ -1,6 +1,7 @@
 // Many models in one stack: the `models` map of the stack config, the one-model shorthand (the
 // top-level keys), which model a command acts on, and the names that must not collide across
 // models. Pure: no Pulumi, no I/O.
+import type { PredictionGate } from "../analysis/prediction-gate";
 import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show } from "../components";
 
 /** The name of the model the top-level (shorthand) keys describe; also the component's resource name, so existing stacks keep their URNs. */
@@ -147,6 +148,34 @@ export function modelCollisions(models: { name: string; path: string[]; resolved
             }
             const at = (path: string[], key: string) => `\`${[...path, key].join(".")}\``;
             problems.push(`models \`${first.model}\` and \`${m.name}\` collide: both would use ${claim.what} (${at(first.path, first.key)} and ${at(m.path, claim.key)}); give one of them another value`);
+        }
+    }
+    return problems;
+}
+
+/**
+ * Problems where one model's prediction gate would count another model's predictions as its own:
+ * two models in one namespace, both with the gate on and the same histogram metric, sharing a
+ * version name, where one of them selects without an app label (`rollout.predictions.appLabel:
+ * null`). With the app label on both sides, their distinct `app` labels (see `modelCollisions`)
+ * keep them apart. Each names both models, the version and the key to set.
+ */
+export function predictionGateCollisions(models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs; predictions?: PredictionGate }[]): string[] {
+    const problems: string[] = [];
+    const gated = models.filter((m) => m.predictions !== undefined);
+    const versions = (r: ResolvedModelCanaryArgs) => [r.stable.version, ...(r.canary ? [r.canary.version] : [])];
+    for (let i = 0; i < gated.length; i++) {
+        for (let j = i + 1; j < gated.length; j++) {
+            const [a, b] = [gated[i], gated[j]];
+            const [ga, gb] = [a.predictions!, b.predictions!];
+            if (a.resolved.namespace !== b.resolved.namespace || ga.metric !== gb.metric) continue;
+            if (ga.appLabel !== null && gb.appLabel !== null) continue;
+            const shared = versions(a.resolved).filter((v, k, all) => all.indexOf(v) === k && versions(b.resolved).includes(v));
+            if (shared.length === 0) continue;
+            const unset = [a, b].filter((m) => m.predictions!.appLabel === null).map((m) => `\`${[...m.path, "rollout", "predictions", "appLabel"].join(".")}\``);
+            problems.push(`models \`${a.name}\` and \`${b.name}\` collide: both have the prediction gate on for \`${ga.metric}\` in namespace ${show(a.resolved.namespace)} with version ${shared.map((v) => show(v)).join(" and ")}, `
+                + `and ${unset.join(" and ")} ${unset.length === 1 ? "is" : "are"} null, so a gate would count the other model's predictions as its own; `
+                + "set `appLabel` (default `app`, the label each model's pods carry) or give the versions different names");
         }
     }
     return problems;

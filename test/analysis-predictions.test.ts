@@ -10,6 +10,7 @@ import {
     type PredictionGate,
     type PredictionMeasurement,
 } from "../analysis/prediction-gate";
+import { predictionBucketsQuery, type PredictionSelector } from "../analysis/queries";
 import type { CheckStatus } from "../analysis/verdict";
 
 const LE = ["0.25", "0.5", "0.75", "+Inf"];
@@ -93,7 +94,7 @@ describe("analysis/distribution", () => {
 describe("analysis/prediction-gate", () => {
     it("has the documented defaults", () => {
         assert.deepStrictEqual({ ...defaultPredictionGate }, {
-            metric: "model_prediction_score_bucket", namespaceLabel: "namespace", versionLabel: "version", maxPsi: 0.2, maxKs: null, minSamples: 1000,
+            metric: "model_prediction_score_bucket", appLabel: "app", namespaceLabel: "namespace", versionLabel: "version", maxPsi: 0.2, maxKs: null, minSamples: 1000,
         });
         assert.ok(Object.isFrozen(defaultPredictionGate));
     });
@@ -172,20 +173,30 @@ describe("analysis/prediction-gate", () => {
 
         it("takes every setting, numbers also as plain decimal text", () => {
             assert.deepStrictEqual(
-                resolvePredictionGate({ metric: "triton_score_bucket", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version", maxPsi: "0.1", maxKs: 0.15, minSamples: "500" }).gate,
-                { metric: "triton_score_bucket", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version", maxPsi: 0.1, maxKs: 0.15, minSamples: 500 },
+                resolvePredictionGate({ metric: "triton_score_bucket", appLabel: "kubernetes_app", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version", maxPsi: "0.1", maxKs: 0.15, minSamples: "500" }).gate,
+                { metric: "triton_score_bucket", appLabel: "kubernetes_app", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version", maxPsi: 0.1, maxKs: 0.15, minSamples: 500 },
             );
             assert.deepStrictEqual(resolvePredictionGate({ maxPsi: null, maxKs: 0.1 }).gate?.maxPsi, null);
+            assert.deepStrictEqual(resolvePredictionGate({ appLabel: null }).gate, { ...defaultPredictionGate, appLabel: null });
+            // Without an app label, another setting may use the name `app`.
+            assert.deepStrictEqual(resolvePredictionGate({ appLabel: null, versionLabel: "app" }).gate?.versionLabel, "app");
         });
 
         const bad: [string, unknown, string[]][] = [
             ["a list", [1], ["`rollout.predictions` must be an object (e.g. `{ maxPsi: 0.2 }`, or `{}` for the defaults), got [1]"]],
-            ["an unknown key", { maxPSI: 0.2 }, ["`rollout.predictions.maxPSI` is not a known prediction-gate setting; known settings: metric, namespaceLabel, versionLabel, maxPsi, maxKs, minSamples"]],
+            ["an unknown key", { maxPSI: 0.2 }, ["`rollout.predictions.maxPSI` is not a known prediction-gate setting; known settings: metric, appLabel, namespaceLabel, versionLabel, maxPsi, maxKs, minSamples"]],
             ["a metric that is not a bucket series", { metric: "model_prediction_score_count" }, ["`rollout.predictions.metric` must be the bucket series of a Prometheus histogram (a metric name ending in `_bucket`, e.g. `model_prediction_score_bucket`), got \"model_prediction_score_count\""]],
             ["a metric with a selector in it", { metric: 'x_bucket{a="b"}' }, ["`rollout.predictions.metric` must be the bucket series of a Prometheus histogram (a metric name ending in `_bucket`, e.g. `model_prediction_score_bucket`), got \"x_bucket{a=\\\"b\\\"}\""]],
             ["a label that is not a label name", { versionLabel: "model-version" }, ["`rollout.predictions.versionLabel` must be a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`), got \"model-version\""]],
             ["the le label", { namespaceLabel: "le" }, ["`rollout.predictions.namespaceLabel` must be a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`), got \"le\""]],
             ["the same label twice", { namespaceLabel: "version" }, ["`rollout.predictions.namespaceLabel` and `rollout.predictions.versionLabel` must differ, both are \"version\""]],
+            ["an app label that is not a label name", { appLabel: "app.kubernetes.io/name" }, ["`rollout.predictions.appLabel` must be a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`), or null to select by namespace and version alone, got \"app.kubernetes.io/name\""]],
+            ["le as the app label", { appLabel: "le" }, ["`rollout.predictions.appLabel` must be a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`), or null to select by namespace and version alone, got \"le\""]],
+            ["a reserved app label", { appLabel: "__name__" }, ["`rollout.predictions.appLabel` must be a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`), or null to select by namespace and version alone, got \"__name__\""]],
+            ["an empty app label", { appLabel: "" }, ["`rollout.predictions.appLabel` must be a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`), or null to select by namespace and version alone, got \"\""]],
+            ["an app label that is not text", { appLabel: true }, ["`rollout.predictions.appLabel` must be a Prometheus label name (letters, digits and `_`, not starting with a digit or `__`, not `le`), or null to select by namespace and version alone, got true"]],
+            ["the app label as the version label", { appLabel: "version" }, ["`rollout.predictions.appLabel` and `rollout.predictions.versionLabel` must differ, both are \"version\""]],
+            ["the app label as the namespace label", { namespaceLabel: "app" }, ["`rollout.predictions.appLabel` and `rollout.predictions.namespaceLabel` must differ, both are \"app\""]],
             ["a PSI of 0", { maxPsi: 0 }, ["`rollout.predictions.maxPsi` must be a number above 0 (at most 100), or null to disable the check, got 0"]],
             ["a PSI as hex text", { maxPsi: "0x1" }, ["`rollout.predictions.maxPsi` must be a number above 0 (at most 100), or null to disable the check, got \"0x1\""]],
             ["a KS of 1", { maxKs: 1 }, ["`rollout.predictions.maxKs` must be a number between 0 and 1 (exclusive: a share of the population), or null to disable the check, got 1"]],
@@ -195,6 +206,27 @@ describe("analysis/prediction-gate", () => {
         ];
         for (const [what, block, problems] of bad) {
             it(`refuses ${what}, naming the key and the value`, () => assert.deepStrictEqual(resolvePredictionGate(block), { problems }));
+        }
+    });
+
+    describe("the prediction query's selector", () => {
+        const base: PredictionSelector = { metric: "model_prediction_score_bucket", appLabel: "app", namespaceLabel: "namespace", versionLabel: "version", app: "fraud", namespace: "default", version: "v1" };
+        const rows: [string, Partial<PredictionSelector>, string][] = [
+            ["the defaults select by app, namespace and version", {}, 'model_prediction_score_bucket{app="fraud",namespace="default",version="v1"}'],
+            ["an app label named in the config", { appLabel: "kubernetes_app", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version", app: "churn" }, 'model_prediction_score_bucket{kubernetes_app="churn",kubernetes_namespace="default",model_version="v1"}'],
+            ["a null app label selects by namespace and version alone", { appLabel: null }, 'model_prediction_score_bucket{namespace="default",version="v1"}'],
+            ["a null app label ignores the app, even an empty one", { appLabel: null, app: "" }, 'model_prediction_score_bucket{namespace="default",version="v1"}'],
+            ["an app with a quote and a backslash is escaped", { app: 'a"b\\c' }, 'model_prediction_score_bucket{app="a\\"b\\\\c",namespace="default",version="v1"}'],
+        ];
+        for (const [what, sel, selector] of rows) {
+            it(what, () => assert.strictEqual(predictionBucketsQuery({ ...base, ...sel }, "1m"), `sum by (le) (increase(${selector}[1m]))`));
+        }
+        const refused: [string, Partial<PredictionSelector>, string][] = [
+            ["an app label that is not a label name", { appLabel: "app-name" }, 'prediction appLabel must be a Prometheus label name, got "app-name"'],
+            ["an empty app", { app: " " }, 'prediction selector app must be a non-empty string, got " "'],
+        ];
+        for (const [what, sel, message] of refused) {
+            it(`refuses ${what}`, () => assert.throws(() => predictionBucketsQuery({ ...base, ...sel }, "1m"), { message }));
         }
     });
 });

@@ -33,6 +33,8 @@ const context: CheckContext = { canaryVersion: "v2", stableVersion: "v1", weight
 /** The stable model's scores, and a canary's that moved up by 0.2. */
 const SCORES = { mean: 0.5, sd: 0.15 };
 const SHIFTED = { mean: 0.7, sd: 0.15 };
+/** Another model's scores (app `fraud`, versions v1 and v2 too). */
+const FRAUD_SCORES = { mean: 0.9, sd: 0.05 };
 const CUSTOM_NAMES = { metric: "triton_score", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version" };
 /** 50 predictions a second over the 10 s window: 500 a side. */
 const gate: PredictionGate = { ...defaultPredictionGate, maxKs: 0.1, minSamples: 200 };
@@ -64,6 +66,7 @@ describe("analysis against a real Prometheus", function () {
         runAnalysis({
             prometheus: client,
             namespace: NS,
+            app: "model",
             canaryWorkload,
             stableWorkload: STABLE,
             window: WINDOW,
@@ -83,6 +86,9 @@ describe("analysis against a real Prometheus", function () {
         // A model server exporting under names of its own.
         exporter.set("model-v1-custom", { rps: RPS, latencyMs: 60, predictions: { version: "v1", ...SCORES, ...CUSTOM_NAMES } });
         exporter.set("model-v2-custom", { rps: RPS, latencyMs: 60, predictions: { version: "v2", ...SHIFTED, ...CUSTOM_NAMES } });
+        // Another model in the same namespace with the same version names, predicting elsewhere: kept apart by its `app` label.
+        exporter.set("fraud-v1", { rps: RPS, latencyMs: 60, predictions: { version: "v1", app: "fraud", ...FRAUD_SCORES } });
+        exporter.set("fraud-v2", { rps: RPS, latencyMs: 60, predictions: { version: "v2", app: "fraud", ...FRAUD_SCORES } });
         exporter.set("model-v2-errors", { rps: RPS, errorRatio: 0.05, latencyMs: 60 });
         exporter.set("model-v2-slow", { rps: RPS, latencyMs: 120 }); // 2x stable: 100-250 bucket
         exporter.set("model-v2-broken", { rps: RPS, errorRatio: 1, latencyMs: 60 });
@@ -194,8 +200,8 @@ describe("analysis against a real Prometheus", function () {
         };
 
         it("the query returns one cumulative count per bucket bound, +Inf included, for one version in one namespace", async () => {
-            const q = predictionBucketsQuery({ metric: "model_prediction_score_bucket", namespaceLabel: "namespace", versionLabel: "version", namespace: NS, version: "v1" }, WINDOW);
-            assert.strictEqual(q, `sum by (le) (increase(model_prediction_score_bucket{namespace="default",version="v1"}[${WINDOW}]))`);
+            const q = predictionBucketsQuery({ metric: "model_prediction_score_bucket", appLabel: "app", namespaceLabel: "namespace", versionLabel: "version", app: "model", namespace: NS, version: "v1" }, WINDOW);
+            assert.strictEqual(q, `sum by (le) (increase(model_prediction_score_bucket{app="model",namespace="default",version="v1"}[${WINDOW}]))`);
             const samples = await client.queryVector(q);
             assert.deepStrictEqual(samples.map((x) => x.labels.le).sort((a, b) => Number(a.replace("+Inf", "Infinity")) - Number(b.replace("+Inf", "Infinity"))),
                 ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1", "+Inf"]);
@@ -213,7 +219,7 @@ describe("analysis against a real Prometheus", function () {
             assert.ok(psiCheck.value! < 0.02, psiCheck.message);
             assert.ok(ksCheck.value! < 0.02, ksCheck.message);
             assert.strictEqual(report.summary, "pass", JSON.stringify(report.results));
-            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(model_prediction_score_bucket{namespace="default",version="v2-same"}[${WINDOW}]))`);
+            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(model_prediction_score_bucket{app="model",namespace="default",version="v2-same"}[${WINDOW}]))`);
         });
 
         it("a canary healthy by HTTP whose scores moved up by 0.2 fails both checks, with the statistics of the simulated shift", async () => {
@@ -254,10 +260,28 @@ describe("analysis against a real Prometheus", function () {
             assert.match(get(staging.results, PREDICTION_CHECK_NAMES.psi).message, /^no stable predictions/);
         });
 
+        it("selects by app: another model's predictions under the same version names in the same namespace stay out", async () => {
+            // Model `model` v2-same against its own v1: as without the other model, about 500 predictions a side.
+            const own = await withGate("model-v2-healthy", "v2-same");
+            assert.strictEqual(get(own.results, PREDICTION_CHECK_NAMES.psi).status, "pass", get(own.results, PREDICTION_CHECK_NAMES.psi).message);
+            assert.ok(get(own.results, PREDICTION_CHECK_NAMES.psi).value! < 0.02, get(own.results, PREDICTION_CHECK_NAMES.psi).message);
+            assert.match(get(own.results, PREDICTION_CHECK_NAMES.psi).message, /\((4\d\d|5\d\d)(\.\d)? canary and (4\d\d|5\d\d)(\.\d)? stable predictions/);
+            // Model `fraud` v2 against fraud's v1: the same version names as model's, its own scores.
+            const fraud = await analyse("fraud-v2", { app: "fraud", stableWorkload: "fraud-v1", predictions: gate, context: { ...context, canaryVersion: "v2", stableVersion: "v1" } });
+            assert.strictEqual(fraud.queries.stable.predictions, `sum by (le) (increase(model_prediction_score_bucket{app="fraud",namespace="default",version="v1"}[${WINDOW}]))`);
+            assert.strictEqual(get(fraud.results, PREDICTION_CHECK_NAMES.psi).status, "pass", get(fraud.results, PREDICTION_CHECK_NAMES.psi).message);
+            assert.ok(get(fraud.results, PREDICTION_CHECK_NAMES.psi).value! < 0.02, get(fraud.results, PREDICTION_CHECK_NAMES.psi).message);
+            // With `appLabel: null`, model's stable v1 counts fraud's v1 too: about 1000 predictions, half near 0.9, and the healthy canary fails.
+            const mixed = await withGate("model-v2-healthy", "v2-same", { predictions: { ...gate, appLabel: null } });
+            assert.strictEqual(mixed.queries.stable.predictions, `sum by (le) (increase(model_prediction_score_bucket{namespace="default",version="v1"}[${WINDOW}]))`);
+            assert.strictEqual(get(mixed.results, PREDICTION_CHECK_NAMES.psi).status, "fail");
+            assert.match(get(mixed.results, PREDICTION_CHECK_NAMES.psi).message, / and (9\d\d|1\d\d\d)(\.\d)? stable predictions/);
+        });
+
         it("reads a metric and labels named in the config", async () => {
             const custom = { ...gate, metric: "triton_score_bucket", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version" };
             const report = await analyse("model-v2-custom", { predictions: custom, stableWorkload: "model-v1-custom" });
-            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(triton_score_bucket{kubernetes_namespace="default",model_version="v2"}[${WINDOW}]))`);
+            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(triton_score_bucket{app="model",kubernetes_namespace="default",model_version="v2"}[${WINDOW}]))`);
             assert.strictEqual(get(report.results, PREDICTION_CHECK_NAMES.psi).status, "fail");
             // Under the default names, the canary's model server exports nothing.
             const defaults = await analyse("model-v2-custom", { predictions: gate, stableWorkload: "model-v1-custom" });
@@ -554,7 +578,7 @@ describe("fake Istio exporter", () => {
         const ex = await startIstioExporter({ now: () => t, namespace: "ml" });
         try {
             const bucket = (text: string, le: string) => {
-                const line = text.split("\n").find((l) => l.startsWith(`model_prediction_score_bucket{namespace="ml",version="v2",le="${le}"}`));
+                const line = text.split("\n").find((l) => l.startsWith(`model_prediction_score_bucket{app="model",namespace="ml",version="v2",le="${le}"}`));
                 return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
             };
             ex.set("model-v2", { rps: 100, errorRatio: 0.5, predictions: { version: "v2", mean: 0.25, sd: 0.1 } });
@@ -563,7 +587,7 @@ describe("fake Istio exporter", () => {
             const a = ex.render();
             assert.match(a, /# TYPE model_prediction_score histogram\n/);
             assert.deepStrictEqual(["0.1", "0.2", "0.3", "1", "+Inf"].map((le) => bucket(a, le)), [33, 154, 345, 499, 500]);
-            assert.match(a, /model_prediction_score_count\{namespace="ml",version="v2"\} 500\n/);
+            assert.match(a, /model_prediction_score_count\{app="model",namespace="ml",version="v2"\} 500\n/);
             ex.set("model-v2", { rps: 100, errorRatio: 0.5, predictions: { version: "v2", mean: 0.75, sd: 0.1 } });
             t += 10_000;
             const b = ex.render();
@@ -631,7 +655,7 @@ describe("fake Istio exporter", () => {
             t += 10_000;
             const a = ex.render();
             assert.deepStrictEqual([count(a, "destination", "200"), count(a, "destination", "503"), count(a, "source", "200"), count(a, "source", "503")], [450, 50, undefined, undefined]);
-            assert.match(a, /model_prediction_score_count\{namespace="default",version="v2"\} 450\n/);
+            assert.match(a, /model_prediction_score_count\{app="model",namespace="default",version="v2"\} 450\n/);
             // Serving 10 rps on top: the source proxy sees only those; the destination both, in one series.
             ex.set("v2", { rps: 10, mirroredRps: 50 });
             t += 10_000;

@@ -112,6 +112,29 @@ describe("collisions across models", () => {
         ]);
     });
 
+    it("refuses two models whose prediction gates select by namespace and version alone (`appLabel: null`) and share a version name in one namespace", () => {
+        const gate = (predictions: Record<string, unknown>) => ({ rollout: { predictions } });
+        // fraud walks v1 -> v2, churn v2 -> v3: they share v2.
+        const churnV2 = { ...churn, stable: v("v2"), canary: v("v3") };
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, ...gate({ appLabel: null }) }, churn: { ...churnV2, ...gate({}) } }), [
+            "models `fraud` and `churn` collide: both have the prediction gate on for `model_prediction_score_bucket` in namespace \"default\" with version \"v2\", "
+            + "and `models.fraud.rollout.predictions.appLabel` is null, so a gate would count the other model's predictions as its own; set `appLabel` (default `app`, the label each model's pods carry) or give the versions different names",
+        ]);
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, ...gate({ appLabel: null }) }, churn: { ...churn, stable: v("v1"), canary: v("v2"), ...gate({ appLabel: null, maxKs: 0.1 }) } }), [
+            "models `fraud` and `churn` collide: both have the prediction gate on for `model_prediction_score_bucket` in namespace \"default\" with version \"v1\" and \"v2\", "
+            + "and `models.fraud.rollout.predictions.appLabel` and `models.churn.rollout.predictions.appLabel` are null, so a gate would count the other model's predictions as its own; set `appLabel` (default `app`, the label each model's pods carry) or give the versions different names",
+        ]);
+        // Kept apart: both select by app (the default), the gate off on one side, other namespaces, other metrics, no shared version.
+        const accepted: Record<string, unknown>[] = [
+            { fraud: { ...fraud, ...gate({}) }, churn: { ...churnV2, ...gate({}) } },
+            { fraud: { ...fraud, ...gate({ appLabel: null }) }, churn: churnV2 },
+            { fraud: { ...fraud, ...gate({ appLabel: null }) }, churn: { ...churnV2, namespace: "team-b", ...gate({ appLabel: null }) } },
+            { fraud: { ...fraud, ...gate({ appLabel: null }) }, churn: { ...churnV2, ...gate({ appLabel: null, metric: "churn_score_bucket" }) } },
+            { fraud: { ...fraud, ...gate({ appLabel: null }) }, churn: { ...churn, ...gate({ appLabel: null }) } },
+        ];
+        for (const models of accepted) assert.deepStrictEqual(Object.keys(parseStackConfig(engine({ models }), "prod").models), ["fraud", "churn"], JSON.stringify(models));
+    });
+
     it("allows the same names in different namespaces", () => {
         const c = parseStackConfig(engine({ models: { a: { ...fraud, app: "scorer", namespace: "team-a" }, b: { ...churn, app: "scorer", namespace: "team-b" } } }), "prod");
         assert.deepStrictEqual(Object.keys(c.models), ["a", "b"]);

@@ -33,7 +33,7 @@ describe("rollout plan", () => {
     it("turns the prediction gate on with a `predictions` block, and reports its problems with the rest", () => {
         assert.strictEqual(resolvePlan(undefined).predictions, undefined);
         assert.deepStrictEqual(resolvePlan({ predictions: { maxKs: 0.1 } }).predictions, {
-            metric: "model_prediction_score_bucket", namespaceLabel: "namespace", versionLabel: "version", maxPsi: 0.2, maxKs: 0.1, minSamples: 1000,
+            metric: "model_prediction_score_bucket", appLabel: "app", namespaceLabel: "namespace", versionLabel: "version", maxPsi: 0.2, maxKs: 0.1, minSamples: 1000,
         });
         assert.deepStrictEqual(problemsOf({ steps: [10, 1], predictions: { maxPsi: -1 } }), [
             "`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got [10,1]",

@@ -682,9 +682,10 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             try {
                 const run = cli(project, ["rollout"]);
                 assert.strictEqual(await run.exited, 1, run.output());
-                assert.strictEqual(run.output().trim(), `model-canary: Prometheus at ${prometheus.url} has no \`model_score_bucket\` series for the stable version \`v1\` (\`model_score_bucket{namespace="${namespace}",version="v1"}\` is empty): `
+                assert.strictEqual(run.output().trim(), `model-canary: Prometheus at ${prometheus.url} has no \`model_score_bucket\` series for the stable version \`v1\` (\`model_score_bucket{app="model",namespace="${namespace}",version="v1"}\` is empty): `
                     + "the prediction gate could not compare the canary's predictions with stable's. Check that the model server exports its prediction histogram and that Prometheus gives it these labels. "
-                    + "Nothing was changed; set `rollout.predictions.metric`, `namespaceLabel` and `versionLabel` to the names the model server and Prometheus use (or remove `rollout.predictions`) and run `rollout` again");
+                    + "Nothing was changed; set `rollout.predictions.metric`, `appLabel`, `namespaceLabel` and `versionLabel` to the names the model server and Prometheus use "
+                    + "(`appLabel: null` if its series carry no app label and no other model in the namespace shares its version names; or remove `rollout.predictions`) and run `rollout` again");
                 assert.strictEqual(project.renderedDigest(), before, "nothing was rendered again");
                 assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
             } finally {

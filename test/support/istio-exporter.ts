@@ -71,6 +71,10 @@ export interface PredictionSettings {
     bounds?: number[];
     /** Histogram name without `_bucket`. Default `model_prediction_score`. */
     metric?: string;
+    /** The model's app, the value of the app label. Default `model` (a stack's default `app`). */
+    app?: string;
+    /** Name of the app label, as Prometheus' usual pod-label relabelling gives it; null: no app label. Default `app`. */
+    appLabel?: string | null;
     /** Names of the namespace and version labels. Default `namespace` and `version`. */
     namespaceLabel?: string;
     versionLabel?: string;
@@ -179,7 +183,11 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
         if (p && ok > 0) {
             const bounds = p.bounds ?? DEFAULT_PREDICTION_BOUNDS;
             const metric = p.metric ?? "model_prediction_score";
-            const labels: [string, string][] = [[p.namespaceLabel ?? "namespace", w.namespace], [p.versionLabel ?? "version", p.version]];
+            const appLabel = p.appLabel === undefined ? "app" : p.appLabel;
+            const labels: [string, string][] = [
+                ...(appLabel === null ? [] : [[appLabel, p.app ?? "model"] as [string, string]]),
+                [p.namespaceLabel ?? "namespace", w.namespace], [p.versionLabel ?? "version", p.version],
+            ];
             const k = JSON.stringify([metric, labels, bounds]);
             let h = predictionSeries.get(k);
             if (!h) {
