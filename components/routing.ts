@@ -24,6 +24,15 @@ export function defaultRouteMirror(args: Pick<ResolvedModelCanaryArgs, "canary" 
     return { version: args.canary.version, percent: args.mirrorPercent };
 }
 
+/**
+ * Whether two mirrors are the same, by value: a mirror read back from the stack outputs has its
+ * keys in another order than one built here, so their JSON texts differ.
+ */
+export function sameMirror(a: Mirror | null | undefined, b: Mirror | null | undefined): boolean {
+    if (!a || !b) return !a && !b;
+    return a.version === b.version && a.percent === b.percent;
+}
+
 /** The mirror in words, for status and previews: `mirrors 100% of default traffic to v2; v2 serves no users`. */
 export function describeMirror(mirror: Mirror, quote: (text: string) => string = (t) => t): string {
     return `mirrors ${mirror.percent}% of default traffic to ${quote(mirror.version)}; ${quote(mirror.version)} serves no users (its answers are discarded)`;

@@ -3,7 +3,7 @@
 // cluster, who holds the model's lock and its last rollout. `model-canary status --json` prints
 // exactly a StackStatus; its text is rendered from the same result (cli/rollout.ts).
 import type * as auto from "@pulumi/pulumi/automation";
-import { defaultRouteMirror, Mirror } from "../components/routing";
+import { defaultRouteMirror, Mirror, sameMirror } from "../components/routing";
 import { HeaderRoute } from "../components/types";
 import { checkConfig, configuredModelNames, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
 import { ModelConfig, StackConfig } from "../stacks/config";
@@ -180,7 +180,7 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
     const configuredMirror = configured ? defaultRouteMirror(configured) ?? null : null;
     const weightDrift = configured !== undefined && outputs.canaryWeight !== undefined && outputs.canaryWeight !== configured.canaryWeight;
     // Outputs from before the shadow stage existed have no `mirror`: nothing was mirrored then.
-    const mirrorDrift = configured !== undefined && outputs.split !== undefined && JSON.stringify(appliedMirror) !== JSON.stringify(configuredMirror);
+    const mirrorDrift = configured !== undefined && outputs.split !== undefined && !sameMirror(appliedMirror, configuredMirror);
     const object: ModelStatus = {
         ...(named ? { model: name } : {}),
         applied: {

@@ -104,6 +104,26 @@ describe("model-canary command line", function () {
         });
     });
 
+    describe("a stack in the shadow stage", () => {
+        let project: TestProject;
+        before(() => {
+            project = makeProject();
+            project.writeConfig({ stable, canary, canaryWeight: 0, mirrorPercent: 50 });
+        });
+        after(() => project.remove());
+
+        it("`status` shows the applied mirror and no drift (the mirror read back from the outputs has its keys in another order)", () => {
+            const up = run(["up", "--stack", "test"], project);
+            assert.strictEqual(up.status, 0, up.stderr);
+            const status = JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout);
+            assert.deepStrictEqual([status.applied.mirror, status.configuredMirror, status.drift], [{ percent: 50, version: "v2" }, { version: "v2", percent: 50 }, false]);
+            const text = run(["status", "--stack", "test"], project);
+            assert.strictEqual(text.status, 0, text.stderr);
+            assert.match(text.stdout, /^ {2}shadow: mirrors 50% of default traffic to v2; v2 serves no users/m);
+            assert.doesNotMatch(text.stdout, /config says/);
+        });
+    });
+
     describe("against a stack", () => {
         let project: TestProject;
         before(() => {
@@ -357,7 +377,8 @@ describe("model-canary command line", function () {
             const doc = YAML.parse(fs.readFileSync(settings, "utf8"));
             doc.config["model-canary:canaryWeight"] = 20;
             fs.writeFileSync(settings, YAML.stringify(doc));
-            assert.strictEqual(run(["up", "--stack", "test"], project).status, 0);
+            const up = run(["up", "--stack", "test"], project);
+            assert.strictEqual(up.status, 0, up.stderr);
             assert.deepStrictEqual(project.renderedSplit(), { v1: 80, v2: 20 });
             const text = `${fs.readFileSync(settings, "utf8")}\n  model-canary:replicas: [unclosed\n`;
             fs.writeFileSync(settings, text);

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { defaultRouteMirror, describeMirror, destinationRuleSpec, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
+import { defaultRouteMirror, describeMirror, destinationRuleSpec, sameMirror, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
 import { virtualServiceDifferences } from "../stacks/live";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
@@ -152,5 +152,17 @@ describe("the shadow stage's VirtualService against Istio's own CRD schemas (ist
         const spec = virtualServiceSpec(at(0, { mirrorPercent: 100 }));
         const misspelt = { ...spec, http: [{ ...spec.http[0], mirrorPercentages: { value: 100 } }] };
         assert.notDeepStrictEqual(validate({ apiVersion: "networking.istio.io/v1", kind: "VirtualService", spec: misspelt }), []);
+    });
+});
+
+describe("routing: sameMirror", () => {
+    it("compares mirrors by value, whatever the order of their keys", () => {
+        const built = { version: "v2", percent: 50 };
+        const readBack = JSON.parse('{"percent":50,"version":"v2"}');
+        assert.strictEqual(sameMirror(built, readBack), true);
+        assert.strictEqual(sameMirror(built, { version: "v2", percent: 25 }), false);
+        assert.strictEqual(sameMirror(built, { version: "v3", percent: 50 }), false);
+        assert.strictEqual(sameMirror(built, null), false);
+        assert.strictEqual(sameMirror(undefined, null), true);
     });
 });
