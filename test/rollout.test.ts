@@ -738,7 +738,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 assert.strictEqual(runs(sleeper), true);
                 run.child.kill("SIGINT");
                 assert.strictEqual(await run.exited, 130, run.output());
-                assert.match(run.output(), /INTERRUPTED: interrupted at 1%; config and cluster both hold 1%, rerun `rollout` to resume/);
+                assert.match(run.output(), /INTERRUPTED: interrupted at 1%; config and cluster both hold it, rerun `rollout` to resume/);
                 await waitFor("the check's process to end", async () => (runs(sleeper) ? undefined : true), { timeoutMs: 10_000 });
                 const record = readRecord(project.dir, project.ref.stack)!;
                 assert.deepStrictEqual([record.outcome, record.steps[0].verdict, record.steps[0].analyses.length], ["interrupted", "interrupted", 0]);
