@@ -12,9 +12,9 @@ import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord, stateDir } from "../rollout/status";
-import { collectStackStatus, ModelStatus, ModelStatusDetails, recordedModelNames } from "../rollout/stack-status";
-import { checkConfig, configuredModelNames, openStack, StackOperationError, StackRef } from "../stacks/automation";
-import { selectModel, StackConfig } from "../stacks/config";
+import { collectStackStatus, ModelStatus, ModelStatusDetails, readConfigLeniently } from "../rollout/stack-status";
+import { checkConfig, openStack, StackRef } from "../stacks/automation";
+import { selectModel } from "../stacks/config";
 import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/lock";
 import { selectModelName, shorthandModel } from "../stacks/models";
 import { describeProcess, liveness, ProcessIdentity } from "../stacks/process";
@@ -203,21 +203,12 @@ export const rolloutCommands: Record<string, Command> = {
         optionHelp: outputHelp,
         async run(values, ref) {
             const stack = await openStack(ref);
-            let problems: string[] | undefined;
-            let config: StackConfig | undefined;
-            try {
-                config = checkConfig(stack);
-            } catch (e) {
-                if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
-                problems = e.problems ?? [e.message];
-            }
-            // With an invalid config, the models are those the file names, else those the last `up` recorded.
-            const names = config ? Object.keys(config.models) : configuredModelNames(stack.workspace.workDir, ref.stack) ?? await recordedModelNames(stack);
+            const { config, problems, names } = await readConfigLeniently(stack, ref.stack);
             const model = selectModelName(names, requestedModel(values), ref.stack);
             const who = model === shorthandModel ? `stack ${ref.stack}` : `model ${model} of stack ${ref.stack}`;
             // Always gets through: a running rollout of this model is asked to stop (and has applied its last weight) before this applies.
             const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice });
-            if (problems === undefined) {
+            if (config !== undefined) {
                 const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, "manual rollback", model));
                 const restored = !restore ? "" : "error" in restore ? `; ${restore.error}` : `; then the replica counts were restored (${seconds(restore.restoreMs)})`;
                 printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs, ...(restore ? { restore } : {}) }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})${restored}`);

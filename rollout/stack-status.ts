@@ -104,20 +104,28 @@ export async function stackStatus(ref: StackRef, options: { model?: string } = {
     return (await collectStackStatus(ref, options)).status;
 }
 
+/**
+ * The stack's config, or the problems that make it invalid (nothing else is caught), and its model
+ * names either way: with an invalid config, those the settings file names, else those the last
+ * `up` recorded. For the commands that must work on an invalid config: `status` and `rollback`.
+ */
+export async function readConfigLeniently(stack: auto.Stack, stackName: string): Promise<{ config: StackConfig | undefined; problems: string[]; names: string[] }> {
+    try {
+        const config = checkConfig(stack);
+        return { config, problems: [], names: Object.keys(config.models) };
+    } catch (e) {
+        if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
+        const names = configuredModelNames(stack.workspace.workDir, stackName) ?? await recordedModelNames(stack);
+        return { config: undefined, problems: e.problems ?? [e.message], names };
+    }
+}
+
 /** stackStatus with what the command's text needs besides. */
 export async function collectStackStatus(ref: StackRef, options: { model?: string } = {}): Promise<{ status: StackStatus; details: ModelStatusDetails[]; settingsFile: string }> {
     const stack = await openStack(ref);
     const outputs = await readOutputs(stack);
     // What is applied is worth showing even when the config would be refused: say why, too.
-    let config: StackConfig | undefined;
-    let problems: string[] = [];
-    try {
-        config = checkConfig(stack);
-    } catch (e) {
-        if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
-        problems = e.problems ?? [e.message];
-    }
-    const names = config ? Object.keys(config.models) : configuredModelNames(stack.workspace.workDir, ref.stack) ?? await recordedModelNames(stack);
+    const { config, problems, names } = await readConfigLeniently(stack, ref.stack);
     const shown = options.model !== undefined || names.length === 1 ? [selectModelName(names, options.model, ref.stack)] : names;
     const settingsFile = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
     const reports: { object: ModelStatus; details: ModelStatusDetails }[] = [];
