@@ -8,7 +8,8 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
-import { openStack, projectDir, setProjectConfig, upStack } from "../stacks/automation";
+import * as auto from "@pulumi/pulumi/automation";
+import { openStack, projectDir, setProjectConfig, StackRef, toolchainDir, upStack } from "../stacks/automation";
 import { readProjectConfig } from "../stacks/settings";
 import { makeProject, TestProject } from "../test/support/engine";
 import { median, seconds, timed } from "./support";
@@ -41,6 +42,24 @@ function floorProject(root: string): string {
     return dir;
 }
 
+/**
+ * The floor's stack, created through the Automation API directly: `openStack` creates a stack only
+ * once its settings validate as a model-canary config, and the floor's hold none.
+ */
+async function openFloor(ref: StackRef, workDir: string): Promise<auto.Stack> {
+    const bin = ref.toolchainDir ?? toolchainDir();
+    const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(bin) });
+    const envVars = {
+        PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
+        PULUMI_BACKEND_URL: ref.backendUrl ?? "",
+        PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+    };
+    const workspace = await auto.LocalWorkspace.create({ workDir, envVars, pulumiCommand });
+    return auto.Stack.create(ref.stack, workspace);
+}
+
 async function main(): Promise<void> {
     const project = canaryProject();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-bench-"));
@@ -49,7 +68,7 @@ async function main(): Promise<void> {
     try {
         const canary = await openStack(project.ref, { create: true });
         const live = await openStack(onCluster.ref, { create: true });
-        const floor = await openStack({ ...project.ref, workDir: floorProject(root) }, { create: true });
+        const floor = await openFloor(project.ref, floorProject(root));
         await upStack(canary);
         const [firstMs, first] = await timed(() => upStack(live));
         if (first.changes.create !== 8) throw new Error(`the first up should create 8 resources, got ${JSON.stringify(first.changes)}`);
