@@ -37,9 +37,13 @@ export const commands: Record<string, Command> = {
         usage: "up --stack dev [--model NAME] [--no-create]",
         help: [
             "A missing stack is created only once Pulumi.<stack>.yaml exists and validates: a refusal",
-            "creates nothing. No command changes which stack `pulumi stack select` chose. `up` applies",
-            "every model of the stack; `--model` only picks the model whose split it prints. Refused",
-            "while a rollout runs on any model of the stack.",
+            "creates nothing. No command changes which stack `pulumi stack select` chose. Without",
+            "`--model`, `up` applies every model of the stack, and is refused while a rollout runs on",
+            "any of them. With `--model NAME`, in a stack of several models, it is a scoped update:",
+            "it applies that model's entry only (every other model stays as applied, an edit not yet",
+            "applied too), and is refused only while a rollout runs on that model. When the update",
+            "cannot be scoped (the model is new, config outside `models` changed) it says so on",
+            "stderr and applies every model, refused then while a rollout runs on any of them.",
         ],
         options: { "no-create": { type: "boolean" } },
         optionHelp: { "no-create": "fail instead of creating a missing stack" },
@@ -47,14 +51,24 @@ export const commands: Record<string, Command> = {
             const onMessage = (m: string) => process.stderr.write(`${m}\n`);
             const names = modelNamesFromFile(ref);
             const model = typeof values.model === "string" ? selectModelName(names, values.model, ref.stack) : undefined;
-            // Refused while a rollout holds any model: the `up` applies every model's config, and
-            // would move a weight under that rollout's analysis.
+            // A whole update applies every model's config, and would move a weight under another
+            // rollout's analysis: it takes every model's run lock. A scoped one (`--model`) acts on
+            // its model's resources only, and takes that model's lock alone.
             const locks: StackLock[] = [];
+            const hold = (list: readonly string[]) => {
+                for (const name of list) locks.push(acquireStackLock(ref, "up", { model: name, onMessage }));
+            };
+            // Called, holding the apply lock, when `--model` cannot be scoped (see stacks/scope.ts).
+            const beforeWhole = (reason: string) => {
+                if (names.length > 1) onMessage(`model-canary: updating every model of stack \`${ref.stack}\`, not only \`${model}\`: ${reason}`);
+                hold(names.filter((n) => n !== model));
+            };
             let result;
             try {
-                for (const name of names) locks.push(acquireStackLock(ref, "up", { model: name, onMessage }));
+                hold(model !== undefined ? [model] : names);
                 const stack = await openStack(ref, { create: !values["no-create"] });
-                result = await withApplyLock(stack, "up", () => upStack(stack, { onOutput: (out) => process.stdout.write(out) }), { onMessage });
+                const onOutput = (out: string) => process.stdout.write(out);
+                result = await withApplyLock(stack, "up", () => upStack(stack, model !== undefined ? { onOutput, model, beforeWhole } : { onOutput }), { onMessage });
                 for (const name of model !== undefined ? [model] : Object.keys(checkConfig(stack).models)) {
                     const split = modelOutputsOf(result.outputs, name).split as Record<string, number> | undefined;
                     const who = names.length === 1 && model === undefined ? `stack ${ref.stack}` : `stack ${ref.stack} model ${name}`;

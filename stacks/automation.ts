@@ -337,12 +337,14 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
  * A real `pulumi up`; returns the steps taken and the stack outputs. With `model`, in a stack of
  * several models that were all deployed before, the update registers and acts on that model only
  * (see scope.ts): every other model's resources, and their outputs, stay as they are. Otherwise
- * (one model, a model not deployed yet, config outside `models` changed) it is a whole update.
+ * (one model, a model not deployed yet, config outside `models` changed) it is a whole update,
+ * and `beforeWhole` is called with the reason before the engine runs (it may throw to refuse).
  */
-export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string } = {}): Promise<UpResult> {
+export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<UpResult> {
     const previous = await checkTarget(stack, checkConfig(stack));
     const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
     const scope = planned && "target" in planned ? planned : undefined;
+    if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
     const events = collector();

@@ -1,0 +1,106 @@
+// `model-canary up --model NAME` in a stack of several models, through the CLI and the real engine
+// (render mode, temp file backend): a scoped update of that model, refused only while a rollout
+// holds that model; a whole update (said on stderr) when it cannot be scoped, refused then while
+// any model is held.
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as os from "os";
+import { openStack, upStack } from "../stacks/automation";
+import { acquireStackLock } from "../stacks/lock";
+import { readProjectConfig } from "../stacks/settings";
+import { makeProject, sourceCli, TestProject } from "./support/engine";
+
+const entry = (name: string) => ({
+    stable: { version: "v1", image: `registry.example.com/ml/${name}:v1` },
+    canary: { version: "v2", image: `registry.example.com/ml/${name}:v2` },
+    canaryWeight: 1,
+});
+
+describe("`up --model NAME` is a scoped update of that model (real engine, the CLI)", function () {
+    this.timeout(600_000);
+    let project: TestProject;
+
+    const cli = (args: string[]) => {
+        const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+            encoding: "utf8",
+            env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
+        });
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const split = (model: string) => {
+        const vs = project.rendered().get(`VirtualService/${model}-virtual-service`);
+        return vs ? Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight])) : {};
+    };
+    /** Every rendered object as JSON, by `Kind/name`. */
+    const rendered = () => new Map([...project.rendered()].map(([k, v]) => [k, JSON.stringify(v)]));
+    const changedSince = (before: Map<string, string>) => {
+        const after = rendered();
+        return [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k)).sort();
+    };
+    const setWeights = (weights: Record<string, number>) => {
+        const models = readProjectConfig(project.dir, project.ref.stack).models as Record<string, Record<string, unknown>>;
+        for (const [name, weight] of Object.entries(weights)) models[name].canaryWeight = weight;
+        project.writeConfig({ models });
+    };
+    const refusal = (model: string, startedAt: string) =>
+        `model-canary: model \`${model}\` of stack \`upmodel\` is held by a running \`rollout\` (pid ${process.pid} on host ${os.hostname()}, started ${startedAt}); `
+        + `wait for it to finish, or run \`model-canary rollback --stack upmodel --model ${model}\` to stop it and send all traffic to stable`;
+
+    before(async () => {
+        project = makeProject("upmodel");
+        project.writeConfig({ models: { fraud: entry("fraud"), churn: entry("churn") } });
+        await upStack(await openStack(project.ref, { create: true }));
+    });
+    after(() => project?.remove());
+
+    it("while a rollout holds `churn`, `up --model fraud` applies fraud's edit only; `up --model churn` and `up` are refused naming the holder", () => {
+        setWeights({ fraud: 10, churn: 50 });
+        const before = rendered();
+        const lock = acquireStackLock(project.ref, "rollout", { model: "churn" });
+        try {
+            const up = cli(["up", "--model", "fraud"]);
+            assert.strictEqual(up.status, 0, up.stderr);
+            assert.strictEqual(up.stderr, "");
+            assert.match(up.stdout, /\nmodel-canary: stack upmodel model fraud serves v1 90%, v2 10%\n$/);
+            assert.deepStrictEqual(changedSince(before), ["VirtualService/fraud-virtual-service"]);
+            assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 90, v2: 10 }, { v1: 99, v2: 1 }]);
+
+            const applied = rendered();
+            for (const args of [["up", "--model", "churn"], ["up"]]) {
+                const refused = cli(args);
+                assert.strictEqual(refused.status, 1, args.join(" "));
+                assert.strictEqual(refused.stderr.trim(), refusal("churn", lock.holder.startedAt), args.join(" "));
+                assert.deepStrictEqual(changedSince(applied), [], args.join(" "));
+            }
+        } finally {
+            lock.release();
+        }
+        // Once churn is free, its own edit is applied the same way, leaving fraud alone.
+        const before2 = rendered();
+        const churn = cli(["up", "--model", "churn"]);
+        assert.strictEqual(churn.status, 0, churn.stderr);
+        assert.strictEqual(churn.stderr, "");
+        assert.deepStrictEqual(changedSince(before2), ["VirtualService/churn-virtual-service"]);
+        assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 90, v2: 10 }, { v1: 50, v2: 50 }]);
+    });
+
+    it("a model not deployed yet makes `up --model` a whole update, said on stderr and refused while another model is held", () => {
+        const models = readProjectConfig(project.dir, project.ref.stack).models as Record<string, unknown>;
+        project.writeConfig({ models: { ...models, ranker: entry("ranker") } });
+        const whole = "model-canary: updating every model of stack `upmodel`, not only `ranker`: model `ranker` is not deployed yet";
+        const lock = acquireStackLock(project.ref, "rollout", { model: "churn" });
+        try {
+            const refused = cli(["up", "--model", "ranker"]);
+            assert.strictEqual(refused.status, 1);
+            assert.strictEqual(refused.stderr, `${whole}\n${refusal("churn", lock.holder.startedAt)}\n`);
+            assert.deepStrictEqual(split("ranker"), {});
+        } finally {
+            lock.release();
+        }
+        const up = cli(["up", "--model", "ranker"]);
+        assert.strictEqual(up.status, 0, up.stderr);
+        assert.strictEqual(up.stderr, `${whole}\n`);
+        assert.match(up.stdout, /\nmodel-canary: stack upmodel model ranker serves v1 99%, v2 1%\n$/);
+        assert.deepStrictEqual([split("ranker"), split("fraud"), split("churn")], [{ v1: 99, v2: 1 }, { v1: 90, v2: 10 }, { v1: 50, v2: 50 }]);
+    });
+});
