@@ -2,7 +2,8 @@
  * Pure statistics over Prometheus histograms: the prediction-distribution gate compares the
  * canary's predictions with the stable version's through these.
  *
- * A histogram arrives as Prometheus answers `sum by (le) (increase(<metric>{...}[w]))`: one
+ * A histogram arrives as Prometheus answers `sum by (le) (...)` of each bucket series' count over
+ * the window (`predictionBucketsQuery`: `increase(<metric>{...}[w])` plus new series): one
  * cumulative count per bucket bound (`le`, as text, `+Inf` included). `readHistogram` checks it
  * and turns it into per-bucket counts; `proportions`, `psi` and `ksDistance` compare two.
  */
@@ -11,7 +12,7 @@
 export interface HistogramSample {
     /** The bucket's upper bound as Prometheus wrote it: "0.1", "1", "+Inf". */
     le: string;
-    /** Observations at or below `le` during the window (an `increase`, so not always an integer). */
+    /** Observations at or below `le` during the window (from `increase`, so not always an integer). */
     count: number;
 }
 

@@ -8,7 +8,12 @@
  * Every query filters on `reporter="destination"`: Istio reports each request twice (once by the
  * client-side proxy, `reporter="source"`, once by the server-side proxy), and only the destination
  * side sees every request that reaches the workload, whoever sent it.
+ *
+ * Counts over the window come from `seriesCountInWindow` (`window-count.ts`): `increase`, plus the
+ * first value of each series born inside the window, which `increase` and `rate` never see (a
+ * canary's first `response_code="500"`).
  */
+import { seriesCountInWindow } from "./window-count";
 
 /** Identifies the workload whose server-side (destination) metrics are read. */
 export interface WorkloadSelector {
@@ -82,6 +87,20 @@ export function escapeLabelValue(value: string): string {
     return out;
 }
 
+/**
+ * The namespace's destination-side request series: their samples before the window show that
+ * Prometheus was scraping the mesh then, so a series of the workload without one was born inside
+ * the window (see `window-count.ts`).
+ */
+function scrapingWitness(sel: WorkloadSelector): string {
+    return `${REQUESTS_METRIC}{reporter="destination",destination_workload_namespace="${escapeLabelValue(sel.namespace)}"}`;
+}
+
+/** `sum(...)` of the requests matching the workload and `extra` during `w`, new series counted from zero. */
+function requestsInWindow(sel: WorkloadSelector, w: string, extra: string[] = []): string {
+    return `sum(${seriesCountInWindow(`${REQUESTS_METRIC}{${workloadMatchers(sel, extra)}}`, w, scrapingWitness(sel))})`;
+}
+
 /** The label matchers (inside `{}`) shared by all queries for one workload. */
 export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): string {
     checkSelector(sel);
@@ -95,8 +114,9 @@ export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): s
 }
 
 /**
- * Success rate in percent (0-100): requests that did not fail over all requests, both as
- * per-second rates over `window`. A request failed when its HTTP response code is 5xx, or when
+ * Success rate in percent (0-100): requests that did not fail over all requests, both counted
+ * over `window` as the request count is (a series born inside the window counted from zero, so
+ * a canary's first errors count). A request failed when its HTTP response code is 5xx, or when
  * it is a gRPC request (`request_protocol="grpc"`) whose gRPC status (`grpc_response_status`) is
  * anything but `0` (OK): gRPC servers (Triton, KServe's v2 protocol) answer errors such as
  * UNAVAILABLE (14) with HTTP 200, so the response code alone misses them. A gRPC request without
@@ -111,23 +131,25 @@ export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): s
  */
 export function successRateQuery(sel: WorkloadSelector, window: string): string {
     const w = checkWindow(window);
-    const rate = (extra: string[]) => `sum(rate(${REQUESTS_METRIC}{${workloadMatchers(sel, extra)}}[${w}]))`;
-    const okHttp = rate([`response_code!~"5.."`, `request_protocol!="grpc"`]);
-    const okGrpc = rate([`response_code!~"5.."`, `request_protocol="grpc"`, `grpc_response_status="0"`]);
-    return `((${okHttp} or vector(0)) + (${okGrpc} or vector(0))) / ${rate([])} * 100`;
+    const okHttp = requestsInWindow(sel, w, [`response_code!~"5.."`, `request_protocol!="grpc"`]);
+    const okGrpc = requestsInWindow(sel, w, [`response_code!~"5.."`, `request_protocol="grpc"`, `grpc_response_status="0"`]);
+    return `((${okHttp} or vector(0)) + (${okGrpc} or vector(0))) / ${requestsInWindow(sel, w)} * 100`;
 }
 
 /**
  * Latency quantile in milliseconds from Istio's duration histogram. `histogram_quantile`
  * interpolates linearly inside the bucket holding the quantile, so the result is only as precise
- * as Istio's bucket bounds (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, ... ms).
+ * as Istio's bucket bounds (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, ... ms). The buckets are
+ * counted like requests, so the requests of a series born inside the window (a canary's first
+ * slow errors) are in the quantile.
  */
 export function latencyQuantileQuery(sel: WorkloadSelector, window: string, quantile: number): string {
     const w = checkWindow(window);
     if (typeof quantile !== "number" || !(quantile > 0 && quantile < 1)) {
         throw new Error(`quantile must be a number between 0 and 1 (exclusive), got ${describe(quantile)}`);
     }
-    return `histogram_quantile(${quantile}, sum by (le) (rate(${DURATION_BUCKET_METRIC}{${workloadMatchers(sel)}}[${w}])))`;
+    const buckets = seriesCountInWindow(`${DURATION_BUCKET_METRIC}{${workloadMatchers(sel)}}`, w, scrapingWitness(sel));
+    return `histogram_quantile(${quantile}, sum by (le) (${buckets}))`;
 }
 
 /** P99 latency in milliseconds over `window`. */
@@ -136,12 +158,14 @@ export function p99LatencyQuery(sel: WorkloadSelector, window: string): string {
 }
 
 /**
- * Number of requests the workload received during `window` (all response codes). `increase`
- * extrapolates to the window bounds, so the value is an estimate and need not be an integer.
+ * Number of requests the workload received during `window` (all response codes), counted as the
+ * success rate's denominator is, so `minRequests` judges the requests the rate was computed from.
+ * `increase` extrapolates to the window bounds, so the value is an estimate and need not be an
+ * integer.
  */
 export function requestCountQuery(sel: WorkloadSelector, window: string): string {
     const w = checkWindow(window);
-    return `sum(increase(${REQUESTS_METRIC}{${workloadMatchers(sel)}}[${w}]))`;
+    return requestsInWindow(sel, w);
 }
 
 /** The three queries analysis runs for one workload. */
@@ -237,13 +261,18 @@ export function predictionSeriesSelector(sel: PredictionSelector): string {
 }
 
 /**
- * Predictions per bucket during `window`: `sum by (le) (increase(<metric>{<app label>="APP",<ns
- * label>="NS",<version label>="V"}[w]))`, one cumulative count per bucket bound, summed over the
- * version's pods (and whatever other labels the series carry). The app matcher keeps apart two
- * models of one namespace that share version names. The model server's own metrics, not Istio's,
- * so no `reporter` label; a mirrored (shadow) request is predicted and counted like any other.
+ * Predictions per bucket during `window`: `sum by (le) (...)` of each bucket series' count over
+ * the window (`seriesCountInWindow`: `increase`, plus the first value of a series born inside the
+ * window, e.g. a canary pod that predicted before its first scrape), one cumulative count per
+ * bucket bound, summed over the version's pods (and whatever other labels the series carry). The
+ * app matcher keeps apart two models of one namespace that share version names. The model
+ * server's own metrics, not Istio's, so no `reporter` label; a mirrored (shadow) request is
+ * predicted and counted like any other. The witness that Prometheus was scraping before the
+ * window is the namespace's series of the same metric.
  */
 export function predictionBucketsQuery(sel: PredictionSelector, window: string): string {
     const w = checkWindow(window);
-    return `sum by (le) (increase(${predictionSeriesSelector(sel)}[${w}]))`;
+    const selector = predictionSeriesSelector(sel); // checks the names the witness uses too
+    const witness = `${sel.metric}{${sel.namespaceLabel}="${escapeLabelValue(sel.namespace)}"}`;
+    return `sum by (le) (${seriesCountInWindow(selector, w, witness)})`;
 }

@@ -11,6 +11,7 @@ import {
     type PredictionMeasurement,
 } from "../analysis/prediction-gate";
 import { predictionBucketsQuery, type PredictionSelector } from "../analysis/queries";
+import { seriesCountInWindow } from "../analysis/window-count";
 import type { CheckStatus } from "../analysis/verdict";
 
 const LE = ["0.25", "0.5", "0.75", "+Inf"];
@@ -219,7 +220,10 @@ describe("analysis/prediction-gate", () => {
             ["an app with a quote and a backslash is escaped", { app: 'a"b\\c' }, 'model_prediction_score_bucket{app="a\\"b\\\\c",namespace="default",version="v1"}'],
         ];
         for (const [what, sel, selector] of rows) {
-            it(what, () => assert.strictEqual(predictionBucketsQuery({ ...base, ...sel }, "1m"), `sum by (le) (increase(${selector}[1m]))`));
+            it(what, () => {
+                const witness = `${selector.slice(0, selector.indexOf("{"))}{${selector.match(/[a-z_]*namespace="default"/)![0]}}`;
+                assert.strictEqual(predictionBucketsQuery({ ...base, ...sel }, "1m"), `sum by (le) (${seriesCountInWindow(selector, "1m", witness)})`);
+            });
         }
         const refused: [string, Partial<PredictionSelector>, string][] = [
             ["an app label that is not a label name", { appLabel: "app-name" }, 'prediction appLabel must be a Prometheus label name, got "app-name"'],

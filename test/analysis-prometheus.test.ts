@@ -12,9 +12,11 @@ import { PrometheusClient, PrometheusError } from "../analysis/prometheus";
 import { ksDistance, psi } from "../analysis/distribution";
 import { defaultPredictionGate, PREDICTION_CHECK_NAMES, type PredictionGate } from "../analysis/prediction-gate";
 import { predictionBucketsQuery, requestCountQuery } from "../analysis/queries";
+import { seriesCountInWindow } from "../analysis/window-count";
 import {
     CHECK_NAMES,
     decideStep,
+    evaluate,
     isMetricError,
     resolveThresholds,
     type AnalysisSummary,
@@ -22,7 +24,7 @@ import {
     type CheckStatus,
     type MetricValue,
 } from "../analysis/verdict";
-import { DEFAULT_PREDICTION_BOUNDS, normalBucketShares, startIstioExporter, type IstioExporter } from "./support/istio-exporter";
+import { DEFAULT_PREDICTION_BOUNDS, normalBucketShares, startIstioExporter, type IstioExporter, type RequestBurst } from "./support/istio-exporter";
 import { sleep, startPrometheus, waitFor, type PrometheusHarness } from "./support/prometheus";
 
 const WINDOW = "10s";
@@ -95,6 +97,11 @@ describe("analysis against a real Prometheus", function () {
         exporter.set("model-v2-idle", { rps: 0 });
         exporter.set("model-v2-trickle", { rps: 1, latencyMs: 60 });
         exporter.set("model-v2-degrading", { rps: RPS, latencyMs: 60 });
+        // Low-traffic canaries whose first errors (or slow answers) arrive as new series inside the window.
+        exporter.set("model-v2-first-errors", { rps: 5, latencyMs: 60 });
+        exporter.set("model-v2-first-grpc-errors", { rps: 5, latencyMs: 60, protocol: "grpc" });
+        exporter.set("model-v2-first-slow", { rps: 5, latencyMs: 60 });
+        exporter.set("model-v2-burst-only", { rps: 0 });
         // gRPC model servers: errors are gRPC statuses, over HTTP 200 unless said otherwise.
         exporter.set("model-v2-grpc-healthy", { rps: RPS, latencyMs: 60, protocol: "grpc" });
         exporter.set("model-v2-grpc-unavailable", { rps: RPS, errorRatio: 0.05, latencyMs: 60, protocol: "grpc", grpcErrorStatus: 14 });
@@ -201,7 +208,7 @@ describe("analysis against a real Prometheus", function () {
 
         it("the query returns one cumulative count per bucket bound, +Inf included, for one version in one namespace", async () => {
             const q = predictionBucketsQuery({ metric: "model_prediction_score_bucket", appLabel: "app", namespaceLabel: "namespace", versionLabel: "version", app: "model", namespace: NS, version: "v1" }, WINDOW);
-            assert.strictEqual(q, `sum by (le) (increase(model_prediction_score_bucket{app="model",namespace="default",version="v1"}[${WINDOW}]))`);
+            assert.strictEqual(q, `sum by (le) (${seriesCountInWindow(`model_prediction_score_bucket{app="model",namespace="default",version="v1"}`, WINDOW, `model_prediction_score_bucket{namespace="default"}`)})`);
             const samples = await client.queryVector(q);
             assert.deepStrictEqual(samples.map((x) => x.labels.le).sort((a, b) => Number(a.replace("+Inf", "Infinity")) - Number(b.replace("+Inf", "Infinity"))),
                 ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1", "+Inf"]);
@@ -219,7 +226,7 @@ describe("analysis against a real Prometheus", function () {
             assert.ok(psiCheck.value! < 0.02, psiCheck.message);
             assert.ok(ksCheck.value! < 0.02, ksCheck.message);
             assert.strictEqual(report.summary, "pass", JSON.stringify(report.results));
-            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(model_prediction_score_bucket{app="model",namespace="default",version="v2-same"}[${WINDOW}]))`);
+            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (${seriesCountInWindow(`model_prediction_score_bucket{app="model",namespace="default",version="v2-same"}`, WINDOW, `model_prediction_score_bucket{namespace="default"}`)})`);
         });
 
         it("a canary healthy by HTTP whose scores moved up by 0.2 fails both checks, with the statistics of the simulated shift", async () => {
@@ -273,12 +280,12 @@ describe("analysis against a real Prometheus", function () {
             assert.match(get(own.results, PREDICTION_CHECK_NAMES.psi).message, /\((4\d\d|5\d\d)(\.\d)? canary and (4\d\d|5\d\d)(\.\d)? stable predictions/);
             // Model `fraud` v2 against fraud's v1: the same version names as model's, its own scores.
             const fraud = await analyse("fraud-v2", { app: "fraud", stableWorkload: "fraud-v1", predictions: gate, context: { ...context, canaryVersion: "v2", stableVersion: "v1" } });
-            assert.strictEqual(fraud.queries.stable.predictions, `sum by (le) (increase(model_prediction_score_bucket{app="fraud",namespace="default",version="v1"}[${WINDOW}]))`);
+            assert.strictEqual(fraud.queries.stable.predictions, `sum by (le) (${seriesCountInWindow(`model_prediction_score_bucket{app="fraud",namespace="default",version="v1"}`, WINDOW, `model_prediction_score_bucket{namespace="default"}`)})`);
             assert.strictEqual(get(fraud.results, PREDICTION_CHECK_NAMES.psi).status, "pass", get(fraud.results, PREDICTION_CHECK_NAMES.psi).message);
             assert.ok(get(fraud.results, PREDICTION_CHECK_NAMES.psi).value! < 0.02, get(fraud.results, PREDICTION_CHECK_NAMES.psi).message);
             // With `appLabel: null`, model's stable v1 counts fraud's v1 too: about 1000 predictions, half near 0.9, and the healthy canary fails.
             const mixed = await withGate("model-v2-healthy", "v2-same", { predictions: { ...gate, appLabel: null } });
-            assert.strictEqual(mixed.queries.stable.predictions, `sum by (le) (increase(model_prediction_score_bucket{namespace="default",version="v1"}[${WINDOW}]))`);
+            assert.strictEqual(mixed.queries.stable.predictions, `sum by (le) (${seriesCountInWindow(`model_prediction_score_bucket{namespace="default",version="v1"}`, WINDOW, `model_prediction_score_bucket{namespace="default"}`)})`);
             assert.strictEqual(get(mixed.results, PREDICTION_CHECK_NAMES.psi).status, "fail");
             assert.match(get(mixed.results, PREDICTION_CHECK_NAMES.psi).message, / and (9\d\d|1\d\d\d)(\.\d)? stable predictions/);
         });
@@ -286,7 +293,7 @@ describe("analysis against a real Prometheus", function () {
         it("reads a metric and labels named in the config", async () => {
             const custom = { ...gate, metric: "triton_score_bucket", namespaceLabel: "kubernetes_namespace", versionLabel: "model_version" };
             const report = await analyse("model-v2-custom", { predictions: custom, stableWorkload: "model-v1-custom" });
-            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (increase(triton_score_bucket{app="model",kubernetes_namespace="default",model_version="v2"}[${WINDOW}]))`);
+            assert.strictEqual(report.queries.canary.predictions, `sum by (le) (${seriesCountInWindow(`triton_score_bucket{app="model",kubernetes_namespace="default",model_version="v2"}`, WINDOW, `triton_score_bucket{kubernetes_namespace="default"}`)})`);
             assert.strictEqual(get(report.results, PREDICTION_CHECK_NAMES.psi).status, "fail");
             // Under the default names, the canary's model server exports nothing.
             const defaults = await analyse("model-v2-custom", { predictions: gate, stableWorkload: "model-v1-custom" });
@@ -364,6 +371,103 @@ describe("analysis against a real Prometheus", function () {
         assert.strictEqual(rel.status, "nodata");
         assert.match(rel.message, /stable had no traffic/);
         assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+    });
+
+    describe("a series born inside the window is counted from zero", () => {
+        const matchers = (workload: string) => `reporter="destination",destination_workload_namespace="${NS}",destination_workload="${workload}"`;
+        /** The queries before this change: rate() and increase(), which never see a new series' first value. */
+        const former = (workload: string) => {
+            const rate = (extra: string) => `sum(rate(istio_requests_total{${matchers(workload)}${extra}}[${WINDOW}]))`;
+            return {
+                requests: `sum(increase(istio_requests_total{${matchers(workload)}}[${WINDOW}]))`,
+                successRate: `((${rate(`,response_code!~"5..",request_protocol!="grpc"`)} or vector(0)) + (${rate(`,response_code!~"5..",request_protocol="grpc",grpc_response_status="0"`)} or vector(0))) / ${rate("")} * 100`,
+                p99Ms: `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${matchers(workload)}}[${WINDOW}])))`,
+            };
+        };
+        /** What the former queries read for the canary, judged as the analysis judges (stable measured the new way). */
+        const judgedTheFormerWay = async (workload: string, stable: AnalysisReport["measurement"]["stable"]) => {
+            const q = former(workload);
+            const canary = { requests: await client.query(q.requests), successRate: await client.query(q.successRate), p99Ms: await client.query(q.p99Ms) };
+            return { canary, results: evaluate({ canary, stable }, thresholds) };
+        };
+        /** Adds the burst, then waits until Prometheus holds two samples of its new series in the window (so rate() has had its two samples too). */
+        const burst = async (workload: string, b: RequestBurst, series: string) => {
+            exporter.addRequests(workload, b);
+            await waitFor(`two samples of ${series}`, async () => {
+                const n = await client.query(`count_over_time(istio_requests_total{${matchers(workload)},${series}}[${WINDOW}])`);
+                return n !== null && n >= 2 ? n : undefined;
+            });
+        };
+
+        before(async function () {
+            // The namespace's series had samples in the window before this one: Prometheus was scraping then.
+            await waitFor("samples of the namespace a window ago", async () =>
+                (await client.query(`count(count_over_time(istio_requests_total{reporter="destination",destination_workload_namespace="${NS}"}[${WINDOW}] offset ${WINDOW}))`)) ?? undefined,
+            );
+        });
+
+        it("a canary whose first five 500s arrive as a new series fails at about 91% (the former query read 100% and passed)", async () => {
+            await burst("model-v2-first-errors", { count: 5, responseCode: 500, latencyMs: 60 }, `response_code="500"`);
+            const report = await analyse("model-v2-first-errors");
+            const sr = num(report.measurement.canary.successRate);
+            // About 50 good requests in the 10 s window and the 5 errors: 50 / 55.
+            assert.ok(sr > 85 && sr < 95, `success rate ${sr}`);
+            const requests = num(report.measurement.canary.requests);
+            assert.ok(requests > 45 && requests < 70, `requests ${requests}`);
+            assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+            assert.strictEqual(get(report.results, CHECK_NAMES.successRateVsStable).status, "fail");
+            assert.strictEqual(report.summary, "fail");
+            // The former query did not see the five errors at all, and every check passed.
+            const was = await judgedTheFormerWay("model-v2-first-errors", report.measurement.stable);
+            assert.strictEqual(was.canary.successRate, 100);
+            assert.deepStrictEqual(statuses(was.results), {
+                [CHECK_NAMES.successRate]: "pass",
+                [CHECK_NAMES.p99]: "pass",
+                [CHECK_NAMES.successRateVsStable]: "pass",
+                [CHECK_NAMES.p99VsStable]: "pass",
+            });
+        });
+
+        it("a gRPC canary whose first five UNAVAILABLE (over HTTP 200) arrive as a new series fails (the former query read 100%)", async () => {
+            await burst("model-v2-first-grpc-errors", { count: 5, responseCode: 200, protocol: "grpc", grpcStatus: 14, latencyMs: 60 }, `grpc_response_status="14"`);
+            const report = await analyse("model-v2-first-grpc-errors");
+            const sr = num(report.measurement.canary.successRate);
+            assert.ok(sr > 85 && sr < 95, `success rate ${sr}`);
+            assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+            assert.strictEqual((await judgedTheFormerWay("model-v2-first-grpc-errors", report.measurement.stable)).canary.successRate, 100);
+        });
+
+        it("a canary whose first five 2 s answers arrive as a new series has its P99 above 1000 ms (the former query read 99.5 ms)", async () => {
+            // 404: a client's error, not a failure; only the latency shows it.
+            await burst("model-v2-first-slow", { count: 5, responseCode: 404, latencyMs: 2000 }, `response_code="404"`);
+            const report = await analyse("model-v2-first-slow");
+            const p99 = num(report.measurement.canary.p99Ms);
+            assert.ok(p99 > 1000 && p99 <= 2500, `p99 ${p99}`);
+            assert.strictEqual(num(report.measurement.canary.successRate), 100);
+            assert.strictEqual(get(report.results, CHECK_NAMES.p99).status, "fail");
+            assert.strictEqual(get(report.results, CHECK_NAMES.p99VsStable).status, "fail");
+            const was = await judgedTheFormerWay("model-v2-first-slow", report.measurement.stable);
+            assert.ok(Math.abs(num(was.canary.p99Ms) - 99.5) < 0.01, `former p99 ${was.canary.p99Ms}`);
+            assert.strictEqual(get(was.results, CHECK_NAMES.p99).status, "pass");
+        });
+
+        it("minRequests counts what the rate counts: a canary whose only traffic is 30 new 500s has 30 requests and fails (formerly 0 requests, no data)", async () => {
+            await burst("model-v2-burst-only", { count: 30, responseCode: 500, latencyMs: 60 }, `response_code="500"`);
+            const report = await analyse("model-v2-burst-only");
+            assert.strictEqual(num(report.measurement.canary.requests), 30);
+            assert.strictEqual(num(report.measurement.canary.successRate), 0);
+            assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+            assert.match(get(report.results, CHECK_NAMES.successRate).message, /^canary success rate 0\.00% < 99\.00%$/);
+            const was = await judgedTheFormerWay("model-v2-burst-only", report.measurement.stable);
+            assert.strictEqual(was.canary.requests, 0);
+            assert.match(get(was.results, CHECK_NAMES.successRate).message, /^canary received 0 requests in the analysis window, fewer than minRequests 20; not judged$/);
+        });
+
+        it("a series that counted before the window is not new: stable's count stays what it served in the window, not its total", async () => {
+            const measured = num(await client.query(requestCountQuery({ namespace: NS, workload: STABLE }, WINDOW)));
+            assert.ok(Math.abs(measured - RPS * 10) / (RPS * 10) < 0.15, `measured ${measured}, expected about ${RPS * 10}`);
+            assert.ok(exporter.totalRequests(STABLE) > 2 * measured, `total ${exporter.totalRequests(STABLE)}`);
+        });
     });
 
     it("an invalid query is a PrometheusError carrying Prometheus' error text", async () => {

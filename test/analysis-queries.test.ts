@@ -8,30 +8,42 @@ import {
     successRateQuery,
     workloadQueries,
 } from "../analysis/queries";
+import { seriesCountInWindow } from "../analysis/window-count";
 
 const sel = { namespace: "default", workload: "model-v2" };
 const M = 'reporter="destination",destination_workload_namespace="default",destination_workload="model-v2"';
+/** Prometheus was scraping the namespace's requests before the window (see window-count.ts). */
+const W = 'istio_requests_total{reporter="destination",destination_workload_namespace="default"}';
+const count = (selector: string, w: string) => `sum(${seriesCountInWindow(selector, w, W)})`;
 
 describe("analysis/queries", () => {
-    it("builds the success-rate query (neither 5xx nor a gRPC status other than 0, over all; destination reporter, literal match)", () => {
+    it("builds the success-rate query from window counts (neither 5xx nor a gRPC status other than 0, over all; destination reporter, literal match)", () => {
         assert.strictEqual(
             successRateQuery(sel, "1m"),
-            `((sum(rate(istio_requests_total{${M},response_code!~"5..",request_protocol!="grpc"}[1m])) or vector(0))` +
-                ` + (sum(rate(istio_requests_total{${M},response_code!~"5..",request_protocol="grpc",grpc_response_status="0"}[1m])) or vector(0)))` +
-                ` / sum(rate(istio_requests_total{${M}}[1m])) * 100`,
+            `((${count(`istio_requests_total{${M},response_code!~"5..",request_protocol!="grpc"}`, "1m")} or vector(0))` +
+                ` + (${count(`istio_requests_total{${M},response_code!~"5..",request_protocol="grpc",grpc_response_status="0"}`, "1m")} or vector(0)))` +
+                ` / ${count(`istio_requests_total{${M}}`, "1m")} * 100`,
         );
     });
 
-    it("builds the P99 latency query over the duration histogram", () => {
+    it("builds the P99 latency query over the duration histogram's window counts", () => {
         assert.strictEqual(
             p99LatencyQuery(sel, "30s"),
-            `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${M}}[30s])))`,
+            `histogram_quantile(0.99, sum by (le) (${seriesCountInWindow(`istio_request_duration_milliseconds_bucket{${M}}`, "30s", W)}))`,
         );
         assert.match(latencyQuantileQuery(sel, "1m", 0.5), /^histogram_quantile\(0\.5, /);
     });
 
-    it("builds the request-count query with increase()", () => {
-        assert.strictEqual(requestCountQuery(sel, "10s"), `sum(increase(istio_requests_total{${M}}[10s]))`);
+    it("builds the request-count query: increase(), plus the first value of a series born inside the window", () => {
+        const S = `istio_requests_total{${M}}`;
+        assert.strictEqual(
+            requestCountQuery(sel, "10s"),
+            `sum((increase(${S}[10s]) or min_over_time(${S}[10s]) * 0) + (((min_over_time(${S}[10s]) unless count_over_time(${S}[1h] offset 10s)) and on() count(count_over_time(${W}[10s] offset 10s))) or min_over_time(${S}[10s]) * 0))`,
+        );
+    });
+
+    it("the success rate's denominator is the request count (minRequests judges the requests the rate counts)", () => {
+        assert.ok(successRateQuery(sel, "1m").endsWith(` / ${requestCountQuery(sel, "1m")} * 100`));
     });
 
     it("workloadQueries bundles the three queries", () => {
@@ -70,8 +82,13 @@ describe("analysis/queries", () => {
             const q = requestCountQuery({ namespace: "default", workload: 'x"}) or vector(1) #' }, "1m");
             assert.strictEqual(
                 q,
-                'sum(increase(istio_requests_total{reporter="destination",destination_workload_namespace="default",destination_workload="x\\"}) or vector(1) #"}[1m]))',
+                count('istio_requests_total{reporter="destination",destination_workload_namespace="default",destination_workload="x\\"}) or vector(1) #"}', "1m"),
             );
+        });
+
+        it("keeps a hostile namespace inside the witness's string literal too", () => {
+            const q = requestCountQuery({ namespace: 'a"}) or vector(1) #', workload: "w" }, "1m");
+            assert.ok(q.includes('count_over_time(istio_requests_total{reporter="destination",destination_workload_namespace="a\\"}) or vector(1) #"}[1m] offset 1m)'), q);
         });
     });
 

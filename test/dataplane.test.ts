@@ -266,8 +266,7 @@ describe("real requests routed by istiod (proxyless gRPC, backends on loopback)"
 
         it("a canary that fails 10% of its real requests (gRPC UNAVAILABLE) is rolled back at 1%, and then gets no requests", async () => {
             const canaryBackend = apps.faulty.get("v2")!;
-            // 10 requests a second reach it at 1%: one fails every second. (A new error series' first
-            // count is invisible to rate(), as with Istio's own counters, so 5% would take longer.)
+            // 10 requests a second reach it at 1%: one fails every second.
             await canaryBackend.setBehaviour({ errorRatio: 0.1 });
             const { project, client } = await deployed("faulty");
             // The routes the client holds when the rollback begins (its `up` takes seconds to reach the API server).

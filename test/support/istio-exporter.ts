@@ -16,7 +16,9 @@
  * As with real Istio, a series (per response code) only appears once it has counted a request,
  * and every request is reported twice: once by the destination proxy (`reporter="destination"`)
  * and once by the source proxy (`reporter="source"`), so queries that forget the reporter
- * filter double count.
+ * filter double count. A simulated rate's new series usually shows 0 at its first scrape (the
+ * floor of a fraction); `addRequests` books a burst at once, so a new series can first show 5,
+ * as a real proxy's does after five requests between two scrapes.
  *
  * Mirrored requests (Istio's `mirror`/`mirrors`: the shadow stage) are counted by the destination
  * proxy only: the source proxy's copy is not a request of its caller, and its answer is
@@ -126,11 +128,32 @@ export interface IstioExporter {
     readonly lastScrapeAt: number;
     /** Sets (or changes) the simulated traffic of a workload. Counters accrue from now on at the new rate. */
     set(workload: string, settings: TrafficSettings): void;
+    /**
+     * Counts `count` requests at once, beside the workload's simulated traffic: a burst. When no
+     * series of that protocol, code and gRPC status exists yet, it appears at the next scrape
+     * with `count` as its first value, as Istio's proxy creates a series at its first request.
+     */
+    addRequests(workload: string, burst: RequestBurst): void;
     /** Total requests counted so far for a workload (exact, all codes, mirrored ones included). */
     totalRequests(workload: string, namespace?: string): number;
     /** Renders the exposition text as a scrape would (also advances counters). */
     render(): string;
     close(): Promise<void>;
+}
+
+export interface RequestBurst {
+    /** Requests, a whole number >= 1. */
+    count: number;
+    /** Their response code. */
+    responseCode: number;
+    /** `request_protocol`. Default "http". */
+    protocol?: "http" | "grpc";
+    /** Their gRPC status; gRPC only. Default 0 (OK). */
+    grpcStatus?: number;
+    /** Their latency (ms). Default 10. */
+    latencyMs?: number;
+    /** Namespace of the workload. Default: the exporter's namespace. */
+    namespace?: string;
 }
 
 export interface IstioExporterOptions {
@@ -151,6 +174,18 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
 
     const predictionSeries = new Map<string, PredictionState>();
 
+    const book = (byCode: Map<string, SeriesState>, protocol: "http" | "grpc", code: number, grpcStatus: number | undefined, count: number, bucket: number, latencyMs: number) => {
+        const k = `${protocol}/${code}/${grpcStatus ?? ""}`;
+        let s = byCode.get(k);
+        if (!s) {
+            s = { responseCode: code, protocol, grpcStatus, buckets: new Array(ISTIO_DURATION_BUCKETS_MS.length + 1).fill(0), total: 0, sumMs: 0 };
+            byCode.set(k, s);
+        }
+        s.buckets[bucket] += count;
+        s.total += count;
+        s.sumMs += count * latencyMs;
+    };
+
     const advance = (w: WorkloadState, t: number) => {
         const dt = Math.max(0, t - w.lastAdvance) / 1000;
         w.lastAdvance = Math.max(w.lastAdvance, t);
@@ -168,15 +203,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
                 [errorCode, grpc ? grpcErrorStatus : undefined, err],
             ] as const) {
                 if (count <= 0) continue;
-                const k = `${protocol}/${code}/${grpcStatus ?? ""}`;
-                let s = byCode.get(k);
-                if (!s) {
-                    s = { responseCode: code, protocol, grpcStatus, buckets: new Array(ISTIO_DURATION_BUCKETS_MS.length + 1).fill(0), total: 0, sumMs: 0 };
-                    byCode.set(k, s);
-                }
-                s.buckets[bucket] += count;
-                s.total += count;
-                s.sumMs += count * latencyMs;
+                book(byCode, protocol, code, grpcStatus, count, bucket, latencyMs);
             }
         }
         const p = w.settings.predictions;
@@ -319,6 +346,17 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
             } else {
                 workloads.set(key(ns, workload), { namespace: ns, workload, settings: next, lastAdvance: t, byCode: new Map(), mirroredByCode: new Map() });
             }
+        },
+        addRequests(workload: string, burst: RequestBurst) {
+            const w = workloads.get(key(burst.namespace ?? defaultNamespace, workload));
+            if (!w) throw new Error(`no workload ${workload}: set() it first`);
+            if (!(Number.isInteger(burst.count) && burst.count >= 1)) throw new Error(`count must be a whole number >= 1, got ${burst.count}`);
+            const protocol = burst.protocol ?? "http";
+            if (burst.grpcStatus !== undefined && protocol !== "grpc") throw new Error("grpcStatus is for gRPC requests only");
+            const latencyMs = burst.latencyMs ?? 10;
+            if (!(Number.isFinite(latencyMs) && latencyMs >= 0)) throw new Error(`latencyMs must be >= 0, got ${latencyMs}`);
+            advance(w, now()); // book the simulated traffic so far first
+            book(w.byCode, protocol, burst.responseCode, protocol === "grpc" ? (burst.grpcStatus ?? 0) : undefined, burst.count, bucketIndex(latencyMs), latencyMs);
         },
         totalRequests(workload: string, namespace?: string) {
             const w = workloads.get(key(namespace ?? defaultNamespace, workload));
