@@ -37,22 +37,22 @@ export const CHECK_NAMES = {
 export interface AnalysisThresholds {
     /** Absolute: canary success rate (percent of requests without a 5xx or a gRPC status other than 0) must be >= this. 0-100. */
     minSuccessRate: number;
-    /** Absolute: canary P99 latency in ms must be <= this. Positive. */
+    /** Absolute: canary P99 latency in ms must be <= this. Above 0, at most a day (86400000). */
     maxP99Ms: number;
     /**
      * Relative: canary success rate must be >= stable success rate minus this many percentage
      * points. `null` disables the check. 0-100.
      */
     maxSuccessRateDropPoints: number | null;
-    /** Relative: canary P99 must be <= this factor times the stable P99. `null` disables. >= 1. */
+    /** Relative: canary P99 must be <= this factor times the stable P99. `null` disables. 1..100. */
     maxP99Ratio: number | null;
     /**
      * Minimum number of requests a workload must have received within the analysis window for
      * its metrics to be judged. Below it the canary's checks are "nodata" (and relative checks are
-     * "nodata" when the stable version is below it). Integer >= 1.
+     * "nodata" when the stable version is below it). Integer 1..1e9.
      */
     minRequests: number;
-    /** Consecutive non-pass analyses within a step that trigger a rollback. Integer >= 1. */
+    /** Consecutive non-pass analyses within a step that trigger a rollback. Integer 1..100. */
     failureThreshold: number;
 }
 
@@ -66,65 +66,104 @@ export const defaultThresholds: Readonly<AnalysisThresholds> = Object.freeze({
     failureThreshold: 2,
 });
 
+/**
+ * The largest thresholds accepted. Past them a check would still claim to check while passing any
+ * canary (a P99 bound above a day, a ratio above 100x stable), or would never judge (more requests
+ * than a window holds), or a failing canary would wait at its weight instead of rolling back.
+ */
+export const thresholdLimits = Object.freeze({ maxP99Ms: 86_400_000, maxP99Ratio: 100, minRequests: 1_000_000_000, failureThreshold: 100 });
+
 interface FieldSpec {
     nullable: boolean;
+    integer: boolean;
     accepts: string;
     valid(v: number): boolean;
 }
 
 const FIELDS: Record<keyof AnalysisThresholds, FieldSpec> = {
-    minSuccessRate: { nullable: false, accepts: "a number between 0 and 100 (percent)", valid: (v) => v >= 0 && v <= 100 },
-    maxP99Ms: { nullable: false, accepts: "a positive number (milliseconds)", valid: (v) => v > 0 },
+    minSuccessRate: { nullable: false, integer: false, accepts: "a number from 0 to 100 (percent)", valid: (v) => v >= 0 && v <= 100 },
+    maxP99Ms: {
+        nullable: false,
+        integer: false,
+        accepts: `a number of milliseconds above 0 and at most ${thresholdLimits.maxP99Ms} (24h)`,
+        valid: (v) => v > 0 && v <= thresholdLimits.maxP99Ms,
+    },
     maxSuccessRateDropPoints: {
         nullable: true,
-        accepts: "a number between 0 and 100 (percentage points), or null to disable the check",
+        integer: false,
+        accepts: "a number from 0 to 100 (percentage points), or null to disable the check",
         valid: (v) => v >= 0 && v <= 100,
     },
     maxP99Ratio: {
         nullable: true,
-        accepts: "a number >= 1 (factor of the stable P99), or null to disable the check",
-        valid: (v) => v >= 1,
+        integer: false,
+        accepts: `a number from 1 to ${thresholdLimits.maxP99Ratio} (a factor of the stable P99), or null to disable the check`,
+        valid: (v) => v >= 1 && v <= thresholdLimits.maxP99Ratio,
     },
-    minRequests: { nullable: false, accepts: "an integer >= 1", valid: (v) => Number.isInteger(v) && v >= 1 },
-    failureThreshold: { nullable: false, accepts: "an integer >= 1", valid: (v) => Number.isInteger(v) && v >= 1 },
+    minRequests: { nullable: false, integer: true, accepts: `an integer from 1 to ${thresholdLimits.minRequests}`, valid: (v) => v >= 1 && v <= thresholdLimits.minRequests },
+    failureThreshold: {
+        nullable: false,
+        integer: true,
+        accepts: `an integer from 1 to ${thresholdLimits.failureThreshold} (past ${thresholdLimits.failureThreshold} a failing canary would wait at its weight instead of rolling back)`,
+        valid: (v) => v >= 1 && v <= thresholdLimits.failureThreshold,
+    },
 };
 
+// `pulumi config set --path` writes a whole number as a number but a decimal (`0.5`, `1.5`) as
+// text, so plain decimal text is read as the number it spells; nothing else is (`1e3`, `0x10`,
+// ` 5`, `+5`, `.5`, `NaN`, `Infinity`, `500ms`).
+const DECIMAL_TEXT = /^(0|[1-9][0-9]{0,15})(\.[0-9]{1,15})?$/;
+const INTEGER_TEXT = /^(0|[1-9][0-9]{0,15})$/;
+
+/** The number a threshold's value spells, or undefined: finite numbers, and plain decimal text. */
+function thresholdNumber(v: unknown, integer: boolean): number | undefined {
+    const n = typeof v === "number" ? v : typeof v === "string" && (integer ? INTEGER_TEXT : DECIMAL_TEXT).test(v) ? Number(v) : undefined;
+    if (n === undefined || !Number.isFinite(n) || (integer && !Number.isInteger(n))) return undefined;
+    return n;
+}
+
 /**
- * Merges user-supplied thresholds over `defaultThresholds` and validates every field.
- * `undefined` (or an absent key) means "use the default"; `null` disables a relative check and
- * is rejected for the other fields. Unknown keys are rejected (they are usually typos).
- * Errors name the key as `<keyPrefix>.<field>`, the received value and what is accepted.
+ * Merges user-supplied thresholds over `defaultThresholds` and checks every field, reporting every
+ * problem at once. `undefined` (or an absent key) means "use the default"; `null` disables a
+ * relative check and is refused for the other fields. Unknown keys are refused (they are usually
+ * typos). Each problem names the key as `<keyPrefix>.<field>`, the value received and what is
+ * accepted.
  */
-export function resolveThresholds(partial?: unknown, keyPrefix = "rollout.analysis"): AnalysisThresholds {
-    if (partial === undefined || partial === null) return { ...defaultThresholds };
+export function checkThresholds(partial: unknown, keyPrefix = "rollout.analysis"): { thresholds?: AnalysisThresholds; problems: string[] } {
+    if (partial === undefined || partial === null) return { thresholds: { ...defaultThresholds }, problems: [] };
     if (typeof partial !== "object" || Array.isArray(partial)) {
-        throw new Error(`\`${keyPrefix}\` must be an object with threshold fields, got ${describeValue(partial)}`);
+        return { problems: [`\`${keyPrefix}\` must be an object with threshold fields, got ${describeValue(partial)}`] };
     }
     const input = partial as Record<string, unknown>;
     const known = Object.keys(FIELDS);
+    const problems: string[] = [];
     for (const key of Object.keys(input)) {
-        if (!known.includes(key)) {
-            throw new Error(`\`${keyPrefix}.${key}\` is not a known analysis setting; known settings: ${known.join(", ")}`);
-        }
+        if (!known.includes(key)) problems.push(`\`${keyPrefix}.${key}\` is not a known analysis setting; known settings: ${known.join(", ")}`);
     }
     const out: AnalysisThresholds = { ...defaultThresholds };
     for (const key of known as (keyof AnalysisThresholds)[]) {
         const v = input[key];
         if (v === undefined) continue;
         const spec = FIELDS[key];
-        if (v === null) {
-            if (!spec.nullable) {
-                throw new Error(`\`${keyPrefix}.${key}\` must be ${spec.accepts}, got null`);
-            }
+        if (v === null && spec.nullable) {
             (out as unknown as Record<string, number | null>)[key] = null;
             continue;
         }
-        if (typeof v !== "number" || !Number.isFinite(v) || !spec.valid(v)) {
-            throw new Error(`\`${keyPrefix}.${key}\` must be ${spec.accepts}, got ${describeValue(v)}`);
+        const n = thresholdNumber(v, spec.integer);
+        if (n === undefined || !spec.valid(n)) {
+            problems.push(`\`${keyPrefix}.${key}\` must be ${spec.accepts}, got ${describeValue(v)}`);
+            continue;
         }
-        (out as unknown as Record<string, number | null>)[key] = v;
+        (out as unknown as Record<string, number | null>)[key] = n;
     }
-    return out;
+    return problems.length > 0 ? { problems } : { thresholds: out, problems };
+}
+
+/** `checkThresholds`, throwing its problems (joined by "; ") instead of returning them. */
+export function resolveThresholds(partial?: unknown, keyPrefix = "rollout.analysis"): AnalysisThresholds {
+    const { thresholds, problems } = checkThresholds(partial, keyPrefix);
+    if (!thresholds) throw new Error(problems.join("; "));
+    return thresholds;
 }
 
 /** Outcome of one query: a value, `null` for "no data", or the reason the query failed. */

@@ -3,7 +3,7 @@
 import { CustomCheck, validateCustomCheck } from "../analysis/custom";
 import { resolvePredictionGate, type PredictionGate } from "../analysis/prediction-gate";
 import { parseDurationMs } from "../analysis/queries";
-import { AnalysisThresholds, resolveThresholds } from "../analysis/verdict";
+import { AnalysisThresholds, checkThresholds, thresholdLimits } from "../analysis/verdict";
 import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../components";
 
 /** The shadow stage of a plan: the canary gets a mirrored copy of default traffic and serves no user. */
@@ -96,6 +96,14 @@ function parseSteps(value: unknown, key: string, problems: string[]): { steps: n
 /** The longest duration a setting takes: timers in Node.js fire at once past about 24.8 days. */
 export const maxDurationMs = 24 * 3600 * 1000;
 
+/**
+ * The shortest: Prometheus scrapes every few seconds (1 s at the least in practice), so a window
+ * under a second holds no two samples and reads "no data" at every analysis (every canary rolled
+ * back), a tick under a second queries Prometheus in a loop between scrapes, and a query timeout
+ * under a second makes every analysis an error on an ordinary Prometheus.
+ */
+export const minDurationMs = 1000;
+
 function parseDuration(value: unknown, key: string, problems: string[]): number | undefined {
     let ms: number | undefined;
     try {
@@ -103,15 +111,15 @@ function parseDuration(value: unknown, key: string, problems: string[]): number 
     } catch {
         // reported below
     }
-    if (ms === undefined || typeof value !== "string" || ms > maxDurationMs) {
-        problems.push(`\`${key}\` must be a duration of at most 24h such as "30s", "1m" or "1m30s", got ${show(value)}`);
+    if (ms === undefined || typeof value !== "string" || ms > maxDurationMs || ms < minDurationMs) {
+        problems.push(`\`${key}\` must be a duration from 1s to 24h such as "30s", "1m" or "1m30s", got ${show(value)}`);
         return undefined;
     }
     return ms;
 }
 
 /** Consecutive non-pass analyses before rolling back: bounded so a failing canary is always rolled back. */
-export const maxFailureThreshold = 100;
+export const maxFailureThreshold = thresholdLimits.failureThreshold;
 
 /** Custom checks run one after another at every analysis, so their number is bounded. */
 export const maxChecks = 20;
@@ -201,24 +209,22 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     }
     if (!prometheusUrl) problems.push(`\`${prometheusKey}\` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got ${show(prometheus)}`);
 
-    let thresholds: AnalysisThresholds | undefined;
-    try {
-        const analysis = { ...(config.analysis as Record<string, unknown> | undefined) };
-        const flag = flags["failure-threshold"];
-        if (flag !== undefined) {
-            // Plain decimal only: Number() would read "0x10" as 16 and "abc" as NaN.
-            const n = integerValue(flag);
-            if (n === undefined || n < 1 || n > maxFailureThreshold) problems.push(`\`--failure-threshold\` must be an integer from 1 to ${maxFailureThreshold}, got ${show(flag)}`);
-            else analysis.failureThreshold = n;
-        }
-        thresholds = resolveThresholds(analysis, "rollout.analysis");
-        // A threshold no step can reach would never roll back a failing canary: it would wait at its weight.
-        if (flag === undefined && thresholds.failureThreshold > maxFailureThreshold) {
-            problems.push(`\`rollout.analysis.failureThreshold\` must be at most ${maxFailureThreshold}, got ${thresholds.failureThreshold}: past it a failing canary would wait at its weight instead of rolling back`);
-        }
-    } catch (e) {
-        problems.push((e as Error).message);
+    const flag = flags["failure-threshold"];
+    let flagThreshold: number | undefined;
+    if (flag !== undefined) {
+        // Plain decimal only: Number() would read "0x10" as 16 and "abc" as NaN.
+        const n = integerValue(flag);
+        if (n === undefined || n < 1 || n > maxFailureThreshold) problems.push(`\`--failure-threshold\` must be an integer from 1 to ${maxFailureThreshold}, got ${show(flag)}`);
+        else flagThreshold = n;
     }
+    // The flag replaces the config's failureThreshold, which is then not checked. A block that is
+    // not a map is left as it is, for checkThresholds to name.
+    const analysis = config.analysis;
+    const isMap = typeof analysis === "object" && analysis !== null && !Array.isArray(analysis);
+    const given = flagThreshold === undefined ? analysis : isMap ? { ...(analysis as Record<string, unknown>), failureThreshold: flagThreshold } : analysis ?? { failureThreshold: flagThreshold };
+    const checked = checkThresholds(given, "rollout.analysis");
+    problems.push(...checked.problems);
+    const thresholds: AnalysisThresholds | undefined = checked.thresholds;
 
     const checks: CustomCheck[] = [];
     if (config.checks !== undefined) {

@@ -5,6 +5,7 @@ import {
     decideStep,
     defaultThresholds,
     evaluate,
+    checkThresholds,
     resolveThresholds,
     summarize,
     type AnalysisSummary,
@@ -427,27 +428,47 @@ describe("analysis/verdict", () => {
             assert.strictEqual(t.maxP99Ratio, null);
         });
 
+        const P99 = "a number of milliseconds above 0 and at most 86400000 (24h)";
+        const RATE = "a number from 0 to 100 (percent)";
+        const RATIO = "a number from 1 to 100 (a factor of the stable P99), or null to disable the check";
+        const DROP = "a number from 0 to 100 (percentage points), or null to disable the check";
+        const REQUESTS = "an integer from 1 to 1000000000";
+        const FAILURES = "an integer from 1 to 100 (past 100 a failing canary would wait at its weight instead of rolling back)";
         const invalid: [unknown, string][] = [
-            [{ maxP99Ms: -3 }, "`rollout.analysis.maxP99Ms` must be a positive number (milliseconds), got -3"],
-            [{ maxP99Ms: 0 }, "`rollout.analysis.maxP99Ms` must be a positive number (milliseconds), got 0"],
-            [{ maxP99Ms: "500ms" }, '`rollout.analysis.maxP99Ms` must be a positive number (milliseconds), got "500ms" (a string)'],
-            [{ maxP99Ms: null }, "`rollout.analysis.maxP99Ms` must be a positive number (milliseconds), got null"],
-            [{ maxP99Ms: Infinity }, "`rollout.analysis.maxP99Ms` must be a positive number (milliseconds), got Infinity"],
-            [{ minSuccessRate: 101 }, "`rollout.analysis.minSuccessRate` must be a number between 0 and 100 (percent), got 101"],
-            [{ minSuccessRate: -0.5 }, "`rollout.analysis.minSuccessRate` must be a number between 0 and 100 (percent), got -0.5"],
-            [{ minSuccessRate: NaN }, "`rollout.analysis.minSuccessRate` must be a number between 0 and 100 (percent), got NaN"],
-            [
-                { maxSuccessRateDropPoints: -1 },
-                "`rollout.analysis.maxSuccessRateDropPoints` must be a number between 0 and 100 (percentage points), or null to disable the check, got -1",
-            ],
-            [
-                { maxP99Ratio: 0.8 },
-                "`rollout.analysis.maxP99Ratio` must be a number >= 1 (factor of the stable P99), or null to disable the check, got 0.8",
-            ],
-            [{ minRequests: 0 }, "`rollout.analysis.minRequests` must be an integer >= 1, got 0"],
-            [{ minRequests: 2.5 }, "`rollout.analysis.minRequests` must be an integer >= 1, got 2.5"],
-            [{ failureThreshold: 0 }, "`rollout.analysis.failureThreshold` must be an integer >= 1, got 0"],
-            [{ failureThreshold: [2] }, "`rollout.analysis.failureThreshold` must be an integer >= 1, got [2] (an array)"],
+            [{ maxP99Ms: -3 }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got -3`],
+            [{ maxP99Ms: 0 }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got 0`],
+            [{ maxP99Ms: "500ms" }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got "500ms" (a string)`],
+            [{ maxP99Ms: null }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got null`],
+            [{ maxP99Ms: Infinity }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got Infinity`],
+            // Upper bounds: a check past them passes any canary while claiming to check.
+            [{ maxP99Ms: 86_400_001 }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got 86400001`],
+            [{ maxP99Ms: 1e300 }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got 1e+300`],
+            [{ maxP99Ratio: 100.5 }, `\`rollout.analysis.maxP99Ratio\` must be ${RATIO}, got 100.5`],
+            [{ minRequests: 1_000_000_001 }, `\`rollout.analysis.minRequests\` must be ${REQUESTS}, got 1000000001`],
+            [{ failureThreshold: 101 }, `\`rollout.analysis.failureThreshold\` must be ${FAILURES}, got 101`],
+            // Numbers that are not numbers, and text that spells a number another way.
+            [{ maxP99Ms: NaN }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got NaN`],
+            [{ maxP99Ratio: -Infinity }, `\`rollout.analysis.maxP99Ratio\` must be ${RATIO}, got -Infinity`],
+            [{ maxP99Ms: "1e3" }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got "1e3" (a string)`],
+            [{ maxP99Ms: "0x10" }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got "0x10" (a string)`],
+            [{ maxP99Ms: " 300" }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got " 300" (a string)`],
+            [{ maxP99Ms: "Infinity" }, `\`rollout.analysis.maxP99Ms\` must be ${P99}, got "Infinity" (a string)`],
+            [{ minSuccessRate: "NaN" }, `\`rollout.analysis.minSuccessRate\` must be ${RATE}, got "NaN" (a string)`],
+            [{ maxSuccessRateDropPoints: ".5" }, `\`rollout.analysis.maxSuccessRateDropPoints\` must be ${DROP}, got ".5" (a string)`],
+            [{ maxSuccessRateDropPoints: "+1" }, `\`rollout.analysis.maxSuccessRateDropPoints\` must be ${DROP}, got "+1" (a string)`],
+            [{ minRequests: "20.0" }, `\`rollout.analysis.minRequests\` must be ${REQUESTS}, got "20.0" (a string)`],
+            [{ minRequests: "020" }, `\`rollout.analysis.minRequests\` must be ${REQUESTS}, got "020" (a string)`],
+            [{ failureThreshold: "1e2" }, `\`rollout.analysis.failureThreshold\` must be ${FAILURES}, got "1e2" (a string)`],
+            [{ failureThreshold: true }, `\`rollout.analysis.failureThreshold\` must be ${FAILURES}, got true`],
+            [{ minSuccessRate: 101 }, `\`rollout.analysis.minSuccessRate\` must be ${RATE}, got 101`],
+            [{ minSuccessRate: -0.5 }, `\`rollout.analysis.minSuccessRate\` must be ${RATE}, got -0.5`],
+            [{ minSuccessRate: NaN }, `\`rollout.analysis.minSuccessRate\` must be ${RATE}, got NaN`],
+            [{ maxSuccessRateDropPoints: -1 }, `\`rollout.analysis.maxSuccessRateDropPoints\` must be ${DROP}, got -1`],
+            [{ maxP99Ratio: 0.8 }, `\`rollout.analysis.maxP99Ratio\` must be ${RATIO}, got 0.8`],
+            [{ minRequests: 0 }, `\`rollout.analysis.minRequests\` must be ${REQUESTS}, got 0`],
+            [{ minRequests: 2.5 }, `\`rollout.analysis.minRequests\` must be ${REQUESTS}, got 2.5`],
+            [{ failureThreshold: 0 }, `\`rollout.analysis.failureThreshold\` must be ${FAILURES}, got 0`],
+            [{ failureThreshold: [2] }, `\`rollout.analysis.failureThreshold\` must be ${FAILURES}, got [2] (an array)`],
             [
                 { maxP99: 500 },
                 "`rollout.analysis.maxP99` is not a known analysis setting; known settings: minSuccessRate, maxP99Ms, maxSuccessRateDropPoints, maxP99Ratio, minRequests, failureThreshold",
@@ -469,7 +490,34 @@ describe("analysis/verdict", () => {
 
         it("uses the given key prefix in messages", () => {
             assert.throws(() => resolveThresholds({ minRequests: -1 }, "spec.canary"), {
-                message: "`spec.canary.minRequests` must be an integer >= 1, got -1",
+                message: "`spec.canary.minRequests` must be an integer from 1 to 1000000000, got -1",
+            });
+        });
+
+        it("reads plain decimal text as the number it spells (`pulumi config set --path` writes 0.5 and 1.5 as text)", () => {
+            assert.deepStrictEqual(
+                resolveThresholds({ minSuccessRate: "99.9", maxP99Ms: "250.5", maxSuccessRateDropPoints: "0.5", maxP99Ratio: "1.5", minRequests: "200", failureThreshold: "3" }),
+                { minSuccessRate: 99.9, maxP99Ms: 250.5, maxSuccessRateDropPoints: 0.5, maxP99Ratio: 1.5, minRequests: 200, failureThreshold: 3 },
+            );
+        });
+
+        it("accepts each upper bound itself", () => {
+            assert.deepStrictEqual(
+                resolveThresholds({ maxP99Ms: 86_400_000, maxP99Ratio: 100, minRequests: 1_000_000_000, failureThreshold: 100, maxSuccessRateDropPoints: 100 }),
+                { ...defaultThresholds, maxP99Ms: 86_400_000, maxP99Ratio: 100, minRequests: 1_000_000_000, failureThreshold: 100, maxSuccessRateDropPoints: 100 },
+            );
+        });
+
+        it("reports every bad field at once, with checkThresholds returning the list", () => {
+            assert.deepStrictEqual(checkThresholds({ maxP99Ms: 9e9, minRequests: "lots", typo: 1 }), {
+                problems: [
+                    "`rollout.analysis.typo` is not a known analysis setting; known settings: minSuccessRate, maxP99Ms, maxSuccessRateDropPoints, maxP99Ratio, minRequests, failureThreshold",
+                    `\`rollout.analysis.maxP99Ms\` must be ${P99}, got 9000000000`,
+                    `\`rollout.analysis.minRequests\` must be ${REQUESTS}, got "lots" (a string)`,
+                ],
+            });
+            assert.throws(() => resolveThresholds({ maxP99Ms: 0, minRequests: 0 }), {
+                message: `\`rollout.analysis.maxP99Ms\` must be ${P99}, got 0; \`rollout.analysis.minRequests\` must be ${REQUESTS}, got 0`,
             });
         });
     });

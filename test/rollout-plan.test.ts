@@ -53,8 +53,8 @@ describe("rollout plan", () => {
         ["a step in hexadecimal from a flag, which Number() reads as 16", undefined, { steps: "1,0x10" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got \"1,0x10\""]],
         ["a step in exponent form, which Number() reads as 100", { steps: ["1", "1e2"] }, {}, ["`rollout.steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got [\"1\",\"1e2\"]"]],
         ["a step with a plus sign or a decimal point", undefined, { steps: "+1,10.0" }, ["`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got \"+1,10.0\""]],
-        ["an interval past 24h, which a Node.js timer would fire at once", { interval: "600h" }, {}, ["`rollout.interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"600h\""]],
-        ["a duration that is not text", { tick: ["10s"] }, {}, ["`rollout.tick` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got [\"10s\"]"]],
+        ["an interval past 24h, which a Node.js timer would fire at once", { interval: "600h" }, {}, ["`rollout.interval` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"600h\""]],
+        ["a duration that is not text", { tick: ["10s"] }, {}, ["`rollout.tick` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got [\"10s\"]"]],
         ["a check timeout a Node.js timer cannot wait, and a fractional one", { checks: [{ name: "eval", webhook: { url: "http://127.0.0.1:9/check", timeoutMs: 1e10 } }, { name: "golden", command: ["true"], timeoutMs: 2.5 }] }, {}, [
             "`rollout.checks[0].webhook.timeoutMs` must be a whole number of milliseconds from 1 to 86400000 (24h), got 10000000000",
             "`rollout.checks[1].timeoutMs` must be a whole number of milliseconds from 1 to 86400000 (24h), got 2.5",
@@ -65,13 +65,24 @@ describe("rollout plan", () => {
         ["more than 20 checks", { checks: Array.from({ length: 21 }, (_, i) => ({ name: `c${i}`, command: ["true"] })) }, {}, ["`rollout.checks` must have at most 20 checks, got 21"]],
         ["a failure threshold flag in hexadecimal, which Number() reads as 16", undefined, { "failure-threshold": "0x10" }, ["`--failure-threshold` must be an integer from 1 to 100, got \"0x10\""]],
         ["a failure threshold flag that is not a number, shown as typed (not NaN)", undefined, { "failure-threshold": "abc" }, ["`--failure-threshold` must be an integer from 1 to 100, got \"abc\""]],
-        ["a failure threshold so high a failing canary would never roll back", { analysis: { failureThreshold: 99999999 } }, {}, ["`rollout.analysis.failureThreshold` must be at most 100, got 99999999: past it a failing canary would wait at its weight instead of rolling back"]],
-        ["a bad interval", { interval: "1 minute" }, {}, ["`rollout.interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\""]],
+        ["a failure threshold so high a failing canary would never roll back", { analysis: { failureThreshold: 99999999 } }, {}, ["`rollout.analysis.failureThreshold` must be an integer from 1 to 100 (past 100 a failing canary would wait at its weight instead of rolling back), got 99999999"]],
+        ["a window under a second, which holds no two scrapes", undefined, { window: "500ms" }, ["`--window` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"500ms\""]],
+        ["a tick and a Prometheus timeout under a second", { tick: "100ms", prometheusTimeout: "10ms" }, {}, [
+            "`rollout.tick` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"100ms\"",
+            "`rollout.prometheusTimeout` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"10ms\"",
+        ]],
+        ["a P99 bound above a day and a minRequests above 1e9, with a bad interval: every problem at once", { interval: "1 minute", analysis: { maxP99Ms: 9e7, minRequests: 2e9 } }, {}, [
+            "`rollout.interval` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\"",
+            "`rollout.analysis.maxP99Ms` must be a number of milliseconds above 0 and at most 86400000 (24h), got 90000000",
+            "`rollout.analysis.minRequests` must be an integer from 1 to 1000000000, got 2000000000",
+        ]],
+        ["an analysis block that is not a map", { analysis: "strict" }, {}, ["`rollout.analysis` must be an object with threshold fields, got \"strict\" (a string)"]],
+        ["a bad interval", { interval: "1 minute" }, {}, ["`rollout.interval` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\""]],
         ["a tick longer than the interval", undefined, { interval: "10s", tick: "30s" }, ["`--tick` (30s) must not be longer than `--interval` (10s): a step needs at least one analysis"]],
         ["a Prometheus that is not a URL", { prometheus: "prometheus:9090" }, {}, ["`rollout.prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"prometheus:9090\""]],
         ["promotion without reaching 100", { steps: [1, 50], promote: true }, {}, ["`rollout.steps` must end at 100 to promote, got 1,50"]],
         ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `analysis`, `checks`, `predictions`, `promote`"]],
-        ["a bad threshold", { analysis: { minSuccessRate: 120 } }, {}, ["`rollout.analysis.minSuccessRate` must be a number between 0 and 100 (percent), got 120"]],
+        ["a bad threshold", { analysis: { minSuccessRate: 120 } }, {}, ["`rollout.analysis.minSuccessRate` must be a number from 0 to 100 (percent), got 120"]],
         ["a check with neither webhook nor command", { checks: [{ name: "eval" }] }, {}, ["`rollout.checks[0]` must have exactly one of `webhook` or `command`"]],
     ];
     for (const [what, block, flags, problems] of refused) {
@@ -82,9 +93,9 @@ describe("rollout plan", () => {
         const flags = { steps: "1,abc", interval: "abc", tick: "soon", window: "1 minute", prometheus: "abc", "failure-threshold": "abc" };
         assert.deepStrictEqual(problemsOf(undefined, flags), [
             "`--steps` must be a list of integer weights from 1 to 100 in increasing order, optionally after `shadow`, e.g. shadow,1,10,50,100, got \"1,abc\"",
-            "`--interval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"abc\"",
-            "`--tick` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"soon\"",
-            "`--window` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\"",
+            "`--interval` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"abc\"",
+            "`--tick` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"soon\"",
+            "`--window` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\"",
             "`--prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"abc\"",
             "`--failure-threshold` must be an integer from 1 to 100, got \"abc\"",
         ]);
@@ -95,7 +106,13 @@ describe("rollout plan", () => {
 
     it("a --failure-threshold flag replaces the config's value, which is then not checked", () => {
         assert.strictEqual(resolvePlan({ analysis: { failureThreshold: 0, maxP99Ms: 300 } }, { "failure-threshold": "4" }).thresholds.failureThreshold, 4);
-        assert.deepStrictEqual(problemsOf({ analysis: { failureThreshold: 0 } }), ["`rollout.analysis.failureThreshold` must be an integer >= 1, got 0"]);
+        assert.deepStrictEqual(problemsOf({ analysis: { failureThreshold: 0 } }), ["`rollout.analysis.failureThreshold` must be an integer from 1 to 100 (past 100 a failing canary would wait at its weight instead of rolling back), got 0"]);
+        assert.strictEqual(resolvePlan(undefined, { "failure-threshold": "4" }).thresholds.failureThreshold, 4);
+    });
+
+    it("reads thresholds as `pulumi config set --path` writes them (decimals as text)", () => {
+        const plan = resolvePlan({ analysis: { maxSuccessRateDropPoints: "0.5", maxP99Ratio: "1.5", maxP99Ms: 300 } });
+        assert.deepStrictEqual([plan.thresholds.maxSuccessRateDropPoints, plan.thresholds.maxP99Ratio, plan.thresholds.maxP99Ms], [0.5, 1.5, 300]);
     });
 
     it("resumes from the applied weight, re-analysing that step", () => {
@@ -143,7 +160,7 @@ describe("rollout plan", () => {
             ["a shadow percentage of 0, which analyses nothing", { steps: ["shadow", 1], shadowPercent: 0 }, {}, ["`rollout.shadowPercent` must be a number above 0 and at most 100 in plain decimal with at most 4 decimal places (the share of default traffic mirrored to the canary, e.g. 100, 12.5), got 0"]],
             ["a shadow percentage above 100 from a flag", undefined, { steps: "shadow,1", "shadow-percent": "150" }, ["`--shadow-percent` must be a number above 0 and at most 100 in plain decimal with at most 4 decimal places (the share of default traffic mirrored to the canary, e.g. 100, 12.5), got \"150\""]],
             ["a shadow percentage in exponent form", { steps: ["shadow", 1], shadowPercent: "1e1" }, {}, ["`rollout.shadowPercent` must be a number above 0 and at most 100 in plain decimal with at most 4 decimal places (the share of default traffic mirrored to the canary, e.g. 100, 12.5), got \"1e1\""]],
-            ["a bad shadow interval", { steps: ["shadow", 1], shadowInterval: "ten minutes" }, {}, ["`rollout.shadowInterval` must be a duration of at most 24h such as \"30s\", \"1m\" or \"1m30s\", got \"ten minutes\""]],
+            ["a bad shadow interval", { steps: ["shadow", 1], shadowInterval: "ten minutes" }, {}, ["`rollout.shadowInterval` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"ten minutes\""]],
             ["a shadow interval shorter than the tick", { steps: ["shadow", 1], shadowInterval: "5s", tick: "10s" }, {}, ["`rollout.tick` (10s) must not be longer than `rollout.shadowInterval` (5s): the shadow stage needs at least one analysis"]],
             ["`shadowPercent` without a shadow step", { steps: [1, 100], shadowPercent: 50 }, {}, ["`rollout.shadowPercent` needs a `shadow` step: `rollout.steps` is [1,100]; put `shadow` first, e.g. [shadow, 1, 10, 50, 100]"]],
             ["`shadowInterval` without any steps configured", { shadowInterval: "5m" }, {}, ["`rollout.shadowInterval` needs a `shadow` step: `rollout.steps` is [1,10,50,100]; put `shadow` first, e.g. [shadow, 1, 10, 50, 100]"]],
