@@ -85,7 +85,10 @@ export const commands: Record<string, Command> = {
         usage: "preview --stack dev [--model NAME] --markdown out.md   (use - for standard output)",
         help: [
             "Previews the whole stack; the comment shows the routing of the model `--model` names, or,",
-            "without it, of every model of the stack.",
+            "without it, of every model of the stack. A comment longer than 60,000 characters (GitHub",
+            "refuses comments over 65,536) is shortened: models with changes first and in full, the",
+            "others named, the raw diff cut; the whole comment is then written beside the file as",
+            "NAME.full.md (for out.md) and the comment says so.",
         ],
         options: { markdown: { type: "string" } },
         optionHelp: { markdown: "file to write the comment to (default -, standard output)" },
@@ -95,7 +98,7 @@ export const commands: Record<string, Command> = {
                 throw new UsageError("npm printed its `> model-canary preview` banner on standard output before this command started, so the Markdown would not be clean: run `npm run -s preview -- ...` (`-s` silences npm), `npx model-canary preview ...`, or write to a file with `--markdown FILE`");
             }
             if (file !== "-") requireWritableFile(file, "--markdown");
-            await writePreviewMarkdown(ref, file, typeof values.model === "string" ? values.model : undefined);
+            await writePreviewMarkdown(ref, file, typeof values.model === "string" ? values.model : undefined, (m) => process.stderr.write(`${m}\n`));
             if (file !== "-") process.stderr.write(`model-canary: preview comment written to ${file}\n`);
             return 0;
         },

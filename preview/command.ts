@@ -1,9 +1,11 @@
 // `model-canary preview`: a real preview of the stack's next step, written as a pull-request comment.
 import * as fs from "fs";
+import * as path from "path";
 import { defaultRouteMirror, Mirror, trafficSplit } from "../components";
 import { checkConfig, openStack, previewStack, readOutputs, StackRef } from "../stacks/automation";
 import { ModelConfig, selectModel } from "../stacks/config";
 import { modelOutputsOf } from "../stacks/models";
+import { githubCommentLimit, renderPreviewComment } from "./limit";
 import { PreviewReport, renderPreviewMarkdown, RoutingState } from "./markdown";
 
 /** The routing a deployed stack serves, from its outputs; undefined before the first `up`. */
@@ -59,10 +61,25 @@ export async function previewReport(ref: StackRef, onOutput?: (out: string) => v
     };
 }
 
-/** Writes the comment to `file` (`-` for standard output) and returns it. */
-export async function writePreviewMarkdown(ref: StackRef, file: string, model?: string): Promise<string> {
-    const markdown = renderPreviewMarkdown(await previewReport(ref, undefined, model));
-    if (file === "-") process.stdout.write(markdown);
-    else fs.writeFileSync(file, markdown);
-    return markdown;
+/** Where the whole comment goes when the one in `file` is shortened: `preview-dev.md` -> `preview-dev.full.md`. */
+export function fullCommentFile(file: string): string {
+    return `${file.replace(/\.md$/i, "")}.full.md`;
+}
+
+/**
+ * Writes the comment to `file` (`-` for standard output) and returns it. A comment over the cap
+ * (limit.ts) is shortened; the whole one is then written beside it (`fullCommentFile`) when
+ * `file` is a file, and `onMessage` is told.
+ */
+export async function writePreviewMarkdown(ref: StackRef, file: string, model?: string, onMessage?: (message: string) => void): Promise<string> {
+    const report = await previewReport(ref, undefined, model);
+    const full = file === "-" ? undefined : fullCommentFile(file);
+    const comment = renderPreviewComment(report, { fullFile: full === undefined ? undefined : path.basename(full) });
+    if (comment.shortened && full !== undefined) fs.writeFileSync(full, renderPreviewMarkdown(report));
+    if (file === "-") process.stdout.write(comment.markdown);
+    else fs.writeFileSync(file, comment.markdown);
+    if (comment.shortened) {
+        onMessage?.(`model-canary: the comment is shortened to ${comment.markdown.length} characters (GitHub refuses comments over ${githubCommentLimit})${full !== undefined ? `; the whole comment is in ${full}` : "; write it to a file with `--markdown FILE` to get the whole one in FILE.full.md"}`);
+    }
+    return comment.markdown;
 }

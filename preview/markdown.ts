@@ -155,8 +155,8 @@ function countLine(changes: Record<string, number>): string {
     return parts.length > 0 ? parts.join(", ") : "no resources";
 }
 
-/** The whole comment. */
-export function renderPreviewMarkdown(report: PreviewReport): string {
+/** The comment's title and, when a Deployment would be replaced or deleted, the warning (at most `maxListed` of them named). */
+export function headLines(report: PreviewReport, maxListed = Infinity): string[] {
     const danger = destructiveDeploymentSteps(report.steps);
     const title = report.model === undefined ? `stack ${code(report.stack)}` : `model ${code(report.model)} of stack ${code(report.stack)}`;
     const lines = [commentMarker(report.stack, report.model), `### model-canary preview for ${title}`, ""];
@@ -164,17 +164,43 @@ export function renderPreviewMarkdown(report: PreviewReport): string {
         lines.push("> [!CAUTION]");
         const verb = danger.every((s) => s.op === "delete") ? "deletes" : danger.every((s) => s.op === "replace") ? "replaces" : "replaces or deletes";
         lines.push(`> **This change ${verb} ${danger.length === 1 ? "a Deployment" : `${danger.length} Deployments`}: model pods will be ${verb === "deletes" ? "removed" : "restarted or removed"}.**`);
-        for (const s of danger) lines.push(`> - ${code(s.name)}: ${s.op}${s.diffs.length ? ` (changed: ${s.diffs.map((d) => code(d)).join(", ")})` : ""}`);
+        for (const s of danger.slice(0, maxListed)) lines.push(`> - ${code(s.name)}: ${s.op}${s.diffs.length ? ` (changed: ${s.diffs.map((d) => code(d)).join(", ")})` : ""}`);
+        if (danger.length > maxListed) lines.push(`> - and ${danger.length - maxListed} more (see the raw diff)`);
         lines.push("");
     }
-    for (const m of report.models ?? [{ name: undefined, before: report.before, after: report.after }]) {
-        if (m.name !== undefined) lines.push(`#### Model ${code(m.name)}`, "");
-        lines.push(...splitTable(m.before, m.after), "");
-        lines.push(...mirrorChanges(m.before, m.after));
-        lines.push(...replicaChanges(m.before, m.after));
-        lines.push(...headerChanges(m.before, m.after), "");
-    }
-    lines.push(`**Resources:** ${countLine(report.changes)}`, "");
-    lines.push("<details><summary>pulumi preview --diff</summary>", "", ...fencedBlock(report.diff.trimEnd(), "diff"), "", "</details>", "");
-    return lines.join("\n");
+    return lines;
+}
+
+/** One model's routing, before and after: its split table, shadow, replicas and header routes. */
+export interface ModelRouting {
+    /** Undefined for a report of one model (its lines carry no model heading). */
+    name?: string;
+    before?: RoutingState;
+    after: RoutingState;
+}
+
+/** The models a report shows: each of several, or the one. */
+export function reportModels(report: PreviewReport): ModelRouting[] {
+    return report.models ?? [{ name: undefined, before: report.before, after: report.after }];
+}
+
+/** A model's section in full. */
+export function modelLines(m: ModelRouting): string[] {
+    return [
+        ...(m.name !== undefined ? [`#### Model ${code(m.name)}`, ""] : []),
+        ...splitTable(m.before, m.after), "",
+        ...mirrorChanges(m.before, m.after),
+        ...replicaChanges(m.before, m.after),
+        ...headerChanges(m.before, m.after), "",
+    ];
+}
+
+/** The resource counts and the raw diff in a collapsible block. */
+export function tailLines(changes: Record<string, number>, diff: string): string[] {
+    return [`**Resources:** ${countLine(changes)}`, "", "<details><summary>pulumi preview --diff</summary>", "", ...fencedBlock(diff.trimEnd(), "diff"), "", "</details>", ""];
+}
+
+/** The whole comment, however long (see limit.ts for the one posted). */
+export function renderPreviewMarkdown(report: PreviewReport): string {
+    return [...headLines(report), ...reportModels(report).flatMap(modelLines), ...tailLines(report.changes, report.diff)].join("\n");
 }

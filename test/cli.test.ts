@@ -104,6 +104,36 @@ describe("model-canary command line", function () {
         });
     });
 
+    describe("a stack whose preview comment passes GitHub's limit", () => {
+        let project: TestProject;
+        // 50 header routes with 1,000-character values: within the config's limits, but listed before and after, and in the diff, the comment passes 65,536 characters.
+        const routes = (letter: string) => Array.from({ length: 50 }, (_, i) => ({ header: `x-route-${i}`, exact: `${i}-`.padEnd(1000, letter), version: "v2" }));
+        before(() => {
+            project = makeProject();
+            project.writeConfig({ stable, canary, canaryWeight: 10, headerRoutes: routes("a") });
+        });
+        after(() => project.remove());
+
+        it("`preview --markdown` writes a comment under the cap saying it was shortened, and the whole one beside it", () => {
+            const up = run(["up", "--stack", "test"], project);
+            assert.strictEqual(up.status, 0, up.stderr);
+            project.writeConfig({ stable, canary, canaryWeight: 20, headerRoutes: routes("b") });
+            const file = path.join(project.dir, "preview.md");
+            const full = path.join(project.dir, "preview.full.md");
+            const r = run(["preview", "--stack", "test", "--markdown", file], project);
+            assert.strictEqual(r.status, 0, r.stderr);
+            const comment = fs.readFileSync(file, "utf8");
+            const whole = fs.readFileSync(full, "utf8");
+            assert.ok(comment.length <= 60_000 && whole.length > 65_536, `comment ${comment.length}, whole ${whole.length} characters`);
+            assert.strictEqual(r.stderr, `model-canary: the comment is shortened to ${comment.length} characters (GitHub refuses comments over 65536); the whole comment is in ${full}\nmodel-canary: preview comment written to ${file}\n`);
+            assert.match(comment, new RegExp(`^> \\*\\*Shortened to stay under GitHub's limit of 65536 characters a comment:\\*\\* the routing is shown in one line \\(its header routes are left out\\); the raw diff is cut\\. The whole comment \\(${whole.length} characters\\) is in \`preview\\.full\\.md\`, written beside this one`, "m"));
+            // The routing is there in one line, the whole comment has every route.
+            assert.match(comment, /^- routing: `v1` 90% → 80%, `v2` 10% → 20%; 50 header routes$/m);
+            assert.ok(comment.startsWith("<!-- model-canary-preview:test -->\n") && whole.startsWith("<!-- model-canary-preview:test -->\n"));
+            assert.strictEqual(whole.match(/\*\*\(added\)\*\*/g)?.length, 50);
+        });
+    });
+
     describe("a stack in the shadow stage", () => {
         let project: TestProject;
         before(() => {
