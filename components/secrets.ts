@@ -78,12 +78,14 @@ function matches(path: ConfigPath, pattern: (string | "*" | "#")[]): boolean {
  */
 export function secretLocationProblems(paths: ConfigPath[]): string[] {
     // A model of the `models` map keeps its secrets at the same places below `models.<name>`.
-    const inModel = (path: ConfigPath) => path[0] === "models" && typeof path[1] === "string"
-        && secretLocations.some((l) => l.pattern[0] !== "kubeconfig" && matches(path.slice(2), l.pattern));
+    const inModel = (path: ConfigPath) => (path[0] === "models" && typeof path[1] === "string"
+        && secretLocations.some((l) => l.pattern[0] !== "kubeconfig" && matches(path.slice(2), l.pattern)))
+        // `defaults` holds no model versions (stacks/models.ts), so of these only the rollout's.
+        || (path[0] === "defaults" && secretLocations.some((l) => l.pattern[0] === "rollout" && matches(path.slice(1), l.pattern)));
     return paths.filter((path) => !secretLocations.some((l) => matches(path, l.pattern)) && !inModel(path)).map((path) =>
         `\`${formatPath(path)}\` cannot be a secret: it would be written in plaintext into resource names, manifests or messages; ` +
         `secrets are accepted in ${secretLocations.map((l) => l.shown).join(", ")} (set each one with \`pulumi config set --secret --path\`), ` +
-        "and for a model of the `models` map at the same places below `models.<name>` (but `kubeconfig`)");
+        "and for a model of the `models` map at the same places below `models.<name>` (but `kubeconfig`), and the rollout's below `defaults`");
 }
 
 /** True when `path` is a secret path or lies below one. */

@@ -15,7 +15,7 @@ import {
 export const configNamespace = "model-canary";
 
 /** Keys of the whole stack, whatever its models: they stay at the top level next to `models`. */
-export const stackKeys = ["kubeconfig", "renderDir", "models"] as const;
+export const stackKeys = ["kubeconfig", "renderDir", "models", "defaults"] as const;
 
 /** Keys whose value is always text. */
 const textKeys: readonly string[] = ["kubeconfig", "renderDir"];
@@ -142,7 +142,8 @@ function checkValues(
     }
     problems.push(...modelCollisions(Object.values(models)));
     problems.push(...predictionGateCollisions(Object.values(models).map((m) => ({ ...m, predictions: predictionGateOf(m.rollout) }))));
-    if (problems.length > 0 || Object.keys(models).length === 0) throw new ValidationError(problems);
+    // A bad default is reported once, not once per model.
+    if (problems.length > 0 || Object.keys(models).length === 0) throw new ValidationError([...new Set(problems)]);
 
     return {
         models,

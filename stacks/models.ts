@@ -2,7 +2,7 @@
 // top-level keys), which model a command acts on, and the names that must not collide across
 // models. Pure: no Pulumi, no I/O.
 import type { PredictionGate } from "../analysis/prediction-gate";
-import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show } from "../components";
+import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem } from "../components";
 
 /** The name of the model the top-level (shorthand) keys describe; also the component's resource name, so existing stacks keep their URNs. */
 export const shorthandModel = "model";
@@ -10,13 +10,39 @@ export const shorthandModel = "model";
 /** Keys each model has: the component's arguments and its `rollout` block. */
 export const modelKeys: readonly string[] = [...argKeys, "rollout"];
 
+/**
+ * Keys the stack-wide `defaults` map may hold (merged under every entry of `models`): settings
+ * many models share. The others belong to one model: its versions, its traffic (which `rollout`,
+ * `rollback` and `promote` edit in its own entry, so a default would come back when they remove
+ * it) and the names of its objects (equal in two models, they would collide).
+ */
+export const defaultKeys: readonly string[] = [
+    "namespace", "servicePort", "containerPort", "containerName", "gateways", "istioApiVersion", "podSecurityContext", "containerSecurityContext", "rollout",
+];
+
+/** Why a model key cannot be in `defaults`. */
+const ownKeyReasons: Record<string, string> = {
+    stable: "a model version belongs to one model",
+    canary: "a model version belongs to one model",
+    canaryWeight: "it is one model's traffic, which `rollout`, `rollback` and `promote` edit in the model's own entry",
+    mirrorPercent: "it is one model's traffic, which `rollout`, `rollback` and `promote` edit in the model's own entry",
+    headerRoutes: "they are one model's traffic, which `rollback` and `promote` edit in the model's own entry",
+    app: "it names one model's objects, and two models with the same value would collide",
+    serviceName: "it names one model's objects, and two models with the same value would collide",
+    virtualServiceName: "it names one model's objects, and two models with the same value would collide",
+    destinationRuleName: "it names one model's objects, and two models with the same value would collide",
+    hosts: "they are one model's hosts, and two models with the same hosts would collide",
+};
+
 /** A model's entry as configured: its name and its keys, as the program reads them. */
 export interface ModelEntry {
     name: string;
-    /** The entry's keys (the shorthand's top-level keys, or `models.<name>`). */
+    /** The entry's keys (the shorthand's top-level keys, or `models.<name>` with `defaults` merged under it). */
     values: Record<string, unknown>;
     /** Where the entry lives in the config tree: `[]` for the shorthand, `["models", name]` otherwise. */
     path: string[];
+    /** With `defaults`: the entry's own keys and the defaults, to name where a value came from. */
+    layers?: { own: Record<string, unknown>; defaults: Record<string, unknown> };
 }
 
 /** Thrown when `--model` is missing where several models need it, or names none of them. */
@@ -41,9 +67,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function modelEntries(values: Record<string, unknown>, problems: string[]): ModelEntry[] {
     const shorthandKeys = Object.keys(values).filter((k) => modelKeys.includes(k));
     if (values.models === undefined) {
+        if (values.defaults !== undefined) {
+            problems.push(shorthandKeys.length > 0
+                ? `${shorthandKeys.map((k) => `\`${k}\``).join(", ")} ${shorthandKeys.length === 1 ? "is a key" : "are keys"} of the one-model shorthand and cannot be used with \`defaults\`, which applies under the entries of \`models\`: move ${shorthandKeys.length === 1 ? "it" : "them"} into a model's entry, e.g. \`models.${shorthandModel}.${shorthandKeys[0]}\` (the shorthand's model is \`${shorthandModel}\`: its resources keep their names), or remove \`defaults\``
+                : `\`defaults\` applies under the entries of \`models\`, and there is no \`models\`: list the stack's models under \`models\`, or remove \`defaults\``);
+            return [];
+        }
         const own = Object.fromEntries(shorthandKeys.map((k) => [k, values[k]]));
         return [{ name: shorthandModel, values: own, path: [] }];
     }
+    const defaults = stackDefaults(values.defaults, problems);
     const models = values.models;
     if (!isRecord(models) || Object.keys(models).length === 0) {
         problems.push(`\`models\` must map each model's name to its keys, e.g. { fraud: { stable: { version: v1, image: registry/fraud:v1 } } }, got ${show(models)}`);
@@ -63,16 +96,77 @@ export function modelEntries(values: Record<string, unknown>, problems: string[]
             problems.push(`\`models.${name}\` must be an object with the model's keys (\`stable\`, \`canary\`, \`canaryWeight\`, ...), got ${show(entry)}`);
             continue;
         }
-        entries.push({ name, values: entry, path: ["models", name] });
+        entries.push(defaults
+            ? { name, values: mergeDefaults(defaults, entry), path: ["models", name], layers: { own: entry, defaults } }
+            : { name, values: entry, path: ["models", name] });
     }
     return entries;
 }
 
-/** A message about a model's key, moved under its entry: `` `canaryWeight` ... `` becomes `` `models.fraud.canaryWeight` ... ``. */
-export function inModel(entry: Pick<ModelEntry, "path">, problem: string): string {
+/** The `defaults` map's keys that may be merged (undefined when there is none), or the problems with it. */
+function stackDefaults(defaults: unknown, problems: string[]): Record<string, unknown> | undefined {
+    if (defaults === undefined) return undefined;
+    if (!isRecord(defaults)) {
+        problems.push(`\`defaults\` must map model keys to the value every entry of \`models\` gets unless it sets its own, e.g. { namespace: ml, rollout: { prometheus: "http://prometheus:9090" } }, got ${show(defaults)}`);
+        return undefined;
+    }
+    const kept: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(defaults)) {
+        if (defaultKeys.includes(key)) kept[key] = value;
+        else if (key in ownKeyReasons) problems.push(`\`defaults.${key}\` cannot be a default: ${ownKeyReasons[key]}; set it in each model's entry (\`models.<name>.${key}\`)`);
+        else problems.push(unknownKeyProblem(`defaults.${key}`, key, defaultKeys));
+    }
+    return kept;
+}
+
+/**
+ * A model's keys with the defaults under them: maps are merged key by key, at every depth; any
+ * other value the entry sets (a list, a scalar, `null`) replaces the default whole. Pure.
+ */
+export function mergeDefaults(defaults: Record<string, unknown>, own: Record<string, unknown>): Record<string, unknown> {
+    const merged: Record<string, unknown> = { ...defaults };
+    for (const [key, value] of Object.entries(own)) {
+        if (value === undefined) continue;
+        merged[key] = isRecord(value) && isRecord(defaults[key]) ? mergeDefaults(defaults[key] as Record<string, unknown>, value) : value;
+    }
+    return merged;
+}
+
+/** A key path as messages write it: `rollout.checks[0].name` -> `["rollout", "checks", 0, "name"]`. */
+function keyPath(text: string): (string | number)[] {
+    return text.split(".").flatMap((part) => {
+        const [, key, indices] = part.match(/^([^[]*)((?:\[\d+\])*)$/) ?? [undefined, part, ""];
+        return [...(key ? [key] : []), ...[...indices.matchAll(/\[(\d+)\]/g)].map((i) => Number(i[1]))];
+    });
+}
+
+/** True when the value at `path` comes from the defaults: the entry has no value on the way there, and the defaults do. */
+function fromDefaults(layers: NonNullable<ModelEntry["layers"]>, path: (string | number)[]): boolean {
+    let own: unknown = layers.own;
+    let defaults: unknown = layers.defaults;
+    for (const segment of path) {
+        // A list or scalar the entry sets replaces the default whole: everything below it is the entry's.
+        if (!isRecord(own)) return false;
+        if (own[segment] === undefined) return isRecord(defaults) && defaults[segment] !== undefined;
+        own = own[segment];
+        defaults = isRecord(defaults) ? defaults[segment] : undefined;
+    }
+    return false;
+}
+
+/**
+ * A message about a model's key, moved under its entry: `` `canaryWeight` ... `` becomes
+ * `` `models.fraud.canaryWeight` ... `` (and `` unknown key `rollout.x` `` becomes `` unknown key
+ * `models.fraud.rollout.x` ``), or `` `defaults.rollout.interval` ... `` when the value came from
+ * `defaults`.
+ */
+export function inModel(entry: Pick<ModelEntry, "path" | "layers">, problem: string): string {
     if (entry.path.length === 0) return problem;
-    const prefix = entry.path.join(".");
-    return problem.startsWith("`") ? `\`${prefix}.${problem.slice(1)}` : `\`${prefix}\`: ${problem}`;
+    const at = problem.match(/^(unknown key )?`([^`]+)`/);
+    if (!at) return `\`${entry.path.join(".")}\`: ${problem}`;
+    const path = keyPath(at[2]);
+    const prefix = entry.layers && fromDefaults(entry.layers, path) ? "defaults" : entry.path.join(".");
+    return `${at[1] ?? ""}\`${prefix}.${at[2]}\`${problem.slice(at[0].length)}`;
 }
 
 /** The model a command acts on: `requested` (from `--model`), or the only one. */

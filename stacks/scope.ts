@@ -27,8 +27,9 @@ export interface UpdateScope {
  * A digest of the settings file's config other than the `models` map, as written (ciphertexts
  * included). A scoped update applies the stack-wide keys too (the provider is always part of an
  * update), which would leave the other models' objects behind: it is used only while these keys
- * are exactly what the last full update applied. A secret set again gets a new ciphertext, so
- * it counts as a change, on the safe side.
+ * are exactly what the last full update applied. `defaults` is among them on purpose: it is
+ * merged under every model's entry, so a change to it changes every model. A secret set again
+ * gets a new ciphertext, so it counts as a change, on the safe side.
  */
 export function sharedConfigDigest(settingsConfig: Record<string, unknown> | undefined): string {
     const shared = Object.entries(settingsConfig ?? {}).filter(([key]) => key !== modelsKey).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

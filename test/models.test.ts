@@ -210,7 +210,7 @@ describe("secrets in a model's entry", () => {
             problems = (e as ValidationError).problems;
         }
         assert.strictEqual(problems.length, 1);
-        assert.match(problems[0], /^`models\.fraud\.canary\.image` cannot be a secret: .* and for a model of the `models` map at the same places below `models\.<name>` \(but `kubeconfig`\)$/);
+        assert.match(problems[0], /^`models\.fraud\.canary\.image` cannot be a secret: .* and for a model of the `models` map at the same places below `models\.<name>` \(but `kubeconfig`\), and the rollout's below `defaults`$/);
     });
 
     it("digests a model's secret env ciphertexts from its own entry", () => {
