@@ -204,10 +204,34 @@ function qualifiedHost(host: string, namespace: string): string {
     return host.includes(".") || host.includes("*") ? host : `${host}.${namespace}.svc.cluster.local`;
 }
 
+/**
+ * A gateway as Istio reads a VirtualService's reference to it: `mesh` is every sidecar, a bare
+ * name is a gateway in the VirtualService's namespace, `<namespace>/<name>` is that one.
+ */
+export function qualifiedGateway(gateway: string, namespace: string): string {
+    return gateway === "mesh" || gateway.includes("/") ? gateway : `${namespace}/${gateway}`;
+}
+
+/** The gateways a model's VirtualService binds to, qualified (see `qualifiedGateway`), each once. */
+function gatewaysOf(r: ResolvedModelCanaryArgs): string[] {
+    return [...new Set((r.gateways ?? ["mesh"]).map((g) => qualifiedGateway(g, r.namespace)))];
+}
+
+/**
+ * True when a request for a host could match both: equal, or one is a wildcard (`*`, or
+ * `*.example.com`, which Istio matches as a suffix: `a.example.com`, `a.b.example.com`) that
+ * matches the other (a name, or a narrower wildcard such as `*.api.example.com`).
+ */
+export function hostsOverlap(a: string, b: string): boolean {
+    if (a === b || a === "*" || b === "*") return true;
+    const covers = (wild: string, other: string) => wild.startsWith("*.") && other.endsWith(wild.slice(1));
+    return covers(a, b) || covers(b, a);
+}
+
 function claims(name: string, r: ResolvedModelCanaryArgs): Claim[] {
     const ns = r.namespace;
     const versions = [["stable", r.stable.version], ...(r.canary ? [["canary", r.canary.version]] : [])] as const;
-    const gateways = r.gateways ?? ["mesh"];
+    const gateways = gatewaysOf(r);
     return [
         // Deployments and their env Secrets are `<app>-<version>`, so equal Deployment names mean equal Secret names too.
         ...versions.map(([role, v]) => ({ what: `the Deployment (and env Secret) name ${show(`${ns}/${deploymentName(r.app, v)}`)}`, key: `${role}.version` })),
@@ -242,6 +266,41 @@ export function modelCollisions(models: { name: string; path: string[]; resolved
             }
             const at = (path: string[], key: string) => `\`${[...path, key].join(".")}\``;
             problems.push(`models \`${first.model}\` and \`${m.name}\` collide: both would use ${claim.what} (${at(first.path, first.key)} and ${at(m.path, claim.key)}); give one of them another value`);
+        }
+    }
+    return [...problems, ...wildcardHostCollisions(models)];
+}
+
+/**
+ * Problems where one model's wildcard host (`*.example.com`, `*`) covers another model's host on
+ * a gateway both bind to: both VirtualServices claim requests for that host. Envoy gives such a
+ * request to the more specific host, so what one model serves would change with another model's
+ * hosts. Equal hosts are `modelCollisions`' own claims.
+ */
+/** A host a request could have that both overlapping hosts match: the name among them, else the narrower wildcard's `x.` instance. */
+function sharedRequest(a: string, b: string): string {
+    const name = [a, b].find((h) => !h.startsWith("*"));
+    if (name !== undefined) return name;
+    const narrower = a === "*" ? b : b === "*" ? a : a.length >= b.length ? a : b;
+    return `x${narrower.slice(1)}`;
+}
+
+function wildcardHostCollisions(models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs }[]): string[] {
+    const problems: string[] = [];
+    const hostsOf = (r: ResolvedModelCanaryArgs) => [...new Set(r.hosts.map((h) => qualifiedHost(h, r.namespace)))];
+    for (let i = 0; i < models.length; i++) {
+        for (let j = i + 1; j < models.length; j++) {
+            const [a, b] = [models[i], models[j]];
+            const shared = gatewaysOf(a.resolved).filter((g) => gatewaysOf(b.resolved).includes(g));
+            if (shared.length === 0) continue;
+            for (const ha of hostsOf(a.resolved)) {
+                for (const hb of hostsOf(b.resolved)) {
+                    if (ha === hb || !hostsOverlap(ha, hb)) continue;
+                    const key = (m: typeof a) => `\`${[...m.path, "hosts"].join(".")}\``;
+                    const on = shared.length > 1 || shared[0] !== "mesh" ? ` on gateway ${shared.map((g) => show(g)).join(" and ")}` : "";
+                    problems.push(`models \`${a.name}\` and \`${b.name}\` collide: ${key(a)} has ${show(ha)} and ${key(b)} has ${show(hb)}, which overlap${on}: both VirtualServices claim requests for ${show(sharedRequest(ha, hb))}; narrow the wildcard, or bind them to different gateways`);
+                }
+            }
         }
     }
     return problems;

@@ -156,6 +156,36 @@ describe("collisions across models", () => {
         assert.ok(parseStackConfig(engine({ models: { fraud: { ...fraud, hosts: ["scoring.example.com"], gateways: ["edge/public"] }, churn: { ...churn, hosts: ["scoring.example.com"] } } }), "prod"));
     });
 
+    it("reads a bare gateway name in the model's namespace, as Istio does: `public` in `edge` is `edge/public`", () => {
+        const scoring = { hosts: ["scoring.example.com"] };
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, ...scoring, namespace: "edge", gateways: ["public"] }, churn: { ...churn, ...scoring, gateways: ["edge/public", "mesh"] } }), [
+            "models `fraud` and `churn` collide: both would use the VirtualService host \"scoring.example.com\" on gateway \"edge/public\" (`models.fraud.hosts` and `models.churn.hosts`); give one of them another value",
+        ]);
+        // The same bare name in two namespaces is two gateways.
+        assert.ok(parseStackConfig(engine({ models: { fraud: { ...fraud, ...scoring, namespace: "edge", gateways: ["public"] }, churn: { ...churn, ...scoring, gateways: ["public"] } } }), "prod"));
+    });
+
+    it("refuses a wildcard host that covers another model's host on a gateway both bind to, naming both models, keys and hosts", () => {
+        const on = (hosts: string[], gateways = ["edge/public"]) => ({ hosts, gateways });
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, ...on(["*.example.com"]) }, churn: { ...churn, ...on(["api.example.com", "churn.example.org"], ["mesh", "edge/public"]) } }), [
+            "models `fraud` and `churn` collide: `models.fraud.hosts` has \"*.example.com\" and `models.churn.hosts` has \"api.example.com\", which overlap on gateway \"edge/public\": both VirtualServices claim requests for \"api.example.com\"; narrow the wildcard, or bind them to different gateways",
+        ]);
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, ...on(["*.example.com"]) }, churn: { ...churn, ...on(["*.api.example.com"]) } }), [
+            "models `fraud` and `churn` collide: `models.fraud.hosts` has \"*.example.com\" and `models.churn.hosts` has \"*.api.example.com\", which overlap on gateway \"edge/public\": both VirtualServices claim requests for \"x.api.example.com\"; narrow the wildcard, or bind them to different gateways",
+        ]);
+        // `*` on the mesh covers the other model's own Service host, read in its namespace.
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, hosts: ["*"] }, churn }), [
+            "models `fraud` and `churn` collide: `models.fraud.hosts` has \"*\" and `models.churn.hosts` has \"churn-service.default.svc.cluster.local\", which overlap: both VirtualServices claim requests for \"churn-service.default.svc.cluster.local\"; narrow the wildcard, or bind them to different gateways",
+        ]);
+        // Kept apart: the bare domain is not a subdomain, another domain, other gateways.
+        const accepted: Record<string, unknown>[] = [
+            { fraud: { ...fraud, ...on(["*.example.com"]) }, churn: { ...churn, ...on(["example.com"]) } },
+            { fraud: { ...fraud, ...on(["*.example.com"]) }, churn: { ...churn, ...on(["api.example.org", "api.example.com.evil.org"]) } },
+            { fraud: { ...fraud, ...on(["*.example.com"]) }, churn: { ...churn, ...on(["api.example.com"], ["edge/internal"]) } },
+        ];
+        for (const models of accepted) assert.deepStrictEqual(Object.keys(parseStackConfig(engine({ models }), "prod").models), ["fraud", "churn"], JSON.stringify(models));
+    });
+
     it("refuses a Deployment (and env Secret) name two models would both use, from different `app`s and versions", () => {
         // `a-b` + `c` and `a` + `b-c` are both Deployment a-b-c.
         assert.deepStrictEqual(collide({ x: { app: "a-b", stable: v("c") }, y: { app: "a", stable: v("b-c") } }), [
