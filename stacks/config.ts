@@ -141,7 +141,8 @@ function checkValues(
         if (model) models[entry.name] = model;
     }
     problems.push(...modelCollisions(Object.values(models)));
-    problems.push(...predictionGateCollisions(Object.values(models).map((m) => ({ ...m, predictions: predictionGateOf(m.rollout) }))));
+    const layers = new Map(entries.map((e) => [e.name, e.layers]));
+    problems.push(...predictionGateCollisions(Object.values(models).map((m) => ({ ...m, layers: layers.get(m.name), predictions: predictionGateOf(m.rollout) }))));
     // A bad default is reported once, not once per model.
     if (problems.length > 0 || Object.keys(models).length === 0) throw new ValidationError([...new Set(problems)]);
 

@@ -313,7 +313,7 @@ function wildcardHostCollisions(models: { name: string; path: string[]; resolved
  * null`). With the app label on both sides, their distinct `app` labels (see `modelCollisions`)
  * keep them apart. Each names both models, the version and the key to set.
  */
-export function predictionGateCollisions(models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs; predictions?: PredictionGate }[]): string[] {
+export function predictionGateCollisions(models: { name: string; path: string[]; layers?: ModelEntry["layers"]; resolved: ResolvedModelCanaryArgs; predictions?: PredictionGate }[]): string[] {
     const problems: string[] = [];
     const gated = models.filter((m) => m.predictions !== undefined);
     const versions = (r: ResolvedModelCanaryArgs) => [r.stable.version, ...(r.canary ? [r.canary.version] : [])];
@@ -325,7 +325,8 @@ export function predictionGateCollisions(models: { name: string; path: string[];
             if (ga.appLabel !== null && gb.appLabel !== null) continue;
             const shared = versions(a.resolved).filter((v, k, all) => all.indexOf(v) === k && versions(b.resolved).includes(v));
             if (shared.length === 0) continue;
-            const unset = [a, b].filter((m) => m.predictions!.appLabel === null).map((m) => `\`${[...m.path, "rollout", "predictions", "appLabel"].join(".")}\``);
+            // Named where the null is: each model's entry, or `defaults` once.
+            const unset = [...new Set([a, b].filter((m) => m.predictions!.appLabel === null).map((m) => inModel(m, "`rollout.predictions.appLabel`")))];
             problems.push(`models \`${a.name}\` and \`${b.name}\` collide: both have the prediction gate on for \`${ga.metric}\` in namespace ${show(a.resolved.namespace)} with version ${shared.map((v) => show(v)).join(" and ")}, `
                 + `and ${unset.join(" and ")} ${unset.length === 1 ? "is" : "are"} null, so a gate would count the other model's predictions as its own; `
                 + "set `appLabel` (default `app`, the label each model's pods carry) or give the versions different names");

@@ -77,6 +77,17 @@ describe("stack-wide `defaults` for many models", () => {
         assert.strictEqual(new Set(problems).size, problems.length);
     });
 
+    it("names a prediction gate's `appLabel: null` from `defaults` at `defaults.`, once, when two models it reaches collide", () => {
+        const problems = problemsOf({
+            defaults: { rollout: { predictions: { appLabel: null } } },
+            models: { fraud, churn: { stable: v("v2"), canary: v("v3") } },
+        });
+        assert.deepStrictEqual(problems, [
+            "models `fraud` and `churn` collide: both have the prediction gate on for `model_prediction_score_bucket` in namespace \"default\" with version \"v2\", "
+            + "and `defaults.rollout.predictions.appLabel` is null, so a gate would count the other model's predictions as its own; set `appLabel` (default `app`, the label each model's pods carry) or give the versions different names",
+        ]);
+    });
+
     it("refuses keys that belong to one model, unknown keys with a hint, and `defaults` that is not a map", () => {
         const problems = problemsOf({ defaults: { canaryWeight: 10, serviceName: "shared", stable: v("v1"), headerRoutes: [], namespase: "ml" }, models: { fraud } });
         assert.deepStrictEqual(problems, [
