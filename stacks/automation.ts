@@ -372,6 +372,16 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
 }
 
 /**
+ * Whether an update of `model` now would be scoped to it, or why it would be a whole one (see
+ * `planScope`): what `upStack(stack, { model })` decides, for a command that must know before it
+ * edits the config (the model's entry does not take part in the decision).
+ */
+export async function planModelUpdate(stack: auto.Stack, model: string): Promise<{ model: string } | { whole: string }> {
+    const planned = planScope(await readOutputs(stack), model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
+    return "target" in planned ? { model: planned.model } : planned;
+}
+
+/**
  * Refuses to move a stack between rendering and a cluster: the provider would be replaced, and
  * with it every object (render -> cluster previews as replacing every Deployment; cluster ->
  * render would delete them from the cluster). The message gives the way that works. Returns the
