@@ -2,7 +2,7 @@
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
 import * as auto from "@pulumi/pulumi/automation";
-import { execFile, execFileSync, spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -15,6 +15,7 @@ import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
+import { toolchainLocator } from "./toolchain-dir";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
 function findUp(dir: string, file: string): string | undefined {
@@ -101,24 +102,17 @@ export interface UpResult extends OperationResult {
     scope?: { model: string } | { whole: string };
 }
 
-let toolchainCache: string | undefined;
+const locateToolchain = toolchainLocator({
+    envVar: "MODEL_CANARY_TOOLCHAIN",
+    script: path.join(packageDir, "toolchain", "ensure.sh"),
+    what: "the Pulumi toolchain",
+    fail: (message) => new StackOperationError("toolchain", message),
+    advice: "; set MODEL_CANARY_TOOLCHAIN to a directory holding pulumi, pulumi-language-nodejs and pulumi-resource-kubernetes to use your own",
+});
 
 /** The toolchain directory: `$MODEL_CANARY_TOOLCHAIN`, or what `toolchain/ensure.sh` prints last. */
 export function toolchainDir(): string {
-    if (process.env.MODEL_CANARY_TOOLCHAIN) return process.env.MODEL_CANARY_TOOLCHAIN;
-    if (!toolchainCache) {
-        const script = path.join(packageDir, "toolchain", "ensure.sh");
-        let out: string;
-        try {
-            out = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-        } catch (e) {
-            const status = (e as { status?: number }).status;
-            throw new StackOperationError("toolchain", `the Pulumi toolchain is not available: ${script} failed${status ? ` with exit code ${status}` : ""} (its messages are above); set MODEL_CANARY_TOOLCHAIN to a directory holding pulumi, pulumi-language-nodejs and pulumi-resource-kubernetes to use your own`);
-        }
-        toolchainCache = out.trim().split("\n").pop();
-        if (!toolchainCache) throw new StackOperationError("toolchain", `${script} printed no toolchain directory`);
-    }
-    return toolchainCache;
+    return locateToolchain();
 }
 
 /** The state backend a stack uses, and a warning when an empty passphrase guards non-local state. */
