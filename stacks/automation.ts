@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../components";
-import { processStartedAt } from "./process";
+import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "./settings";
 import { ModelConfig, StackConfig } from "./config";
 import { shorthandModel } from "./models";
@@ -328,13 +328,33 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
 }
 
 /**
+ * Runs an engine operation; when the backend refuses it because of Pulumi's lock left by a
+ * process on this machine that ended (a `kill -9` mid-`up`), removes that lock, says so through
+ * `onMessage`, and runs the operation once more (see backend-lock.ts). The refusal comes before
+ * the engine does anything, so the first attempt changed nothing.
+ */
+async function takingOverDeadBackendLock<T>(stack: auto.Stack, run: () => Promise<T>, onMessage: (message: string) => void): Promise<T> {
+    try {
+        return await run();
+    } catch (e) {
+        if (!(e instanceof auto.ConcurrentUpdateError) || !takeOverDeadBackendLocks(e.message, stack.name, onMessage)) throw e;
+    }
+    return run();
+}
+
+/** Where a takeover of a dead process's backend lock is told when the caller gives no `onMessage`. */
+const toStderr = (message: string) => process.stderr.write(`${message}\n`);
+
+/**
  * A real `pulumi up`; returns the steps taken and the stack outputs. With `model`, in a stack of
  * several models that were all deployed before, the update registers and acts on that model only
  * (see scope.ts): every other model's resources, and their outputs, stay as they are. Otherwise
  * (one model, a model not deployed yet, config outside `models` changed) it is a whole update,
  * and `beforeWhole` is called with the reason before the engine runs (it may throw to refuse).
+ * Pulumi's lock of the stack left by a process on this machine that ended is taken over, and
+ * `onMessage` (default: standard error) told.
  */
-export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<UpResult> {
+export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string; beforeWhole?: (reason: string) => void; onMessage?: (message: string) => void } = {}): Promise<UpResult> {
     const previous = await checkTarget(stack, checkConfig(stack));
     const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
     const scope = planned && "target" in planned ? planned : undefined;
@@ -346,10 +366,10 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
     const env: Record<string, string> = { ...(file ? { [scopeEnvVar]: file.file } : {}), ...(first ? { [skipCheckpointsEnvVar]: "true" } : {}) };
     try {
         Object.assign(stack.workspace.envVars, env);
-        const result = await stack.up({
+        const result = await takingOverDeadBackendLock(stack, () => stack.up({
             color: "never", onEvent: events.onEvent, onOutput: options.onOutput, message: options.message,
             ...(scope ? { target: [scope.target], targetDependents: true } : {}),
-        });
+        }), options.onMessage ?? toStderr);
         return {
             steps: events.steps,
             changes: countChanges(events.steps),
@@ -425,26 +445,3 @@ export function classify(e: unknown, stack: string): StackOperationError {
     return new StackOperationError("engine", lastError ?? text.trim().split("\n").slice(-5).join("\n"), text);
 }
 
-/**
- * The engine's "stack is currently locked" error, made honest: `pulumi cancel` removes the lock
- * of a live update too (and then two updates interleave), so it is suggested only for a holder
- * that no longer runs, and for one on another host only once the user knows it has ended.
- */
-export function describeBackendLock(engineMessage: string, stack: string): string {
-    // The engine's output can carry its error twice (as it happens and in the summary): one line per lock.
-    const seen = new Set<string>();
-    const holders = [...engineMessage.matchAll(/created by (\S*)@(\S+) \(pid (\d+)\) at (\S+)/g)]
-        .filter((m) => !seen.has(m[0]) && seen.add(m[0]) !== undefined)
-        .map((m) => ({ host: m[2], pid: Number(m[3]), at: m[4] }));
-    const cancel = `\`pulumi cancel --stack ${stack}\` (with the same backend)`;
-    if (holders.length === 0) return `stack \`${stack}\` is being updated by another operation; wait for it to finish`;
-    const lines = holders.map((h) => {
-        const who = `pid ${h.pid} on host ${h.host}, since ${h.at}`;
-        if (h.host !== os.hostname()) return `${who}: this machine cannot check it; wait for it, and run ${cancel} only once you know it has ended`;
-        const started = processStartedAt(h.pid);
-        // A pid that now belongs to a process started after the lock was taken has been reused.
-        if (started && started.getTime() <= Date.parse(h.at) + 2000) return `${who}: it is running; wait for it to finish`;
-        return `${who}: that process no longer runs, so its lock is left over; run ${cancel} to remove it, then retry`;
-    });
-    return `stack \`${stack}\` is locked by another update (${lines.join("; ")})`;
-}
