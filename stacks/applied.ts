@@ -3,8 +3,7 @@
 // has since become invalid. Secret values go only into a secret output (encrypted in the state,
 // `[secret]` in every display), never into the plain one.
 import * as pulumi from "@pulumi/pulumi";
-import * as fs from "fs";
-import * as YAML from "yaml";
+import { readSettingsConfigMap } from "./settings-yaml";
 
 /** A key path inside a structured config value, e.g. `["env", "API_KEY"]`; empty for the whole value. */
 export type LeafPath = (string | number)[];
@@ -94,7 +93,7 @@ export function appliedConfigOutputs(settingsFile: string, namespace: string): {
     if (typeof isSecret !== "function") throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret: secret config cannot be told apart");
     let settings: Record<string, unknown> | undefined;
     try {
-        settings = ((YAML.parse(fs.readFileSync(settingsFile, "utf8")) ?? {}) as { config?: Record<string, unknown> }).config;
+        settings = readSettingsConfigMap(settingsFile);
     } catch {
         settings = undefined;
     }

@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { inModel, ModelEntry, modelCollisions, modelEntries, predictionGateCollisions, modelKeys, selectModelName, shorthandModel } from "./models";
 import { resolvePlan } from "./rollout-plan";
+import { readSettingsConfigMap } from "./settings-yaml";
 import {
     ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
@@ -302,7 +302,7 @@ function programSecretKeys(all: Record<string, string>): string[] {
 function readSettingsConfig(workDir: string, stack: string): Record<string, unknown> | undefined {
     const file = stackSettingsPath(workDir, stack);
     if (!fs.existsSync(file)) return undefined;
-    return (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}).config;
+    return readSettingsConfigMap(file);
 }
 
 /** Reads this stack's config; a bad value ends the program with the message alone, before any resource. */

@@ -11,7 +11,12 @@
 // written again). That takeover is the pinned provider's (4.25.0): from 4.29 the provider creates
 // client-side and refuses an existing object unless `upsertExistingObjects` is set, so upgrading it
 // means revisiting this. With checkpoints, the same death leaves "interrupted" operations that need
-// `pulumi refresh` or an export/import to clear. Any later `up` keeps checkpointing every step.
+// `pulumi refresh` or an export/import to clear. Any later `up` keeps checkpointing every step,
+// scoped ones too: there the argument fails. A step killed after the engine changed an object (a
+// VirtualService moved to 10%) but before the state was written leaves the old value (1%) in the
+// state, unmarked; a next `up` asking for that old value sees no change and leaves the object at
+// 10%. With checkpoints that window is the provider call and the save after it, and the
+// operation is recorded as interrupted.
 import type * as auto from "@pulumi/pulumi/automation";
 
 export const skipCheckpointsEnvVar = "PULUMI_SKIP_CHECKPOINTS";

@@ -4,8 +4,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as YAML from "yaml";
 import { scopeEnvVar, UpdateScope } from "./scope";
+import { readSettingsConfigMap } from "./settings-yaml";
 
 /** Writes the scope; returns the file's path and a function that removes it. */
 export function writeScopeFile(scope: UpdateScope): { file: string; remove: () => void } {
@@ -38,7 +38,7 @@ export function readScope(env: NodeJS.ProcessEnv = process.env): UpdateScope | u
 /** A stack settings file's whole `config` map (every namespace), as written; undefined when it cannot be read. */
 export function readSettingsConfig(file: string): Record<string, unknown> | undefined {
     try {
-        return (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}).config;
+        return readSettingsConfigMap(file);
     } catch {
         return undefined;
     }

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as YAML from "yaml";
 import { ConfigPath, isSecureLeaf, secureLeaves, substituteSecure, valueAt } from "../components";
 import { configNamespace, parseStackConfig, StackConfig, stackSettingsPath } from "./config";
+import { parseSettingsText } from "./settings-yaml";
 
 export { stackSettingsPath };
 
@@ -28,7 +29,9 @@ function load(file: string): YAML.Document {
 
 /** The project's config keys (without the namespace) as plain values; secrets as their `{ secure: ... }` nodes. */
 export function readProjectConfig(workDir: string, stack: string): Record<string, unknown> {
-    const config = (load(stackSettingsPath(workDir, stack)).toJS()?.config ?? {}) as Record<string, unknown>;
+    const file = stackSettingsPath(workDir, stack);
+    const value = parseSettingsText(file, fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "") as { config?: Record<string, unknown> } | null;
+    const config = value?.config ?? {};
     const prefix = `${configNamespace}:`;
     return Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 }

@@ -3,6 +3,9 @@
 // other model's resources, files and outputs stay exactly as they were; a plain `pulumi up`
 // afterwards still converges the whole stack.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import type * as auto from "@pulumi/pulumi/automation";
 import { promoteStack, rollbackStack } from "../rollout/runner";
 import { openStack, previewStack, readOutputs, setProjectConfig, upStack } from "../stacks/automation";
@@ -59,10 +62,25 @@ describe("a scoped update of one model in a stack of several (real engine, rende
         const others = { ranker: renderedOf(project, "ranker"), search: renderedOf(project, "search") };
         const outputsBefore = await readOutputs(stack);
         setModel(stack, "fraud", (e) => { e.canaryWeight = 10; });
-        const result = await upStack(stack, { model: "fraud" });
+        // The engine's event log and the scope go to private temporary files, removed once the update has ended.
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scoped-up-test-"));
+        const tmpBefore = process.env.TMPDIR;
+        process.env.TMPDIR = tmp;
+        let result: Awaited<ReturnType<typeof upStack>>;
+        try {
+            result = await upStack(stack, { model: "fraud" });
+        } finally {
+            if (tmpBefore === undefined) delete process.env.TMPDIR;
+            else process.env.TMPDIR = tmpBefore;
+        }
+        assert.deepStrictEqual(fs.readdirSync(tmp).filter((f) => f.startsWith("model-canary-")), []);
+        fs.rmSync(tmp, { recursive: true, force: true });
 
         assert.deepStrictEqual(result.scope, { model: "fraud" });
-        assert.deepStrictEqual(result.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`), ["update fraud-vs"]);
+        // Every step the engine took, read from its event log: a "same" for each untargeted resource, fraud's VirtualService the one update.
+        assert.deepStrictEqual(result.changes, { same: 2 + 6 * names.length - 1, update: 1 });
+        assert.strictEqual(result.steps.length, 2 + 6 * names.length);
+        assert.deepStrictEqual(result.steps.filter((s) => s.op !== "same").map((s) => [s.op, s.name, s.type]), [["update", "fraud-vs", "kubernetes:networking.istio.io/v1:VirtualService"]]);
         const after = await resources(stack);
         assert.deepStrictEqual([...after.keys()].sort(), [...before.keys()].sort());
         const changed = [...after].filter(([urn, v]) => before.get(urn) !== v).map(([urn]) => urn.split("::").pop());
