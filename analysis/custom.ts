@@ -25,7 +25,7 @@
 import { spawn } from "child_process";
 import { redact } from "../components/secrets";
 import { show } from "../components/validation";
-import { describeNetworkError } from "./prometheus";
+import { describeNetworkError, requestDeadline } from "./prometheus";
 import type { CheckResult } from "./verdict";
 
 export interface CheckContext {
@@ -185,14 +185,7 @@ async function runUnmasked(check: CustomCheck, context: CheckContext, secrets: r
 
 async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: Record<string, unknown>, secrets: readonly string[], signal?: AbortSignal): Promise<CheckResult> {
     const timeoutMs = hook.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-    }, timeoutMs);
-    const stop = () => controller.abort();
-    signal?.addEventListener("abort", stop, { once: true });
+    const deadline = requestDeadline(timeoutMs, signal);
     let status: number;
     let text: string;
     try {
@@ -200,18 +193,17 @@ async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: 
             method: "POST",
             headers: { ...(hook.headers ?? {}), "Content-Type": "application/json", Accept: "application/json" },
             body: JSON.stringify(payload),
-            signal: controller.signal,
+            signal: deadline.signal,
         });
         status = res.status;
         // Masked before it is cut to a snippet, so no part of an echoed secret survives.
         text = redact(await res.text(), secrets);
     } catch (err) {
-        if (signal?.aborted && !timedOut) return { name, status: "error", message: `webhook ${hook.url} was stopped: ${interrupted}` };
-        const why = timedOut ? `no response within ${timeoutMs} ms` : describeNetworkError(err);
+        if (signal?.aborted && !deadline.timedOut()) return { name, status: "error", message: `webhook ${hook.url} was stopped: ${interrupted}` };
+        const why = deadline.timedOut() ? `no response within ${timeoutMs} ms` : describeNetworkError(err);
         return { name, status: "error", message: `webhook ${hook.url} failed: ${why}` };
     } finally {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", stop);
+        deadline.release();
     }
     if (status < 200 || status > 299) {
         return { name, status: "error", message: `webhook ${hook.url} answered HTTP ${status}: ${snippet(text)}` };

@@ -144,15 +144,7 @@ export class PrometheusClient implements InstantQuerier {
         const fail = (kind: PrometheusErrorKind, detail: string, extra: { status?: number; errorType?: string; cause?: unknown } = {}) =>
             new PrometheusError({ kind, url: this.endpoint, query: expr, detail, ...extra });
 
-        const controller = new AbortController();
-        let timedOut = false;
-        const timer = setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-        }, this.timeoutMs);
-        const stop = () => controller.abort();
-        signal?.addEventListener("abort", stop, { once: true });
-        if (signal?.aborted) controller.abort();
+        const deadline = requestDeadline(this.timeoutMs, signal);
 
         let status: number;
         let text: string;
@@ -162,17 +154,16 @@ export class PrometheusClient implements InstantQuerier {
                 method: "POST",
                 headers: { ...this.headers, "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
                 body: new URLSearchParams({ query: expr }).toString(),
-                signal: controller.signal,
+                signal: deadline.signal,
             });
             status = res.status;
             text = await res.text();
         } catch (err) {
-            if (timedOut) throw fail("timeout", `no response within ${this.timeoutMs} ms`, { cause: err });
+            if (deadline.timedOut()) throw fail("timeout", `no response within ${this.timeoutMs} ms`, { cause: err });
             if (signal?.aborted) throw fail("aborted", "the query was cancelled", { cause: err });
             throw fail("network", describeNetworkError(err), { cause: err });
         } finally {
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", stop);
+            deadline.release();
         }
 
         let body: unknown;
@@ -244,6 +235,31 @@ function apiErrorOf(body: unknown): { text: string; errorType?: string } | undef
     if (!isObject(body) || typeof body.error !== "string") return undefined;
     const errorType = typeof body.errorType === "string" ? body.errorType : undefined;
     return { text: errorType ? `${errorType}: ${body.error}` : body.error, errorType };
+}
+
+/**
+ * The abort signal of one HTTP request: it fires after `timeoutMs`, or when the caller's `signal`
+ * does (at once if it already has); `timedOut()` tells the two apart. `release()` once the request
+ * is over stops the timer and leaves the caller's signal alone.
+ */
+export function requestDeadline(timeoutMs: number, signal?: AbortSignal): { signal: AbortSignal; timedOut: () => boolean; release: () => void } {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+    }, timeoutMs);
+    const stop = () => controller.abort();
+    signal?.addEventListener("abort", stop, { once: true });
+    if (signal?.aborted) controller.abort();
+    return {
+        signal: controller.signal,
+        timedOut: () => timedOut,
+        release: () => {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", stop);
+        },
+    };
 }
 
 /** A network error with its causes, e.g. "fetch failed: connect ECONNREFUSED 127.0.0.1:9". */

@@ -233,13 +233,33 @@ export const rolloutCommands: Record<string, Command> = {
     promote: {
         summary: "make the canary the stable version and remove the old one",
         usage: "promote --stack dev [--model NAME] [--force]",
+        help: [
+            "Refused below 100% unless --force, and while a rollout runs on the model. In a stack of",
+            "several models it updates that model only (a scoped update); when that cannot be (config",
+            "outside `models` changed since the last update), it says so on stderr and updates every",
+            "model, refused then while a rollout runs on any of them, before the config is edited.",
+        ],
         options: { force: { type: "boolean" }, ...outputOptions },
         optionHelp: { force: "promote even below 100%, moving all traffic at once", ...outputHelp },
         async run(values, ref) {
             const stack = await openStack(ref);
-            const model = selectModel(checkConfig(stack), requestedModel(values), ref.stack).name;
+            const config = checkConfig(stack);
+            const model = selectModel(config, requestedModel(values), ref.stack).name;
+            const names = Object.keys(config.models);
             const lock = acquireStackLock(ref, "promote", { model, onMessage: notice });
-            const actionMs = await holding(lock, () => promoteStack(stack, { force: values.force === true, model }));
+            // A promotion that cannot be scoped to its model applies every model's entry, and would
+            // move a weight under another model's rollout: like `up`, it then needs every model.
+            const others: StackLock[] = [];
+            const beforeWhole = (reason: string) => {
+                if (names.length > 1) notice(`model-canary: promoting \`${model}\` updates every model of stack \`${ref.stack}\`: ${reason}`);
+                for (const name of names) if (name !== model) others.push(acquireStackLock(ref, "promote", { model: name, onMessage: notice }));
+            };
+            let actionMs: number;
+            try {
+                actionMs = await holding(lock, () => promoteStack(stack, { force: values.force === true, model, beforeWhole }));
+            } finally {
+                for (const other of others) other.release();
+            }
             const stable = selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version;
             printer(values).result({ type: "promote", stack: ref.stack, model, stableVersion: stable, actionMs }, `promoted: ${model === shorthandModel ? "" : `model ${model}: `}${stable} is stable and serves 100% (${seconds(actionMs)})`);
             return 0;

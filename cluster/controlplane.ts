@@ -8,6 +8,7 @@ import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { toolchainLocator } from "../stacks/toolchain-dir";
 
 const projectDir = path.resolve(__dirname, "..");
 
@@ -37,25 +38,13 @@ export class ControlPlaneError extends Error {
     }
 }
 
-let binCache: string | undefined;
-
 /** The control plane's binaries: `$MODEL_CANARY_CLUSTER_TOOLCHAIN`, or what toolchain/cluster/ensure.sh prints last. */
-export function clusterToolchainDir(): string {
-    if (process.env.MODEL_CANARY_CLUSTER_TOOLCHAIN) return process.env.MODEL_CANARY_CLUSTER_TOOLCHAIN;
-    if (!binCache) {
-        const script = path.join(projectDir, "toolchain", "cluster", "ensure.sh");
-        let out: string;
-        try {
-            out = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-        } catch (e) {
-            const status = (e as { status?: number }).status;
-            throw new ControlPlaneError(`the local control plane is not available: ${script} failed${status ? ` with exit code ${status}` : ""} (its messages are above)`);
-        }
-        binCache = out.trim().split("\n").pop();
-        if (!binCache) throw new ControlPlaneError(`${script} printed no directory`);
-    }
-    return binCache;
-}
+export const clusterToolchainDir = toolchainLocator({
+    envVar: "MODEL_CANARY_CLUSTER_TOOLCHAIN",
+    script: path.join(projectDir, "toolchain", "cluster", "ensure.sh"),
+    what: "the local control plane",
+    fail: (message) => new ControlPlaneError(message),
+});
 
 /** A TCP port that is free on 127.0.0.1 right now. */
 export function freePort(): Promise<number> {

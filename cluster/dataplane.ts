@@ -3,33 +3,23 @@
 // Built by toolchain/dataplane/ensure.sh (Go sources in toolchain/dataplane/go). Every address
 // is in 127.0.0.0/8; the Go programs refuse any other, and `assertLoopbackEndpoints` (istiod.ts)
 // checks what istiod serves before a request is sent.
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { alive, ControlPlane, ControlPlaneError, forgetOnExit, kubectl, logTail, sleep, stopOnExit } from "./controlplane";
 import { Istiod, isLoopback } from "./istiod";
+import { toolchainLocator } from "../stacks/toolchain-dir";
 
 const projectDir = path.resolve(__dirname, "..");
-let binCache: string | undefined;
 
 /** The data plane's binaries: `$MODEL_CANARY_DATAPLANE_TOOLCHAIN`, or what toolchain/dataplane/ensure.sh prints last. */
-export function dataplaneToolchainDir(): string {
-    if (process.env.MODEL_CANARY_DATAPLANE_TOOLCHAIN) return process.env.MODEL_CANARY_DATAPLANE_TOOLCHAIN;
-    if (!binCache) {
-        const script = path.join(projectDir, "toolchain", "dataplane", "ensure.sh");
-        let out: string;
-        try {
-            out = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-        } catch (e) {
-            const status = (e as { status?: number }).status;
-            throw new ControlPlaneError(`the test data plane is not available: ${script} failed${status ? ` with exit code ${status}` : ""} (its messages are above)`);
-        }
-        binCache = out.trim().split("\n").pop();
-        if (!binCache) throw new ControlPlaneError(`${script} printed no directory`);
-    }
-    return binCache;
-}
+export const dataplaneToolchainDir = toolchainLocator({
+    envVar: "MODEL_CANARY_DATAPLANE_TOOLCHAIN",
+    script: path.join(projectDir, "toolchain", "dataplane", "ensure.sh"),
+    what: "the test data plane",
+    fail: (message) => new ControlPlaneError(message),
+});
 
 /** A child process that prints one JSON line when it is ready. */
 interface Started {

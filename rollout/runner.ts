@@ -7,7 +7,7 @@ import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
 import { deploymentName, redact, scaleDownHolds, ValidationError } from "../components";
-import { checkConfig, openStack, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
 import { ModelConfig, selectModel } from "../stacks/config";
 import { readDeploymentAvailability } from "../stacks/live";
 import { acquireStackLock, withApplyLock } from "../stacks/lock";
@@ -172,7 +172,7 @@ export async function rollbackStack(stack: auto.Stack, reason: string, model?: s
  * header routes go too, since they could only name one of the two. Refused below 100% unless
  * forced, since it moves every request to the canary at once.
  */
-export async function promoteStack(stack: auto.Stack, options: { force?: boolean; model?: string } = {}): Promise<number> {
+export async function promoteStack(stack: auto.Stack, options: { force?: boolean; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<number> {
     return withApplyLock(stack, "promote", async () => {
         const target = selectModel(checkConfig(stack), options.model, stack.name);
         const resolved = target.resolved;
@@ -181,6 +181,11 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
         if (!resolved.canary) throw new StackOperationError("refused", `${whose} has no ${key("canary")} to promote`);
         if (resolved.canaryWeight !== 100 && !options.force) {
             throw new StackOperationError("refused", `${key("canaryWeight")} is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
+        }
+        if (options.beforeWhole) {
+            // Told before the config is edited, so that a refusal there leaves nothing half-done.
+            const planned = await planModelUpdate(stack, target.name);
+            if ("whole" in planned) options.beforeWhole(planned.whole);
         }
         setModelConfig(stack, target, (c) => {
             // Promotion ends at the full count: an automatically sized canary takes the stable's

@@ -2,12 +2,12 @@
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
 import * as auto from "@pulumi/pulumi/automation";
-import { execFile, execFileSync, spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../components";
-import { processStartedAt } from "./process";
+import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "./settings";
 import { ModelConfig, StackConfig } from "./config";
 import { shorthandModel } from "./models";
@@ -15,6 +15,7 @@ import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
+import { toolchainLocator } from "./toolchain-dir";
 import { PulumiCommandFailure, runStackCommand } from "./pulumi-command";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
@@ -102,24 +103,17 @@ export interface UpResult extends OperationResult {
     scope?: { model: string } | { whole: string };
 }
 
-let toolchainCache: string | undefined;
+const locateToolchain = toolchainLocator({
+    envVar: "MODEL_CANARY_TOOLCHAIN",
+    script: path.join(packageDir, "toolchain", "ensure.sh"),
+    what: "the Pulumi toolchain",
+    fail: (message) => new StackOperationError("toolchain", message),
+    advice: "; set MODEL_CANARY_TOOLCHAIN to a directory holding pulumi, pulumi-language-nodejs and pulumi-resource-kubernetes to use your own",
+});
 
 /** The toolchain directory: `$MODEL_CANARY_TOOLCHAIN`, or what `toolchain/ensure.sh` prints last. */
 export function toolchainDir(): string {
-    if (process.env.MODEL_CANARY_TOOLCHAIN) return process.env.MODEL_CANARY_TOOLCHAIN;
-    if (!toolchainCache) {
-        const script = path.join(packageDir, "toolchain", "ensure.sh");
-        let out: string;
-        try {
-            out = execFileSync("bash", [script], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-        } catch (e) {
-            const status = (e as { status?: number }).status;
-            throw new StackOperationError("toolchain", `the Pulumi toolchain is not available: ${script} failed${status ? ` with exit code ${status}` : ""} (its messages are above); set MODEL_CANARY_TOOLCHAIN to a directory holding pulumi, pulumi-language-nodejs and pulumi-resource-kubernetes to use your own`);
-        }
-        toolchainCache = out.trim().split("\n").pop();
-        if (!toolchainCache) throw new StackOperationError("toolchain", `${script} printed no toolchain directory`);
-    }
-    return toolchainCache;
+    return locateToolchain();
 }
 
 /** The state backend a stack uses, and a warning when an empty passphrase guards non-local state. */
@@ -346,13 +340,34 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
 }
 
 /**
+ * Runs an engine operation; when the backend refuses it because of Pulumi's lock left by a
+ * process on this machine that ended (a `kill -9` mid-`up`), removes that lock, says so through
+ * `onMessage`, and runs the operation once more (see backend-lock.ts). The refusal comes before
+ * the engine does anything, so the first attempt changed nothing.
+ */
+async function takingOverDeadBackendLock<T>(stack: auto.Stack, run: () => Promise<T>, onMessage: (message: string) => void): Promise<T> {
+    try {
+        return await run();
+    } catch (e) {
+        const locked = e instanceof auto.ConcurrentUpdateError || (e instanceof PulumiCommandFailure && e.reason === "locked");
+        if (!locked || !takeOverDeadBackendLocks((e as Error).message, stack.name, onMessage)) throw e;
+    }
+    return run();
+}
+
+/** Where a takeover of a dead process's backend lock is told when the caller gives no `onMessage`. */
+const toStderr = (message: string) => process.stderr.write(`${message}\n`);
+
+/**
  * A real `pulumi up`; returns the steps taken and the stack outputs. With `model`, in a stack of
  * several models that were all deployed before, the update registers and acts on that model only
  * (see scope.ts): every other model's resources, and their outputs, stay as they are. Otherwise
  * (one model, a model not deployed yet, config outside `models` changed) it is a whole update,
  * and `beforeWhole` is called with the reason before the engine runs (it may throw to refuse).
+ * Pulumi's lock of the stack left by a process on this machine that ended is taken over, and
+ * `onMessage` (default: standard error) told.
  */
-export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<UpResult> {
+export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string; beforeWhole?: (reason: string) => void; onMessage?: (message: string) => void } = {}): Promise<UpResult> {
     const previous = await checkTarget(stack, checkConfig(stack));
     const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
     const scope = planned && "target" in planned ? planned : undefined;
@@ -368,11 +383,11 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-events-"));
     const eventLog = path.join(logDir, "events.jsonl");
     try {
-        const result = await runStackCommand(stack, [
+        const result = await takingOverDeadBackendLock(stack, () => runStackCommand(stack, [
             "up", "--yes", "--skip-preview", "--color", "never", "--exec-kind", "auto.local", "--event-log", eventLog,
             ...(options.message !== undefined ? ["--message", options.message] : []),
             ...(scope ? ["--target", scope.target, "--target-dependents"] : []),
-        ], { env, onOutput: options.onOutput });
+        ], { env, onOutput: options.onOutput }), options.onMessage ?? toStderr);
         const steps = stepsFromEventLog(fs.readFileSync(eventLog, "utf8"));
         return {
             steps,
@@ -387,6 +402,16 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
         fs.rmSync(logDir, { recursive: true, force: true });
         file?.remove();
     }
+}
+
+/**
+ * Whether an update of `model` now would be scoped to it, or why it would be a whole one (see
+ * `planScope`): what `upStack(stack, { model })` decides, for a command that must know before it
+ * edits the config (the model's entry does not take part in the decision).
+ */
+export async function planModelUpdate(stack: auto.Stack, model: string): Promise<{ model: string } | { whole: string }> {
+    const planned = planScope(await readOutputs(stack), model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
+    return "target" in planned ? { model: planned.model } : planned;
 }
 
 /**
@@ -443,26 +468,3 @@ export function classify(e: unknown, stack: string): StackOperationError {
     return new StackOperationError("engine", lastError ?? text.trim().split("\n").slice(-5).join("\n"), text);
 }
 
-/**
- * The engine's "stack is currently locked" error, made honest: `pulumi cancel` removes the lock
- * of a live update too (and then two updates interleave), so it is suggested only for a holder
- * that no longer runs, and for one on another host only once the user knows it has ended.
- */
-export function describeBackendLock(engineMessage: string, stack: string): string {
-    // The engine's output can carry its error twice (as it happens and in the summary): one line per lock.
-    const seen = new Set<string>();
-    const holders = [...engineMessage.matchAll(/created by (\S*)@(\S+) \(pid (\d+)\) at (\S+)/g)]
-        .filter((m) => !seen.has(m[0]) && seen.add(m[0]) !== undefined)
-        .map((m) => ({ host: m[2], pid: Number(m[3]), at: m[4] }));
-    const cancel = `\`pulumi cancel --stack ${stack}\` (with the same backend)`;
-    if (holders.length === 0) return `stack \`${stack}\` is being updated by another operation; wait for it to finish`;
-    const lines = holders.map((h) => {
-        const who = `pid ${h.pid} on host ${h.host}, since ${h.at}`;
-        if (h.host !== os.hostname()) return `${who}: this machine cannot check it; wait for it, and run ${cancel} only once you know it has ended`;
-        const started = processStartedAt(h.pid);
-        // A pid that now belongs to a process started after the lock was taken has been reused.
-        if (started && started.getTime() <= Date.parse(h.at) + 2000) return `${who}: it is running; wait for it to finish`;
-        return `${who}: that process no longer runs, so its lock is left over; run ${cancel} to remove it, then retry`;
-    });
-    return `stack \`${stack}\` is locked by another update (${lines.join("; ")})`;
-}

@@ -5,7 +5,7 @@
 import assert from "assert";
 import http from "http";
 import type { AddressInfo } from "net";
-import { PrometheusClient, PrometheusError } from "../analysis/prometheus";
+import { PrometheusClient, PrometheusError, requestDeadline } from "../analysis/prometheus";
 
 type Reply = { status: number; body: string; delayMs?: number };
 
@@ -156,6 +156,17 @@ describe("analysis/prometheus client (scripted server)", () => {
         assert.match(err.message, new RegExp(`^Prometheus query to http://127\\.0\\.0\\.1:${port}/api/v1/query failed: .*ECONNREFUSED`));
     });
 
+    it("a caller's signal aborted before the request -> kind aborted, and the server is not asked", async () => {
+        reply = { status: 200, body: vector("1") };
+        lastRequest = { body: "" };
+        const caller = new AbortController();
+        caller.abort();
+        const err = await rejection(new PrometheusClient({ url: base }).query("q", caller.signal));
+        assert.strictEqual(err.kind, "aborted");
+        assert.match(err.message, /the query was cancelled$/);
+        assert.strictEqual(lastRequest.method, undefined);
+    });
+
     it("validates its options", () => {
         assert.throws(() => new PrometheusClient({ url: "" }), /needs a url/);
         assert.throws(() => new PrometheusClient({ url: "localhost:9090" }), /must be http\(s\)/);
@@ -182,6 +193,34 @@ describe("analysis/prometheus client (scripted server)", () => {
             const bad = await rejection(c.queryVector("x"));
             assert.strictEqual(bad.kind, "invalid-response");
             assert.match(bad.message, /sample value is not a number: "many"$/);
+        });
+    });
+
+    describe("requestDeadline (the Prometheus client's and the webhook checks' request signal)", () => {
+        it("fires on its timer and says so", async () => {
+            const d = requestDeadline(20);
+            await new Promise((resolve) => d.signal.addEventListener("abort", resolve));
+            assert.strictEqual(d.timedOut(), true);
+            d.release();
+        });
+        it("follows the caller's signal, at once when it has already fired, without calling that a timeout", () => {
+            const caller = new AbortController();
+            const d = requestDeadline(60_000, caller.signal);
+            assert.strictEqual(d.signal.aborted, false);
+            caller.abort();
+            assert.deepStrictEqual([d.signal.aborted, d.timedOut()], [true, false]);
+            d.release();
+            const early = requestDeadline(60_000, caller.signal);
+            assert.deepStrictEqual([early.signal.aborted, early.timedOut()], [true, false]);
+            early.release();
+        });
+        it("after release, neither the timer nor the caller's signal fires it", async () => {
+            const caller = new AbortController();
+            const d = requestDeadline(10, caller.signal);
+            d.release();
+            caller.abort();
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            assert.deepStrictEqual([d.signal.aborted, d.timedOut()], [false, false]);
         });
     });
 });

@@ -209,7 +209,7 @@ describe("model-canary command line", function () {
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 90, v2: 10 });
         });
 
-        it("a stack locked by another update is a clear error naming the holder; `pulumi cancel` only for one that died; nothing is applied", () => {
+        it("a stack locked by another update is a clear error naming the holder, nothing applied; a dead holder's lock is taken over with a message", () => {
             // The lock a running `pulumi up` holds in a file backend, left by another process.
             const locks = path.join(new URL(project.ref.backendUrl!).pathname, ".pulumi", "locks", "organization", "model-canary", "test");
             fs.mkdirSync(locks, { recursive: true });
@@ -220,7 +220,6 @@ describe("model-canary command line", function () {
             const holders: [Record<string, unknown>, string][] = [
                 [{ pid: 1, hostname: "ci-runner" }, `(pid 1 on host ci-runner, since ${stamp}: this machine cannot check it; wait for it, and run \`pulumi cancel --stack test\` (with the same backend) only once you know it has ended)`],
                 [{ pid: process.pid, hostname: os.hostname() }, `(pid ${process.pid} on host ${os.hostname()}, since ${stamp}: it is running; wait for it to finish)`],
-                [{ pid: dead, hostname: os.hostname() }, `(pid ${dead} on host ${os.hostname()}, since ${stamp}: that process no longer runs, so its lock is left over; run \`pulumi cancel --stack test\` (with the same backend) to remove it, then retry)`],
             ];
             project.writeConfig({ serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 20 });
             for (const [holder, said] of holders) {
@@ -234,6 +233,14 @@ describe("model-canary command line", function () {
                 }
             }
             assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 90, v2: 10 });
+
+            // Left by a process that no longer runs (a `kill -9` mid-`up`): removed, said, and the `up` goes on.
+            fs.writeFileSync(lock, JSON.stringify({ pid: dead, hostname: os.hostname(), username: "pipeline", timestamp: at.toISOString() }));
+            const after = run(["up", "--stack", "test"], project);
+            assert.strictEqual(after.status, 0, after.stderr);
+            assert.ok(after.stderr.includes(`model-canary: removed Pulumi's lock of stack \`test\` left by pid ${dead} on host ${os.hostname()} (since ${stamp}), which ended without releasing it: process ${dead} no longer runs; the lock was ${lock}\n`), after.stderr);
+            assert.ok(!fs.existsSync(lock));
+            assert.deepStrictEqual(JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).applied.split, { v1: 80, v2: 20 });
         });
 
         it("`rollback` sends everything to stable at once", () => {

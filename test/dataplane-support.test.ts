@@ -1,7 +1,7 @@
 // The pure parts of the data-plane tests: the binomial tolerance of a measured split, and the
 // loopback check that gates every request.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -54,6 +54,45 @@ describe("data-plane test support", () => {
             const r = run("model-client", ["--xds", "10.244.0.9:15010", "--target", "xds:///model-service.default.svc.cluster.local:80"]);
             assert.strictEqual(r.status, 1, r.stderr);
             assert.strictEqual(r.stderr, 'model-client: --xds: address "10.244.0.9:15010" is outside 127.0.0.0/8; traffic must stay on this machine\n');
+        });
+
+        /** Starts `bin`, reads its ready line, sends `signal` and resolves with the line and how it ended. */
+        function readyThenSignal(bin: string, args: string[], signal: NodeJS.Signals): Promise<{ ready: Record<string, string>; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+            return new Promise((resolve, reject) => {
+                const child = spawn(path.join(dataplaneToolchainDir(), bin), args, { stdio: ["ignore", "pipe", "pipe"] });
+                let out = "";
+                let stderr = "";
+                let ready: Record<string, string> | undefined;
+                child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+                child.stdout.setEncoding("utf8").on("data", (c: string) => {
+                    out += c;
+                    if (ready || !out.includes("\n")) return;
+                    try {
+                        ready = JSON.parse(out.slice(0, out.indexOf("\n")));
+                    } catch (e) {
+                        child.kill("SIGKILL");
+                        reject(new Error(`${bin} printed ${JSON.stringify(out)} instead of its ready line`));
+                        return;
+                    }
+                    child.kill(signal);
+                });
+                child.on("error", reject);
+                child.on("exit", (code, sig) => (ready ? resolve({ ready, code, signal: sig, stderr }) : reject(new Error(`${bin} exited (${code ?? sig}) before it was ready: ${stderr}`))));
+            });
+        }
+
+        it("model-server and model-client print their addresses once they listen and exit 0 on SIGTERM or SIGINT", async () => {
+            for (const sig of ["SIGTERM", "SIGINT"] as const) {
+                const server = await readyThenSignal("model-server", ["--version", "v1", "--service", "s", "--grpc", "127.0.0.2:0"], sig);
+                assert.deepStrictEqual(Object.keys(server.ready), ["grpc", "http"]);
+                for (const a of Object.values(server.ready)) assert.match(a, /^127\.0\.0\.2:\d+$/);
+                assert.deepStrictEqual([server.code, server.signal, server.stderr], [0, null, ""]);
+
+                const client = await readyThenSignal("model-client", ["--target", "xds:///model-service.default.svc.cluster.local:80", "--admin", "127.0.0.1:0"], sig);
+                assert.deepStrictEqual(Object.keys(client.ready), ["admin"]);
+                assert.match(client.ready.admin, /^127\.0\.0\.1:\d+$/);
+                assert.deepStrictEqual([client.code, client.signal], [0, null], client.stderr);
+            }
         });
 
         it("a backend's behaviour is checked: a bad value is refused naming the key, and nothing changes", async () => {

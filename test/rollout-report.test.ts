@@ -10,6 +10,8 @@ import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { formatDuration } from "../rollout/report/format";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { niceTicks } from "../rollout/report/ticks";
+import { plotFrame, yGrid, yScale, type PlotArea } from "../rollout/report/plot";
+import { svgDocument } from "../rollout/report/svg";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -322,6 +324,37 @@ describe("rollout/report", () => {
             assert.deepStrictEqual(niceTicks(0, 1, 10), [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
             assert.deepStrictEqual(niceTicks(0, 0, 4), [-1, -0.5, 0, 0.5, 1]);
             assert.deepStrictEqual(niceTicks(100, 0, 2), [0, 50, 100]);
+        });
+    });
+
+    describe("the plot area both charts draw in (plot.ts) and the document around them", () => {
+        const area: PlotArea = { left: 76, top: 78, width: 800, height: 180 };
+        it("yScale runs from the first tick at the bottom to the last at the top", () => {
+            const y = yScale(area, [94, 96, 98, 100]);
+            assert.deepStrictEqual([y(94), y(97), y(100)], [258, 168, 78]);
+            assert.deepStrictEqual([0, 2.5, 5].map(yScale({ ...area, height: 140 }, [0, 2.5, 5])), [218, 148, 78]);
+        });
+        it("yGrid: a grid line and a label per tick, with the decimals the ticks need and the unit", () => {
+            assert.deepStrictEqual(yGrid(area, [98, 100], yScale(area, [98, 100])), [
+                `<line x1="76" y1="258" x2="876" y2="258" stroke="#e6e6e6"/>`,
+                `<text x="70" y="262" font-size="11" text-anchor="end" fill="#222222">98</text>`,
+                `<line x1="76" y1="78" x2="876" y2="78" stroke="#e6e6e6"/>`,
+                `<text x="70" y="82" font-size="11" text-anchor="end" fill="#222222">100</text>`,
+            ]);
+            const ticks = [0, 0.5, 1];
+            assert.deepStrictEqual(yGrid(area, ticks, yScale(area, ticks), "%").filter((s) => s.startsWith("<text")).map((s) => s.replace(/<[^>]*>/g, "")), ["0.0%", "0.5%", "1.0%"]);
+        });
+        it("plotFrame: the frame and the y-axis title written upwards beside the middle", () => {
+            assert.deepStrictEqual(plotFrame(area, "P99 latency (ms)", 12), [
+                `<rect x="76" y="78" width="800" height="180" fill="none" stroke="#333333"/>`,
+                `<text x="20" y="168" font-size="12" text-anchor="middle" fill="#222222" transform="rotate(-90 20 168)">P99 latency (ms)</text>`,
+            ]);
+        });
+        it("svgDocument: the XML declaration, the escaped title, a white background, then the body", () => {
+            assert.strictEqual(svgDocument(900, 300, "a < b", ["<g/>"]),
+                `<?xml version="1.0" encoding="UTF-8"?>\n` +
+                `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="300" viewBox="0 0 900 300" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">\n` +
+                `<title>a &lt; b</title>\n<rect x="0" y="0" width="900" height="300" fill="#ffffff"/>\n<g/>\n</svg>\n`);
         });
     });
 

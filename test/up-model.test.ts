@@ -4,11 +4,13 @@
 // any model is held.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as os from "os";
+import * as path from "path";
 import { openStack, upStack } from "../stacks/automation";
 import { acquireStackLock } from "../stacks/lock";
 import { readProjectConfig } from "../stacks/settings";
-import { makeProject, sourceCli, TestProject } from "./support/engine";
+import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 
 const entry = (name: string) => ({
     stable: { version: "v1", image: `registry.example.com/ml/${name}:v1` },
@@ -102,5 +104,27 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
         assert.strictEqual(up.stderr, `${whole}\n`);
         assert.match(up.stdout, /\nmodel-canary: stack upmodel model ranker serves v1 99%, v2 1%\n$/);
         assert.deepStrictEqual([split("ranker"), split("fraud"), split("churn")], [{ v1: 99, v2: 1 }, { v1: 90, v2: 10 }, { v1: 50, v2: 50 }]);
+    });
+
+    it("`promote --model` that cannot be scoped is refused while another model is held, before its config is edited", () => {
+        // A key outside `models` changed since the last update: the next update is a whole one.
+        assert.strictEqual(runPulumi(project, ["config", "set", "kubernetes:suppressHelmHookWarnings", "true"]).status, 0);
+        const whole = "model-canary: promoting `fraud` updates every model of stack `upmodel`: config outside `models` changed since the last update";
+        const settings = () => fs.readFileSync(path.join(project.dir, `Pulumi.${project.ref.stack}.yaml`), "utf8");
+        const before = { settings: settings(), rendered: rendered() };
+        const lock = acquireStackLock(project.ref, "rollout", { model: "churn" });
+        try {
+            const refused = cli(["promote", "--model", "fraud", "--force"]);
+            assert.strictEqual(refused.status, 1);
+            assert.strictEqual(refused.stderr, `${whole}\n${refusal("churn", lock.holder.startedAt)}\n`);
+            assert.strictEqual(settings(), before.settings);
+            assert.deepStrictEqual(changedSince(before.rendered), []);
+        } finally {
+            lock.release();
+        }
+        const promoted = cli(["promote", "--model", "fraud", "--force"]);
+        assert.strictEqual(promoted.status, 0, promoted.stderr);
+        assert.strictEqual(promoted.stderr, `${whole}\n`);
+        assert.deepStrictEqual([split("fraud"), project.rendered().has("Deployment/fraud-v1"), split("churn")], [{ v2: 100 }, false, { v1: 50, v2: 50 }]);
     });
 });

@@ -3,7 +3,8 @@
 import { isMetricError, type MetricValue, type WorkloadMeasurement } from "../../analysis/verdict";
 import type { AnalysisRecord, RolloutOutcome, RolloutRecord } from "../record";
 import { fmtNum, isFiniteNumber, parseTime, subjectOf } from "./format";
-import { haloed, line, num, palette, text, xml } from "./svg";
+import { plotFrame, yGrid, yScale, type PlotArea } from "./plot";
+import { haloed, line, num, palette, svgDocument, text } from "./svg";
 import { decimalsOf, niceTicks } from "./ticks";
 
 /** Layout in SVG user units; both charts share the x scale so their ticks line up. */
@@ -42,7 +43,6 @@ interface ChartSpec {
     id: "success-rate" | "p99-latency";
     top: number;
     title: string;
-    domain: [number, number];
     ticks: number[];
     threshold?: { value: number; label: string };
     points: Point[];
@@ -98,7 +98,6 @@ export function renderReportSvg(record: RolloutRecord): string {
             id: "success-rate",
             top: SVG.successTop,
             title: "Success rate (%)",
-            domain: [successTicks[0], successTicks[successTicks.length - 1]],
             ticks: successTicks,
             threshold: minSuccess !== undefined ? { value: minSuccess, label: `min ${fmtNum(minSuccess)}%` } : undefined,
             points: successPoints,
@@ -107,7 +106,6 @@ export function renderReportSvg(record: RolloutRecord): string {
             id: "p99-latency",
             top: SVG.p99Top,
             title: "P99 latency (ms)",
-            domain: [p99Ticks[0], p99Ticks[p99Ticks.length - 1]],
             ticks: p99Ticks,
             threshold: maxP99 !== undefined ? { value: maxP99, label: `max ${fmtNum(maxP99)} ms` } : undefined,
             points: p99Points,
@@ -116,8 +114,6 @@ export function renderReportSvg(record: RolloutRecord): string {
 
     const body: string[] = [];
     const title = `Rollout ${subjectOf(record)}: ${record.stableVersion} → ${record.canaryVersion} (${outcomeText(record.outcome)})`;
-    body.push(`<title>${xml(title)}</title>`);
-    body.push(`<rect x="0" y="0" width="${SVG.width}" height="${SVG.height}" fill="#ffffff"/>`);
     body.push(text(SVG.left, 24, title, { "font-size": 15, "font-weight": "bold" }));
     body.push(legend());
 
@@ -167,35 +163,23 @@ export function renderReportSvg(record: RolloutRecord): string {
     }
     body.push(text(SVG.left + PLOT_WIDTH / 2, axisY + 38, "Time since rollout start (s)", { "font-size": 12, "text-anchor": "middle", fill: SVG.colors.text }));
 
-    return (
-        `<?xml version="1.0" encoding="UTF-8"?>\n` +
-        `<svg xmlns="http://www.w3.org/2000/svg" width="${SVG.width}" height="${SVG.height}" viewBox="0 0 ${SVG.width} ${SVG.height}" ` +
-        `font-family="DejaVu Sans, Helvetica, Arial, sans-serif">\n` +
-        body.join("\n") +
-        `\n</svg>\n`
-    );
+    return svgDocument(SVG.width, SVG.height, title, body);
 }
 
 function renderChart(chart: ChartSpec, x: (t: number) => number, xTicks: number[], noAnalyses: boolean): string {
-    const top = chart.top;
-    const bottom = top + SVG.chartHeight;
-    const [d0, d1] = chart.domain;
-    const y = (v: number): number => bottom - ((v - d0) / (d1 - d0)) * SVG.chartHeight;
+    const area: PlotArea = { left: SVG.left, top: chart.top, width: PLOT_WIDTH, height: SVG.chartHeight };
+    const top = area.top;
+    const bottom = top + area.height;
+    const y = yScale(area, chart.ticks);
     const right = SVG.left + PLOT_WIDTH;
     const parts: string[] = [];
     parts.push(`<g class="chart" data-chart="${chart.id}">`);
 
     // Grid first so that everything else draws over it.
-    const yDecimals = decimalsOf(chart.ticks);
-    for (const tick of chart.ticks) {
-        const py = y(tick);
-        parts.push(line(SVG.left, py, right, py, { stroke: SVG.colors.grid }));
-        parts.push(text(SVG.left - 6, py + 4, tick.toFixed(yDecimals), { "font-size": 11, "text-anchor": "end", fill: SVG.colors.text }));
-    }
+    parts.push(...yGrid(area, chart.ticks, y));
     for (const tick of xTicks) parts.push(line(x(tick), top, x(tick), bottom, { stroke: SVG.colors.grid }));
-    parts.push(`<rect x="${num(SVG.left)}" y="${num(top)}" width="${num(PLOT_WIDTH)}" height="${SVG.chartHeight}" fill="none" stroke="${SVG.colors.axis}"/>`);
+    parts.push(...plotFrame(area, chart.title, 12));
     const midY = top + SVG.chartHeight / 2;
-    parts.push(text(20, midY, chart.title, { "font-size": 12, "text-anchor": "middle", fill: SVG.colors.text, transform: `rotate(-90 20 ${num(midY)})` }));
 
     if (chart.threshold) {
         const py = y(chart.threshold.value);

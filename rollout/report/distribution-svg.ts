@@ -5,8 +5,9 @@ import type { CheckResult } from "../../analysis/verdict";
 import { planLabels, type RolloutRecord, type StepRecord } from "../record";
 import { fmtNum, shorten, subjectOf } from "./format";
 import { bucketLabels, sharedBuckets, sharesPercent, stepPredictions, type StepPredictions } from "./predictions";
-import { haloed, line, num, palette, text, xml } from "./svg";
-import { decimalsOf, niceTicks } from "./ticks";
+import { plotFrame, yGrid, yScale, type PlotArea } from "./plot";
+import { haloed, num, palette, svgDocument, text } from "./svg";
+import { niceTicks } from "./ticks";
 
 const LAYOUT = {
     width: 900,
@@ -41,19 +42,11 @@ export function renderPredictionsSvg(record: RolloutRecord): string | undefined 
 
     const body: string[] = [];
     const title = `Predictions, ${subjectOf(record)}: stable ${record.stableVersion} vs canary ${record.canaryVersion}`;
-    body.push(`<title>${xml(title)}</title>`);
-    body.push(`<rect x="0" y="0" width="${LAYOUT.width}" height="${height}" fill="#ffffff"/>`);
     body.push(text(LAYOUT.left, 24, title, { "font-size": 15, "font-weight": "bold", fill: LAYOUT.colors.text }));
     body.push(legend());
     panels.forEach(({ step, p }, i) => body.push(panel(step, p, total, LAYOUT.header + i * LAYOUT.panelHeight)));
 
-    return (
-        `<?xml version="1.0" encoding="UTF-8"?>\n` +
-        `<svg xmlns="http://www.w3.org/2000/svg" width="${LAYOUT.width}" height="${height}" viewBox="0 0 ${LAYOUT.width} ${height}" ` +
-        `font-family="DejaVu Sans, Helvetica, Arial, sans-serif">\n` +
-        body.join("\n") +
-        `\n</svg>\n`
-    );
+    return svgDocument(LAYOUT.width, height, title, body);
 }
 
 function panel(step: StepRecord, p: StepPredictions, total: number, top: number): string {
@@ -69,23 +62,18 @@ function panel(step: StepRecord, p: StepPredictions, total: number, top: number)
         x += label.length * 6.8 + 14;
     }
 
-    const plotTop = top + LAYOUT.plotTop;
-    const bottom = plotTop + LAYOUT.plotHeight;
-    const right = LAYOUT.left + PLOT_WIDTH;
+    const area: PlotArea = { left: LAYOUT.left, top: top + LAYOUT.plotTop, width: PLOT_WIDTH, height: LAYOUT.plotHeight };
+    const bottom = area.top + area.height;
     const layout = sharedBuckets(p);
     const canary = p.canary && layout ? sharesPercent(p.canary) : undefined;
     const stable = p.stable && layout ? sharesPercent(p.stable) : undefined;
     const high = Math.max(0, ...(canary ?? []), ...(stable ?? []));
+    // The axis starts at 0: a bar's height is its share.
     const ticks = niceTicks(0, high > 0 ? high * 1.05 : 10, 4);
-    const y = (v: number): number => bottom - (v / ticks[ticks.length - 1]) * LAYOUT.plotHeight;
-    const decimals = decimalsOf(ticks);
-    for (const t of ticks) {
-        parts.push(line(LAYOUT.left, y(t), right, y(t), { stroke: c.grid }));
-        parts.push(text(LAYOUT.left - 6, y(t) + 4, `${t.toFixed(decimals)}%`, { "font-size": 11, "text-anchor": "end", fill: c.text }));
-    }
-    parts.push(`<rect x="${num(LAYOUT.left)}" y="${num(plotTop)}" width="${num(PLOT_WIDTH)}" height="${LAYOUT.plotHeight}" fill="none" stroke="${c.axis}"/>`);
-    const midY = plotTop + LAYOUT.plotHeight / 2;
-    parts.push(text(20, midY, "Share of predictions", { "font-size": 11, "text-anchor": "middle", fill: c.text, transform: `rotate(-90 20 ${num(midY)})` }));
+    const y = yScale(area, ticks);
+    parts.push(...yGrid(area, ticks, y, "%"));
+    parts.push(...plotFrame(area, "Share of predictions", 11));
+    const midY = area.top + area.height / 2;
 
     if (layout) {
         const names = bucketLabels(layout);

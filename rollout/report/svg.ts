@@ -48,3 +48,17 @@ export const palette = {
     text: "#222222",
     muted: "#777777",
 } as const;
+
+/**
+ * A standalone SVG document: `title` as its accessible name, a white background (so it reads the
+ * same on a dark page), then `body`. No fonts, images or scripts are fetched.
+ */
+export function svgDocument(width: number, height: number, title: string, body: string[]): string {
+    return (
+        `<?xml version="1.0" encoding="UTF-8"?>\n` +
+        `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+        `font-family="DejaVu Sans, Helvetica, Arial, sans-serif">\n` +
+        [`<title>${xml(title)}</title>`, `<rect x="0" y="0" width="${width}" height="${height}" fill="#ffffff"/>`, ...body].join("\n") +
+        `\n</svg>\n`
+    );
+}

@@ -98,3 +98,29 @@ export function runPulumi(project: TestProject, args: string[]): { status: numbe
 
 /** The `model-canary` command from the TypeScript sources (tests exercise the checkout, not dist/). */
 export const sourceCli = path.join(__dirname, "model-canary-source.js");
+
+/**
+ * SIGKILLs what a killed engine leaves running in the project: the engine starts its plugins (the
+ * Kubernetes provider) in process groups of their own, in the project directory, so killing the
+ * update's group orphans them, idle but alive.
+ */
+export function killLeftoversIn(dir: string): number[] {
+    const killed: number[] = [];
+    for (const pid of fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+        let cwd: string;
+        try {
+            cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+        } catch {
+            continue; // gone, or not ours to read
+        }
+        if (cwd === dir || cwd.startsWith(`${dir}/`) || cwd === `${dir} (deleted)`) {
+            try {
+                process.kill(Number(pid), "SIGKILL");
+                killed.push(Number(pid));
+            } catch {
+                // ended meanwhile
+            }
+        }
+    }
+    return killed;
+}

@@ -16,10 +16,10 @@
  */
 import { spawn, type ChildProcess } from "child_process";
 import fs from "fs";
-import net from "net";
 import os from "os";
 import path from "path";
 import { PrometheusClient } from "../../analysis/prometheus";
+import { freePort } from "../../cluster/controlplane";
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
 
@@ -362,17 +362,5 @@ function allThreadsStopped(pid: number): boolean {
         } catch {
             return true; // thread exited
         }
-    });
-}
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.unref();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address() as net.AddressInfo;
-            srv.close(() => resolve(port));
-        });
     });
 }

@@ -26,31 +26,17 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+log_tag="toolchain(cluster)"
+subject="the local control plane"
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 
-log() { printf 'toolchain(cluster): %s\n' "$*" >&2; }
-die() {
-	printf 'toolchain(cluster): error: %s\n' "$*" >&2
-	exit 1
-}
-
-# shellcheck source=versions.env
-source "$here/versions.env" || die "cannot read $here/versions.env"
-: "${KUBERNETES_VERSION:?KUBERNETES_VERSION missing from versions.env}"
-: "${KUBERNETES_STAGING_VERSION:?KUBERNETES_STAGING_VERSION missing from versions.env}"
-: "${KUBERNETES_SAMPLE_APISERVER_VERSION:?KUBERNETES_SAMPLE_APISERVER_VERSION missing from versions.env}"
-: "${ETCD_VERSION:?ETCD_VERSION missing from versions.env}"
-: "${KWOK_VERSION:?KWOK_VERSION missing from versions.env}"
-: "${ISTIO_API_VERSION:?ISTIO_API_VERSION missing from versions.env}"
+load_versions KUBERNETES_VERSION KUBERNETES_STAGING_VERSION KUBERNETES_SAMPLE_APISERVER_VERSION ETCD_VERSION KWOK_VERSION ISTIO_API_VERSION
 
 readonly tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 readonly data_files=(kwok-stages.yaml istio-crds.yaml)
 
-# --- where things are --------------------------------------------------------
-
-cache_root=${MODEL_CANARY_CACHE:-${XDG_CACHE_HOME:-${HOME:?HOME is not set; set MODEL_CANARY_CACHE}/.cache}/model-canary}
-[[ $cache_root == /* ]] || cache_root=$PWD/$cache_root
-toolchain_dir=$cache_root/toolchain/cluster-k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_istio-api-${ISTIO_API_VERSION}
-bin_dir=$toolchain_dir/bin
+use_cache_dir "cluster-k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_istio-api-${ISTIO_API_VERSION}"
 
 module_dir() {
 	case $1 in
@@ -91,9 +77,8 @@ version_of() { # $1 tool name, $2 binary path
 	esac
 }
 
-go_build_flags=(-mod=readonly -trimpath -buildvcs=false)
-go_build_env=(CGO_ENABLED=0 GOWORK=off)
-
+# kwok's stages are fingerprinted with the kwok wrapper module (it pins their version), Istio's
+# CRDs by the istio.io/api version.
 fingerprint() { # $1 tool name or data file
 	local dir
 	case $1 in
@@ -101,69 +86,24 @@ fingerprint() { # $1 tool name or data file
 	istio-crds.yaml) printf 'istio.io/api v%s kubernetes/customresourcedefinitions.gen.yaml\n' "$ISTIO_API_VERSION" | sha256sum | cut -d' ' -f1 && return ;;
 	*) dir=$(module_dir "$1") ;;
 	esac
-	{
-		(cd "$dir" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
-			LC_ALL=C sort -z | xargs -0 sha256sum)
-		printf '%s\n' "$1" "$(main_package "$1")" "$(version_ldflags "$1")" "${go_build_flags[*]}" "${go_build_env[*]}"
-	} | sha256sum | cut -d' ' -f1
-}
-
-up_to_date() { # $1 tool name or data file
-	[[ -f $bin_dir/$1 && -f $bin_dir/.$1.stamp ]] &&
-		[[ $(<"$bin_dir/.$1.stamp") == "$(fingerprint "$1")" ]]
-}
-
-all_up_to_date() {
-	local t
-	for t in "${tools[@]}" "${data_files[@]}"; do
-		up_to_date "$t" || return 1
-	done
-}
-
-need_go() {
-	command -v go >/dev/null 2>&1 ||
-		die "the Go toolchain (go) is not on PATH; it is needed to build the local control plane"
+	module_hashes "$dir" | digest "$1" "$(main_package "$1")" "$(version_ldflags "$1")"
 }
 
 check_requires() { # $1 tool name
-	local gomod want
-	gomod=$(module_dir "$1")/go.mod
+	local want
 	case $1 in
 	etcd) want="go.etcd.io/etcd/server/v3 v${ETCD_VERSION}" ;;
 	kwok) want="sigs.k8s.io/kwok v${KWOK_VERSION}" ;;
 	*) want="k8s.io/kubernetes v${KUBERNETES_VERSION}" ;;
 	esac
-	grep -Eq "^[[:space:]]*(require[[:space:]]+)?${want//./\\.}( |$)" "$gomod" ||
-		die "$gomod does not require '$want' (versions.env changed?); run: bash toolchain/cluster/ensure.sh --sync"
+	require_in_go_mod "$(module_dir "$1")/go.mod" "$want"
 }
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-# Move a finished file into place atomically (same file system), then record its fingerprint;
-# an interrupted run leaves either no file or a file without a matching stamp: both are redone.
-install_file() { # $1 name, $2 scratch dir, $3 fingerprint
-	mv -f "$2/$1" "$bin_dir/$1"
-	printf '%s\n' "$3" >"$2/$1.stamp"
-	mv -f "$2/$1.stamp" "$bin_dir/.$1.stamp"
-}
-
-build_tool() { # $1 tool name, $2 scratch dir
-	local name=$1 scratch=$2 src start got want fp
-	start=$(now)
-	check_requires "$name"
-	fp=$(fingerprint "$name")
-	src=$(module_dir "$name")
-	log "building $name (go build $(main_package "$name") in $src)"
-	if ! (cd "$src" && env "${go_build_env[@]}" go build "${go_build_flags[@]}" \
-		-ldflags "-s -w $(version_ldflags "$name")" -o "$scratch/$name" "$(main_package "$name")") >&2; then
-		die "building $name failed (see the go output above)"
-	fi
-	want=$(expected_version_line "$name")
-	got=$(version_of "$name" "$scratch/$name") || die "the freshly built $name does not run ($scratch/$name)"
-	grep -qE "^${want//./\\.}( |$)" <<<"$got" || die "the freshly built $name reports '$got', expected a line starting '$want'"
-	install_file "$name" "$scratch" "$fp"
-	log "built $name in $(elapsed "$start")s"
+check_binary() { # $1 tool name, $2 binary path
+	local got want
+	want=$(expected_version_line "$1")
+	got=$(version_of "$1" "$2") || die "the freshly built $1 does not run ($2)"
+	grep -qE "^${want//./\\.}( |$)" <<<"$got" || die "the freshly built $1 reports '$got', expected a line starting '$want'"
 }
 
 module_source_dir() { # $1 module@version; prints its directory in the module cache (downloads it)
@@ -198,49 +138,14 @@ make_data_file() { # $1 file name, $2 scratch dir
 	log "wrote $name"
 }
 
-ensure_built() {
-	mkdir -p "$bin_dir" || die "cannot create $bin_dir"
-	local lock=$toolchain_dir/.lock
-	exec 9>"$lock" || die "cannot open lock file $lock"
-	if ! flock -n 9; then
-		log "waiting for another build of the control plane to finish (lock: $lock)"
-		flock 9 || die "cannot lock $lock"
-	fi
-	rm -rf "$toolchain_dir"/.build.*
-	scratch=$(mktemp -d "$toolchain_dir/.build.XXXXXX") || die "cannot create a scratch directory"
-	trap 'rm -rf "$scratch"' EXIT
-
-	local t start
-	start=$(now)
-	for t in "${tools[@]}"; do
-		up_to_date "$t" && continue
-		need_go
-		build_tool "$t" "$scratch"
-	done
-	for t in "${data_files[@]}"; do
-		up_to_date "$t" && continue
-		need_go
-		make_data_file "$t" "$scratch"
-	done
-	log "control plane ready in $bin_dir ($(elapsed "$start")s)"
-}
-
 sync_go_mod() {
-	need_go
 	local d mod
-	d=$(module_dir etcd)
-	log "updating $d"
-	(cd "$d" && GOWORK=off go get "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" && GOWORK=off go mod tidy) >&2 ||
-		die "updating $d failed"
-	d=$(module_dir kwok)
-	log "updating $d"
-	(cd "$d" && GOWORK=off go get "sigs.k8s.io/kwok@v${KWOK_VERSION}" && GOWORK=off go mod tidy) >&2 ||
-		die "updating $d failed"
+	update_module "$(module_dir etcd)" "go.etcd.io/etcd/server/v3@v${ETCD_VERSION}"
+	update_module "$(module_dir kwok)" "sigs.k8s.io/kwok@v${KWOK_VERSION}"
 	# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with
 	# ./staging/...; those replaces do not apply to a dependency, so ours point every staging
 	# module at its published release.
 	d=$(module_dir kube-apiserver)
-	log "updating $d"
 	mod=$(cd / && GOWORK=off go mod download -json "k8s.io/kubernetes@v${KUBERNETES_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
 	[[ -f $mod ]] || die "cannot download k8s.io/kubernetes@v${KUBERNETES_VERSION}"
 	{
@@ -251,29 +156,10 @@ sync_go_mod() {
 		printf ')\n'
 	} >"$d/go.mod.new"
 	mv "$d/go.mod.new" "$d/go.mod"
-	(cd "$d" && GOWORK=off go mod tidy) >&2 || die "updating $d failed"
-	log "go.mod/go.sum files updated; review and commit them with versions.env"
+	update_module "$d"
 }
 
 # --- main ----------------------------------------------------------------------
 
-case ${1:-} in
-"") ;;
---sync)
-	sync_go_mod
-	exit 0
-	;;
--h | --help)
-	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
-	exit 0
-	;;
-*) die "unknown argument '$1' (try --help)" ;;
-esac
-
-if all_up_to_date; then
-	echo "$bin_dir"
-	exit 0
-fi
-
-ensure_built
-echo "$bin_dir"
+handle_args "$@"
+provide

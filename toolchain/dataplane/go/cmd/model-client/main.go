@@ -28,10 +28,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,6 +46,7 @@ import (
 
 	"model-canary/toolchain/dataplane/internal/loopback"
 	"model-canary/toolchain/dataplane/internal/model"
+	"model-canary/toolchain/dataplane/internal/serve"
 
 	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver and balancers
 )
@@ -85,21 +86,7 @@ func (t *tally) record(version string, p *peer.Peer, err error) {
 func (t *tally) snapshot() map[string]any {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	cp := func(m map[string]int) map[string]int {
-		out := make(map[string]int, len(m))
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
-	cp64 := func(m map[string]int64) map[string]int64 {
-		out := make(map[string]int64, len(m))
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
-	return map[string]any{"sent": t.Sent, "versions": cp(t.Versions), "errors": cp(t.Errors), "peers": cp(t.Peers), "lastSeenMs": cp64(t.LastSeen), "lastPeerMs": cp64(t.LastPeer)}
+	return map[string]any{"sent": t.Sent, "versions": maps.Clone(t.Versions), "errors": maps.Clone(t.Errors), "peers": maps.Clone(t.Peers), "lastSeenMs": maps.Clone(t.LastSeen), "lastPeerMs": maps.Clone(t.LastPeer)}
 }
 
 type load struct {
@@ -246,14 +233,12 @@ func run(xdsAddr, target, admin, namespace, name string) error {
 	)
 	decode := func(w http.ResponseWriter, r *http.Request, stream bool) (load, bool) {
 		var l load
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be a JSON object with count, rps and headers: " + err.Error()})
+		if err := serve.DecodeJSON(r, &l); err != nil {
+			serve.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be a JSON object with count, rps and headers: " + err.Error()})
 			return l, false
 		}
 		if err := l.validate(stream); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			serve.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return l, false
 		}
 		return l, true
@@ -266,7 +251,7 @@ func run(xdsAddr, target, admin, namespace, name string) error {
 		}
 		t := newTally()
 		c.pace(r.Context(), l, t)
-		writeJSON(w, http.StatusOK, t.snapshot())
+		serve.WriteJSON(w, http.StatusOK, t.snapshot())
 	})
 	mux.HandleFunc("POST /stream", func(w http.ResponseWriter, r *http.Request) {
 		l, ok := decode(w, r, true)
@@ -277,7 +262,7 @@ func run(xdsAddr, target, admin, namespace, name string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if streamCancel != nil {
-			writeJSON(w, http.StatusConflict, map[string]string{"error": "a stream is already running; DELETE /stream first"})
+			serve.WriteJSON(w, http.StatusConflict, map[string]string{"error": "a stream is already running; DELETE /stream first"})
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -287,17 +272,17 @@ func run(xdsAddr, target, admin, namespace, name string) error {
 			defer close(done)
 			c.pace(ctx, l, t)
 		}()
-		writeJSON(w, http.StatusOK, map[string]any{"rps": l.RPS, "headers": l.Headers})
+		serve.WriteJSON(w, http.StatusOK, map[string]any{"rps": l.RPS, "headers": l.Headers})
 	})
 	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		t := streamTally
 		mu.Unlock()
 		if t == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no stream has run; POST /stream starts one"})
+			serve.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "no stream has run; POST /stream starts one"})
 			return
 		}
-		writeJSON(w, http.StatusOK, t.snapshot())
+		serve.WriteJSON(w, http.StatusOK, t.snapshot())
 	})
 	mux.HandleFunc("DELETE /stream", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -305,12 +290,12 @@ func run(xdsAddr, target, admin, namespace, name string) error {
 		streamCancel = nil
 		mu.Unlock()
 		if cancel == nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no stream is running"})
+			serve.WriteJSON(w, http.StatusNotFound, map[string]string{"error": "no stream is running"})
 			return
 		}
 		cancel()
 		<-done
-		writeJSON(w, http.StatusOK, t.snapshot())
+		serve.WriteJSON(w, http.StatusOK, t.snapshot())
 	})
 
 	al, err := loopback.Listen(admin)
@@ -318,16 +303,7 @@ func run(xdsAddr, target, admin, namespace, name string) error {
 		return fmt.Errorf("--admin: %w", err)
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	errs := make(chan error, 1)
-	go func() { errs <- hs.Serve(al) }()
-	ready, _ := json.Marshal(map[string]string{"admin": al.Addr().String()})
-	fmt.Println(string(ready))
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case <-sig:
-	case err := <-errs:
+	if err := serve.Run(map[string]string{"admin": al.Addr().String()}, func() error { return hs.Serve(al) }); err != nil {
 		return err
 	}
 	mu.Lock()
@@ -335,13 +311,5 @@ func run(xdsAddr, target, admin, namespace, name string) error {
 		streamCancel()
 	}
 	mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	return hs.Shutdown(ctx)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	return serve.Shutdown(hs)
 }

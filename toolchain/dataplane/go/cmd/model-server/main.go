@@ -22,7 +22,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,10 +30,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +43,7 @@ import (
 
 	"model-canary/toolchain/dataplane/internal/loopback"
 	"model-canary/toolchain/dataplane/internal/model"
+	"model-canary/toolchain/dataplane/internal/serve"
 )
 
 // Istio's default request duration buckets (ms).
@@ -223,55 +221,38 @@ func run(grpcAddr, httpAddr, app, version, workload, namespace, service string, 
 		s.mu.Lock()
 		b := s.b
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, b)
+		serve.WriteJSON(w, http.StatusOK, b)
 	})
 	mux.HandleFunc("PUT /behaviour", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		b := s.b
 		s.mu.Unlock()
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be a JSON object with errorRatio, latencyMs, predictionShift, errorCode: " + err.Error()})
+		if err := serve.DecodeJSON(r, &b); err != nil {
+			serve.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be a JSON object with errorRatio, latencyMs, predictionShift, errorCode: " + err.Error()})
 			return
 		}
 		if err := b.validate(); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			serve.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
 		s.mu.Lock()
 		s.b = b
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, b)
+		serve.WriteJSON(w, http.StatusOK, b)
 	})
 	mux.HandleFunc("GET /counts", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"ok": s.ok, "failed": s.failed, "scrapes": s.scrapes, "lastScrapeMs": s.scraped})
+		serve.WriteJSON(w, http.StatusOK, map[string]any{"ok": s.ok, "failed": s.failed, "scrapes": s.scrapes, "lastScrapeMs": s.scraped})
 	})
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
-	errs := make(chan error, 2)
-	go func() { errs <- gs.Serve(gl) }()
-	go func() { errs <- hs.Serve(hl) }()
-	ready, _ := json.Marshal(map[string]string{"grpc": gl.Addr().String(), "http": hl.Addr().String()})
-	fmt.Println(string(ready))
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case <-sig:
-	case err := <-errs:
+	err = serve.Run(map[string]string{"grpc": gl.Addr().String(), "http": hl.Addr().String()},
+		func() error { return gs.Serve(gl) },
+		func() error { return hs.Serve(hl) })
+	if err != nil {
 		return err
 	}
 	gs.Stop()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	return hs.Shutdown(ctx)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	return serve.Shutdown(hs)
 }
