@@ -3,20 +3,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { projectDir } from "../stacks/automation";
 import { parseStackConfig } from "../stacks/config";
 import { engineConfigView, readProjectConfig } from "../stacks/settings";
-import { ValidationError } from "../components";
 import { drain, installMocks, settle } from "./support/mocks";
+import { refusalProblems } from "./support/refusal";
 
 const stableJson = JSON.stringify({ version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 });
 const canaryJson = JSON.stringify({ version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 });
 
 function problemsOf(all: Record<string, string>): string[] {
-    try {
-        parseStackConfig(all, "dev");
-    } catch (e) {
-        assert.ok(e instanceof ValidationError);
-        return e.problems;
-    }
-    assert.fail("expected the config to be refused");
+    return refusalProblems(() => parseStackConfig(all, "dev"), "expected the config to be refused");
 }
 
 /** Pulumi.dev.yaml's config the way the engine hands it to a program. */

@@ -3,10 +3,10 @@
 // cannot work, and every problem named at the key that holds the value. Pure, through the parser
 // the program and every command use.
 import * as assert from "assert";
-import { ValidationError } from "../components";
 import { parseStackConfig } from "../stacks/config";
 import { mergeDefaults } from "../stacks/models";
 import { planScope, sharedConfigDigest } from "../stacks/scope";
+import { refusalProblems } from "./support/refusal";
 
 const v = (version: string) => ({ version, image: `registry.example.com/ml/runner:${version}` });
 const fraud = { stable: v("v1"), canary: v("v2"), canaryWeight: 10 };
@@ -23,13 +23,7 @@ function engine(config: Record<string, unknown>): Record<string, string> {
 }
 
 function problemsOf(config: Record<string, unknown>, secretPaths: (string | number)[][] = []): string[] {
-    try {
-        parseStackConfig(engine(config), "prod", secretPaths);
-    } catch (e) {
-        assert.ok(e instanceof ValidationError, String(e));
-        return e.problems;
-    }
-    assert.fail("expected the config to be refused");
+    return refusalProblems(() => parseStackConfig(engine(config), "prod", secretPaths), "expected the config to be refused");
 }
 
 describe("stack-wide `defaults` for many models", () => {

@@ -3,18 +3,13 @@
 import * as assert from "assert";
 import { limits, quantityValue, validateModelCanaryArgs, ValidationError } from "../components";
 import { parseStackConfig } from "../stacks/config";
+import { refusalProblems } from "./support/refusal";
 
 const stable = { version: "v1", image: "registry.example.com/team/model-runner:v1" };
 const canary = { version: "v2", image: "registry.example.com/team/model-runner:v2" };
 
 function problemsOf(input: unknown): string[] {
-    try {
-        validateModelCanaryArgs(input);
-    } catch (e) {
-        assert.ok(e instanceof ValidationError, `expected a ValidationError, got ${e}`);
-        return e.problems;
-    }
-    assert.fail(`expected ${JSON.stringify(input).slice(0, 200)} to be refused`);
+    return refusalProblems(() => validateModelCanaryArgs(input), `expected ${JSON.stringify(input).slice(0, 200)} to be refused`);
 }
 
 const route = (match: Record<string, string>) => ({ stable, canary, headerRoutes: [{ header: "x-canary-version", version: "v2", ...match }] });

@@ -9,6 +9,7 @@ import { commentMarker, renderPreviewMarkdown } from "../preview/markdown";
 import { StackOperationError } from "../stacks/automation";
 import { rollbackConfig } from "../stacks/recovery";
 import { drain, installMocks, settle } from "./support/mocks";
+import { refusalProblems } from "./support/refusal";
 
 const v = (version: string, image = `registry.example.com/ml/runner:${version}`) => ({ version, image });
 const fraud = { stable: v("v1"), canary: v("v2"), canaryWeight: 10, headerRoutes: [{ header: "x-canary-version", exact: "v2", version: "v2" }] };
@@ -20,13 +21,7 @@ function engine(config: Record<string, unknown>): Record<string, string> {
 }
 
 function problemsOf(config: Record<string, unknown>): string[] {
-    try {
-        parseStackConfig(engine(config), "prod");
-    } catch (e) {
-        assert.ok(e instanceof ValidationError, String(e));
-        return e.problems;
-    }
-    assert.fail("expected the config to be refused");
+    return refusalProblems(() => parseStackConfig(engine(config), "prod"), "expected the config to be refused");
 }
 
 describe("the `models` map and the one-model shorthand", () => {

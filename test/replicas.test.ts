@@ -1,18 +1,13 @@
 // `canary.replicas: auto`: the canary's pod count follows its traffic. Pure tables.
 import * as assert from "assert";
-import { autoReplicaCounts, scaleDownHolds, shareOf, validateModelCanaryArgs, ValidationError } from "../components";
+import { autoReplicaCounts, scaleDownHolds, shareOf, validateModelCanaryArgs } from "../components";
+import { refusalProblems } from "./support/refusal";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: "auto" };
 
 function problemsOf(input: unknown): string[] {
-    try {
-        validateModelCanaryArgs(input);
-    } catch (e) {
-        assert.ok(e instanceof ValidationError, String(e));
-        return e.problems;
-    }
-    assert.fail("expected the arguments to be refused");
+    return refusalProblems(() => validateModelCanaryArgs(input), "expected the arguments to be refused");
 }
 
 describe("canary.replicas: auto", () => {

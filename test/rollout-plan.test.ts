@@ -1,15 +1,9 @@
 import * as assert from "assert";
-import { ValidationError } from "../components";
 import { planSteps, remainingSteps, resolvePlan } from "../stacks/rollout-plan";
+import { refusalProblems } from "./support/refusal";
 
 function problemsOf(block: Record<string, unknown> | undefined, flags = {}): string[] {
-    try {
-        resolvePlan(block, flags);
-    } catch (e) {
-        assert.ok(e instanceof ValidationError, String(e));
-        return e.problems;
-    }
-    assert.fail("expected the plan to be refused");
+    return refusalProblems(() => resolvePlan(block, flags), "expected the plan to be refused");
 }
 
 describe("rollout plan", () => {

@@ -7,24 +7,19 @@ import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { runCustomCheck } from "../analysis/custom";
-import { formatPath, redact, secureLeaves, ValidationError } from "../components";
+import { formatPath, redact, secureLeaves } from "../components";
 import { resolvePlan } from "../stacks/rollout-plan";
 import * as pulumi from "@pulumi/pulumi";
 import { componentArgs, engineSecretPaths, kubeconfigInput, envSecretRevisions, parseStackConfig, secretRevisionAnnotation } from "../stacks/config";
 import { checkProjectConfig, editProjectConfig, readProjectConfig } from "../stacks/settings";
+import { refusalProblems } from "./support/refusal";
 
 const secret = "s3cr3t-Tok3n/value";
 const stable = { version: "v1", image: "registry/ranker:v1" };
 const canary = { version: "v2", image: "registry/ranker:v2", env: { LOG_LEVEL: "info", API_KEY: secret } };
 
 function problemsOf(fn: () => unknown): string[] {
-    try {
-        fn();
-    } catch (e) {
-        assert.ok(e instanceof ValidationError, String(e));
-        return e.problems;
-    }
-    assert.fail("expected a refusal");
+    return refusalProblems(() => fn(), "expected a refusal");
 }
 
 /** The engine's view of a config whose values are given plainly (secrets decrypted). */

@@ -1,17 +1,12 @@
 import * as assert from "assert";
 import { checkKnownInput, DeferrableField, validateModelCanaryArgs, ValidationError } from "../components";
+import { refusalProblems } from "./support/refusal";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
 
 function problemsOf(input: unknown): string[] {
-    try {
-        validateModelCanaryArgs(input);
-    } catch (e) {
-        assert.ok(e instanceof ValidationError, `expected a ValidationError, got ${e}`);
-        return e.problems;
-    }
-    assert.fail("expected the arguments to be refused");
+    return refusalProblems(() => validateModelCanaryArgs(input), "expected the arguments to be refused");
 }
 
 describe("validateModelCanaryArgs", () => {
