@@ -84,8 +84,10 @@ export const commands: Record<string, Command> = {
         summary: "preview the next step and write a pull-request comment in Markdown",
         usage: "preview --stack dev [--model NAME] --markdown out.md   (use - for standard output)",
         help: [
-            "Previews the whole stack; the comment shows the routing of the model `--model` names, or,",
-            "without it, of every model of the stack. A comment longer than 60,000 characters (GitHub",
+            "Without `--model`, previews the whole stack and the comment shows every model's routing.",
+            "With `--model NAME`, previews what `up --model NAME` would apply (that model only in a",
+            "stack of several, or every model when it cannot be scoped, said on stderr) and the comment",
+            "shows that model's routing. A comment longer than 60,000 characters (GitHub",
             "refuses comments over 65,536) is shortened: models with changes first and in full, the",
             "others named, the raw diff cut; the whole comment is then written beside the file as",
             "NAME.full.md (for out.md) and the comment says so.",

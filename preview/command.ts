@@ -37,17 +37,25 @@ function configuredRouting(model: ModelConfig): RoutingState {
 }
 
 /**
- * Runs the preview (of the whole stack: the engine previews every model) and returns the report;
- * the stack must exist. `model` (`--model`) picks the model whose routing the comment shows;
- * without it, a stack of several models shows each one's.
+ * Runs the preview and returns the report; the stack must exist. Without `model`, the engine
+ * previews every model and a stack of several shows each one's routing. With `model`
+ * (`--model`), the comment shows that model's routing and the preview is of what `up --model`
+ * would apply: that model only when the update can be scoped (stacks/scope.ts), else the whole
+ * stack, told to `onMessage` with the reason.
  */
-export async function previewReport(ref: StackRef, onOutput?: (out: string) => void, model?: string): Promise<PreviewReport> {
+export async function previewReport(ref: StackRef, onOutput?: (out: string) => void, model?: string, onMessage?: (message: string) => void): Promise<PreviewReport> {
     const stack = await openStack(ref);
     const config = checkConfig(stack);
     const all = Object.values(config.models);
     const chosen = model !== undefined || all.length === 1 ? selectModel(config, model, ref.stack) : undefined;
     const outputs = await readOutputs(stack);
-    const result = await previewStack(stack, { onOutput });
+    const result = await previewStack(stack, {
+        onOutput,
+        ...(model !== undefined ? {
+            model,
+            beforeWhole: (reason: string) => { if (all.length > 1) onMessage?.(`model-canary: previewing every model of stack \`${ref.stack}\`, not only \`${model}\`: ${reason}`); },
+        } : {}),
+    });
     const shown = chosen ?? all[0];
     return {
         stack: ref.stack,
@@ -72,7 +80,7 @@ export function fullCommentFile(file: string): string {
  * `file` is a file, and `onMessage` is told.
  */
 export async function writePreviewMarkdown(ref: StackRef, file: string, model?: string, onMessage?: (message: string) => void): Promise<string> {
-    const report = await previewReport(ref, undefined, model);
+    const report = await previewReport(ref, undefined, model, onMessage);
     const full = file === "-" ? undefined : fullCommentFile(file);
     const comment = renderPreviewComment(report, { fullFile: full === undefined ? undefined : path.basename(full) });
     if (comment.shortened && full !== undefined) fs.writeFileSync(full, renderPreviewMarkdown(report));

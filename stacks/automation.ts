@@ -327,15 +327,34 @@ function countChanges(steps: ResourceStep[]): Record<string, number> {
     return changes;
 }
 
-/** A real `pulumi preview --diff`; the steps come from the engine's events. */
-export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void } = {}): Promise<OperationResult> {
-    await checkTarget(stack, checkConfig(stack));
+/**
+ * A real `pulumi preview --diff`; the steps come from the engine's events. With `model`, the
+ * preview is of what `upStack` with that model would do: scoped to that model when `planScope`
+ * allows (the other models' pending changes are not the next step's), else of the whole stack,
+ * told to `beforeWhole` with the reason.
+ */
+export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
+    const previous = await checkTarget(stack, checkConfig(stack));
+    const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
+    const scope = planned && "target" in planned ? planned : undefined;
+    if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
     const events = collector();
+    const file = scope ? writeScopeFile(scope) : undefined;
     try {
-        const result = await stack.preview({ diff: true, color: "never", onEvent: events.onEvent, onOutput: options.onOutput });
-        return { steps: events.steps, changes: countChanges(events.steps), stdout: result.stdout };
+        if (file) stack.workspace.envVars[scopeEnvVar] = file.file;
+        const result = await stack.preview({
+            diff: true, color: "never", onEvent: events.onEvent, onOutput: options.onOutput,
+            ...(scope ? { target: [scope.target], targetDependents: true } : {}),
+        });
+        return {
+            steps: events.steps, changes: countChanges(events.steps), stdout: result.stdout,
+            ...(planned === undefined ? {} : { scope: scope ? { model: scope.model } : { whole: (planned as { whole: string }).whole } }),
+        };
     } catch (e) {
         throw classify(e, stack.name);
+    } finally {
+        delete stack.workspace.envVars[scopeEnvVar];
+        file?.remove();
     }
 }
 

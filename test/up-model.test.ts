@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { openStack, upStack } from "../stacks/automation";
+import { openStack, previewStack, upStack } from "../stacks/automation";
 import { acquireStackLock } from "../stacks/lock";
 import { readProjectConfig } from "../stacks/settings";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
@@ -54,6 +54,26 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
         await upStack(await openStack(project.ref, { create: true }));
     });
     after(() => project?.remove());
+
+    it("`preview --model fraud` previews what `up --model fraud` would apply: fraud's VirtualService only, while `preview` shows both edits", async () => {
+        setWeights({ fraud: 10, churn: 50 });
+        const before = rendered();
+        const stack = await openStack(project.ref);
+        const changed = (steps: { op: string; name: string }[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
+        const whole: string[] = [];
+        const scoped = await previewStack(stack, { model: "fraud", beforeWhole: (reason) => whole.push(reason) });
+        assert.deepStrictEqual(changed(scoped.steps), ["update fraud-vs"]);
+        assert.deepStrictEqual(scoped.scope, { model: "fraud" });
+        assert.deepStrictEqual(whole, []);
+        assert.deepStrictEqual(changed((await previewStack(stack)).steps), ["update churn-vs", "update fraud-vs"]);
+
+        const comment = cli(["preview", "--model", "fraud", "--markdown", "-"]);
+        assert.strictEqual(comment.status, 0, comment.stderr);
+        assert.strictEqual(comment.stderr, "");
+        assert.match(comment.stdout, /fraud/);
+        assert.doesNotMatch(comment.stdout, /churn-vs/);
+        assert.deepStrictEqual(changedSince(before), [], "a preview writes nothing");
+    });
 
     it("while a rollout holds `churn`, `up --model fraud` applies fraud's edit only; `up --model churn` and `up` are refused naming the holder", () => {
         setWeights({ fraud: 10, churn: 50 });
