@@ -116,6 +116,9 @@ export function takeOverDeadBackendLocks(engineMessage: string, stack: string, o
     for (const { lock, state, file, gone } of locks) {
         if (gone) continue;
         fs.rmSync(file!, { force: true });
+        // The file backend's blob store keeps each object's attributes beside it; Pulumi's own
+        // unlock deletes both.
+        fs.rmSync(`${file!}.attrs`, { force: true });
         onMessage(`model-canary: removed Pulumi's lock of stack \`${stack}\` left by pid ${lock.pid} on host ${lock.host} (since ${lock.at}), which ended without releasing it: ${(state as { reason: string }).reason}; the lock was ${file}`);
     }
     return true;

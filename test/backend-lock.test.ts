@@ -134,6 +134,8 @@ describe("Pulumi's backend lock left by `kill -9` mid-`up` (real engine, render 
             `model-canary: removed Pulumi's lock of stack \`locked\` left by pid ${lock.pid} on host ${os.hostname()} (since ${lock.timestamp.replace(/\.\d+(?=Z|[+-])/, "")}), which ended without releasing it: process ${lock.pid} no longer runs; the lock was ${file}`,
         ]);
         assert.deepStrictEqual(lockFiles(project), []);
+        // Nothing of the lock is left, as after Pulumi's own unlock: its `.attrs` sidecar went with it.
+        assert.deepStrictEqual(fs.readdirSync(lockDir(project)), []);
         assert.deepStrictEqual(project.renderedSplit(), { v1: 50, v2: 50 });
         assert.strictEqual((result.outputs.split as Record<string, number>).v2, 50);
         assert.deepStrictEqual((await previewStack(stack)).changes, { same: 8 });
