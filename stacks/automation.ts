@@ -12,7 +12,7 @@ import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProje
 import { ModelConfig, StackConfig } from "./config";
 import { shorthandModel } from "./models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
-import { planScope, scopeEnvVar } from "./scope";
+import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
@@ -327,6 +327,16 @@ function countChanges(steps: ResourceStep[]): Record<string, number> {
     return changes;
 }
 
+/** `planScope` for `model`, from the stack's outputs and its settings file as written now. */
+function planStackScope(stack: auto.Stack, previous: Record<string, unknown>, model: string): UpdateScope | { whole: string } {
+    return planScope(previous, model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
+}
+
+/** What a planned scope tells the caller: the model the update is scoped to, or why it is whole. */
+function scopeSummary(planned: UpdateScope | { whole: string }): { model: string } | { whole: string } {
+    return "target" in planned ? { model: planned.model } : planned;
+}
+
 /**
  * A real `pulumi preview --diff`; the steps come from the engine's events. With `model`, the
  * preview is of what `upStack` with that model would do: scoped to that model when `planScope`
@@ -335,7 +345,7 @@ function countChanges(steps: ResourceStep[]): Record<string, number> {
  */
 export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
     const previous = await checkTarget(stack, checkConfig(stack));
-    const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
+    const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
     const events = collector();
@@ -348,7 +358,7 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
         });
         return {
             steps: events.steps, changes: countChanges(events.steps), stdout: result.stdout,
-            ...(planned === undefined ? {} : { scope: scope ? { model: scope.model } : { whole: (planned as { whole: string }).whole } }),
+            ...(planned === undefined ? {} : { scope: scopeSummary(planned) }),
         };
     } catch (e) {
         throw classify(e, stack.name);
@@ -388,7 +398,7 @@ const toStderr = (message: string) => process.stderr.write(`${message}\n`);
  */
 export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string; beforeWhole?: (reason: string) => void; onMessage?: (message: string) => void } = {}): Promise<UpResult> {
     const previous = await checkTarget(stack, checkConfig(stack));
-    const planned = options.model === undefined ? undefined : planScope(previous, options.model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
+    const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
@@ -413,7 +423,7 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
             changes: countChanges(steps),
             stdout: result.stdout,
             outputs: await readOutputs(stack),
-            ...(options.model === undefined ? {} : { scope: scope ? { model: scope.model } : { whole: (planned as { whole: string }).whole } }),
+            ...(planned === undefined ? {} : { scope: scopeSummary(planned) }),
         };
     } catch (e) {
         throw classify(e, stack.name);
@@ -429,8 +439,7 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
  * edits the config (the model's entry does not take part in the decision).
  */
 export async function planModelUpdate(stack: auto.Stack, model: string): Promise<{ model: string } | { whole: string }> {
-    const planned = planScope(await readOutputs(stack), model, readSettingsConfig(stackSettingsPath(stack.workspace.workDir, stack.name)));
-    return "target" in planned ? { model: planned.model } : planned;
+    return scopeSummary(planStackScope(stack, await readOutputs(stack), model));
 }
 
 /**
