@@ -376,7 +376,10 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         });
 
         it("a healthy canary passes a 50% shadow stage and walks on; the first weight removes the mirror in the same `up`", async () => {
-            const { project, namespace } = await deployed({ steps: ["shadow", 1, 10], shadowPercent: 50, shadowInterval: "3s" });
+            // The shadow stage lasts longer than the 5 s window, so its last analysis reads mirrored
+            // traffic only: with 3 s, that window reached back 2 s into the time before the mirror,
+            // when stable served alone (0.34 was measured at load).
+            const { project, namespace } = await deployed({ steps: ["shadow", 1, 10], shadowPercent: 50, shadowInterval: "7s" });
             const observed: Observed = [];
             const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } }, observed);
             try {
