@@ -2,14 +2,13 @@
 // /proc (pure part), and through the real engine, the lock a `kill -9` mid-`up` leaves behind,
 // taken over by the next `up` with a message, while a live holder's lock is never touched.
 import * as assert from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describeBackendLock, judgeHolder, lockFilePath, parseBackendLocks } from "../stacks/backend-lock";
-import { openStack, previewStack, projectDir, StackOperationError, upStack } from "../stacks/automation";
+import { openStack, previewStack, StackOperationError, upStack } from "../stacks/automation";
 import { processStartedAt } from "../stacks/process";
-import { killLeftoversIn, makeProject, runPulumi, TestProject } from "./support/engine";
+import { killedUp, killLeftoversIn, makeProject, runPulumi, TestProject } from "./support/engine";
 
 describe("Pulumi's backend lock: judging its holder (pure)", () => {
     const at = "2026-11-26T21:00:00Z";
@@ -78,24 +77,9 @@ function programRunning(project: TestProject): boolean {
     return false;
 }
 
-/** Runs `upStack` in a process group of its own and SIGKILLs the whole group (engine included) once the engine holds its lock and runs the program: mid-`up`. */
-function killedUp(project: TestProject): Promise<void> {
-    const automation = JSON.stringify(path.join(projectDir, "stacks", "automation"));
-    const script = `const a = require(${automation}); a.openStack(${JSON.stringify(project.ref)}).then((s) => a.upStack(s))`;
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: projectDir, detached: true, stdio: "ignore" });
-    return new Promise((resolve, reject) => {
-        const poll = setInterval(() => {
-            if (lockFiles(project).length > 0 && programRunning(project)) {
-                clearInterval(poll);
-                process.kill(-child.pid!, "SIGKILL");
-            }
-        }, 20);
-        child.on("exit", (code, signal) => {
-            clearInterval(poll);
-            if (signal === "SIGKILL") resolve();
-            else reject(new Error(`the up ended by itself (exit code ${code}) before it could be killed`));
-        });
-    });
+/** An `up` SIGKILLed (engine included) once the engine holds its lock and runs the program: mid-`up`. */
+function killedMidUp(project: TestProject): Promise<void> {
+    return killedUp(project, () => lockFiles(project).length > 0 && programRunning(project));
 }
 
 describe("Pulumi's backend lock left by `kill -9` mid-`up` (real engine, render mode)", function () {
@@ -114,7 +98,7 @@ describe("Pulumi's backend lock left by `kill -9` mid-`up` (real engine, render 
 
     it("the engine's lock of a killed `up` fails a plain `pulumi up`; the next `up` takes it over, names the dead pid and the file, and applies", async () => {
         project.writeConfig({ ...config, canaryWeight: 50 });
-        await killedUp(project);
+        await killedMidUp(project);
         killLeftoversIn(project.dir);
         const [file, ...others] = lockFiles(project);
         assert.ok(file !== undefined && others.length === 0, `one lock left, got ${JSON.stringify(lockFiles(project))}`);

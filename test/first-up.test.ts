@@ -1,11 +1,10 @@
 // A stack's first `up` writes its state once, at the end (stacks/first-up.ts), and a first `up`
 // killed outright is repaired by running it again. Through the real engine, render mode.
 import * as assert from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { openStack, previewStack, projectDir, upStack } from "../stacks/automation";
-import { killLeftoversIn, makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
+import { openStack, previewStack, upStack } from "../stacks/automation";
+import { killedUp, killLeftoversIn, makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
 
 const config = {
     stable: { version: "v1", image: "registry/ranker:v1", replicas: 2 },
@@ -13,24 +12,10 @@ const config = {
     canaryWeight: 10,
 };
 
-/** Runs `upStack` for a new stack in a process group of its own; SIGKILLs the whole group once a manifest is rendered. */
+/** A first `up` of a new stack, SIGKILLed (engine included) once a manifest is rendered. */
 function killedFirstUp(project: TestProject): Promise<void> {
-    const script = `require(${JSON.stringify(path.join(projectDir, "stacks", "automation"))}).openStack(${JSON.stringify(project.ref)}, { create: true }).then((s) => require(${JSON.stringify(path.join(projectDir, "stacks", "automation"))}).upStack(s))`;
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: projectDir, detached: true, stdio: "ignore" });
-    return new Promise((resolve, reject) => {
-        const poll = setInterval(() => {
-            const manifests = path.join(project.renderDir, "1-manifest");
-            if (fs.existsSync(manifests) && fs.readdirSync(manifests).length > 0) {
-                clearInterval(poll);
-                process.kill(-child.pid!, "SIGKILL");
-            }
-        }, 5);
-        child.on("exit", (code, signal) => {
-            clearInterval(poll);
-            if (signal === "SIGKILL") resolve();
-            else reject(new Error(`the first up ended by itself (exit code ${code}) before it could be killed`));
-        });
-    });
+    const manifests = path.join(project.renderDir, "1-manifest");
+    return killedUp(project, () => fs.existsSync(manifests) && fs.readdirSync(manifests).length > 0, { create: true, pollMs: 5 });
 }
 
 describe("the first `up` checkpoints once (real engine, render mode)", function () {

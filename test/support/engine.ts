@@ -2,7 +2,7 @@
 // symlinked from the repo, while the stack settings, the state backend and the rendered
 // manifests live in a temp dir of their own. With `kubeconfig`, the stack applies to that
 // cluster instead of rendering.
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -123,4 +123,30 @@ export function killLeftoversIn(dir: string): number[] {
         }
     }
     return killed;
+}
+
+/**
+ * Runs `upStack` for the project's stack in a node process of its own, in a process group of its
+ * own (so the engine it starts goes with it), and SIGKILLs that whole group as soon as `ready()`
+ * holds (polled every `pollMs`): an `up` killed mid-way, as by `kill -9`. Rejects if the `up` ends
+ * by itself first. `create` opens the stack with `{ create: true }` (a first `up`).
+ */
+export function killedUp(project: TestProject, ready: () => boolean, options: { create?: boolean; pollMs?: number } = {}): Promise<void> {
+    const automation = JSON.stringify(path.join(projectDir, "stacks", "automation"));
+    const open = options.create ? `, { create: true }` : "";
+    const script = `const a = require(${automation}); a.openStack(${JSON.stringify(project.ref)}${open}).then((s) => a.upStack(s))`;
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: projectDir, detached: true, stdio: "ignore" });
+    return new Promise((resolve, reject) => {
+        const poll = setInterval(() => {
+            if (ready()) {
+                clearInterval(poll);
+                process.kill(-child.pid!, "SIGKILL");
+            }
+        }, options.pollMs ?? 20);
+        child.on("exit", (code, signal) => {
+            clearInterval(poll);
+            if (signal === "SIGKILL") resolve();
+            else reject(new Error(`the up ended by itself (exit code ${code}) before it could be killed`));
+        });
+    });
 }
