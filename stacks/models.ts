@@ -206,10 +206,15 @@ function qualifiedHost(host: string, namespace: string): string {
 
 /**
  * A gateway as Istio reads a VirtualService's reference to it: `mesh` is every sidecar, a bare
- * name is a gateway in the VirtualService's namespace, `<namespace>/<name>` is that one.
+ * name is a gateway in the VirtualService's namespace, `<namespace>/<name>` is that one, and a
+ * name with dots is the older host-name form, whose first label is the name and second the
+ * namespace (`public.edge.svc.cluster.local` and `public.edge` are both `edge/public`; istiod's
+ * `resolveGatewayName`). For comparing references only: the VirtualService keeps what was written.
  */
 export function qualifiedGateway(gateway: string, namespace: string): string {
-    return gateway === "mesh" || gateway.includes("/") ? gateway : `${namespace}/${gateway}`;
+    if (gateway === "mesh" || gateway.includes("/")) return gateway;
+    const [name, inNamespace] = gateway.split(".");
+    return `${inNamespace ?? namespace}/${name}`;
 }
 
 /** The gateways a model's VirtualService binds to, qualified (see `qualifiedGateway`), each once. */

@@ -3,6 +3,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../components";
+import { virtualServiceSpec } from "../components/routing";
 import { componentArgs, envSecretRevisions, parseStackConfig, renderedSecretPaths, secretRevisionAnnotation, selectModel } from "../stacks/config";
 import { ModelSelectionError, modelOutputsOf, selectModelName } from "../stacks/models";
 import { commentMarker, renderPreviewMarkdown } from "../preview/markdown";
@@ -158,6 +159,24 @@ describe("collisions across models", () => {
         ]);
         // The same bare name in two namespaces is two gateways.
         assert.ok(parseStackConfig(engine({ models: { fraud: { ...fraud, ...scoring, namespace: "edge", gateways: ["public"] }, churn: { ...churn, ...scoring, gateways: ["public"] } } }), "prod"));
+    });
+
+    it("reads a gateway written as a host name the way Istio does: `public.edge.svc.cluster.local` and `public.edge` are `edge/public`; the VirtualService keeps what was written", () => {
+        const scoring = { hosts: ["scoring.example.com"] };
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, ...scoring, gateways: ["public.edge.svc.cluster.local"] }, churn: { ...churn, ...scoring, gateways: ["edge/public"] } }), [
+            "models `fraud` and `churn` collide: both would use the VirtualService host \"scoring.example.com\" on gateway \"edge/public\" (`models.fraud.hosts` and `models.churn.hosts`); give one of them another value",
+        ]);
+        // The namespace is the name's second label, whatever the model's namespace, and the short `<name>.<namespace>` form reads the same.
+        assert.deepStrictEqual(collide({ fraud: { ...fraud, hosts: ["*.example.com"], namespace: "team-a", gateways: ["public.edge"] }, churn: { ...churn, hosts: ["api.example.com"], gateways: ["public.edge.svc.cluster.local"] } }), [
+            "models `fraud` and `churn` collide: `models.fraud.hosts` has \"*.example.com\" and `models.churn.hosts` has \"api.example.com\", which overlap on gateway \"edge/public\": both VirtualServices claim requests for \"api.example.com\"; narrow the wildcard, or bind them to different gateways",
+        ]);
+        // Another namespace or another name in that form is another gateway.
+        for (const gateway of ["public.team-b.svc.cluster.local", "internal.edge.svc.cluster.local"]) {
+            assert.ok(parseStackConfig(engine({ models: { fraud: { ...fraud, ...scoring, gateways: [gateway] }, churn: { ...churn, ...scoring, gateways: ["edge/public"] } } }), "prod"), gateway);
+        }
+        // Only the collision check qualifies it: the rendered VirtualService binds to the name as written.
+        const c = parseStackConfig(engine({ models: { fraud: { ...fraud, ...scoring, gateways: ["public.edge.svc.cluster.local", "mesh"] } } }), "prod");
+        assert.deepStrictEqual(virtualServiceSpec(c.models.fraud.resolved).gateways, ["public.edge.svc.cluster.local", "mesh"]);
     });
 
     it("refuses a wildcard host that covers another model's host on a gateway both bind to, naming both models, keys and hosts", () => {
