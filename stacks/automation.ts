@@ -17,6 +17,7 @@ import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
 import { PulumiCommandFailure, runStackCommand } from "./pulumi-command";
+import { eachLimited, isStackPerModel, mergeModelStackOutputs, modelOfStackName, modelStackName, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
 function findUp(dir: string, file: string): string | undefined {
@@ -344,6 +345,11 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  * told to `beforeWhole` with the reason.
  */
 export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
+    if (isStackPerModel(stack.workspace.workDir, stack.name)) return previewModelStacks(stack, options);
+    return previewOneStack(stack, options);
+}
+
+async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
     const previous = await checkTarget(stack, checkConfig(stack));
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
@@ -396,7 +402,20 @@ const toStderr = (message: string) => process.stderr.write(`${message}\n`);
  * Pulumi's lock of the stack left by a process on this machine that ended is taken over, and
  * `onMessage` (default: standard error) told.
  */
-export async function upStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; message?: string; model?: string; beforeWhole?: (reason: string) => void; onMessage?: (message: string) => void } = {}): Promise<UpResult> {
+export async function upStack(stack: auto.Stack, options: UpOptions = {}): Promise<UpResult> {
+    if (isStackPerModel(stack.workspace.workDir, stack.name)) return upModelStacks(stack, options);
+    return upOneStack(stack, options);
+}
+
+interface UpOptions {
+    onOutput?: (out: string) => void;
+    message?: string;
+    model?: string;
+    beforeWhole?: (reason: string) => void;
+    onMessage?: (message: string) => void;
+}
+
+async function upOneStack(stack: auto.Stack, options: UpOptions): Promise<UpResult> {
     const previous = await checkTarget(stack, checkConfig(stack));
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
@@ -439,6 +458,8 @@ export async function upStack(stack: auto.Stack, options: { onOutput?: (out: str
  * edits the config (the model's entry does not take part in the decision).
  */
 export async function planModelUpdate(stack: auto.Stack, model: string): Promise<{ model: string } | { whole: string }> {
+    // A model with a stack of its own is always updated alone.
+    if (isStackPerModel(stack.workspace.workDir, stack.name)) return { model };
     return scopeSummary(planStackScope(stack, await readOutputs(stack), model));
 }
 
@@ -463,7 +484,12 @@ export async function checkTarget(stack: auto.Stack, config: StackConfig): Promi
  * --show-secrets` (the Automation API's `stack.outputs()` runs the command twice, the second time
  * only to learn which outputs are secret, and each run reads the whole state).
  */
-export async function readOutputs(stack: auto.Stack): Promise<Record<string, unknown>> {
+export async function readOutputs(stack: auto.Stack, options: { model?: string } = {}): Promise<Record<string, unknown>> {
+    if (isStackPerModel(stack.workspace.workDir, stack.name)) return readModelStackOutputs(stack, options.model);
+    return readOneStackOutputs(stack);
+}
+
+async function readOneStackOutputs(stack: Pick<auto.Stack, "name" | "workspace">): Promise<Record<string, unknown>> {
     try {
         const result = await runStackCommand(stack, ["stack", "output", "--json", "--show-secrets"]);
         return JSON.parse(result.stdout) as Record<string, unknown>;
@@ -496,3 +522,179 @@ export function classify(e: unknown, stack: string): StackOperationError {
     return new StackOperationError("engine", lastError ?? text.trim().split("\n").slice(-5).join("\n"), text);
 }
 
+
+// ---- One stack per model (`stackPerModel`, see model-stacks.ts) ----
+
+/** Models' stacks updated, previewed or read at once by a command over every model. */
+const modelStackConcurrency = Math.max(1, Math.min(4, os.cpus().length));
+
+/** A model's stack, opened once per process and named stack (opening runs the CLI). */
+const openedModelStacks = new WeakMap<auto.Workspace, Map<string, auto.Stack>>();
+
+/**
+ * `model`'s own stack, its settings file written from `hub`'s first. With `create`, a stack that
+ * does not exist yet is created, after checking that `hub` holds no models itself.
+ */
+async function openModelStack(hub: auto.Stack, model: string, create: boolean): Promise<auto.Stack> {
+    const workDir = hub.workspace.workDir;
+    writeModelSettings(workDir, hub.name, model);
+    const name = modelStackName(hub.name, model);
+    const opened = openedModelStacks.get(hub.workspace) ?? new Map<string, auto.Stack>();
+    openedModelStacks.set(hub.workspace, opened);
+    const known = opened.get(name);
+    if (known) return known;
+    let stack: auto.Stack;
+    try {
+        stack = await auto.Stack.select(name, hub.workspace);
+    } catch (e) {
+        if (!(create && e instanceof StackOperationError && e.kind === "stack-not-found")) throw classify(e, name);
+        await refuseModelsInHub(hub);
+        stack = await auto.Stack.create(name, hub.workspace).catch((err) => { throw classify(err, name); });
+    }
+    opened.set(name, stack);
+    return stack;
+}
+
+/**
+ * Refuses to give models stacks of their own while `hub` itself holds models (it was updated
+ * before `stackPerModel` was set): their stacks would create every object a second time.
+ */
+async function refuseModelsInHub(hub: auto.Stack): Promise<void> {
+    const outputs = await readOneStackOutputs(hub);
+    const models = typeof outputs.models === "object" && outputs.models !== null ? Object.keys(outputs.models) : "split" in outputs ? [shorthandModel] : [];
+    if (models.length === 0) return;
+    throw new StackOperationError("refused", `stack \`${hub.name}\` holds the objects of ${models.length === 1 ? "model" : "models"} ${models.map((m) => `\`${m}\``).join(", ")} itself (it was updated before \`stackPerModel\` was set), and a stack per model would create them a second time. Nothing was applied. Remove \`stackPerModel\` to keep one stack, or move each model's resources to its own stack first: \`pulumi state move --source ${hub.name} --dest ${modelStackName(hub.name, "<model>")} <the URN of its component> --include-parents\` for every model.`);
+}
+
+/** `hub`'s models' stacks as the backend lists them, by model. */
+async function existingModelStacks(hub: auto.Stack): Promise<string[]> {
+    const listed = JSON.parse((await runStackCommand({ name: hub.name, workspace: hub.workspace }, ["stack", "ls", "--json"]).catch((e) => { throw classify(e, hub.name); })).stdout.replace(/^[^[]*/, "") || "[]") as { name: string }[];
+    return listed.map((s) => modelOfStackName(hub.name, s.name)).filter((m): m is string => m !== undefined);
+}
+
+/** Output chunks of one model's command, as whole lines prefixed with the model's name. */
+function prefixed(model: string, onOutput: ((out: string) => void) | undefined): { onOutput?: (out: string) => void; flush(): void } {
+    if (!onOutput) return { flush() {} };
+    let partial = "";
+    return {
+        onOutput: (out: string) => {
+            const lines = (partial + out).split("\n");
+            partial = lines.pop()!;
+            if (lines.length > 0) onOutput(lines.map((l) => `${model}: ${l}\n`).join(""));
+        },
+        flush: () => {
+            if (partial !== "") onOutput(`${model}: ${partial}\n`);
+            partial = "";
+        },
+    };
+}
+
+/** One result of several models' operations: steps and changes added up, outputs merged. */
+function combined<T extends OperationResult>(results: [string, T][]): OperationResult {
+    const steps = results.flatMap(([, r]) => r.steps);
+    return { steps, changes: countChanges(steps), stdout: results.map(([model, r]) => r.stdout.split("\n").map((l) => `${model}: ${l}`).join("\n")).join("\n") };
+}
+
+/** The error for a command over every model that failed for some: which failed, which were done, which did not start. */
+function severalFailed(hub: auto.Stack, what: string, failed: [string, Error][], done: string[], skipped: string[]): StackOperationError {
+    const first = classify(failed[0][1], modelStackName(hub.name, failed[0][0]));
+    const parts = [
+        `${what} of ${failed.map(([m]) => `\`${m}\``).join(", ")} in stack \`${hub.name}\` failed: ${first.message}`,
+        ...(done.length > 0 ? [`done: ${done.map((m) => `\`${m}\``).join(", ")}`] : []),
+        ...(skipped.length > 0 ? [`not started: ${skipped.map((m) => `\`${m}\``).join(", ")}`] : []),
+    ];
+    return new StackOperationError(first.kind, parts.join("; "), first.output, first.problems);
+}
+
+/**
+ * `upStack` of a stack whose models have stacks of their own. With `model`, that model's stack
+ * is updated (created at its first `up`): a whole update of a one-model stack, so a step costs
+ * what it costs in one. Without, every model's stack is updated (a few at once), and the stack of
+ * a model no longer in `models` is destroyed and removed, as one stack would delete its objects.
+ */
+async function upModelStacks(hub: auto.Stack, options: UpOptions): Promise<UpResult> {
+    const config = checkConfig(hub);
+    const names = Object.keys(config.models);
+    const each = { message: options.message, onMessage: options.onMessage };
+    if (options.model !== undefined) {
+        if (!names.includes(options.model)) throw new StackOperationError("validation", `model \`${options.model}\` is not in the \`models\` of stack \`${hub.name}\`; its models: ${names.map((m) => `\`${m}\``).join(", ")}`);
+        const result = await upOneStack(await openModelStack(hub, options.model, true), { ...each, onOutput: options.onOutput });
+        return { ...result, outputs: mergeModelStackOutputs([[options.model, result.outputs]]), scope: { model: options.model } };
+    }
+    const existing = await existingModelStacks(hub);
+    const removed = existing.filter((m) => !names.includes(m));
+    // Checked once here, not by each new model's stack as it is opened.
+    if (names.some((m) => !existing.includes(m))) await refuseModelsInHub(hub);
+    const { results, failed, skipped } = await eachLimited(names, modelStackConcurrency, async (model) => {
+        const out = prefixed(model, options.onOutput);
+        try {
+            return await upOneStack(await openModelStack(hub, model, true), { ...each, onOutput: out.onOutput });
+        } finally {
+            out.flush();
+        }
+    });
+    const done = names.filter((_, i) => results[i] !== undefined);
+    if (failed.length > 0) throw severalFailed(hub, "the update", failed, done, skipped);
+    const updated = done.map((m) => [m, results[names.indexOf(m)]!] as [string, UpResult]);
+    const destroyed: [string, OperationResult][] = [];
+    for (const model of removed) destroyed.push([model, await destroyModelStack(hub, model, options)]);
+    return { ...combined([...updated, ...destroyed]), outputs: mergeModelStackOutputs(updated.map(([m, r]) => [m, r.outputs])) };
+}
+
+/** Deletes the objects of a model no longer in `models` and removes its stack and settings file. */
+async function destroyModelStack(hub: auto.Stack, model: string, options: UpOptions): Promise<OperationResult> {
+    const name = modelStackName(hub.name, model);
+    const stack = { name, workspace: hub.workspace };
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-events-"));
+    const eventLog = path.join(logDir, "events.jsonl");
+    try {
+        const result = await runStackCommand(stack, ["destroy", "--yes", "--skip-preview", "--color", "never", "--exec-kind", "auto.local", "--event-log", eventLog,
+            ...(options.message !== undefined ? ["--message", options.message] : [])], { onOutput: prefixed(model, options.onOutput).onOutput });
+        await runStackCommand(stack, ["stack", "rm", "--yes"]);
+        openedModelStacks.get(hub.workspace)?.delete(name);
+        const steps = stepsFromEventLog(fs.readFileSync(eventLog, "utf8"));
+        return { steps, changes: countChanges(steps), stdout: result.stdout };
+    } catch (e) {
+        throw classify(e, name);
+    } finally {
+        fs.rmSync(logDir, { recursive: true, force: true });
+    }
+}
+
+/** `previewStack` of a stack whose models have stacks of their own: that model's, or every model's. */
+async function previewModelStacks(hub: auto.Stack, options: { onOutput?: (out: string) => void; model?: string }): Promise<OperationResult & { scope?: { model: string } }> {
+    const names = Object.keys(checkConfig(hub).models);
+    if (options.model !== undefined) {
+        if (!names.includes(options.model)) throw new StackOperationError("validation", `model \`${options.model}\` is not in the \`models\` of stack \`${hub.name}\`; its models: ${names.map((m) => `\`${m}\``).join(", ")}`);
+        return { ...await previewOneStack(await openModelStack(hub, options.model, true), { onOutput: options.onOutput }), scope: { model: options.model } };
+    }
+    const { results, failed, skipped } = await eachLimited(names, modelStackConcurrency, async (model) => {
+        const out = prefixed(model, options.onOutput);
+        try {
+            return await previewOneStack(await openModelStack(hub, model, true), { onOutput: out.onOutput });
+        } finally {
+            out.flush();
+        }
+    });
+    if (failed.length > 0) throw severalFailed(hub, "the preview", failed, names.filter((_, i) => results[i] !== undefined), skipped);
+    return combined(names.map((m, i) => [m, results[i]!]));
+}
+
+/**
+ * `readOutputs` of a stack whose models have stacks of their own: `model`'s stack's, or every
+ * model's merged (`mergeModelStackOutputs`); a model whose stack does not exist yet has none.
+ */
+async function readModelStackOutputs(hub: auto.Stack, model: string | undefined): Promise<Record<string, unknown>> {
+    // Not validated: `status` and `rollback` read the outputs of a stack whose config is invalid.
+    const names = model !== undefined ? [model] : configuredModelNames(hub.workspace.workDir, hub.name) ?? [];
+    const { results, failed } = await eachLimited(names, modelStackConcurrency, async (m) => {
+        try {
+            return await readOneStackOutputs({ name: modelStackName(hub.name, m), workspace: hub.workspace });
+        } catch (e) {
+            if (e instanceof StackOperationError && e.kind === "stack-not-found") return {};
+            throw e;
+        }
+    });
+    if (failed.length > 0) throw failed[0][1];
+    return mergeModelStackOutputs(names.map((m, i) => [m, results[i] ?? {}]));
+}

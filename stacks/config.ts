@@ -15,7 +15,7 @@ import {
 export const configNamespace = "model-canary";
 
 /** Keys of the whole stack, whatever its models: they stay at the top level next to `models`. */
-export const stackKeys = ["kubeconfig", "renderDir", "models", "defaults"] as const;
+export const stackKeys = ["kubeconfig", "renderDir", "models", "defaults", "stackPerModel"] as const;
 
 /** Keys whose value is always text. */
 const textKeys: readonly string[] = ["kubeconfig", "renderDir"];
@@ -54,6 +54,12 @@ export interface StackConfig {
     renderDir: string;
     /** True when `kubernetes:kubeconfig` or `kubernetes:context` configures the cluster. */
     kubernetesProviderConfigured: boolean;
+    /**
+     * `stackPerModel`: each model of the `models` map lives in a Pulumi stack of its own
+     * (`<stack>.<model>`, see stacks/model-stacks.ts), so one model's step costs what it costs in a
+     * one-model stack. This stack then holds no resources; the commands act on the models' stacks.
+     */
+    stackPerModel: boolean;
     /** Where the secret values are, e.g. `["canary", "env", "API_KEY"]`; each is at a place that keeps it secret. */
     secretPaths: ConfigPath[];
     /** The secret values' plaintext: kept out of every message, record and report. */
@@ -132,6 +138,7 @@ function checkValues(
     }
     const renderProblem = renderDirProblem(renderDir);
     if (renderProblem) problems.push(renderProblem);
+    const stackPerModel = readStackPerModel(values, problems);
 
     // A `models` map that could not be read has no entries to check; the shorthand is read as usual.
     const entries = unreadable.has("models") ? [] : modelEntries(values, problems);
@@ -152,11 +159,30 @@ function checkValues(
         kubeconfig: kubeconfig as string | undefined,
         renderDir: path.posix.normalize((renderDir as string | undefined) ?? `rendered/${stack}`),
         kubernetesProviderConfigured: ["kubernetes:kubeconfig", "kubernetes:context"].some((k) => all[k] !== undefined),
+        stackPerModel,
         secretPaths,
         secrets,
         kubernetesKubeconfig: all["kubernetes:kubeconfig"],
         kubernetesContext: all["kubernetes:context"],
     };
+}
+
+/**
+ * `stackPerModel`: true or false (`pulumi config set stackPerModel true` stores the text "true"),
+ * and only beside a `models` map: the shorthand's one model has its stack already.
+ */
+function readStackPerModel(values: Record<string, unknown>, problems: string[]): boolean {
+    const raw = values.stackPerModel;
+    if (raw === undefined) return false;
+    const value = raw === true || raw === "true" ? true : raw === false || raw === "false" ? false : undefined;
+    if (value === undefined) {
+        problems.push(`\`stackPerModel\` must be true or false, got ${show(raw)}`);
+        return false;
+    }
+    if (value && values.models === undefined) {
+        problems.push("`stackPerModel` needs a `models` map: the top-level keys describe one model, which has its stack already; move them under `models.<name>` or remove `stackPerModel`");
+    }
+    return value;
 }
 
 /** A model's prediction gate, when its rollout block turns it on (a block with problems has them reported by `checkModel`). */
@@ -314,6 +340,7 @@ export function loadStackConfig(): StackConfig {
         const settings = readSettingsConfig(process.cwd(), stack);
         const config = parseStackConfig(all, stack, engineSecretPaths(programSecretKeys(all), settings));
         for (const model of Object.values(config.models)) model.envSecretRevisions = envSecretRevisions(settings, model.path);
+        refuseStackPerModel(config, stack);
         return config;
     } catch (e) {
         if (e instanceof ValidationError) {
@@ -321,6 +348,16 @@ export function loadStackConfig(): StackConfig {
         }
         throw e;
     }
+}
+
+/**
+ * Stops the program of a stack whose models live in stacks of their own (`stackPerModel`, see
+ * stacks/model-stacks.ts) before it registers anything: that stack holds no resources, and an
+ * update of it would create every model's objects a second time.
+ */
+export function refuseStackPerModel(config: StackConfig, stack: string): void {
+    if (!config.stackPerModel) return;
+    throw new pulumi.RunError(`stack \`${stack}\` keeps each model in a stack of its own (\`stackPerModel\` is set), so it holds no resources and \`pulumi up\` of it applies nothing. Nothing was applied. Run \`model-canary up --stack ${stack}\` (every model) or \`model-canary up --stack ${stack} --model NAME\`; by hand, \`pulumi up --stack ${stack}.NAME\` once model-canary has written its settings file.`);
 }
 
 /**

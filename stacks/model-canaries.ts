@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HeaderRoute, ModelCanary, TrafficSplit } from "../components";
 import { appliedConfigOutputs, AppliedSecret } from "./applied";
-import { componentArgs, configNamespace, loadStackConfig, ModelConfig, StackConfig } from "./config";
+import { componentArgs, configNamespace, loadStackConfig, ModelConfig, refuseStackPerModel, StackConfig } from "./config";
 import { readScope, readSettingsConfig } from "./scope-file";
 import { scopedStackOutputs } from "./scoped-outputs";
 import { stackSettingsPath } from "./settings";
@@ -37,6 +37,8 @@ export interface ModelCanariesOptions {
  */
 export function modelCanariesFromConfig(options: ModelCanariesOptions = {}): Record<string, ModelCanary> {
     const config = options.config ?? loadStackConfig();
+    // A config the caller loaded itself is checked here (loadStackConfig checks its own).
+    refuseStackPerModel(config, pulumi.getStack());
     const canaries: Record<string, ModelCanary> = {};
     const only = options.onlyScopedModel ? readScope()?.model : undefined;
     for (const model of Object.values(config.models)) {

@@ -24,7 +24,7 @@ export class PulumiCommandFailure extends Error {
 }
 
 /** Runs `pulumi ARGS --stack NAME --non-interactive` in the stack's project directory, with `env` added to the workspace's. */
-export function runStackCommand(stack: auto.Stack, args: string[], options: { env?: Record<string, string>; onOutput?: (out: string) => void } = {}): Promise<{ stdout: string; stderr: string }> {
+export function runStackCommand(stack: Pick<auto.Stack, "name" | "workspace">, args: string[], options: { env?: Record<string, string>; onOutput?: (out: string) => void } = {}): Promise<{ stdout: string; stderr: string }> {
     const workspace = stack.workspace as auto.LocalWorkspace;
     const command = workspace.pulumiCommand.command;
     const fullArgs = [...args, "--stack", stack.name, "--non-interactive"];

@@ -1,0 +1,274 @@
+// One Pulumi stack per model (`stackPerModel`, stacks/model-stacks.ts), through the real engine in
+// render mode: the commands take the stack the user names, and each model's resources live in a
+// stack of its own, so a step of one model never touches another model's state.
+import * as assert from "assert";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import type * as auto from "@pulumi/pulumi/automation";
+import { promoteStack, rollbackStack } from "../rollout/runner";
+import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/automation";
+import { eachLimited, mergeModelStackOutputs, modelOfStackName, modelSettingsText } from "../stacks/model-stacks";
+import { parseStackConfig } from "../stacks/config";
+import { makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
+
+function modelEntry(name: string) {
+    return {
+        stable: { version: "v1", image: `registry/${name}:v1` },
+        canary: { version: "v2", image: `registry/${name}:v2` },
+        canaryWeight: 1,
+    };
+}
+
+type Models = Record<string, Record<string, unknown>>;
+
+function split(project: TestProject, model: string): Record<string, number> {
+    const vs = project.rendered().get(`VirtualService/${model}-virtual-service`);
+    return Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
+}
+
+/** The state of one of the project's stacks, as the engine exported it (its resources by URN). */
+async function stateOf(project: TestProject, stack: string): Promise<Map<string, string>> {
+    const s = await openStack({ ...project.ref, stack });
+    const list = ((await s.exportStack()).deployment as { resources?: Array<Record<string, unknown>> }).resources ?? [];
+    return new Map(list.map((r) => [r.urn as string, JSON.stringify([r.inputs, r.outputs, r.dependencies, r.provider, r.parent])]));
+}
+
+/** A digest of the rendered files of one model. */
+function renderedOf(project: TestProject, model: string): string {
+    const h = crypto.createHash("sha256");
+    for (const [k, v] of [...project.rendered()].filter(([k]) => k.split("/")[1].startsWith(`${model}-`)).sort(([a], [b]) => a.localeCompare(b))) h.update(k).update(JSON.stringify(v));
+    return h.digest("hex");
+}
+
+function stackNames(project: TestProject): string[] {
+    const r = pulumi(project, ["stack", "ls", "--json"]);
+    assert.strictEqual(r.status, 0, r.output);
+    return (JSON.parse(r.output.slice(r.output.indexOf("["))) as { name: string }[]).map((s) => s.name).sort();
+}
+
+function settings(project: TestProject, stack: string): { config: Record<string, unknown>; encryptionsalt?: string } {
+    return YAML.parse(fs.readFileSync(path.join(project.dir, `Pulumi.${stack}.yaml`), "utf8"));
+}
+
+describe("one stack per model (real engine, render mode)", function () {
+    this.timeout(600_000);
+    let project: TestProject;
+    let hub: auto.Stack;
+
+    before(async () => {
+        project = makeProject("dev");
+        project.writeConfig({ stackPerModel: true, models: { fraud: modelEntry("fraud"), churn: modelEntry("churn") } });
+        hub = await openStack(project.ref, { create: true });
+        // A secret of one model: its stack gets the ciphertext, the other model's stack nothing.
+        const set = pulumi(project, ["config", "set", "--secret", "--path", "model-canary:models.fraud.canary.env.API_KEY", "fr4ud-k3y"]);
+        assert.strictEqual(set.status, 0, set.output);
+    });
+    after(() => project?.remove());
+
+    it("the first `up` creates each model's objects in a stack of its own, `dev.<model>`; `dev` holds none", async () => {
+        const result = await upStack(hub);
+        // Each model's stack: its Stack, its provider, the component, two Deployments, the Secret, Service, DestinationRule and VirtualService.
+        assert.deepStrictEqual(result.changes, { create: 17 });
+        assert.deepStrictEqual(stackNames(project), ["dev", "dev.churn", "dev.fraud"]);
+        // The engine records the root Stack resource of a failed update; nothing else.
+        assert.deepStrictEqual([...(await stateOf(project, "dev")).keys()].filter((u) => !u.includes("::pulumi:pulumi:Stack::")), []);
+        assert.strictEqual([...(await stateOf(project, "dev.fraud")).keys()].filter((u) => u.includes("::churn")).length, 0);
+        assert.deepStrictEqual([split(project, "fraud"), split(project, "churn")], [{ v1: 99, v2: 1 }, { v1: 99, v2: 1 }]);
+        // Everything lands where one stack would render it.
+        assert.ok(fs.existsSync(path.join(project.renderDir, "1-manifest")));
+        const outputs = await readOutputs(hub);
+        assert.deepStrictEqual(Object.keys(outputs.models as Models).sort(), ["churn", "fraud"]);
+        assert.deepStrictEqual(((outputs.models as Models).churn as { split: unknown }).split, { v1: 99, v2: 1 });
+        assert.strictEqual((outputs.appliedConfig as Record<string, unknown>)["model-canary:stackPerModel"], true);
+    });
+
+    it("a model's settings file is `dev`'s cut down to that model: the same salt and ciphertext, no other model's secret", () => {
+        const own = settings(project, "dev.fraud");
+        const other = settings(project, "dev.churn");
+        const main = settings(project, "dev");
+        assert.deepStrictEqual(Object.keys(own.config["model-canary:models"] as Models), ["fraud"]);
+        assert.deepStrictEqual(Object.keys(other.config["model-canary:models"] as Models), ["churn"]);
+        assert.strictEqual(own.config["model-canary:stackPerModel"], undefined);
+        assert.strictEqual(own.encryptionsalt, main.encryptionsalt);
+        const cipher = (s: typeof own) => ((s.config["model-canary:models"] as any).fraud?.canary?.env?.API_KEY as { secure: string } | undefined)?.secure;
+        assert.ok(cipher(main) !== undefined && cipher(own) === cipher(main));
+        assert.ok(!fs.readFileSync(path.join(project.dir, "Pulumi.dev.churn.yaml"), "utf8").includes("secure"));
+        // Decrypted in its own stack: the rendered Secret holds what a cluster would receive; no state holds the plaintext.
+        const secret = [...project.rendered().values()].find((o) => o.kind === "Secret" && o.metadata.name.startsWith("fraud-"));
+        assert.strictEqual(Buffer.from(secret.data.API_KEY, "base64").toString(), "fr4ud-k3y");
+        for (const file of fs.readdirSync(path.join(project.dir, "state"), { recursive: true }) as string[]) {
+            const full = path.join(project.dir, "state", file);
+            if (fs.statSync(full).isFile()) assert.ok(!fs.readFileSync(full, "utf8").includes("fr4ud-k3y"), file);
+        }
+    });
+
+    it("a weight step of one model updates its VirtualService in its own stack: the other model's state and files are unchanged", async () => {
+        const churnBefore = await stateOf(project, "dev.churn");
+        const churnFiles = renderedOf(project, "churn");
+        setProjectConfig(hub, (c) => { (c.models as Models).fraud.canaryWeight = 10; });
+        // Another model's pending edit stays unapplied.
+        setProjectConfig(hub, (c) => { (c.models as Models).churn.canaryWeight = 50; });
+        const step = await upStack(hub, { model: "fraud" });
+        assert.deepStrictEqual([step.changes, step.scope], [{ same: 8, update: 1 }, { model: "fraud" }]);
+        assert.deepStrictEqual(step.steps.filter((s) => s.op === "update").map((s) => s.name), ["fraud-vs"]);
+        assert.deepStrictEqual([split(project, "fraud"), split(project, "churn")], [{ v1: 90, v2: 10 }, { v1: 99, v2: 1 }]);
+        assert.deepStrictEqual(await stateOf(project, "dev.churn"), churnBefore);
+        assert.strictEqual(renderedOf(project, "churn"), churnFiles);
+        const outputs = await readOutputs(hub, { model: "fraud" });
+        assert.deepStrictEqual(Object.keys(outputs.models as Models), ["fraud"]);
+        const preview = await previewStack(hub, { model: "churn" });
+        assert.deepStrictEqual(preview.steps.filter((s) => s.op === "update").map((s) => s.name), ["churn-vs"]);
+        setProjectConfig(hub, (c) => { (c.models as Models).churn.canaryWeight = 1; });
+    });
+
+    it("rollback and promotion of one model act in its own stack only", async () => {
+        const churnBefore = await stateOf(project, "dev.churn");
+        await rollbackStack(hub, "test", "fraud");
+        assert.deepStrictEqual(split(project, "fraud"), { v1: 100 });
+        setProjectConfig(hub, (c) => { (c.models as Models).fraud.canaryWeight = 100; });
+        await promoteStack(hub, { model: "fraud" });
+        assert.deepStrictEqual(split(project, "fraud"), { v2: 100 });
+        assert.strictEqual(project.rendered().has("Deployment/fraud-v1"), false);
+        assert.deepStrictEqual(await stateOf(project, "dev.churn"), churnBefore);
+    });
+
+    it("a plain `pulumi up` of `dev` is refused, naming the commands that work; nothing is created", async () => {
+        const files = project.renderedDigest();
+        const r = pulumi(project, ["up", "--yes", "--skip-preview"]);
+        assert.notStrictEqual(r.status, 0);
+        assert.match(r.output, /stack `dev` keeps each model in a stack of its own \(`stackPerModel` is set\)[\s\S]*model-canary up --stack dev --model NAME/);
+        // The engine records the root Stack resource of a failed update; nothing else.
+        assert.deepStrictEqual([...(await stateOf(project, "dev")).keys()].filter((u) => !u.includes("::pulumi:pulumi:Stack::")), []);
+        assert.strictEqual(project.renderedDigest(), files);
+    });
+
+    it("a model removed from `models` has its objects deleted, and its stack and settings file removed", async () => {
+        setProjectConfig(hub, (c) => { delete (c.models as Models).churn; });
+        const result = await upStack(hub);
+        assert.strictEqual(result.changes.delete, 8);
+        assert.deepStrictEqual(stackNames(project), ["dev", "dev.fraud"]);
+        assert.strictEqual(fs.existsSync(path.join(project.dir, "Pulumi.dev.churn.yaml")), false);
+        assert.deepStrictEqual([...project.rendered().keys()].filter((k) => k.includes("churn")), []);
+        assert.deepStrictEqual(Object.keys((await readOutputs(hub)).models as Models), ["fraud"]);
+    });
+});
+
+describe("one stack per model: turning it on for a stack that holds models", function () {
+    this.timeout(600_000);
+
+    it("is refused before anything is applied, naming the models and how to move them", async () => {
+        const project = makeProject("prod");
+        try {
+            project.writeConfig({ models: { fraud: modelEntry("fraud"), churn: modelEntry("churn") } });
+            const stack = await openStack(project.ref, { create: true });
+            await upStack(stack);
+            const files = project.renderedDigest();
+            setProjectConfig(stack, (c) => { c.stackPerModel = true; });
+            await assert.rejects(upStack(stack), (e: StackOperationError) => {
+                assert.strictEqual(e.kind, "refused");
+                assert.match(e.message, /^stack `prod` holds the objects of models `churn`, `fraud` itself .* Nothing was applied\. Remove `stackPerModel` .* `pulumi state move --source prod --dest prod\.<model>/);
+                return true;
+            });
+            assert.deepStrictEqual(stackNames(project), ["prod"]);
+            assert.strictEqual(project.renderedDigest(), files);
+        } finally {
+            project.remove();
+        }
+    });
+});
+
+describe("one stack per model: the pure parts", () => {
+    const hubText = [
+        "# the team's comment",
+        "encryptionsalt: v1:abc",
+        "config:",
+        "  kubernetes:context: kind",
+        "  model-canary:stackPerModel: true",
+        "  model-canary:defaults:",
+        "    rollout: { steps: [1, 50, 100] }",
+        "  model-canary:models:",
+        "    fraud:",
+        "      stable: { version: v1, image: r/fraud:v1 }",
+        "      canary:",
+        "        version: v2",
+        "        image: r/fraud:v2",
+        "        env:",
+        "          API_KEY:",
+        "            secure: v1:CIPHER",
+        "    churn:",
+        "      stable: { version: v1, image: r/churn:v1 }",
+        "",
+    ].join("\n");
+
+    it("a model's settings text keeps every other key, the ciphertext and the salt, and cuts `models` to the model", () => {
+        const text = modelSettingsText(hubText, "dev", "fraud");
+        assert.ok(text.startsWith("# Written by model-canary from Pulumi.dev.yaml"));
+        assert.deepStrictEqual(YAML.parse(text), {
+            encryptionsalt: "v1:abc",
+            config: {
+                "kubernetes:context": "kind",
+                "model-canary:defaults": { rollout: { steps: [1, 50, 100] } },
+                "model-canary:models": { fraud: { stable: { version: "v1", image: "r/fraud:v1" }, canary: { version: "v2", image: "r/fraud:v2", env: { API_KEY: { secure: "v1:CIPHER" } } } } },
+                "model-canary:renderDir": "rendered/dev",
+            },
+        });
+        assert.deepStrictEqual(Object.keys(YAML.parse(modelSettingsText(hubText, "org/proj/dev", "churn")).config["model-canary:models"]), ["churn"]);
+        assert.strictEqual(YAML.parse(modelSettingsText(hubText.replace("  kubernetes:context: kind", "  model-canary:renderDir: out/x"), "dev", "churn")).config["model-canary:renderDir"], "out/x");
+        assert.throws(() => modelSettingsText(hubText, "dev", "ranker"), /Pulumi\.dev\.yaml has no `models\.ranker` entry/);
+    });
+
+    it("names model stacks `<stack>.<model>` and reads the model back", () => {
+        assert.deepStrictEqual(
+            [modelOfStackName("dev", "dev.fraud"), modelOfStackName("dev", "dev"), modelOfStackName("dev", "prod.fraud"), modelOfStackName("dev", "dev."), modelOfStackName("org/p/dev", "org/p/dev.churn")],
+            ["fraud", undefined, undefined, undefined, "churn"],
+        );
+    });
+
+    it("merges the models' outputs into one stack's: models, their applied entries, shared keys, secrets once", () => {
+        const one = (name: string, weight: number) => ({
+            target: { mode: "render", renderDir: "rendered/dev" },
+            models: { [name]: { canaryWeight: weight } },
+            appliedConfig: { "kubernetes:context": "kind", "model-canary:models": { [name]: { canaryWeight: weight } } },
+            appliedSecrets: [{ key: "kubernetes:kubeconfig", path: [], value: "k" }, { key: "model-canary:models", path: [name, "canary", "env", "K"], value: name }],
+        });
+        assert.deepStrictEqual(mergeModelStackOutputs([["fraud", one("fraud", 10)], ["churn", one("churn", 1)], ["ranker", {}]]), {
+            target: { mode: "render", renderDir: "rendered/dev" },
+            models: { fraud: { canaryWeight: 10 }, churn: { canaryWeight: 1 } },
+            appliedConfig: { "kubernetes:context": "kind", "model-canary:models": { fraud: { canaryWeight: 10 }, churn: { canaryWeight: 1 } }, "model-canary:stackPerModel": true },
+            appliedSecrets: [
+                { key: "kubernetes:kubeconfig", path: [], value: "k" },
+                { key: "model-canary:models", path: ["fraud", "canary", "env", "K"], value: "fraud" },
+                { key: "model-canary:models", path: ["churn", "canary", "env", "K"], value: "churn" },
+            ],
+        });
+        assert.deepStrictEqual(mergeModelStackOutputs([["ranker", {}]]), {});
+    });
+
+    it("runs at most `limit` at once, waits for every started item, and names what failed and what never started", async () => {
+        let running = 0;
+        let most = 0;
+        const { results, failed, skipped } = await eachLimited([1, 2, 3, 4, 5, 6], 2, async (n) => {
+            running++;
+            most = Math.max(most, running);
+            await new Promise((r) => setTimeout(r, 10));
+            running--;
+            if (n === 3) throw new Error("three");
+            return n * 10;
+        });
+        assert.strictEqual(most, 2);
+        assert.deepStrictEqual([results.slice(0, 2), failed.map(([n, e]) => [n, e.message]), skipped], [[10, 20], [[3, "three"]], [5, 6]]);
+        assert.strictEqual(results[3], 40);
+    });
+
+    it("`stackPerModel` is true or false, and only beside a `models` map", () => {
+        const base = { "model-canary:stable": JSON.stringify({ version: "v1", image: "r/m:v1" }) };
+        const models = { "model-canary:models": JSON.stringify({ fraud: { stable: { version: "v1", image: "r/f:v1" } } }) };
+        assert.strictEqual(parseStackConfig({ ...models, "model-canary:stackPerModel": "true" }, "dev").stackPerModel, true);
+        assert.strictEqual(parseStackConfig({ ...models, "model-canary:stackPerModel": "false" }, "dev").stackPerModel, false);
+        assert.strictEqual(parseStackConfig(models, "dev").stackPerModel, false);
+        assert.throws(() => parseStackConfig({ ...models, "model-canary:stackPerModel": "yes" }, "dev"), /`stackPerModel` must be true or false, got "yes"/);
+        assert.throws(() => parseStackConfig({ ...base, "model-canary:stackPerModel": "true" }, "dev"), /`stackPerModel` needs a `models` map: the top-level keys describe one model/);
+    });
+});
