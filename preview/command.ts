@@ -48,7 +48,7 @@ export async function previewReport(ref: StackRef, onOutput?: (out: string) => v
     const config = checkConfig(stack);
     const all = Object.values(config.models);
     const chosen = model !== undefined || all.length === 1 ? selectModel(config, model, ref.stack) : undefined;
-    const outputs = await readOutputs(stack);
+    const outputs = await readOutputs(stack, model !== undefined ? { model } : {});
     const result = await previewStack(stack, {
         onOutput,
         ...(model !== undefined ? {

@@ -99,7 +99,7 @@ async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry:
         let holds: ReturnType<typeof scaleDownHolds> = {};
         if (target.canary?.autoReplicas) {
             // What runs now; the config's counts for a stack deployed before they were recorded.
-            const running = modelOutputsOf(await readOutputs(stack), model.name).replicas as Record<string, unknown> | undefined;
+            const running = modelOutputsOf(await readOutputs(stack, { model: model.name }), model.name).replicas as Record<string, unknown> | undefined;
             const count = (version: string, fallback: number) => typeof running?.[version] === "number" ? running[version] as number : fallback;
             const now = {
                 stable: count(target.stable.version, before.stable.version === target.stable.version ? before.stable.replicas : target.stable.replicas),
@@ -272,7 +272,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
     const workDir = stack.workspace.workDir;
 
     // Resume from what is applied, not only from what is configured.
-    const applied = modelOutputsOf(await readOutputs(stack), model.name);
+    const applied = modelOutputsOf(await readOutputs(stack, { model: model.name }), model.name);
     const appliedWeight = applied.canaryVersion === canary.version && typeof applied.canaryWeight === "number" ? applied.canaryWeight : 0;
     const appliedMirror = appliedMirrorPercent(applied, canary.version);
     // The shadow stage only while the canary serves no user: a resumed run past it does not go back.

@@ -123,7 +123,7 @@ export async function readConfigLeniently(stack: auto.Stack, stackName: string):
 /** stackStatus with what the command's text needs besides. */
 export async function collectStackStatus(ref: StackRef, options: { model?: string } = {}): Promise<{ status: StackStatus; details: ModelStatusDetails[]; settingsFile: string }> {
     const stack = await openStack(ref);
-    const outputs = await readOutputs(stack);
+    const outputs = await readOutputs(stack, options.model !== undefined ? { model: options.model } : {});
     // What is applied is worth showing even when the config would be refused: say why, too.
     const { config, problems, names } = await readConfigLeniently(stack, ref.stack);
     const shown = options.model !== undefined || names.length === 1 ? [selectModelName(names, options.model, ref.stack)] : names;
