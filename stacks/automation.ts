@@ -17,7 +17,7 @@ import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
 import { PulumiCommandFailure, runStackCommand } from "./pulumi-command";
-import { eachLimited, isStackPerModel, mergeModelStackOutputs, modelOfStackName, modelStackName, writeModelSettings } from "./model-stacks";
+import { eachLimited, isStackPerModel, mergeModelStackOutputs, modelOfStackName, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
 function findUp(dir: string, file: string): string | undefined {
@@ -346,11 +346,12 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  */
 export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
     if (isStackPerModel(stack.workspace.workDir, stack.name)) return previewModelStacks(stack, options);
+    refuseWithModelStacks(stack);
     return previewOneStack(stack, options);
 }
 
-async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
-    const previous = await checkTarget(stack, checkConfig(stack));
+async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
+    const previous = await checkTarget(stack, checkConfig(stack), known);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
@@ -404,6 +405,7 @@ const toStderr = (message: string) => process.stderr.write(`${message}\n`);
  */
 export async function upStack(stack: auto.Stack, options: UpOptions = {}): Promise<UpResult> {
     if (isStackPerModel(stack.workspace.workDir, stack.name)) return upModelStacks(stack, options);
+    refuseWithModelStacks(stack);
     return upOneStack(stack, options);
 }
 
@@ -415,8 +417,8 @@ interface UpOptions {
     onMessage?: (message: string) => void;
 }
 
-async function upOneStack(stack: auto.Stack, options: UpOptions): Promise<UpResult> {
-    const previous = await checkTarget(stack, checkConfig(stack));
+async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<UpResult> {
+    const previous = await checkTarget(stack, checkConfig(stack), known);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
@@ -469,9 +471,9 @@ export async function planModelUpdate(stack: auto.Stack, model: string): Promise
  * render would delete them from the cluster). The message gives the way that works. Returns the
  * stack's outputs (plain values, secrets in plaintext).
  */
-export async function checkTarget(stack: auto.Stack, config: StackConfig): Promise<Record<string, unknown>> {
+export async function checkTarget(stack: auto.Stack, config: StackConfig, known?: Record<string, unknown>): Promise<Record<string, unknown>> {
     const wanted = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
-    const outputs = await readOutputs(stack);
+    const outputs = known ?? await readOutputs(stack);
     const applied = (outputs.target as { mode?: string } | undefined)?.mode;
     if (applied === undefined || applied === wanted) return outputs;
     throw new StackOperationError("validation", applied === "render"
@@ -532,38 +534,90 @@ const modelStackConcurrency = Math.max(1, Math.min(4, os.cpus().length));
 const openedModelStacks = new WeakMap<auto.Workspace, Map<string, auto.Stack>>();
 
 /**
- * `model`'s own stack, its settings file written from `hub`'s first. With `create`, a stack that
- * does not exist yet is created, after checking that `hub` holds no models itself.
+ * `model`'s own stack (opened once per process: opening runs the CLI), its settings file written
+ * from `hub`'s first; undefined when it does not exist, unless `create`.
  */
-async function openModelStack(hub: auto.Stack, model: string, create: boolean): Promise<auto.Stack> {
+async function openModelStack(hub: auto.Stack, model: string, create: boolean): Promise<auto.Stack | undefined> {
     const workDir = hub.workspace.workDir;
-    writeModelSettings(workDir, hub.name, model);
     const name = modelStackName(hub.name, model);
     const opened = openedModelStacks.get(hub.workspace) ?? new Map<string, auto.Stack>();
     openedModelStacks.set(hub.workspace, opened);
-    const known = opened.get(name);
-    if (known) return known;
-    let stack: auto.Stack;
-    try {
-        stack = await auto.Stack.select(name, hub.workspace);
-    } catch (e) {
-        if (!(create && e instanceof StackOperationError && e.kind === "stack-not-found")) throw classify(e, name);
-        await refuseModelsInHub(hub);
-        stack = await auto.Stack.create(name, hub.workspace).catch((err) => { throw classify(err, name); });
+    let stack = opened.get(name);
+    if (!stack) {
+        try {
+            stack = await auto.Stack.select(name, hub.workspace);
+        } catch (e) {
+            if (!(e instanceof StackOperationError && e.kind === "stack-not-found")) throw classify(e, name);
+            if (!create) return undefined;
+            writeModelSettings(workDir, hub.name, model);
+            stack = await auto.Stack.create(name, hub.workspace).catch((err) => { throw classify(err, name); });
+        }
+        opened.set(name, stack);
     }
-    opened.set(name, stack);
+    writeModelSettings(workDir, hub.name, model);
     return stack;
 }
 
 /**
- * Refuses to give models stacks of their own while `hub` itself holds models (it was updated
- * before `stackPerModel` was set): their stacks would create every object a second time.
+ * `model`'s stack for an operation, with its outputs before it. A stack never updated (none yet,
+ * or made but never updated) first has the models `hub` may hold itself moved out to their own
+ * stacks (`moveModelsOutOf`; a preview refuses instead), so a model is never created a second time.
  */
-async function refuseModelsInHub(hub: auto.Stack): Promise<void> {
-    const outputs = await readOneStackOutputs(hub);
-    const models = typeof outputs.models === "object" && outputs.models !== null ? Object.keys(outputs.models) : "split" in outputs ? [shorthandModel] : [];
+async function modelStackFor(hub: auto.Stack, model: string, onMessage: (message: string) => void, dryRun: boolean): Promise<{ stack: auto.Stack; previous: Record<string, unknown> }> {
+    const existing = await openModelStack(hub, model, false);
+    const previous = existing ? await readOneStackOutputs(existing) : {};
+    if (Object.keys(previous).length > 0) return { stack: existing!, previous };
+    await moveModelsOutOf(hub, configuredModelNames(hub.workspace.workDir, hub.name) ?? [], onMessage, dryRun);
+    return { stack: existing ?? (await openModelStack(hub, model, true))!, previous: {} };
+}
+
+/** The type of the component `modelCanariesFromConfig` registers for each model, named after it. */
+const componentType = "model-canary:index:ModelCanary";
+
+/**
+ * The models whose objects `hub`'s own state holds (it was updated before `stackPerModel` was
+ * set), by name, with their components' URNs.
+ */
+async function modelsHeldBy(hub: auto.Stack): Promise<Map<string, string>> {
+    const state = await hub.exportStack().catch((e) => { throw classify(e, hub.name); });
+    const resources = (state.deployment as { resources?: { urn: string; type: string; parent?: string }[] } | undefined)?.resources ?? [];
+    const root = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
+    return new Map(resources.filter((r) => r.type === componentType && r.parent === root).map((r) => [r.urn.split("::").pop()!, r.urn]));
+}
+
+/**
+ * Moves the models `hub` holds itself into their own stacks (`pulumi state move` of each
+ * component, its children with it, the provider copied): their objects stay as they are, nothing
+ * is created or deleted, and each is told to `onMessage`. With `dryRun` (a preview), refuses
+ * instead, as a preview changes no state. A model `hub` holds that is no longer configured is
+ * refused: its stack's settings could not be written, and one stack would delete it.
+ */
+async function moveModelsOutOf(hub: auto.Stack, configured: string[], onMessage: (message: string) => void, dryRun = false): Promise<void> {
+    const held = new Map([...await modelsHeldBy(hub)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (held.size === 0) return;
+    const list = (names: string[]) => names.map((m) => `\`${m}\``).join(", ");
+    const gone = [...held.keys()].filter((m) => !configured.includes(m));
+    if (gone.length > 0) {
+        throw new StackOperationError("refused", `stack \`${hub.name}\` holds the objects of ${list(gone)} itself, and ${gone.length === 1 ? "it is" : "they are"} no longer in \`models\`, so ${gone.length === 1 ? "it" : "they"} cannot move to a stack of ${gone.length === 1 ? "its" : "their"} own. Nothing was applied. Remove \`stackPerModel\` and run \`model-canary up --stack ${hub.name}\` to delete ${gone.length === 1 ? "it" : "them"} first, or put ${gone.length === 1 ? "it" : "them"} back in \`models\`.`);
+    }
+    if (dryRun) {
+        throw new StackOperationError("refused", `stack \`${hub.name}\` still holds the objects of ${list([...held.keys()])} itself: the next \`model-canary up --stack ${hub.name}\` moves them to their own stacks (\`pulumi state move\`, nothing is created or deleted); a preview cannot show a model's stack before that.`);
+    }
+    for (const [model, urn] of held) {
+        const stack = (await openModelStack(hub, model, true))!;
+        await runPulumi(hub.workspace as auto.LocalWorkspace, ["state", "move", "--source", hub.name, "--dest", stack.name, "--yes", urn], hub.name);
+        onMessage(`model-canary: moved model \`${model}\` from stack \`${hub.name}\` to its own stack \`${stack.name}\` (\`pulumi state move\`: its objects stay as they are)`);
+    }
+}
+
+/**
+ * Refuses to update (or preview) a stack as one while its models have stacks of their own
+ * (`stackPerModel` was removed): it would create every model's objects a second time.
+ */
+function refuseWithModelStacks(stack: auto.Stack): void {
+    const models = modelsWithSettings(stack.workspace.workDir, stack.name);
     if (models.length === 0) return;
-    throw new StackOperationError("refused", `stack \`${hub.name}\` holds the objects of ${models.length === 1 ? "model" : "models"} ${models.map((m) => `\`${m}\``).join(", ")} itself (it was updated before \`stackPerModel\` was set), and a stack per model would create them a second time. Nothing was applied. Remove \`stackPerModel\` to keep one stack, or move each model's resources to its own stack first: \`pulumi state move --source ${hub.name} --dest ${modelStackName(hub.name, "<model>")} <the URN of its component> --include-parents\` for every model.`);
+    throw new StackOperationError("refused", `the models of stack \`${stack.name}\` have stacks of their own (${models.map((m) => `\`${modelStackName(stack.name, m)}\``).join(", ")}), and its config no longer sets \`stackPerModel\`: one stack would create their objects a second time. Nothing was applied. Set \`stackPerModel\` to true again; to go back to one stack, move each model's resources back first (\`pulumi state move --source ${modelStackName(stack.name, "<model>")} --dest ${stack.name} <the URN of its component>\`), then remove its stack (\`pulumi stack rm\`, which deletes its settings file).`);
 }
 
 /** `hub`'s models' stacks as the backend lists them, by model. */
@@ -618,17 +672,18 @@ async function upModelStacks(hub: auto.Stack, options: UpOptions): Promise<UpRes
     const each = { message: options.message, onMessage: options.onMessage };
     if (options.model !== undefined) {
         if (!names.includes(options.model)) throw new StackOperationError("validation", `model \`${options.model}\` is not in the \`models\` of stack \`${hub.name}\`; its models: ${names.map((m) => `\`${m}\``).join(", ")}`);
-        const result = await upOneStack(await openModelStack(hub, options.model, true), { ...each, onOutput: options.onOutput });
+        const { stack, previous } = await modelStackFor(hub, options.model, options.onMessage ?? toStderr, false);
+        const result = await upOneStack(stack, { ...each, onOutput: options.onOutput }, previous);
         return { ...result, outputs: mergeModelStackOutputs([[options.model, result.outputs]]), scope: { model: options.model } };
     }
     const existing = await existingModelStacks(hub);
     const removed = existing.filter((m) => !names.includes(m));
-    // Checked once here, not by each new model's stack as it is opened.
-    if (names.some((m) => !existing.includes(m))) await refuseModelsInHub(hub);
+    // Once here (a whole update is rare and costly anyway), not as each new model's stack is opened.
+    await moveModelsOutOf(hub, names, options.onMessage ?? toStderr);
     const { results, failed, skipped } = await eachLimited(names, modelStackConcurrency, async (model) => {
         const out = prefixed(model, options.onOutput);
         try {
-            return await upOneStack(await openModelStack(hub, model, true), { ...each, onOutput: out.onOutput });
+            return await upOneStack((await openModelStack(hub, model, true))!, { ...each, onOutput: out.onOutput });
         } finally {
             out.flush();
         }
@@ -666,12 +721,14 @@ async function previewModelStacks(hub: auto.Stack, options: { onOutput?: (out: s
     const names = Object.keys(checkConfig(hub).models);
     if (options.model !== undefined) {
         if (!names.includes(options.model)) throw new StackOperationError("validation", `model \`${options.model}\` is not in the \`models\` of stack \`${hub.name}\`; its models: ${names.map((m) => `\`${m}\``).join(", ")}`);
-        return { ...await previewOneStack(await openModelStack(hub, options.model, true), { onOutput: options.onOutput }), scope: { model: options.model } };
+        const { stack, previous } = await modelStackFor(hub, options.model, toStderr, true);
+        return { ...await previewOneStack(stack, { onOutput: options.onOutput }, previous), scope: { model: options.model } };
     }
+    await moveModelsOutOf(hub, names, toStderr, true);
     const { results, failed, skipped } = await eachLimited(names, modelStackConcurrency, async (model) => {
         const out = prefixed(model, options.onOutput);
         try {
-            return await previewOneStack(await openModelStack(hub, model, true), { onOutput: out.onOutput });
+            return await previewOneStack((await openModelStack(hub, model, true))!, { onOutput: out.onOutput });
         } finally {
             out.flush();
         }

@@ -75,6 +75,30 @@ export function modelSettingsText(hubText: string, stack: string, model: string)
 }
 
 /**
+ * The models of `stack` whose settings files model-canary wrote (`Pulumi.<stack>.<model>.yaml`
+ * starting with `generatedHeader`): the models that have stacks of their own, as far as this
+ * project directory knows.
+ */
+export function modelsWithSettings(workDir: string, stack: string): string[] {
+    const short = stack.split("/").pop()!;
+    const header = `#${generatedHeader.replace("%s", short)}`;
+    const models: string[] = [];
+    for (const file of fs.readdirSync(workDir)) {
+        const model = file.startsWith(`Pulumi.${short}.`) && file.endsWith(".yaml") ? file.slice(`Pulumi.${short}.`.length, -".yaml".length) : "";
+        if (model === "" || model.includes(".")) continue;
+        const fd = fs.openSync(`${workDir}/${file}`, "r");
+        try {
+            const start = Buffer.alloc(header.length);
+            fs.readSync(fd, start, 0, header.length, 0);
+            if (start.toString("utf8") === header) models.push(model);
+        } finally {
+            fs.closeSync(fd);
+        }
+    }
+    return models.sort();
+}
+
+/**
  * Writes `model`'s stack settings from `stack`'s when they differ from what is there (so a step
  * leaves the file alone), atomically. Returns the file's path.
  */

@@ -155,29 +155,72 @@ describe("one stack per model (real engine, render mode)", function () {
     });
 });
 
-describe("one stack per model: turning it on for a stack that holds models", function () {
+describe("one stack per model: turning it on for a stack that holds models, and off again", function () {
     this.timeout(600_000);
+    let project: TestProject;
+    let stack: auto.Stack;
 
-    it("is refused before anything is applied, naming the models and how to move them", async () => {
-        const project = makeProject("prod");
-        try {
-            project.writeConfig({ models: { fraud: modelEntry("fraud"), churn: modelEntry("churn") } });
-            const stack = await openStack(project.ref, { create: true });
-            await upStack(stack);
-            const files = project.renderedDigest();
-            setProjectConfig(stack, (c) => { c.stackPerModel = true; });
-            await assert.rejects(upStack(stack), (e: StackOperationError) => {
+    before(async () => {
+        project = makeProject("prod");
+        project.writeConfig({ models: { fraud: modelEntry("fraud"), churn: modelEntry("churn"), ranker: modelEntry("ranker") } });
+        stack = await openStack(project.ref, { create: true });
+        await upStack(stack);
+    });
+    after(() => project?.remove());
+
+    it("a model the stack holds that is no longer in `models` is refused before anything moves", async () => {
+        const files = project.renderedDigest();
+        setProjectConfig(stack, (c) => { c.stackPerModel = true; delete (c.models as Models).ranker; });
+        await assert.rejects(upStack(stack, { model: "fraud" }), (e: StackOperationError) => {
+            assert.strictEqual(e.kind, "refused");
+            assert.match(e.message, /^stack `prod` holds the objects of `ranker` itself, and it is no longer in `models`, so it cannot move to a stack of its own\. Nothing was applied\./);
+            return true;
+        });
+        assert.deepStrictEqual([...(await modelComponents(project, "prod"))].sort(), ["churn", "fraud", "ranker"]);
+        assert.strictEqual(project.renderedDigest(), files);
+        setProjectConfig(stack, (c) => { (c.models as Models).ranker = modelEntry("ranker"); });
+    });
+
+    it("a preview says the next `up` moves the models, and moves nothing", async () => {
+        await assert.rejects(previewStack(stack, { model: "fraud" }), /stack `prod` still holds the objects of `churn`, `fraud`, `ranker` itself: the next `model-canary up --stack prod` moves them/);
+        assert.deepStrictEqual([...(await modelComponents(project, "prod"))].sort(), ["churn", "fraud", "ranker"]);
+    });
+
+    it("the first `up` of a model moves every model to its own stack (`pulumi state move`): no object is created or deleted, and the step applies", async () => {
+        const before = Object.fromEntries(["churn", "ranker"].map((m) => [m, renderedOf(project, m)]));
+        setProjectConfig(stack, (c) => { (c.models as Models).fraud.canaryWeight = 10; });
+        const messages: string[] = [];
+        const step = await upStack(stack, { model: "fraud", onMessage: (m) => messages.push(m) });
+        assert.deepStrictEqual(messages.map((m) => m.replace(/ \(`pulumi state move`.*$/, "")), ["churn", "fraud", "ranker"].map((m) => `model-canary: moved model \`${m}\` from stack \`prod\` to its own stack \`prod.${m}\``));
+        // The moved model's stack already held its objects: one update, nothing created.
+        assert.deepStrictEqual(step.changes, { same: 7, update: 1 });
+        assert.deepStrictEqual(stackNames(project), ["prod", "prod.churn", "prod.fraud", "prod.ranker"]);
+        assert.deepStrictEqual([...(await modelComponents(project, "prod"))], []);
+        assert.deepStrictEqual([...(await modelComponents(project, "prod.churn"))], ["churn"]);
+        assert.deepStrictEqual([split(project, "fraud"), Object.fromEntries(["churn", "ranker"].map((m) => [m, renderedOf(project, m)]))], [{ v1: 90, v2: 10 }, before]);
+        // A whole `up` after finds every model in its stack, unchanged.
+        const whole = await upStack(stack);
+        assert.deepStrictEqual(whole.changes, { same: 24 });
+    });
+
+    it("removing `stackPerModel` again is refused: one stack would create every model a second time", async () => {
+        const files = project.renderedDigest();
+        setProjectConfig(stack, (c) => { delete c.stackPerModel; });
+        for (const operation of [() => upStack(stack), () => previewStack(stack)]) {
+            await assert.rejects(operation(), (e: StackOperationError) => {
                 assert.strictEqual(e.kind, "refused");
-                assert.match(e.message, /^stack `prod` holds the objects of models `churn`, `fraud` itself .* Nothing was applied\. Remove `stackPerModel` .* `pulumi state move --source prod --dest prod\.<model>/);
+                assert.match(e.message, /^the models of stack `prod` have stacks of their own \(`prod\.churn`, `prod\.fraud`, `prod\.ranker`\), and its config no longer sets `stackPerModel`: .* Nothing was applied\. Set `stackPerModel` to true again/);
                 return true;
             });
-            assert.deepStrictEqual(stackNames(project), ["prod"]);
-            assert.strictEqual(project.renderedDigest(), files);
-        } finally {
-            project.remove();
         }
+        assert.strictEqual(project.renderedDigest(), files);
     });
 });
+
+/** The models whose components a stack's state holds. */
+async function modelComponents(project: TestProject, stack: string): Promise<string[]> {
+    return [...(await stateOf(project, stack)).keys()].filter((u) => u.includes("::model-canary:index:ModelCanary::")).map((u) => u.split("::").pop()!);
+}
 
 describe("one stack per model: the pure parts", () => {
     const hubText = [
