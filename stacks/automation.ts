@@ -2,7 +2,7 @@
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
 import * as auto from "@pulumi/pulumi/automation";
-import { execFile, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -16,7 +16,7 @@ import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
-import { PulumiCommandFailure, runStackCommand } from "./pulumi-command";
+import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
 import { eachLimited, isStackPerModel, mergeModelStackOutputs, modelOfStackName, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
@@ -235,17 +235,16 @@ function withoutSelection(workspace: auto.LocalWorkspace): auto.LocalWorkspace {
 }
 
 /** Runs the workspace's `pulumi` with its environment; a failure is a StackOperationError. */
-function runPulumi(workspace: auto.LocalWorkspace, args: string[], stack: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const env = { ...process.env, ...(workspace.pulumiHome ? { PULUMI_HOME: workspace.pulumiHome } : {}), ...workspace.envVars };
-        execFile(workspace.pulumiCommand.command, [...args, "--non-interactive"], { cwd: workspace.workDir, env, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-            if (!error) return resolve(stdout);
-            const output = `${stdout}${stderr}`;
-            if (/no stack named .* found/.test(output)) return reject(stackNotFound(stack, output));
-            if (/already exists/.test(output)) return reject(new StackOperationError("stack-exists", `stack \`${stack}\` already exists`, output));
-            reject(new StackOperationError("engine", `\`pulumi ${args.join(" ")}\` failed: ${output.trim().split("\n").slice(-3).join("\n")}`, output));
-        });
-    });
+async function runPulumi(workspace: auto.LocalWorkspace, args: string[], stack: string): Promise<string> {
+    try {
+        return (await runWorkspaceCommand(workspace, args)).stdout;
+    } catch (e) {
+        if (!(e instanceof PulumiCommandFailure)) throw e;
+        const output = `${e.stdout}${e.stderr}`;
+        if (/no stack named .* found/.test(output)) throw stackNotFound(stack, output);
+        if (/already exists/.test(output)) throw new StackOperationError("stack-exists", `stack \`${stack}\` already exists`, output);
+        throw new StackOperationError("engine", `\`pulumi ${args.join(" ")}\` failed: ${output.trim().split("\n").slice(-3).join("\n")}`, output);
+    }
 }
 
 /** Refuses a stack whose settings file is missing: its config lives there, and none means nothing to act on. */
@@ -622,7 +621,7 @@ function refuseWithModelStacks(stack: auto.Stack): void {
 
 /** `hub`'s models' stacks as the backend lists them, by model. */
 async function existingModelStacks(hub: auto.Stack): Promise<string[]> {
-    const listed = JSON.parse((await runStackCommand({ name: hub.name, workspace: hub.workspace }, ["stack", "ls", "--json"]).catch((e) => { throw classify(e, hub.name); })).stdout.replace(/^[^[]*/, "") || "[]") as { name: string }[];
+    const listed = JSON.parse((await runPulumi(hub.workspace as auto.LocalWorkspace, ["stack", "ls", "--json"], hub.name)).replace(/^[^[]*/, "") || "[]") as { name: string }[];
     return listed.map((s) => modelOfStackName(hub.name, s.name)).filter((m): m is string => m !== undefined);
 }
 

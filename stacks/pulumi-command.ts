@@ -25,10 +25,18 @@ export class PulumiCommandFailure extends Error {
 
 /** Runs `pulumi ARGS --stack NAME --non-interactive` in the stack's project directory, with `env` added to the workspace's. */
 export function runStackCommand(stack: Pick<auto.Stack, "name" | "workspace">, args: string[], options: { env?: Record<string, string>; onOutput?: (out: string) => void } = {}): Promise<{ stdout: string; stderr: string }> {
-    const workspace = stack.workspace as auto.LocalWorkspace;
-    const command = workspace.pulumiCommand.command;
-    const fullArgs = [...args, "--stack", stack.name, "--non-interactive"];
-    const base: Record<string, string> = { PULUMI_DEBUG_COMMANDS: "true", ...(workspace.pulumiHome ? { PULUMI_HOME: workspace.pulumiHome } : {}), ...workspace.envVars, ...options.env };
+    return runWorkspaceCommand(stack.workspace, [...args, "--stack", stack.name], options);
+}
+
+/**
+ * Runs `pulumi ARGS --non-interactive` in the workspace's project directory, with `env` added to
+ * the workspace's (for the commands that take no `--stack`, or name stacks otherwise).
+ */
+export function runWorkspaceCommand(workspace: auto.Workspace, args: string[], options: { env?: Record<string, string>; onOutput?: (out: string) => void } = {}): Promise<{ stdout: string; stderr: string }> {
+    const local = workspace as auto.LocalWorkspace;
+    const command = local.pulumiCommand.command;
+    const fullArgs = [...args, "--non-interactive"];
+    const base: Record<string, string> = { PULUMI_DEBUG_COMMANDS: "true", ...(local.pulumiHome ? { PULUMI_HOME: local.pulumiHome } : {}), ...local.envVars, ...options.env };
     const env = {
         ...process.env,
         ...base,
@@ -37,7 +45,7 @@ export function runStackCommand(stack: Pick<auto.Stack, "name" | "workspace">, a
         PULUMI_AUTOMATION_API: "true",
     };
     return new Promise((resolve, reject) => {
-        const child = spawn(command, fullArgs, { cwd: workspace.workDir, env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(command, fullArgs, { cwd: local.workDir, env, stdio: ["ignore", "pipe", "pipe"] });
         const out: string[] = [];
         const err: string[] = [];
         child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
