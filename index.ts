@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 // One user of the package: it imports only the package's public API (api/ is what `model-canary`
 // and `model-canary/program` export), as a program of your own would.
-import { checkIstioApi, ClusterApiError, kubeconfigInput, loadStackConfig, modelCanariesFromConfig, modelCanaryOutputs, modelOutputs, renderedSecretPaths } from "./api/program";
+import { checkIstioApi, ClusterApiError, kubeconfigInput, loadStackConfig, modelCanariesFromConfig, modelCanaryOutputs, modelOutputs, programError, renderedSecretPaths } from "./api/program";
 
 export = async () => {
     const config = loadStackConfig();
@@ -25,7 +25,7 @@ export = async () => {
             }
         } catch (e) {
             if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);
-            else throw new pulumi.RunError((e as Error).message);
+            else throw programError((e as Error).message);
         }
     }
 

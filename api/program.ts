@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { appliedConfigOutputs } from "../stacks/applied";
 import { configNamespace, stackSettingsPath } from "../stacks/config";
 
-export { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, renderedSecretPaths, selectModel, shorthandModel } from "../stacks/config";
+export { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, programError, renderedSecretPaths, selectModel, shorthandModel } from "../stacks/config";
 export type { ModelConfig, StackConfig } from "../stacks/config";
 // Many models from the same config, in one line: see stacks/model-canaries.ts.
 export { modelCanariesFromConfig, modelCanaryOutputs, modelOutputs } from "../stacks/model-canaries";

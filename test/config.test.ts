@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { projectDir } from "../stacks/automation";
-import { parseStackConfig } from "../stacks/config";
+import { parseStackConfig, programError } from "../stacks/config";
 import { engineConfigView, readProjectConfig } from "../stacks/settings";
 import { drain, installMocks, settle } from "./support/mocks";
 import { refusalProblems } from "./support/refusal";
@@ -50,7 +50,7 @@ describe("stack config", () => {
 
     it("refuses a misspelt key instead of ignoring it", () => {
         assert.deepStrictEqual(problemsOf({ "model-canary:stable": stableJson, "model-canary:canary": canaryJson, "model-canary:canaryWieght": "10" }), [
-            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`, `rollout`, `kubeconfig`, `renderDir`, `models`, `defaults`",
+            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `podSecurityContext`, `containerSecurityContext`, `rollout`, `kubeconfig`, `renderDir`, `models`, `defaults`, `stackPerModel`",
         ]);
     });
 
@@ -108,5 +108,14 @@ describe("stack program (mocked engine)", () => {
         assert.strictEqual(provider?.inputs.renderYamlToDirectory, "rendered/test");
         // Never taken from KUBECONFIG in render mode.
         assert.strictEqual(provider?.inputs.kubeconfig, "");
+    });
+});
+
+describe("programError (how the program stops on a config it refuses)", () => {
+    it("is a RunError, which the engine shows as its message alone, whose stack is that message: no frames for the SDK to format", () => {
+        const error = programError("invalid stack config for `model-canary`: `canaryWeight` must be an integer from 0 to 100, got \"500\"");
+        assert.strictEqual(pulumi.RunError.isInstance(error), true);
+        assert.strictEqual(error.stack, error.message);
+        assert.strictEqual(error.message, "invalid stack config for `model-canary`: `canaryWeight` must be an integer from 0 to 100, got \"500\"");
     });
 });
