@@ -17,7 +17,7 @@ import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
-import { eachLimited, isStackPerModel, mergeModelStackOutputs, modelOfStackName, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
+import { eachLimited, isStackPerModel, mergeModelStackOutputs, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
 function findUp(dir: string, file: string): string | undefined {
@@ -345,12 +345,13 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  */
 export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
     if (isStackPerModel(stack.workspace.workDir, stack.name)) return previewModelStacks(stack, options);
-    refuseWithModelStacks(stack);
     return previewOneStack(stack, options);
 }
 
 async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
-    const previous = await checkTarget(stack, checkConfig(stack), known);
+    const config = checkConfig(stack);
+    refuseWithModelStacks(stack);
+    const previous = await checkTarget(stack, config, known);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
@@ -404,7 +405,6 @@ const toStderr = (message: string) => process.stderr.write(`${message}\n`);
  */
 export async function upStack(stack: auto.Stack, options: UpOptions = {}): Promise<UpResult> {
     if (isStackPerModel(stack.workspace.workDir, stack.name)) return upModelStacks(stack, options);
-    refuseWithModelStacks(stack);
     return upOneStack(stack, options);
 }
 
@@ -417,7 +417,9 @@ interface UpOptions {
 }
 
 async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<UpResult> {
-    const previous = await checkTarget(stack, checkConfig(stack), known);
+    const config = checkConfig(stack);
+    refuseWithModelStacks(stack);
+    const previous = await checkTarget(stack, config, known);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
@@ -611,7 +613,8 @@ async function moveModelsOutOf(hub: auto.Stack, configured: string[], onMessage:
 
 /**
  * Refuses to update (or preview) a stack as one while its models have stacks of their own
- * (`stackPerModel` was removed): it would create every model's objects a second time.
+ * (`stackPerModel` was removed; checked once the config is valid, so an invalid
+ * `stackPerModel` is named as such): it would create every model's objects a second time.
  */
 function refuseWithModelStacks(stack: auto.Stack): void {
     const models = modelsWithSettings(stack.workspace.workDir, stack.name);
@@ -752,5 +755,13 @@ async function readModelStackOutputs(hub: auto.Stack, model: string | undefined)
         }
     });
     if (failed.length > 0) throw failed[0][1];
-    return mergeModelStackOutputs(names.map((m, i) => [m, results[i] ?? {}]));
+    // A model with no outputs of its own (its stack not made yet, or made by a move and not
+    // updated since) is as the named stack's outputs last recorded it, while it held the model.
+    const own = names.map((m, i) => [m, results[i] ?? {}] as [string, Record<string, unknown>]);
+    const missing = own.filter(([, outputs]) => Object.keys(outputs).length === 0);
+    if (missing.length > 0) {
+        const held = await readOneStackOutputs(hub).catch((e) => { if (e instanceof StackOperationError && e.kind === "stack-not-found") return {}; throw e; });
+        for (const entry of missing) entry[1] = modelPartOf(held, entry[0]);
+    }
+    return mergeModelStackOutputs(own);
 }

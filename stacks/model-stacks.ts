@@ -150,6 +150,27 @@ export function mergeModelStackOutputs(perModel: [model: string, outputs: Record
 }
 
 /**
+ * One model's part of the outputs of a stack that held every model (`models.<model>`, its entry
+ * of the applied config and its secrets, the stack-wide keys): what its own stack would report,
+ * for a model moved out of that stack and not updated in its own since. Empty when the stack's
+ * outputs have no such model. Pure.
+ */
+export function modelPartOf(outputs: Record<string, unknown>, model: string): Record<string, unknown> {
+    const models = isRecord(outputs.models) ? outputs.models : {};
+    if (!(model in models)) return {};
+    const applied = isRecord(outputs.appliedConfig) ? outputs.appliedConfig : {};
+    const entries = isRecord(applied[modelsKey]) ? applied[modelsKey] as Record<string, unknown> : {};
+    const secrets = (Array.isArray(outputs.appliedSecrets) ? outputs.appliedSecrets as { key: string; path: unknown[] }[] : [])
+        .filter((s) => s.key !== modelsKey || s.path[0] === model);
+    return {
+        target: outputs.target,
+        models: { [model]: models[model] },
+        appliedConfig: { ...applied, [modelsKey]: model in entries ? { [model]: entries[model] } : {} },
+        ...(secrets.length > 0 ? { appliedSecrets: secrets } : {}),
+    };
+}
+
+/**
  * Runs `work` for every item, at most `limit` at once, in order of start. Every item started is
  * waited for; the first failure (in item order) is thrown after, with the items that never
  * started left out: `failed` names what failed, `skipped` what did not run.

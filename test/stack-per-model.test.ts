@@ -9,7 +9,7 @@ import * as YAML from "yaml";
 import type * as auto from "@pulumi/pulumi/automation";
 import { promoteStack, rollbackStack } from "../rollout/runner";
 import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/automation";
-import { eachLimited, mergeModelStackOutputs, modelOfStackName, modelSettingsText } from "../stacks/model-stacks";
+import { eachLimited, mergeModelStackOutputs, modelOfStackName, modelPartOf, modelSettingsText } from "../stacks/model-stacks";
 import { parseStackConfig } from "../stacks/config";
 import { makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
 
@@ -198,6 +198,9 @@ describe("one stack per model: turning it on for a stack that holds models, and 
         assert.deepStrictEqual([...(await modelComponents(project, "prod"))], []);
         assert.deepStrictEqual([...(await modelComponents(project, "prod.churn"))], ["churn"]);
         assert.deepStrictEqual([split(project, "fraud"), Object.fromEntries(["churn", "ranker"].map((m) => [m, renderedOf(project, m)]))], [{ v1: 90, v2: 10 }, before]);
+        // The models moved and not updated since read as the stack recorded them before the move.
+        const outputs = await readOutputs(stack);
+        assert.deepStrictEqual(Object.fromEntries(Object.entries(outputs.models as Record<string, { split: unknown }>).map(([m, o]) => [m, o.split])), { churn: { v1: 99, v2: 1 }, fraud: { v1: 90, v2: 10 }, ranker: { v1: 99, v2: 1 } });
         // A whole `up` after finds every model in its stack, unchanged.
         const whole = await upStack(stack);
         assert.deepStrictEqual(whole.changes, { same: 24 });
@@ -205,6 +208,10 @@ describe("one stack per model: turning it on for a stack that holds models, and 
 
     it("removing `stackPerModel` again is refused: one stack would create every model a second time", async () => {
         const files = project.renderedDigest();
+        // A value that is not true or false is named as such, not taken for "off".
+        setProjectConfig(stack, (c) => { c.stackPerModel = "true"; });
+        fs.writeFileSync(path.join(project.dir, "Pulumi.prod.yaml"), fs.readFileSync(path.join(project.dir, "Pulumi.prod.yaml"), "utf8").replace(/model-canary:stackPerModel: .*/, "model-canary:stackPerModel: \"yes\""));
+        await assert.rejects(upStack(stack), (e: StackOperationError) => e.kind === "validation" && /`stackPerModel` must be true or false, got "yes"/.test(e.message));
         setProjectConfig(stack, (c) => { delete c.stackPerModel; });
         for (const operation of [() => upStack(stack), () => previewStack(stack)]) {
             await assert.rejects(operation(), (e: StackOperationError) => {
@@ -287,6 +294,23 @@ describe("one stack per model: the pure parts", () => {
             ],
         });
         assert.deepStrictEqual(mergeModelStackOutputs([["ranker", {}]]), {});
+    });
+
+    it("a model's part of a stack's outputs that held every model: its routing, its applied entry and secrets, the stack-wide keys", () => {
+        const whole = {
+            target: { mode: "render" },
+            models: { fraud: { canaryWeight: 10 }, churn: { canaryWeight: 1 } },
+            appliedConfig: { "kubernetes:context": "kind", "model-canary:models": { fraud: { canaryWeight: 10 }, churn: { canaryWeight: 1 } }, "model-canary:defaults": { namespace: "ml" } },
+            appliedSecrets: [{ key: "kubernetes:kubeconfig", path: [], value: "k" }, { key: "model-canary:models", path: ["churn", "canary", "env", "K"], value: "c" }],
+        };
+        assert.deepStrictEqual(modelPartOf(whole, "fraud"), {
+            target: { mode: "render" },
+            models: { fraud: { canaryWeight: 10 } },
+            appliedConfig: { "kubernetes:context": "kind", "model-canary:models": { fraud: { canaryWeight: 10 } }, "model-canary:defaults": { namespace: "ml" } },
+            appliedSecrets: [{ key: "kubernetes:kubeconfig", path: [], value: "k" }],
+        });
+        assert.deepStrictEqual((modelPartOf(whole, "churn").appliedSecrets as unknown[]).length, 2);
+        assert.deepStrictEqual([modelPartOf(whole, "ranker"), modelPartOf({}, "fraud")], [{}, {}]);
     });
 
     it("runs at most `limit` at once, waits for every started item, and names what failed and what never started", async () => {
