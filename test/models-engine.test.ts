@@ -182,7 +182,7 @@ describe("the shorthand stack and `models.model` (real engine)", function () {
     });
 });
 
-describe("two models' rollouts at once (real engine, real Prometheus)", function () {
+for (const stackPerModel of [false, true]) describe(`two models' rollouts at once${stackPerModel ? ", each model in a stack of its own" : ""} (real engine, real Prometheus)`, function () {
     this.timeout(600_000);
     let exporter: IstioExporter;
     let prometheus: PrometheusHarness;
@@ -201,7 +201,7 @@ describe("two models' rollouts at once (real engine, real Prometheus)", function
 
     it("`rollout --model` of a healthy and a failing model run together: one completes, the other rolls back, each with its own record", async () => {
         const rollout = { prometheus: prometheus.url, steps: [1, 10], interval: "3s", tick: "1s", window: "5s", analysis: { minRequests: 20, failureThreshold: 2 } };
-        project.writeConfig({ models: { fraud: { ...fraud, namespace: "pair-a", rollout }, churn: { ...churn, namespace: "pair-b", canaryWeight: 0, rollout } } });
+        project.writeConfig({ ...(stackPerModel ? { stackPerModel: true } : {}), models: { fraud: { ...fraud, namespace: "pair-a", rollout }, churn: { ...churn, namespace: "pair-b", canaryWeight: 0, rollout } } });
         await upStack(await openStack(project.ref, { create: true }));
         // Traffic follows each model's rendered split: fraud's canary is healthy, churn's answers 5% errors.
         const follow = () => {
@@ -313,5 +313,27 @@ describe("a user's own program built with modelCanariesFromConfig (real engine, 
         assert.strictEqual(rollback.status, 0, rollback.stderr);
         assert.deepStrictEqual(vsSplit("fraud-virtual-service"), { v1: 100 });
         assert.deepStrictEqual((readProjectConfig(dir, "prod").models as any).fraud.canaryWeight, 0);
+    });
+
+    it("with `stackPerModel`, the same commands move the user's models to stacks of their own, and a step changes its model's stack only", () => {
+        const pulumiCli = (args: string[]) => spawnSync(path.join(ref.toolchain, "pulumi"), [...args, "--non-interactive"], {
+            cwd: dir, encoding: "utf8", env: { ...process.env, PULUMI_BACKEND_URL: ref.backend, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" },
+        });
+        for (const args of [["config", "set", "--path", "model-canary:stackPerModel", "true"], ["config", "set", "--path", "model-canary:models.fraud.canaryWeight", "20"]]) {
+            const set = pulumiCli([...args, "--stack", "prod"]);
+            assert.strictEqual(set.status, 0, set.stderr);
+        }
+        const step = cli(["up", "--model", "fraud"]);
+        assert.strictEqual(step.status, 0, step.stderr);
+        assert.deepStrictEqual(step.stderr.split("\n").filter((l) => l.startsWith("model-canary: moved")).map((l) => l.replace(/ \(`pulumi state move`.*$/, "")), [
+            "model-canary: moved model `churn` from stack `prod` to its own stack `prod.churn`",
+            "model-canary: moved model `fraud` from stack `prod` to its own stack `prod.fraud`",
+        ]);
+        assert.match(step.stdout, /model-canary: stack prod model fraud serves v1 80%, v2 20%\n$/);
+        assert.deepStrictEqual([vsSplit("fraud-virtual-service"), vsSplit("churn-virtual-service")], [{ v1: 80, v2: 20 }, { v7: 100 }]);
+        const stacks = (JSON.parse(pulumiCli(["stack", "ls", "--json"]).stdout) as { name: string }[]).map((x) => x.name).sort();
+        assert.deepStrictEqual(stacks, ["prod", "prod.churn", "prod.fraud"]);
+        const status = JSON.parse(cli(["status", "--json"]).stdout);
+        assert.deepStrictEqual(status.models.map((m: any) => [m.model, m.applied.split]), [["fraud", { v1: 80, v2: 20 }], ["churn", { v7: 100 }]]);
     });
 });
