@@ -10,38 +10,12 @@ import type * as auto from "@pulumi/pulumi/automation";
 import { promoteStack, rollbackStack } from "../rollout/runner";
 import { openStack, previewStack, readOutputs, setProjectConfig, upStack } from "../stacks/automation";
 import { makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
+import { modelEntry, Models, modelSplit as split, renderedModel as renderedOf, stateResources as resources } from "./support/models";
 
 const names = ["fraud", "ranker", "search"];
 
-function modelEntry(name: string) {
-    return {
-        stable: { version: "v1", image: `registry/${name}:v1` },
-        canary: { version: "v2", image: `registry/${name}:v2` },
-        canaryWeight: 1,
-    };
-}
-
-type Models = Record<string, Record<string, unknown>>;
-
 function setModel(stack: auto.Stack, name: string, edit: (entry: Record<string, unknown>) => void): void {
     setProjectConfig(stack, (c) => edit((c.models as Models)[name]));
-}
-
-function split(project: TestProject, model: string): Record<string, number> {
-    const vs = project.rendered().get(`VirtualService/${model}-virtual-service`);
-    return Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
-}
-
-/** Every resource of the state by URN, with what a step could change (inputs, outputs, dependencies, provider). */
-async function resources(stack: auto.Stack): Promise<Map<string, string>> {
-    const state = await stack.exportStack();
-    const list = (state.deployment as { resources: Array<Record<string, unknown>> }).resources;
-    return new Map(list.map((r) => [r.urn as string, JSON.stringify([r.inputs, r.outputs, r.dependencies, r.provider, r.parent])]));
-}
-
-/** The rendered manifests of a model, by `Kind/name`. */
-function renderedOf(project: TestProject, model: string): Record<string, string> {
-    return Object.fromEntries([...project.rendered()].filter(([k]) => k.split("/")[1].startsWith(`${model}-`)).map(([k, v]) => [k, JSON.stringify(v)]));
 }
 
 describe("a scoped update of one model in a stack of several (real engine, render mode)", function () {

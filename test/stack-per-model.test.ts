@@ -2,7 +2,6 @@
 // render mode: the commands take the stack the user names, and each model's resources live in a
 // stack of its own, so a step of one model never touches another model's state.
 import * as assert from "assert";
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -12,34 +11,11 @@ import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationE
 import { eachLimited, mergeModelStackOutputs, modelOfStackName, modelPartOf, modelSettingsText } from "../stacks/model-stacks";
 import { parseStackConfig } from "../stacks/config";
 import { makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
+import { modelEntry, Models, modelSplit as split, renderedModel as renderedOf, stateResources } from "./support/models";
 
-function modelEntry(name: string) {
-    return {
-        stable: { version: "v1", image: `registry/${name}:v1` },
-        canary: { version: "v2", image: `registry/${name}:v2` },
-        canaryWeight: 1,
-    };
-}
-
-type Models = Record<string, Record<string, unknown>>;
-
-function split(project: TestProject, model: string): Record<string, number> {
-    const vs = project.rendered().get(`VirtualService/${model}-virtual-service`);
-    return Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
-}
-
-/** The state of one of the project's stacks, as the engine exported it (its resources by URN). */
+/** The state of one of the project's stacks, resource by resource. */
 async function stateOf(project: TestProject, stack: string): Promise<Map<string, string>> {
-    const s = await openStack({ ...project.ref, stack });
-    const list = ((await s.exportStack()).deployment as { resources?: Array<Record<string, unknown>> }).resources ?? [];
-    return new Map(list.map((r) => [r.urn as string, JSON.stringify([r.inputs, r.outputs, r.dependencies, r.provider, r.parent])]));
-}
-
-/** A digest of the rendered files of one model. */
-function renderedOf(project: TestProject, model: string): string {
-    const h = crypto.createHash("sha256");
-    for (const [k, v] of [...project.rendered()].filter(([k]) => k.split("/")[1].startsWith(`${model}-`)).sort(([a], [b]) => a.localeCompare(b))) h.update(k).update(JSON.stringify(v));
-    return h.digest("hex");
+    return stateResources(await openStack({ ...project.ref, stack }));
 }
 
 function stackNames(project: TestProject): string[] {
@@ -115,7 +91,7 @@ describe("one stack per model (real engine, render mode)", function () {
         assert.deepStrictEqual(step.steps.filter((s) => s.op === "update").map((s) => s.name), ["fraud-vs"]);
         assert.deepStrictEqual([split(project, "fraud"), split(project, "churn")], [{ v1: 90, v2: 10 }, { v1: 99, v2: 1 }]);
         assert.deepStrictEqual(await stateOf(project, "dev.churn"), churnBefore);
-        assert.strictEqual(renderedOf(project, "churn"), churnFiles);
+        assert.deepStrictEqual(renderedOf(project, "churn"), churnFiles);
         const outputs = await readOutputs(hub, { model: "fraud" });
         assert.deepStrictEqual(Object.keys(outputs.models as Models), ["fraud"]);
         const preview = await previewStack(hub, { model: "churn" });
