@@ -17,7 +17,7 @@ import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
-import { eachLimited, isStackPerModel, mergeModelStackOutputs, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
+import { eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
 function findUp(dir: string, file: string): string | undefined {
@@ -508,6 +508,7 @@ function stackNotFound(stack: string, output?: string): StackOperationError {
 /** Turns whatever an operation threw into a StackOperationError with the useful part of the output. */
 export function classify(e: unknown, stack: string): StackOperationError {
     if (e instanceof StackOperationError) return e;
+    if (e instanceof ModelStackNameTaken) return new StackOperationError("refused", e.message);
     if (e instanceof ValidationError) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`, undefined, e.problems);
     // A settings file that is not YAML is invalid config too: `status` and `rollback` handle it as such.
     if (e instanceof Error && / is not valid YAML: /.test(e.message)) return new StackOperationError("validation", `invalid stack config for stack \`${stack}\`: ${e.message}`, undefined, [e.message]);
@@ -543,6 +544,13 @@ async function openModelStack(hub: auto.Stack, model: string, create: boolean): 
     const name = modelStackName(hub.name, model);
     const opened = openedModelStacks.get(hub.workspace) ?? new Map<string, auto.Stack>();
     openedModelStacks.set(hub.workspace, opened);
+    const write = () => {
+        try {
+            writeModelSettings(workDir, hub.name, model);
+        } catch (e) {
+            throw classify(e, name);
+        }
+    };
     let stack = opened.get(name);
     if (!stack) {
         try {
@@ -550,12 +558,14 @@ async function openModelStack(hub: auto.Stack, model: string, create: boolean): 
         } catch (e) {
             if (!(e instanceof StackOperationError && e.kind === "stack-not-found")) throw classify(e, name);
             if (!create) return undefined;
-            writeModelSettings(workDir, hub.name, model);
+            write();
             stack = await auto.Stack.create(name, hub.workspace).catch((err) => { throw classify(err, name); });
         }
+        write();
         opened.set(name, stack);
+        return stack;
     }
-    writeModelSettings(workDir, hub.name, model);
+    write();
     return stack;
 }
 
@@ -679,7 +689,10 @@ async function upModelStacks(hub: auto.Stack, options: UpOptions): Promise<UpRes
         return { ...result, outputs: mergeModelStackOutputs([[options.model, result.outputs]]), scope: { model: options.model } };
     }
     const existing = await existingModelStacks(hub);
-    const removed = existing.filter((m) => !names.includes(m));
+    // Only stacks model-canary made (their settings file says so) are destroyed: `prod.eu` may be
+    // a stack of its own that merely shares the name's shape.
+    const made = modelsWithSettings(hub.workspace.workDir, hub.name);
+    const removed = existing.filter((m) => !names.includes(m) && made.includes(m));
     // Once here (a whole update is rare and costly anyway), not as each new model's stack is opened.
     await moveModelsOutOf(hub, names, options.onMessage ?? toStderr);
     const { results, failed, skipped } = await eachLimited(names, modelStackConcurrency, async (model) => {

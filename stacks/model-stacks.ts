@@ -10,6 +10,7 @@
 // The commands keep taking `--stack dev --model NAME`: `upStack`, `previewStack` and
 // `readOutputs` (automation.ts) hand a model's work to its stack through the functions below.
 import * as fs from "fs";
+import * as path from "path";
 import * as YAML from "yaml";
 import { configNamespace, stackSettingsPath } from "./config";
 import { parseSettingsText } from "./settings-yaml";
@@ -48,8 +49,21 @@ export function isStackPerModel(workDir: string, stack: string): boolean {
     }
 }
 
-/** First line of a model stack's settings file. */
+/** First line of a model stack's settings file (a YAML comment, without its `#`). */
 export const generatedHeader = " Written by model-canary from Pulumi.%s.yaml before every operation on this stack: edit that file, not this one.";
+
+/** The first line of the settings files model-canary writes for `stack`'s models. */
+function headerLine(stack: string): string {
+    return `#${generatedHeader.replace("%s", stack.split("/").pop()!)}`;
+}
+
+/** A model's stack name is another stack's: `writeModelSettings` refuses to touch it. */
+export class ModelStackNameTaken extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ModelStackNameTaken";
+    }
+}
 
 /**
  * A model stack's settings file: the text of `stack`'s file (`hubText`) with the `models` map cut
@@ -81,7 +95,7 @@ export function modelSettingsText(hubText: string, stack: string, model: string)
  */
 export function modelsWithSettings(workDir: string, stack: string): string[] {
     const short = stack.split("/").pop()!;
-    const header = `#${generatedHeader.replace("%s", short)}`;
+    const header = headerLine(stack);
     const models: string[] = [];
     for (const file of fs.readdirSync(workDir)) {
         const model = file.startsWith(`Pulumi.${short}.`) && file.endsWith(".yaml") ? file.slice(`Pulumi.${short}.`.length, -".yaml".length) : "";
@@ -106,7 +120,12 @@ export function writeModelSettings(workDir: string, stack: string, model: string
     const hub = stackSettingsPath(workDir, stack);
     const file = stackSettingsPath(workDir, modelStackName(stack, model));
     const text = modelSettingsText(fs.readFileSync(hub, "utf8"), stack, model);
-    if (fs.existsSync(file) && fs.readFileSync(file, "utf8") === text) return file;
+    const before = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+    if (before === text) return file;
+    // Another stack of the same name (a region's `prod.eu`, say) keeps its settings: never overwritten.
+    if (before !== undefined && !before.startsWith(headerLine(stack))) {
+        throw new ModelStackNameTaken(`${path.basename(file)} exists and was not written by model-canary: stack \`${modelStackName(stack, model)}\` is not model \`${model}\`'s, and its settings are left as they are. Nothing was applied. Rename the model in \`models\`, or that stack.`);
+    }
     const temp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temp, text, { mode: 0o600 });
     fs.renameSync(temp, file);

@@ -120,6 +120,27 @@ describe("one stack per model (real engine, render mode)", function () {
         assert.strictEqual(project.renderedDigest(), files);
     });
 
+    it("a stack of the same name that model-canary did not make is never touched: a whole `up` leaves it, a model of that name is refused", async () => {
+        // `dev.eu`: say, a region's stack of its own, with its own settings.
+        fs.writeFileSync(path.join(project.dir, "Pulumi.dev.eu.yaml"), "config:\n  model-canary:renderDir: elsewhere\n");
+        const init = pulumi(project, ["stack", "init", "--no-select"], "dev.eu");
+        assert.strictEqual(init.status, 0, init.output);
+        const own = fs.readFileSync(path.join(project.dir, "Pulumi.dev.eu.yaml"), "utf8");
+        await upStack(hub);
+        assert.ok(stackNames(project).includes("dev.eu"));
+        setProjectConfig(hub, (c) => { (c.models as Models).eu = { ...modelEntry("eu"), namespace: "eu" }; });
+        await assert.rejects(upStack(hub, { model: "eu" }), (e: StackOperationError) => {
+            assert.strictEqual(e.kind, "refused");
+            assert.match(e.message, /^Pulumi\.dev\.eu\.yaml exists and was not written by model-canary: stack `dev\.eu` is not model `eu`'s, and its settings are left as they are\. Nothing was applied\./);
+            return true;
+        });
+        assert.strictEqual(fs.readFileSync(path.join(project.dir, "Pulumi.dev.eu.yaml"), "utf8"), own);
+        assert.strictEqual(project.rendered().has("VirtualService/eu-virtual-service"), false);
+        setProjectConfig(hub, (c) => { delete (c.models as Models).eu; });
+        const rm = pulumi(project, ["stack", "rm", "--yes"], "dev.eu");
+        assert.strictEqual(rm.status, 0, rm.output);
+    });
+
     it("a model removed from `models` has its objects deleted, and its stack and settings file removed", async () => {
         setProjectConfig(hub, (c) => { delete (c.models as Models).churn; });
         const result = await upStack(hub);

@@ -77,11 +77,11 @@ export function makeProject(stack = "test", options: { kubeconfig?: string } = {
     };
 }
 
-/** Runs the real `pulumi` CLI in the project, as a user would. */
-export function runPulumi(project: TestProject, args: string[]): { status: number | null; output: string } {
+/** Runs the real `pulumi` CLI in the project, as a user would, on the project's stack or `stack`. */
+export function runPulumi(project: TestProject, args: string[], stack = project.ref.stack): { status: number | null; output: string } {
     const bin = project.ref.toolchainDir!;
     // Always `--stack`: the tools never select a stack, so nothing is selected in a fresh project.
-    const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", project.ref.stack], {
+    const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", stack], {
         cwd: project.dir,
         encoding: "utf8",
         env: {
