@@ -8,7 +8,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
 import { promoteStack, rollbackStack } from "../rollout/runner";
-import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/automation";
+import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/automation";
 import { ClusterReader, clusterReader } from "./support/cluster";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 
@@ -235,6 +235,39 @@ describe("through the real engine against a local control plane", function () {
             assert.strictEqual(rendered.renderedDigest(), digest);
             assert.strictEqual(JSON.stringify(rendered.rendered().get("Deployment/rendered-v1")), settings);
         });
+    });
+
+    it("with a stack per model, each model's objects come from its own stack: one model's step and rollback change its VirtualService only", async () => {
+        const split = makeProject("split", { kubeconfig: cp.kubeconfig });
+        try {
+            split.writeConfig({
+                stackPerModel: true,
+                models: {
+                    fraud: { stable: { version: "v1", image: "registry/fraud:v1" }, canary: { version: "v2", image: "registry/fraud:v2" }, canaryWeight: 1 },
+                    churn: { stable: { version: "v7", image: "registry/churn:v7" } },
+                },
+            });
+            const stack = await openStack(split.ref, { create: true });
+            const first = await upStack(stack);
+            // fraud's stack: its Stack, provider, component, two Deployments, Service, DestinationRule, VirtualService; churn's one Deployment fewer.
+            assert.deepStrictEqual(first.changes, { create: 15 });
+            const weights = (model: string) => Object.fromEntries(live.get("virtualservices.networking.istio.io", `${model}-virtual-service`).spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
+            assert.deepStrictEqual([weights("fraud"), weights("churn")], [{ v1: 99, v2: 1 }, { v7: 100 }]);
+            assert.deepStrictEqual(["fraud-v1", "fraud-v2", "churn-v7"].map((d) => live.get("deployment", d)?.status?.availableReplicas), [1, 1, 1]);
+            const churnVersion = live.get("virtualservices.networking.istio.io", "churn-virtual-service").metadata.resourceVersion;
+            const pods = [live.podUids("v1", "fraud"), live.podUids("v2", "fraud"), live.podUids("v7", "churn")];
+
+            setProjectConfig(stack, (c) => { (c.models as Record<string, Record<string, unknown>>).fraud.canaryWeight = 10; });
+            const step = await upStack(stack, { model: "fraud" });
+            assert.deepStrictEqual(changedNames(step.steps), ["update fraud-vs"]);
+            assert.deepStrictEqual(weights("fraud"), { v1: 90, v2: 10 });
+            await rollbackStack(stack, "test", "fraud");
+            assert.deepStrictEqual(weights("fraud"), { v1: 100 });
+            assert.strictEqual(live.get("virtualservices.networking.istio.io", "churn-virtual-service").metadata.resourceVersion, churnVersion);
+            assert.deepStrictEqual([live.podUids("v1", "fraud"), live.podUids("v2", "fraud"), live.podUids("v7", "churn")], pods);
+        } finally {
+            split.remove();
+        }
     });
 
     it("a cluster without Istio's CRDs is refused before anything is applied, naming the missing kinds and the fix", async () => {
