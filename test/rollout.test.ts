@@ -254,11 +254,14 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 const v2 = objects.get("Deployment/model-v2");
                 // The provider rewrites a manifest file in place: a read while it does finds the file
                 // empty or cut short (weights short of 100, no pod template), not a state the cluster would be in.
-                const routes = objects.get("VirtualService/model-virtual-service")?.spec?.http?.at(-1)?.route ?? [];
+                // Everything below comes from this one read: a second read of the files (the split, the
+                // mirror) could land mid-rewrite and see no mirror, a state that never was.
+                const route = objects.get("VirtualService/model-virtual-service")?.spec?.http?.at(-1);
+                const routes: any[] = route?.route ?? [];
                 const whole = (d: any) => d?.spec?.template?.spec?.containers?.length === 1;
                 if (!whole(v1) || !whole(v2) || routes.reduce((sum: number, r: any) => sum + (r.weight ?? 0), 0) !== 100) return;
                 const now: Seen = {
-                    v2Weight: project.renderedSplit().v2 ?? 0, mirrored: renderedMirrorPercent(project),
+                    v2Weight: routes.find((r) => r.destination.subset === "v2")?.weight ?? 0, mirrored: mirrorPercentOf(route),
                     stablePods: v1.spec.replicas, canaryPods: v2.spec.replicas, templates: JSON.stringify([v1.spec.template, v2.spec.template]),
                 };
                 if (seen.length === 0 || JSON.stringify(seen.at(-1)) !== JSON.stringify(now)) seen.push(now);
