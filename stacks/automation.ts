@@ -338,6 +338,21 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
 }
 
 /**
+ * What an update or preview of one stack starts with: the config checked (and the layout's
+ * refusal), the stack's outputs (`known`, or read) checked against the target, and with `model`
+ * the scope planned, `beforeWhole` told when it cannot be scoped.
+ */
+async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<{ previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope }> {
+    const config = checkConfig(stack);
+    refuseWithModelStacks(stack);
+    const previous = await checkTarget(stack, config, known);
+    const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
+    const scope = planned && "target" in planned ? planned : undefined;
+    if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
+    return { previous, planned, scope };
+}
+
+/**
  * A real `pulumi preview --diff`; the steps come from the engine's events. With `model`, the
  * preview is of what `upStack` with that model would do: scoped to that model when `planScope`
  * allows (the other models' pending changes are not the next step's), else of the whole stack,
@@ -349,12 +364,7 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
 }
 
 async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
-    const config = checkConfig(stack);
-    refuseWithModelStacks(stack);
-    const previous = await checkTarget(stack, config, known);
-    const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
-    const scope = planned && "target" in planned ? planned : undefined;
-    if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
+    const { planned, scope } = await planOneStack(stack, options, known);
     const events = collector();
     const file = scope ? writeScopeFile(scope) : undefined;
     try {
@@ -417,12 +427,7 @@ interface UpOptions {
 }
 
 async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<UpResult> {
-    const config = checkConfig(stack);
-    refuseWithModelStacks(stack);
-    const previous = await checkTarget(stack, config, known);
-    const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
-    const scope = planned && "target" in planned ? planned : undefined;
-    if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
+    const { previous, planned, scope } = await planOneStack(stack, options, known);
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
     const file = scope ? writeScopeFile(scope) : undefined;
@@ -558,12 +563,13 @@ async function openModelStack(hub: auto.Stack, model: string, create: boolean): 
         } catch (e) {
             if (!(e instanceof StackOperationError && e.kind === "stack-not-found")) throw classify(e, name);
             if (!create) return undefined;
+            // Written before the stack is made, so `pulumi stack init` finds the named stack's salt.
             write();
             stack = await auto.Stack.create(name, hub.workspace).catch((err) => { throw classify(err, name); });
+            opened.set(name, stack);
+            return stack;
         }
-        write();
         opened.set(name, stack);
-        return stack;
     }
     write();
     return stack;
@@ -672,6 +678,11 @@ function severalFailed(hub: auto.Stack, what: string, failed: [string, Error][],
     return new StackOperationError(first.kind, parts.join("; "), first.output, first.problems);
 }
 
+/** Refuses a `model` that is not one of the stack's `names`, listing them. */
+function requireModel(hub: auto.Stack, names: string[], model: string): void {
+    if (!names.includes(model)) throw new StackOperationError("validation", `model \`${model}\` is not in the \`models\` of stack \`${hub.name}\`; its models: ${names.map((m) => `\`${m}\``).join(", ")}`);
+}
+
 /**
  * `upStack` of a stack whose models have stacks of their own. With `model`, that model's stack
  * is updated (created at its first `up`): a whole update of a one-model stack, so a step costs
@@ -683,7 +694,7 @@ async function upModelStacks(hub: auto.Stack, options: UpOptions): Promise<UpRes
     const names = Object.keys(config.models);
     const each = { message: options.message, onMessage: options.onMessage };
     if (options.model !== undefined) {
-        if (!names.includes(options.model)) throw new StackOperationError("validation", `model \`${options.model}\` is not in the \`models\` of stack \`${hub.name}\`; its models: ${names.map((m) => `\`${m}\``).join(", ")}`);
+        requireModel(hub, names, options.model);
         const { stack, previous } = await modelStackFor(hub, options.model, options.onMessage ?? toStderr, false);
         const result = await upOneStack(stack, { ...each, onOutput: options.onOutput }, previous);
         return { ...result, outputs: mergeModelStackOutputs([[options.model, result.outputs]]), scope: { model: options.model } };
@@ -735,7 +746,7 @@ async function destroyModelStack(hub: auto.Stack, model: string, options: UpOpti
 async function previewModelStacks(hub: auto.Stack, options: { onOutput?: (out: string) => void; model?: string }): Promise<OperationResult & { scope?: { model: string } }> {
     const names = Object.keys(checkConfig(hub).models);
     if (options.model !== undefined) {
-        if (!names.includes(options.model)) throw new StackOperationError("validation", `model \`${options.model}\` is not in the \`models\` of stack \`${hub.name}\`; its models: ${names.map((m) => `\`${m}\``).join(", ")}`);
+        requireModel(hub, names, options.model);
         const { stack, previous } = await modelStackFor(hub, options.model, toStderr, true);
         return { ...await previewOneStack(stack, { onOutput: options.onOutput }, previous), scope: { model: options.model } };
     }
