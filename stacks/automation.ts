@@ -769,7 +769,7 @@ async function previewModelStacks(hub: auto.Stack, options: { onOutput?: (out: s
  */
 async function readModelStackOutputs(hub: auto.Stack, model: string | undefined): Promise<Record<string, unknown>> {
     // Not validated: `status` and `rollback` read the outputs of a stack whose config is invalid.
-    const names = model !== undefined ? [model] : configuredModelNames(hub.workspace.workDir, hub.name) ?? [];
+    const names = model !== undefined ? [model] : configuredModelNames(hub.workspace.workDir, hub.name) ?? modelsWithSettings(hub.workspace.workDir, hub.name);
     const { results, failed } = await eachLimited(names, modelStackConcurrency, async (m) => {
         try {
             return await readOneStackOutputs({ name: modelStackName(hub.name, m), workspace: hub.workspace });

@@ -35,18 +35,23 @@ export function modelOfStackName(stack: string, name: string): string | undefine
 
 /**
  * Whether the stack's settings file, as written, turns the layout on. It does not validate the
- * file (an invalid one is refused by the config check with every problem named); an unreadable
- * one reads as off.
+ * file (an invalid one is refused by the config check with every problem named). When the file
+ * cannot say (not YAML, or `stackPerModel` neither true nor false), the models' stacks that
+ * model-canary made say where the objects are, so `status` and `rollback` (from the last applied
+ * config) still find them.
  */
 export function isStackPerModel(workDir: string, stack: string): boolean {
     const file = stackSettingsPath(workDir, stack);
+    let on: unknown;
     try {
         const value = parseSettingsText(file, fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-        const on = value?.config?.[stackPerModelKey];
-        return on === true || on === "true";
+        on = value?.config?.[stackPerModelKey];
     } catch {
-        return false;
+        on = "unreadable";
     }
+    if (on === true || on === "true") return true;
+    if (on === undefined || on === false || on === "false") return false;
+    return modelsWithSettings(workDir, stack).length > 0;
 }
 
 /** First line of a model stack's settings file (a YAML comment, without its `#`). */

@@ -141,6 +141,21 @@ describe("one stack per model (real engine, render mode)", function () {
         assert.strictEqual(rm.status, 0, rm.output);
     });
 
+    it("with `stackPerModel` invalid, `rollback` still finds the model's last applied config in its own stack and applies it there", async () => {
+        setProjectConfig(hub, (c) => { Object.assign((c.models as Models).fraud, { canary: { version: "v3", image: "registry/fraud:v3" }, canaryWeight: 30 }); });
+        await upStack(hub, { model: "fraud" });
+        assert.deepStrictEqual(split(project, "fraud"), { v2: 70, v3: 30 });
+        const file = path.join(project.dir, "Pulumi.dev.yaml");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/model-canary:stackPerModel: .*/, "model-canary:stackPerModel: maybe"));
+        const churnBefore = renderedOf(project, "churn");
+        await rollbackStack(hub, "test", "fraud");
+        // The restored file keeps the layout; fraud's canary gets no traffic; churn (updated too, as
+        // a rollback from the last applied config applies every model) has the objects it had.
+        assert.strictEqual(settings(project, "dev").config["model-canary:stackPerModel"], "true");
+        assert.deepStrictEqual(split(project, "fraud"), { v2: 100 });
+        assert.deepStrictEqual(renderedOf(project, "churn"), churnBefore);
+    });
+
     it("a model removed from `models` has its objects deleted, and its stack and settings file removed", async () => {
         setProjectConfig(hub, (c) => { delete (c.models as Models).churn; });
         const result = await upStack(hub);
