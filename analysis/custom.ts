@@ -24,6 +24,7 @@
  */
 import { spawn } from "child_process";
 import { redact } from "../components/secrets";
+import { quotedText, visibleControls } from "../components/syntax";
 import { show } from "../components/validation";
 import { describeNetworkError, requestDeadline } from "./prometheus";
 import type { CheckResult } from "./verdict";
@@ -222,7 +223,7 @@ async function runWebhook(name: string, hook: WebhookCheck["webhook"], payload: 
         };
     }
     const b = body as { pass: boolean; message?: unknown };
-    const detail = typeof b.message === "string" && b.message.trim() !== "" ? b.message : undefined;
+    const detail = typeof b.message === "string" && b.message.trim() !== "" ? visibleControls(b.message) : undefined;
     return {
         name,
         status: b.pass ? "pass" : "fail",
@@ -311,16 +312,16 @@ function capTail(s: string): string {
     return s.length > OUTPUT_CAP ? s.slice(s.length - OUTPUT_CAP) : s;
 }
 
+/** A process's last non-empty line, control characters escaped. */
 function lastLine(s: string): string | undefined {
     const lines = s
         .split(/\r?\n/)
         .map((l) => l.trim())
         .filter((l) => l !== "");
-    return lines.length > 0 ? lines[lines.length - 1] : undefined;
+    return lines.length > 0 ? visibleControls(lines[lines.length - 1]) : undefined;
 }
 
+/** A webhook's body in a message: one line, control characters escaped, cut at 200 characters. */
 function snippet(text: string): string {
-    const t = text.replace(/\s+/g, " ").trim();
-    if (t === "") return "(empty body)";
-    return t.length > 200 ? `${t.slice(0, 200)}...` : t;
+    return quotedText(text, 200, "(empty body)");
 }

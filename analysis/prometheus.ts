@@ -9,6 +9,7 @@
  * It rejects with a `PrometheusError` for every other outcome; it never turns a failure into
  * `null`, because "no data" and "could not ask" must stay distinguishable.
  */
+import { quotedText } from "../components/syntax";
 
 export type PrometheusErrorKind =
     /** The request could not be sent or the connection failed (refused, reset, DNS...). */
@@ -234,7 +235,8 @@ function parseSample(value: unknown, fail: (kind: PrometheusErrorKind, detail: s
 function apiErrorOf(body: unknown): { text: string; errorType?: string } | undefined {
     if (!isObject(body) || typeof body.error !== "string") return undefined;
     const errorType = typeof body.errorType === "string" ? body.errorType : undefined;
-    return { text: errorType ? `${errorType}: ${body.error}` : body.error, errorType };
+    const text = errorType ? `${errorType}: ${body.error}` : body.error;
+    return { text: quotedText(text, 1000), errorType };
 }
 
 /**
@@ -280,10 +282,9 @@ export function describeNetworkError(err: unknown): string {
     return parts.join(": ") || "request failed";
 }
 
+/** A response body in a message: one line, control characters escaped, cut at 300 characters. */
 function snippet(text: string): string {
-    const t = text.replace(/\s+/g, " ").trim();
-    if (t === "") return "(empty)";
-    return t.length > 300 ? `${t.slice(0, 300)}...` : t;
+    return quotedText(text, 300);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,4 +1,5 @@
 // The `model-canary` command line: each subcommand is a thin layer over a typed API.
+import { terminalText } from "../components/syntax";
 import { parseArgs } from "util";
 import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
@@ -51,7 +52,7 @@ export const commands: Record<string, Command> = {
         options: { "no-create": { type: "boolean" } },
         optionHelp: { "no-create": "fail instead of creating a missing stack" },
         async run(values, ref) {
-            const onMessage = (m: string) => process.stderr.write(`${m}\n`);
+            const onMessage = (m: string) => process.stderr.write(terminalText(`${m}\n`));
             const names = modelNamesFromFile(ref);
             const model = typeof values.model === "string" ? selectModelName(names, values.model, ref.stack) : undefined;
             // A whole update applies every model's config, and would move a weight under another
@@ -70,12 +71,12 @@ export const commands: Record<string, Command> = {
             try {
                 hold(model !== undefined ? [model] : names);
                 const stack = await openStack(ref, { create: !values["no-create"] });
-                const onOutput = (out: string) => process.stdout.write(out);
+                const onOutput = (out: string) => process.stdout.write(terminalText(out));
                 result = await withApplyLock(stack, "up", () => upStack(stack, model !== undefined ? { onOutput, model, beforeWhole } : { onOutput }), { onMessage });
                 for (const name of model !== undefined ? [model] : Object.keys(checkConfig(stack).models)) {
                     const split = modelOutputsOf(result.outputs, name).split as Record<string, number> | undefined;
                     const who = names.length === 1 && model === undefined ? `stack ${ref.stack}` : `stack ${ref.stack} model ${name}`;
-                    process.stdout.write(`${name === (model ?? names[0]) ? "\n" : ""}model-canary: ${who} serves ${Object.entries(split ?? {}).map(([v, w]) => `${v} ${w}%`).join(", ")}\n`);
+                    process.stdout.write(terminalText(`${name === (model ?? names[0]) ? "\n" : ""}model-canary: ${who} serves ${Object.entries(split ?? {}).map(([v, w]) => `${v} ${w}%`).join(", ")}\n`));
                 }
             } finally {
                 for (const lock of locks) lock.release();
@@ -103,8 +104,8 @@ export const commands: Record<string, Command> = {
                 throw new UsageError("npm printed its `> model-canary preview` banner on standard output before this command started, so the Markdown would not be clean: run `npm run -s preview -- ...` (`-s` silences npm), `npx model-canary preview ...`, or write to a file with `--markdown FILE`");
             }
             if (file !== "-") requireWritableFile(file, "--markdown");
-            await writePreviewMarkdown(ref, file, typeof values.model === "string" ? values.model : undefined, (m) => process.stderr.write(`${m}\n`));
-            if (file !== "-") process.stderr.write(`model-canary: preview comment written to ${file}\n`);
+            await writePreviewMarkdown(ref, file, typeof values.model === "string" ? values.model : undefined, (m) => process.stderr.write(terminalText(`${m}\n`)));
+            if (file !== "-") process.stderr.write(terminalText(`model-canary: preview comment written to ${file}\n`));
             return 0;
         },
     },
@@ -183,7 +184,7 @@ export async function main(argv: string[]): Promise<number> {
     const onSignal = (signal: NodeJS.Signals) => {
         if (received) process.exit(signal === "SIGINT" ? 130 : 143);
         received = signal;
-        process.stderr.write(`model-canary: ${signal} received, stopping once the current operation is consistent (send it again to exit now)\n`);
+        process.stderr.write(terminalText(`model-canary: ${signal} received, stopping once the current operation is consistent (send it again to exit now)\n`));
         controller.abort();
     };
     process.on("SIGINT", onSignal);
@@ -216,7 +217,7 @@ export function run(argv: string[]): void {
         (code) => { process.exitCode = code; },
         (e: unknown) => {
             const failure = describeFailure(e);
-            process.stderr.write(`model-canary: ${failure.text}\n`);
+            process.stderr.write(terminalText(`model-canary: ${failure.text}\n`));
             process.exitCode = failure.code;
         },
     );

@@ -1,4 +1,5 @@
 // `rollout`, `rollback`, `promote` and `status`: the pipeline-facing commands.
+import { terminalText } from "../components/syntax";
 import * as fs from "fs";
 import * as path from "path";
 import { CheckResult } from "../analysis/verdict";
@@ -89,7 +90,7 @@ const outputHelp = {
     quiet: "print only the outcome",
 };
 
-const notice = (message: string) => { process.stderr.write(`${message}\n`); };
+const notice = (message: string) => { process.stderr.write(terminalText(`${message}\n`)); };
 
 /** Runs `action` holding the stack's run lock, released afterwards whatever happens. */
 async function holding<T>(lock: StackLock, action: () => Promise<T>): Promise<T> {
@@ -116,11 +117,11 @@ function describeHolder(holder: ProcessIdentity): string {
 function printer(values: Values) {
     return {
         event(event: RolloutEvent) {
-            if (values.json) process.stdout.write(`${JSON.stringify(event.type === "finish" ? { type: "finish", outcome: event.record.outcome, message: event.record.message } : event)}\n`);
-            else if (!values.quiet || event.type === "finish") process.stdout.write(`${describeEvent(event)}\n`);
+            if (values.json) process.stdout.write(terminalText(`${JSON.stringify(event.type === "finish" ? { type: "finish", outcome: event.record.outcome, message: event.record.message } : event)}\n`));
+            else if (!values.quiet || event.type === "finish") process.stdout.write(terminalText(`${describeEvent(event)}\n`));
         },
         result(object: object, line: string) {
-            process.stdout.write(values.json ? `${JSON.stringify(object)}\n` : `${line}\n`);
+            process.stdout.write(terminalText(values.json ? `${JSON.stringify(object)}\n` : `${line}\n`));
         },
     };
 }
@@ -180,12 +181,12 @@ export const rolloutCommands: Record<string, Command> = {
                 } catch {
                     // The run's own error below is the one to report.
                 }
-                if (failed?.outcome === "error" && failed.startedAt >= began) process.stderr.write(`report: ${writeReport(failed, reportDir)}\n`);
+                if (failed?.outcome === "error" && failed.startedAt >= began) process.stderr.write(terminalText(`report: ${writeReport(failed, reportDir)}\n`));
                 throw e;
             }
             const report = writeReport(record, reportDir);
-            if (!values.json) process.stdout.write(`report: ${report}\n`);
-            else process.stdout.write(`${JSON.stringify({ type: "report", file: report })}\n`);
+            if (!values.json) process.stdout.write(terminalText(`report: ${report}\n`));
+            else process.stdout.write(terminalText(`${JSON.stringify({ type: "report", file: report })}\n`));
             return record.outcome === "completed" || record.outcome === "promoted" ? 0 : 1;
         },
     },
@@ -218,7 +219,7 @@ export const rolloutCommands: Record<string, Command> = {
             // The config is invalid: roll back what is applied, from the config the last `up` recorded.
             const invalid = problems;
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
-            process.stderr.write([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n"));
+            process.stderr.write(terminalText([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n")));
             const result = await holding(lock, () => rollbackFromLastApplied(stack, "manual rollback", invalid, model));
             const saved = !result.savedAs ? ""
                 : result.savedDisarmed ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\``

@@ -119,6 +119,27 @@ export function visibleControls(text: string, keep?: RegExp): string {
     return String(text).replace(controlCharacters, (c) => (keep?.test(c) ? c : describeCharacter(c)));
 }
 
+/**
+ * Everything the command writes to a terminal (its own messages, and in them text from outside:
+ * Prometheus and webhook bodies, Kubernetes API errors, a check's output, the engine's output
+ * relayed) goes through this one function: control characters as escapes, except the newlines and
+ * tabs that lay out its lines.
+ */
+export function terminalText(text: string): string {
+    return visibleControls(text, /[\n\t]/);
+}
+
+/**
+ * Text from outside quoted inside a message (a response body, a process's last line, an API
+ * error): on one line, control characters as escapes, at most `max` characters; `empty` when
+ * nothing is left. It cannot start a line of its own in the message.
+ */
+export function quotedText(text: string, max: number, empty = "(empty)"): string {
+    const t = visibleControls(String(text).replace(/\s+/g, " ").trim());
+    if (t === "") return empty;
+    return t.length > max ? `${t.slice(0, max)}...` : t;
+}
+
 const binarySuffixes: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
 // Decimal suffixes as powers of ten, so that `12E-1` reads as 1.2 exactly rather than 12 * 0.1.
 const decimalExponents: Record<string, number> = { m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };

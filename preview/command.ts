@@ -1,4 +1,5 @@
 // `model-canary preview`: a real preview of the stack's next step, written as a pull-request comment.
+import { terminalText } from "../components/syntax";
 import * as fs from "fs";
 import * as path from "path";
 import { defaultRouteMirror, Mirror, trafficSplit } from "../components";
@@ -84,7 +85,7 @@ export async function writePreviewMarkdown(ref: StackRef, file: string, model?: 
     const full = file === "-" ? undefined : fullCommentFile(file);
     const comment = renderPreviewComment(report, { fullFile: full === undefined ? undefined : path.basename(full) });
     if (comment.shortened && full !== undefined) fs.writeFileSync(full, renderPreviewMarkdown(report));
-    if (file === "-") process.stdout.write(comment.markdown);
+    if (file === "-") process.stdout.write(terminalText(comment.markdown));
     else fs.writeFileSync(file, comment.markdown);
     if (comment.shortened) {
         onMessage?.(`model-canary: the comment is shortened to ${comment.markdown.length} characters (GitHub refuses comments over ${githubCommentLimit})${full !== undefined ? `; the whole comment is in ${full}` : "; write it to a file with `--markdown FILE` to get the whole one in FILE.full.md"}`);

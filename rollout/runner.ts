@@ -1,5 +1,6 @@
 // The rollout loop: for each step, set `canaryWeight` and `up` through the Automation API, then
 // analyse the canary against stable until the step passes or fails; roll back by itself.
+import { terminalText } from "../components/syntax";
 import type * as auto from "@pulumi/pulumi/automation";
 import { judgeMeasurement, runAnalysis } from "../analysis/analyze";
 import { hasPredictionData, type PredictionMeasurement } from "../analysis/prediction-gate";
@@ -140,7 +141,7 @@ async function applyWeight(stack: auto.Stack, model: ModelConfig, weight: number
     return applyTraffic(stack, model, (c) => { c.canaryWeight = weight; c.mirrorPercent = mirrorPercent > 0 ? mirrorPercent : undefined; }, message);
 }
 
-const notice = (m: string) => { process.stderr.write(`${m}\n`); };
+const notice = (m: string) => { process.stderr.write(terminalText(`${m}\n`)); };
 
 /**
  * Takes traffic back from one model's canary at once (`model`: its name, optional when the stack
@@ -250,7 +251,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     // The model is this run's until it ends: a second rollout of it, an `up` of the stack or its
     // `promote` is refused, and its `rollback` asks this run to stop (see stacks/lock.ts) before it
     // applies anything. Other models of the stack may roll out at the same time.
-    const lock = acquireStackLock(ref, "rollout", { model, onMessage: options.onMessage ?? ((m) => process.stderr.write(`${m}\n`)) });
+    const lock = acquireStackLock(ref, "rollout", { model, onMessage: options.onMessage ?? ((m) => process.stderr.write(terminalText(`${m}\n`))) });
     try {
         return await walk(options, stack, model, lock.preempted, lock.holder);
     } finally {

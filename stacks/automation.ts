@@ -1,6 +1,7 @@
 // The Automation API layer: typed operations on a stack of this project, used by pipelines, the
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
+import { terminalText } from "../components/syntax";
 import * as auto from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -131,7 +132,7 @@ export function backendFor(ref: StackRef): { url: string; warning?: string } {
 function environment(ref: StackRef): Record<string, string> {
     const bin = ref.toolchainDir ?? toolchainDir();
     const backend = backendFor(ref);
-    if (backend.warning) process.stderr.write(`${backend.warning}\n`);
+    if (backend.warning) process.stderr.write(terminalText(`${backend.warning}\n`));
     return {
         PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
         PULUMI_BACKEND_URL: backend.url,
@@ -402,7 +403,7 @@ async function takingOverDeadBackendLock<T>(stack: auto.Stack, run: () => Promis
 }
 
 /** Where a takeover of a dead process's backend lock is told when the caller gives no `onMessage`. */
-const toStderr = (message: string) => process.stderr.write(`${message}\n`);
+const toStderr = (message: string) => process.stderr.write(terminalText(`${message}\n`));
 
 /**
  * A real `pulumi up`; returns the steps taken and the stack outputs. With `model`, in a stack of

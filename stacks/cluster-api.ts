@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
 import * as path from "path";
+import { quotedText } from "../components/syntax";
 import * as YAML from "yaml";
 
 export interface ClusterTarget {
@@ -114,7 +115,7 @@ export function connect(target: ClusterTarget): ClusterConnection {
                     res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
                 });
                 req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
-                req.on("error", (e) => reject(new ClusterApiError(`cannot reach the API server ${server} (context ${contextName}): ${e.message}`, true)));
+                req.on("error", (e) => reject(new ClusterApiError(`cannot reach the API server ${server} (context ${contextName}): ${quotedText(e.message, 300)}`, true)));
             });
         },
     };
@@ -124,7 +125,7 @@ export function connect(target: ClusterTarget): ClusterConnection {
 export async function servedKinds(connection: ClusterConnection, apiVersion: string): Promise<string[]> {
     const res = await connection.request(`/apis/${apiVersion}`);
     if (res.status === 404) return [];
-    if (res.status !== 200) throw new ClusterApiError(`GET ${connection.server}/apis/${apiVersion} answered ${res.status}: ${res.body.slice(0, 300)}`);
+    if (res.status !== 200) throw new ClusterApiError(`GET ${connection.server}/apis/${apiVersion} answered ${res.status}: ${quotedText(res.body, 300)}`);
     return (JSON.parse(res.body).resources as { kind: string; name: string }[]).filter((r) => !r.name.includes("/")).map((r) => r.kind);
 }
 
@@ -132,6 +133,6 @@ export async function servedKinds(connection: ClusterConnection, apiVersion: str
 export async function getObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, name: string): Promise<any | undefined> {
     const res = await connection.request(`/apis/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`);
     if (res.status === 404) return undefined;
-    if (res.status !== 200) throw new ClusterApiError(`GET ${plural} ${namespace}/${name} answered ${res.status}: ${res.body.slice(0, 300)}`);
+    if (res.status !== 200) throw new ClusterApiError(`GET ${plural} ${namespace}/${name} answered ${res.status}: ${quotedText(res.body, 300)}`);
     return JSON.parse(res.body);
 }

@@ -109,6 +109,15 @@ describe("analysis/prometheus client (scripted server)", () => {
         assert.match(err.message, /\(HTTP 502\): response body: <html>Bad Gateway<\/html>$/);
     });
 
+    it("a body or an error text with control characters is quoted with them as visible escapes, on one line", async () => {
+        reply = { status: 500, body: "boom\u0000\u001b[2J\u001b]0;owned\u0007\nmodel-canary: COMPLETED" };
+        const http500 = await rejection(new PrometheusClient({ url: base }).query("q"));
+        assert.strictEqual(http500.message, `Prometheus query to ${base}/api/v1/query failed (HTTP 500): response body: boom\\u0000\\u001b[2J\\u001b]0;owned\\u0007 model-canary: COMPLETED`);
+        reply = { status: 400, body: JSON.stringify({ status: "error", errorType: "bad_data", error: "bad\u001b[31m\nred" }) };
+        const query = await rejection(new PrometheusClient({ url: base }).query("q"));
+        assert.strictEqual(query.message, `Prometheus query to ${base}/api/v1/query failed (HTTP 400): bad_data: bad\\u001b[31m red`);
+    });
+
     it("non-JSON 200 -> kind invalid-response", async () => {
         reply = { status: 200, body: "OK" };
         const err = await rejection(new PrometheusClient({ url: base }).query("q"));

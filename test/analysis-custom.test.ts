@@ -48,6 +48,8 @@ describe("analysis/custom checks", () => {
                             return json(200, JSON.stringify({ pass: false, message: "accuracy 0.71 < 0.90 on 500 labelled samples" }));
                         case "/500":
                             return json(500, "evaluator crashed");
+                        case "/controls":
+                            return json(200, JSON.stringify({ pass: false, message: "drift\u001b[2J\u001b]0;x\u0007 high" }));
                         case "/not-json":
                             return json(200, "yes");
                         case "/no-pass":
@@ -101,6 +103,11 @@ describe("analysis/custom checks", () => {
                 assert.match(r.message, re);
             });
         }
+
+        it("control characters in a webhook's message come back as visible escapes", async () => {
+            const hook = await runCustomCheck({ name: "quality", webhook: { url: `${base}/controls` } }, context);
+            assert.deepStrictEqual(hook, { name: "quality", status: "fail", message: "drift\\u001b[2J\\u001b]0;x\\u0007 high" });
+        });
 
         it("a timeout is an error", async () => {
             const started = Date.now();
@@ -173,6 +180,11 @@ describe("analysis/custom checks", () => {
         it("non-zero exit with only stdout uses the last stdout line", async () => {
             const r = await runCustomCheck({ name: "eval", command: "echo first; echo 'drift 0.4 > 0.2'; exit 1" }, context);
             assert.deepStrictEqual(r, { name: "eval", status: "fail", message: "drift 0.4 > 0.2 (exit 1)" });
+        });
+
+        it("control characters in a command's output come back as visible escapes", async () => {
+            const r = await runCustomCheck({ name: "eval", command: "printf 'drift\\033[2J\\000 high\\n'; exit 1" }, context);
+            assert.deepStrictEqual(r, { name: "eval", status: "fail", message: "drift\\u001b[2J\\u0000 high (exit 1)" });
         });
 
         it("shell string form expands the context variables", async () => {
