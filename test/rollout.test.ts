@@ -456,7 +456,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 assert.match(md, /\| Prediction bucket \| Stable \(\d+(\.\d+)?\) \| Canary \(\d+(\.\d+)?\) \|/);
                 const example = process.env.MODEL_CANARY_EXAMPLE_DIR;
                 if (example) {
-                    // How the README's example was made (its ML walkthrough): this run's own prediction chart and output.
+                    // How docs/walkthrough.md's example was made: this run's own prediction chart and output.
                     fs.copyFileSync(path.join(reports, files.find((f) => f.endsWith("-predictions.svg"))!), path.join(example, "shadow-rollback-predictions.svg"));
                     fs.writeFileSync(path.join(example, "shadow-rollback-output.txt"), run.output());
                 }
