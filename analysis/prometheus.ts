@@ -102,6 +102,10 @@ export class PrometheusClient implements InstantQuerier {
         if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
             throw new Error(`PrometheusClient url must be http(s), got ${JSON.stringify(opts.url)}`);
         }
+        if (parsed.username !== "" || parsed.password !== "") {
+            // Never sent (fetch refuses such a URL) and printed with every error: credentials go in `headers`.
+            throw new Error(`PrometheusClient url must not carry credentials, got ${JSON.stringify(`${parsed.protocol}//[secret]@${parsed.host}${parsed.pathname}`)}: pass them in \`headers\` (e.g. { Authorization: "Bearer ..." })`);
+        }
         const timeoutMs = opts.timeoutMs ?? DEFAULT_PROMETHEUS_TIMEOUT_MS;
         if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
             throw new Error(`PrometheusClient timeoutMs must be a positive number, got ${JSON.stringify(timeoutMs)}`);

@@ -154,7 +154,7 @@ export const rolloutCommands: Record<string, Command> = {
             interval: "how long each step is analysed, e.g. 60s, 1s to 24h (rollout.interval)",
             tick: "how often the analysis runs, e.g. 10s, 1s to 24h (rollout.tick)",
             window: "range of each Prometheus query, e.g. 1m, 1s to 24h (rollout.window)",
-            prometheus: "Prometheus URL (rollout.prometheus)",
+            prometheus: "Prometheus URL (rollout.prometheus), without a user or password: credentials go in rollout.prometheusAuth as secrets",
             promote: "promote the canary after the last step passes (rollout.promote)",
             "failure-threshold": "consecutive failed analyses before rollback, 1 to 100 (rollout.analysis.failureThreshold)",
             report: "directory for the Markdown report and SVG charts (default .model-canary/<stack>/reports, .model-canary/<stack>/models/<model>/reports for a model other than `model`)",

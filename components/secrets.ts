@@ -64,6 +64,8 @@ const secretLocations: { pattern: (string | "*" | "#")[]; shown: string }[] = [
     { pattern: ["rollout", "checks", "#", "webhook", "url"], shown: "`rollout.checks[i].webhook.url`" },
     { pattern: ["rollout", "checks", "#", "webhook", "headers", "*"], shown: "`rollout.checks[i].webhook.headers.<NAME>`" },
     { pattern: ["rollout", "checks", "#", "env", "*"], shown: "`rollout.checks[i].env.<NAME>`" },
+    { pattern: ["rollout", "prometheusAuth", "bearerToken"], shown: "`rollout.prometheusAuth.bearerToken`" },
+    { pattern: ["rollout", "prometheusAuth", "password"], shown: "`rollout.prometheusAuth.password`" },
 ];
 
 function matches(path: ConfigPath, pattern: (string | "*" | "#")[]): boolean {

@@ -269,7 +269,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
     const canaryKey = `\`${[...model.path, "canary"].join(".")}\``;
     if (!config.canary) throw new StackOperationError("refused", `${model.path.length > 0 ? `model \`${model.name}\` of stack` : "stack"} \`${ref.stack}\` has no ${canaryKey} configured: set ${canaryKey} to the version to roll out`);
     const canary = config.canary;
-    const prometheus = options.prometheus ?? new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: plan.prometheusTimeoutMs });
+    const prometheus = options.prometheus ?? new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: plan.prometheusTimeoutMs, ...(plan.prometheusHeaders ? { headers: plan.prometheusHeaders } : {}) });
     const workDir = stack.workspace.workDir;
 
     // Resume from what is applied, not only from what is configured.

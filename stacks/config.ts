@@ -4,7 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { inModel, ModelEntry, modelCollisions, modelEntries, predictionGateCollisions, modelKeys, selectModelName, shorthandModel } from "./models";
-import { resolvePlan } from "./rollout-plan";
+import { prometheusAuthSecretKeys, resolvePlan } from "./rollout-plan";
 import { readSettingsConfigMap } from "./settings-yaml";
 import {
     ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
@@ -119,7 +119,7 @@ export function parseStackConfig(all: Record<string, string>, stack: string, sec
     const secrets = [...new Set(secretPaths.flatMap((p) => p.length === 1 && unreadable.has(String(p[0]))
         ? [all[`${configNamespace}:${p[0]}`] ?? ""]
         : scalarTexts(valueAt(values, p))))];
-    problems.push(...secretLocationProblems(secretPaths));
+    problems.push(...secretLocationProblems(secretPaths), ...plaintextCredentialProblems(values, secretPaths));
     try {
         return withSecrets(secrets, () => checkValues(values, all, stack, problems, unreadable, secretPaths, secrets));
     } catch (e) {
@@ -310,6 +310,20 @@ export function envSecretRevisions(settings: Record<string, unknown> | undefined
         if (leaves.length > 0) revisions[role] = crypto.createHash("sha256").update(leaves.join("\n")).digest("hex").slice(0, 16);
     }
     return revisions;
+}
+
+/**
+ * `prometheusAuth`'s token or password written in plaintext, in any rollout block (the top-level
+ * one, `defaults.rollout`, `models.<name>.rollout`): it would be committed with the settings file.
+ */
+function plaintextCredentialProblems(values: Record<string, unknown>, secretPaths: ConfigPath[]): string[] {
+    const blocks: ConfigPath[] = [["rollout"], ["defaults", "rollout"]];
+    const models = values.models;
+    if (typeof models === "object" && models !== null && !Array.isArray(models)) blocks.push(...Object.keys(models).map((name) => ["models", name, "rollout"]));
+    return blocks.flatMap((block) => prometheusAuthSecretKeys
+        .map((key) => [...block, "prometheusAuth", key])
+        .filter((at) => valueAt(values, at) !== undefined && !isSecretPath(at, secretPaths))
+        .map((at) => `\`${formatPath(at)}\` must be a secret, set with \`pulumi config set --secret --path '${formatPath(at)}' VALUE\`: in plaintext it would be committed with the stack's settings file`));
 }
 
 /** The full keys the engine handed this program as secrets. */

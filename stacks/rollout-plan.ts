@@ -26,6 +26,8 @@ export interface RolloutPlan {
     /** The Prometheus range each analysis covers, e.g. "1m". */
     window: string;
     prometheusUrl: string;
+    /** Request headers for Prometheus: `Authorization` from `prometheusAuth` (bearer token or basic auth), else none. */
+    prometheusHeaders?: Record<string, string>;
     prometheusTimeoutMs: number;
     thresholds: AnalysisThresholds;
     checks: CustomCheck[];
@@ -36,7 +38,7 @@ export interface RolloutPlan {
 }
 
 /** Keys of the `rollout` block in stack config. */
-export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "analysis", "checks", "predictions", "promote"] as const;
+export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "prometheusAuth", "analysis", "checks", "predictions", "promote"] as const;
 
 export const defaultPlan = {
     steps: [1, 10, 50, 100],
@@ -149,6 +151,61 @@ function checkLimitProblems(check: unknown, key: string): string[] {
     return problems;
 }
 
+/** A URL with its user and password (if any) shown as `[secret]`, for a message. */
+export function withoutUserinfo(text: string): string {
+    return text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1[secret]@");
+}
+
+/** The keys that must be secrets in `prometheusAuth` (stacks/config.ts refuses them in plaintext). */
+export const prometheusAuthSecretKeys = ["bearerToken", "password"] as const;
+
+/**
+ * The `Authorization` header for `rollout.prometheusAuth`: `{ bearerToken }` (sent as `Bearer
+ * <token>`) or `{ username, password }` (HTTP basic auth); undefined when the block is absent.
+ * Problems name the key and never show a value.
+ */
+function prometheusAuthHeaders(auth: unknown, key: string, problems: string[]): Record<string, string> | undefined {
+    if (auth === undefined) return undefined;
+    const accepted = "`{ bearerToken }` or `{ username, password }`, the token or password set with `pulumi config set --secret --path`";
+    if (typeof auth !== "object" || auth === null || Array.isArray(auth)) {
+        problems.push(`\`${key}\` must be ${accepted}, got ${Array.isArray(auth) ? "a list" : typeof auth === "object" ? "null" : `a ${typeof auth}`}`);
+        return undefined;
+    }
+    const a = auth as Record<string, unknown>;
+    const known = ["bearerToken", "username", "password"];
+    for (const k of Object.keys(a).filter((k) => !known.includes(k))) problems.push(unknownKeyProblem(`${key}.${k}`, k, known));
+    // Header text: printable, no line breaks (a header cannot hold them), without showing the value.
+    const text = (name: string, secret: boolean): string | undefined => {
+        const value = a[name];
+        if (value === undefined) return undefined;
+        const shown = secret ? "" : `, got ${show(value)}`;
+        if (typeof value !== "string" || value === "") problems.push(`\`${key}.${name}\` must be non-empty text${shown}`);
+        else if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) problems.push(`\`${key}.${name}\` must not contain control characters${shown}`);
+        else return value;
+        return undefined;
+    };
+    const token = text("bearerToken", true);
+    const username = text("username", false);
+    const password = text("password", true);
+    const basic = a.username !== undefined || a.password !== undefined;
+    if (a.bearerToken !== undefined && basic) {
+        problems.push(`\`${key}\` must be ${accepted}, not both`);
+        return undefined;
+    }
+    if (a.bearerToken === undefined && !basic) {
+        problems.push(`\`${key}\` must be ${accepted}, got an empty block`);
+        return undefined;
+    }
+    if (basic && (a.username === undefined || a.password === undefined)) {
+        problems.push(`\`${key}\` needs both \`username\` and \`password\` for basic auth, got only \`${a.username === undefined ? "password" : "username"}\``);
+        return undefined;
+    }
+    if (username?.includes(":")) problems.push(`\`${key}.username\` must not contain \`:\` (basic auth separates user and password with it), got ${show(username)}`);
+    if (token !== undefined) return { Authorization: `Bearer ${token}` };
+    if (username !== undefined && password !== undefined && !username.includes(":")) return { Authorization: `Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}` };
+    return undefined;
+}
+
 /**
  * Builds the plan from the `rollout` block and flags (flags win). Every problem is reported at
  * once, naming the config key or the flag it came from.
@@ -201,13 +258,21 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
 
     const [prometheus, prometheusKey] = pick("prometheus", "prometheus");
     let prometheusUrl: string | undefined;
+    let credentials = false;
     try {
         const url = new URL(String(prometheus));
-        if (url.protocol === "http:" || url.protocol === "https:") prometheusUrl = String(prometheus).replace(/\/+$/, "");
+        credentials = url.username !== "" || url.password !== "";
+        if ((url.protocol === "http:" || url.protocol === "https:") && !credentials) prometheusUrl = String(prometheus).replace(/\/+$/, "");
     } catch {
         // reported below
     }
-    if (!prometheusUrl) problems.push(`\`${prometheusKey}\` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got ${show(prometheus)}`);
+    if (credentials) {
+        // A URL's user and password are never sent as a header by fetch (it refuses such a URL), and
+        // would be printed in every message that names the URL: they belong in a secret.
+        problems.push(`\`${prometheusKey}\` must not carry credentials (user or password before \`@\`), got ${show(withoutUserinfo(String(prometheus)))}: `
+            + "set them as secrets, `pulumi config set --secret --path 'rollout.prometheusAuth.bearerToken' TOKEN`, or `rollout.prometheusAuth.username` with `--secret` `rollout.prometheusAuth.password`");
+    } else if (!prometheusUrl) problems.push(`\`${prometheusKey}\` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got ${show(prometheus)}`);
+    const prometheusHeaders = prometheusAuthHeaders(config.prometheusAuth, "rollout.prometheusAuth", problems);
 
     const flag = flags["failure-threshold"];
     let flagThreshold: number | undefined;
@@ -251,7 +316,7 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
         throw new ValidationError(problems);
     }
     if (parsedSteps?.shadow && !shadow) throw new ValidationError(problems);
-    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, prometheusTimeoutMs, thresholds, checks, ...(predictions.gate ? { predictions: predictions.gate } : {}), promote: promoteAfter };
+    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, ...(prometheusHeaders ? { prometheusHeaders } : {}), prometheusTimeoutMs, thresholds, checks, ...(predictions.gate ? { predictions: predictions.gate } : {}), promote: promoteAfter };
 }
 
 /**

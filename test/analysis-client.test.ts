@@ -6,6 +6,7 @@ import assert from "assert";
 import http from "http";
 import type { AddressInfo } from "net";
 import { PrometheusClient, PrometheusError, requestDeadline } from "../analysis/prometheus";
+import { resolvePlan } from "../stacks/rollout-plan";
 
 type Reply = { status: number; body: string; delayMs?: number };
 
@@ -13,7 +14,7 @@ describe("analysis/prometheus client (scripted server)", () => {
     let server: http.Server;
     let base: string;
     let reply: Reply;
-    let lastRequest: { method?: string; url?: string; body: string; contentType?: string };
+    let lastRequest: { method?: string; url?: string; body: string; contentType?: string; authorization?: string };
 
     before(async () => {
         server = http.createServer((req, res) => {
@@ -21,7 +22,7 @@ describe("analysis/prometheus client (scripted server)", () => {
             req.setEncoding("utf8");
             req.on("data", (d: string) => (body += d));
             req.on("end", () => {
-                lastRequest = { method: req.method, url: req.url, body, contentType: req.headers["content-type"] };
+                lastRequest = { method: req.method, url: req.url, body, contentType: req.headers["content-type"], authorization: req.headers.authorization };
                 const send = () => {
                     res.writeHead(reply.status, { "Content-Type": "application/json" });
                     res.end(reply.body);
@@ -80,6 +81,15 @@ describe("analysis/prometheus client (scripted server)", () => {
             assert.strictEqual(await new PrometheusClient({ url: base }).query("q"), want);
         });
     }
+
+    it("sends `rollout.prometheusAuth.bearerToken` as a Bearer Authorization header, and no header without it", async () => {
+        reply = { status: 200, body: vector("1") };
+        const plan = resolvePlan({ prometheus: base, prometheusAuth: { bearerToken: "s3cr3t-token" } });
+        await new PrometheusClient({ url: plan.prometheusUrl, headers: plan.prometheusHeaders }).query("vector(1)");
+        assert.strictEqual(lastRequest.authorization, "Bearer s3cr3t-token");
+        await new PrometheusClient({ url: base }).query("vector(1)");
+        assert.strictEqual(lastRequest.authorization, undefined);
+    });
 
     it("status error with HTTP 400 -> PrometheusError kind http with Prometheus' error text", async () => {
         reply = { status: 400, body: JSON.stringify({ status: "error", errorType: "bad_data", error: 'parse error: unexpected "}"' }) };

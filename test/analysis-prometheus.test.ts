@@ -26,6 +26,9 @@ import {
 } from "../analysis/verdict";
 import { DEFAULT_PREDICTION_BOUNDS, normalBucketShares, startIstioExporter, type IstioExporter, type RequestBurst } from "./support/istio-exporter";
 import { sleep, startPrometheus, waitFor, type PrometheusHarness } from "./support/prometheus";
+import { refusalProblems } from "./support/refusal";
+import { preflightPrometheus } from "../analysis/preflight";
+import { resolvePlan } from "../stacks/rollout-plan";
 
 const WINDOW = "10s";
 const NS = "default";
@@ -776,5 +779,49 @@ describe("fake Istio exporter", () => {
         } finally {
             await ex.close();
         }
+    });
+});
+
+describe("a Prometheus that asks for credentials (basic auth, `--web.config.file`)", function () {
+    this.timeout(60_000);
+    // The bcrypt hash of "hunter2" (cost 4), as Prometheus' web config takes it.
+    const user = { username: "canary", password: "hunter2", bcryptHash: "$2b$04$j7XUP3RrQfcmrbH/.IskX.qMJI3OIm6d9V1bsljoe6VeNgg0Xg3kq" };
+    let exporter: IstioExporter;
+    let prom: PrometheusHarness;
+    const stable = { namespace: "secured", workload: "model-v1" };
+
+    before(async () => {
+        exporter = await startIstioExporter({ namespace: stable.namespace });
+        exporter.set(stable.workload, { rps: 100, latencyMs: 40 });
+        prom = await startPrometheus({ targets: [exporter.target], basicAuthUser: user });
+    });
+    after(async () => {
+        await prom?.stop();
+        await exporter?.close();
+    });
+
+    const preflight = (url: string, block: Record<string, unknown>) => {
+        const plan = resolvePlan({ prometheus: url, ...block });
+        return preflightPrometheus({ prometheus: new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: 5000, headers: plan.prometheusHeaders }), url: plan.prometheusUrl, stable });
+    };
+
+    it("`rollout.prometheusAuth` with the user and password passes the preflight and reads the stable workload's series", async () => {
+        await waitFor("the stable series", async () => ((await prom.client.query(`count(istio_requests_total{destination_workload="${stable.workload}"})`)) ?? 0) > 0 ? true : undefined, { timeoutMs: 30_000 });
+        assert.strictEqual(await preflight(prom.url, { prometheusAuth: { username: user.username, password: user.password } }), undefined);
+    });
+
+    it("without credentials, or with a wrong password, the preflight names the 401 and never shows a password", async () => {
+        const none = await preflight(prom.url, {});
+        assert.strictEqual(none?.message, `Prometheus at ${prom.url} did not answer a query: request failed (HTTP 401): response body: Unauthorized`);
+        const wrong = await preflight(prom.url, { prometheusAuth: { username: user.username, password: "not-hunter2" } });
+        assert.strictEqual(wrong?.message, `Prometheus at ${prom.url} did not answer a query: request failed (HTTP 401): response body: Unauthorized`);
+    });
+
+    it("a URL carrying the user and password is refused with them hidden, by the plan and by the client", () => {
+        const url = prom.url.replace("http://", `http://${user.username}:${user.password}@`);
+        const problems = refusalProblems(() => resolvePlan({ prometheus: url }), "a URL with credentials is refused");
+        assert.deepStrictEqual(problems.map((p) => p.includes(user.password)), [false]);
+        assert.match(problems[0], new RegExp(`^\`rollout\\.prometheus\` must not carry credentials \\(user or password before \`@\`\\), got "http://\\[secret\\]@127\\.0\\.0\\.1:${prom.port}"`));
+        assert.throws(() => new PrometheusClient({ url }), (e: Error) => !e.message.includes(user.password) && /must not carry credentials, got "http:\/\/\[secret\]@127\.0\.0\.1:\d+\/"/.test(e.message));
     });
 });

@@ -74,14 +74,35 @@ describe("rollout plan", () => {
         ["a bad interval", { interval: "1 minute" }, {}, ["`rollout.interval` must be a duration from 1s to 24h such as \"30s\", \"1m\" or \"1m30s\", got \"1 minute\""]],
         ["a tick longer than the interval", undefined, { interval: "10s", tick: "30s" }, ["`--tick` (30s) must not be longer than `--interval` (10s): a step needs at least one analysis"]],
         ["a Prometheus that is not a URL", { prometheus: "prometheus:9090" }, {}, ["`rollout.prometheus` must be the http(s) URL of the Prometheus that scrapes Istio's metrics, got \"prometheus:9090\""]],
+        ["a Prometheus URL with a user and password, shown without them", { prometheus: "http://admin:hunter2@prom:9090" }, {}, [
+            "`rollout.prometheus` must not carry credentials (user or password before `@`), got \"http://[secret]@prom:9090\": set them as secrets, `pulumi config set --secret --path 'rollout.prometheusAuth.bearerToken' TOKEN`, or `rollout.prometheusAuth.username` with `--secret` `rollout.prometheusAuth.password`",
+        ]],
+        ["a --prometheus with a token as its user", undefined, { prometheus: "https://tok3n@prom.example.com/" }, [
+            "`--prometheus` must not carry credentials (user or password before `@`), got \"https://[secret]@prom.example.com/\": set them as secrets, `pulumi config set --secret --path 'rollout.prometheusAuth.bearerToken' TOKEN`, or `rollout.prometheusAuth.username` with `--secret` `rollout.prometheusAuth.password`",
+        ]],
+        ["Prometheus auth with both a token and a password, a password without a user, a token with a newline, or a user with a colon", { prometheusAuth: { bearerToken: "t", password: "p" } }, {}, [
+            "`rollout.prometheusAuth` must be `{ bearerToken }` or `{ username, password }`, the token or password set with `pulumi config set --secret --path`, not both",
+        ]],
+        ["Prometheus basic auth without a user", { prometheusAuth: { password: "hunter2" } }, {}, ["`rollout.prometheusAuth` needs both `username` and `password` for basic auth, got only `password`"]],
+        ["a Prometheus token with a newline, never shown", { prometheusAuth: { bearerToken: "abc\ndef" } }, {}, ["`rollout.prometheusAuth.bearerToken` must not contain control characters"]],
+        ["a Prometheus user with a colon, and an unknown auth key", { prometheusAuth: { username: "a:b", password: "hunter2", token: "x" } }, {}, [
+            "unknown key `rollout.prometheusAuth.token`; accepted keys are `bearerToken`, `username`, `password`",
+            "`rollout.prometheusAuth.username` must not contain `:` (basic auth separates user and password with it), got \"a:b\"",
+        ]],
         ["promotion without reaching 100", { steps: [1, 50], promote: true }, {}, ["`rollout.steps` must end at 100 to promote, got 1,50"]],
-        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `analysis`, `checks`, `predictions`, `promote`"]],
+        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `prometheusAuth`, `analysis`, `checks`, `predictions`, `promote`"]],
         ["a bad threshold", { analysis: { minSuccessRate: 120 } }, {}, ["`rollout.analysis.minSuccessRate` must be a number from 0 to 100 (percent), got 120"]],
         ["a check with neither webhook nor command", { checks: [{ name: "eval" }] }, {}, ["`rollout.checks[0]` must have exactly one of `webhook` or `command`"]],
     ];
     for (const [what, block, flags, problems] of refused) {
         it(`refuses ${what}`, () => assert.deepStrictEqual(problemsOf(block, flags), problems));
     }
+
+    it("turns `prometheusAuth` into the Authorization header Prometheus reads: Bearer for a token, Basic for a user and password", () => {
+        assert.strictEqual(resolvePlan(undefined).prometheusHeaders, undefined);
+        assert.deepStrictEqual(resolvePlan({ prometheusAuth: { bearerToken: "s3cr3t-token" } }).prometheusHeaders, { Authorization: "Bearer s3cr3t-token" });
+        assert.deepStrictEqual(resolvePlan({ prometheusAuth: { username: "canary", password: "hunter2" } }).prometheusHeaders, { Authorization: `Basic ${Buffer.from("canary:hunter2").toString("base64")}` });
+    });
 
     it("names every bad flag with the text it received", () => {
         const flags = { steps: "1,abc", interval: "abc", tick: "soon", window: "1 minute", prometheus: "abc", "failure-threshold": "abc" };

@@ -87,6 +87,18 @@ describe("secret config", () => {
         for (const p of problems) assert.ok(!p.includes(secret), p);
     });
 
+    it("takes Prometheus credentials only as secrets, in any rollout block, and never shows them", () => {
+        const rollout = { prometheusAuth: { username: "canary", password: "hunter2" } };
+        const plain = problemsOf(() => parseStackConfig(engineView({ stable, canary, rollout }), "dev"));
+        assert.deepStrictEqual(plain, ["`rollout.prometheusAuth.password` must be a secret, set with `pulumi config set --secret --path 'rollout.prometheusAuth.password' VALUE`: in plaintext it would be committed with the stack's settings file"]);
+        const models = { fraud: { stable, canary, rollout: { prometheusAuth: { bearerToken: "t0ken" } } } };
+        assert.deepStrictEqual(problemsOf(() => parseStackConfig(engineView({ models }), "dev")),
+            ["`models.fraud.rollout.prometheusAuth.bearerToken` must be a secret, set with `pulumi config set --secret --path 'models.fraud.rollout.prometheusAuth.bearerToken' VALUE`: in plaintext it would be committed with the stack's settings file"]);
+        const config = parseStackConfig(engineView({ stable, canary, rollout }), "dev", [["rollout", "prometheusAuth", "password"]]);
+        assert.deepStrictEqual([config.secrets, config.models.model.rollout], [["hunter2"], rollout]);
+        assert.strictEqual(parseStackConfig(engineView({ models }), "dev", [["models", "fraud", "rollout", "prometheusAuth", "bearerToken"]]).secrets[0], "t0ken");
+    });
+
     it("shows [secret] where a validation message would echo a secret", () => {
         const rollout = { checks: [{ name: "eval", webhook: { url: `ftp://hooks.internal/${secret}`, headers: { authorization: `Bearer ${secret}\nx-admin: 1` } } }] };
         const problems = problemsOf(() => parseStackConfig(engineView({ stable, canary, rollout }), "dev",

@@ -32,6 +32,8 @@ export interface StartPrometheusOptions {
     job?: string;
     /** How long to wait for readiness and the first successful scrape. Default 30000. */
     readyTimeoutMs?: number;
+    /** Basic auth on every request (`--web.config.file` with `basic_auth_users`): the user and the bcrypt hash of its password. */
+    basicAuthUser?: { username: string; bcryptHash: string; password: string };
 }
 
 export interface PrometheusHarness {
@@ -93,6 +95,10 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     const dataDir = path.join(dir, "data");
     const configFile = path.join(dir, "prometheus.yml");
     fs.mkdirSync(dataDir);
+    const webConfigFile = path.join(dir, "web.yml");
+    const auth = opts.basicAuthUser;
+    if (auth) fs.writeFileSync(webConfigFile, `basic_auth_users:\n  ${JSON.stringify(auth.username)}: ${JSON.stringify(auth.bcryptHash)}\n`);
+    const authHeaders: Record<string, string> = auth ? { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}` } : {};
     fs.writeFileSync(
         configFile,
         [
@@ -128,6 +134,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
                 `--web.listen-address=127.0.0.1:${listenPort}`,
                 "--storage.tsdb.retention.time=1d",
                 "--log.level=info",
+                ...(auth ? [`--web.config.file=${webConfigFile}`] : []),
             ],
             { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
         );
@@ -172,7 +179,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     live.add(entry);
 
     const url = () => `http://127.0.0.1:${port}`;
-    const client = () => new PrometheusClient({ url: url(), timeoutMs: 5000 });
+    const client = () => new PrometheusClient({ url: url(), timeoutMs: 5000, headers: authHeaders });
 
     const waitReady = async (r: Running, launchedAt: number) => {
         let exited = false;
@@ -185,7 +192,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
         for (;;) {
             if (exited) throw new Error(`prometheus exited during startup: ${lastLogs()}`);
             try {
-                const res = await fetch(`${url()}/-/ready`, { signal: AbortSignal.timeout(1000) });
+                const res = await fetch(`${url()}/-/ready`, { signal: AbortSignal.timeout(1000), headers: authHeaders });
                 await res.text();
                 if (res.ok) break;
                 lastProblem = `/-/ready answered ${res.status}`;
@@ -200,7 +207,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
         for (;;) {
             if (exited) throw new Error(`prometheus exited: ${lastLogs()}`);
             try {
-                const res = await fetch(`${url()}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) });
+                const res = await fetch(`${url()}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000), headers: authHeaders });
                 const body = (await res.json()) as {
                     data?: { activeTargets?: { health?: string; lastScrape?: string; lastError?: string }[] };
                 };
