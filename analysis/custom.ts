@@ -25,7 +25,7 @@
 import { spawn } from "child_process";
 import { redact } from "../components/secrets";
 import { quotedText, visibleControls } from "../components/syntax";
-import { show } from "../components/validation";
+import { show, unknownKeyProblem } from "../components/validation";
 import { describeNetworkError, requestDeadline } from "./prometheus";
 import type { CheckResult } from "./verdict";
 
@@ -67,6 +67,11 @@ export interface RunCheckOptions {
     signal?: AbortSignal;
 }
 
+/** The keys of a webhook check, of a command check, and of a webhook check's `webhook`. */
+export const webhookCheckKeys = ["name", "webhook"] as const;
+export const commandCheckKeys = ["name", "command", "timeoutMs", "cwd", "env"] as const;
+export const webhookKeys = ["url", "timeoutMs", "headers"] as const;
+
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 const OUTPUT_CAP = 64 * 1024;
@@ -96,6 +101,14 @@ export function validateCustomCheck(c: unknown, keyPrefix = "customCheck"): stri
         problems.push(`\`${keyPrefix}\` must have exactly one of \`webhook\` or \`command\``);
         return problems;
     }
+    // A misspelt key would be ignored, and the check run without it (a default timeout, no env).
+    const accepted = hasWebhook ? webhookCheckKeys : commandCheckKeys;
+    for (const key of Object.keys(o).filter((k) => !(accepted as readonly string[]).includes(k))) {
+        problems.push(hasWebhook && (commandCheckKeys as readonly string[]).includes(key)
+            ? `\`${keyPrefix}.${key}\` is a command check's key: ${key === "timeoutMs" ? `a webhook's timeout is \`${keyPrefix}.webhook.timeoutMs\`` : `a webhook check takes ${accepted.map((k) => `\`${k}\``).join(", ")}`}`
+            : unknownKeyProblem(`${keyPrefix}.${key}`, key, accepted));
+    }
+    if (o.cwd !== undefined && (typeof o.cwd !== "string" || o.cwd === "")) problems.push(`\`${keyPrefix}.cwd\` must be a directory path, got ${show(o.cwd)}`);
     const checkTimeout = (v: unknown, key: string) => {
         if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
             problems.push(`\`${keyPrefix}.${key}\` must be a positive number of milliseconds, got ${show(v)}`);
@@ -114,6 +127,9 @@ export function validateCustomCheck(c: unknown, keyPrefix = "customCheck"): stri
                 } catch {
                     ok = false;
                 }
+            }
+            for (const key of Object.keys(w).filter((k) => !(webhookKeys as readonly string[]).includes(k))) {
+                problems.push(unknownKeyProblem(`${keyPrefix}.webhook.${key}`, key, webhookKeys));
             }
             if (!ok) problems.push(`\`${keyPrefix}.webhook.url\` must be an http(s) URL, got ${show(w.url)}`);
             checkTimeout(w.timeoutMs, "webhook.timeoutMs");

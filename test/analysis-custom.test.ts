@@ -280,6 +280,12 @@ describe("analysis/custom checks", () => {
             ],
             [{ name: "x", webhook: { url: "http://a", headers: ["a"] } }, /`c\.webhook\.headers` must be a map of header names to strings, got \["a"\]/],
             [{ name: "x", command: "true", env: { LEVEL: 3 } }, /`c\.env\.LEVEL` must be a string, got 3/],
+            // A misspelt key was ignored: the check ran with the default timeout.
+            [{ name: "x", command: "true", timeoutMS: 5000 }, /unknown key `c\.timeoutMS` \(did you mean `timeoutMs`\?\); accepted keys are `name`, `command`, `timeoutMs`, `cwd`, `env`/],
+            [{ name: "x", webhook: { url: "http://a", header: { a: "b" } } }, /unknown key `c\.webhook\.header` \(did you mean `headers`\?\); accepted keys are `url`, `timeoutMs`, `headers`/],
+            // A webhook's timeout is the webhook's: at the check's level it did nothing.
+            [{ name: "x", webhook: { url: "http://a" }, timeoutMs: 5000 }, /`c\.timeoutMs` is a command check's key: a webhook's timeout is `c\.webhook\.timeoutMs`/],
+            [{ name: "x", command: "true", cwd: 3 }, /`c\.cwd` must be a directory path, got 3/],
         ];
         for (const [def, re] of invalid) {
             it(`rejects ${JSON.stringify(def)}`, () => {
