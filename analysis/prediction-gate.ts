@@ -8,8 +8,8 @@
  * data never pass.
  */
 import { show } from "../components/validation";
-import { ksDistance, psi, readHistogram, sameBounds, type Histogram, type HistogramSample } from "./distribution";
-import { isMetricError, type CheckResult, type MetricError } from "./verdict";
+import { ksDistance, psi, readHistogram, sameBounds, type Histogram } from "./distribution";
+import { isMetricError, type CheckResult, type PredictionMeasurement } from "./verdict";
 
 /** The `rollout.predictions` block, resolved. */
 export interface PredictionGate {
@@ -57,8 +57,9 @@ export const PREDICTION_CHECK_NAMES = {
     ks: "prediction-ks",
 } as const;
 
-/** What the gate measured for one side: the histogram's buckets, no series (`null`), or why the query failed. */
-export type PredictionMeasurement = { buckets: HistogramSample[] } | null | MetricError;
+// The measurement's type lives with the other measurements in verdict.ts (this module imports
+// verdict.ts, never the other way round); re-exported for the gate's callers.
+export type { PredictionMeasurement };
 
 export const predictionKeys = ["metric", "appLabel", "namespaceLabel", "versionLabel", "maxPsi", "maxKs", "minSamples"] as const;
 

@@ -8,7 +8,7 @@
  *   - Thresholds are absolute (canary against a fixed bound) and, optionally, relative (canary
  *     against the stable version measured over the same window).
  */
-import type { PredictionMeasurement } from "./prediction-gate";
+import type { HistogramSample } from "./distribution";
 
 export type CheckStatus = "pass" | "fail" | "nodata" | "error";
 
@@ -171,6 +171,9 @@ export type MetricValue = number | null | MetricError;
 export interface MetricError {
     error: string;
 }
+
+/** What the prediction gate measured for one side: the histogram's buckets, no series (`null`), or why the query failed. */
+export type PredictionMeasurement = { buckets: HistogramSample[] } | null | MetricError;
 
 export interface WorkloadMeasurement {
     /** Requests received within the analysis window. */
