@@ -67,11 +67,11 @@ export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "virtualServiceName", "destinationRuleName",
     "istioApiVersion", "podSecurityContext", "containerSecurityContext",
 ];
-const versionKeys: readonly (keyof ModelVersionArgs)[] = [
+export const versionKeys: readonly (keyof ModelVersionArgs)[] = [
     "version", "image", "replicas", "autoReplicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
 ];
-const autoReplicasKeys: readonly (keyof AutoReplicas)[] = ["min", "max", "shrinkStable", "hold", "holdStable"];
-const headerRouteKeys: readonly (keyof HeaderRoute)[] = ["header", "exact", "prefix", "regex", "version"];
+export const autoReplicasKeys: readonly (keyof AutoReplicas)[] = ["min", "max", "shrinkStable", "hold", "holdStable"];
+export const headerRouteKeys: readonly (keyof HeaderRoute)[] = ["header", "exact", "prefix", "regex", "version"];
 const matchKinds = ["exact", "prefix", "regex"] as const;
 
 // An HTTP token (RFC 9110) in lowercase, which is how Istio expects header names in matches.

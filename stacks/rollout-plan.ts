@@ -159,6 +159,9 @@ export function withoutUserinfo(text: string): string {
 /** The keys that must be secrets in `prometheusAuth` (stacks/config.ts refuses them in plaintext). */
 export const prometheusAuthSecretKeys = ["bearerToken", "password"] as const;
 
+/** The keys of `prometheusAuth`. */
+export const prometheusAuthKeys = ["bearerToken", "username", "password"] as const;
+
 /**
  * The `Authorization` header for `rollout.prometheusAuth`: `{ bearerToken }` (sent as `Bearer
  * <token>`) or `{ username, password }` (HTTP basic auth); undefined when the block is absent.
@@ -172,7 +175,7 @@ function prometheusAuthHeaders(auth: unknown, key: string, problems: string[]): 
         return undefined;
     }
     const a = auth as Record<string, unknown>;
-    const known = ["bearerToken", "username", "password"];
+    const known: readonly string[] = prometheusAuthKeys;
     for (const k of Object.keys(a).filter((k) => !known.includes(k))) problems.push(unknownKeyProblem(`${key}.${k}`, k, known));
     // Header text: printable, no line breaks (a header cannot hold them), without showing the value.
     const text = (name: string, secret: boolean): string | undefined => {
