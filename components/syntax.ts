@@ -163,3 +163,36 @@ export function quantityValue(value: unknown): number | undefined {
     if (sign === "-") return Number.isFinite(n) ? -n : undefined;
     return Number.isFinite(n) ? n : undefined;
 }
+
+// Every form some YAML reader takes as a number: YAML 1.2's core schema (what the `yaml` package
+// reads), YAML 1.1 (binary, leading-zero octal, base 60, underscores) and the Go reader the
+// Pulumi engine uses (`0X10`, `0O17`, `0B1`, underscores, `010` as octal).
+const yamlNumberBody = /^(0[xXoObB][0-9a-fA-F_]*|[0-9][0-9_]*(:[0-9_]+)*(\.[0-9_]*)?([eE][-+]?[0-9_]+)?|\.[0-9][0-9_]*([eE][-+]?[0-9_]+)?)$/;
+
+/**
+ * Why a plain (unquoted) YAML scalar is a number that is not handed over as written, or undefined
+ * when it is a plain decimal number written as it reads back (`10`, `-1`, `12.5`) or no number
+ * to any YAML reader (`v2`, `1.2.3`). The engine reads `0x10` as 16, `010` as 8, `1_000` as
+ * 1000 and `10.0` as 10, and hands the program only the number, so the form must be refused
+ * where the text is still seen: the settings file. Pure.
+ */
+export function yamlNumberForm(text: string): string | undefined {
+    if (/^[-+]?\.(inf|Inf|INF)$/.test(text)) return "infinity";
+    if (/^[-+]?\.(nan|NaN|NAN)$/.test(text)) return "not a number";
+    const sign = /^[-+]/.test(text) ? text[0] : "";
+    const body = text.slice(sign.length);
+    if (!yamlNumberBody.test(body)) return undefined;
+    if (/^0[xX]/.test(body)) return "a hexadecimal number";
+    if (/^0[oO]/.test(body)) return "an octal number";
+    if (/^0[bB]/.test(body)) return "a binary number";
+    if (body.includes(":")) return "a base-60 number (YAML 1.1 reads 1:30 as 90)";
+    if (body.includes("_")) return "a number with underscores";
+    if (/[eE]/.test(body)) return "a number with an exponent";
+    if (sign === "+") return "a number with a plus sign";
+    if (/^0[0-9]/.test(body)) return "a number with a leading zero (YAML 1.1 and the engine read 010 as the octal 8)";
+    if (body.startsWith(".") || body.endsWith(".")) return `a number with no digit ${body.startsWith(".") ? "before" : "after"} the point`;
+    if (String(Number(text)) === text) return undefined;
+    if (/\.[0-9]*0$/.test(body)) return "a number with a trailing zero after the point (YAML reads 10.0 as 10)";
+    if (text === "-0") return "negative zero";
+    return "a number with more digits than YAML reads exactly";
+}

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { inModel, ModelEntry, modelCollisions, modelEntries, predictionGateCollisions, modelKeys, selectModelName, shorthandModel } from "./models";
 import { prometheusAuthSecretKeys, resolvePlan } from "./rollout-plan";
-import { readSettingsConfigMap } from "./settings-yaml";
+import { readSettingsConfigMap, settingsWrittenProblems } from "./settings-yaml";
 import {
     ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
@@ -342,7 +342,19 @@ function programSecretKeys(all: Record<string, string>): string[] {
 function readSettingsConfig(workDir: string, stack: string): Record<string, unknown> | undefined {
     const file = stackSettingsPath(workDir, stack);
     if (!fs.existsSync(file)) return undefined;
+    // The engine hands over `0x10` as 16: how each value is written is checked in the file itself.
+    refuseWrittenForms(file, fs.readFileSync(file, "utf8"), pulumi.getProject());
     return readSettingsConfigMap(file);
+}
+
+/**
+ * Refuses a settings text whose project keys are written in forms the engine hands over as other
+ * values (`canaryWeight: 0x10` as 16; see settings-written.ts), before any value is checked: a
+ * value check would only see the other value. `projectName`: whose settings they are.
+ */
+export function refuseWrittenForms(file: string, text: string, projectName: string | undefined): void {
+    const problems = settingsWrittenProblems(file, text, configNamespace, projectName);
+    if (problems.length > 0) throw new ValidationError(problems);
 }
 
 /** Reads this stack's config; a bad value ends the program with the message alone, before any resource. */

@@ -14,6 +14,7 @@ import { configNamespace } from "./config";
 import { withApplyLock } from "./lock";
 import { modelOutputsOf, shorthandModel } from "./models";
 import { stackSettingsPath } from "./settings";
+import { quoteNumberLikeStrings } from "./settings-written";
 
 export interface RecoveryResult {
     /** Wall time of the rollback `up` in ms. */
@@ -205,7 +206,10 @@ async function recover(stack: auto.Stack, reason: string, problems: string[], mo
     const saved = original === undefined ? undefined : disarmed(original, canaryVersion, model);
     if (savedAs !== undefined) fs.writeFileSync(savedAs, saved!.text);
     try {
-        writeAtomically(file, YAML.stringify({ ...providerSettings(original), config: Object.fromEntries(Object.entries(target.plain).map(([k, v]) => [k, fileValue(v)])) }));
+        const written = new YAML.Document({ ...providerSettings(original), config: Object.fromEntries(Object.entries(target.plain).map(([k, v]) => [k, fileValue(v)])) });
+        // Recorded text that another YAML reader would take as a number (`1_000`) stays text.
+        quoteNumberLikeStrings(written.contents);
+        writeAtomically(file, written.toString());
         for (const secret of target.secrets) await setSecret(stack, secret);
         checkConfig(stack);
     } catch (e) {

@@ -8,8 +8,9 @@
 import * as fs from "fs";
 import * as YAML from "yaml";
 import { ConfigPath, isSecureLeaf, secureLeaves, substituteSecure, valueAt } from "../components";
-import { configNamespace, parseStackConfig, StackConfig, stackSettingsPath } from "./config";
-import { parseSettingsText } from "./settings-yaml";
+import { configNamespace, parseStackConfig, refuseWrittenForms, StackConfig, stackSettingsPath } from "./config";
+import { quoteNumberLikeStrings } from "./settings-written";
+import { parseSettingsText, projectNameBeside } from "./settings-yaml";
 
 export { stackSettingsPath };
 
@@ -92,6 +93,8 @@ function check(raw: Record<string, unknown>, stack: string, decrypt: Decrypt | u
 
 /** Validates the stack's settings as the program would; throws ValidationError when it would refuse them. */
 export function checkProjectConfig(workDir: string, stack: string, decrypt?: Decrypt): StackConfig {
+    const file = stackSettingsPath(workDir, stack);
+    refuseWrittenForms(file, fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "", projectNameBeside(file));
     return check(readProjectConfig(workDir, stack), stack, decrypt);
 }
 
@@ -110,8 +113,11 @@ export function editProjectConfig(workDir: string, stack: string, edit: (config:
     const checked = check(Object.fromEntries(Object.entries(after).filter(([, v]) => v !== undefined)), stack, decrypt);
 
     for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) writeChange(doc, ["config", `${configNamespace}:${key}`], before[key], after[key]);
+    const text = doc.toString();
+    // What the edit left as the user wrote it is still read by the engine: `servicePort: 0x50` beside a new weight.
+    refuseWrittenForms(file, text, projectNameBeside(file));
     const temp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, doc.toString());
+    fs.writeFileSync(temp, text);
     fs.renameSync(temp, file);
     return checked;
 }
@@ -135,7 +141,10 @@ function writeChange(doc: YAML.Document, at: (string | number)[], before: unknow
         for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) writeChange(doc, [...at, key], before[key], after[key]);
         return;
     }
-    doc.setIn(at, after);
+    // A scalar is set in place (its comment stays). Text that another YAML reader would take as a
+    // number (`1_000`) is written quoted, so it reads back as text.
+    doc.setIn(at, typeof after === "object" && after !== null ? doc.createNode(after) : after);
+    quoteNumberLikeStrings(doc.getIn(at, true));
 }
 
 /**
