@@ -1,6 +1,7 @@
 // `rollout`, `rollback`, `promote` and `status`: the pipeline-facing commands.
 import { terminalText } from "../components/syntax";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { CheckResult } from "../analysis/verdict";
 import { visibleControls } from "../components/syntax";
@@ -12,8 +13,8 @@ import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
-import { readRecord, stateDir } from "../rollout/status";
-import { collectStackStatus, ModelStatus, ModelStatusDetails, readConfigLeniently } from "../rollout/stack-status";
+import { readRecord, recordRollback, stateDir } from "../rollout/status";
+import { collectStackStatus, ModelStatus, ModelStatusDetails, readConfigLeniently, runState } from "../rollout/stack-status";
 import { checkConfig, openStack, StackRef } from "../stacks/automation";
 import { selectModel } from "../stacks/config";
 import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/lock";
@@ -91,6 +92,15 @@ const outputHelp = {
 };
 
 const notice = (message: string) => { process.stderr.write(terminalText(`${message}\n`)); };
+
+/** The user running the command, for the record of a rollback. */
+function userName(): string {
+    try {
+        return os.userInfo().username;
+    } catch {
+        return process.env.USER ?? "unknown";
+    }
+}
 
 /** Runs `action` holding the stack's run lock, released afterwards whatever happens. */
 async function holding<T>(lock: StackLock, action: () => Promise<T>): Promise<T> {
@@ -207,10 +217,22 @@ export const rolloutCommands: Record<string, Command> = {
             const { config, problems, names } = await readConfigLeniently(stack, ref.stack);
             const model = selectModelName(names, requestedModel(values), ref.stack);
             const who = model === shorthandModel ? `stack ${ref.stack}` : `model ${model} of stack ${ref.stack}`;
+            const decidedAt = new Date().toISOString();
             // Always gets through: a running rollout of this model is asked to stop (and has applied its last weight) before this applies.
             const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice });
+            // The model's last rollout record says it was rolled back, by whom and when (status and the report read it).
+            const record = (actionMs: number, stableVersion: string) => recordRollback(stack.workspace.workDir, ref.stack, model, {
+                by: { user: userName(), host: lock.holder.host, pid: lock.holder.pid, command: "model-canary rollback" },
+                decidedAt, appliedAt: new Date().toISOString(), actionMs, stableVersion,
+                runState: (r) => {
+                    const state = runState(r);
+                    return r.outcome === "interrupted" ? "was interrupted" : r.outcome === "completed" ? "had completed" : r.outcome === "error" ? "had stopped on an error"
+                        : state.startsWith("died") ? state : `was ${state}`;
+                },
+            });
             if (config !== undefined) {
                 const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, "manual rollback", model));
+                record(actionMs, selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version);
                 const restored = !restore ? "" : "error" in restore ? `; ${restore.error}` : `; then the replica counts were restored (${seconds(restore.restoreMs)})`;
                 printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs, ...(restore ? { restore } : {}) }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})${restored}`);
                 // Traffic is off the canary either way; pods held after a failed restore are reported as a failure to act on.
@@ -221,6 +243,7 @@ export const rolloutCommands: Record<string, Command> = {
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
             process.stderr.write(terminalText([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n")));
             const result = await holding(lock, () => rollbackFromLastApplied(stack, "manual rollback", invalid, model));
+            record(result.actionMs, result.stableVersion);
             const saved = !result.savedAs ? ""
                 : result.savedDisarmed ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\``
                     : `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} as it was (it is not YAML, so its canaryWeight could not be set to 0): fix it, set canaryWeight to 0, and move it back before the next \`up\``;

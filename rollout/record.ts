@@ -53,6 +53,8 @@ export interface RollbackRecord {
     replicasRestoredAt?: string;
     restoreMs?: number;
     restoreError?: string;
+    /** A `rollback` command's, not the run's own: who ran it (user, host, pid, command). */
+    by?: { user: string; host: string; pid: number; command: string };
 }
 
 export interface RolloutRecord {

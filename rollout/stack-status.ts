@@ -147,7 +147,7 @@ export async function recordedModelNames(stack: auto.Stack): Promise<string[]> {
 }
 
 /** What `status` says about a recorded run that has not finished: running, or died. */
-function runState(record: RolloutRecord): string {
+export function runState(record: RolloutRecord): string {
     if (record.outcome !== "running" || !record.runner) return record.outcome;
     const state = liveness(record.runner);
     if (state.state === "dead") return `died (${state.reason})`;

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { shorthandModel } from "../stacks/models";
-import { RolloutRecord } from "./record";
+import { plannedStepCount, RolloutRecord } from "./record";
 
 /** A model's own directory: the stack's for the model `model` (the shorthand's, as before `models` existed). */
 export function stateDir(workDir: string, stack: string, model?: string): string {
@@ -47,4 +47,42 @@ export function readRecord(workDir: string, stack: string, model?: string): Roll
         throw new UnreadableRecordError(file, "not a rollout record: `outcome`, `steps` or `plan` is missing");
     }
     return record as RolloutRecord;
+}
+
+/** Who ran a `rollback`, as its record says. */
+export interface RollbackAuthor {
+    user: string;
+    host: string;
+    pid: number;
+    command: string;
+}
+
+/**
+ * After a `rollback` command: the model's last rollout record, unless it already ended rolled
+ * back or promoted, becomes `rolled-back`, saying by whom, when, and what the run was before
+ * (running, died, interrupted, completed at a weight; `runState` words it: "was interrupted", "died (...)"). `status` and the report then stop offering
+ * to resume a run whose weight is gone. No record, or one that cannot be read: nothing to do.
+ */
+export function recordRollback(workDir: string, stack: string, model: string, rollback: { by: RollbackAuthor; decidedAt: string; appliedAt: string; actionMs: number; stableVersion: string; runState: (record: RolloutRecord) => string }): RolloutRecord | undefined {
+    let record: RolloutRecord | undefined;
+    try {
+        record = readRecord(workDir, stack, model);
+    } catch (e) {
+        if (e instanceof UnreadableRecordError) return undefined;
+        throw e;
+    }
+    if (!record || record.outcome === "rolled-back" || record.outcome === "promoted") return undefined;
+    const last = record.steps.at(-1);
+    const where = last ? ` at step ${last.index}/${plannedStepCount(record)} (${last.mirrorPercent !== undefined ? `shadow, mirror ${last.mirrorPercent}%` : `${last.weight}%`})` : " before its first step";
+    const { by } = rollback;
+    const who = `\`${by.command}\` (user ${by.user}, pid ${by.pid} on host ${by.host})`;
+    const updated: RolloutRecord = {
+        ...record,
+        outcome: "rolled-back",
+        finishedAt: record.finishedAt ?? rollback.appliedAt,
+        message: `rolled back by ${who} at ${rollback.appliedAt}, after the run ${rollback.runState(record)}${where}: ${rollback.stableVersion} serves 100%`,
+        rollback: { decidedAt: rollback.decidedAt, appliedAt: rollback.appliedAt, actionMs: rollback.actionMs, reason: `manual rollback by ${who}`, by },
+    };
+    writeRecord(workDir, updated);
+    return updated;
 }

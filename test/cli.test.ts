@@ -252,6 +252,28 @@ describe("model-canary command line", function () {
             assert.deepStrictEqual(vs.spec.http, [{ name: "default", route: [{ destination: { host: "model-service", subset: "v1" }, weight: 100 }] }]);
         });
 
+        it("`rollback` after a rollout that died says so in the record and in `status`, instead of offering to resume it", () => {
+            project.writeConfig({ serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 1 });
+            assert.strictEqual(run(["up", "--stack", "test"], project).status, 0);
+            const dead = spawnSync("true").pid!;
+            const file = path.join(project.dir, ".model-canary", "test", "rollout.json");
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            const step = { index: 1, weight: 1, startedAt: "2026-12-05T10:00:00.000Z", analyses: [], verdict: "running" };
+            fs.writeFileSync(file, JSON.stringify({ stack: "test", model: "model", stableVersion: "v1", canaryVersion: "v2", plan: [1, 10, 100], startedAt: "2026-12-05T10:00:00.000Z", outcome: "running", message: "resuming at 1%", steps: [step], thresholds: {}, runner: { host: os.hostname(), pid: dead, startedAt: "2026-12-05T10:00:00.000Z", command: "rollout" } }));
+            try {
+                assert.match(run(["status", "--stack", "test"], project).stdout, new RegExp(`^last rollout: died \\(process ${dead} no longer runs\\) at step 1/3 \\(1%\\): resuming at 1%$`, "m"));
+                const r = run(["rollback", "--stack", "test"], project);
+                assert.strictEqual(r.status, 0, r.stderr);
+                const status = run(["status", "--stack", "test"], project);
+                assert.match(status.stdout, /^stack test: v1 100%$/m);
+                assert.match(status.stdout, new RegExp(`^last rollout: rolled-back at step 1/3 \\(1%\\): rolled back by \`model-canary rollback\` \\(user ${os.userInfo().username}, pid \\d+ on host ${os.hostname()}\\) at \\S+Z, after the run died \\(process ${dead} no longer runs\\) at step 1/3 \\(1%\\): v1 serves 100%$`, "m"));
+                const json = JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).rollout;
+                assert.deepStrictEqual([json.outcome, json.state], ["rolled-back", "rolled-back"]);
+            } finally {
+                fs.rmSync(file, { force: true });
+            }
+        });
+
         it("a bad rollout flag fails before anything is applied", () => {
             const r = run(["rollout", "--stack", "test", "--steps", "1,150"], project);
             assert.strictEqual(r.status, 1);

@@ -638,7 +638,15 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 assert.deepStrictEqual([config.canaryWeight, config.headerRoutes], [0, undefined]);
                 assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
                 assert.strictEqual((await readOutputs(await openStack(project.ref))).canaryWeight, 0);
-                assert.strictEqual(readRecord(project.dir, project.ref.stack)!.outcome, "interrupted");
+                // The record, `status` and the report say it was rolled back, by whom and when; nothing offers to resume.
+                const record = readRecord(project.dir, project.ref.stack)!;
+                assert.deepStrictEqual([record.outcome, record.rollback?.by?.command, record.rollback?.by?.pid, record.rollback?.by?.host], ["rolled-back", "model-canary rollback", rollback.child.pid, os.hostname()]);
+                const said = new RegExp(`rolled back by \`model-canary rollback\` \\(user ${os.userInfo().username}, pid ${rollback.child.pid} on host ${os.hostname()}\\) at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, after the run was interrupted at step 2/4 \\(10%\\): v1 serves 100%`);
+                assert.match(record.message, new RegExp(`^${said.source}$`));
+                const status = cli(project, ["status"]);
+                assert.strictEqual(await status.exited, 0, status.output());
+                assert.match(status.output(), new RegExp(`^last rollout: rolled-back at step 2/4 \\(10%\\): ${said.source}$`, "m"));
+                assert.doesNotMatch(status.output(), /resum/);
             } finally {
                 stop();
             }
