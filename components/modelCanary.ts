@@ -56,6 +56,7 @@ export class ModelCanary extends pulumi.ComponentResource {
         // Validate before super(): a bad argument must not leave even the component registered.
         // Arguments given as Outputs are checked once known (below); the rest right here.
         const { checkable, secretEnv, deferred } = separateInputs(args);
+        refuseOutputs(checkable);
         const resolved = validateModelCanaryArgs(checkable);
         super("model-canary:index:ModelCanary", name, {}, opts);
 
@@ -176,6 +177,31 @@ function holdsInputObject(value: unknown): boolean {
     if (Array.isArray(value)) return value.some(holdsInputObject);
     if (typeof value === "object" && value !== null) return Object.values(value).some(holdsInputObject);
     return false;
+}
+
+/** Where under `value` an Output or a promise is, as `canary.version`, `headerRoutes[0]`. */
+function inputObjectPaths(value: unknown, at: string): string[] {
+    if (isInputObject(value)) return [at];
+    if (Array.isArray(value)) return value.flatMap((item, i) => inputObjectPaths(item, `${at}[${i}]`));
+    if (typeof value === "object" && value !== null) return Object.entries(value).flatMap(([k, v]) => inputObjectPaths(v, at ? `${at}.${k}` : k));
+    return [];
+}
+
+/**
+ * Refuses Outputs and promises where the component needs the value itself (everything but the
+ * versions' image, resources, pod annotations and labels, and env values): the names of the
+ * children and the traffic split are built from them while the program registers resources,
+ * before any Output is known. One error whose message is the whole story (the engine prints a
+ * RunError's message alone), instead of the SDK's "Calling [toJSON] on an [Output<T>]" warning
+ * and a stack trace from the checks.
+ */
+function refuseOutputs(checkable: unknown): void {
+    const paths = inputObjectPaths(checkable, "");
+    if (paths.length === 0) return;
+    const named = paths.map((p) => `\`${p}\``).join(", ");
+    const error = new pulumi.RunError(`invalid ModelCanary argument: ${named} must be ${paths.length === 1 ? "a plain value" : "plain values"}, not an Output or a promise: ModelCanary checks ${paths.length === 1 ? "it" : "them"} and builds resource names and the traffic split from ${paths.length === 1 ? "it" : "them"} while the program registers resources, before any Output is known; pass the value itself (Outputs are accepted only for a version's \`image\`, \`resources\`, \`podAnnotations\`, \`podLabels\` and \`env\` values)`);
+    error.stack = error.message;
+    throw error;
 }
 
 /** A version's arguments given as Outputs, as the Deployment takes them once checked. */

@@ -207,6 +207,27 @@ describe("ModelCanary (mocked engine)", () => {
             assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("badlabels")), []);
         });
 
+        it("refuses an Output where a plain value is needed (`canaryWeight`, `canary.version`) in one error naming each, with no toJSON warning and nothing registered", async () => {
+            drain();
+            const warnings: unknown[] = [];
+            const warn = console.warn;
+            const log = console.log;
+            console.warn = (...a: unknown[]) => { warnings.push(a); };
+            console.log = (...a: unknown[]) => { warnings.push(a); };
+            try {
+                assert.throws(() => new ModelCanaryClass("outs", { stable, canary: { ...canary, version: pulumi.output("v2") as unknown as string }, canaryWeight: pulumi.output(10) as unknown as number }),
+                    (e: Error) => e instanceof pulumi.RunError && e.stack === e.message && e.message === "invalid ModelCanary argument: `canary.version`, `canaryWeight` must be plain values, not an Output or a promise: "
+                        + "ModelCanary checks them and builds resource names and the traffic split from them while the program registers resources, before any Output is known; "
+                        + "pass the value itself (Outputs are accepted only for a version's `image`, `resources`, `podAnnotations`, `podLabels` and `env` values)");
+            } finally {
+                console.warn = warn;
+                console.log = log;
+            }
+            assert.deepStrictEqual(warnings, []);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            assert.deepStrictEqual(drain().filter((r) => r.name.startsWith("outs")), []);
+        });
+
         it("still checks everything plain up front, beside Output arguments", async () => {
             drain();
             assert.throws(() => new ModelCanaryClass("mixed", { stable: { ...stable, image: pulumi.output("registry.example.com/m:v1") }, canary: { ...canary, image: "Bad Image" }, canaryWeight: 10 }),

@@ -168,6 +168,25 @@ describe("config as written in Pulumi.<stack>.yaml", () => {
             assert.strictEqual(checkProjectConfig(dir, "dev").models.model.resolved.canaryWeight, 10);
         });
 
+        it("shows what was written: `version: 0x2`, `minSuccessRate: .inf` and a merge key, each once, with no follow-on problem", () => {
+            fs.writeFileSync(settings(), [
+                "config:",
+                "  model-canary:stable: &base {version: v1, image: registry/m:v1}",
+                "  model-canary:canary: {version: 0x2, image: registry/m:v2}",
+                "  model-canary:rollout: {analysis: {minSuccessRate: .inf}}",
+                "  model-canary:models:",
+                "    fraud:",
+                "      stable:",
+                "        <<: *base",
+                "",
+            ].join("\n"));
+            assert.deepStrictEqual(refusal(() => checkProjectConfig(dir, "dev")), [
+                written("canary.version", "0x2", "a hexadecimal number"),
+                written("rollout.analysis.minSuccessRate", ".inf", "infinity"),
+                "`models.fraud.stable.<<` is a YAML merge key, which model-canary does not read (its config reader and the engine's would not see the same keys): write the keys out in full",
+            ]);
+        });
+
         it("an edit is refused, the file untouched, while a key it does not change is still written 0x50", () => {
             const text = [...base, "  model-canary:canaryWeight: 10", "  model-canary:servicePort: 0x50", ""].join("\n");
             fs.writeFileSync(settings(), text);
