@@ -13,6 +13,9 @@ export type { ModelConfig, StackConfig } from "../stacks/config";
 export { modelCanariesFromConfig, modelCanaryOutputs, modelOutputs } from "../stacks/model-canaries";
 export type { ModelCanariesOptions, ModelOutputs } from "../stacks/model-canaries";
 export { checkIstioApi } from "../stacks/preflight";
+// The provider the stack config asks for (`kubeconfig`, `renderDir`), as this project's program builds it.
+export { stackProvider } from "../stacks/provider";
+export type { StackProvider } from "../stacks/provider";
 export { ClusterApiError } from "../stacks/cluster-api";
 
 /**

@@ -3,7 +3,7 @@ import { terminalText } from "../components/syntax";
 import { parseArgs } from "util";
 import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
-import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, upStack } from "../stacks/automation";
+import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, toolchainDir, upStack } from "../stacks/automation";
 import { acquireStackLock, StackLock, withApplyLock } from "../stacks/lock";
 import { ModelSelectionError, modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
 import { Command, InputError, Options, Values } from "./command";
@@ -146,6 +146,8 @@ export function helpText(name?: string): string {
         "",
         "Commands:",
         ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`),
+        `  ${"toolchain".padEnd(10)} print the directory of the pulumi CLI and plugins the commands run (built on first use):`,
+        `  ${"".padEnd(10)} put it on PATH to run \`pulumi\` by hand, e.g. export PATH="$(npx model-canary toolchain):$PATH"`,
         "",
         "Run `model-canary <command> --help` for a command's options; `model-canary --version` for versions.",
         "",
@@ -163,6 +165,12 @@ export async function main(argv: string[]): Promise<number> {
     if (!name || name === "--help" || name === "-h" || name === "help") {
         process.stdout.write(helpText(rest[0]));
         return name ? 0 : 2;
+    }
+    if (name === "toolchain") {
+        if (rest.length > 0) throw new UsageError(`\`toolchain\` takes no options, got ${rest.map((a) => `\`${a}\``).join(" ")}`);
+        // The toolchain's progress goes to stderr; stdout is the directory alone, for `$(...)`.
+        process.stdout.write(`${toolchainDir()}\n`);
+        return 0;
     }
     const command = commands[name];
     if (!command) throw new UsageError(`unknown command \`${name}\`; commands are ${Object.keys(commands).map((c) => `\`${c}\``).join(", ")}`);

@@ -6,7 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HeaderRoute, ModelCanary, TrafficSplit } from "../components";
 import { appliedConfigOutputs, AppliedSecret } from "./applied";
-import { componentArgs, configNamespace, loadStackConfig, ModelConfig, refuseStackPerModel, StackConfig } from "./config";
+import { componentArgs, configNamespace, loadStackConfig, ModelConfig, programError, refuseStackPerModel, StackConfig } from "./config";
+import { isStackProvider } from "./provider";
 import { readScope, readSettingsConfig } from "./scope-file";
 import { scopedStackOutputs } from "./scoped-outputs";
 import { stackSettingsPath } from "./settings";
@@ -41,11 +42,11 @@ export function modelCanariesFromConfig(options: ModelCanariesOptions = {}): Rec
     refuseStackPerModel(config, pulumi.getStack());
     const canaries: Record<string, ModelCanary> = {};
     const only = options.onlyScopedModel ? readScope()?.model : undefined;
-    for (const model of Object.values(config.models)) {
-        if (only !== undefined && model.name !== only) continue;
-        const opts = typeof options.opts === "function" ? options.opts(model) : options.opts;
-        canaries[model.name] = new ModelCanary(model.name, componentArgs(config, model), opts);
-    }
+    const models = Object.values(config.models).filter((model) => only === undefined || model.name === only);
+    const optsOf = new Map(models.map((model) => [model.name, typeof options.opts === "function" ? options.opts(model) : options.opts]));
+    // Before anything is registered.
+    refuseIgnoredTarget(config, models.filter((m) => !isStackProvider(kubernetesProvider(optsOf.get(m.name)))).map((m) => m.name));
+    for (const model of models) canaries[model.name] = new ModelCanary(model.name, componentArgs(config, model), optsOf.get(model.name));
     return canaries;
 }
 
@@ -101,6 +102,7 @@ export function modelCanaryOutputs(canaries: Record<string, ModelCanary>): {
     appliedSecrets?: pulumi.Output<AppliedSecret[]>;
     sharedConfigDigest?: string;
 } {
+    refuseIgnoredTarget(loadStackConfig(), Object.entries(canaries).filter(([, c]) => !isStackProvider(c.getProvider("kubernetes::Provider"))).map(([name]) => name));
     // The engine runs the program in the project directory, beside the stack settings.
     const settingsFile = stackSettingsPath(process.cwd(), pulumi.getStack());
     const applied = appliedConfigOutputs(settingsFile, configNamespace);
@@ -112,4 +114,27 @@ export function modelCanaryOutputs(canaries: Record<string, ModelCanary>): {
     const scope = readScope();
     if (scope === undefined && Object.keys(canaries).length < 2) return fresh;
     return scopedStackOutputs(scope, fresh, readSettingsConfig(settingsFile)) as ReturnType<typeof modelCanaryOutputs>;
+}
+
+/** The Kubernetes provider in a component's options, if any. */
+function kubernetesProvider(opts: pulumi.ComponentResourceOptions | undefined): pulumi.ProviderResource | undefined {
+    if (opts?.provider) return opts.provider;
+    const providers = opts?.providers;
+    return Array.isArray(providers) ? providers.find((p) => isStackProvider(p)) ?? providers[0] : providers?.kubernetes;
+}
+
+/**
+ * `kubeconfig` and `renderDir` say where the objects go, and only the provider `stackProvider()`
+ * builds reads them: models given another provider (the program's own, or the default one)
+ * would silently be applied or rendered elsewhere. Refused, naming the keys and the one call
+ * that makes them work. `own`: the models whose components use another provider.
+ */
+function refuseIgnoredTarget(config: StackConfig, own: string[]): void {
+    if (own.length === 0) return;
+    const keys = [...(config.kubeconfig !== undefined ? ["kubeconfig"] : []), ...(config.renderDir !== `rendered/${pulumi.getStack()}` ? ["renderDir"] : [])];
+    if (keys.length === 0) return;
+    const named = keys.map((k) => `\`${configNamespace}:${k}\``).join(" and ");
+    throw programError(`${named} ${keys.length === 1 ? "is" : "are"} set in the stack config, but the components of ${own.map((n) => `\`${n}\``).join(", ")} do not use the provider that reads ${keys.length === 1 ? "it" : "them"}: `
+        + `the objects would go where this program's own provider sends them instead. Build the provider from the config with \`const { opts, target } = await stackProvider(config)\` `
+        + `(from \`model-canary/program\`) and pass \`opts\` to the components (export \`target\` too), or remove ${named} and configure your own provider`);
 }

@@ -104,6 +104,22 @@ describe("model-canary command line", function () {
         });
     });
 
+    describe("the quick start (`npm start`: `up --stack dev` of this repository's Pulumi.dev.yaml)", () => {
+        it("creates the dev stack, renders the seed at 1%, and leaves the tracked Pulumi.dev.yaml byte for byte as it was (`git status` stays clean)", () => {
+            const project = makeProject("dev");
+            try {
+                const tracked = fs.readFileSync(path.join(projectDir, "Pulumi.dev.yaml"), "utf8");
+                fs.writeFileSync(path.join(project.dir, "Pulumi.dev.yaml"), tracked);
+                const r = run(["up", "--stack", "dev"], project);
+                assert.strictEqual(r.status, 0, r.stderr);
+                assert.match(r.stdout, /model-canary: stack dev serves v1 99%, v2 1%/);
+                assert.strictEqual(fs.readFileSync(path.join(project.dir, "Pulumi.dev.yaml"), "utf8"), tracked);
+            } finally {
+                project.remove();
+            }
+        });
+    });
+
     describe("a stack whose preview comment passes GitHub's limit", () => {
         let project: TestProject;
         // 50 header routes with 1,000-character values: within the config's limits, but listed before and after, and in the diff, the comment passes 65,536 characters.

@@ -345,3 +345,73 @@ describe("a user's own program built with modelCanariesFromConfig (real engine, 
         assert.deepStrictEqual(status.models.map((m: any) => [m.model, m.applied.split]), [["fraud", { v1: 80, v2: 20 }], ["churn", { v7: 100 }]]);
     });
 });
+
+describe("a user's own program and the stack's `renderDir` / `kubeconfig` (real engine, the CLI)", function () {
+    this.timeout(600_000);
+    let dir: string;
+    let ref: { backend: string; toolchain: string };
+    const program = (lines: string[]) => fs.writeFileSync(path.join(dir, "index.ts"), [...lines, ""].join("\n"));
+    const api = JSON.stringify(path.join(projectDir, "api", "program"));
+    const manifests = (folder: string) => {
+        const at = path.join(dir, folder, "1-manifest");
+        return fs.existsSync(at) ? fs.readdirSync(at).sort() : [];
+    };
+
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-user-target-"));
+        ref = { backend: `file://${path.join(dir, "state")}`, toolchain: toolchainDir() };
+        fs.mkdirSync(path.join(dir, "state"));
+        fs.symlinkSync(path.join(projectDir, "node_modules"), path.join(dir, "node_modules"));
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "shop", private: true, main: "index.ts" }));
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: shop\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+        fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2022", module: "commonjs", moduleResolution: "node", strict: true, esModuleInterop: true } }));
+        fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), [
+            "config:",
+            "  model-canary:renderDir: manifests/prod",
+            "  model-canary:models:",
+            "    fraud:",
+            "      stable: { version: v1, image: registry.example.com/ml/fraud:v1 }",
+            "      canary: { version: v2, image: registry.example.com/ml/fraud:v2 }",
+            "",
+        ].join("\n"));
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const cli = (args: string[]) => {
+        const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", "prod", "--cwd", dir, "--backend", ref.backend], {
+            encoding: "utf8", env: { ...process.env, MODEL_CANARY_TOOLCHAIN: ref.toolchain },
+        });
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+
+    it("a program with its own provider is refused while `model-canary:renderDir` is set, before anything is rendered anywhere", () => {
+        program([
+            `import * as k8s from "@pulumi/kubernetes";`,
+            `import { modelCanariesFromConfig, modelCanaryOutputs } from ${api};`,
+            `const provider = new k8s.Provider("shop-cluster", { renderYamlToDirectory: "out", kubeconfig: "" });`,
+            `export = modelCanaryOutputs(modelCanariesFromConfig({ opts: { provider } }));`,
+        ]);
+        const up = cli(["up"]);
+        assert.strictEqual(up.status, 1, up.stdout);
+        assert.ok(up.stderr.includes("`model-canary:renderDir` is set in the stack config, but the components of `fraud` do not use the provider that reads it: the objects would go where this program's own provider sends them instead. "
+            + "Build the provider from the config with `const { opts, target } = await stackProvider(config)` (from `model-canary/program`) and pass `opts` to the components (export `target` too), or remove `model-canary:renderDir` and configure your own provider"), up.stderr);
+        assert.deepStrictEqual([manifests("out"), manifests("manifests/prod")], [[], []]);
+    });
+
+    it("with `stackProvider(config)` the same keys work as in this project's program: `up` renders to `renderDir`, and `status` reads the target", () => {
+        program([
+            `import { loadStackConfig, modelCanariesFromConfig, modelCanaryOutputs, stackProvider } from ${api};`,
+            "export = async () => {",
+            "    const config = loadStackConfig();",
+            "    const { opts, target } = await stackProvider(config);",
+            "    return { target, ...modelCanaryOutputs(modelCanariesFromConfig({ config, opts })) };",
+            "};",
+        ]);
+        const up = cli(["up"]);
+        assert.strictEqual(up.status, 0, up.stderr);
+        assert.match(up.stdout, /model-canary: stack prod serves v1 100%\n$/);
+        assert.ok(manifests("manifests/prod").includes("networking.istio.io_v1-virtualservice-default-fraud-virtual-service.yaml"), manifests("manifests/prod").join(" "));
+        assert.deepStrictEqual(manifests("out"), []);
+        assert.deepStrictEqual(JSON.parse(cli(["status", "--json"]).stdout).applied.split, { v1: 100 });
+    });
+});

@@ -253,4 +253,106 @@ describe("the npm package", function () {
             assert.strictEqual(rendered().get("Deployment/fraud-v2").spec.template.spec.containers[0].image, "registry.example.com/risk/fraud-model:v2-7c1e0d2");
         });
     });
+    describe("a project made from the docs (docs/your-own-program.md's program, as written), installed from the tarball", () => {
+        let app: string;
+        let backend: string;
+        let toolchain: string;
+        let exporter: IstioExporter | undefined;
+        let prometheus: PrometheusHarness | undefined;
+        const stack = "ci";
+
+        /** The environment the docs tell a user to set, the toolchain's directory from `npx model-canary toolchain`. */
+        const env = (): NodeJS.ProcessEnv => ({
+            ...process.env,
+            PATH: `${toolchain}${path.delimiter}${process.env.PATH}`,
+            PULUMI_BACKEND_URL: backend, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true",
+            MODEL_CANARY_TOOLCHAIN: "",
+        });
+        const run = (command: string, args: string[], extra: NodeJS.ProcessEnv = env()) => spawnSync(command, args, { cwd: app, encoding: "utf8", env: extra });
+        const bin = () => path.join(app, "node_modules", ".bin", "model-canary");
+        const renderedSplit = (): Record<string, number> | undefined => {
+            try {
+                const vs = YAML.parse(fs.readFileSync(path.join(app, "rendered", stack, "1-manifest", "networking.istio.io_v1-virtualservice-docs-fraud-virtual-service.yaml"), "utf8"));
+                const route = vs?.spec?.http?.at(-1)?.route;
+                return Array.isArray(route) ? Object.fromEntries(route.map((r: any) => [r.destination.subset, r.weight])) : undefined;
+            } catch {
+                return undefined;
+            }
+        };
+
+        before(function () {
+            // The docs' program, cut from the page: the block after its marker.
+            const page = fs.readFileSync(path.join(packageDir, "docs", "your-own-program.md"), "utf8");
+            const block = /<!-- consumer-program: index\.ts -->\n```ts\n([\s\S]*?)\n```/.exec(page);
+            assert.ok(block, "docs/your-own-program.md has the consumer program's block");
+            // An existing Pulumi TypeScript project, as `pulumi new typescript` leaves one; nothing from this repository but the tarball.
+            app = path.join(work, "docs-app");
+            fs.mkdirSync(app);
+            fs.writeFileSync(path.join(app, "Pulumi.yaml"), "name: models-from-docs\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+            fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "models-from-docs", main: "index.ts", devDependencies: { "@types/node": "^20.17.0", typescript: "~5.9.0" }, dependencies: { "@pulumi/kubernetes": "4.25.0", "@pulumi/pulumi": "3.248.0" } }, null, 2));
+            fs.writeFileSync(path.join(app, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, outDir: "bin", target: "es2020", module: "commonjs", moduleResolution: "node", sourceMap: true, experimentalDecorators: true, pretty: true, noFallthroughCasesInSwitch: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true }, files: ["index.ts"] }, null, 2));
+            fs.writeFileSync(path.join(app, "index.ts"), `${block![1]}\n`);
+            fs.writeFileSync(path.join(app, `Pulumi.${stack}.yaml`), YAML.stringify({ config: { "model-canary:models": {
+                fraud: { namespace: "docs", stable: { version: "v1", image: "registry.example.com/risk/fraud-model:v1" }, canary: { version: "v2", image: "registry.example.com/risk/fraud-model:v2" } },
+            } } }));
+            backend = `file://${path.join(work, "docs-state")}`;
+            fs.mkdirSync(path.join(work, "docs-state"));
+            const install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", packed.tarball], process.env);
+            assert.strictEqual(install.status, 0, `npm install failed:\n${install.stdout}\n${install.stderr}`);
+        });
+        after(async () => {
+            await prometheus?.stop();
+            await exporter?.close();
+        });
+
+        it("`npx model-canary toolchain` prints the directory to put on PATH: `pulumi` runs from it", () => {
+            const r = run(bin(), ["toolchain"], { ...process.env, MODEL_CANARY_TOOLCHAIN: "" });
+            assert.strictEqual(r.status, 0, r.stderr);
+            toolchain = r.stdout.trim();
+            assert.ok(path.isAbsolute(toolchain) && !toolchain.includes("\n"), r.stdout);
+            for (const tool of ["pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes"]) assert.ok(fs.existsSync(path.join(toolchain, tool)), `${tool} in ${toolchain}`);
+            const version = run("pulumi", ["version"]);
+            assert.strictEqual(version.status, 0, version.stderr);
+            assert.match(version.stdout, /^v3\./);
+        });
+
+        it("the installed package's `prepare` script runs from the tarball (a no-op there) and leaves `dist/` as shipped", () => {
+            const dir = path.join(app, "node_modules", "model-canary");
+            const before = fs.readdirSync(path.join(dir, "dist"), { recursive: true }).length;
+            const r = spawnSync("npm", ["run", "prepare"], { cwd: dir, encoding: "utf8", env: process.env });
+            assert.strictEqual(r.status, 0, `${r.stdout}\n${r.stderr}`);
+            assert.strictEqual(fs.readdirSync(path.join(dir, "dist"), { recursive: true }).length, before);
+        });
+
+        it("`up` renders to rendered/<stack> without a cluster, and `rollout --model fraud` drives it through 10% and 50% against a real Prometheus", async () => {
+            const up = run(bin(), ["up", "--stack", stack]);
+            assert.strictEqual(up.status, 0, `${up.stdout}\n${up.stderr}`);
+            assert.match(up.stdout, /model-canary: stack ci serves v1 100%|model-canary: stack ci model fraud serves v1 100%/);
+            assert.deepStrictEqual(renderedSplit(), { v1: 100 });
+            exporter = await startIstioExporter({ namespace: "docs" });
+            prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+            const follow = () => {
+                const s = renderedSplit();
+                if (!s) return;
+                exporter!.set("fraud-v1", { rps: 1000 * (s.v1 ?? 0) / 100, latencyMs: 40 });
+                exporter!.set("fraud-v2", { rps: 1000 * (s.v2 ?? 0) / 100, latencyMs: 40 });
+            };
+            follow();
+            const timer = setInterval(follow, 100);
+            const child: ChildProcess = spawn(bin(), ["rollout", "--stack", stack, "--model", "fraud", "--steps", "10,50", "--interval", "3s", "--tick", "1s", "--window", "5s", "--prometheus", prometheus.url],
+                { cwd: app, env: env(), stdio: ["ignore", "pipe", "pipe"] });
+            let output = "";
+            child.stdout!.on("data", (d) => { output += d; });
+            child.stderr!.on("data", (d) => { output += d; });
+            try {
+                const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+                assert.strictEqual(code, 0, output);
+                assert.match(output, /COMPLETED: v2 passed every step and serves 50%/);
+            } finally {
+                clearInterval(timer);
+                if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+            }
+            assert.deepStrictEqual(renderedSplit(), { v1: 50, v2: 50 });
+        });
+    });
 });

@@ -1,0 +1,79 @@
+// The Kubernetes provider a program builds from the stack config: render manifests to `renderDir`,
+// or apply to the cluster that `kubeconfig` (or the provider's own `kubernetes:kubeconfig` /
+// `kubernetes:context`) names, after checking that it serves Istio's kinds. This project's own
+// program uses it, and so can a program of your own: the keys then mean the same in both.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterApiError } from "./cluster-api";
+import { kubeconfigInput, loadStackConfig, programError, renderedSecretPaths, StackConfig } from "./config";
+import { checkIstioApi } from "./preflight";
+
+export interface StackProvider {
+    mode: "render" | "cluster";
+    provider: k8s.Provider;
+    /** Options for every model's component: the provider and, when rendering, a transformation that removes a replaced object's file before writing the new one. */
+    opts: pulumi.ComponentResourceOptions;
+    /** Export it as the stack output `target`: the commands refuse to move a stack between rendering and a cluster by it. */
+    target: { mode: "render"; renderDir: string } | { mode: "cluster" };
+}
+
+/** Providers built here: a program's own provider, beside `kubeconfig` or `renderDir` in config, is refused (stacks/model-canaries.ts). */
+const built = new WeakSet<pulumi.ProviderResource>();
+
+/** True when `provider` was built by `stackProvider`. */
+export function isStackProvider(provider: pulumi.ProviderResource | undefined): boolean {
+    return provider !== undefined && built.has(provider);
+}
+
+/**
+ * The provider the stack config asks for. The mode is explicit: `kubeconfig` (or the provider's
+ * own keys) applies to that cluster; anything else renders to `renderDir` (default
+ * `rendered/<stack>`, relative to the project), whatever `KUBECONFIG` says in the environment.
+ * `name` is the provider's resource name (default `kubernetes`; keep it once deployed).
+ */
+export async function stackProvider(config: StackConfig = loadStackConfig(), name = "kubernetes"): Promise<StackProvider> {
+    const mode = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
+
+    if (mode === "cluster") {
+        // Refuse before registering anything: a cluster without Istio's kinds would otherwise get
+        // the Deployments and the Service, then fail on the DestinationRule after a minute of retries.
+        // An unreachable API server is the provider's to report (a preview still works without one).
+        try {
+            // Every Istio API version the models use.
+            for (const version of new Set(Object.values(config.models).map((m) => m.resolved.istioApiVersion))) {
+                await checkIstioApi({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext }, version);
+            }
+        } catch (e) {
+            if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);
+            else throw programError((e as Error).message);
+        }
+    }
+
+    // One provider, named the same in both modes (older stacks named it `render` or `cluster`), so
+    // changing its settings updates it instead of replacing every object. The SDK would fill in
+    // `kubeconfig` from `KUBECONFIG`, which the provider refuses next to `renderYamlToDirectory`.
+    const provider = new k8s.Provider(name, mode === "render"
+        // Relative to the project directory, where the engine runs the provider: the state
+        // then does not depend on where the project is checked out.
+        ? { renderYamlToDirectory: config.renderDir, kubeconfig: "" }
+        : { kubeconfig: kubeconfigInput(config), context: config.kubernetesContext },
+    name === "kubernetes" ? { aliases: [{ name: "render" }, { name: "cluster" }] } : {});
+    built.add(provider);
+
+    // Render mode writes what a cluster would receive: a Secret's values base64-encoded, not encrypted.
+    const rendered = mode === "render" ? renderedSecretPaths(config) : [];
+    if (rendered.length > 0) {
+        pulumi.log.warn(`secret ${rendered.map((p) => `\`${p}\``).join(", ")} ${rendered.length === 1 ? "is" : "are"} written base64-encoded, not encrypted, into the Secret manifests under ${config.renderDir}, as a cluster would receive ${rendered.length === 1 ? "it" : "them"}; keep that directory private`);
+    }
+
+    // A rendered object is a file: replacing one must remove the old file before writing the new,
+    // or a replacement that writes the same file (every object, when the render provider itself is
+    // replaced, as for stacks that recorded an absolute directory) ends with the file deleted.
+    const deleteFirst: pulumi.ResourceTransformation = ({ props, opts }) => ({ props, opts: pulumi.mergeOptions(opts, { deleteBeforeReplace: true }) });
+    return {
+        mode,
+        provider,
+        opts: { provider, transformations: mode === "render" ? [deleteFirst] : [] },
+        target: mode === "render" ? { mode, renderDir: config.renderDir } : { mode },
+    };
+}
