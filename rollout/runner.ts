@@ -77,7 +77,7 @@ function autoCanaryOf(entry: Record<string, unknown>): Record<string, unknown> |
     return canary?.replicas === "auto" ? canary : undefined;
 }
 
-/** Removes the holds a traffic change wrote (or an interrupted one left). */
+/** Removes holds from the config: older versions wrote them there, and an interrupted command left them. */
 function dropHolds(entry: Record<string, unknown>): void {
     const canary = autoCanaryOf(entry);
     if (!canary || typeof canary.autoReplicas !== "object" || canary.autoReplicas === null) return;
@@ -89,8 +89,9 @@ function dropHolds(entry: Record<string, unknown>): void {
  * Edits one model's traffic in the stack's config and applies it, holding the stack's apply lock
  * (another model's step waits for this change, and this one for its). Without
  * `canary.replicas: auto` that is one `up`. With it, pod counts that go down are held
- * (`autoReplicas.hold`, `holdStable`) for the `up` that moves the traffic, and a second `up`
- * removes the pods: traffic first, replicas after. Counts that go up need no hold: the
+ * (as `autoReplicas.hold`, `holdStable` would, but given to that `up` alone: see
+ * stacks/replica-holds.ts) for the `up` that moves the traffic, and a second `up` removes the
+ * pods: traffic first, replicas after. Counts that go up need no hold: the
  * Deployments are updated and awaited before the VirtualService, so pods come before their traffic.
  */
 async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry: Record<string, unknown>) => void, message: string, command: "rollout" | "rollback" = "rollout"): Promise<TrafficChange> {
@@ -107,21 +108,15 @@ async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry:
                 canary: count(target.canary.version, before.canary?.version === target.canary.version ? before.canary.replicas : target.canary.replicas),
             };
             holds = scaleDownHolds(now, { stable: target.stable.replicas, canary: target.canary.replicas });
-            if (Object.keys(holds).length > 0) {
-                setModelConfig(stack, model, (c) => {
-                    const canary = autoCanaryOf(c)!;
-                    canary.autoReplicas = { ...(canary.autoReplicas as Record<string, unknown> | undefined), ...holds };
-                });
-            }
         }
         const held = Object.entries(holds).map(([k, n]) => `${k === "hold" ? target.canary!.version : target.stable.version} held at ${n} pods`);
         const started = Date.now();
         // Scoped to this model: the other models' resources are left as they are (stacks/scope.ts).
-        await upStack(stack, { message: held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, model: model.name });
+        // The holds go to this `up` alone, not into the config: an interruption leaves none behind.
+        await upStack(stack, { message: held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, model: model.name, holds: { [model.name]: holds } });
         const actionMs = Date.now() - started;
         if (held.length === 0) return { actionMs };
         try {
-            setModelConfig(stack, model, dropHolds);
             const restoreStarted = Date.now();
             await upStack(stack, { message: `${message}: replicas after the traffic moved`, model: model.name });
             return { actionMs, restore: { restoreMs: Date.now() - restoreStarted, restoredAt: new Date().toISOString() } };

@@ -17,6 +17,7 @@ import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
+import { holdsEnv, ReplicaHolds } from "./replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
 import { eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
@@ -422,6 +423,8 @@ export async function upStack(stack: auto.Stack, options: UpOptions = {}): Promi
 interface UpOptions {
     onOutput?: (out: string) => void;
     message?: string;
+    /** Pods to hold for this `up` only, by model (stacks/replica-holds.ts); never written to the config. */
+    holds?: Record<string, ReplicaHolds>;
     model?: string;
     beforeWhole?: (reason: string) => void;
     onMessage?: (message: string) => void;
@@ -432,7 +435,7 @@ async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
     const file = scope ? writeScopeFile(scope) : undefined;
-    const env: Record<string, string> = { ...(file ? { [scopeEnvVar]: file.file } : {}), ...(first ? { [skipCheckpointsEnvVar]: "true" } : {}) };
+    const env: Record<string, string> = { ...(file ? { [scopeEnvVar]: file.file } : {}), ...(first ? { [skipCheckpointsEnvVar]: "true" } : {}), ...holdsEnv(options.holds) };
     // The engine's events go to a file read once the update has ended, not through the Automation
     // API's event stream: a stream hands the calling process every event of every untargeted
     // resource's "same" step as it happens (4.4 MB for 100 models), and `stack.up` then reads the
@@ -693,7 +696,7 @@ function requireModel(hub: auto.Stack, names: string[], model: string): void {
 async function upModelStacks(hub: auto.Stack, options: UpOptions): Promise<UpResult> {
     const config = checkConfig(hub);
     const names = Object.keys(config.models);
-    const each = { message: options.message, onMessage: options.onMessage };
+    const each = { message: options.message, onMessage: options.onMessage, holds: options.holds };
     if (options.model !== undefined) {
         requireModel(hub, names, options.model);
         const { stack, previous } = await modelStackFor(hub, options.model, options.onMessage ?? toStderr, false);

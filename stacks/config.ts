@@ -6,6 +6,7 @@ import * as path from "path";
 import { inModel, ModelEntry, modelCollisions, modelEntries, predictionGateCollisions, modelKeys, selectModelName, shorthandModel } from "./models";
 import { prometheusAuthSecretKeys, resolvePlan } from "./rollout-plan";
 import { readSettingsConfigMap, settingsWrittenProblems } from "./settings-yaml";
+import { applyHolds, readHolds } from "./replica-holds";
 import {
     ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
@@ -366,6 +367,9 @@ export function loadStackConfig(): StackConfig {
         const settings = readSettingsConfig(process.cwd(), stack);
         const config = parseStackConfig(all, stack, engineSecretPaths(programSecretKeys(all), settings));
         for (const model of Object.values(config.models)) model.envSecretRevisions = envSecretRevisions(settings, model.path);
+        // Pods held for this one `up` by the command that runs it (a traffic change first, pods after).
+        const holds = readHolds();
+        for (const model of Object.values(config.models)) applyHolds(model, holds[model.name]);
         refuseStackPerModel(config, stack);
         return config;
     } catch (e) {

@@ -7,9 +7,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { resolvePlan } from "../stacks/rollout-plan";
-import { RolloutEvent, runRollout } from "../rollout/runner";
+import { rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
-import { readOutputs, openStack } from "../stacks/automation";
+import { readOutputs, openStack, upStack } from "../stacks/automation";
 import { lockFile, lockHolder } from "../stacks/lock";
 import { readProjectConfig } from "../stacks/settings";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
@@ -344,6 +344,38 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 stop();
                 watch.stop();
             }
+        });
+        it("a rollback holds the canary's pods for the `up` that moves traffic without writing `autoReplicas.hold` into the config, so an interruption leaves none", async () => {
+            const { project } = await deployed({}, { canary: autoCanary, canaryWeight: 50 });
+            const settings = path.join(project.dir, `Pulumi.${project.ref.stack}.yaml`);
+            assert.strictEqual(project.rendered().get("Deployment/model-v2").spec.replicas, 3);
+            const watch = watchDeployments(project);
+            // What a `kill -9` at any moment of the rollback would leave in the settings file.
+            const texts = new Set<string>();
+            const poll = setInterval(() => texts.add(fs.readFileSync(settings, "utf8")), 20);
+            try {
+                const result = await rollbackStack(await openStack(project.ref), "test rollback");
+                assert.ok(result.restore && "restoreMs" in result.restore, JSON.stringify(result));
+            } finally {
+                clearInterval(poll);
+                watch.stop();
+            }
+            texts.add(fs.readFileSync(settings, "utf8"));
+            assert.ok(texts.size >= 2, "the settings file was read before and after the rollback's edit");
+            for (const text of texts) assert.doesNotMatch(text, /\bhold(Stable)?:/);
+            // The hold still worked: traffic left the canary while it kept its 3 pods, then it shrank to 1.
+            const steps = watch.seen.map((s) => [s.v2Weight, s.canaryPods]);
+            assert.ok(steps.some((s) => JSON.stringify(s) === "[0,3]"), JSON.stringify(steps));
+            assert.deepStrictEqual(steps.at(-1), [0, 1], JSON.stringify(steps));
+            assert.ok(!steps.some(([weight, pods]) => weight > 0 && pods < 3), JSON.stringify(steps));
+            // A hold an older version left in the config is removed by the next traffic change.
+            const config = stackConfig(project);
+            project.writeConfig({ ...config, canaryWeight: 10, canary: { ...config.canary, autoReplicas: { hold: 4 } } });
+            await upStack(await openStack(project.ref));
+            assert.strictEqual(project.rendered().get("Deployment/model-v2").spec.replicas, 4);
+            await rollbackStack(await openStack(project.ref), "test rollback");
+            assert.doesNotMatch(fs.readFileSync(settings, "utf8"), /\bhold(Stable)?:/);
+            assert.strictEqual(project.rendered().get("Deployment/model-v2").spec.replicas, 1);
         });
     });
 
