@@ -1,5 +1,6 @@
 // Secret config values: where they may be used, and keeping their plaintext out of every message.
 // Pure: no Pulumi, no I/O.
+import { visibleFormatCharacters } from "./syntax";
 
 /** What is shown instead of a secret value. */
 export const secretMark = "[secret]";
@@ -153,6 +154,7 @@ export function show(value: unknown): string {
     if (typeof value === "number") return String(value);
     const masked = maskSecrets(value);
     if (masked === secretMark) return secretMark;
-    const text = JSON.stringify(masked);
+    // A bidirectional override (U+202E) or a C1 control would make the message show other text than the value holds.
+    const text = visibleFormatCharacters(JSON.stringify(masked) ?? String(masked));
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -196,3 +196,19 @@ export function yamlNumberForm(text: string): string | undefined {
     if (text === "-0") return "negative zero";
     return "a number with more digits than YAML reads exactly";
 }
+
+/** The first format character (Unicode category Cf: bidirectional overrides, zero-width joiners, soft hyphens...) in `text`, or undefined. */
+export function formatCharacter(text: string): string | undefined {
+    const m = /\p{Cf}/u.exec(text);
+    return m ? m[0] : undefined;
+}
+
+/** `U+202E`: how a character is named in a message, never the character itself. */
+export function codePoint(ch: string): string {
+    return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/** `text` with every format character (Cf), C1 control and line separator written as `\uXXXX`: shown, it reads as what it holds. */
+export function visibleFormatCharacters(text: string): string {
+    return text.replace(/[\u0080-\u009f\u2028\u2029\p{Cf}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+}

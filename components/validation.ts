@@ -4,13 +4,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import { RE2JS } from "re2js";
 import { IstioApiVersion, istioApiVersions } from "./istio";
-import { secretMark, show } from "./secrets";
+import { ConfigPath, formatPath, isSecretPath, secretMark, show } from "./secrets";
 import {
     checkKubernetesValue, livenessProbeSchema, podSecurityContextSchema, readinessProbeSchema, resourceRequirementsSchema,
     securityContextSchema,
 } from "./kubernetesTypes";
 import {
-    controlCharacter, describeCharacter, int32Max, integerValue, isDns1035Label, isDnsLabel, isDnsSubdomain, isEnvVarName,
+    codePoint, controlCharacter, describeCharacter, formatCharacter, int32Max, visibleFormatCharacters, integerValue, isDns1035Label, isDnsLabel, isDnsSubdomain, isEnvVarName,
     isImageReference, isLabelValue, isQualifiedName, percentValue,
 } from "./syntax";
 import { AutoReplicas, autoReplicaCounts } from "./replicas";
@@ -118,11 +118,35 @@ function distance(a: string, b: string): number {
 export function unknownKeyProblem(path: string, key: string, accepted: readonly string[]): string {
     const closest = [...accepted].sort((x, y) => distance(key.toLowerCase(), x.toLowerCase()) - distance(key.toLowerCase(), y.toLowerCase()))[0];
     const hint = closest !== undefined && distance(key.toLowerCase(), closest.toLowerCase()) <= 3 ? ` (did you mean \`${closest}\`?)` : "";
-    return `unknown key \`${path}\`${hint}; accepted keys are ${accepted.map((k) => `\`${k}\``).join(", ")}`;
+    return `unknown key \`${visibleFormatCharacters(path)}\`${hint}; accepted keys are ${accepted.map((k) => `\`${k}\``).join(", ")}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Problems with format characters (Unicode category Cf: U+202E RIGHT-TO-LEFT OVERRIDE, U+200B
+ * ZERO WIDTH SPACE...) in any text or key below `value`: names, versions, header routes, images,
+ * hosts, queries all reach a pull-request comment or a terminal, where such a character makes the
+ * text shown differ from the text applied. Each names the path and the character as `U+XXXX`,
+ * never the text; values at `secretPaths` are skipped (they are never shown).
+ */
+export function formatCharacterProblems(value: unknown, at: ConfigPath = [], secretPaths: ConfigPath[] = []): string[] {
+    const problem = (where: string, text: string) => {
+        const ch = formatCharacter(text)!;
+        return `${where} must not contain invisible format characters (Unicode category Cf), got ${codePoint(ch)} at character ${[...text].indexOf(ch) + 1}: it makes the text shown in a pull-request comment or a terminal differ from the text applied`;
+    };
+    if (at.length > 0 && isSecretPath(at, secretPaths)) return [];
+    if (typeof value === "string") return formatCharacter(value) === undefined ? [] : [problem(`\`${formatPath(at)}\``, value)];
+    if (Array.isArray(value)) return value.flatMap((item, i) => formatCharacterProblems(item, [...at, i], secretPaths));
+    if (isRecord(value)) {
+        return Object.entries(value).flatMap(([key, item]) => [
+            ...(formatCharacter(key) === undefined ? [] : [problem(at.length === 0 ? "a key" : `a key of \`${formatPath(at)}\``, key)]),
+            ...formatCharacterProblems(item, [...at, key], secretPaths),
+        ]);
+    }
+    return [];
 }
 
 /** Collects problems while reading one value tree. */
@@ -361,6 +385,7 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     const r = new Reader();
     if (!isRecord(input)) throw new ValidationError([`ModelCanary arguments must be an object, got ${show(input)}`]);
     r.keys("", input, argKeys);
+    r.problems.push(...formatCharacterProblems(input));
 
     const app = r.string("app", input.app ?? "model", isDnsLabel, dnsLabelWhat) ?? "model";
     const namespace = r.string("namespace", input.namespace ?? "default", isDnsLabel, dnsLabelWhat) ?? "default";

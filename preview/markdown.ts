@@ -1,7 +1,7 @@
 // Pure rendering of a pull-request comment from a real preview: the traffic split before and
 // after, header-route changes, resource change counts, and a loud warning when a Deployment would
 // be replaced or deleted (that restarts or removes model pods).
-import { describeMirror, HeaderRoute, Mirror, TrafficSplit, visibleControls } from "../components";
+import { describeMirror, HeaderRoute, Mirror, TrafficSplit, visibleControls, visibleFormatCharacters } from "../components";
 import { ResourceStep } from "../stacks/automation";
 
 /** What the stack serves: from its outputs (before) or its config (after). */
@@ -50,7 +50,8 @@ export function commentMarker(stack: string, model?: string): string {
  * as escapes. In a table cell `|` is escaped too, as GitHub splits cells before reading code.
  */
 export function code(text: string, inTable = false): string {
-    let body = visibleControls(text);
+    // A bidirectional override (U+202E) would make the comment show other text than the value holds.
+    let body = visibleFormatCharacters(visibleControls(text));
     if (inTable) body = body.replace(/\|/g, "\\|");
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
     const fence = "`".repeat(longest + 1);
@@ -64,7 +65,7 @@ export function code(text: string, inTable = false): string {
  * characters other than tabs and newlines shown as escapes.
  */
 export function fencedBlock(content: string, info = ""): string[] {
-    const body = visibleControls(content.replace(/\r\n/g, "\n"), /[\n\t]/);
+    const body = visibleFormatCharacters(visibleControls(content.replace(/\r\n/g, "\n"), /[\n\t]/));
     const longest = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length));
     const fence = "`".repeat(Math.max(3, longest + 1));
     return [`${fence}${info}`, body, fence];

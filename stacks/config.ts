@@ -8,7 +8,7 @@ import { prometheusAuthSecretKeys, resolvePlan } from "./rollout-plan";
 import { readSettingsConfigMap, settingsWrittenProblems } from "./settings-yaml";
 import { applyHolds, readHolds } from "./replica-holds";
 import {
-    ConfigPath, controlCharacter, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
+    ConfigPath, controlCharacter, formatCharacterProblems, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
 } from "../components";
 
@@ -133,6 +133,8 @@ function checkValues(
     values: Record<string, unknown>, all: Record<string, string>, stack: string, problems: string[], unreadable: Set<string>,
     secretPaths: ConfigPath[], secrets: string[],
 ): StackConfig {
+    // Any text that reaches a comment or a terminal: the rollout block, defaults and every model too.
+    problems.push(...formatCharacterProblems(values));
     const { kubeconfig, renderDir } = values;
     if (kubeconfig !== undefined && (typeof kubeconfig !== "string" || kubeconfig.trim() === "")) {
         problems.push(`\`kubeconfig\` must be a kubeconfig path or its contents, got ${show(kubeconfig)}`);
