@@ -773,6 +773,30 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             }
         });
 
+        it("a Prometheus answering with terminal control bytes is refused with them shown as escapes, and a URL with a password is refused without it: nothing raw reaches stderr", async () => {
+            const { project } = await deployed();
+            const hostile = require("http").createServer((_req: any, res: any) => {
+                res.writeHead(500, { "Content-Type": "text/plain" });
+                res.end("boom\u0000\u001b[2J\u001b]0;owned\u0007\nmodel-canary: COMPLETED");
+            });
+            await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+            const url = `http://127.0.0.1:${hostile.address().port}`;
+            const before = project.renderedDigest();
+            try {
+                const run = cli(project, ["rollout", "--prometheus", url]);
+                assert.strictEqual(await run.exited, 1, run.output());
+                assert.strictEqual(run.output().trim(), `model-canary: Prometheus at ${url} did not answer a query: request failed (HTTP 500): response body: boom\\u0000\\u001b[2J\\u001b]0;owned\\u0007 model-canary: COMPLETED. `
+                    + "Nothing was changed; fix `rollout.prometheus` (or `--prometheus`) and run `rollout` again");
+                const secret = cli(project, ["rollout", "--prometheus", `http://admin:hunter2@127.0.0.1:${hostile.address().port}`]);
+                assert.strictEqual(await secret.exited, 1, secret.output());
+                assert.ok(!secret.output().includes("hunter2"), secret.output());
+                assert.match(secret.output(), /`--prometheus` must not carry credentials \(user or password before `@`\), got "http:\/\/\[secret\]@127\.0\.0\.1:\d+"/);
+                assert.strictEqual(project.renderedDigest(), before, "nothing was rendered again");
+            } finally {
+                await new Promise((resolve) => hostile.close(resolve));
+            }
+        });
+
         it("SIGINT during a 30 s command check ends the check at once: exit 130, its process gone, the cut-short analysis not counted", async () => {
             const pidFile = path.join(os.tmpdir(), `model-canary-check-${process.pid}-${Date.now()}.pid`);
             const { project, namespace } = await deployed({ checks: [{ name: "offline-eval", command: `sleep 30 & echo $! > ${pidFile}; wait`, timeoutMs: 60_000 }] });
