@@ -220,6 +220,8 @@ export const rolloutCommands: Record<string, Command> = {
             const decidedAt = new Date().toISOString();
             // Always gets through: a running rollout of this model is asked to stop (and has applied its last weight) before this applies.
             const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice });
+            // Who rolled back, in the stack's update history (a plain rollback has no rollout record to say it).
+            const reason = `manual rollback by ${userName()} (pid ${lock.holder.pid} on host ${lock.holder.host})`;
             // The model's last rollout record says it was rolled back, by whom and when (status and the report read it).
             const record = (actionMs: number, stableVersion: string) => recordRollback(stack.workspace.workDir, ref.stack, model, {
                 by: { user: userName(), host: lock.holder.host, pid: lock.holder.pid, command: "model-canary rollback" },
@@ -231,7 +233,7 @@ export const rolloutCommands: Record<string, Command> = {
                 },
             });
             if (config !== undefined) {
-                const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, "manual rollback", model));
+                const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, reason, model));
                 record(actionMs, selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version);
                 const restored = !restore ? "" : "error" in restore ? `; ${restore.error}` : `; then the replica counts were restored (${seconds(restore.restoreMs)})`;
                 printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs, ...(restore ? { restore } : {}) }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})${restored}`);
@@ -242,7 +244,7 @@ export const rolloutCommands: Record<string, Command> = {
             const invalid = problems;
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
             process.stderr.write(terminalText([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n")));
-            const result = await holding(lock, () => rollbackFromLastApplied(stack, "manual rollback", invalid, model));
+            const result = await holding(lock, () => rollbackFromLastApplied(stack, reason, invalid, model));
             record(result.actionMs, result.stableVersion);
             const saved = !result.savedAs ? ""
                 : result.savedDisarmed ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\``

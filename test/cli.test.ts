@@ -285,6 +285,10 @@ describe("model-canary command line", function () {
                 assert.match(status.stdout, new RegExp(`^last rollout: rolled-back at step 1/3 \\(1%\\): rolled back by \`model-canary rollback\` \\(user ${os.userInfo().username}, pid \\d+ on host ${os.hostname()}\\) at \\S+Z, after the run died \\(process ${dead} no longer runs\\) at step 1/3 \\(1%\\): v1 serves 100%$`, "m"));
                 const json = JSON.parse(run(["status", "--stack", "test", "--json"], project).stdout).rollout;
                 assert.deepStrictEqual([json.outcome, json.state], ["rolled-back", "rolled-back"]);
+                // The stack's history says who rolled back too.
+                const history = pulumi(["stack", "history", "--json", "--stack", "test"], project);
+                assert.strictEqual(history.status, 0, history.stderr);
+                assert.match(JSON.parse(history.stdout)[0].message, new RegExp(`^model-canary rollback: manual rollback by ${os.userInfo().username} \\(pid \\d+ on host ${os.hostname()}\\)$`));
             } finally {
                 fs.rmSync(file, { force: true });
             }
