@@ -5,8 +5,10 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { projectDir, toolchainDir } from "../stacks/automation";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5, env: { BATCH: "1_000" } };
@@ -87,5 +89,44 @@ describe("config as written, through the real engine and the command", function 
         assert.strictEqual(YAML.parse(written).config["model-canary:canaryWeight"], 0);
         const after = JSON.parse(run(["status", "--stack", "test", "--json"]).stdout);
         assert.deepStrictEqual([after.applied.split, after.config.valid], [{ v1: 100 }, true]);
+    });
+});
+
+describe("an Output where ModelCanary needs a plain value, in a user's own program (real engine)", function () {
+    this.timeout(600_000);
+    let dir: string;
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-user-output-"));
+        fs.mkdirSync(path.join(dir, "state"));
+        fs.symlinkSync(path.join(projectDir, "node_modules"), path.join(dir, "node_modules"));
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "shop", private: true, main: "index.ts" }));
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: shop\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+        fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2022", module: "commonjs", moduleResolution: "node", strict: true, esModuleInterop: true } }));
+        fs.writeFileSync(path.join(dir, "index.ts"), [
+            `import * as pulumi from "@pulumi/pulumi";`,
+            `import * as k8s from "@pulumi/kubernetes";`,
+            `import { ModelCanary } from ${JSON.stringify(path.join(projectDir, "components"))};`,
+            `const provider = new k8s.Provider("render", { renderYamlToDirectory: "out" });`,
+            `new ModelCanary("m", { stable: { version: "v1", image: "registry.example.com/m:v1" }, canary: { version: pulumi.output("v2") as unknown as string, image: "registry.example.com/m:v2" }, canaryWeight: pulumi.output(10) as unknown as number }, { provider });`,
+            "",
+        ].join("\n"));
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("`pulumi up` fails with one error naming `canary.version` and `canaryWeight`, the reason on its last line, no toJSON warning or stack trace, nothing rendered", () => {
+        const bin = toolchainDir();
+        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
+        assert.strictEqual(spawnSync(path.join(bin, "pulumi"), ["stack", "init", "t"], { cwd: dir, encoding: "utf8", env }).status, 0);
+        const up = spawnSync(path.join(bin, "pulumi"), ["up", "--yes", "--skip-preview", "--stack", "t"], { cwd: dir, encoding: "utf8", env });
+        const output = `${up.stdout}${up.stderr}`;
+        assert.notStrictEqual(up.status, 0);
+        const reason = "invalid ModelCanary argument: `canary.version`, `canaryWeight` must be plain values, not an Output or a promise: ModelCanary checks them and builds resource names and the traffic split from them while the program registers resources, before any Output is known; "
+            + "pass the value itself (Outputs are accepted only for a version's `image`, `resources`, `podAnnotations`, `podLabels` and `env` values)";
+        assert.ok(output.includes(reason), output);
+        assert.doesNotMatch(output, /toJSON|\n\s+at /);
+        // The engine's diagnostics end with the error, the reason on that one line (before its resource counts).
+        const lines = output.split("\nResources:")[0].split("\n").map((l) => l.trim()).filter((l) => l !== "");
+        assert.ok(lines.at(-1)!.endsWith("`resources`, `podAnnotations`, `podLabels` and `env` values)"), output);
+        assert.strictEqual(fs.existsSync(path.join(dir, "out")), false);
     });
 });
