@@ -12,6 +12,10 @@ import { renderReportMarkdown } from "../rollout/report/markdown";
 import { niceTicks } from "../rollout/report/ticks";
 import { plotFrame, yGrid, yScale, type PlotArea } from "../rollout/report/plot";
 import { svgDocument } from "../rollout/report/svg";
+import { readRecord, recordRollback, writeRecord } from "../rollout/status";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -388,6 +392,29 @@ describe("rollout/report", () => {
             assert.ok(md.includes("**Not reached:** step 2/5 (1%), step 3/5 (10%), step 4/5 (50%), step 5/5 (100%)"), md);
             const svg = assertCleanSvg(renderReportSvg(record));
             assert.deepStrictEqual(all(svg, hasClass("step-marker")).flatMap(texts), ["shadow 12.5%"]);
+        });
+
+        it("a run a `rollback` command stopped: the record says rolled back, by whom and when, and the report shows it", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-report-"));
+            try {
+                const interrupted = baseRecord({ outcome: "interrupted", finishedAt: at(80), message: "interrupted at 10%; config and cluster both hold it, rerun `rollout` to resume",
+                    steps: [step(1, 0, [analysis(24, { successRate: 99.9 })]), { ...step(2, 70, []), verdict: "interrupted" }] });
+                writeRecord(dir, interrupted);
+                const by = { user: "alice", host: "build-7", pid: 4242, command: "model-canary rollback" };
+                const updated = recordRollback(dir, "dev", "model", { by, decidedAt: at(85), appliedAt: at(90), actionMs: 3100, stableVersion: "v1", runState: () => "was interrupted" })!;
+                assert.deepStrictEqual(readRecord(dir, "dev"), updated);
+                assert.deepStrictEqual([updated.outcome, updated.finishedAt, updated.rollback], ["rolled-back", at(80), { decidedAt: at(85), appliedAt: at(90), actionMs: 3100, reason: "manual rollback by `model-canary rollback` (user alice, pid 4242 on host build-7)", by }]);
+                assert.strictEqual(updated.message, `rolled back by \`model-canary rollback\` (user alice, pid 4242 on host build-7) at ${at(90)}, after the run was interrupted at step 2/4 (10%): v1 serves 100%`);
+                const md = renderReportMarkdown(updated);
+                assert.match(md.split("\n")[0], /Rolled back/);
+                assert.ok(md.includes("manual rollback by"), md);
+                assert.ok(!md.includes("resume"), md);
+                // A record that already ended rolled back or promoted is left as it is.
+                assert.strictEqual(recordRollback(dir, "dev", "model", { by, decidedAt: at(95), appliedAt: at(96), actionMs: 1, stableVersion: "v1", runState: () => "x" }), undefined);
+                assert.deepStrictEqual(readRecord(dir, "dev"), updated);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
 
         it("names the model of a `models` stack in the title (`stack/model`), and not the shorthand's `model`", () => {
