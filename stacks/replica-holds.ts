@@ -4,8 +4,8 @@
 // environment of that one `up`, never through the stack's config: a command interrupted between
 // its two `up`s (kill -9, a lost runner) leaves the config as the user wrote it, and the next `up`
 // sizes the canary from it.
+import type { ModelCanaryArgs, ResolvedModelCanaryArgs } from "../components";
 import type { AutoReplicas } from "../components/replicas";
-import type { ModelConfig } from "./config";
 
 /** The variable holding `{ "<model>": { hold?, holdStable? } }` for one `up`. */
 export const holdsEnvVar = "MODEL_CANARY_REPLICA_HOLDS";
@@ -33,9 +33,11 @@ export function readHolds(env: NodeJS.ProcessEnv = process.env): Record<string, 
 
 /**
  * Applies a model's holds, as `canary.autoReplicas.hold`/`holdStable` would: to its arguments
- * and to the pod counts already resolved from them. Only an automatically sized canary is held.
+ * and to the pod counts already resolved from them (a ModelConfig's `args` and `resolved`; the
+ * type is not imported from config.ts, which imports this module). Only an automatically sized
+ * canary is held.
  */
-export function applyHolds(model: ModelConfig, holds: ReplicaHolds | undefined): void {
+export function applyHolds(model: { args: ModelCanaryArgs; resolved: ResolvedModelCanaryArgs }, holds: ReplicaHolds | undefined): void {
     const auto = model.resolved.canary?.autoReplicas;
     if (!holds || !auto || !model.args.canary) return;
     const wanted: ReplicaHolds = {

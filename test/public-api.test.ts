@@ -28,9 +28,10 @@ const publicApi: Record<string, { file: string; values: string[]; types: string[
             "ClusterApiError", "appliedConfig", "checkIstioApi", "componentArgs", "configNamespace",
             "kubeconfigInput", "loadStackConfig", "modelCanariesFromConfig", "modelCanaryOutputs",
             "modelOutputs", "programError", "renderedSecretPaths", "selectModel", "shorthandModel",
+            "stackProvider",
         ],
         types: [
-            "ModelCanariesOptions", "ModelConfig", "ModelOutputs", "StackConfig",
+            "ModelCanariesOptions", "ModelConfig", "ModelOutputs", "StackConfig", "StackProvider",
         ],
     },
     "model-canary/automation": {
