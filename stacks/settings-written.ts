@@ -22,7 +22,7 @@ const accepted = "write numbers in plain decimal digits, such as 10 or 12.5 (a q
  * it and the value as written. `isOurs` says which top-level keys of `config` are the project's:
  * `model-canary:<key>`, and bare keys when the project is named `model-canary`.
  */
-export function writtenFormProblems(doc: YAML.Document, isOurs: (fullKey: string) => string | undefined): string[] {
+export function writtenFormProblems(doc: YAML.Document, isOurs: KeyReader): string[] {
     const config = doc.contents && YAML.isMap(doc.contents) ? doc.contents.get("config", true) : undefined;
     if (!YAML.isMap(config)) return [];
     const problems: string[] = [];
@@ -73,7 +73,11 @@ export function writtenFormProblems(doc: YAML.Document, isOurs: (fullKey: string
     for (const pair of config.items) {
         const key = YAML.isScalar(pair.key) ? String(pair.key.value) : undefined;
         const own = key === undefined ? undefined : isOurs(key);
-        if (own !== undefined) visit(pair.value, [own]);
+        if (own === undefined) continue;
+        // The engine reads a key without a namespace as the project's; the commands read and edit
+        // `<namespace>:<key>` only, so `status` or `rollback` would not see it.
+        if (key === own) problems.push(`\`${formatPath([own])}\` is written without its namespace: write it as \`${namespaceOf(isOurs)}:${own}\` (the engine reads both, but model-canary's commands read and edit only the namespaced key)`);
+        visit(pair.value, [own]);
     }
     return [...new Set(problems)];
 }
@@ -83,12 +87,25 @@ export function writtenFormProblems(doc: YAML.Document, isOurs: (fullKey: string
  * they are: `model-canary:<key>` always; a key with no namespace belongs to the project itself,
  * so it is one of ours only in a project named `model-canary`.
  */
-export function projectKeyReader(namespace: string, projectName: string | undefined): (fullKey: string) => string | undefined {
-    return (fullKey) => {
+export function projectKeyReader(namespace: string, projectName: string | undefined): KeyReader {
+    const reader: KeyReader = (fullKey) => {
         if (fullKey.startsWith(`${namespace}:`)) return fullKey.slice(namespace.length + 1);
         if (!fullKey.includes(":") && projectName === namespace) return fullKey;
         return undefined;
     };
+    reader.namespace = namespace;
+    return reader;
+}
+
+/** Which top-level `config` keys are the project's: the key without its namespace, or undefined. */
+export interface KeyReader {
+    (fullKey: string): string | undefined;
+    /** The project's namespace, `model-canary`. */
+    namespace?: string;
+}
+
+function namespaceOf(reader: KeyReader): string {
+    return reader.namespace ?? "model-canary";
 }
 
 /**

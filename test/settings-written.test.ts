@@ -12,6 +12,8 @@ import { projectKeyReader, writtenFormProblems } from "../stacks/settings-writte
 const accepted = "write numbers in plain decimal digits, such as 10 or 12.5 (a quoted \"10\" reads the same), and quote a value meant as text";
 const written = (key: string, text: string, form: string) => `\`${key}\` is written ${text}, ${form}, which YAML reads as another value than the text shows: ${accepted}`;
 
+const bare = (key: string) => `\`${key}\` is written without its namespace: write it as \`model-canary:${key}\` (the engine reads both, but model-canary's commands read and edit only the namespaced key)`;
+
 function problemsOf(config: string, projectName = "model-canary"): string[] {
     return writtenFormProblems(YAML.parseDocument(`config:\n${config}`), projectKeyReader("model-canary", projectName));
 }
@@ -94,13 +96,15 @@ describe("config as written in Pulumi.<stack>.yaml", () => {
                 written("models.fraud.mirrorPercent", "1e1", "a number with an exponent"),
                 written("models.fraud.rollout.steps[1]", "1_000", "a number with underscores"),
                 written("models.fraud.containerPort", "1_000", "a number with underscores"),
+                bare("canaryWeight"),
                 written("canaryWeight", "10.0", "a number with a trailing zero after the point (YAML reads 10.0 as 10)"),
             ]);
         });
 
-        it("reads a key without a namespace as the project's own only in a project named model-canary", () => {
+        it("reads a key without a namespace as the project's own only in a project named model-canary, and refuses it there (the commands read only namespaced keys)", () => {
             assert.deepStrictEqual(problemsOf("  canaryWeight: 0x10\n", "fraud-service"), []);
-            assert.deepStrictEqual(problemsOf("  canaryWeight: 0x10\n", "model-canary"), [written("canaryWeight", "0x10", "a hexadecimal number")]);
+            assert.deepStrictEqual(problemsOf("  canaryWeight: 0x10\n", "model-canary"), [bare("canaryWeight"), written("canaryWeight", "0x10", "a hexadecimal number")]);
+            assert.deepStrictEqual(problemsOf("  canaryWeight: 10\n", "model-canary"), [bare("canaryWeight")]);
         });
 
         it("names a number-like key and an anchor used outside the project's keys", () => {
