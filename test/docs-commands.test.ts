@@ -2,7 +2,9 @@
 // does not take: its tables are compared with the help text the command line prints.
 import * as assert from "assert";
 import { commands, helpText } from "../cli/main";
-import { markedTables } from "./support/doc-tables";
+import * as fs from "fs";
+import * as path from "path";
+import { markedTables, root } from "./support/doc-tables";
 
 /** The flags an options block of help text lists, long names without the dashes. */
 function helpFlags(text: string): string[] {
@@ -34,6 +36,13 @@ describe("docs/commands.md", () => {
         }
         // Concrete: a lost help text cannot pass as no flags.
         assert.deepStrictEqual(helpFlags(helpText("up")), ["no-create", "stack", "model", "backend", "cwd", "help"]);
+    });
+
+    it("the README's table of commands names every command, and only those", () => {
+        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+        const section = readme.split(/^## /m).find((s) => s.startsWith("Commands"))!;
+        const named = [...section.matchAll(/^\| `([a-z]+)` \|/gm)].map((m) => m[1]);
+        assert.deepStrictEqual(named.sort(), Object.keys(commands).sort());
     });
 
     it("gives each short flag as --help does", () => {
