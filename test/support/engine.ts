@@ -77,8 +77,8 @@ export function makeProject(stack = "test", options: { kubeconfig?: string } = {
     };
 }
 
-/** Runs the real `pulumi` CLI in the project, as a user would, on the project's stack or `stack`. */
-export function runPulumi(project: TestProject, args: string[], stack = project.ref.stack): { status: number | null; output: string } {
+/** Runs the real `pulumi` CLI in the project, as a user would, on the project's stack or `stack`, with `env` added. */
+export function runPulumi(project: TestProject, args: string[], stack = project.ref.stack, options: { env?: Record<string, string> } = {}): { status: number | null; output: string } {
     const bin = project.ref.toolchainDir!;
     // Always `--stack`: the tools never select a stack, so nothing is selected in a fresh project.
     const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", stack], {
@@ -91,6 +91,7 @@ export function runPulumi(project: TestProject, args: string[], stack = project.
             PULUMI_CONFIG_PASSPHRASE: "",
             PULUMI_SKIP_UPDATE_CHECK: "true",
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            ...options.env,
         },
     });
     return { status: r.status, output: `${r.stdout}${r.stderr}` };

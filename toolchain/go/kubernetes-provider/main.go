@@ -31,5 +31,11 @@ func main() {
 		fmt.Println(version.Version)
 		return
 	}
+	cleanup, err := usePrivateTempDir()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-kubernetes: cannot make a private temp directory: %v\n", err)
+		os.Exit(1)
+	}
+	defer cleanup()
 	provider.Serve("kubernetes", version.Version, schemaJSON, terraformMappingJSON)
 }
