@@ -8,6 +8,7 @@ import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { processStartTicks } from "../stacks/process";
 import { toolchainLocator } from "../stacks/toolchain-dir";
 
 const projectDir = path.resolve(__dirname, "..");
@@ -29,6 +30,17 @@ export interface ControlPlane {
     pids: Partial<Record<Component, number>>;
     /** Name of the kwok node. */
     node: string;
+    /** The loopback ports it listens on, kept so that a restart uses the same ones (absent in records written before they were kept). */
+    ports?: Ports;
+}
+
+/** The 127.0.0.1 ports of a control plane's processes. */
+export interface Ports {
+    etcd: number;
+    etcdPeer: number;
+    apiserver: number;
+    controllerManager: number;
+    scheduler: number;
 }
 
 export class ControlPlaneError extends Error {
@@ -122,8 +134,13 @@ export function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** True while a process with this pid exists. */
+/**
+ * True while a process with this pid exists and has not exited: a process killed after its parent
+ * went (the control plane's processes outlive `cluster:up`) can stay a zombie until something
+ * reaps it, and a zombie still answers signal 0.
+ */
 export function alive(pid: number): boolean {
+    if (fs.existsSync("/proc/self/stat")) return processStartTicks(pid) !== undefined;
     try {
         process.kill(pid, 0);
         return true;
@@ -242,17 +259,15 @@ export interface StartOptions {
  */
 export async function start(options: StartOptions = {}): Promise<ControlPlane> {
     const binDir = options.binDir ?? clusterToolchainDir();
-    const log = options.log ?? (() => undefined);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-cluster-"));
     const pki = path.join(dir, "pki");
-    const logs = path.join(dir, "logs");
-    fs.mkdirSync(logs);
-    const [etcdPort, etcdPeerPort, apiPort, cmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const server = `https://127.0.0.1:${apiPort}`;
-    const node = "kwok-node-0";
-    const cp: ControlPlane = { dir, kubeconfig: path.join(dir, "admin.kubeconfig"), server, binDir, pids: {}, node };
-    const save = (): void => fs.writeFileSync(path.join(dir, "cluster.json"), JSON.stringify(cp, null, 2) + "\n");
-
+    fs.mkdirSync(path.join(dir, "logs"));
+    const [etcd, etcdPeer, apiserver, controllerManager, scheduler] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const server = `https://127.0.0.1:${apiserver}`;
+    const cp: ControlPlane = {
+        dir, kubeconfig: path.join(dir, "admin.kubeconfig"), server, binDir, pids: {}, node: "kwok-node-0",
+        ports: { etcd, etcdPeer, apiserver, controllerManager, scheduler },
+    };
     try {
         makeCertificates(pki, {
             admin: "/O=system:masters/CN=model-canary-admin",
@@ -262,7 +277,99 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
         writeKubeconfig(cp.kubeconfig, server, pki, "admin");
         writeKubeconfig(path.join(dir, "controller-manager.kubeconfig"), server, pki, "controller-manager");
         writeKubeconfig(path.join(dir, "scheduler.kubeconfig"), server, pki, "scheduler");
+    } catch (e) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        throw e;
+    }
+    try {
+        return await launch(cp, options);
+    } catch (e) {
+        // A cluster that never started has no data to keep: its logs stay, its keys do not.
+        for (const f of ["pki", "admin.kubeconfig", "controller-manager.kubeconfig", "scheduler.kubeconfig"]) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+        throw e;
+    }
+}
 
+/**
+ * True while the recorded process of a component runs: alive, and (where /proc tells) still the
+ * component's binary, not another process that was given the pid of a dead one.
+ */
+export function runs(cp: Pick<ControlPlane, "pids" | "binDir">, name: Component): boolean {
+    const pid = cp.pids[name];
+    if (pid === undefined || !alive(pid)) return false;
+    try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] === path.join(cp.binDir, name);
+    } catch {
+        return alive(pid);
+    }
+}
+
+/** The components of a control plane that are not running (all of them for a stopped one). */
+export function notRunning(cp: ControlPlane): Component[] {
+    return components.filter((name) => !runs(cp, name));
+}
+
+/**
+ * Starts again a control plane one or more of whose processes died: what still runs is stopped,
+ * and every process starts again in the same directory, on the same ports, with the same
+ * certificates and etcd data, so the kubeconfig (same path) and every object stay as they were.
+ * Refuses, changing nothing, when the port of a process that died is now taken by another process.
+ */
+export async function restart(cp: ControlPlane, options: StartOptions = {}): Promise<ControlPlane> {
+    if (!fs.existsSync(path.join(cp.dir, "etcd"))) throw new ControlPlaneError(`cannot restart the control plane in ${cp.dir}: its etcd data (${path.join(cp.dir, "etcd")}) is gone`);
+    const apiserver = Number(new URL(cp.server).port);
+    // Records written before the ports were kept name only the API server's (in the kubeconfig).
+    const [etcd, etcdPeer, controllerManager, scheduler] = cp.ports
+        ? [cp.ports.etcd, cp.ports.etcdPeer, cp.ports.controllerManager, cp.ports.scheduler]
+        : await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const ports: Ports = { etcd, etcdPeer, apiserver, controllerManager, scheduler };
+    // The ports of the processes that died must be free; those of the survivors are theirs until they are stopped.
+    const owners: Record<keyof Ports, Component> = { etcd: "etcd", etcdPeer: "etcd", apiserver: "kube-apiserver", controllerManager: "kube-controller-manager", scheduler: "kube-scheduler" };
+    const dead = notRunning(cp);
+    for (const [what, port] of Object.entries(ports) as [keyof Ports, number][]) {
+        if (!dead.includes(owners[what])) continue;
+        const holder = await portTaken(port);
+        if (holder !== false) {
+            const who = holder === undefined ? "another process" : `another process (pid ${holder.pid}, ${holder.command})`;
+            throw new ControlPlaneError(`cannot restart the local control plane in ${cp.dir}: 127.0.0.1:${port}, its ${what === "apiserver" ? `API server's port (the one in ${cp.kubeconfig})` : `${owners[what]} port`}, is in use by ${who}. `
+                + "Its data is kept: stop that process and run `npm run -s cluster:up` again, or `npm run -s cluster:down` to remove it (its objects are lost) and `cluster:up` for a new one.");
+        }
+    }
+    await stop(cp, { keepDir: true });
+    return launch({ ...cp, binDir: options.binDir ?? cp.binDir, pids: {}, ports }, options);
+}
+
+/** False when 127.0.0.1:port can be listened on; else the process listening there if it can be found. */
+async function portTaken(port: number): Promise<false | { pid: number; command: string } | undefined> {
+    const free = await new Promise<boolean>((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (free) return false;
+    for (const name of fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+        try {
+            if (listeningAddresses(Number(name)).some((a) => a.endsWith(`:${port}`))) {
+                return { pid: Number(name), command: fs.readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0")[0] };
+            }
+        } catch {
+            // gone, or not ours to read
+        }
+    }
+    return undefined;
+}
+
+/** Starts the processes of a control plane whose directory is ready (certificates, kubeconfigs) and waits until it serves. */
+async function launch(cp: ControlPlane, options: StartOptions): Promise<ControlPlane> {
+    const { dir, binDir, node } = cp;
+    const ports = cp.ports!;
+    const log = options.log ?? (() => undefined);
+    const pki = path.join(dir, "pki");
+    const logs = path.join(dir, "logs");
+    const save = (): void => fs.writeFileSync(path.join(dir, "cluster.json"), JSON.stringify(cp, null, 2) + "\n");
+    save();
+
+    try {
         const run = (name: Component, args: string[]): ChildProcess => {
             const out = fs.openSync(path.join(logs, `${name}.log`), "a");
             const child = spawn(path.join(binDir, name), args, { cwd: dir, detached: true, stdio: ["ignore", out, out] });
@@ -281,8 +388,8 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
         };
         const started = Date.now();
 
-        const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-        const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
+        const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
+        const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
         run("etcd", [
             "--name", "default", "--data-dir", path.join(dir, "etcd"),
             "--listen-client-urls", etcdUrl, "--advertise-client-urls", etcdUrl,
@@ -294,7 +401,7 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
         ]);
         run("kube-apiserver", [
             "--etcd-servers", etcdUrl,
-            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(apiPort),
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(ports.apiserver),
             "--tls-cert-file", path.join(pki, "apiserver.crt"), "--tls-private-key-file", path.join(pki, "apiserver.key"),
             "--client-ca-file", path.join(pki, "ca.crt"),
             "--service-account-key-file", path.join(pki, "service-account.pub"),
@@ -308,13 +415,13 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
         ]);
         await waitFor("kube-apiserver /readyz", 90_000, async () => running("etcd") && running("kube-apiserver") && (await adminGet(cp, "/readyz")).status === 200,
             () => logTail(path.join(logs, "kube-apiserver.log")));
-        log(`kube-apiserver ready at ${server} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        log(`kube-apiserver ready at ${cp.server} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
         run("kube-controller-manager", [
             "--kubeconfig", path.join(dir, "controller-manager.kubeconfig"),
             "--authentication-kubeconfig", path.join(dir, "controller-manager.kubeconfig"),
             "--authorization-kubeconfig", path.join(dir, "controller-manager.kubeconfig"),
-            "--bind-address", "127.0.0.1", "--secure-port", String(cmPort),
+            "--bind-address", "127.0.0.1", "--secure-port", String(ports.controllerManager),
             "--leader-elect=false",
             // A fake node on a loaded machine: do not mark it NotReady (and its pods unready) over a late heartbeat.
             "--node-monitor-grace-period", "5m",
@@ -327,7 +434,7 @@ export async function start(options: StartOptions = {}): Promise<ControlPlane> {
             "--kubeconfig", path.join(dir, "scheduler.kubeconfig"),
             "--authentication-kubeconfig", path.join(dir, "scheduler.kubeconfig"),
             "--authorization-kubeconfig", path.join(dir, "scheduler.kubeconfig"),
-            "--bind-address", "127.0.0.1", "--secure-port", String(schedPort),
+            "--bind-address", "127.0.0.1", "--secure-port", String(ports.scheduler),
             "--leader-elect=false",
             "--profiling=false",
         ]);
@@ -389,7 +496,7 @@ export function load(dir: string): ControlPlane {
  * process ids are signalled.
  */
 export async function stop(cp: ControlPlane, options: { keepDir?: boolean } = {}): Promise<void> {
-    const pids = components.map((name) => cp.pids[name]).filter((pid): pid is number => pid !== undefined && alive(pid));
+    const pids = components.filter((name) => runs(cp, name)).map((name) => cp.pids[name]!);
     const signal = (pid: number, sig: NodeJS.Signals): void => {
         try {
             process.kill(pid, sig);
@@ -410,7 +517,16 @@ export async function stop(cp: ControlPlane, options: { keepDir?: boolean } = {}
 
 /** True when every process of the control plane is still running. */
 export function isRunning(cp: ControlPlane): boolean {
-    return components.every((name) => cp.pids[name] !== undefined && alive(cp.pids[name]!));
+    return notRunning(cp).length === 0;
+}
+
+/** True when the API server answers /readyz with 200 within 5 s. */
+export async function isReady(cp: Pick<ControlPlane, "dir" | "server">): Promise<boolean> {
+    try {
+        return (await adminGet(cp, "/readyz")).status === 200;
+    } catch {
+        return false;
+    }
 }
 
 /**

@@ -1,13 +1,14 @@
 // `npm run -s cluster:up` / `npm run -s cluster:down`: one local control plane per user, remembered
 // in a small pointer file so that `down` finds what `up` started.
 //
-//   up     start it (or find it running) and print the admin kubeconfig's path as the last line
+//   up     start it (or find it running, or restart it in place if any of its processes died) and
+//          print the admin kubeconfig's path as the last line
 //   down   stop it and remove its temp directory
 //   env    print `export KUBECONFIG=...` and `export PATH=<kubectl's dir>:$PATH` for a shell
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ControlPlane, ControlPlaneError, isRunning, load, start, stop } from "./controlplane";
+import { ControlPlane, ControlPlaneError, isReady, isRunning, load, notRunning, restart, start, stop } from "./controlplane";
 
 /** Where the running control plane's directory is recorded. */
 export function pointerFile(): string {
@@ -15,14 +16,25 @@ export function pointerFile(): string {
         ?? path.join(os.tmpdir(), `model-canary-cluster-${typeof process.getuid === "function" ? process.getuid() : "user"}.current`);
 }
 
-function current(): ControlPlane | undefined {
+function current(log?: (m: string) => void): ControlPlane | undefined {
     const file = pointerFile();
     if (!fs.existsSync(file)) return undefined;
     const dir = fs.readFileSync(file, "utf8").trim();
     try {
         return load(dir);
     } catch {
+        log?.(`the control plane recorded in ${file} (${dir}) is gone; its data cannot be restored`);
         return undefined;
+    }
+}
+
+/** Polls the API server's /readyz (a control plane whose processes all run may still be starting). */
+async function readyWithin(cp: ControlPlane, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        if (await isReady(cp)) return true;
+        if (Date.now() > deadline || !isRunning(cp)) return false;
+        await new Promise((resolve) => setTimeout(resolve, 500));
     }
 }
 
@@ -30,15 +42,20 @@ async function main(command: string | undefined): Promise<void> {
     const log = (m: string): void => void process.stderr.write(`cluster: ${m}\n`);
     switch (command) {
         case "up": {
-            const existing = current();
-            if (existing && isRunning(existing)) {
+            const existing = current(log);
+            if (existing && isRunning(existing) && await readyWithin(existing, 10_000)) {
                 log(`already running at ${existing.server} (${existing.dir}); \`npm run -s cluster:down\` stops it`);
                 process.stdout.write(`${existing.kubeconfig}\n`);
                 return;
             }
             if (existing) {
-                log(`a previous control plane (${existing.dir}) is partly stopped; cleaning it up`);
-                await stop(existing);
+                // Same data, ports and kubeconfig: a stack's `kubeconfig` keeps working. Only `down` discards it.
+                const dead = notRunning(existing);
+                log(`the control plane in ${existing.dir} is not serving (${dead.length > 0 ? `not running: ${dead.join(", ")}` : "its API server is not ready"}); restarting it with the same data at ${existing.server}`);
+                const cp = await restart(existing, { log });
+                log(`restarted at ${cp.server} (${cp.dir}); \`npm run -s cluster:down\` stops it`);
+                process.stdout.write(`${cp.kubeconfig}\n`);
+                return;
             }
             const cp = await start({ log });
             fs.writeFileSync(pointerFile(), `${cp.dir}\n`);

@@ -1,11 +1,12 @@
 // The local control plane (cluster/): `npm run cluster:up` starts it on loopback with Istio's CRDs
 // and a kwok node and prints an admin kubeconfig; `cluster:down` stops every process it started.
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { alive, clusterToolchainDir, components, kubectl, listeningAddresses, load } from "../cluster/controlplane";
+import { alive, clusterToolchainDir, components, kubectl, listeningAddresses, load, sleep } from "../cluster/controlplane";
 
 const projectDir = path.resolve(__dirname, "..");
 
@@ -91,6 +92,65 @@ describe("local control plane (npm run cluster:up / cluster:down)", function () 
 
     it("cluster:up again finds it running and prints the same kubeconfig", function () {
         assert.strictEqual(npm("cluster:up").trim().split("\n").at(-1), kubeconfig);
+    });
+
+    /** `cluster:up` with its exit status and both streams. */
+    const up = () => {
+        const r = spawnSync("npm", ["run", "-s", "cluster:up"], {
+            cwd: projectDir,
+            encoding: "utf8",
+            env: { ...process.env, MODEL_CANARY_CLUSTER_POINTER: pointer, MODEL_CANARY_CLUSTER_TOOLCHAIN: binDir },
+        });
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    /** SIGKILLs the API server, as `kill -9`, and waits until it is gone. */
+    const killApiServer = async (): Promise<number> => {
+        const pid = load(path.dirname(kubeconfig)).pids["kube-apiserver"]!;
+        process.kill(pid, "SIGKILL");
+        while (alive(pid)) await sleep(50);
+        return pid;
+    };
+    const uidOf = (name: string): string => JSON.parse(kubectl(load(path.dirname(kubeconfig)), ["get", "configmap", name, "-n", "default", "-o", "json"])).metadata.uid;
+
+    it("cluster:up after the API server was killed (kill -9) restarts the same cluster: same kubeconfig path and port, objects kept (same UID)", async function () {
+        const before = load(path.dirname(kubeconfig));
+        kubectl(before, ["create", "configmap", "survivor", "-n", "default", "--from-literal", "k=v"]);
+        const uid = uidOf("survivor");
+        const killed = await killApiServer();
+        const r = up();
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.strictEqual(r.stdout.trim().split("\n").at(-1), kubeconfig);
+        assert.match(r.stderr, new RegExp(`not running: kube-apiserver\\); restarting it with the same data at ${before.server.replace(/\./g, "\\.")}`));
+        const after = load(path.dirname(kubeconfig));
+        assert.strictEqual(after.server, before.server);
+        assert.match(fs.readFileSync(kubeconfig, "utf8"), new RegExp(`server: ${before.server.replace(/\./g, "\\.")}\n`));
+        assert.notStrictEqual(after.pids["kube-apiserver"], killed);
+        for (const name of components) assert.ok(alive(after.pids[name]!), `${name} does not run after the restart`);
+        assert.strictEqual(uidOf("survivor"), uid);
+        assert.deepStrictEqual(JSON.parse(kubectl(after, ["get", "nodes", "-o", "json"])).items.map((n: any) => n.metadata.name), ["kwok-node-0"]);
+    });
+
+    it("cluster:up refuses to restart it while another process holds its API server's port, and keeps its data for a later cluster:up", async function () {
+        const before = load(path.dirname(kubeconfig));
+        const uid = uidOf("survivor");
+        await killApiServer();
+        const port = Number(new URL(before.server).port);
+        const squatter = net.createServer();
+        await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
+        try {
+            const r = up();
+            assert.strictEqual(r.status, 1, r.stdout);
+            assert.match(r.stderr, new RegExp(`cannot restart the local control plane in ${before.dir}: 127\\.0\\.0\\.1:${port}, its API server's port \\(the one in ${kubeconfig}\\), is in use by another process \\(pid ${process.pid}, `));
+            assert.match(r.stderr, /Its data is kept/);
+            assert.ok(fs.existsSync(path.join(before.dir, "etcd")));
+            assert.strictEqual(r.stdout, "");
+        } finally {
+            await new Promise((resolve) => squatter.close(resolve));
+        }
+        const r = up();
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.strictEqual(r.stdout.trim().split("\n").at(-1), kubeconfig);
+        assert.strictEqual(uidOf("survivor"), uid);
     });
 
     it("cluster:down stops every process and removes the directory", function () {
