@@ -17,6 +17,7 @@ import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { toolchainLocator } from "./toolchain-dir";
+import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "./replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
 import { eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
@@ -531,8 +532,9 @@ export function classify(e: unknown, stack: string): StackOperationError {
     if (invalid) return new StackOperationError("validation", invalid[0].trim(), text);
     const conflict = findApplyConflict(text);
     if (conflict) return new StackOperationError("conflict", describeApplyConflict(conflict, stack), text);
-    const lastError = text.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("error:")).pop();
-    return new StackOperationError("engine", lastError ?? text.trim().split("\n").slice(-5).join("\n"), text);
+    // The cause, not the engine's closing `error: update failed`, and on one line: what a command prints last.
+    const cause = engineFailureCause(text);
+    return new StackOperationError("engine", cause ?? text.trim().split("\n").slice(-5).join("\n"), text);
 }
 
 

@@ -3,6 +3,7 @@
 // VirtualService). Supports what kubeconfigs commonly carry: CA data or file, client
 // certificates, bearer tokens (inline or file), and exec credential plugins.
 import { execFileSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
@@ -15,6 +16,8 @@ export interface ClusterTarget {
     kubeconfig?: string;
     /** Context name; default the kubeconfig's current-context. */
     context?: string;
+    /** The config key `kubeconfig` came from, to name it in errors when it holds the contents (never shown). */
+    configKey?: string;
 }
 
 export interface ClusterConnection {
@@ -37,7 +40,7 @@ export class ClusterApiError extends Error {
 function kubeconfigText(target: ClusterTarget): { text: string; base: string; source: string } {
     const value = target.kubeconfig ?? (process.env.KUBECONFIG ?? "").split(path.delimiter).find((f) => f && fs.existsSync(f)) ?? path.join(os.homedir(), ".kube", "config");
     if (/^\s*(apiVersion|kind|clusters|contexts|users|current-context|preferences)\s*:/m.test(value) || value.trim().startsWith("{")) {
-        return { text: value, base: process.cwd(), source: "the kubeconfig contents" };
+        return { text: value, base: process.cwd(), source: target.configKey ? `the kubeconfig in \`${target.configKey}\`` : "the kubeconfig contents" };
     }
     const file = value.replace(/^~(?=\/|$)/, os.homedir());
     try {
@@ -51,6 +54,46 @@ function named(list: unknown, name: string, what: string, source: string): any {
     const found = Array.isArray(list) ? list.find((x) => x?.name === name) : undefined;
     if (!found) throw new ClusterApiError(`${source} has no ${what} named ${JSON.stringify(name)}`);
     return found[what];
+}
+
+/** Which field of a kubeconfig entry held a value: `client-certificate-data`, or `client-certificate` (a file). */
+function field(entry: Record<string, unknown>, name: string): string {
+    return entry[`${name}-data`] !== undefined ? `${name}-data` : `${name} (${String(entry[name])})`;
+}
+
+/**
+ * Refuses a kubeconfig whose CA, client certificate or client key is not usable, naming the
+ * kubeconfig, the entry and the field (never the value), instead of OpenSSL's text at the first request.
+ */
+function checkCredentials(options: https.RequestOptions, where: { source: string; cluster: string; user?: string; clusterEntry: Record<string, unknown>; userEntry: Record<string, unknown> }): void {
+    const fail = (what: string, why: string): never => {
+        throw new ClusterApiError(`${where.source}: ${what} ${why}; nothing was applied. Fix that entry (or point \`kubeconfig\` at a working kubeconfig).`);
+    };
+    const userWhat = (name: string) => `user ${JSON.stringify(where.user)}'s ${field(where.userEntry, name)}`;
+    const pemCertificates = (value: Buffer, what: string): void => {
+        const text = value.toString("utf8");
+        if (!/-----BEGIN CERTIFICATE-----/.test(text)) fail(what, "is not a PEM certificate (no `-----BEGIN CERTIFICATE-----`; a `-data` field holds it base64-encoded)");
+        try {
+            for (const pem of text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []) new crypto.X509Certificate(pem);
+        } catch (e) {
+            fail(what, `is not a valid certificate (${(e as Error).message})`);
+        }
+    };
+    if (options.ca) pemCertificates(options.ca as Buffer, `cluster ${JSON.stringify(where.cluster)}'s ${field(where.clusterEntry, "certificate-authority")}`);
+    if (options.cert) pemCertificates(options.cert as Buffer, userWhat("client-certificate"));
+    let key: crypto.KeyObject | undefined;
+    if (options.key) {
+        try {
+            key = crypto.createPrivateKey(options.key as Buffer);
+        } catch {
+            fail(userWhat("client-key"), "is not a PEM private key");
+        }
+    }
+    if (options.cert && !options.key) fail(userWhat("client-certificate"), "has no client key beside it (`client-key-data` or `client-key`)");
+    if (options.key && !options.cert) fail(userWhat("client-key"), "has no client certificate beside it (`client-certificate-data` or `client-certificate`)");
+    if (options.cert && key && !new crypto.X509Certificate(options.cert as Buffer).checkPrivateKey(key)) {
+        fail(userWhat("client-key"), `does not belong to its ${field(where.userEntry, "client-certificate")}`);
+    }
 }
 
 /** Resolves a kubeconfig's context into a connection; throws ClusterApiError on a malformed one. */
@@ -79,6 +122,7 @@ export function connect(target: ClusterTarget): ClusterConnection {
         key: data(user["client-key-data"], user["client-key"]),
         timeout: 10_000,
     };
+    checkCredentials(options, { source, cluster: context.cluster, user: context.user, clusterEntry: cluster, userEntry: user });
     let token: string | undefined = user.token ?? (user.tokenFile ? file(user.tokenFile).toString("utf8").trim() : undefined);
     if (user.exec) {
         const exec = user.exec;

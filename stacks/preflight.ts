@@ -36,3 +36,37 @@ export async function checkIstioApi(target: ClusterTarget, apiVersion: string): 
     }
     throw new ClusterApiError(istioMissingMessage(apiVersion, missing, `${connection.server} (context ${connection.context})`, usable));
 }
+
+/** A namespace the models put objects in, and the config key that names it. */
+export interface NamespaceUse {
+    namespace: string;
+    /** e.g. `namespace` or `models.fraud.namespace` (a default from `defaults.namespace` is named as the model's key). */
+    key: string;
+}
+
+/** The refusal when namespaces do not exist: which, set by which key, where, and how to create them. Pure. */
+export function namespacesMissingMessage(missing: NamespaceUse[], where: string): string {
+    const names = [...new Set(missing.map((m) => m.namespace))];
+    return [
+        `namespace${names.length === 1 ? "" : "s"} ${missing.map((m) => `${JSON.stringify(m.namespace)} (\`${m.key}\`)`).join(", ")} ${names.length === 1 ? "does" : "do"} not exist in the cluster ${where}; nothing was applied.`,
+        `Create ${names.length === 1 ? "it" : "them"} first (\`${names.map((n) => `kubectl create namespace ${n}`).join(" && ")}\`), or set ${missing.map((m) => `\`${m.key}\``).join(", ")} to a namespace that exists.`,
+    ].join(" ");
+}
+
+/**
+ * Refuses (throws ClusterApiError) when a namespace the models use does not exist, instead of the
+ * provider retrying each object for a minute. A namespace the credentials may not read is not refused.
+ */
+export async function checkNamespaces(target: ClusterTarget, uses: NamespaceUse[]): Promise<void> {
+    const connection = connect(target);
+    const missing: NamespaceUse[] = [];
+    const exists = new Map<string, boolean>();
+    for (const use of uses) {
+        if (!exists.has(use.namespace)) {
+            const res = await connection.request(`/api/v1/namespaces/${encodeURIComponent(use.namespace)}`);
+            exists.set(use.namespace, res.status !== 404);
+        }
+        if (!exists.get(use.namespace)) missing.push(use);
+    }
+    if (missing.length > 0) throw new ClusterApiError(namespacesMissingMessage(missing, `${connection.server} (context ${connection.context})`));
+}

@@ -6,7 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterApiError } from "./cluster-api";
 import { kubeconfigInput, loadStackConfig, programError, renderedSecretPaths, StackConfig } from "./config";
-import { checkIstioApi } from "./preflight";
+import { checkIstioApi, checkNamespaces } from "./preflight";
 
 export interface StackProvider {
     mode: "render" | "cluster";
@@ -38,11 +38,14 @@ export async function stackProvider(config: StackConfig = loadStackConfig(), nam
         // Refuse before registering anything: a cluster without Istio's kinds would otherwise get
         // the Deployments and the Service, then fail on the DestinationRule after a minute of retries.
         // An unreachable API server is the provider's to report (a preview still works without one).
+        // A missing namespace likewise, instead of a minute of retries on each object.
+        const target = { kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext, configKey: config.kubeconfig !== undefined ? "kubeconfig" : "kubernetes:kubeconfig" };
         try {
             // Every Istio API version the models use.
             for (const version of new Set(Object.values(config.models).map((m) => m.resolved.istioApiVersion))) {
-                await checkIstioApi({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext }, version);
+                await checkIstioApi(target, version);
             }
+            await checkNamespaces(target, Object.values(config.models).map((m) => ({ namespace: m.resolved.namespace, key: [...m.path, "namespace"].join(".") })));
         } catch (e) {
             if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);
             else throw programError((e as Error).message);

@@ -1,5 +1,7 @@
 // What the commands leave and say against the local control plane when things go wrong: no
-// credential file left in the temp directory by the Kubernetes provider.
+// credential file left in the temp directory by the Kubernetes provider, a kubeconfig whose client
+// certificate is garbage named as such, a missing namespace refused before anything is applied,
+// and a failure's cause (not the engine's `error: update failed`) on the last line.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -55,6 +57,7 @@ describe("failures against a local control plane: credentials left behind, messa
         });
         return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
+    const lastLine = (text: string) => text.trimEnd().split("\n").at(-1)!;
     /** The admin client key as a kubeconfig holds it (base64) and as PEM: neither may be in a file left behind. */
     const adminKey = () => {
         const pem = fs.readFileSync(path.join(cp.dir, "pki", "admin.key"), "utf8");
@@ -103,5 +106,50 @@ describe("failures against a local control plane: credentials left behind, messa
         }
         assert.strictEqual(live.get("deployment", "secretkc-v1").spec.replicas, 2);
         assertNoCredentialsLeft();
+    });
+
+    it("a kubeconfig with a garbage client certificate is refused naming the kubeconfig and the field, without OpenSSL's text, and nothing is applied", () => {
+        const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-badkc-")), "garbage.kubeconfig");
+        const kc = YAML.parse(fs.readFileSync(cp.kubeconfig, "utf8"));
+        kc.users[0].user["client-certificate-data"] = Buffer.from("not a certificate").toString("base64");
+        fs.writeFileSync(bad, YAML.stringify(kc), { mode: 0o600 });
+        try {
+            const p = project("garbage", bad);
+            p.writeConfig({ app: "garbage", stable, canary, canaryWeight: 0 });
+            const r = cli(p, ["up"]);
+            assert.strictEqual(r.status, 1, r.stdout);
+            assert.strictEqual(lastLine(r.stderr), `model-canary: ${bad}: user "admin"'s client-certificate-data is not a PEM certificate (no \`-----BEGIN CERTIFICATE-----\`; a \`-data\` field holds it base64-encoded); nothing was applied. Fix that entry (or point \`kubeconfig\` at a working kubeconfig).`);
+            assert.doesNotMatch(r.stderr + r.stdout, /PEM routines|error:0[0-9A-F]{7}/);
+            assert.strictEqual(live.get("deployment", "garbage-v1"), undefined);
+        } finally {
+            fs.rmSync(path.dirname(bad), { recursive: true, force: true });
+        }
+    });
+
+    it("a namespace that does not exist is refused before anything is applied, naming it, its key and how to create it", () => {
+        const p = project("nons");
+        p.writeConfig({ app: "nons", namespace: "absent-ns", stable, canary, canaryWeight: 0 });
+        const r = cli(p, ["up"]);
+        assert.strictEqual(r.status, 1, r.stdout);
+        assert.strictEqual(lastLine(r.stderr), `model-canary: namespace "absent-ns" (\`namespace\`) does not exist in the cluster ${cp.server} (context model-canary-local); nothing was applied. Create it first (\`kubectl create namespace absent-ns\`), or set \`namespace\` to a namespace that exists.`);
+        assert.doesNotMatch(r.stdout, /kubernetes:apps\/v1:Deployment.*creat/);
+        assert.strictEqual(live.get("namespace", "absent-ns"), undefined);
+    });
+
+    it("with the API server down, `up`, `rollback` and `promote` end with the cause (the refused connection), not `error: update failed`", async () => {
+        // Last: stops the API server.
+        const p = project("down");
+        p.writeConfig({ app: "down", stable, canary, canaryWeight: 100 });
+        assert.strictEqual(cli(p, ["up"]).status, 0);
+        process.kill(cp.pids["kube-apiserver"]!, "SIGKILL");
+        while (cluster.alive(cp.pids["kube-apiserver"]!)) await cluster.sleep(50);
+        p.writeConfig({ app: "down", stable, canary, canaryWeight: 50 });
+        for (const args of [["up"], ["rollback"], ["promote", "--force"]]) {
+            const r = cli(p, args);
+            assert.strictEqual(r.status, 1, `${args[0]}: ${r.stdout}`);
+            const last = lastLine(r.stderr);
+            assert.match(last, /connection refused/, `${args[0]} ended with: ${last}`);
+            assert.doesNotMatch(last, /update failed$/);
+        }
     });
 });
