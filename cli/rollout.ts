@@ -12,9 +12,10 @@ import { describeMirror } from "../components";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
-import { promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
+import { confirmRolledBack, promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord, recordRollback, stateDir } from "../rollout/status";
 import { collectStackStatus, ModelStatus, ModelStatusDetails, readConfigLeniently, runState } from "../rollout/stack-status";
+import type { LiveReplicas } from "../stacks/live";
 import { checkConfig, openStack, StackRef } from "../stacks/automation";
 import { selectModel } from "../stacks/config";
 import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/lock";
@@ -148,7 +149,9 @@ export const rolloutCommands: Record<string, Command> = {
             "steps' `up`s take turns). With several models, each step (and a rollback or promotion)",
             "acts on this model's resources only: another model's unapplied config edit stays",
             "unapplied until a plain `up`.",
-            "Prometheus is checked before the first step. SIGINT/SIGTERM stop at a consistent point (a",
+            "On a cluster each step reads the objects live first; a canary scaled by hand stops the run",
+            "before the step, naming its live count. Prometheus is checked before the first step.",
+            "SIGINT/SIGTERM stop at a consistent point (a",
             "running `up` finishes first; a running custom check is ended). Exit codes: 0 passed (or",
             "promoted), 1 rolled back, refused or failed, 2 usage, 130/143 interrupted.",
         ],
@@ -209,6 +212,9 @@ export const rolloutCommands: Record<string, Command> = {
             "Works even when the stack's config is invalid: it then rolls back from the config the last",
             "`up` applied (recorded in the stack's outputs), writes that config with weight 0 to",
             "Pulumi.<stack>.yaml and saves the invalid file beside it as Pulumi.<stack>.yaml.invalid-<time>.",
+            "On a cluster it ends by reading the live VirtualService back; one that still sends traffic",
+            "off stable (a hand edit, a deleted route) is read live and applied again, and if it still",
+            "does, the rollback exits 1 saying what is live.",
         ],
         options: { ...outputOptions },
         optionHelp: outputHelp,
@@ -244,7 +250,12 @@ export const rolloutCommands: Record<string, Command> = {
             const invalid = problems;
             const settings = path.basename(stackSettingsPath(stack.workspace.workDir, ref.stack));
             process.stderr.write(terminalText([`model-canary: the config of stack ${ref.stack} is invalid; rolling back from the last applied config instead:`, ...invalid.map((p) => `  - ${p}`), ""].join("\n")));
-            const result = await holding(lock, () => rollbackFromLastApplied(stack, reason, invalid, model));
+            const result = await holding(lock, async () => {
+                const recovered = await rollbackFromLastApplied(stack, reason, invalid, model);
+                // The last applied config, with weight 0, is the stack's now: valid again.
+                await confirmRolledBack(stack, model, reason);
+                return recovered;
+            });
             record(result.actionMs, result.stableVersion);
             const saved = !result.savedAs ? ""
                 : result.savedDisarmed ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\``
@@ -260,7 +271,9 @@ export const rolloutCommands: Record<string, Command> = {
         summary: "make the canary the stable version and remove the old one",
         usage: "promote --stack dev [--model NAME] [--force]",
         help: [
-            "Refused below 100% unless --force, and while a rollout runs on the model. In a stack of",
+            "Refused below 100% unless --force, on a cluster while the canary's Deployment is not",
+            "Available with its configured count of ready replicas (even with --force: the old stable",
+            "is deleted), and while a rollout runs on the model. In a stack of",
             "several models it updates that model only (a scoped update); when that cannot be (config",
             "outside `models` changed since the last update), it says so on stderr and updates every",
             "model, refused then while a rollout runs on any of them, before the config is edited.",
@@ -292,7 +305,7 @@ export const rolloutCommands: Record<string, Command> = {
         },
     },
     status: {
-        summary: "the split, header routes, drift (against the live VirtualService on a cluster), step and last analysis",
+        summary: "the split, header routes, drift (against the live VirtualService and Deployments on a cluster), step and last analysis",
         usage: "status --stack dev [--model NAME] [--json]",
         help: [
             "Shows what is applied even when the config is invalid, with the config's problems. On a",
@@ -321,6 +334,25 @@ export const rolloutCommands: Record<string, Command> = {
     },
 };
 
+/**
+ * The Deployments as the cluster has them, and what differs from what is applied: a hand scale
+ * stops the next `up` or step (a field conflict, or the step's own check), a deleted Deployment
+ * is created again by the next `up`.
+ */
+function liveReplicaLines(live: Record<string, LiveReplicas>, applied: Record<string, number> | null, modelFlag: string): string[] {
+    const versions = Object.keys(live);
+    if (versions.length === 0) return [];
+    const lines = [`  live replicas: ${versions.map((v) => { const d = live[v]; return d ? `${plain(v)} ${d.replicas} (${d.availableReplicas} available)` : `${plain(v)} no Deployment`; }).join(", ")}`];
+    for (const v of versions) {
+        const d = live[v];
+        const want = applied?.[v];
+        if (typeof want !== "number") continue;
+        if (d === null) lines.push(`  ${plain(v)}'s Deployment does not exist in the cluster, ${want} replicas are applied: \`up${modelFlag}\` creates it again`);
+        else if (d.replicas !== want) lines.push(`  ${plain(v)} runs ${d.replicas} replica${d.replicas === 1 ? "" : "s"} in the cluster, ${want} are applied (scaled outside model-canary): the next \`up\` or rollout step stops on it; scale it back, or set the count in config and \`up\` once with PULUMI_K8S_ENABLE_PATCH_FORCE=true`);
+    }
+    return lines;
+}
+
 /** `--model` as given, or undefined. */
 function requestedModel(values: Values): string | undefined {
     return typeof values.model === "string" ? values.model : undefined;
@@ -348,8 +380,9 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
         ...(weightDrift ? [`  config says ${modelKey("canaryWeight")} ${object.configuredWeight} but ${String(details.appliedWeight)} is applied: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(mirrorDrift ? [`  config says ${modelKey("mirrorPercent")} ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(live && live.differences.length > 0
-            ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back`]
+            ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back (it reads the cluster first)`]
             : []),
+        ...(live ? liveReplicaLines(live.replicas, replicas, modelFlag) : []),
         ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
         ...(holder ? [describeHolder(holder)] : []),
     ];

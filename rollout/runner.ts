@@ -10,7 +10,7 @@ import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "
 import { deploymentName, redact, scaleDownHolds, ValidationError } from "../components";
 import { checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
 import { ModelConfig, selectModel } from "../stacks/config";
-import { readDeploymentAvailability } from "../stacks/live";
+import { checkLiveRollback, readDeploymentAvailability } from "../stacks/live";
 import { acquireStackLock, withApplyLock } from "../stacks/lock";
 import { modelOutputsOf } from "../stacks/models";
 import { rollbackFromLastApplied } from "../stacks/recovery";
@@ -113,18 +113,45 @@ async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry:
         const started = Date.now();
         // Scoped to this model: the other models' resources are left as they are (stacks/scope.ts).
         // The holds go to this `up` alone, not into the config: an interruption leaves none behind.
-        await upStack(stack, { message: held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, model: model.name, holds: { [model.name]: holds } });
+        const up = (text: string, extra: UpExtra = {}) => command === "rollback" ? rollbackUp(stack, text, model.name, extra) : upStack(stack, { message: text, model: model.name, refresh: "all", ...extra });
+        await up(held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, { holds: { [model.name]: holds } });
         const actionMs = Date.now() - started;
         if (held.length === 0) return { actionMs };
         try {
             const restoreStarted = Date.now();
-            await upStack(stack, { message: `${message}: replicas after the traffic moved`, model: model.name });
+            await up(`${message}: replicas after the traffic moved`);
             return { actionMs, restore: { restoreMs: Date.now() - restoreStarted, restoredAt: new Date().toISOString() } };
         } catch (e) {
             // The traffic has moved, which is what the change is for; the held pods are only cost.
             return { actionMs, restore: { error: `the traffic moved, but removing the held pods failed (${held.join(", ")}; \`up\` or \`rollback\` again removes them): ${(e as Error).message}` } };
         }
     }, { onMessage: notice });
+}
+
+/** What an `up` of a traffic change may carry besides its message and model (the holds of `canary.replicas: auto`). */
+type UpExtra = Pick<NonNullable<Parameters<typeof upStack>[1]>, "holds">;
+
+/**
+ * A rollback's `up`. It does not read the Deployments live first (a hand-scaled one would stop it
+ * with a field conflict): it applies from the state, and reads its route back afterwards
+ * (confirmRolledBack). When that `up` fails (a route deleted by hand fails as "not found"), the
+ * model's routing objects are read live and it runs once more.
+ */
+async function rollbackUp(stack: auto.Stack, message: string, model: string, extra: UpExtra = {}): Promise<void> {
+    try {
+        await upStack(stack, { message, model, refresh: "none", ...extra });
+    } catch (e) {
+        if (e instanceof StackOperationError && e.kind === "conflict") {
+            // A Deployment changed by hand (`kubectl scale`) must not keep traffic on the canary:
+            // the routing objects alone are applied, the Deployments left as they are.
+            notice(`model-canary: the rollback's \`up\` stopped on a field conflict (${e.message.split("\n")[0]}); applying the routing objects of \`${model}\` alone, the Deployments left as they are`);
+            await upStack(stack, { message: `${message} (routing objects only)`, model, refresh: "none", routingOnly: true, ...extra });
+            return;
+        }
+        if (!(e instanceof StackOperationError) || e.kind !== "engine") throw e;
+        notice(`model-canary: the rollback's \`up\` failed (${e.message.split("\n")[0]}); reading the routing objects of \`${model}\` from the cluster and applying again`);
+        await upStack(stack, { message: `${message} (routing read from the cluster)`, model, refresh: "routing", ...extra });
+    }
 }
 
 /**
@@ -147,20 +174,54 @@ const notice = (m: string) => { process.stderr.write(terminalText(`${m}\n`)); };
  */
 export async function rollbackStack(stack: auto.Stack, reason: string, model?: string): Promise<TrafficChange> {
     let target: ModelConfig;
+    let change: TrafficChange;
     try {
         target = selectModel(checkConfig(stack), model, stack.name);
     } catch (e) {
         // An invalid config never blocks a rollback: the last applied config is rolled back instead.
-        if (e instanceof StackOperationError && e.kind === "validation") return { actionMs: (await rollbackFromLastApplied(stack, reason, e.problems ?? [e.message], model)).actionMs };
-        throw e;
+        if (!(e instanceof StackOperationError && e.kind === "validation")) throw e;
+        change = { actionMs: (await rollbackFromLastApplied(stack, reason, e.problems ?? [e.message], model)).actionMs };
+        // That wrote the last applied config, with weight 0, as the stack's: valid again.
+        await confirmRolledBack(stack, model, reason);
+        return change;
     }
     const canaryVersion = target.resolved.canary?.version;
-    return applyTraffic(stack, target, (c) => {
+    change = await applyTraffic(stack, target, (c) => {
         c.canaryWeight = 0;
         c.mirrorPercent = undefined;
         const routes = Array.isArray(c.headerRoutes) ? c.headerRoutes.filter((r: { version?: string }) => r.version !== canaryVersion) : [];
         c.headerRoutes = routes.length > 0 ? routes : undefined;
     }, `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason}`, "rollback");
+    await confirmRolledBack(stack, target.name, reason);
+    return change;
+}
+
+/**
+ * A rollback ends by reading the live VirtualService back: the state says what the last `up`
+ * applied, not what the cluster holds (a hand edit the `up` saw no diff for, a deleted route).
+ * When anything but stable still gets traffic, the model's routing objects are read live and
+ * applied once more (a deleted one is created again); if the route still disagrees, this throws
+ * saying what is live. Nothing is read in render mode.
+ */
+export async function confirmRolledBack(stack: auto.Stack, model: string | undefined, reason: string): Promise<void> {
+    const config = checkConfig(stack);
+    const target = selectModel(config, model, stack.name);
+    const r = target.resolved;
+    const where = `VirtualService ${r.namespace}/${r.virtualServiceName}`;
+    const read = async () => {
+        try {
+            return await checkLiveRollback(config, target);
+        } catch (e) {
+            throw new StackOperationError("engine", `the rollback was applied, but reading the live ${where} back failed, so it is not known to send all traffic to ${r.stable.version}: ${(e as Error).message}`);
+        }
+    };
+    const first = await read();
+    if (!first || first.problems.length === 0) return;
+    notice(`model-canary: after the rollback the live ${where} still does not send all traffic to ${r.stable.version} (${first.problems.join("; ")}); reading it from the cluster and applying it again`);
+    await withApplyLock(stack, "rollback", () => upStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason} (repairing the live route)`, model: target.name, refresh: "routing", routingOnly: true }), { onMessage: notice });
+    const second = await read();
+    if (!second || second.problems.length === 0) return;
+    throw new StackOperationError("engine", `the rollback was applied, but the live ${where} still does not send all traffic to ${r.stable.version}: ${second.problems.join("; ")}${second.otherManagers.length > 0 ? `. Other writers of it (field managers): ${second.otherManagers.join(", ")}` : ""}. Something else is writing the route (a controller, an admission webhook, another tool): stop it, then run \`rollback\` again; \`kubectl get virtualservice ${r.virtualServiceName} -n ${r.namespace} -o yaml\` shows what is live`);
 }
 
 /**
@@ -170,13 +231,24 @@ export async function rollbackStack(stack: auto.Stack, reason: string, model?: s
  */
 export async function promoteStack(stack: auto.Stack, options: { force?: boolean; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<number> {
     return withApplyLock(stack, "promote", async () => {
-        const target = selectModel(checkConfig(stack), options.model, stack.name);
+        const config = checkConfig(stack);
+        const target = selectModel(config, options.model, stack.name);
         const resolved = target.resolved;
         const key = (k: string) => `\`${[...target.path, k].join(".")}\``;
         const whose = target.path.length > 0 ? `model \`${target.name}\` of stack \`${stack.name}\`` : `stack \`${stack.name}\``;
         if (!resolved.canary) throw new StackOperationError("refused", `${whose} has no ${key("canary")} to promote`);
         if (resolved.canaryWeight !== 100 && !options.force) {
             throw new StackOperationError("refused", `${key("canaryWeight")} is ${resolved.canaryWeight}, not 100: promoting now would move ${100 - resolved.canaryWeight}% of traffic to ${resolved.canary.version} at once; finish the rollout first or pass --force`);
+        }
+        // Against a cluster, the stable Deployment is deleted only for a canary that can carry
+        // everything: Available, at the count it is configured to run (what the state says it
+        // runs does not count).
+        const canaryName = deploymentName(resolved.app, resolved.canary.version);
+        const availability = await readDeploymentAvailability(config, target, canaryName);
+        const full = resolved.canary.replicas;
+        if (availability && (!availability.available || availability.availableReplicas < full || availability.replicas < full)) {
+            const live = availability.replicas !== full ? `; it asks for ${availability.replicas} replicas in the cluster, ${key("canary")} says ${full}` : "";
+            throw new StackOperationError("refused", `${whose}: ${availability.message}${live}, and promoting deletes Deployment ${resolved.namespace}/${deploymentName(resolved.app, resolved.stable.version)} (${resolved.stable.version}), which would leave no version with ${full} ready pods. Nothing was changed. Wait until ${canaryName} has ${full} available replicas (\`kubectl get deployment ${canaryName} -n ${resolved.namespace}\`), or \`rollback\``);
         }
         if (options.beforeWhole) {
             // Told before the config is edited, so that a refusal there leaves nothing half-done.
@@ -360,6 +432,16 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
             return finish("rolled-back", `rolled back from ${appliedNow()} to 0% before the ${name} step: ${step.reason}${restoreNote(result)}`);
         }
         const configuredNow = selectModel(checkConfig(stack), model.name, ref.stack).resolved;
+        // A canary scaled by hand (`kubectl scale`) is not the one analysed so far, nor the one the
+        // config sizes for this step: the step is refused, naming the live count, rather than
+        // sending traffic to it or scaling it back over someone's decision.
+        const expected = configuredNow.canary?.replicas;
+        if (availability && expected !== undefined && availability.replicas !== expected) {
+            step.verdict = "failed";
+            step.reason = `Deployment ${config.namespace}/${workloads.canary} runs ${availability.replicas} replica${availability.replicas === 1 ? "" : "s"} in the cluster (scaled outside model-canary), but ${canaryKey.slice(0, -1)}.replicas\` is ${expected}; the ${name} step was not applied`;
+            finish("error", `stopped at ${appliedNow()}: ${step.reason}. Scale it back (\`kubectl scale deployment ${workloads.canary} -n ${config.namespace} --replicas ${expected}\`) and run \`rollout\` again, or set the count in config and \`up\` once with PULUMI_K8S_ENABLE_PATCH_FORCE=true, or \`rollback\``);
+            throw new StackOperationError("refused", record.message);
+        }
         if (weight !== currentWeight || mirrorPercent !== currentMirror || configuredNow.canaryWeight !== weight || configuredNow.mirrorPercent !== mirrorPercent) {
             try {
                 const change = await applyWeight(stack, model, weight, mirrorPercent, `model-canary rollout ${model.path.length > 0 ? `${model.name} ` : ""}${canary.version} step ${index}/${total}: ${mirrorPercent > 0 ? `shadow, mirroring ${mirrorPercent}%` : `${weight}%`}`);

@@ -7,7 +7,7 @@ import { defaultRouteMirror, Mirror, sameMirror } from "../components/routing";
 import { HeaderRoute } from "../components/types";
 import { checkConfig, configuredModelNames, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/automation";
 import { ModelConfig, StackConfig } from "../stacks/config";
-import { readLiveRouting } from "../stacks/live";
+import { LiveReplicas, readLiveReplicas, readLiveRouting } from "../stacks/live";
 import { lockHolder } from "../stacks/lock";
 import { modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
 import { Liveness, liveness, ProcessIdentity } from "../stacks/process";
@@ -26,8 +26,12 @@ export interface AppliedRouting {
     canaryWeight: number | null;
 }
 
-/** The live VirtualService (on a cluster; null in render mode or when the config is invalid), or why it could not be read. */
-export type LiveStatus = { split: Record<string, number> | null; drift: boolean; differences: string[] } | { error: string } | null;
+/**
+ * The live VirtualService and Deployments (on a cluster; null in render mode or when the config
+ * is invalid), or why they could not be read. `replicas`: each version's Deployment (applied or
+ * configured) as the cluster has it, null for one that does not exist.
+ */
+export type LiveStatus = { split: Record<string, number> | null; drift: boolean; differences: string[]; replicas: Record<string, LiveReplicas> } | { error: string } | null;
 
 /** The model's run lock holder and whether its process still runs, or null when free. */
 export type LockStatus = (ProcessIdentity & { state: Liveness["state"] }) | null;
@@ -165,9 +169,12 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
     const configured = model?.resolved;
     // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
     let live: Awaited<ReturnType<typeof readLiveRouting>>;
+    let liveReplicas: Record<string, LiveReplicas> | undefined;
     let liveError: string | undefined;
     try {
         live = config && model ? await readLiveRouting(config, model) : undefined;
+        const versions = [...new Set([...Object.keys((outputs.replicas ?? {}) as object), ...(configured ? [configured.stable.version, ...(configured.canary ? [configured.canary.version] : [])] : [])])];
+        liveReplicas = live && config && model ? await readLiveReplicas(config, model, versions) : undefined;
     } catch (e) {
         // What is applied is still worth showing when the cluster cannot be read.
         liveError = (e as Error).message;
@@ -201,7 +208,7 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
         configuredWeight: configured?.canaryWeight ?? null,
         configuredMirror,
         drift: weightDrift || mirrorDrift,
-        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences } : liveError ? { error: liveError } : null,
+        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences, replicas: liveReplicas ?? {} } : liveError ? { error: liveError } : null,
         lock: holder ? { ...holder, state: liveness(holder).state } : null,
         rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
     };

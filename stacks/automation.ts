@@ -16,6 +16,7 @@ import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
+import { targetsCluster } from "./live";
 import { toolchainLocator } from "./toolchain-dir";
 import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "./replica-holds";
@@ -308,7 +309,8 @@ function collector(): { onEvent: (e: auto.EngineEvent) => void; steps: ResourceS
 
 function addStep(steps: ResourceStep[], event: auto.EngineEvent): void {
     const m = event.resourcePreEvent?.metadata;
-    if (m) steps.push({ op: m.op, urn: m.urn, type: m.type, name: m.urn.split("::").pop() ?? m.urn, diffs: m.diffs ?? [] });
+    // An `up --refresh` reads every object first; the reads are not changes.
+    if (m && m.op !== "refresh") steps.push({ op: m.op, urn: m.urn, type: m.type, name: m.urn.split("::").pop() ?? m.urn, diffs: m.diffs ?? [] });
 }
 
 /**
@@ -345,14 +347,14 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  * refusal), the stack's outputs (`known`, or read) checked against the target, and with `model`
  * the scope planned, `beforeWhole` told when it cannot be scoped.
  */
-async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<{ previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope }> {
+async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope }> {
     const config = checkConfig(stack);
     refuseWithModelStacks(stack);
     const previous = await checkTarget(stack, config, known);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
-    return { previous, planned, scope };
+    return { config, previous, planned, scope };
 }
 
 /**
@@ -367,7 +369,7 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
 }
 
 async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
-    const { planned, scope } = await planOneStack(stack, options, known);
+    const { config, previous, planned, scope } = await planOneStack(stack, options, known);
     const events = collector();
     const file = scope ? writeScopeFile(scope) : undefined;
     try {
@@ -375,6 +377,8 @@ async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: st
         const result = await stack.preview({
             diff: true, color: "never", onEvent: events.onEvent, onOutput: options.onOutput,
             ...(scope ? { target: [scope.target], targetDependents: true } : {}),
+            // What `up` would do: it reads the cluster first (see upOneStack).
+            ...(targetsCluster(config) && Object.keys(previous).length > 0 ? { refresh: true } : {}),
         });
         return {
             steps: events.steps, changes: countChanges(events.steps), stdout: result.stdout,
@@ -429,10 +433,31 @@ interface UpOptions {
     model?: string;
     beforeWhole?: (reason: string) => void;
     onMessage?: (message: string) => void;
+    /**
+     * On a cluster, what is read live before the update (see `LiveRead`). Default `all`. Nothing
+     * is read in render mode, nor on a first `up`.
+     */
+    refresh?: LiveRead;
+    /** Apply only the routing objects (VirtualService, DestinationRule, Service): a rollback that a Deployment's conflict stopped. */
+    routingOnly?: boolean;
+}
+
+/**
+ * What an update reads from the cluster first. `all`: every object it acts on (`up --refresh`), so
+ * a hand edit is taken back and a deleted object created again, and a hand-scaled Deployment
+ * stops it with a field conflict. `routing`: the VirtualService, DestinationRule and Service of
+ * `model` only (a `pulumi refresh` of them first), which no conflict stops (the VirtualService
+ * takes its fields back): what a rollback repairs with. `none`: the state as recorded.
+ */
+export type LiveRead = "all" | "routing" | "none";
+
+/** URN globs of a model's routing objects (its component is named after it; see components/modelCanary.ts). */
+export function routingTargets(model: string): string[] {
+    return [`urn:pulumi:**VirtualService::${model}-vs`, `urn:pulumi:**DestinationRule::${model}-dr`, `urn:pulumi:**Service::${model}-svc`];
 }
 
 async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<UpResult> {
-    const { previous, planned, scope } = await planOneStack(stack, options, known);
+    const { config, previous, planned, scope } = await planOneStack(stack, options, known);
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
     const file = scope ? writeScopeFile(scope) : undefined;
@@ -443,11 +468,24 @@ async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<
     // outputs twice and the update's summary, which this needs once and not at all.
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-events-"));
     const eventLog = path.join(logDir, "events.jsonl");
+    const live = !targetsCluster(config) || first ? "none" : options.refresh ?? "all";
     try {
+        if (live === "routing") {
+            await takingOverDeadBackendLock(stack, () => runStackCommand(stack, [
+                "refresh", "--yes", "--skip-preview", "--color", "never", "--exec-kind", "auto.local",
+                ...(options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap(routingTargets).flatMap((t) => ["--target", t]),
+            ], { onOutput: options.onOutput }), options.onMessage ?? toStderr);
+        }
         const result = await takingOverDeadBackendLock(stack, () => runStackCommand(stack, [
             "up", "--yes", "--skip-preview", "--color", "never", "--exec-kind", "auto.local", "--event-log", eventLog,
             ...(options.message !== undefined ? ["--message", options.message] : []),
-            ...(scope ? ["--target", scope.target, "--target-dependents"] : []),
+            ...(options.routingOnly
+                ? (options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap(routingTargets).flatMap((t) => ["--target", t])
+                : scope ? ["--target", scope.target, "--target-dependents"] : []),
+            // On a cluster the objects are read live first (only the targeted ones when scoped), so
+            // a hand edit is taken back and a deleted object created again, not reported "unchanged"
+            // from the state. Rendered files are the program's own: nothing to read there.
+            ...(live === "all" ? ["--refresh"] : []),
         ], { env, onOutput: options.onOutput }), options.onMessage ?? toStderr);
         const steps = stepsFromEventLog(fs.readFileSync(eventLog, "utf8"));
         return {
@@ -698,11 +736,11 @@ function requireModel(hub: auto.Stack, names: string[], model: string): void {
 async function upModelStacks(hub: auto.Stack, options: UpOptions): Promise<UpResult> {
     const config = checkConfig(hub);
     const names = Object.keys(config.models);
-    const each = { message: options.message, onMessage: options.onMessage, holds: options.holds };
+    const each = { message: options.message, onMessage: options.onMessage, holds: options.holds, refresh: options.refresh, routingOnly: options.routingOnly };
     if (options.model !== undefined) {
         requireModel(hub, names, options.model);
         const { stack, previous } = await modelStackFor(hub, options.model, options.onMessage ?? toStderr, false);
-        const result = await upOneStack(stack, { ...each, onOutput: options.onOutput }, previous);
+        const result = await upOneStack(stack, { ...each, onOutput: options.onOutput, refresh: options.refresh }, previous);
         return { ...result, outputs: mergeModelStackOutputs([[options.model, result.outputs]]), scope: { model: options.model } };
     }
     const existing = await existingModelStacks(hub);

@@ -1,6 +1,6 @@
 // The live VirtualService in the cluster next to what the stack config says it should be: the
 // drift `status` reports (a hand edit during an incident, another tool writing routes).
-import { virtualServiceSpec, VirtualServiceSpec } from "../components";
+import { deploymentName, virtualServiceSpec, VirtualServiceSpec } from "../components";
 import { connect, getObject } from "./cluster-api";
 import { ModelConfig, StackConfig } from "./config";
 
@@ -60,13 +60,80 @@ export function virtualServiceDifferences(live: VirtualServiceSpec | undefined, 
     return out;
 }
 
+/** Whether the stack applies to a cluster (its objects are live there), as opposed to rendering manifests. */
+export function targetsCluster(config: StackConfig): boolean {
+    return config.kubeconfig !== undefined || config.kubernetesProviderConfigured;
+}
+
+function connectTo(config: StackConfig) {
+    return connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+}
+
 /** Reads a model's live VirtualService in a cluster stack; undefined for a stack that renders. */
 export async function readLiveRouting(config: StackConfig, model: ModelConfig): Promise<LiveRouting | undefined> {
-    if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return undefined;
-    const connection = connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+    if (!targetsCluster(config)) return undefined;
     const r = model.resolved;
-    const live = await getObject(connection, r.istioApiVersion, "virtualservices", r.namespace, r.virtualServiceName);
+    const live = await getObject(connectTo(config), r.istioApiVersion, "virtualservices", r.namespace, r.virtualServiceName);
     return { split: splitOf(live?.spec), differences: virtualServiceDifferences(live?.spec, virtualServiceSpec(r)) };
+}
+
+const showDestination = (d: { host: string; subset?: string }, expectedHost: string) => (d.host === expectedHost ? d.subset ?? d.host : `${d.host}${d.subset ? `/${d.subset}` : ""}`);
+
+/**
+ * What in a live VirtualService spec sends requests, or copies of them, anywhere but `stable` (a
+ * destination of the service's host and the stable subset); empty when all traffic goes to
+ * stable. Header routes to stable are fine. Pure.
+ */
+export function trafficOffStable(live: VirtualServiceSpec | undefined, host: string, stable: string): string[] {
+    if (!live) return ["the VirtualService does not exist in the cluster"];
+    const http = live.http ?? [];
+    if (http.length === 0) return ["it has no HTTP routes"];
+    const isStable = (d: { host: string; subset?: string }) => d.host === host && d.subset === stable;
+    const out: string[] = [];
+    http.forEach((route, i) => {
+        const where = i === http.length - 1 ? "the default route" : `route ${i + 1} (${route.name ?? "unnamed"})`;
+        const sending = route.route.filter((r) => (r.weight ?? (route.route.length === 1 ? 100 : 0)) > 0);
+        if (sending.length === 0) out.push(`${where} sends to no destination`);
+        else if (!sending.every((r) => isStable(r.destination))) out.push(`${where} sends ${route.route.map((r) => `${showDestination(r.destination, host)} ${r.weight ?? 100}`).join(", ")}`);
+        const mirrors = [...(route.mirror ? [route.mirror] : []), ...(route.mirrors ?? []).map((m) => m.destination)];
+        if (mirrors.length > 0) out.push(`${where} mirrors to ${mirrors.map((m) => showDestination(m, host)).join(", ")}`);
+    });
+    return out;
+}
+
+/** The live VirtualService's problems for a rollback (see trafficOffStable), and who wrote it besides model-canary. */
+export interface RollbackCheck {
+    problems: string[];
+    /** Field managers of the live object other than the Kubernetes provider's. */
+    otherManagers: string[];
+}
+
+/**
+ * Reads a model's live VirtualService back after a rollback: what still sends traffic anywhere
+ * but its stable version; undefined for a stack that renders (its files are what was applied).
+ */
+export async function checkLiveRollback(config: StackConfig, model: ModelConfig): Promise<RollbackCheck | undefined> {
+    if (!targetsCluster(config)) return undefined;
+    const r = model.resolved;
+    const live = await getObject(connectTo(config), r.istioApiVersion, "virtualservices", r.namespace, r.virtualServiceName);
+    const managers = ((live?.metadata?.managedFields ?? []) as { manager?: string }[]).map((m) => m.manager ?? "").filter((m) => m !== "" && !/^pulumi-(resource-)?kubernetes/.test(m));
+    return { problems: trafficOffStable(live?.spec, r.serviceName, r.stable.version), otherManagers: [...new Set(managers)] };
+}
+
+/** A version's Deployment as it is in the cluster: the count it asks for and how many are available; null when it does not exist. */
+export type LiveReplicas = { replicas: number; availableReplicas: number } | null;
+
+/** The live Deployment of each version, by version; undefined for a stack that renders. */
+export async function readLiveReplicas(config: StackConfig, model: ModelConfig, versions: string[]): Promise<Record<string, LiveReplicas> | undefined> {
+    if (!targetsCluster(config)) return undefined;
+    const connection = connectTo(config);
+    const r = model.resolved;
+    const out: Record<string, LiveReplicas> = {};
+    for (const version of versions) {
+        const d = await getObject(connection, "apps/v1", "deployments", r.namespace, deploymentName(r.app, version));
+        out[version] = d ? { replicas: d.spec?.replicas ?? 1, availableReplicas: d.status?.availableReplicas ?? 0 } : null;
+    }
+    return out;
 }
 
 export interface Availability {
@@ -79,8 +146,8 @@ export interface Availability {
 
 /** Whether a Deployment is Available (its condition); undefined for a stack that renders. */
 export async function readDeploymentAvailability(config: StackConfig, model: ModelConfig, name: string): Promise<Availability | undefined> {
-    if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return undefined;
-    const connection = connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+    if (!targetsCluster(config)) return undefined;
+    const connection = connectTo(config);
     const namespace = model.resolved.namespace;
     const where = `${namespace}/${name}`;
     const d = await getObject(connection, "apps/v1", "deployments", namespace, name);

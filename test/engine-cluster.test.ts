@@ -139,15 +139,16 @@ describe("through the real engine against a local control plane", function () {
         assert.strictEqual(drifted.status, 0, drifted.stderr);
         const report = JSON.parse(drifted.stdout);
         assert.deepStrictEqual(report.applied.split, { v1: 50, v2: 50 });
-        assert.deepStrictEqual(report.live, { split: { v1: 100, v2: 0 }, drift: true, differences: ["split: live v1 100, v2 0, config v1 50, v2 50"] });
-        assert.match(status(false).stdout, /the live VirtualService differs from the config .*: split: live v1 100, v2 0, config v1 50, v2 50; `up` takes it back/);
+        const both = { v1: { replicas: 3, availableReplicas: 3 }, v2: { replicas: 3, availableReplicas: 3 } };
+        assert.deepStrictEqual(report.live, { split: { v1: 100, v2: 0 }, drift: true, differences: ["split: live v1 100, v2 0, config v1 50, v2 50"], replicas: both });
+        assert.match(status(false).stdout, /the live VirtualService differs from the config .*: split: live v1 100, v2 0, config v1 50, v2 50; `up` takes it back \(it reads the cluster first\)/);
         project.writeConfig({ ...seed, canaryWeight: 10 });
         const up = await upStack(await openStack(project.ref));
         assert.deepStrictEqual(changedNames(up.steps), ["update model-vs"]);
         assert.deepStrictEqual(live.split(), { v1: 90, v2: 10 });
         const managers = JSON.parse(kubectl(["get", "virtualservices.networking.istio.io", "model-virtual-service", "-n", "default", "-o", "json", "--show-managed-fields"])).metadata.managedFields.map((m: any) => m.manager);
         assert.ok(!managers.includes("incident-responder"), `still managed by ${managers.join(", ")}`);
-        assert.deepStrictEqual(JSON.parse(status().stdout).live, { split: { v1: 90, v2: 10 }, drift: false, differences: [] });
+        assert.deepStrictEqual(JSON.parse(status().stdout).live, { split: { v1: 90, v2: 10 }, drift: false, differences: [], replicas: both });
     });
 
     it("a conflict on another object (kubectl scale) fails the step with its cause and the fix, and applies nothing", async () => {

@@ -116,6 +116,23 @@ describe("automated rollout against a local control plane (real engine, real Pro
         }
     });
 
+    it("a canary scaled by hand (`kubectl scale`) stops the rollout before the step, naming its live count; nothing is applied", async () => {
+        const project = await deployed("scaled");
+        live.waitAvailable("scaled-v2");
+        cluster.kubectl(cp, ["scale", "deployment", "scaled-v2", "-n", "default", "--replicas", "1"]);
+        const traffic = followLiveSplit("scaled", { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+        try {
+            const vsVersion = live.get("virtualservices.networking.istio.io", "scaled-virtual-service").metadata.resourceVersion;
+            await assert.rejects(rollout(project), /stopped at 0%: Deployment default\/scaled-v2 runs 1 replica in the cluster \(scaled outside model-canary\), but `canary.replicas` is 2; the 1% step was not applied\. Scale it back \(`kubectl scale deployment scaled-v2 -n default --replicas 2`\)/);
+            assert.strictEqual(live.get("virtualservices.networking.istio.io", "scaled-virtual-service").metadata.resourceVersion, vsVersion);
+            assert.deepStrictEqual(live.split("scaled-virtual-service"), { v1: 100 });
+            assert.strictEqual(live.get("deployment", "scaled-v2").spec.replicas, 1);
+            assert.strictEqual(readProjectConfig(project.dir, "scaled").canaryWeight, 0);
+        } finally {
+            traffic.stop();
+        }
+    });
+
     it("a canary whose Deployment is not Available gets no traffic: the rollout rolls back before the step", async () => {
         const project = await deployed("unready");
         // Its pods go and cannot come back: the only node takes no new pods.

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { defaultRouteMirror, describeMirror, destinationRuleSpec, sameMirror, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
-import { virtualServiceDifferences } from "../stacks/live";
+import { trafficOffStable, virtualServiceDifferences } from "../stacks/live";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
@@ -133,6 +133,20 @@ describe("live drift: the default route's mirror", () => {
         const older = virtualServiceSpec(at(0, { mirrorPercent: 100, istioApiVersion: "networking.istio.io/v1beta1" }));
         assert.deepStrictEqual(virtualServiceDifferences({ ...older, http: [{ ...older.http[0], mirrorPercentage: { value: 5 } }] }, older), ["mirror: live v2 5%, config v2 100%"]);
         assert.deepStrictEqual(virtualServiceDifferences(shadowing, shadowing), []);
+    });
+
+    it("trafficOffStable: a rolled-back route passes; a split, a mirror, a header route to the canary or no route at all is named", () => {
+        assert.deepStrictEqual(trafficOffStable(virtualServiceSpec(at(0)), "model-service", "v1"), []);
+        // Header routes to stable are what a rollback keeps.
+        assert.deepStrictEqual(trafficOffStable(virtualServiceSpec(at(0, { headerRoutes: [{ header: "x-canary-version", exact: "v1", version: "v1" }] })), "model-service", "v1"), []);
+        // A zero-weight canary destination sends nothing.
+        assert.deepStrictEqual(trafficOffStable({ hosts: ["model-service"], http: [{ name: "default", route: [destination("v1", 100), destination("v2", 0)] }] }, "model-service", "v1"), []);
+        assert.deepStrictEqual(trafficOffStable(virtualServiceSpec(at(50)), "model-service", "v1"), ["the default route sends v1 50, v2 50"]);
+        assert.deepStrictEqual(trafficOffStable(virtualServiceSpec(at(0, { mirrorPercent: 100 })), "model-service", "v1"), ["the default route mirrors to v2"]);
+        assert.deepStrictEqual(trafficOffStable(virtualServiceSpec(at(0, { headerRoutes: [testers] })), "model-service", "v1"), ["route 1 (header-0-v2) sends v2 100"]);
+        assert.deepStrictEqual(trafficOffStable({ hosts: ["model-service"], http: [{ name: "default", route: [{ destination: { host: "elsewhere", subset: "v1" }, weight: 100 }] }] }, "model-service", "v1"), ["the default route sends elsewhere/v1 100"]);
+        assert.deepStrictEqual(trafficOffStable(undefined, "model-service", "v1"), ["the VirtualService does not exist in the cluster"]);
+        assert.deepStrictEqual(trafficOffStable({ hosts: ["model-service"], http: [] }, "model-service", "v1"), ["it has no HTTP routes"]);
     });
 
     it("describeMirror says what users get", () => {
