@@ -127,7 +127,7 @@ describe("automated rollout against a local control plane (real engine, real Pro
             assert.strictEqual(live.get("virtualservices.networking.istio.io", "scaled-virtual-service").metadata.resourceVersion, vsVersion);
             assert.deepStrictEqual(live.split("scaled-virtual-service"), { v1: 100 });
             assert.strictEqual(live.get("deployment", "scaled-v2").spec.replicas, 1);
-            assert.strictEqual(readProjectConfig(project.dir, "scaled").canaryWeight, 0);
+            assert.strictEqual(String(readProjectConfig(project.dir, "scaled").canaryWeight), "0");
         } finally {
             traffic.stop();
         }
