@@ -51,6 +51,8 @@ export const commands: Record<string, Command> = {
             "With `stackPerModel: true` each model has a stack of its own (`<stack>.<model>`):",
             "`--model NAME` updates that model's stack, and `up` without it every model's stack,",
             "moving models the stack held itself there first (`pulumi state move`).",
+            "On a cluster, refused before anything is applied when the kubeconfig reaches another",
+            "cluster than the stack's (the `kube-system` UIDs differ).",
         ],
         options: { "no-create": { type: "boolean" } },
         optionHelp: { "no-create": "fail instead of creating a missing stack" },

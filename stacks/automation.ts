@@ -17,6 +17,8 @@ import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { targetsCluster } from "./live";
+import { readClusterIdentity } from "./cluster-api";
+import { chooseClusterIdentifier, clusterIdEnvVar, differentClusterMessage, recordedClusterIdentifier } from "./cluster-identity";
 import { toolchainLocator } from "./toolchain-dir";
 import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "./replica-holds";
@@ -347,14 +349,30 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  * refusal), the stack's outputs (`known`, or read) checked against the target, and with `model`
  * the scope planned, `beforeWhole` told when it cannot be scoped.
  */
-async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope }> {
+async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope; env: Record<string, string> }> {
     const config = checkConfig(stack);
     refuseWithModelStacks(stack);
     const previous = await checkTarget(stack, config, known);
+    const cluster = await checkCluster(stack, config, previous);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
-    return { config, previous, planned, scope };
+    return { config, previous, planned, scope, env: cluster.env };
+}
+
+/**
+ * Refuses an operation whose kubeconfig reaches another cluster than the one the stack's objects
+ * are in (their `kube-system` UIDs differ; see cluster-identity.ts). Otherwise returns the
+ * environment that hands the program the provider's `clusterIdentifier`: the live cluster's, or
+ * the one recorded when the cluster cannot be read now, so the provider is never replaced
+ * because the kubeconfig names the same cluster differently or the cluster was unreachable.
+ */
+async function checkCluster(stack: auto.Stack, config: StackConfig, previous: Record<string, unknown>): Promise<{ env: Record<string, string>; reachable: boolean }> {
+    if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return { env: {}, reachable: false };
+    const { live, server } = await readClusterIdentity({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+    const choice = chooseClusterIdentifier(recordedClusterIdentifier(previous), live);
+    if ("different" in choice) throw new StackOperationError("refused", differentClusterMessage(stack.name, server ?? "its server", choice.different));
+    return { env: { [clusterIdEnvVar]: choice.identifier ?? "" }, reachable: "uid" in live };
 }
 
 /**
@@ -369,11 +387,12 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
 }
 
 async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
-    const { config, previous, planned, scope } = await planOneStack(stack, options, known);
+    const { config, previous, planned, scope, env } = await planOneStack(stack, options, known);
     const events = collector();
     const file = scope ? writeScopeFile(scope) : undefined;
     try {
         if (file) stack.workspace.envVars[scopeEnvVar] = file.file;
+        Object.assign(stack.workspace.envVars, env);
         const result = await stack.preview({
             diff: true, color: "never", onEvent: events.onEvent, onOutput: options.onOutput,
             ...(scope ? { target: [scope.target], targetDependents: true } : {}),
@@ -388,6 +407,7 @@ async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: st
         throw classify(e, stack.name);
     } finally {
         delete stack.workspace.envVars[scopeEnvVar];
+        for (const key of Object.keys(env)) delete stack.workspace.envVars[key];
         file?.remove();
     }
 }
@@ -457,11 +477,11 @@ export function routingTargets(model: string): string[] {
 }
 
 async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<UpResult> {
-    const { config, previous, planned, scope } = await planOneStack(stack, options, known);
+    const { config, previous, planned, scope, env: clusterEnv } = await planOneStack(stack, options, known);
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
     const file = scope ? writeScopeFile(scope) : undefined;
-    const env: Record<string, string> = { ...(file ? { [scopeEnvVar]: file.file } : {}), ...(first ? { [skipCheckpointsEnvVar]: "true" } : {}), ...holdsEnv(options.holds) };
+    const env: Record<string, string> = { ...clusterEnv, ...(file ? { [scopeEnvVar]: file.file } : {}), ...(first ? { [skipCheckpointsEnvVar]: "true" } : {}), ...holdsEnv(options.holds) };
     // The engine's events go to a file read once the update has ended, not through the Automation
     // API's event stream: a stream hands the calling process every event of every untargeted
     // resource's "same" step as it happens (4.4 MB for 100 models), and `stack.up` then reads the

@@ -180,3 +180,34 @@ export async function getObject(connection: ClusterConnection, apiVersion: strin
     if (res.status !== 200) throw new ClusterApiError(`GET ${plural} ${namespace}/${name} answered ${res.status}: ${quotedText(res.body, 300)}`);
     return JSON.parse(res.body);
 }
+
+/**
+ * The UID of the cluster's `kube-system` namespace: made once when a cluster is created and kept
+ * for its life, whatever address or credentials reach it, so it tells one cluster from another.
+ */
+export async function kubeSystemUid(connection: ClusterConnection): Promise<string> {
+    const res = await connection.request("/api/v1/namespaces/kube-system");
+    if (res.status !== 200) throw new ClusterApiError(`GET ${connection.server}/api/v1/namespaces/kube-system answered ${res.status}: ${res.body.slice(0, 300)}`);
+    const uid = JSON.parse(res.body)?.metadata?.uid;
+    if (typeof uid !== "string" || uid === "") throw new ClusterApiError(`GET ${connection.server}/api/v1/namespaces/kube-system answered without a UID`);
+    return uid;
+}
+
+/**
+ * The live cluster's identity (`kubeSystemUid`) and the server asked, or why it is unknown: an
+ * unreachable API server, a kubeconfig that cannot be read, a user not allowed to read namespaces.
+ */
+export async function readClusterIdentity(target: ClusterTarget): Promise<{ live: { uid: string } | { unknown: string }; server?: string }> {
+    let connection: ClusterConnection;
+    try {
+        connection = connect(target);
+    } catch (e) {
+        return { live: { unknown: (e as Error).message } };
+    }
+    try {
+        return { live: { uid: await kubeSystemUid(connection) }, server: connection.server };
+    } catch (e) {
+        if (!(e instanceof ClusterApiError)) throw e;
+        return { live: { unknown: e.message }, server: connection.server };
+    }
+}

@@ -5,7 +5,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterApiError } from "./cluster-api";
-import { kubeconfigInput, loadStackConfig, programError, renderedSecretPaths, StackConfig } from "./config";
+import { clusterProviderArgs, clusterTarget } from "./cluster-provider";
+import { loadStackConfig, programError, renderedSecretPaths, StackConfig } from "./config";
 import { checkIstioApi, checkNamespaces } from "./preflight";
 
 export interface StackProvider {
@@ -13,8 +14,11 @@ export interface StackProvider {
     provider: k8s.Provider;
     /** Options for every model's component: the provider and, when rendering, a transformation that removes a replaced object's file before writing the new one. */
     opts: pulumi.ComponentResourceOptions;
-    /** Export it as the stack output `target`: the commands refuse to move a stack between rendering and a cluster by it. */
-    target: { mode: "render"; renderDir: string } | { mode: "cluster" };
+    /**
+     * Export it as the stack output `target`: the commands refuse to move a stack between
+     * rendering and a cluster by it, and to another cluster by its `clusterIdentifier`.
+     */
+    target: { mode: "render"; renderDir: string } | { mode: "cluster"; clusterIdentifier?: string };
 }
 
 /** Providers built here: a program's own provider, beside `kubeconfig` or `renderDir` in config, is refused (stacks/model-canaries.ts). */
@@ -55,11 +59,13 @@ export async function stackProvider(config: StackConfig = loadStackConfig(), nam
     // One provider, named the same in both modes (older stacks named it `render` or `cluster`), so
     // changing its settings updates it instead of replacing every object. The SDK would fill in
     // `kubeconfig` from `KUBECONFIG`, which the provider refuses next to `renderYamlToDirectory`.
-    const provider = new k8s.Provider(name, mode === "render"
+    // On a cluster, its `clusterIdentifier` (the cluster's identity, see cluster-identity.ts) keeps
+    // a kubeconfig that names the same cluster differently from replacing it, and every object.
+    const clusterArgs = mode === "cluster" ? await clusterProviderArgs(config) : undefined;
+    const provider = new k8s.Provider(name, clusterArgs ??
         // Relative to the project directory, where the engine runs the provider: the state
         // then does not depend on where the project is checked out.
-        ? { renderYamlToDirectory: config.renderDir, kubeconfig: "" }
-        : { kubeconfig: kubeconfigInput(config), context: config.kubernetesContext },
+        { renderYamlToDirectory: config.renderDir, kubeconfig: "" },
     name === "kubernetes" ? { aliases: [{ name: "render" }, { name: "cluster" }] } : {});
     built.add(provider);
 
@@ -77,6 +83,6 @@ export async function stackProvider(config: StackConfig = loadStackConfig(), nam
         mode,
         provider,
         opts: { provider, transformations: mode === "render" ? [deleteFirst] : [] },
-        target: mode === "render" ? { mode, renderDir: config.renderDir } : { mode },
+        target: clusterArgs ? clusterTarget(clusterArgs) : { mode: "render", renderDir: config.renderDir },
     };
 }
