@@ -19,11 +19,13 @@ import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
 import { targetsCluster } from "./live";
 import { readClusterIdentity } from "./cluster-api";
 import { chooseClusterIdentifier, clusterIdEnvVar, differentClusterMessage, recordedClusterIdentifier } from "./cluster-identity";
+import { ownerEnvVar, ownerName } from "./ownership";
+import { ForeignObjectsError, objectKey, refuseForeignObjects } from "./ownership-check";
 import { toolchainLocator } from "./toolchain-dir";
 import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "./replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
-import { eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
+import { configStackOf, eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
 function findUp(dir: string, file: string): string | undefined {
@@ -357,7 +359,39 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
-    return { config, previous, planned, scope, env: cluster.env };
+    const owners = cluster.reachable ? await checkOwners(stack, config, scope?.model) : {};
+    return { config, previous, planned, scope, env: { ...cluster.env, ...owners } };
+}
+
+/**
+ * Refuses an operation on a (reachable) cluster that would apply over objects another owner
+ * manages (another stack, another tool; see ownership.ts), before anything is applied; with
+ * `model` (a scoped update), that model's objects only. Returns the environment that hands the
+ * program the owner to stamp on every object.
+ */
+async function checkOwners(stack: auto.Stack, config: StackConfig, model: string | undefined): Promise<Record<string, string>> {
+    const project = (await stack.workspace.projectSettings()).name;
+    const me = ownerName(project, stack.name, configStackOf(stack.workspace.workDir, stack.name));
+    try {
+        await refuseForeignObjects({
+            stack: stack.name,
+            me,
+            target: { kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext },
+            models: Object.values(config.models).filter((m) => model === undefined || m.name === model).map((m) => m.resolved),
+            ownState: async () => {
+                const state = await stack.exportStack().catch((e) => { throw classify(e, stack.name); });
+                const resources = (state.deployment as { resources?: { type: string; id?: string }[] } | undefined)?.resources ?? [];
+                return new Set(resources.filter((r) => r.type.startsWith("kubernetes:") && r.id?.includes("/")).map((r) => {
+                    const [namespace, name] = r.id!.split("/");
+                    return objectKey(r.type.split(":").pop()!, namespace, name);
+                }));
+            },
+        });
+    } catch (e) {
+        if (e instanceof ForeignObjectsError) throw new StackOperationError("refused", e.message);
+        throw e;
+    }
+    return { [ownerEnvVar]: me };
 }
 
 /**

@@ -173,9 +173,10 @@ export async function servedKinds(connection: ClusterConnection, apiVersion: str
     return (JSON.parse(res.body).resources as { kind: string; name: string }[]).filter((r) => !r.name.includes("/")).map((r) => r.kind);
 }
 
-/** One namespaced custom object, or undefined when it does not exist. */
+/** One namespaced object (`v1` is the core group), or undefined when it does not exist. */
 export async function getObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, name: string): Promise<any | undefined> {
-    const res = await connection.request(`/apis/${apiVersion}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`);
+    const group = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const res = await connection.request(`${group}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}`);
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new ClusterApiError(`GET ${plural} ${namespace}/${name} answered ${res.status}: ${quotedText(res.body, 300)}`);
     return JSON.parse(res.body);

@@ -7,6 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { HeaderRoute, ModelCanary, TrafficSplit } from "../components";
 import { appliedConfigOutputs, AppliedSecret } from "./applied";
 import { componentArgs, configNamespace, loadStackConfig, ModelConfig, programError, refuseStackPerModel, StackConfig } from "./config";
+import { configStackOf } from "./model-stacks";
+import { ownerAnnotation, ownerEnvVar, ownerName } from "./ownership";
 import { isStackProvider } from "./provider";
 import { readScope, readSettingsConfig } from "./scope-file";
 import { scopedStackOutputs } from "./scoped-outputs";
@@ -46,8 +48,36 @@ export function modelCanariesFromConfig(options: ModelCanariesOptions = {}): Rec
     const optsOf = new Map(models.map((model) => [model.name, typeof options.opts === "function" ? options.opts(model) : options.opts]));
     // Before anything is registered.
     refuseIgnoredTarget(config, models.filter((m) => !isStackProvider(kubernetesProvider(optsOf.get(m.name)))).map((m) => m.name));
-    for (const model of models) canaries[model.name] = new ModelCanary(model.name, componentArgs(config, model), optsOf.get(model.name));
+    const stamp = ownerStamp(config);
+    for (const model of models) {
+        const opts = optsOf.get(model.name);
+        canaries[model.name] = new ModelCanary(model.name, componentArgs(config, model), stamp ? { ...opts, transformations: [...(opts?.transformations ?? []), stamp] } : opts);
+    }
     return canaries;
+}
+
+/**
+ * On a cluster, stamps every Kubernetes object with its owner (`model-canary/owner:
+ * <project>/<stack>`, see stacks/ownership.ts), which the commands check before each operation so
+ * that another stack with the same names is refused instead of taking the objects over. The
+ * owner is the one a command hands over, else this stack's (a model's own stack is owned as the
+ * stack holding its config). Only metadata: a Deployment's pods are not restarted by it.
+ */
+function ownerStamp(config: StackConfig): pulumi.ResourceTransformation | undefined {
+    if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return undefined;
+    const owner = process.env[ownerEnvVar] ?? ownerName(pulumi.getProject(), pulumi.getStack(), configStackOf(process.cwd(), pulumi.getStack()));
+    if (owner === "") return undefined;
+    return ({ type, props, opts }) => {
+        if (!type.startsWith("kubernetes:")) return undefined;
+        const metadata = (props.metadata ?? {}) as { annotations?: pulumi.Input<Record<string, string>> };
+        const stamped = (a: Record<string, string> | undefined) => ({ ...a, [ownerAnnotation]: owner });
+        // The component passes plain annotations; an Output's are stamped once known.
+        const given = metadata.annotations;
+        const annotations = given === undefined || (typeof given === "object" && !pulumi.Output.isInstance(given) && !(given instanceof Promise))
+            ? stamped(given as Record<string, string> | undefined)
+            : pulumi.output(given).apply(stamped);
+        return { props: { ...props, metadata: { ...metadata, annotations } }, opts };
+    };
 }
 
 /** What the commands read about one deployed model (its `models.<name>` stack output). */

@@ -216,3 +216,20 @@ export async function eachLimited<T, R>(items: T[], limit: number, work: (item: 
     await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
     return { results, failed, skipped: items.slice(next) };
 }
+
+/**
+ * The stack that holds `stack`'s config: for a model's stack whose settings file model-canary
+ * wrote (its first line says from which file), that stack (`prod` for `prod.fraud`); else `stack`.
+ */
+export function configStackOf(workDir: string, stack: string): string {
+    let first = "";
+    try {
+        first = fs.readFileSync(stackSettingsPath(workDir, stack), "utf8").split("\n", 1)[0];
+    } catch {
+        return stack;
+    }
+    const [before, after] = `#${generatedHeader}`.split("%s");
+    if (!first.startsWith(before) || !first.endsWith(after)) return stack;
+    const hub = first.slice(before.length, first.length - after.length);
+    return modelOfStackName(hub, stack) !== undefined ? hub : stack;
+}
