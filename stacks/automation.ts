@@ -351,11 +351,11 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  * refusal), the stack's outputs (`known`, or read) checked against the target, and with `model`
  * the scope planned, `beforeWhole` told when it cannot be scoped.
  */
-async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope; env: Record<string, string> }> {
+async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void; dryRun?: boolean }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope; env: Record<string, string> }> {
     const config = checkConfig(stack);
     refuseWithModelStacks(stack);
     const previous = await checkTarget(stack, config, known);
-    const cluster = await checkCluster(stack, config, previous);
+    const cluster = await checkCluster(stack, config, previous, options.dryRun === true);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
@@ -401,9 +401,11 @@ async function checkOwners(stack: auto.Stack, config: StackConfig, model: string
  * the one recorded when the cluster cannot be read now, so the provider is never replaced
  * because the kubeconfig names the same cluster differently or the cluster was unreachable.
  */
-async function checkCluster(stack: auto.Stack, config: StackConfig, previous: Record<string, unknown>): Promise<{ env: Record<string, string>; reachable: boolean }> {
+async function checkCluster(stack: auto.Stack, config: StackConfig, previous: Record<string, unknown>, dryRun: boolean): Promise<{ env: Record<string, string>; reachable: boolean }> {
     if (config.kubeconfig === undefined && !config.kubernetesProviderConfigured) return { env: {}, reachable: false };
-    const { live, server } = await readClusterIdentity({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+    const { live, server, unreachable } = await readClusterIdentity({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
+    // An update with no change to apply would otherwise "succeed" against a cluster it never reached.
+    if (unreachable && !dryRun && "unknown" in live) throw new StackOperationError("refused", `the cluster of stack \`${stack.name}\` cannot be reached, so nothing was applied: ${live.unknown}. Check \`kubeconfig\` and that the API server runs; \`model-canary preview\` works without it.`);
     const choice = chooseClusterIdentifier(recordedClusterIdentifier(previous), live);
     if ("different" in choice) throw new StackOperationError("refused", differentClusterMessage(stack.name, server ?? "its server", choice.different));
     return { env: { [clusterIdEnvVar]: choice.identifier ?? "" }, reachable: "uid" in live };
@@ -421,7 +423,7 @@ export async function previewStack(stack: auto.Stack, options: { onOutput?: (out
 }
 
 async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
-    const { config, previous, planned, scope, env } = await planOneStack(stack, options, known);
+    const { config, previous, planned, scope, env } = await planOneStack(stack, { ...options, dryRun: true }, known);
     const events = collector();
     const file = scope ? writeScopeFile(scope) : undefined;
     try {

@@ -198,7 +198,7 @@ export async function kubeSystemUid(connection: ClusterConnection): Promise<stri
  * The live cluster's identity (`kubeSystemUid`) and the server asked, or why it is unknown: an
  * unreachable API server, a kubeconfig that cannot be read, a user not allowed to read namespaces.
  */
-export async function readClusterIdentity(target: ClusterTarget): Promise<{ live: { uid: string } | { unknown: string }; server?: string }> {
+export async function readClusterIdentity(target: ClusterTarget): Promise<{ live: { uid: string } | { unknown: string }; server?: string; unreachable?: boolean }> {
     let connection: ClusterConnection;
     try {
         connection = connect(target);
@@ -209,6 +209,6 @@ export async function readClusterIdentity(target: ClusterTarget): Promise<{ live
         return { live: { uid: await kubeSystemUid(connection) }, server: connection.server };
     } catch (e) {
         if (!(e instanceof ClusterApiError)) throw e;
-        return { live: { unknown: e.message }, server: connection.server };
+        return { live: { unknown: e.message }, server: connection.server, unreachable: e.unreachable };
     }
 }

@@ -104,12 +104,12 @@ describe("a stack's objects stay in their one cluster (real engine, local contro
         assert.strictEqual(((await readOutputs(await openStack(project.ref))).target as { clusterIdentifier: string }).clusterIdentifier, kubeSystemUid);
     });
 
-    it("a closed port fails `up` (exit 1, nothing deleted), and pointing back keeps every object (same UIDs, exit 0)", async () => {
+    it("a closed port: `up` is refused (exit 1, nothing applied or deleted), and pointing back keeps every object (same UIDs, exit 0)", async () => {
         const before = identities();
         configure(project, kubeconfigWith("closed.kubeconfig", "https://127.0.0.1:1"));
         const failed = cli(project, ["up"]);
         assert.strictEqual(failed.status, 1, failed.stdout);
-        assert.match(failed.stderr, /unreachable/);
+        assert.match(failed.stderr, /cannot be reached, so nothing was applied: cannot reach the API server https:\/\/127\.0\.0\.1:1/);
         assert.deepStrictEqual(identities(), before);
         configure(project, cp.kubeconfig);
         const back = cli(project, ["up"]);
