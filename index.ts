@@ -11,7 +11,7 @@ export = async () => {
     const { opts, target } = await stackProvider(config);
 
     // One ModelCanary per model, named after it (the shorthand's is `model`, as before `models` existed).
-    // A rollout step of one model in a stack of several builds that model only (see stacks/scope.ts).
+    // A rollout step of one model in a stack of several builds that model only (see stacks/operations/scope.ts).
     const canaries = modelCanariesFromConfig({ config, opts, onlyScopedModel: true });
     const { models, ...applied } = modelCanaryOutputs(canaries);
 

@@ -4,19 +4,19 @@
 // commands read back (the applied config, for `rollback` when the file has become invalid).
 // Only for use inside a running Pulumi program.
 import * as pulumi from "@pulumi/pulumi";
-import { appliedConfigOutputs } from "../stacks/applied";
-import { configNamespace, stackSettingsPath } from "../stacks/config";
+import { appliedConfigOutputs } from "../stacks/config/applied";
+import { configNamespace, stackSettingsPath } from "../stacks/config/config";
 
-export { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, programError, renderedSecretPaths, selectModel, shorthandModel } from "../stacks/config";
-export type { ModelConfig, StackConfig } from "../stacks/config";
-// Many models from the same config, in one line: see stacks/model-canaries.ts.
-export { modelCanariesFromConfig, modelCanaryOutputs, modelOutputs } from "../stacks/model-canaries";
-export type { ModelCanariesOptions, ModelOutputs } from "../stacks/model-canaries";
-export { checkIstioApi } from "../stacks/preflight";
+export { componentArgs, configNamespace, kubeconfigInput, loadStackConfig, programError, renderedSecretPaths, selectModel, shorthandModel } from "../stacks/config/config";
+export type { ModelConfig, StackConfig } from "../stacks/config/config";
+// Many models from the same config, in one line: see stacks/program/model-canaries.ts.
+export { modelCanariesFromConfig, modelCanaryOutputs, modelOutputs } from "../stacks/program/model-canaries";
+export type { ModelCanariesOptions, ModelOutputs } from "../stacks/program/model-canaries";
+export { checkIstioApi } from "../stacks/cluster-client/preflight";
 // The provider the stack config asks for (`kubeconfig`, `renderDir`), as this project's program builds it.
-export { stackProvider } from "../stacks/provider";
-export type { StackProvider } from "../stacks/provider";
-export { ClusterApiError } from "../stacks/cluster-api";
+export { stackProvider } from "../stacks/program/provider";
+export type { StackProvider } from "../stacks/program/provider";
+export { ClusterApiError } from "../stacks/cluster-client/cluster-api";
 
 /**
  * The stack outputs that record the config this `up` applies: `appliedConfig` (secret fields as

@@ -2,9 +2,9 @@
 // breaching sample is scraped to the rolled-back VirtualService being applied, split into
 // detection (scrape -> analysis decides) and action (the rollback `up`). Median over runs.
 //   npm run -s bench:rollback [-- RUNS]
-import { resolvePlan } from "../stacks/rollout-plan";
+import { resolvePlan } from "../stacks/config/rollout-plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
-import { openStack, upStack } from "../stacks/automation";
+import { openStack, upStack } from "../stacks/operations/automation";
 import { makeProject } from "../test/support/engine";
 import { startIstioExporter } from "../test/support/istio-exporter";
 import { startPrometheus } from "../test/support/prometheus";

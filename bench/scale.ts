@@ -2,13 +2,13 @@
 // models: does the 50th-to-100th model add what the 1st-to-50th did?) and one model's weight step
 // in a 100-model stack next to the step in a one-model stack (aim: at most 1.3x). Render mode, the
 // real engine, local file backend, this process. Both layouts are measured: one stack holding
-// every model, and one stack per model (`stackPerModel`, stacks/model-stacks.ts). Each step is
+// every model, and one stack per model (`stackPerModel`, stacks/operations/model-stacks.ts). Each step is
 // measured four ways, alternating: the one-model stack; the 100-model stack stepping one model
 // (`upStack({ model })`, a scoped update); the same stack as a whole update (what every step cost
 // before scoped updates); and the 100 models with a stack each, stepping one.
 //   npm run -s bench:scale [-- STEP_RUNS [FIRST_RUNS]]
 import * as os from "os";
-import { openStack, setProjectConfig, upStack } from "../stacks/automation";
+import { openStack, setProjectConfig, upStack } from "../stacks/operations/automation";
 import { makeProject, TestProject } from "../test/support/engine";
 import { median, seconds, timedCpu } from "./support";
 

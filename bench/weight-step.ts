@@ -9,8 +9,8 @@ import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
 import * as auto from "@pulumi/pulumi/automation";
-import { openStack, projectDir, setProjectConfig, StackRef, toolchainDir, upStack } from "../stacks/automation";
-import { readProjectConfig } from "../stacks/settings";
+import { openStack, projectDir, setProjectConfig, StackRef, toolchainDir, upStack } from "../stacks/operations/automation";
+import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, TestProject } from "../test/support/engine";
 import { median, seconds, timed } from "./support";
 

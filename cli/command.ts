@@ -1,5 +1,5 @@
 import { ParseArgsConfig } from "util";
-import { StackRef } from "../stacks/automation";
+import { StackRef } from "../stacks/operations/automation";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 export type Values = Record<string, string | boolean | undefined>;

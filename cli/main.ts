@@ -3,9 +3,9 @@ import { terminalText } from "../components/syntax";
 import { parseArgs } from "util";
 import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
-import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, toolchainDir, upStack } from "../stacks/automation";
-import { acquireStackLock, StackLock, withApplyLock } from "../stacks/lock";
-import { ModelSelectionError, modelOutputsOf, selectModelName, shorthandModel } from "../stacks/models";
+import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, toolchainDir, upStack } from "../stacks/operations/automation";
+import { acquireStackLock, StackLock, withApplyLock } from "../stacks/operations/lock";
+import { ModelSelectionError, modelOutputsOf, selectModelName, shorthandModel } from "../stacks/config/models";
 import { Command, InputError, Options, Values } from "./command";
 import { requireWritableFile } from "./files";
 import { rolloutCommands } from "./rollout";
@@ -70,7 +70,7 @@ export const commands: Record<string, Command> = {
             const hold = (list: readonly string[]) => {
                 for (const name of list) locks.push(acquireStackLock(ref, "up", { model: name, onMessage }));
             };
-            // Called, holding the apply lock, when `--model` cannot be scoped (see stacks/scope.ts).
+            // Called, holding the apply lock, when `--model` cannot be scoped (see stacks/operations/scope.ts).
             const beforeWhole = (reason: string) => {
                 if (names.length > 1) onMessage(`model-canary: updating every model of stack \`${ref.stack}\`, not only \`${model}\`: ${reason}`);
                 hold(names.filter((n) => n !== model));

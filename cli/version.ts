@@ -1,7 +1,7 @@
 // `model-canary --version`: this package's version and the versions of everything it drives.
 import * as fs from "fs";
 import * as path from "path";
-import { packageDir } from "../stacks/automation";
+import { packageDir } from "../stacks/operations/automation";
 
 function packageVersion(name: string): string {
     try {

@@ -8,8 +8,8 @@ import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { processStartTicks } from "../stacks/process";
-import { toolchainLocator } from "../stacks/toolchain-dir";
+import { processStartTicks } from "../stacks/operations/process";
+import { toolchainLocator } from "../stacks/operations/toolchain-dir";
 
 const projectDir = path.resolve(__dirname, "..");
 

@@ -9,7 +9,7 @@ import * as http from "http";
 import * as path from "path";
 import { alive, ControlPlane, ControlPlaneError, forgetOnExit, kubectl, logTail, sleep, stopOnExit } from "./controlplane";
 import { Istiod, isLoopback } from "./istiod";
-import { toolchainLocator } from "../stacks/toolchain-dir";
+import { toolchainLocator } from "../stacks/operations/toolchain-dir";
 
 const projectDir = path.resolve(__dirname, "..");
 

@@ -83,7 +83,7 @@ export function secretLocationProblems(paths: ConfigPath[]): string[] {
     // A model of the `models` map keeps its secrets at the same places below `models.<name>`.
     const inModel = (path: ConfigPath) => (path[0] === "models" && typeof path[1] === "string"
         && secretLocations.some((l) => l.pattern[0] !== "kubeconfig" && matches(path.slice(2), l.pattern)))
-        // `defaults` holds no model versions (stacks/models.ts), so of these only the rollout's.
+        // `defaults` holds no model versions (stacks/config/models.ts), so of these only the rollout's.
         || (path[0] === "defaults" && secretLocations.some((l) => l.pattern[0] === "rollout" && matches(path.slice(1), l.pattern)));
     return paths.filter((path) => !secretLocations.some((l) => matches(path, l.pattern)) && !inModel(path)).map((path) =>
         `\`${formatPath(path)}\` cannot be a secret: it would be written in plaintext into resource names, manifests or messages; ` +

@@ -3,9 +3,9 @@ import { terminalText } from "../components/syntax";
 import * as fs from "fs";
 import * as path from "path";
 import { defaultRouteMirror, Mirror, trafficSplit } from "../components";
-import { checkConfig, openStack, previewStack, readOutputs, StackRef } from "../stacks/automation";
-import { ModelConfig, selectModel } from "../stacks/config";
-import { modelOutputsOf } from "../stacks/models";
+import { checkConfig, openStack, previewStack, readOutputs, StackRef } from "../stacks/operations/automation";
+import { ModelConfig, selectModel } from "../stacks/config/config";
+import { modelOutputsOf } from "../stacks/config/models";
 import { githubCommentLimit, renderPreviewComment } from "./limit";
 import { PreviewReport, renderPreviewMarkdown, RoutingState } from "./markdown";
 
@@ -41,7 +41,7 @@ function configuredRouting(model: ModelConfig): RoutingState {
  * Runs the preview and returns the report; the stack must exist. Without `model`, the engine
  * previews every model and a stack of several shows each one's routing. With `model`
  * (`--model`), the comment shows that model's routing and the preview is of what `up --model`
- * would apply: that model only when the update can be scoped (stacks/scope.ts), else the whole
+ * would apply: that model only when the update can be scoped (stacks/operations/scope.ts), else the whole
  * stack, told to `onMessage` with the reason.
  */
 export async function previewReport(ref: StackRef, onOutput?: (out: string) => void, model?: string, onMessage?: (message: string) => void): Promise<PreviewReport> {

@@ -4,7 +4,7 @@
 // limit: the models with changes come first and in full, the others are summarised (count and
 // names), the raw diff is cut, and the comment says so and where to see everything. Pure.
 import { code, headLines, ModelRouting, modelLines, PreviewReport, reportModels, RoutingState, tailLines } from "./markdown";
-import type { ResourceStep } from "../stacks/automation";
+import type { ResourceStep } from "../stacks/operations/automation";
 
 /** GitHub's limit on an issue or pull-request comment's body, in characters. */
 export const githubCommentLimit = 65_536;

@@ -2,7 +2,7 @@
 // after, header-route changes, resource change counts, and a loud warning when a Deployment would
 // be replaced or deleted (that restarts or removes model pods).
 import { describeMirror, HeaderRoute, Mirror, TrafficSplit, visibleControls, visibleFormatCharacters } from "../components";
-import { ResourceStep } from "../stacks/automation";
+import { ResourceStep } from "../stacks/operations/automation";
 
 /** What the stack serves: from its outputs (before) or its config (after). */
 export interface RoutingState {

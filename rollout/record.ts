@@ -1,6 +1,6 @@
 // What a rollout run records: the input of its report, its status file and its JSON output.
 import type { CheckResult, Measurement } from "../analysis/verdict";
-import type { ProcessIdentity } from "../stacks/process";
+import type { ProcessIdentity } from "../stacks/operations/process";
 
 /** One analysis tick during a step. */
 export interface AnalysisRecord {

@@ -8,16 +8,16 @@ import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
 import { deploymentName, redact, scaleDownHolds, ValidationError } from "../components";
-import { checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/automation";
-import { ModelConfig, selectModel } from "../stacks/config";
-import { checkLiveRollback, readDeploymentAvailability } from "../stacks/live";
-import { acquireStackLock, withApplyLock } from "../stacks/lock";
-import { modelOutputsOf } from "../stacks/models";
-import { rollbackFromLastApplied } from "../stacks/recovery";
-import { RolloutPlan, remainingSteps } from "../stacks/rollout-plan";
+import { checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/operations/automation";
+import { ModelConfig, selectModel } from "../stacks/config/config";
+import { checkLiveRollback, readDeploymentAvailability } from "../stacks/cluster-client/live";
+import { acquireStackLock, withApplyLock } from "../stacks/operations/lock";
+import { modelOutputsOf } from "../stacks/config/models";
+import { rollbackFromLastApplied } from "../stacks/operations/recovery";
+import { RolloutPlan, remainingSteps } from "../stacks/config/rollout-plan";
 import { AnalysisRecord, RollbackRecord, RolloutRecord, StepRecord } from "./record";
 import { writeRecord } from "./status";
-import type { ProcessIdentity } from "../stacks/process";
+import type { ProcessIdentity } from "../stacks/operations/process";
 
 export type RolloutEvent =
     | { type: "step-start"; step: StepRecord; total: number }
@@ -90,7 +90,7 @@ function dropHolds(entry: Record<string, unknown>): void {
  * (another model's step waits for this change, and this one for its). Without
  * `canary.replicas: auto` that is one `up`. With it, pod counts that go down are held
  * (as `autoReplicas.hold`, `holdStable` would, but given to that `up` alone: see
- * stacks/replica-holds.ts) for the `up` that moves the traffic, and a second `up` removes the
+ * stacks/config/replica-holds.ts) for the `up` that moves the traffic, and a second `up` removes the
  * pods: traffic first, replicas after. Counts that go up need no hold: the
  * Deployments are updated and awaited before the VirtualService, so pods come before their traffic.
  */
@@ -111,7 +111,7 @@ async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry:
         }
         const held = Object.entries(holds).map(([k, n]) => `${k === "hold" ? target.canary!.version : target.stable.version} held at ${n} pods`);
         const started = Date.now();
-        // Scoped to this model: the other models' resources are left as they are (stacks/scope.ts).
+        // Scoped to this model: the other models' resources are left as they are (stacks/operations/scope.ts).
         // The holds go to this `up` alone, not into the config: an interruption leaves none behind.
         const up = (text: string, extra: UpExtra = {}) => command === "rollback" ? rollbackUp(stack, text, model.name, extra) : upStack(stack, { message: text, model: model.name, refresh: "all", ...extra });
         await up(held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, { holds: { [model.name]: holds } });
@@ -316,7 +316,7 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     const stack = await openStack(ref);
     const model = selectModel(checkConfig(stack), options.model, ref.stack).name;
     // The model is this run's until it ends: a second rollout of it, an `up` of the stack or its
-    // `promote` is refused, and its `rollback` asks this run to stop (see stacks/lock.ts) before it
+    // `promote` is refused, and its `rollback` asks this run to stop (see stacks/operations/lock.ts) before it
     // applies anything. Other models of the stack may roll out at the same time.
     const lock = acquireStackLock(ref, "rollout", { model, onMessage: options.onMessage ?? ((m) => process.stderr.write(terminalText(`${m}\n`))) });
     try {

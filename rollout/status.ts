@@ -3,7 +3,7 @@
 // written atomically after every step and analysis so `status` and a rerun see it.
 import * as fs from "fs";
 import * as path from "path";
-import { shorthandModel } from "../stacks/models";
+import { shorthandModel } from "../stacks/config/models";
 import { plannedStepCount, RolloutRecord } from "./record";
 
 /** A model's own directory: the stack's for the model `model` (the shorthand's, as before `models` existed). */

@@ -6,7 +6,7 @@ import assert from "assert";
 import http from "http";
 import type { AddressInfo } from "net";
 import { PrometheusClient, PrometheusError, requestDeadline } from "../analysis/prometheus";
-import { resolvePlan } from "../stacks/rollout-plan";
+import { resolvePlan } from "../stacks/config/rollout-plan";
 
 type Reply = { status: number; body: string; delayMs?: number };
 

@@ -28,7 +28,7 @@ import { DEFAULT_PREDICTION_BOUNDS, normalBucketShares, startIstioExporter, type
 import { sleep, startPrometheus, waitFor, type PrometheusHarness } from "./support/prometheus";
 import { refusalProblems } from "./support/refusal";
 import { preflightPrometheus } from "../analysis/preflight";
-import { resolvePlan } from "../stacks/rollout-plan";
+import { resolvePlan } from "../stacks/config/rollout-plan";
 
 const WINDOW = "10s";
 const NS = "default";

@@ -1,13 +1,13 @@
-// Pulumi's own lock of a stack in a file backend (stacks/backend-lock.ts): the holder judged from
+// Pulumi's own lock of a stack in a file backend (stacks/operations/backend-lock.ts): the holder judged from
 // /proc (pure part), and through the real engine, the lock a `kill -9` mid-`up` leaves behind,
 // taken over by the next `up` with a message, while a live holder's lock is never touched.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describeBackendLock, judgeHolder, lockFilePath, parseBackendLocks } from "../stacks/backend-lock";
-import { openStack, previewStack, StackOperationError, upStack } from "../stacks/automation";
-import { processStartedAt } from "../stacks/process";
+import { describeBackendLock, judgeHolder, lockFilePath, parseBackendLocks } from "../stacks/operations/backend-lock";
+import { openStack, previewStack, StackOperationError, upStack } from "../stacks/operations/automation";
+import { processStartedAt } from "../stacks/operations/process";
 import { killedUp, killLeftoversIn, makeProject, runPulumi, TestProject } from "./support/engine";
 
 describe("Pulumi's backend lock: judging its holder (pure)", () => {

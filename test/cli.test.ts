@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { describeFailure, npmBannerOnStdout, UsageError } from "../cli/main";
-import { projectDir, StackOperationError } from "../stacks/automation";
+import { projectDir, StackOperationError } from "../stacks/operations/automation";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 
 // The command from the sources; the compiled one is what `npm run preview` below and test/package.test.ts run.

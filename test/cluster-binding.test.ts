@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
-import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/automation";
+import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/operations/automation";
 import { ClusterReader, clusterReader } from "./support/cluster";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 

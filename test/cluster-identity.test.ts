@@ -1,7 +1,7 @@
-// Which cluster identifier an operation hands the Kubernetes provider (stacks/cluster-identity.ts):
+// Which cluster identifier an operation hands the Kubernetes provider (stacks/cluster-client/cluster-identity.ts):
 // pure, no cluster.
 import * as assert from "assert";
-import { chooseClusterIdentifier, differentClusterMessage, recordedClusterIdentifier } from "../stacks/cluster-identity";
+import { chooseClusterIdentifier, differentClusterMessage, recordedClusterIdentifier } from "../stacks/cluster-client/cluster-identity";
 
 describe("the cluster identifier of an operation", () => {
     const a = "0b6c1f7e-1111-4c4c-9a9a-aaaaaaaaaaaa";

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { projectDir } from "../stacks/automation";
-import { parseStackConfig, programError } from "../stacks/config";
-import { engineConfigView, readProjectConfig } from "../stacks/settings";
+import { projectDir } from "../stacks/operations/automation";
+import { parseStackConfig, programError } from "../stacks/config/config";
+import { engineConfigView, readProjectConfig } from "../stacks/config/settings";
 import { drain, installMocks, settle } from "./support/mocks";
 import { refusalProblems } from "./support/refusal";
 

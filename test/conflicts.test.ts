@@ -1,6 +1,6 @@
 // Server-side apply conflicts in the engine's output become a message with the cause and the fix.
 import * as assert from "assert";
-import { describeApplyConflict, findApplyConflict } from "../stacks/conflicts";
+import { describeApplyConflict, findApplyConflict } from "../stacks/operations/conflicts";
 
 // As the Kubernetes provider 4.25.0 reports it (captured from the cluster test).
 const engineOutput = `Diagnostics:

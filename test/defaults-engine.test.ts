@@ -2,8 +2,8 @@
 // objects take them unless the entry sets its own, and a change to `defaults` makes one model's
 // update a whole one, which applies it to every model.
 import * as assert from "assert";
-import { openStack, readOutputs, upStack } from "../stacks/automation";
-import { readProjectConfig } from "../stacks/settings";
+import { openStack, readOutputs, upStack } from "../stacks/operations/automation";
+import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, TestProject } from "./support/engine";
 
 const entry = (name: string, extra: Record<string, unknown> = {}) => ({

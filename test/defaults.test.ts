@@ -3,9 +3,9 @@
 // cannot work, and every problem named at the key that holds the value. Pure, through the parser
 // the program and every command use.
 import * as assert from "assert";
-import { parseStackConfig } from "../stacks/config";
-import { mergeDefaults } from "../stacks/models";
-import { planScope, sharedConfigDigest } from "../stacks/scope";
+import { parseStackConfig } from "../stacks/config/config";
+import { mergeDefaults } from "../stacks/config/models";
+import { planScope, sharedConfigDigest } from "../stacks/operations/scope";
 import { refusalProblems } from "./support/refusal";
 
 const v = (version: string) => ({ version, image: `registry.example.com/ml/runner:${version}` });

@@ -9,9 +9,9 @@ import { autoReplicasKeys, headerRouteKeys, ValidationError, versionKeys } from 
 import { defaultThresholds } from "../analysis/verdict";
 import { defaultPredictionGate, predictionKeys } from "../analysis/prediction-gate";
 import { commandCheckKeys, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_WEBHOOK_TIMEOUT_MS, webhookCheckKeys, webhookKeys } from "../analysis/custom";
-import { parseStackConfig, stackKeys } from "../stacks/config";
-import { defaultKeys, modelKeys } from "../stacks/models";
-import { defaultPlan, prometheusAuthKeys, rolloutKeys } from "../stacks/rollout-plan";
+import { parseStackConfig, stackKeys } from "../stacks/config/config";
+import { defaultKeys, modelKeys } from "../stacks/config/models";
+import { defaultPlan, prometheusAuthKeys, rolloutKeys } from "../stacks/config/rollout-plan";
 import { code, DocTable, markedTables } from "./support/doc-tables";
 
 type Json = unknown;

@@ -8,7 +8,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
 import { promoteStack, rollbackStack } from "../rollout/runner";
-import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/automation";
+import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/operations/automation";
 import { ClusterReader, clusterReader } from "./support/cluster";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 

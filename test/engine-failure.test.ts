@@ -1,6 +1,6 @@
-// The cause of a failed engine command, as the commands print it last (stacks/engine-failure.ts).
+// The cause of a failed engine command, as the commands print it last (stacks/operations/engine-failure.ts).
 import * as assert from "assert";
-import { engineFailureCause } from "../stacks/engine-failure";
+import { engineFailureCause } from "../stacks/operations/engine-failure";
 
 const failedUp = [
     "Updating (test):",

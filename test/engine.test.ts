@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import { renderPreviewMarkdown } from "../preview/markdown";
 import { previewReport } from "../preview/command";
-import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/automation";
+import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/operations/automation";
 import { makeProject, TestProject, runPulumi as pulumi } from "./support/engine";
 import { istioValidator, kubernetesValidator, Validate } from "./support/schemas";
 

@@ -1,9 +1,9 @@
-// A stack's first `up` writes its state once, at the end (stacks/first-up.ts), and a first `up`
+// A stack's first `up` writes its state once, at the end (stacks/operations/first-up.ts), and a first `up`
 // killed outright is repaired by running it again. Through the real engine, render mode.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { openStack, previewStack, upStack } from "../stacks/automation";
+import { openStack, previewStack, upStack } from "../stacks/operations/automation";
 import { killedUp, killLeftoversIn, makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
 
 const config = {

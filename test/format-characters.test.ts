@@ -4,7 +4,7 @@
 import * as assert from "assert";
 import { codePoint, formatCharacterProblems, show, validateModelCanaryArgs } from "../components";
 import { code, fencedBlock } from "../preview/markdown";
-import { parseStackConfig } from "../stacks/config";
+import { parseStackConfig } from "../stacks/config/config";
 import { refusalProblems } from "./support/refusal";
 
 const rlo = "\u202e";

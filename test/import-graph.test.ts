@@ -26,8 +26,14 @@ export const layers: string[][] = [
     ["api", "preview", "cluster"],
     // The rollout loop, its record, `status` and the report.
     ["rollout"],
-    // Stacks: their config, the operations on them through the Pulumi engine, the cluster's API.
-    ["stacks"],
+    // Stacks, in four rooms: the program's side (the components built from the config),
+    ["stacks/program"],
+    // the operations on stacks through the Pulumi engine,
+    ["stacks/operations"],
+    // the client of the cluster's API,
+    ["stacks/cluster-client"],
+    // and the stack's config contract: what Pulumi.<stack>.yaml asks for.
+    ["stacks/config"],
     // Metric queries, the Prometheus client and the verdicts, pure where they can be.
     ["analysis"],
     // The ModelCanary component, its arguments and their validation.

@@ -2,7 +2,7 @@
 // routes checked with RE2's rules, control characters, Kubernetes-typed fields and size limits.
 import * as assert from "assert";
 import { limits, quantityValue, validateModelCanaryArgs, ValidationError } from "../components";
-import { parseStackConfig } from "../stacks/config";
+import { parseStackConfig } from "../stacks/config/config";
 import { refusalProblems } from "./support/refusal";
 
 const stable = { version: "v1", image: "registry.example.com/team/model-runner:v1" };

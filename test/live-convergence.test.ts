@@ -6,10 +6,10 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as cluster from "../cluster/controlplane";
 import { promoteStack, rollbackStack } from "../rollout/runner";
-import { checkConfig, openStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/automation";
-import { selectModel } from "../stacks/config";
-import { checkLiveRollback } from "../stacks/live";
-import { readProjectConfig } from "../stacks/settings";
+import { checkConfig, openStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/operations/automation";
+import { selectModel } from "../stacks/config/config";
+import { checkLiveRollback } from "../stacks/cluster-client/live";
+import { readProjectConfig } from "../stacks/config/settings";
 import { ClusterReader, clusterReader } from "./support/cluster";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 

@@ -1,14 +1,14 @@
-// The stack run lock (stacks/lock.ts) with real processes: a holder in another process, one that
+// The stack run lock (stacks/operations/lock.ts) with real processes: a holder in another process, one that
 // died, a reused pid, and a rollback pre-empting a holder.
 import * as assert from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { StackRef } from "../stacks/automation";
+import { StackRef } from "../stacks/operations/automation";
 import type * as auto from "@pulumi/pulumi/automation";
-import { acquireStackLock, applyLockFile, lockFile, lockHolder, preemptStackLock, StackLockedError, withApplyLock } from "../stacks/lock";
-import { currentProcess, liveness, processStartTicks } from "../stacks/process";
+import { acquireStackLock, applyLockFile, lockFile, lockHolder, preemptStackLock, StackLockedError, withApplyLock } from "../stacks/operations/lock";
+import { currentProcess, liveness, processStartTicks } from "../stacks/operations/process";
 
 describe("stack run lock", function () {
     // One test starts a holder under ts-node, which is slow on a loaded machine.
@@ -81,7 +81,7 @@ describe("stack run lock", function () {
     it("rollback pre-empts a holder in another process: SIGTERM, waits for the release, then holds the stack", async () => {
         // A holder that, like `rollout`, stops at a consistent point on SIGTERM and then releases.
         const script = `
-            const { acquireStackLock } = require(${JSON.stringify(path.join(__dirname, "..", "stacks", "lock"))});
+            const { acquireStackLock } = require(${JSON.stringify(path.join(__dirname, "..", "stacks", "operations", "lock"))});
             const lock = acquireStackLock(${JSON.stringify(ref)}, "rollout");
             process.stdout.write("held\\n");
             process.on("SIGTERM", () => setTimeout(() => { lock.release(); process.stdout.write("released\\n"); process.exit(143); }, 300));

@@ -4,11 +4,11 @@ import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ValidationError } from "../components";
 import { virtualServiceSpec } from "../components/routing";
-import { componentArgs, envSecretRevisions, parseStackConfig, renderedSecretPaths, secretRevisionAnnotation, selectModel } from "../stacks/config";
-import { ModelSelectionError, modelOutputsOf, selectModelName } from "../stacks/models";
+import { componentArgs, envSecretRevisions, parseStackConfig, renderedSecretPaths, secretRevisionAnnotation, selectModel } from "../stacks/config/config";
+import { ModelSelectionError, modelOutputsOf, selectModelName } from "../stacks/config/models";
 import { commentMarker, renderPreviewMarkdown } from "../preview/markdown";
-import { StackOperationError } from "../stacks/automation";
-import { rollbackConfig } from "../stacks/recovery";
+import { StackOperationError } from "../stacks/operations/automation";
+import { rollbackConfig } from "../stacks/operations/recovery";
 import { drain, installMocks, settle } from "./support/mocks";
 import { refusalProblems } from "./support/refusal";
 

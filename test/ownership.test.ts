@@ -1,11 +1,11 @@
-// One owner per object (stacks/ownership.ts): who holds a live object, and the refusal. Pure, no cluster.
+// One owner per object (stacks/cluster-client/ownership.ts): who holds a live object, and the refusal. Pure, no cluster.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { validateModelCanaryArgs } from "../components/validation";
-import { configStackOf, modelSettingsText } from "../stacks/model-stacks";
-import { foreignObjectsMessage, foreignOwner, objectsOfModel, ownerName } from "../stacks/ownership";
+import { configStackOf, modelSettingsText } from "../stacks/operations/model-stacks";
+import { foreignObjectsMessage, foreignOwner, objectsOfModel, ownerName } from "../stacks/cluster-client/ownership";
 
 describe("the owner of a live object", () => {
     const me = "model-canary/prod";

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { defaultWorkDir, packageDir, StackOperationError, toolchainDir } from "../stacks/automation";
+import { defaultWorkDir, packageDir, StackOperationError, toolchainDir } from "../stacks/operations/automation";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { packRepo } from "./support/package";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";

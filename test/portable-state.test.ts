@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { openStack, previewStack, StackRef, upStack } from "../stacks/automation";
+import { openStack, previewStack, StackRef, upStack } from "../stacks/operations/automation";
 import { makeProject, TestProject } from "./support/engine";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };

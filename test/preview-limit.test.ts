@@ -5,7 +5,7 @@ import * as assert from "assert";
 import MarkdownIt from "markdown-it";
 import { defaultCommentLength, githubCommentLimit, renderPreviewComment } from "../preview/limit";
 import { PreviewReport, renderPreviewMarkdown, RoutingState } from "../preview/markdown";
-import type { ResourceStep } from "../stacks/automation";
+import type { ResourceStep } from "../stacks/operations/automation";
 
 const markdown = new MarkdownIt({ html: true, linkify: true });
 

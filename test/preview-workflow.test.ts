@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { projectDir } from "../stacks/automation";
+import { projectDir } from "../stacks/operations/automation";
 
 const workflow = YAML.parse(fs.readFileSync(path.join(projectDir, ".github/workflows/preview.yml"), "utf8"));
 

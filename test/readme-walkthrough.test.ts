@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { projectDir, toolchainDir } from "../stacks/automation";
+import { projectDir, toolchainDir } from "../stacks/operations/automation";
 import { sourceCli } from "./support/engine";
 
 /** The lines of the first `sh` block under the README's "The seed walkthrough". */

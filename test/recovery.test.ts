@@ -1,8 +1,8 @@
 // The pure parts of rolling back from the last applied config: what the program records, and the
 // config the rollback writes from it.
 import * as assert from "assert";
-import { splitAppliedConfig } from "../stacks/applied";
-import { appliedFromOutputs, configPathKey, rollbackConfig } from "../stacks/recovery";
+import { splitAppliedConfig } from "../stacks/config/applied";
+import { appliedFromOutputs, configPathKey, rollbackConfig } from "../stacks/operations/recovery";
 
 const canary = { version: "v2", image: "registry/model-runner:v2", env: { API_KEY: "s3cr3t", MODE: "fast" } };
 const routes = [

@@ -4,11 +4,11 @@
 // No request is sent anywhere: kwok's pods are fake and their addresses lead nowhere.
 import * as assert from "assert";
 import * as cluster from "../cluster/controlplane";
-import { resolvePlan } from "../stacks/rollout-plan";
+import { resolvePlan } from "../stacks/config/rollout-plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
-import { openStack, upStack } from "../stacks/automation";
-import { connect, getObject } from "../stacks/cluster-api";
-import { readProjectConfig } from "../stacks/settings";
+import { openStack, upStack } from "../stacks/operations/automation";
+import { connect, getObject } from "../stacks/cluster-client/cluster-api";
+import { readProjectConfig } from "../stacks/config/settings";
 import { clusterReader, ClusterReader } from "./support/cluster";
 import { makeProject, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";

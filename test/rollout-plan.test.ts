@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { planSteps, remainingSteps, resolvePlan } from "../stacks/rollout-plan";
+import { planSteps, remainingSteps, resolvePlan } from "../stacks/config/rollout-plan";
 import { refusalProblems } from "./support/refusal";
 
 function problemsOf(block: Record<string, unknown> | undefined, flags = {}): string[] {

@@ -6,12 +6,12 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { resolvePlan } from "../stacks/rollout-plan";
+import { resolvePlan } from "../stacks/config/rollout-plan";
 import { rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
-import { readOutputs, openStack, upStack } from "../stacks/automation";
-import { lockFile, lockHolder } from "../stacks/lock";
-import { readProjectConfig } from "../stacks/settings";
+import { readOutputs, openStack, upStack } from "../stacks/operations/automation";
+import { lockFile, lockHolder } from "../stacks/operations/lock";
+import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
@@ -161,7 +161,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             rollout: { prometheus: prometheus.url, steps: [1, 10, 50, 100], interval: "3s", tick: "1s", window: "5s", analysis: { minRequests: 20, failureThreshold: 2 }, ...extraRollout },
             ...extraConfig,
         });
-        const { upStack } = await import("../stacks/automation");
+        const { upStack } = await import("../stacks/operations/automation");
         await upStack(await openStack(project.ref, { create: true }));
         return { project, namespace };
     }

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { defaultRouteMirror, describeMirror, destinationRuleSpec, sameMirror, trafficSplit, validateModelCanaryArgs, virtualServiceSpec } from "../components";
-import { trafficOffStable, virtualServiceDifferences } from "../stacks/live";
+import { trafficOffStable, virtualServiceDifferences } from "../stacks/cluster-client/live";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };

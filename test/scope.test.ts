@@ -1,9 +1,9 @@
-// The pure part of a scoped update (stacks/scope.ts): when one is allowed, and how the outputs
+// The pure part of a scoped update (stacks/operations/scope.ts): when one is allowed, and how the outputs
 // keep every other model as the previous update left it.
 import * as assert from "assert";
 import * as fs from "fs";
-import { mergeAppliedConfig, mergeModelOutputs, modelsKey, planScope, scopeEnvVar, sharedConfigDigest } from "../stacks/scope";
-import { readScope, writeScopeFile } from "../stacks/scope-file";
+import { mergeAppliedConfig, mergeModelOutputs, modelsKey, planScope, scopeEnvVar, sharedConfigDigest } from "../stacks/operations/scope";
+import { readScope, writeScopeFile } from "../stacks/operations/scope-file";
 
 const settings = {
     "model-canary:renderDir": "rendered/dev",

@@ -1,4 +1,4 @@
-// One model's update in a stack of several (stacks/scope.ts), through the real engine in render
+// One model's update in a stack of several (stacks/operations/scope.ts), through the real engine in render
 // mode: the program registers that model only, the engine targets its component, and every
 // other model's resources, files and outputs stay exactly as they were; a plain `pulumi up`
 // afterwards still converges the whole stack.
@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import type * as auto from "@pulumi/pulumi/automation";
 import { promoteStack, rollbackStack } from "../rollout/runner";
-import { openStack, previewStack, readOutputs, setProjectConfig, upStack } from "../stacks/automation";
+import { openStack, previewStack, readOutputs, setProjectConfig, upStack } from "../stacks/operations/automation";
 import { makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
 import { modelEntry, Models, modelSplit as split, renderedModel as renderedOf, stateResources as resources } from "./support/models";
 

@@ -8,10 +8,10 @@ import * as os from "os";
 import * as path from "path";
 import { runCustomCheck } from "../analysis/custom";
 import { formatPath, redact, secureLeaves } from "../components";
-import { resolvePlan } from "../stacks/rollout-plan";
+import { resolvePlan } from "../stacks/config/rollout-plan";
 import * as pulumi from "@pulumi/pulumi";
-import { componentArgs, engineSecretPaths, kubeconfigInput, envSecretRevisions, parseStackConfig, secretRevisionAnnotation } from "../stacks/config";
-import { checkProjectConfig, editProjectConfig, readProjectConfig } from "../stacks/settings";
+import { componentArgs, engineSecretPaths, kubeconfigInput, envSecretRevisions, parseStackConfig, secretRevisionAnnotation } from "../stacks/config/config";
+import { checkProjectConfig, editProjectConfig, readProjectConfig } from "../stacks/config/settings";
 import { refusalProblems } from "./support/refusal";
 
 const secret = "s3cr3t-Tok3n/value";

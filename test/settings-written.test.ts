@@ -6,8 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ValidationError, yamlNumberForm } from "../components";
-import { checkProjectConfig, editProjectConfig } from "../stacks/settings";
-import { projectKeyReader, writtenFormProblems } from "../stacks/settings-written";
+import { checkProjectConfig, editProjectConfig } from "../stacks/config/settings";
+import { projectKeyReader, writtenFormProblems } from "../stacks/config/settings-written";
 
 const accepted = "write numbers in plain decimal digits, such as 10 or 12.5 (a quoted \"10\" reads the same), and quote a value meant as text";
 const written = (key: string, text: string, form: string) => `\`${key}\` is written ${text}, ${form}, which YAML reads as another value than the text shows: ${accepted}`;

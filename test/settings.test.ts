@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ValidationError } from "../components";
-import { editProjectConfig, readProjectConfig } from "../stacks/settings";
+import { editProjectConfig, readProjectConfig } from "../stacks/config/settings";
 
 const original = `# Rollout of the ranking model.
 encryptionsalt: v1:abc

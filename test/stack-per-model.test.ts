@@ -1,4 +1,4 @@
-// One Pulumi stack per model (`stackPerModel`, stacks/model-stacks.ts), through the real engine in
+// One Pulumi stack per model (`stackPerModel`, stacks/operations/model-stacks.ts), through the real engine in
 // render mode: the commands take the stack the user names, and each model's resources live in a
 // stack of its own, so a step of one model never touches another model's state.
 import * as assert from "assert";
@@ -7,9 +7,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import type * as auto from "@pulumi/pulumi/automation";
 import { promoteStack, rollbackStack } from "../rollout/runner";
-import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/automation";
-import { eachLimited, mergeModelStackOutputs, modelOfStackName, modelPartOf, modelSettingsText } from "../stacks/model-stacks";
-import { parseStackConfig } from "../stacks/config";
+import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/operations/automation";
+import { eachLimited, mergeModelStackOutputs, modelOfStackName, modelPartOf, modelSettingsText } from "../stacks/operations/model-stacks";
+import { parseStackConfig } from "../stacks/config/config";
 import { makeProject, runPulumi as pulumi, TestProject } from "./support/engine";
 import { modelEntry, Models, modelSplit as split, renderedModel as renderedOf, stateResources } from "./support/models";
 

@@ -1,10 +1,10 @@
-// Finding a toolchain directory (stacks/toolchain-dir.ts), as the Pulumi toolchain, the local
+// Finding a toolchain directory (stacks/operations/toolchain-dir.ts), as the Pulumi toolchain, the local
 // control plane and the test data plane are found: scripts of our own stand in for ensure.sh.
 import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { toolchainLocator } from "../stacks/toolchain-dir";
+import { toolchainLocator } from "../stacks/operations/toolchain-dir";
 
 class TestError extends Error {}
 

@@ -7,9 +7,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { openStack, previewStack, upStack } from "../stacks/automation";
-import { acquireStackLock } from "../stacks/lock";
-import { readProjectConfig } from "../stacks/settings";
+import { openStack, previewStack, upStack } from "../stacks/operations/automation";
+import { acquireStackLock } from "../stacks/operations/lock";
+import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 
 const entry = (name: string) => ({

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { projectDir, toolchainDir } from "../stacks/automation";
+import { projectDir, toolchainDir } from "../stacks/operations/automation";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5, env: { BATCH: "1_000" } };

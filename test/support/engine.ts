@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { projectDir, StackRef, toolchainDir } from "../../stacks/automation";
+import { projectDir, StackRef, toolchainDir } from "../../stacks/operations/automation";
 
 const programFiles = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "api", "components", "stacks", "node_modules"];
 
@@ -133,7 +133,7 @@ export function killLeftoversIn(dir: string): number[] {
  * by itself first. `create` opens the stack with `{ create: true }` (a first `up`).
  */
 export function killedUp(project: TestProject, ready: () => boolean, options: { create?: boolean; pollMs?: number } = {}): Promise<void> {
-    const automation = JSON.stringify(path.join(projectDir, "stacks", "automation"));
+    const automation = JSON.stringify(path.join(projectDir, "stacks", "operations", "automation"));
     const open = options.create ? `, { create: true }` : "";
     const script = `const a = require(${automation}); a.openStack(${JSON.stringify(project.ref)}${open}).then((s) => a.upStack(s))`;
     const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: projectDir, detached: true, stdio: "ignore" });

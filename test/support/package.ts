@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { packageDir } from "../../stacks/automation";
+import { packageDir } from "../../stacks/operations/automation";
 
 /** `npm pack` of this repository into `destination`: the tarball's files and its path. */
 export function packRepo(destination: string): { files: string[]; tarball: string } {

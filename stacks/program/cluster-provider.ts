@@ -3,9 +3,9 @@
 // so every object, from being replaced when the kubeconfig names the same cluster differently
 // (see cluster-identity.ts). What index.ts uses, and what a program of your own can use too.
 import * as pulumi from "@pulumi/pulumi";
-import { readClusterIdentity } from "./cluster-api";
-import { clusterIdEnvVar } from "./cluster-identity";
-import { kubeconfigInput, StackConfig } from "./config";
+import { readClusterIdentity } from "../cluster-client/cluster-api";
+import { clusterIdEnvVar } from "../cluster-client/cluster-identity";
+import { kubeconfigInput, StackConfig } from "../config/config";
 
 export interface ClusterProviderArgs {
     kubeconfig?: pulumi.Input<string>;

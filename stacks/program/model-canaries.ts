@@ -4,15 +4,15 @@
 // below exported, `model-canary rollout --stack prod --model fraud` drives a stack whose program
 // the user wrote.
 import * as pulumi from "@pulumi/pulumi";
-import { HeaderRoute, ModelCanary, TrafficSplit } from "../components";
-import { appliedConfigOutputs, AppliedSecret } from "./applied";
-import { componentArgs, configNamespace, loadStackConfig, ModelConfig, programError, refuseStackPerModel, StackConfig } from "./config";
-import { configStackOf } from "./model-stacks";
-import { ownerAnnotation, ownerEnvVar, ownerName } from "./ownership";
+import { HeaderRoute, ModelCanary, TrafficSplit } from "../../components";
+import { appliedConfigOutputs, AppliedSecret } from "../config/applied";
+import { componentArgs, configNamespace, loadStackConfig, ModelConfig, programError, refuseStackPerModel, StackConfig } from "../config/config";
+import { configStackOf } from "../operations/model-stacks";
+import { ownerAnnotation, ownerEnvVar, ownerName } from "../cluster-client/ownership";
 import { isStackProvider } from "./provider";
-import { readScope, readSettingsConfig } from "./scope-file";
-import { scopedStackOutputs } from "./scoped-outputs";
-import { stackSettingsPath } from "./settings";
+import { readScope, readSettingsConfig } from "../operations/scope-file";
+import { scopedStackOutputs } from "../operations/scoped-outputs";
+import { stackSettingsPath } from "../config/settings";
 
 export interface ModelCanariesOptions {
     /**
@@ -24,7 +24,7 @@ export interface ModelCanariesOptions {
     config?: StackConfig;
     /**
      * During a scoped update (a rollout step, rollback or promotion of one model in a stack of
-     * several; see stacks/scope.ts), build only the model being updated: the engine leaves every
+     * several; see stacks/operations/scope.ts), build only the model being updated: the engine leaves every
      * other model's resources as the state holds them, and the step costs what it costs in a
      * one-model stack. Only for programs in which nothing else refers to the other models'
      * components. Default false: every model is built, and the engine still acts on the stepped
@@ -58,7 +58,7 @@ export function modelCanariesFromConfig(options: ModelCanariesOptions = {}): Rec
 
 /**
  * On a cluster, stamps every Kubernetes object with its owner (`model-canary/owner:
- * <project>/<stack>`, see stacks/ownership.ts), which the commands check before each operation so
+ * <project>/<stack>`, see stacks/cluster-client/ownership.ts), which the commands check before each operation so
  * that another stack with the same names is refused instead of taking the objects over. The
  * owner is the one a command hands over, else this stack's (a model's own stack is owned as the
  * stack holding its config). Only metadata: a Deployment's pods are not restarted by it.
@@ -124,7 +124,7 @@ export function modelOutputs(canary: ModelCanary): ModelOutputs {
  * targets) and the config this `up` applied (`appliedConfig`, and `appliedSecrets` as a secret),
  * which `rollback` falls back on when the settings file has become invalid. During a scoped update
  * of one model, every other model's outputs and applied config are kept from before the update;
- * with several models, `sharedConfigDigest` records the config outside `models` (stacks/scope.ts).
+ * with several models, `sharedConfigDigest` records the config outside `models` (stacks/operations/scope.ts).
  */
 export function modelCanaryOutputs(canaries: Record<string, ModelCanary>): {
     models: Record<string, ModelOutputs & { urn: pulumi.Output<string> }>;

@@ -10,7 +10,7 @@ import { applyHolds, readHolds } from "./replica-holds";
 import {
     ConfigPath, controlCharacter, formatCharacterProblems, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
-} from "../components";
+} from "../../components";
 
 /** The project's config namespace: keys are written `model-canary:<key>` in Pulumi.<stack>.yaml. */
 export const configNamespace = "model-canary";
@@ -57,7 +57,7 @@ export interface StackConfig {
     kubernetesProviderConfigured: boolean;
     /**
      * `stackPerModel`: each model of the `models` map lives in a Pulumi stack of its own
-     * (`<stack>.<model>`, see stacks/model-stacks.ts), so one model's step costs what it costs in a
+     * (`<stack>.<model>`, see stacks/operations/model-stacks.ts), so one model's step costs what it costs in a
      * one-model stack. This stack then holds no resources; the commands act on the models' stacks.
      */
     stackPerModel: boolean;
@@ -397,7 +397,7 @@ export function programError(message: string): pulumi.RunError {
 
 /**
  * Stops the program of a stack whose models live in stacks of their own (`stackPerModel`, see
- * stacks/model-stacks.ts) before it registers anything: that stack holds no resources, and an
+ * stacks/operations/model-stacks.ts) before it registers anything: that stack holds no resources, and an
  * update of it would create every model's objects a second time.
  */
 export function refuseStackPerModel(config: StackConfig, stack: string): void {

@@ -19,7 +19,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import type * as auto from "@pulumi/pulumi/automation";
 import { backendFor, refOf, StackOperationError, StackRef, workDirOf } from "./automation";
-import { shorthandModel } from "./models";
+import { shorthandModel } from "../config/models";
 import { currentProcess, describeProcess, liveness, ProcessIdentity } from "./process";
 
 export class StackLockedError extends StackOperationError {

@@ -4,10 +4,10 @@
 // program uses it, and so can a program of your own: the keys then mean the same in both.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterApiError } from "./cluster-api";
+import { ClusterApiError } from "../cluster-client/cluster-api";
 import { clusterProviderArgs, clusterTarget } from "./cluster-provider";
-import { loadStackConfig, programError, renderedSecretPaths, StackConfig } from "./config";
-import { checkIstioApi, checkNamespaces } from "./preflight";
+import { loadStackConfig, programError, renderedSecretPaths, StackConfig } from "../config/config";
+import { checkIstioApi, checkNamespaces } from "../cluster-client/preflight";
 
 export interface StackProvider {
     mode: "render" | "cluster";
@@ -21,7 +21,7 @@ export interface StackProvider {
     target: { mode: "render"; renderDir: string } | { mode: "cluster"; clusterIdentifier?: string };
 }
 
-/** Providers built here: a program's own provider, beside `kubeconfig` or `renderDir` in config, is refused (stacks/model-canaries.ts). */
+/** Providers built here: a program's own provider, beside `kubeconfig` or `renderDir` in config, is refused (stacks/program/model-canaries.ts). */
 const built = new WeakSet<pulumi.ProviderResource>();
 
 /** True when `provider` was built by `stackProvider`. */

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
 import * as path from "path";
-import { quotedText } from "../components/syntax";
+import { quotedText } from "../../components/syntax";
 import * as YAML from "yaml";
 
 export interface ClusterTarget {

@@ -1,10 +1,10 @@
 // The rollout plan: the stack config's `rollout` block with command-line flags over it, checked
 // before anything is applied. Pure.
-import { CustomCheck, validateCustomCheck } from "../analysis/custom";
-import { resolvePredictionGate, type PredictionGate } from "../analysis/prediction-gate";
-import { parseDurationMs } from "../analysis/queries";
-import { AnalysisThresholds, checkThresholds, thresholdLimits } from "../analysis/verdict";
-import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../components";
+import { CustomCheck, validateCustomCheck } from "../../analysis/custom";
+import { resolvePredictionGate, type PredictionGate } from "../../analysis/prediction-gate";
+import { parseDurationMs } from "../../analysis/queries";
+import { AnalysisThresholds, checkThresholds, thresholdLimits } from "../../analysis/verdict";
+import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../../components";
 
 /** The shadow stage of a plan: the canary gets a mirrored copy of default traffic and serves no user. */
 export interface ShadowStage {
@@ -156,7 +156,7 @@ export function withoutUserinfo(text: string): string {
     return text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, "$1[secret]@");
 }
 
-/** The keys that must be secrets in `prometheusAuth` (stacks/config.ts refuses them in plaintext). */
+/** The keys that must be secrets in `prometheusAuth` (stacks/config/config.ts refuses them in plaintext). */
 export const prometheusAuthSecretKeys = ["bearerToken", "password"] as const;
 
 /** The keys of `prometheusAuth`. */

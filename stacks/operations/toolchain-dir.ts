@@ -1,6 +1,6 @@
 // Finding a toolchain directory: an environment variable naming it, or what one of the
 // toolchain/ ensure scripts prints (it builds what is missing first). The Pulumi toolchain
-// (stacks/automation.ts), the local control plane and the test data plane (cluster/) are found
+// (stacks/operations/automation.ts), the local control plane and the test data plane (cluster/) are found
 // this way.
 import { execFileSync } from "child_process";
 

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { scopeEnvVar, UpdateScope } from "./scope";
-import { readSettingsConfigMap } from "./settings-yaml";
+import { readSettingsConfigMap } from "../config/settings-yaml";
 
 /** Writes the scope; returns the file's path and a function that removes it. */
 export function writeScopeFile(scope: UpdateScope): { file: string; remove: () => void } {

@@ -1,29 +1,29 @@
 // The Automation API layer: typed operations on a stack of this project, used by pipelines, the
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
-import { terminalText } from "../components/syntax";
+import { terminalText } from "../../components/syntax";
 import * as auto from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ValidationError } from "../components";
+import { ValidationError } from "../../components";
 import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
-import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "./settings";
-import { ModelConfig, StackConfig } from "./config";
-import { shorthandModel } from "./models";
+import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "../config/settings";
+import { ModelConfig, StackConfig } from "../config/config";
+import { shorthandModel } from "../config/models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
 import { isEmptyStack, skipCheckpointsEnvVar } from "./first-up";
-import { targetsCluster } from "./live";
-import { readClusterIdentity } from "./cluster-api";
-import { chooseClusterIdentifier, clusterIdEnvVar, differentClusterMessage, recordedClusterIdentifier } from "./cluster-identity";
-import { ownerEnvVar, ownerName } from "./ownership";
-import { ForeignObjectsError, objectKey, refuseForeignObjects } from "./ownership-check";
+import { targetsCluster } from "../cluster-client/live";
+import { readClusterIdentity } from "../cluster-client/cluster-api";
+import { chooseClusterIdentifier, clusterIdEnvVar, differentClusterMessage, recordedClusterIdentifier } from "../cluster-client/cluster-identity";
+import { ownerEnvVar, ownerName } from "../cluster-client/ownership";
+import { ForeignObjectsError, objectKey, refuseForeignObjects } from "../cluster-client/ownership-check";
 import { toolchainLocator } from "./toolchain-dir";
 import { engineFailureCause } from "./engine-failure";
-import { holdsEnv, ReplicaHolds } from "./replica-holds";
+import { holdsEnv, ReplicaHolds } from "../config/replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
 import { configStackOf, eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
@@ -39,7 +39,7 @@ function findUp(dir: string, file: string): string | undefined {
  * This package's own directory (package.json, toolchain/), whether the code runs from the
  * TypeScript sources or compiled in dist/.
  */
-export const packageDir = findUp(__dirname, "package.json") ?? path.resolve(__dirname, "..");
+export const packageDir = findUp(__dirname, "package.json") ?? path.resolve(__dirname, "..", "..");
 
 /** This repository's Pulumi project (its stack program is index.ts): the package's own directory. */
 export const projectDir = packageDir;
@@ -484,7 +484,7 @@ export async function upStack(stack: auto.Stack, options: UpOptions = {}): Promi
 interface UpOptions {
     onOutput?: (out: string) => void;
     message?: string;
-    /** Pods to hold for this `up` only, by model (stacks/replica-holds.ts); never written to the config. */
+    /** Pods to hold for this `up` only, by model (stacks/config/replica-holds.ts); never written to the config. */
     holds?: Record<string, ReplicaHolds>;
     model?: string;
     beforeWhole?: (reason: string) => void;

@@ -6,7 +6,7 @@
 // model's outputs, and its part of the applied config, from the outputs before the update.
 // Pure: the file that carries the scope to the program is in scope-file.ts.
 import * as crypto from "crypto";
-import type { AppliedConfig, AppliedSecret } from "./applied";
+import type { AppliedConfig, AppliedSecret } from "../config/applied";
 
 /** The environment variable that names the scope file (see scope-file.ts). */
 export const scopeEnvVar = "MODEL_CANARY_SCOPE";

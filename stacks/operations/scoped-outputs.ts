@@ -3,7 +3,7 @@
 // outputs and applied config from the outputs before the update, since the engine replaces the
 // stack's outputs with whatever the program returns.
 import * as pulumi from "@pulumi/pulumi";
-import type { AppliedSecret } from "./applied";
+import type { AppliedSecret } from "../config/applied";
 import { mergeAppliedConfig, mergeModelOutputs, previousApplied, sharedConfigDigest, UpdateScope } from "./scope";
 
 /** The outputs a whole update of the program would return. */

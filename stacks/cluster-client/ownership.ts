@@ -5,8 +5,8 @@
 // another tool. Without this, a second stack with the same names would server-side apply over the
 // first one's objects (the VirtualService even forces its fields) and both states would claim them.
 // Pure: the reads are in ownership-check.ts.
-import { ResolvedModelCanaryArgs } from "../components/validation";
-import { deploymentName } from "../components/routing";
+import { ResolvedModelCanaryArgs } from "../../components/validation";
+import { deploymentName } from "../../components/routing";
 
 /** The annotation naming the owner: `<project>/<stack>`, the stack that holds the config. */
 export const ownerAnnotation = "model-canary/owner";

@@ -1,8 +1,8 @@
 // The live VirtualService in the cluster next to what the stack config says it should be: the
 // drift `status` reports (a hand edit during an incident, another tool writing routes).
-import { deploymentName, virtualServiceSpec, VirtualServiceSpec } from "../components";
+import { deploymentName, virtualServiceSpec, VirtualServiceSpec } from "../../components";
 import { connect, getObject } from "./cluster-api";
-import { ModelConfig, StackConfig } from "./config";
+import { ModelConfig, StackConfig } from "../config/config";
 
 export interface LiveRouting {
     /** The live default route's weights by subset; undefined when the VirtualService is missing. */

@@ -1,6 +1,6 @@
 // Reads the objects an operation would create from the cluster and refuses the operation when
 // another owner holds any of them (the rules are in ownership.ts).
-import { ResolvedModelCanaryArgs } from "../components/validation";
+import { ResolvedModelCanaryArgs } from "../../components/validation";
 import { ClusterApiError, ClusterTarget, connect, getObject } from "./cluster-api";
 import { ForeignOwner, foreignObjectsMessage, foreignOwner, objectsOfModel, OwnedObject, ownerAnnotation } from "./ownership";
 

@@ -8,13 +8,13 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { AppliedConfig, AppliedSecret, LeafPath } from "./applied";
+import { AppliedConfig, AppliedSecret, LeafPath } from "../config/applied";
 import { checkConfig, readOutputs, StackOperationError, upStack } from "./automation";
-import { configNamespace } from "./config";
+import { configNamespace } from "../config/config";
 import { withApplyLock } from "./lock";
-import { modelOutputsOf, shorthandModel } from "./models";
-import { stackSettingsPath } from "./settings";
-import { quoteNumberLikeStrings } from "./settings-written";
+import { modelOutputsOf, shorthandModel } from "../config/models";
+import { stackSettingsPath } from "../config/settings";
+import { quoteNumberLikeStrings } from "../config/settings-written";
 
 export interface RecoveryResult {
     /** Wall time of the rollback `up` in ms. */

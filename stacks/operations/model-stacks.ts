@@ -12,8 +12,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { configNamespace, stackSettingsPath } from "./config";
-import { parseSettingsText } from "./settings-yaml";
+import { configNamespace, stackSettingsPath } from "../config/config";
+import { parseSettingsText } from "../config/settings-yaml";
 
 /** The config key that turns the layout on. */
 export const stackPerModelKey = `${configNamespace}:stackPerModel`;

@@ -12,7 +12,7 @@
 //   another host is never guessed about;
 // - that pid runs nothing now, or runs a process that started after the lock was taken (the pid
 //   was reused: the CLI that took the lock held that pid from before the lock until it died). A
-//   zombie counts as ended. This is the test our own run lock applies (`stacks/lock.ts`), from
+//   zombie counts as ended. This is the test our own run lock applies (`stacks/operations/lock.ts`), from
 //   the lock's timestamp instead of a recorded start time, which Pulumi's lock does not hold;
 // - the file still names that process when it is removed (read again just before).
 // A live update's lock is never removed: its pid runs a process started before its lock. Pulumi's

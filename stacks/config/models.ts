@@ -1,8 +1,8 @@
 // Many models in one stack: the `models` map of the stack config, the one-model shorthand (the
 // top-level keys), which model a command acts on, and the names that must not collide across
 // models. Pure: no Pulumi, no I/O.
-import type { PredictionGate } from "../analysis/prediction-gate";
-import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem } from "../components";
+import type { PredictionGate } from "../../analysis/prediction-gate";
+import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem } from "../../components";
 
 /** The name of the model the top-level (shorthand) keys describe; also the component's resource name, so existing stacks keep their URNs. */
 export const shorthandModel = "model";
