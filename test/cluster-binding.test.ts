@@ -9,20 +9,8 @@ import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
 import { openStack, previewStack, readOutputs, StackOperationError, upStack } from "../stacks/operations/automation";
-import { ClusterReader, clusterReader } from "./support/cluster";
+import { changedSteps as changed, ClusterReader, clusterReader, clusterSeed as seed, clusterSeedObjects as objects, objectIdentities, objectUids } from "./support/cluster";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
-
-const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 2 };
-const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 2 };
-const seed = { serviceName: "model-service", virtualServiceName: "model-virtual-service", destinationRuleName: "model-destination", stable, canary, canaryWeight: 10 };
-
-/** The objects a model's stack holds in the cluster, as `kind name` for kubectl. */
-const objects = [
-    ["deployment", "model-v1"], ["deployment", "model-v2"], ["service", "model-service"],
-    ["destinationrules.networking.istio.io", "model-destination"], ["virtualservices.networking.istio.io", "model-virtual-service"],
-] as const;
-
-const changed = (steps: { op: string; name: string }[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`);
 
 describe("a stack's objects stay in their one cluster (real engine, local control plane)", function () {
     this.timeout(300_000);
@@ -44,13 +32,8 @@ describe("a stack's objects stay in their one cluster (real engine, local contro
         fs.writeFileSync(file, fs.readFileSync(cp.kubeconfig, "utf8").replace(cp.server, server));
         return file;
     };
-    /** Each object's UID and resourceVersion, read live. */
-    const identities = (reader = live) => Object.fromEntries(objects.map(([kind, name]) => {
-        const o = reader.get(kind, name);
-        return [`${kind}/${name}`, o ? `${o.metadata.uid}@${o.metadata.resourceVersion}` : "missing"];
-    }));
-    /** Each object's UID, read live. */
-    const uids = () => Object.fromEntries(objects.map(([kind, name]) => [`${kind}/${name}`, live.get(kind, name)?.metadata.uid ?? "missing"]));
+    const identities = (reader = live) => objectIdentities(reader);
+    const uids = () => objectUids(live);
     /** `model-canary up` as a user runs it. */
     const cli = (p: TestProject, args: string[]) => {
         const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", p.ref.stack, "--cwd", p.dir, "--backend", p.ref.backendUrl!], {

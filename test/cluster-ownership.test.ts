@@ -9,19 +9,8 @@ import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
 import { openStack, previewStack, StackOperationError, upStack } from "../stacks/operations/automation";
-import { ClusterReader, clusterReader } from "./support/cluster";
+import { changedSteps as changed, ClusterReader, clusterReader, clusterSeed as seed, clusterSeedObjects as objects, objectIdentities, objectUids } from "./support/cluster";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
-
-const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 2 };
-const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 2 };
-const seed = { serviceName: "model-service", virtualServiceName: "model-virtual-service", destinationRuleName: "model-destination", stable, canary, canaryWeight: 10 };
-
-const objects = [
-    ["deployment", "model-v1"], ["deployment", "model-v2"], ["service", "model-service"],
-    ["destinationrules.networking.istio.io", "model-destination"], ["virtualservices.networking.istio.io", "model-virtual-service"],
-] as const;
-
-const changed = (steps: { op: string; name: string }[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`);
 
 describe("objects have one owner (real engine, local control plane)", function () {
     this.timeout(300_000);
@@ -32,11 +21,8 @@ describe("objects have one owner (real engine, local control plane)", function (
     const configure = (p: TestProject, extra: Record<string, unknown> = {}) => {
         fs.writeFileSync(path.join(p.dir, `Pulumi.${p.ref.stack}.yaml`), YAML.stringify({ config: Object.fromEntries(Object.entries({ ...seed, ...extra, kubeconfig: cp.kubeconfig }).map(([k, v]) => [`model-canary:${k}`, v])) }));
     };
-    const identities = () => Object.fromEntries(objects.map(([kind, name]) => {
-        const o = live.get(kind, name);
-        return [`${kind}/${name}`, o ? `${o.metadata.uid}@${o.metadata.resourceVersion}` : "missing"];
-    }));
-    const uids = () => Object.fromEntries(objects.map(([kind, name]) => [`${kind}/${name}`, live.get(kind, name)?.metadata.uid ?? "missing"]));
+    const identities = () => objectIdentities(live);
+    const uids = () => objectUids(live);
     const owners = () => objects.map(([kind, name]) => live.get(kind, name).metadata.annotations?.["model-canary/owner"]);
     const cli = (p: TestProject, args: string[]) => {
         const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", p.ref.stack, "--cwd", p.dir, "--backend", p.ref.backendUrl!], {

@@ -35,3 +35,30 @@ export function clusterReader(cp: ControlPlane): ClusterReader {
         },
     };
 }
+
+const seedStable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 2 };
+const seedCanary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 2 };
+/** One model at 10% with the seed's names and two replicas a version: the stack the cluster tests bind and own. */
+export const clusterSeed = { serviceName: "model-service", virtualServiceName: "model-virtual-service", destinationRuleName: "model-destination", stable: seedStable, canary: seedCanary, canaryWeight: 10 };
+
+/** The objects `clusterSeed`'s stack holds in the cluster, as [kind, name] for kubectl. */
+export const clusterSeedObjects = [
+    ["deployment", "model-v1"], ["deployment", "model-v2"], ["service", "model-service"],
+    ["destinationrules.networking.istio.io", "model-destination"], ["virtualservices.networking.istio.io", "model-virtual-service"],
+] as const;
+
+/** Each of `clusterSeedObjects` as `uid@resourceVersion` (or `missing`), read live: what an update that changed nothing leaves as it was. */
+export function objectIdentities(reader: ClusterReader): Record<string, string> {
+    return Object.fromEntries(clusterSeedObjects.map(([kind, name]) => {
+        const o = reader.get(kind, name);
+        return [`${kind}/${name}`, o ? `${o.metadata.uid}@${o.metadata.resourceVersion}` : "missing"];
+    }));
+}
+
+/** Each of `clusterSeedObjects`' UID (or `missing`), read live: what a replacement or a deletion changes. */
+export function objectUids(reader: ClusterReader): Record<string, string> {
+    return Object.fromEntries(clusterSeedObjects.map(([kind, name]) => [`${kind}/${name}`, reader.get(kind, name)?.metadata.uid ?? "missing"]));
+}
+
+/** The steps of an update or preview that changed something, as `op name`. */
+export const changedSteps = (steps: { op: string; name: string }[]): string[] => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`);
