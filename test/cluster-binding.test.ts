@@ -102,6 +102,21 @@ describe("a stack's objects stay in their one cluster (real engine, local contro
         assert.strictEqual(state.deployment.resources.filter((r: { type: string }) => r.type.startsWith("kubernetes:")).length, 5);
     });
 
+    it("a closed port under a plain `pulumi up`: refused before anything is registered, and pointing back keeps every object (same UIDs)", async () => {
+        const before = identities();
+        const resources = () => JSON.stringify(JSON.parse(spawnPulumi(project, ["stack", "export"]).output).deployment.resources);
+        const stateBefore = resources();
+        configure(project, kubeconfigWith("closed-plain.kubeconfig", "https://127.0.0.1:1"));
+        const failed = spawnPulumi(project, ["up", "--yes", "--skip-preview"]);
+        assert.notStrictEqual(failed.status, 0, failed.output);
+        assert.match(failed.output, /the cluster the stack's kubeconfig names cannot be reached, so nothing was applied: cannot reach the API server https:\/\/127\.0\.0\.1:1/);
+        assert.strictEqual(resources(), stateBefore);
+        configure(project, cp.kubeconfig);
+        const back = spawnPulumi(project, ["up", "--yes", "--skip-preview"]);
+        assert.strictEqual(back.status, 0, back.output);
+        assert.deepStrictEqual(uids(), Object.fromEntries(Object.entries(before).map(([k, v]) => [k, v.split("@")[0]])));
+    });
+
     describe("another cluster", () => {
         let other: cluster.ControlPlane;
         before(async function () {
