@@ -278,8 +278,15 @@ describe("secrets (real engine, real CLI)", function () {
             assert.strictEqual(preview.status, 0, preview.output);
             assert.match(preview.output, /\+ pulumi:providers:kubernetes: \(create\)/);
             assert.ok(!preview.output.includes(kubeconfigToken), preview.output);
-            // The cluster is unreachable, so `up` fails after registering the provider in the state.
-            const up = pulumi(cluster, ["up", "--yes", "--skip-preview"]);
+            // A plain `up` that cannot reach the cluster (its identity unread) is refused before anything is registered.
+            const refused = pulumi(cluster, ["up", "--yes", "--skip-preview"]);
+            assert.notStrictEqual(refused.status, 0);
+            assert.match(refused.output, /the cluster the stack's kubeconfig names cannot be reached, so nothing was applied: cannot reach the API server https:\/\/127\.0\.0\.1:1/);
+            assert.ok(!refused.output.includes(kubeconfigToken));
+            assert.doesNotMatch(pulumi(cluster, ["stack", "export"]).output, /pulumi:providers:kubernetes/);
+            // As a command runs it when it has no identity to hand on (none recorded, none readable), `up`
+            // registers the provider in the state, then fails on the unreachable cluster.
+            const up = pulumi(cluster, ["up", "--yes", "--skip-preview"], cluster.ref.stack, { env: { MODEL_CANARY_CLUSTER_ID: "" } });
             assert.notStrictEqual(up.status, 0);
             assert.match(up.output, /cluster is unreachable/);
             assert.ok(!up.output.includes(kubeconfigToken));
