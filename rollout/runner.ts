@@ -11,6 +11,7 @@ import { deploymentName, redact, scaleDownHolds, ValidationError } from "../comp
 import { checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/operations/automation";
 import { ModelConfig, selectModel } from "../stacks/config/config";
 import { checkLiveRollback, readDeploymentAvailability } from "../stacks/cluster-client/live";
+import { ClusterApiError } from "../stacks/cluster-client/cluster-api";
 import { acquireStackLock, withApplyLock } from "../stacks/operations/lock";
 import { modelOutputsOf } from "../stacks/config/models";
 import { rollbackFromLastApplied } from "../stacks/operations/recovery";
@@ -244,7 +245,14 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
         // everything: Available, at the count it is configured to run (what the state says it
         // runs does not count).
         const canaryName = deploymentName(resolved.app, resolved.canary.version);
-        const availability = await readDeploymentAvailability(config, target, canaryName);
+        let availability: Awaited<ReturnType<typeof readDeploymentAvailability>>;
+        try {
+            availability = await readDeploymentAvailability(config, target, canaryName);
+        } catch (e) {
+            // An API server that cannot be read is a refusal with its cause, not a crash: stable stays.
+            if (!(e instanceof ClusterApiError)) throw e;
+            throw new StackOperationError("refused", `${whose}: cannot read Deployment ${resolved.namespace}/${canaryName} to check it is Available before the stable one is deleted, so nothing was changed: ${e.message}`);
+        }
         const full = resolved.canary.replicas;
         if (availability && (!availability.available || availability.availableReplicas < full || availability.replicas < full)) {
             const live = availability.replicas !== full ? `; it asks for ${availability.replicas} replicas in the cluster, ${key("canary")} says ${full}` : "";

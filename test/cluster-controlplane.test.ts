@@ -136,7 +136,16 @@ describe("local control plane (npm run cluster:up / cluster:down)", function () 
         await killApiServer();
         const port = Number(new URL(before.server).port);
         const squatter = net.createServer();
-        await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
+        // The killed API server's socket may take a moment to be released: retry the listen until it is free.
+        for (let attempt = 0; ; attempt++) {
+            const error = await new Promise<Error | undefined>((resolve) => {
+                squatter.once("error", resolve);
+                squatter.listen(port, "127.0.0.1", () => { squatter.removeAllListeners("error"); resolve(undefined); });
+            });
+            if (!error) break;
+            if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 100) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         try {
             const r = up();
             assert.strictEqual(r.status, 1, r.stdout);

@@ -161,7 +161,9 @@ function kubernetesProvider(opts: pulumi.ComponentResourceOptions | undefined): 
  */
 function refuseIgnoredTarget(config: StackConfig, own: string[]): void {
     if (own.length === 0) return;
-    const keys = [...(config.kubeconfig !== undefined ? ["kubeconfig"] : []), ...(config.renderDir !== `rendered/${pulumi.getStack()}` ? ["renderDir"] : [])];
+    // A model's own stack renders where its config stack would by default (stacks/operations/model-stacks.ts).
+    const defaultDir = `rendered/${configStackOf(process.cwd(), pulumi.getStack())}`;
+    const keys = [...(config.kubeconfig !== undefined ? ["kubeconfig"] : []), ...(config.renderDir !== defaultDir ? ["renderDir"] : [])];
     if (keys.length === 0) return;
     const named = keys.map((k) => `\`${configNamespace}:${k}\``).join(" and ");
     throw programError(`${named} ${keys.length === 1 ? "is" : "are"} set in the stack config, but the components of ${own.map((n) => `\`${n}\``).join(", ")} do not use the provider that reads ${keys.length === 1 ? "it" : "them"}: `
