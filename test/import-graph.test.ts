@@ -26,10 +26,12 @@ export const layers: string[][] = [
     ["api", "preview", "cluster"],
     // The rollout loop, its record, `status` and the report.
     ["rollout"],
-    // Stacks, in four rooms: the program's side (the components built from the config),
+    // Stacks, in five rooms: the program's side (the components built from the config),
     ["stacks/program"],
     // the operations on stacks through the Pulumi engine,
     ["stacks/operations"],
+    // where runners sharing a stack meet (its leases and records: a cluster's Leases, the state backend),
+    ["stacks/coordination"],
     // the client of the cluster's API,
     ["stacks/cluster-client"],
     // and the stack's config contract: what Pulumi.<stack>.yaml asks for.
