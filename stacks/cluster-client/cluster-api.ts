@@ -1,7 +1,9 @@
-// A small read-only client of a cluster's API server, from a kubeconfig: enough for the checks
-// the stack makes before it applies anything (API discovery) and for `status` (reading the live
-// VirtualService). Supports what kubeconfigs commonly carry: CA data or file, client
-// certificates, bearer tokens (inline or file), and exec credential plugins.
+// A small client of a cluster's API server, from a kubeconfig: enough for the checks the stack
+// makes before it applies anything (API discovery), for `status` (reading the live
+// VirtualService), and for the few objects model-canary writes itself rather than through Pulumi
+// (a run's Lease and rollout record, Events): create, replace at a resourceVersion, delete, each
+// answering with the API server's clock. Supports what kubeconfigs commonly carry: CA data or
+// file, client certificates, bearer tokens (inline or file), and exec credential plugins.
 import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -20,19 +22,30 @@ export interface ClusterTarget {
     configKey?: string;
 }
 
+export interface ClusterResponse {
+    status: number;
+    body: string;
+    /** The answer's `Date` header: the API server's clock, to the second (undefined if it sent none). */
+    date?: string;
+}
+
 export interface ClusterConnection {
     server: string;
     context: string;
-    request(urlPath: string): Promise<{ status: number; body: string }>;
+    /** A GET by default; `body` is sent as JSON. */
+    request(urlPath: string, init?: { method?: "GET" | "POST" | "PUT" | "DELETE"; body?: unknown }): Promise<ClusterResponse>;
 }
 
 export class ClusterApiError extends Error {
     /** True when the API server could not be reached at all (as opposed to answering no). */
     public readonly unreachable: boolean;
-    constructor(message: string, unreachable = false) {
+    /** The HTTP status the API server answered with (409 a conflict, 403 forbidden), when it answered. */
+    public readonly status?: number;
+    constructor(message: string, unreachable = false, status?: number) {
         super(message);
         this.name = "ClusterApiError";
         this.unreachable = unreachable;
+        this.status = status;
     }
 }
 
@@ -147,19 +160,26 @@ export function connect(target: ClusterTarget): ClusterConnection {
     return {
         server,
         context: contextName,
-        request(urlPath) {
+        request(urlPath, init = {}) {
+            const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
             return new Promise((resolve, reject) => {
-                const req = https.get(`${server}${urlPath}`, {
+                const req = https.request(`${server}${urlPath}`, {
                     ...options,
-                    headers: { Accept: "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+                    method: init.method ?? "GET",
+                    headers: {
+                        Accept: "application/json",
+                        ...(payload !== undefined ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {}),
+                        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+                    },
                 }, (res) => {
                     let body = "";
                     res.setEncoding("utf8");
                     res.on("data", (c) => (body += c));
-                    res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+                    res.on("end", () => resolve({ status: res.statusCode ?? 0, body, date: res.headers.date }));
                 });
                 req.on("timeout", () => req.destroy(new Error("no answer within 10 s")));
                 req.on("error", (e) => reject(new ClusterApiError(`cannot reach the API server ${server} (context ${contextName}): ${quotedText(e.message, 300)}`, true)));
+                req.end(payload);
             });
         },
     };
@@ -180,6 +200,126 @@ export async function getObject(connection: ClusterConnection, apiVersion: strin
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new ClusterApiError(`GET ${plural} ${namespace}/${name} answered ${res.status}: ${quotedText(res.body, 300)}`);
     return JSON.parse(res.body);
+}
+
+/** Where a namespaced object (or, without `name`, its collection) lives on the API server. */
+function objectPath(apiVersion: string, plural: string, namespace: string, name?: string): string {
+    const group = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    return `${group}/namespaces/${encodeURIComponent(namespace)}/${plural}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
+}
+
+/** The API server's clock at an answer, in ms since the epoch (its `Date` header). */
+function serverTime(res: ClusterResponse, what: string): number {
+    const t = res.date === undefined ? NaN : Date.parse(res.date);
+    if (Number.isNaN(t)) throw new ClusterApiError(`${what} answered without a usable Date header (${JSON.stringify(res.date ?? null)}), so the API server's clock is unknown`);
+    return t;
+}
+
+/** The API server's reason for a refusal: its Status `message`, else the body as text. */
+function statusMessage(body: string): string {
+    try {
+        const message = JSON.parse(body)?.message;
+        if (typeof message === "string" && message !== "") return quotedText(message, 300);
+    } catch {
+        // not a Status: the body itself
+    }
+    return quotedText(body, 300);
+}
+
+/** An object as written or read, and the API server's clock when it answered (ms since the epoch). */
+export interface ObjectAt {
+    object: any;
+    serverTime: number;
+}
+
+async function call(connection: ClusterConnection, method: "GET" | "POST" | "PUT" | "DELETE", apiVersion: string, plural: string, namespace: string, name: string | undefined, body?: unknown): Promise<{ res: ClusterResponse; what: string }> {
+    const meta = (body as { metadata?: { name?: string; generateName?: string } } | undefined)?.metadata;
+    const what = `${method} ${plural} ${namespace}/${name ?? meta?.name ?? meta?.generateName ?? ""}`;
+    const res = await connection.request(objectPath(apiVersion, plural, namespace, method === "POST" ? undefined : name), { method, body });
+    return { res, what };
+}
+
+function refused(res: ClusterResponse, what: string): ClusterApiError {
+    return new ClusterApiError(`${what} answered ${res.status}: ${statusMessage(res.body)}`, false, res.status);
+}
+
+/** One namespaced object and the API server's clock; `object` is undefined when it does not exist. */
+export async function readObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, name: string): Promise<{ object: any | undefined; serverTime: number }> {
+    const { res, what } = await call(connection, "GET", apiVersion, plural, namespace, name);
+    if (res.status === 404) return { object: undefined, serverTime: serverTime(res, what) };
+    if (res.status !== 200) throw refused(res, what);
+    return { object: JSON.parse(res.body), serverTime: serverTime(res, what) };
+}
+
+/** Creates a namespaced object; a ClusterApiError with status 409 when one of that name exists. */
+export async function createObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, object: Record<string, unknown>): Promise<ObjectAt> {
+    const { res, what } = await call(connection, "POST", apiVersion, plural, namespace, undefined, object);
+    if (res.status !== 201 && res.status !== 200) throw refused(res, what);
+    return { object: JSON.parse(res.body), serverTime: serverTime(res, what) };
+}
+
+/**
+ * Replaces a namespaced object. With `metadata.resourceVersion` set, the API server writes it only
+ * if the object is still at that version, else answers 409 (a ClusterApiError with status 409):
+ * whoever read it must read it again and judge anew.
+ */
+export async function replaceObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, object: { metadata: { name: string } } & Record<string, unknown>): Promise<ObjectAt> {
+    const { res, what } = await call(connection, "PUT", apiVersion, plural, namespace, object.metadata.name, object);
+    if (res.status !== 200 && res.status !== 201) throw refused(res, what);
+    return { object: JSON.parse(res.body), serverTime: serverTime(res, what) };
+}
+
+/** Deletes a namespaced object (only at `resourceVersion` when given); false when it did not exist. */
+export async function deleteObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, name: string, resourceVersion?: string): Promise<boolean> {
+    const body = resourceVersion === undefined ? undefined : { kind: "DeleteOptions", apiVersion: "v1", preconditions: { resourceVersion } };
+    const { res, what } = await call(connection, "DELETE", apiVersion, plural, namespace, name, body);
+    if (res.status === 404) return false;
+    if (res.status !== 200 && res.status !== 202) throw refused(res, what);
+    return true;
+}
+
+/** What an Event says about one object (what `kubectl describe` lists under Events). */
+export interface EventSpec {
+    /** The object it is about; the Event is created in its namespace. */
+    involvedObject: { apiVersion: string; kind: string; name: string; namespace: string; uid?: string };
+    /** A short CamelCase reason, e.g. `StepApplied`. */
+    reason: string;
+    message: string;
+    type: "Normal" | "Warning";
+    /** Who reports it; default `model-canary`. */
+    component?: string;
+}
+
+/** The API server's clock now (ms since the epoch): the `Date` of its answer to `GET /version`, which every user may read. */
+export async function serverClock(connection: ClusterConnection): Promise<number> {
+    const res = await connection.request("/version");
+    if (res.status !== 200) throw refused(res, "GET /version");
+    return serverTime(res, "GET /version");
+}
+
+/**
+ * Creates a core/v1 Event about an object, stamped with the API server's clock (`serverClock`),
+ * not this runner's.
+ */
+export async function createEvent(connection: ClusterConnection, event: EventSpec): Promise<ObjectAt> {
+    const ns = event.involvedObject.namespace;
+    const now = new Date(await serverClock(connection)).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const component = event.component ?? "model-canary";
+    return createObject(connection, "v1", "events", ns, {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { generateName: `${event.involvedObject.name}.`.slice(0, 200), namespace: ns },
+        involvedObject: event.involvedObject,
+        reason: event.reason,
+        message: event.message,
+        type: event.type,
+        source: { component },
+        reportingComponent: component,
+        reportingInstance: os.hostname().slice(0, 128),
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+    });
 }
 
 /**
