@@ -6,3 +6,5 @@ export * from "./types";
 export * from "./validation";
 export * from "./secrets";
 export * from "./syntax";
+export * from "./routers";
+export * from "./routers/gateway-api-route";

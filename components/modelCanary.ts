@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultRouteMirror, deploymentName, destinationRuleSpec, Mirror, TrafficSplit, trafficSplit, versionLabels, virtualServiceSpec } from "./routing";
+import { defaultRouteMirror, deploymentName, Mirror, TrafficSplit, trafficSplit, versionLabels } from "./routing";
+import { RouterKind, routers, RoutingObjectName } from "./routers";
 import { secretMark } from "./secrets";
 import { HeaderRoute, ModelCanaryArgs } from "./types";
 import { checkKnownInput, DeferrableField, ResolvedModelCanaryArgs, ResolvedModelVersion, validateModelCanaryArgs, ValidationError } from "./validation";
@@ -18,18 +19,25 @@ const containerSecurityDefaults: k8s.types.input.core.v1.SecurityContext = {
 
 /**
  * A model service rolled out gradually with Istio: one Deployment per model version, a Service
- * in front of them, a DestinationRule with one subset per version and a VirtualService whose
- * header routes and weighted split come from the arguments.
+ * in front of them, and the router's objects whose header routes and weighted split come from
+ * the arguments: a DestinationRule with one subset per version and a VirtualService (`router:
+ * istio`, the default), or one Service per version and an HTTPRoute (`router: gateway-api`).
  *
  * Child names depend only on the component name and the model version, so changing
- * `canaryWeight` or `headerRoutes` updates the VirtualService in place and nothing else, and
+ * `canaryWeight` or `headerRoutes` updates the route in place and nothing else, and
  * promoting the canary keeps its Deployment.
  */
 export class ModelCanary extends pulumi.ComponentResource {
     /** Name of the Kubernetes Service (the Istio host). */
     public readonly serviceName: pulumi.Output<string>;
-    public readonly virtualServiceName: pulumi.Output<string>;
-    public readonly destinationRuleName: pulumi.Output<string>;
+    /** Name of the VirtualService; with `router: gateway-api`, undefined. */
+    public readonly virtualServiceName: pulumi.Output<string> | undefined;
+    /** Name of the DestinationRule; with `router: gateway-api`, undefined. */
+    public readonly destinationRuleName: pulumi.Output<string> | undefined;
+    /** What splits the traffic: `istio` or `gateway-api`. */
+    public readonly router: RouterKind;
+    /** The objects the router created, as the API server names them, the route last. */
+    public readonly routingObjectNames: RoutingObjectName[];
     /** Kubernetes Deployment name per model version, e.g. `{ v1: "model-v1", v2: "model-v2" }`. */
     public readonly deploymentNames: pulumi.Output<Record<string, string>>;
     /** Default-route share per version, e.g. `{ v1: 90, v2: 10 }`. */
@@ -46,8 +54,14 @@ export class ModelCanary extends pulumi.ComponentResource {
 
     public readonly deployments: Record<string, k8s.apps.v1.Deployment>;
     public readonly service: k8s.core.v1.Service;
-    public readonly destinationRule: k8s.apiextensions.CustomResource;
-    public readonly virtualService: k8s.apiextensions.CustomResource;
+    /** With `router: istio` (the default); undefined with `gateway-api`. */
+    public readonly destinationRule: k8s.apiextensions.CustomResource | undefined;
+    /** With `router: istio` (the default); undefined with `gateway-api`. */
+    public readonly virtualService: k8s.apiextensions.CustomResource | undefined;
+    /** The object holding the weights and header routes: the VirtualService or the HTTPRoute. */
+    public readonly route: k8s.apiextensions.CustomResource;
+    /** Every object the router created, by resource name (with `gateway-api`, the version Services and the HTTPRoute). */
+    public readonly routingObjects: Record<string, pulumi.CustomResource>;
 
     /** The Secret holding each version's secret environment values, for versions that have any. */
     public readonly envSecrets: Record<string, k8s.core.v1.Secret>;
@@ -106,8 +120,8 @@ export class ModelCanary extends pulumi.ComponentResource {
                 namespace: resolved.namespace,
                 labels: { app: resolved.app },
                 // The provider would wait for the Service's endpoints (about 10 s on a first `up`);
-                // the Deployments' own await already covers ready pods, and the VirtualService
-                // waits for them.
+                // the Deployments' own await already covers ready pods, and the route (the
+                // VirtualService or the HTTPRoute) waits for them.
                 annotations: { "pulumi.com/skipAwait": "true" },
             },
             spec: {
@@ -117,41 +131,29 @@ export class ModelCanary extends pulumi.ComponentResource {
             },
         }, self);
 
-        this.destinationRule = new k8s.apiextensions.CustomResource(`${name}-dr`, {
-            apiVersion: resolved.istioApiVersion,
-            kind: "DestinationRule",
-            metadata: { name: resolved.destinationRuleName, namespace: resolved.namespace, labels: { app: resolved.app } },
-            spec: destinationRuleSpec(resolved),
-        }, self);
-
-        // Routing waits for the subsets and the pods it sends traffic to; when only the weight
-        // changes, nothing else is touched, so there is nothing to wait for.
-        this.virtualService = new k8s.apiextensions.CustomResource(`${name}-vs`, {
-            apiVersion: resolved.istioApiVersion,
-            kind: "VirtualService",
-            metadata: {
-                name: resolved.virtualServiceName,
-                namespace: resolved.namespace,
-                labels: { app: resolved.app },
-                // Routing is this tool's to decide: a weight step or a rollback takes the fields
-                // back from whoever edited the VirtualService by hand, instead of failing on a
-                // server-side apply conflict. Only here: other objects' conflicts are reported.
-                annotations: { "pulumi.com/patchForce": "true" },
-            },
-            spec: virtualServiceSpec(resolved),
-        }, after(this.destinationRule, this.service, ...Object.values(this.deployments)));
+        // The objects that split the traffic: the router's to build, from the same model and targets.
+        this.router = resolved.router;
+        const routing = routers[resolved.router].create({ name, args: resolved, service: this.service, deployments: this.deployments, self, after });
+        this.route = routing.route;
+        this.routingObjects = routing.resources;
+        this.routingObjectNames = routers[resolved.router].objectNames(resolved);
+        if (resolved.router === "istio") {
+            this.destinationRule = routing.resources[`${name}-dr`] as k8s.apiextensions.CustomResource;
+            this.virtualService = routing.route;
+        }
 
         this.serviceName = this.service.metadata.name;
-        this.virtualServiceName = this.virtualService.metadata.name;
-        this.destinationRuleName = this.destinationRule.metadata.name;
+        this.virtualServiceName = this.virtualService?.metadata.name;
+        this.destinationRuleName = this.destinationRule?.metadata.name;
         this.deploymentNames = pulumi.all(
             Object.entries(this.deployments).map(([version, d]) => d.metadata.name.apply((n) => [version, n] as const)),
         ).apply((pairs) => Object.fromEntries(pairs));
 
         this.registerOutputs({
             serviceName: this.serviceName,
-            virtualServiceName: this.virtualServiceName,
-            destinationRuleName: this.destinationRuleName,
+            // The Istio router's outputs as they always were; another router adds its own keys.
+            ...(this.virtualService ? { virtualServiceName: this.virtualServiceName, destinationRuleName: this.destinationRuleName } : {}),
+            ...(resolved.router !== "istio" ? { router: resolved.router, routingObjects: this.routingObjectNames } : {}),
             deploymentNames: this.deploymentNames,
             split: this.split,
             mirror: this.mirror ?? null,

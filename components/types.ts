@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { IstioApiVersion } from "./istio";
 import type { AutoReplicas } from "./replicas";
+import type { RouterKind } from "./routers/kinds";
 
 type Probe = k8s.types.input.core.v1.Probe;
 type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
@@ -115,6 +116,14 @@ export interface ModelCanaryArgs {
     destinationRuleName?: string;
     /** networking.istio.io API version. Default `networking.istio.io/v1` (Istio 1.22+). */
     istioApiVersion?: IstioApiVersion;
+    /**
+     * What splits the traffic. `istio` (default): a VirtualService and a DestinationRule with one
+     * subset per version. `gateway-api`: one Service per version (`<serviceName>-<version>`) and an
+     * HTTPRoute (`gateway.networking.k8s.io/v1`, named `<serviceName>`) attached to the model's
+     * Service; `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName` and
+     * `istioApiVersion` are for `istio` only and refused with it.
+     */
+    router?: RouterKind;
     /**
      * Merged over the secure pod defaults (`runAsNonRoot: true`, `seccompProfile: RuntimeDefault`).
      */

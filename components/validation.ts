@@ -14,6 +14,8 @@ import {
     isImageReference, isLabelValue, isQualifiedName, percentValue,
 } from "./syntax";
 import { AutoReplicas, autoReplicaCounts } from "./replicas";
+import { maxGatewayApiHeaderRoutes, versionServiceName } from "./routers/gateway-api-names";
+import { RouterKind, routerKinds } from "./routers/kinds";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 
 // Callers that build messages the same way import it from here.
@@ -50,6 +52,7 @@ export interface ResolvedModelCanaryArgs {
     virtualServiceName: string;
     destinationRuleName: string;
     istioApiVersion: IstioApiVersion;
+    router: RouterKind;
     podSecurityContext?: k8s.types.input.core.v1.PodSecurityContext;
     containerSecurityContext?: k8s.types.input.core.v1.SecurityContext;
 }
@@ -65,7 +68,7 @@ export class ValidationError extends Error {
 export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "app", "namespace", "serviceName", "servicePort", "containerPort", "containerName", "stable", "canary",
     "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "virtualServiceName", "destinationRuleName",
-    "istioApiVersion", "podSecurityContext", "containerSecurityContext",
+    "istioApiVersion", "router", "podSecurityContext", "containerSecurityContext",
 ];
 export const versionKeys: readonly (keyof ModelVersionArgs)[] = [
     "version", "image", "replicas", "autoReplicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
@@ -451,13 +454,46 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
 
     const hosts = r.stringList("hosts", input.hosts, limits.hosts, isHost, hostWhat) ?? [serviceName];
     const gateways = r.stringList("gateways", input.gateways, limits.gateways, isGatewayRef, gatewayWhat);
+    const router = readRouter(r, input, serviceName, versions, headerRoutes);
     const podSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["podSecurityContext"]>("podSecurityContext", input.podSecurityContext, podSecurityContextSchema);
     const containerSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["containerSecurityContext"]>("containerSecurityContext", input.containerSecurityContext, securityContextSchema);
 
     if (r.problems.length > 0 || !stable) throw new ValidationError(r.problems);
     return {
         app, namespace, serviceName, servicePort, containerPort, containerName, stable, canary, canaryWeight, mirrorPercent,
-        headerRoutes, hosts, gateways, virtualServiceName, destinationRuleName, istioApiVersion,
+        headerRoutes, hosts, gateways, virtualServiceName, destinationRuleName, istioApiVersion, router,
         podSecurityContext, containerSecurityContext,
     };
+}
+
+/** The keys that configure only the Istio router's objects (its VirtualService and DestinationRule). */
+const istioRouterKeys = ["hosts", "gateways", "virtualServiceName", "destinationRuleName", "istioApiVersion"] as const;
+
+/**
+ * `router` and what the Gateway API router cannot do yet, each refused rather than ignored: the
+ * Istio router's keys, more header routes than an HTTPRoute holds rules for, and a version
+ * Service name (`<serviceName>-<version>`) that is not a DNS label.
+ */
+function readRouter(r: Reader, input: Record<string, unknown>, serviceName: string, versions: string[], headerRoutes: HeaderRoute[]): RouterKind {
+    if (input.router === undefined) return "istio";
+    if (!routerKinds.includes(input.router as RouterKind)) {
+        r.fail(`\`router\` must be one of ${routerKinds.map((k) => `\`${k}\``).join(", ")}, got ${show(input.router)}`);
+        return "istio";
+    }
+    const router = input.router as RouterKind;
+    if (router !== "gateway-api") return router;
+    for (const key of istioRouterKeys.filter((k) => input[k] !== undefined)) {
+        r.fail(`\`${key}\` is for \`router: istio\` (it configures the VirtualService and DestinationRule), got ${show(input[key])} with \`router: gateway-api\`, `
+            + "which routes mesh traffic with an HTTPRoute attached to the model's Service (Gateway parents and hostnames are not supported yet): remove it, or use `router: istio`");
+    }
+    if (headerRoutes.length > maxGatewayApiHeaderRoutes) {
+        r.fail(`\`headerRoutes\` must have at most ${maxGatewayApiHeaderRoutes} routes with \`router: gateway-api\` (an HTTPRoute holds at most 16 rules, one of them the default), got ${headerRoutes.length}`);
+    }
+    for (const version of versions) {
+        const name = versionServiceName(serviceName, version);
+        if (!isDns1035Label(name)) {
+            r.fail(`\`router: gateway-api\` names each version's Service \`<serviceName>-<version>\` = ${show(name)} (${name.length} characters), which is not ${dns1035What}; use a shorter \`serviceName\` or version`);
+        }
+    }
+    return router;
 }

@@ -13,7 +13,7 @@ let ModelCanaryClass: typeof ModelCanary;
 async function build(name: string, args: ModelCanaryArgs): Promise<{ model: ModelCanary; children: Map<string, Registered> }> {
     drain();
     const model = new ModelCanaryClass(name, args);
-    const urns: pulumi.Output<string>[] = [model.urn, model.virtualService.urn, model.destinationRule.urn, model.service.urn,
+    const urns: pulumi.Output<string>[] = [model.urn, model.route.urn, ...Object.values(model.routingObjects).map((r) => r.urn), model.service.urn,
         ...Object.values(model.deployments).map((d) => d.urn), ...Object.values(model.envSecrets ?? {}).map((s) => s.urn)];
     await settle(pulumi.all(urns));
     await settle(model.deploymentNames);

@@ -2,7 +2,7 @@
 // top-level keys), which model a command acts on, and the names that must not collide across
 // models. Pure: no Pulumi, no I/O.
 import type { PredictionGate } from "../../analysis/prediction-gate";
-import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem } from "../../components";
+import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem, versionServiceName } from "../../components";
 
 /** The name of the model the top-level (shorthand) keys describe; also the component's resource name, so existing stacks keep their URNs. */
 export const shorthandModel = "model";
@@ -17,7 +17,7 @@ export const modelKeys: readonly string[] = [...argKeys, "rollout"];
  * it) and the names of its objects (equal in two models, they would collide).
  */
 export const defaultKeys: readonly string[] = [
-    "namespace", "servicePort", "containerPort", "containerName", "gateways", "istioApiVersion", "podSecurityContext", "containerSecurityContext", "rollout",
+    "namespace", "servicePort", "containerPort", "containerName", "gateways", "istioApiVersion", "router", "podSecurityContext", "containerSecurityContext", "rollout",
 ];
 
 /** Why a model key cannot be in `defaults`. */
@@ -243,11 +243,16 @@ function claims(name: string, r: ResolvedModelCanaryArgs): Claim[] {
         // The component names its children `<model>-<version>`: two models could build the same resource name.
         ...versions.map(([role, v]) => ({ what: `the Pulumi resource name ${show(`${name}-${v}`)} (a Deployment)`, key: `${role}.version` })),
         { what: `the Service ${show(`${ns}/${r.serviceName}`)}`, key: "serviceName" },
-        { what: `the VirtualService ${show(`${ns}/${r.virtualServiceName}`)}`, key: "virtualServiceName" },
-        { what: `the DestinationRule ${show(`${ns}/${r.destinationRuleName}`)}`, key: "destinationRuleName" },
         // A Service selects its pods by `app` alone: a shared label makes one model's Service send requests to the other's pods.
         { what: `the \`app\` label ${show(r.app)} in namespace ${show(ns)} (each Service would select the other model's pods)`, key: "app" },
-        ...r.hosts.flatMap((h) => gateways.map((g) => ({ what: `the VirtualService host ${show(qualifiedHost(h, ns))}${gateways.length > 1 || g !== "mesh" ? ` on gateway ${show(g)}` : ""}`, key: "hosts" }))),
+        ...(r.router === "gateway-api"
+            // One Service per version, `<serviceName>-<version>`, beside the model's: it may meet another model's Service. The HTTPRoute is named like the model's Service.
+            ? versions.map(([role, v]) => ({ what: `the Service ${show(`${ns}/${versionServiceName(r.serviceName, v)}`)}`, key: `${role}.version` }))
+            : [
+                { what: `the VirtualService ${show(`${ns}/${r.virtualServiceName}`)}`, key: "virtualServiceName" },
+                { what: `the DestinationRule ${show(`${ns}/${r.destinationRuleName}`)}`, key: "destinationRuleName" },
+                ...r.hosts.flatMap((h) => gateways.map((g) => ({ what: `the VirtualService host ${show(qualifiedHost(h, ns))}${gateways.length > 1 || g !== "mesh" ? ` on gateway ${show(g)}` : ""}`, key: "hosts" }))),
+            ]),
     ];
 }
 

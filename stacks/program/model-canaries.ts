@@ -4,7 +4,7 @@
 // below exported, `model-canary rollout --stack prod --model fraud` drives a stack whose program
 // the user wrote.
 import * as pulumi from "@pulumi/pulumi";
-import { HeaderRoute, ModelCanary, TrafficSplit } from "../../components";
+import { HeaderRoute, ModelCanary, RouterKind, RoutingObjectName, TrafficSplit } from "../../components";
 import { appliedConfigOutputs, AppliedSecret } from "../config/applied";
 import { componentArgs, configNamespace, loadStackConfig, ModelConfig, programError, refuseStackPerModel, StackConfig } from "../config/config";
 import { configStackOf } from "../operations/model-stacks";
@@ -84,8 +84,14 @@ function ownerStamp(config: StackConfig): pulumi.ResourceTransformation | undefi
 export interface ModelOutputs {
     namespace: string;
     serviceName: pulumi.Output<string>;
-    virtualServiceName: pulumi.Output<string>;
-    destinationRuleName: pulumi.Output<string>;
+    /** With `router: istio` (the default) only. */
+    virtualServiceName?: pulumi.Output<string>;
+    /** With `router: istio` (the default) only. */
+    destinationRuleName?: pulumi.Output<string>;
+    /** Set for a router other than `istio` (which existing stacks' outputs do not name). */
+    router?: RouterKind;
+    /** With a router other than `istio`: the objects it created, the route last. */
+    routingObjects?: RoutingObjectName[];
     deploymentNames: pulumi.Output<Record<string, string>>;
     stableVersion: string;
     canaryVersion: string | null;
@@ -103,8 +109,10 @@ export function modelOutputs(canary: ModelCanary): ModelOutputs {
     return {
         namespace: canary.namespace,
         serviceName: canary.serviceName,
-        virtualServiceName: canary.virtualServiceName,
-        destinationRuleName: canary.destinationRuleName,
+        // Keyed as before for the Istio router, so existing stacks' outputs do not change.
+        ...(canary.virtualServiceName ? { virtualServiceName: canary.virtualServiceName } : {}),
+        ...(canary.destinationRuleName ? { destinationRuleName: canary.destinationRuleName } : {}),
+        ...(canary.router !== "istio" ? { router: canary.router, routingObjects: canary.routingObjectNames } : {}),
         deploymentNames: canary.deploymentNames,
         stableVersion: canary.stableVersion,
         canaryVersion: canary.canaryVersion ?? null,

@@ -50,6 +50,34 @@ export function istioValidator(): Validate {
     };
 }
 
+export const gatewayApiModule = "sigs.k8s.io/gateway-api@v1.6.3";
+
+/**
+ * Validates `spec` of Gateway API objects against the standard channel's CRD schemas, shipped in
+ * the sigs.k8s.io/gateway-api Go module (`config/crd/standard`). The CEL rules
+ * (x-kubernetes-validations) are not evaluated here: only an API server does that.
+ */
+export function gatewayApiValidator(): Validate {
+    const info = JSON.parse(execFileSync("go", ["mod", "download", "-json", gatewayApiModule], { encoding: "utf8", cwd: "/" }));
+    if (!info.Dir) throw new Error(`go mod download ${gatewayApiModule} gave no directory: ${info.Error ?? JSON.stringify(info)}`);
+    const dir = path.join(info.Dir, "config", "crd", "standard");
+    const crds = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8")).map((d) => d.toJS()))
+        .filter((d) => d && d.kind === "CustomResourceDefinition");
+    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+    const compiled = new Map<string, ValidateFunction>();
+    for (const crd of crds) {
+        for (const version of crd.spec.versions) {
+            const spec = version.schema?.openAPIV3Schema?.properties?.spec;
+            if (spec) compiled.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(closeObjects(spec)));
+        }
+    }
+    return (object) => {
+        const validate = compiled.get(`${object.apiVersion}/${object.kind}`);
+        if (!validate) return [`no Gateway API CRD schema for ${object.apiVersion} ${object.kind}`];
+        return validate(object.spec) ? [] : (validate.errors ?? []).map((e) => `spec${e.instancePath} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ""}`);
+    };
+}
+
 // kubernetes-models is an ES module; this keeps TypeScript from turning import() into require().
 const importModule = new Function("specifier", "return import(specifier)") as (specifier: string) => Promise<any>;
 

@@ -1,0 +1,15 @@
+// The Gateway API router's names and limits, which the argument checks need too: no imports,
+// so validation can read them without reaching the routing code (which reads validation's types).
+
+/** An HTTPRoute holds at most 16 rules (the CRD's `maxItems`): the header routes and the default rule. */
+export const maxGatewayApiHeaderRoutes = 15;
+
+/** The Service of one version: the model's Service name and the version, e.g. `model-service-v2`. */
+export function versionServiceName(serviceName: string, version: string): string {
+    return `${serviceName}-${version}`;
+}
+
+/** The HTTPRoute is named like the Service it routes, whose name is unique in the namespace already. */
+export function httpRouteName(serviceName: string): string {
+    return serviceName;
+}

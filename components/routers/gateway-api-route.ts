@@ -1,0 +1,122 @@
+// Pure routing for the Gateway API router: from validated arguments to the HTTPRoute spec and
+// the names of its objects. No Pulumi here, so every rule is tested directly. Field names follow
+// the Gateway API v1 standard channel (gateway.networking.k8s.io/v1 HTTPRoute).
+import { defaultRouteMirror, trafficSplit } from "../routing";
+import type { HeaderRoute } from "../types";
+import type { ResolvedModelCanaryArgs } from "../validation";
+import { versionServiceName } from "./gateway-api-names";
+
+export { httpRouteName, maxGatewayApiHeaderRoutes, versionServiceName } from "./gateway-api-names";
+
+export const gatewayApiVersion = "gateway.networking.k8s.io/v1";
+
+/** The mesh (GAMMA) parent: the model's Service, at its port. */
+export interface ParentReference {
+    group: "";
+    kind: "Service";
+    name: string;
+    port: number;
+}
+
+/** A Service in the route's namespace; `weight` is relative (absent means 1). */
+export interface BackendRef {
+    name: string;
+    port: number;
+    weight?: number;
+}
+
+/** Header names match case-insensitively; values case-sensitively. */
+export interface HTTPHeaderMatch {
+    type: "Exact" | "RegularExpression";
+    name: string;
+    value: string;
+}
+
+/** Conditions inside one match are ANDed; a rule's matches are ORed. */
+export interface HTTPRouteMatch {
+    headers: HTTPHeaderMatch[];
+}
+
+/** A copy of the rule's requests, its answers discarded: `percent` or `fraction`, never both. */
+export interface HTTPRequestMirrorFilter {
+    backendRef: { name: string; port: number };
+    percent?: number;
+    fraction?: { numerator: number; denominator: number };
+}
+
+export interface HTTPRouteFilter {
+    type: "RequestMirror";
+    requestMirror: HTTPRequestMirrorFilter;
+}
+
+export interface HTTPRouteRule {
+    name: string;
+    /** Absent: every request (the API server fills in a `/` path prefix). */
+    matches?: HTTPRouteMatch[];
+    filters?: HTTPRouteFilter[];
+    backendRefs: BackendRef[];
+}
+
+export interface HTTPRouteSpec {
+    parentRefs: ParentReference[];
+    /**
+     * Gateway API picks the rule with more header matches first and, among equals, the first in
+     * list order: the header routes (one header each) come first, in the order given, then the
+     * default rule, which has none.
+     */
+    rules: HTTPRouteRule[];
+}
+
+/** The running versions: stable, then the canary if any. */
+export function runningVersions(args: Pick<ResolvedModelCanaryArgs, "stable" | "canary">): string[] {
+    return [args.stable.version, ...(args.canary ? [args.canary.version] : [])];
+}
+
+/** RE2 text that matches `text` literally. */
+function re2Literal(text: string): string {
+    return text.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
+}
+
+/**
+ * A header route as a Gateway API header match: the API has Exact and RegularExpression only,
+ * so a prefix becomes an anchored RE2 expression (`^` the escaped prefix `.*`).
+ */
+export function headerMatch(route: HeaderRoute): HTTPHeaderMatch {
+    if (route.exact !== undefined) return { type: "Exact", name: route.header, value: route.exact };
+    if (route.prefix !== undefined) return { type: "RegularExpression", name: route.header, value: `^${re2Literal(route.prefix)}.*` };
+    return { type: "RegularExpression", name: route.header, value: route.regex! };
+}
+
+/**
+ * The mirror's share as the filter takes it: a whole percent as `percent`, a fractional one
+ * (up to 4 decimal places) as a `fraction` of a million.
+ */
+export function mirrorShare(percent: number): Pick<HTTPRequestMirrorFilter, "percent" | "fraction"> {
+    if (Number.isInteger(percent)) return { percent };
+    return { fraction: { numerator: Math.round(percent * 10_000), denominator: 1_000_000 } };
+}
+
+/**
+ * Header routes in the order given, then the default rule with the weighted split. A version at
+ * weight 0 is left out of the split (trafficSplit), so no rule ever has only zero weights, which
+ * Istio answers with a 500. The shadow stage mirrors the default rule to the canary's Service.
+ */
+export function httpRouteSpec(args: ResolvedModelCanaryArgs): HTTPRouteSpec {
+    const port = args.servicePort;
+    const backend = (version: string): { name: string; port: number } => ({ name: versionServiceName(args.serviceName, version), port });
+    const headerRules: HTTPRouteRule[] = args.headerRoutes.map((route, i) => ({
+        name: `header-${i}-${route.version}`,
+        matches: [{ headers: [headerMatch(route)] }],
+        backendRefs: [backend(route.version)],
+    }));
+    const defaultRule: HTTPRouteRule = {
+        name: "default",
+        backendRefs: Object.entries(trafficSplit(args)).map(([version, weight]) => ({ ...backend(version), weight })),
+    };
+    const mirror = defaultRouteMirror(args);
+    if (mirror) defaultRule.filters = [{ type: "RequestMirror", requestMirror: { backendRef: backend(mirror.version), ...mirrorShare(mirror.percent) } }];
+    return {
+        parentRefs: [{ group: "", kind: "Service", name: args.serviceName, port }],
+        rules: [...headerRules, defaultRule],
+    };
+}

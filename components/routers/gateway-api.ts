@@ -1,0 +1,59 @@
+// The Gateway API router (mesh routing, GAMMA): one Service per version, selecting its pods by
+// `app` and `version`, and an HTTPRoute attached to the model's Service that splits its traffic
+// between them. HTTPRoutes cannot use DestinationRule subsets: a Service per version is how a
+// backend names one version. The spec is built, purely, in gateway-api-route.ts.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { versionLabels } from "../routing";
+import type { ResolvedModelCanaryArgs } from "../validation";
+import { gatewayApiVersion, httpRouteName, httpRouteSpec, runningVersions, versionServiceName } from "./gateway-api-route";
+import type { Router, RouterTargets, Routing, RoutingObjectName } from "./router";
+
+export const gatewayApiRouter: Router = {
+    kind: "gateway-api",
+
+    objectNames(args: ResolvedModelCanaryArgs): RoutingObjectName[] {
+        return [
+            ...runningVersions(args).map((version) => ({ apiVersion: "v1", kind: "Service", namespace: args.namespace, name: versionServiceName(args.serviceName, version) })),
+            { apiVersion: gatewayApiVersion, kind: "HTTPRoute", namespace: args.namespace, name: httpRouteName(args.serviceName) },
+        ];
+    },
+
+    create({ name, args, service, deployments, self, after }: RouterTargets): Routing {
+        const resources: Record<string, pulumi.CustomResource> = {};
+        const versionServices: k8s.core.v1.Service[] = [];
+        for (const version of runningVersions(args)) {
+            // Named by version only: a weight step or a promotion keeps it.
+            const versionService = new k8s.core.v1.Service(`${name}-${version}-svc`, {
+                metadata: {
+                    name: versionServiceName(args.serviceName, version),
+                    namespace: args.namespace,
+                    labels: versionLabels(args.app, version),
+                    // As the model's Service: the Deployments' own await covers ready pods.
+                    annotations: { "pulumi.com/skipAwait": "true" },
+                },
+                spec: {
+                    selector: versionLabels(args.app, version),
+                    ports: [{ name: "http", protocol: "TCP", appProtocol: "http", port: args.servicePort, targetPort: args.containerPort }],
+                },
+            }, self);
+            resources[`${name}-${version}-svc`] = versionService;
+            versionServices.push(versionService);
+        }
+        // Routing waits for its parent, its backends and their pods; a weight step touches only it.
+        const route = new k8s.apiextensions.CustomResource(`${name}-route`, {
+            apiVersion: gatewayApiVersion,
+            kind: "HTTPRoute",
+            metadata: {
+                name: httpRouteName(args.serviceName),
+                namespace: args.namespace,
+                labels: { app: args.app },
+                // As the VirtualService: routing is this tool's to decide, a step takes it back.
+                annotations: { "pulumi.com/patchForce": "true" },
+            },
+            spec: httpRouteSpec(args),
+        }, after(service, ...versionServices, ...Object.values(deployments)));
+        resources[`${name}-route`] = route;
+        return { route, resources };
+    },
+};

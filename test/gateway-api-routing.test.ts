@@ -1,0 +1,164 @@
+// The Gateway API router's pure parts: the HTTPRoute spec built from validated arguments, the
+// version Services' names, and the arguments refused with `router: gateway-api`.
+import * as assert from "assert";
+import { RE2JS } from "re2js";
+import { headerMatch, httpRouteSpec, mirrorShare, routers, validateModelCanaryArgs, versionServiceName } from "../components";
+import { parseStackConfig } from "../stacks/config/config";
+import { refusalProblems } from "./support/refusal";
+
+const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
+const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
+const testers = { header: "x-canary-version", exact: "v2", version: "v2" };
+
+function at(canaryWeight: number, extra: Record<string, unknown> = {}) {
+    return validateModelCanaryArgs({ router: "gateway-api", stable, canary, canaryWeight, ...extra });
+}
+
+const backend = (version: string, weight?: number) => ({ name: `model-service-${version}`, port: 80, ...(weight === undefined ? {} : { weight }) });
+
+describe("the Gateway API router's HTTPRoute", () => {
+    it("is attached to the model's Service at its port (mesh routing: group \"\", kind Service)", () => {
+        assert.deepStrictEqual(httpRouteSpec(at(10, { servicePort: 8000 })).parentRefs, [{ group: "", kind: "Service", name: "model-service", port: 8000 }]);
+    });
+
+    describe("default rule at each step of the seed rollout", () => {
+        const expected: [number, ReturnType<typeof backend>[]][] = [
+            [0, [backend("v1", 100)]],
+            [1, [backend("v1", 99), backend("v2", 1)]],
+            [10, [backend("v1", 90), backend("v2", 10)]],
+            [50, [backend("v1", 50), backend("v2", 50)]],
+            [100, [backend("v2", 100)]],
+        ];
+        for (const [weight, backendRefs] of expected) {
+            it(`at canaryWeight ${weight} sends ${backendRefs.map((b) => `${b.name}=${b.weight}`).join(", ")}`, () => {
+                assert.deepStrictEqual(httpRouteSpec(at(weight)).rules, [{ name: "default", backendRefs }]);
+            });
+        }
+    });
+
+    it("never has a rule whose weights are all 0, and the default rule's weights total 100 at every weight", () => {
+        for (let w = 0; w <= 100; w++) {
+            const rules = httpRouteSpec(at(w, { headerRoutes: [testers] })).rules;
+            for (const rule of rules) assert.ok(rule.backendRefs.some((b) => (b.weight ?? 1) > 0), `rule ${rule.name} at ${w}`);
+            const defaultRule = rules.at(-1)!;
+            assert.strictEqual(defaultRule.backendRefs.reduce((sum, b) => sum + b.weight!, 0), 100, `weight ${w}`);
+            assert.ok(defaultRule.backendRefs.every((b) => b.weight! > 0), `no zero-weight backend at ${w}`);
+        }
+    });
+
+    it("puts header routes first, in the order given, each to its version's Service, then the default rule", () => {
+        const spec = httpRouteSpec(at(10, {
+            headerRoutes: [testers, { header: "x-group", prefix: "beta.", version: "v1" }, { header: "x-user", regex: "^(qa|dev)-[0-9]+$", version: "v2" }],
+        }));
+        assert.deepStrictEqual(spec.rules, [
+            { name: "header-0-v2", matches: [{ headers: [{ type: "Exact", name: "x-canary-version", value: "v2" }] }], backendRefs: [backend("v2")] },
+            { name: "header-1-v1", matches: [{ headers: [{ type: "RegularExpression", name: "x-group", value: "^beta\\..*" }] }], backendRefs: [backend("v1")] },
+            { name: "header-2-v2", matches: [{ headers: [{ type: "RegularExpression", name: "x-user", value: "^(qa|dev)-[0-9]+$" }] }], backendRefs: [backend("v2")] },
+            { name: "default", backendRefs: [backend("v1", 90), backend("v2", 10)] },
+        ]);
+    });
+
+    it("turns a prefix into an anchored RE2 expression that matches the prefix literally and nothing else", () => {
+        const prefix = "a.b+c*(d)[e]{f}|g?^$\\";
+        const { type, value } = headerMatch({ header: "x-h", prefix, version: "v2" });
+        assert.strictEqual(type, "RegularExpression");
+        const re = RE2JS.compile(value);
+        // Gateway API's RegularExpression is a full match in Istio (Envoy's safe_regex): the `.*` takes the rest.
+        assert.ok(re.matches(prefix), "the prefix itself");
+        assert.ok(re.matches(`${prefix}-anything`), "the prefix and more");
+        assert.ok(!re.matches(`x${prefix}`), "not the prefix later in the value");
+        assert.ok(!re.matches("aXb+c"), "a dot in the prefix is a dot");
+    });
+
+    it("mirrors the shadow stage on the default rule: a whole percent as `percent`, a fraction as parts per million", () => {
+        assert.deepStrictEqual(httpRouteSpec(at(0, { mirrorPercent: 100 })).rules, [{
+            name: "default",
+            backendRefs: [backend("v1", 100)],
+            filters: [{ type: "RequestMirror", requestMirror: { backendRef: { name: "model-service-v2", port: 80 }, percent: 100 } }],
+        }]);
+        assert.deepStrictEqual(mirrorShare(12.5), { fraction: { numerator: 125_000, denominator: 1_000_000 } });
+        assert.deepStrictEqual(mirrorShare(0.0001), { fraction: { numerator: 1, denominator: 1_000_000 } });
+        assert.deepStrictEqual(httpRouteSpec(at(0, { mirrorPercent: 12.5, headerRoutes: [testers] })).rules[0].filters, undefined, "header routes are not mirrored");
+    });
+
+    it("names version Services `<serviceName>-<version>`, from nothing that a step changes", () => {
+        assert.strictEqual(versionServiceName("fraud-api", "v2"), "fraud-api-v2");
+        const names = (w: number) => routers["gateway-api"].objectNames(at(w, { serviceName: "fraud-api", namespace: "ml" }));
+        assert.deepStrictEqual(names(10), [
+            { apiVersion: "v1", kind: "Service", namespace: "ml", name: "fraud-api-v1" },
+            { apiVersion: "v1", kind: "Service", namespace: "ml", name: "fraud-api-v2" },
+            { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "ml", name: "fraud-api" },
+        ]);
+        assert.deepStrictEqual(names(50), names(10));
+        assert.deepStrictEqual(routers.istio.objectNames(validateModelCanaryArgs({ stable })), [
+            { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", namespace: "default", name: "model-destination" },
+            { apiVersion: "networking.istio.io/v1", kind: "VirtualService", namespace: "default", name: "model-virtual-service" },
+        ]);
+    });
+});
+
+describe("`router` in the arguments", () => {
+    const problemsOf = (input: unknown) => refusalProblems(() => validateModelCanaryArgs(input), "expected the arguments to be refused");
+
+    it("defaults to `istio`, so existing stacks keep their VirtualService", () => {
+        assert.strictEqual(validateModelCanaryArgs({ stable }).router, "istio");
+        assert.strictEqual(validateModelCanaryArgs({ stable, router: "gateway-api" }).router, "gateway-api");
+    });
+
+    it("refuses an unknown router, naming the value and the accepted ones", () => {
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway" }), ["`router` must be one of `istio`, `gateway-api`, got \"gateway\""]);
+    });
+
+    it("refuses the Istio router's keys with `gateway-api` instead of ignoring them", () => {
+        const problems = problemsOf({ stable, router: "gateway-api", hosts: ["fraud.example.com"], gateways: ["istio-system/public"], virtualServiceName: "vs" });
+        assert.deepStrictEqual(problems.map((p) => p.split(" is for ")[0]), ["`hosts`", "`gateways`", "`virtualServiceName`"]);
+        assert.match(problems[0], /^`hosts` is for `router: istio` \(it configures the VirtualService and DestinationRule\), got \["fraud\.example\.com"\] with `router: gateway-api`, .*Gateway parents and hostnames are not supported yet\): remove it, or use `router: istio`$/);
+    });
+
+    it("refuses more header routes than an HTTPRoute has rules for", () => {
+        const headerRoutes = Array.from({ length: 16 }, (_, i) => ({ header: "x-user", exact: `u${i}`, version: "v2" }));
+        assert.deepStrictEqual(problemsOf({ stable, canary, router: "gateway-api", headerRoutes }), [
+            "`headerRoutes` must have at most 15 routes with `router: gateway-api` (an HTTPRoute holds at most 16 rules, one of them the default), got 16",
+        ]);
+        assert.strictEqual(validateModelCanaryArgs({ stable, canary, router: "gateway-api", headerRoutes: headerRoutes.slice(0, 15) }).headerRoutes.length, 15);
+    });
+
+    it("refuses a version Service name that is not a DNS label, naming it", () => {
+        const serviceName = `s${"e".repeat(59)}`;
+        assert.deepStrictEqual(problemsOf({ stable, canary: { ...canary, version: "v2-long" }, router: "gateway-api", serviceName }), [
+            `\`router: gateway-api\` names each version's Service \`<serviceName>-<version>\` = "${serviceName}-v2-long" (68 characters), which is not a DNS-1035 label: lowercase letters, digits and '-', starting with a letter, ending with a letter or digit, at most 63 characters; use a shorter \`serviceName\` or version`,
+        ]);
+    });
+});
+
+describe("`router: gateway-api` in the stack config", () => {
+    const config = (extra: Record<string, string>) => ({
+        "model-canary:stable": JSON.stringify(stable), "model-canary:router": "gateway-api", ...extra,
+    });
+
+    it("renders: accepted without a cluster", () => {
+        assert.strictEqual(parseStackConfig(config({}), "dev").models.model.resolved.router, "gateway-api");
+    });
+
+    it("is refused on a cluster stack, before anything is applied, saying what to do", () => {
+        for (const key of ["model-canary:kubeconfig", "kubernetes:context"]) {
+            const problems = refusalProblems(() => parseStackConfig(config({ [key]: "/home/me/.kube/config" }), "dev"), `expected ${key} to be refused`);
+            assert.deepStrictEqual(problems, [
+                "`router` is \"gateway-api\", which model-canary renders as manifests only so far: applying it to a cluster (`kubeconfig`, `kubernetes:kubeconfig` or `kubernetes:context`) is not supported yet, because the cluster checks, `status` and `rollback` read the VirtualService. Nothing was applied. Remove the cluster keys to render to `renderDir` (see docs/gateway-api.md), or use `router: istio`",
+            ]);
+        }
+    });
+
+    it("names the model's own key in a `models` map, and finds a version Service colliding with another model's Service", () => {
+        const models = {
+            fraud: { stable, router: "gateway-api" },
+            churn: { stable, serviceName: "fraud-service-v1" },
+        };
+        const problems = refusalProblems(() => parseStackConfig({ "model-canary:models": JSON.stringify(models) }, "dev"), "expected the collision to be refused");
+        assert.deepStrictEqual(problems, [
+            "models `fraud` and `churn` collide: both would use the Service \"default/fraud-service-v1\" (`models.fraud.stable.version` and `models.churn.serviceName`); give one of them another value",
+        ]);
+        const onCluster = refusalProblems(() => parseStackConfig({ "model-canary:models": JSON.stringify({ fraud: models.fraud }), "model-canary:kubeconfig": "/k" }, "dev"), "expected the cluster to be refused");
+        assert.match(onCluster[0], /^`models\.fraud\.router` is "gateway-api", which model-canary renders as manifests only so far/);
+    });
+});
