@@ -53,14 +53,22 @@ export function istioValidator(): Validate {
 export const gatewayApiModule = "sigs.k8s.io/gateway-api@v1.6.3";
 
 /**
+ * The standard channel's folder in the sigs.k8s.io/gateway-api module (downloaded on first use):
+ * one CRD per file, and since v1.5 a ValidatingAdmissionPolicy (`..._vap_safeupgrades.yaml`).
+ */
+export function gatewayApiCrdDir(): string {
+    const info = JSON.parse(execFileSync("go", ["mod", "download", "-json", gatewayApiModule], { encoding: "utf8", cwd: "/" }));
+    if (!info.Dir) throw new Error(`go mod download ${gatewayApiModule} gave no directory: ${info.Error ?? JSON.stringify(info)}`);
+    return path.join(info.Dir, "config", "crd", "standard");
+}
+
+/**
  * Validates `spec` of Gateway API objects against the standard channel's CRD schemas, shipped in
  * the sigs.k8s.io/gateway-api Go module (`config/crd/standard`). The CEL rules
  * (x-kubernetes-validations) are not evaluated here: only an API server does that.
  */
 export function gatewayApiValidator(): Validate {
-    const info = JSON.parse(execFileSync("go", ["mod", "download", "-json", gatewayApiModule], { encoding: "utf8", cwd: "/" }));
-    if (!info.Dir) throw new Error(`go mod download ${gatewayApiModule} gave no directory: ${info.Error ?? JSON.stringify(info)}`);
-    const dir = path.join(info.Dir, "config", "crd", "standard");
+    const dir = gatewayApiCrdDir();
     const crds = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8")).map((d) => d.toJS()))
         .filter((d) => d && d.kind === "CustomResourceDefinition");
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
