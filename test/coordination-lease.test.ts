@@ -54,7 +54,7 @@ describe("coordination on a local control plane", function () {
         cp = await cluster.start({ stopOnExit: true });
         admin = connect({ kubeconfig: cp.kubeconfig });
         cluster.kubectl(cp, ["create", "namespace", "ml"]);
-        store = kubernetesLeaseStore({ cluster: { kubeconfig: cp.kubeconfig }, namespace: { fraud: "ml", churn: "ml", spam: "ml", ranker: "ml", skew: "ml", pre: "ml", rec: "ml", race: "ml" } });
+        store = kubernetesLeaseStore({ cluster: { kubeconfig: cp.kubeconfig }, namespace: { fraud: "ml", churn: "ml", spam: "ml", ranker: "ml", skew: "ml", pre: "ml", rec: "ml", race: "ml", garbled: "ml", clash: "ml" } });
         other = kubernetesLeaseStore({ cluster: { kubeconfig: cp.kubeconfig }, namespace: () => "ml" });
     });
     after(async () => {
@@ -257,6 +257,27 @@ describe("coordination on a local control plane", function () {
             assert.ok(error instanceof CoordinationStoreError && error.reason === "damaged", String(error));
             assert.strictEqual(error.message, "Lease `model-canary-prod-foreign` in namespace `ml` was not written by model-canary (it lacks the label `app.kubernetes.io/managed-by: model-canary` or the annotations `model-canary/stack` and `model-canary/model`); nothing was changed: if no model-canary run uses it, remove it (`kubectl delete lease model-canary-prod-foreign -n ml`), or rename the stack or model");
             assert.strictEqual(lease("foreign").spec.holderIdentity, "someone-else");
+        });
+
+        it("refuses another project's Lease that shares the name, a holder annotation it cannot read, and a namespace that does not exist, changing nothing", async () => {
+            await store.acquire(key("clash"), runner("runner-a", 10));
+            const before = lease("clash").metadata.resourceVersion;
+            const clash = await store.acquire({ project: "shop2", stack: "prod", model: "clash" }, runner("runner-z", 9)).catch((e) => e);
+            assert.ok(clash instanceof CoordinationStoreError && clash.reason === "conflict", String(clash));
+            assert.strictEqual(clash.message, "Lease `model-canary-prod-clash` in namespace `ml` belongs to model `clash` of stack `prod` of project `shop`, not to model `clash` of stack `prod` of project `shop2`, whose name it shares; nothing was changed: rename one of the stacks or models, or run them in different namespaces");
+            assert.strictEqual(lease("clash").metadata.resourceVersion, before);
+
+            const name = leaseName(key("garbled"));
+            await store.acquire(key("garbled"), runner("runner-a", 11));
+            cluster.kubectl(cp, ["annotate", "--overwrite", "lease", name, "-n", "ml", "model-canary/holder=not json"]);
+            const garbled = await other.holder(key("garbled")).catch((e) => e);
+            assert.ok(garbled instanceof CoordinationStoreError && garbled.reason === "damaged", String(garbled));
+            assert.strictEqual(garbled.message, "Lease `model-canary-prod-garbled` in namespace `ml` has a holder (`model-canary/holder`) that model-canary cannot read (not json); nothing was changed: if no model-canary run uses it, remove it (`kubectl delete lease model-canary-prod-garbled -n ml`), or rename the stack or model");
+
+            const nowhere = kubernetesLeaseStore({ cluster: { kubeconfig: cp.kubeconfig }, namespace: "absent" });
+            const missing = await nowhere.acquire(key("fraud"), runner("runner-a", 1)).catch((e) => e);
+            assert.ok(missing instanceof CoordinationStoreError, String(missing));
+            assert.strictEqual(missing.message, `cannot create Lease \`model-canary-prod-fraud\`: namespace \`absent\` does not exist on ${cp.server} (POST leases absent/model-canary-prod-fraud answered 404: namespaces "absent" not found); create it, or set the model's \`namespace\``);
         });
 
         it("maps a user without RBAC rights to a forbidden error naming the verb, resource, namespace and the Role rule; with that rule the same user acquires", async () => {
