@@ -15,11 +15,12 @@ const publicApi: Record<string, { file: string; values: string[]; types: string[
         file: "api/index.ts",
         values: [
             "ModelCanary", "ValidationError", "envSecretName", "istioApiVersions", "limits",
-            "validateModelCanaryArgs",
+            "routerKinds", "validateModelCanaryArgs",
         ],
         types: [
             "AutoReplicas", "HeaderRoute", "IstioApiVersion", "Mirror", "ModelCanaryArgs",
-            "ModelVersionArgs", "ResolvedModelCanaryArgs", "ResolvedModelVersion", "TrafficSplit",
+            "ModelVersionArgs", "ResolvedModelCanaryArgs", "ResolvedModelVersion", "RouterKind",
+            "RoutingObjectName", "TrafficSplit",
         ],
     },
     "model-canary/program": {
