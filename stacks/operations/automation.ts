@@ -151,6 +151,32 @@ function environment(ref: StackRef): Record<string, string> {
     };
 }
 
+/** The `pulumi` of each toolchain seen by this process, by its binary's path, size and modification time. */
+const pulumiCommands = new Map<string, Promise<auto.PulumiCommand>>();
+
+/**
+ * The `pulumi` under `root`/bin, its version read and checked once per process: `PulumiCommand.get`
+ * runs `pulumi version` each time (about 0.4 s of CPU, the CLI's start-up), and every operation
+ * opens its stack. A binary rebuilt in place (another size or time) is read again; a failure is not kept.
+ */
+function pulumiCommandOf(root: string): Promise<auto.PulumiCommand> {
+    const binary = path.join(root, "bin", "pulumi");
+    let stat: fs.Stats;
+    try {
+        stat = fs.statSync(binary);
+    } catch {
+        return auto.PulumiCommand.get({ root, skipVersionCheck: false }); // reports the missing binary
+    }
+    const key = `${binary}\0${stat.size}\0${stat.mtimeMs}`;
+    let command = pulumiCommands.get(key);
+    if (command === undefined) {
+        command = auto.PulumiCommand.get({ root, skipVersionCheck: false });
+        pulumiCommands.set(key, command);
+        command.catch(() => pulumiCommands.delete(key));
+    }
+    return command;
+}
+
 /**
  * Opens the stack for operations, or creates it when `create` is set and it does not exist yet.
  * Never changes which stack the user has selected, and a stack is created only after its config
@@ -162,7 +188,7 @@ export async function openStack(ref: StackRef, options: { create?: boolean } = {
     const backend = backendFor(ref).url;
     const localFolder = backend.startsWith("file://") ? backend.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/|$)/, os.homedir()) : undefined;
     try {
-        const pulumiCommand = await auto.PulumiCommand.get({ root: path.dirname(bin), skipVersionCheck: false });
+        const pulumiCommand = await pulumiCommandOf(path.dirname(bin));
         const workspace = withoutSelection(await auto.LocalWorkspace.create({ workDir, envVars: environment({ ...ref, toolchainDir: bin }), pulumiCommand }));
         // A local backend folder that does not exist yet holds no stacks (and `pulumi login` needs it to exist).
         if (localFolder === undefined || fs.existsSync(localFolder)) {

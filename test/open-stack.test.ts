@@ -1,0 +1,57 @@
+// Opening a stack (stacks/operations/automation.ts openStack) reads the toolchain's `pulumi version`
+// once per process: a script of our own stands in for `pulumi` and logs every command it is given.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { openStack, StackOperationError } from "../stacks/operations/automation";
+
+describe("openStack and the toolchain's `pulumi version`", () => {
+    let dir: string;
+    let bin: string;
+    let log: string;
+
+    /** A `pulumi` that logs its arguments and answers `version` as 3.248.0; it knows no stack. */
+    function fakePulumi(): void {
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$*" >>'${log}'\n[ "$1" = version ] && { echo v3.248.0; exit 0; }\necho "error: no stack named 'x' found" >&2\nexit 255\n`, { mode: 0o755 });
+    }
+    const versionRuns = (): number => fs.readFileSync(log, "utf8").split("\n").filter((l) => l === "version").length;
+    /** Opens stack `x` on a backend folder that does not exist: refused as missing after the toolchain is read. */
+    const open = () => assert.rejects(openStack({ stack: "x", workDir: dir, backendUrl: `file://${path.join(dir, "no-state")}`, toolchainDir: bin }),
+        (e: unknown) => e instanceof StackOperationError && e.kind === "stack-not-found");
+
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-open-"));
+        bin = path.join(dir, "toolchain", "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        log = path.join(dir, "pulumi.log");
+        fs.writeFileSync(log, "");
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: open-stack-test\nruntime: nodejs\n");
+        fakePulumi();
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("runs `pulumi version` once for every stack it opens with the same binary", async () => {
+        await open();
+        await open();
+        await open();
+        assert.strictEqual(versionRuns(), 1);
+    });
+
+    it("reads the version again when the binary was replaced at the same path", async () => {
+        await open();
+        fs.rmSync(path.join(bin, "pulumi"));
+        fakePulumi();
+        // Another modification time, as a rebuilt toolchain has.
+        fs.utimesSync(path.join(bin, "pulumi"), new Date(), new Date(Date.now() + 5_000));
+        await open();
+        assert.strictEqual(versionRuns(), 2);
+    });
+
+    it("does not keep a failed read: a `pulumi` that fails `version` is asked again", async () => {
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$*" >>'${log}'\nexit 3\n`, { mode: 0o755 });
+        await assert.rejects(openStack({ stack: "x", workDir: dir, backendUrl: `file://${path.join(dir, "no-state")}`, toolchainDir: bin }));
+        await assert.rejects(openStack({ stack: "x", workDir: dir, backendUrl: `file://${path.join(dir, "no-state")}`, toolchainDir: bin }));
+        assert.strictEqual(versionRuns(), 2);
+    });
+});
