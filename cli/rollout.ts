@@ -7,13 +7,17 @@ import { CheckResult } from "../analysis/verdict";
 import { visibleControls } from "../components/syntax";
 import { describeRoute } from "../preview/markdown";
 import { PlanFlags, resolvePlan } from "../stacks/config/rollout-plan";
-import { RolloutRecord, StepRecord } from "../rollout/record";
+import { reportBaseName, RolloutRecord, StepRecord } from "../rollout/record";
 import { describeMirror } from "../components";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { confirmRolledBack, promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
-import { readRecord, recordRollback, stateDir } from "../rollout/status";
+import { readRecord, recordRollback, stateDir, writeRecord } from "../rollout/status";
+import { modelNotifier, notificationEvent, notificationFailureLines, notifyContext, rolloutNotifications } from "../rollout/notify";
+import type { Notifier } from "../notifications/notifier";
+import { resolvePlan as resolveRolloutPlan } from "../stacks/config/rollout-plan";
+import type { StackConfig, ModelConfig } from "../stacks/config/config";
 import { collectStackStatus, ModelStatus, ModelStatusDetails, readConfigLeniently, runState } from "../rollout/stack-status";
 import type { LiveReplicas } from "../stacks/cluster-client/live";
 import { checkConfig, openStack, StackRef } from "../stacks/operations/automation";
@@ -66,13 +70,15 @@ export function describeEvent(event: RolloutEvent): string {
             return "promoting the canary to stable";
         case "finish":
             return `${event.record.outcome.toUpperCase()}: ${plain(event.record.message)}`;
+        case "lease-taken-over":
+            return `took over the run left by \`${plain(event.from.command)}\` (pid ${event.from.pid} on host ${plain(event.from.host)})`;
     }
 }
 
 /** Writes the Markdown report and its SVG chart; returns the Markdown's path. */
 export function writeReport(record: RolloutRecord, dir: string): string {
     fs.mkdirSync(dir, { recursive: true });
-    const base = `rollout-${record.startedAt.replace(/[:.]/g, "-")}`;
+    const base = reportBaseName(record);
     fs.writeFileSync(path.join(dir, `${base}.svg`), renderReportSvg(record));
     // The prediction chart exists only when the prediction gate measured something.
     const predictions = renderPredictionsSvg(record);
@@ -101,6 +107,46 @@ function userName(): string {
     } catch {
         return process.env.USER ?? "unknown";
     }
+}
+
+/** The model's last rollout record, or undefined when there is none or it cannot be read. */
+function readRecordQuietly(workDir: string, stack: string, model: string): RolloutRecord | undefined {
+    try {
+        return readRecord(workDir, stack, model);
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Waits (bounded) for the notifications still on their way, prints each that failed, and hands
+ * the summary to `keep` (the run's record). Nothing here fails the command: a webhook is told, not asked.
+ */
+async function settle(notifier: Notifier, values: Values, keep?: (summary: NonNullable<RolloutRecord["notifications"]>) => void): Promise<void> {
+    if (!notifier.active) return;
+    const summary = await notifier.settle();
+    try {
+        keep?.(summary);
+    } catch (e) {
+        notice(`model-canary: the notifications' outcome could not be added to the rollout record: ${(e as Error).message}`);
+    }
+    for (const line of notificationFailureLines(summary)) {
+        process.stdout.write(terminalText(values.json ? `${JSON.stringify({ type: "notification-failed", line })}\n` : `${plain(line)}\n`));
+    }
+}
+
+/**
+ * The notifier of a `rollback` or `promote` of `model`: the webhooks of its `rollout` block (none
+ * when that block cannot be read: the command's own work comes first) and, on a cluster, Events.
+ */
+function commandNotifier(config: StackConfig, model: ModelConfig): { notifier: Notifier; webhooks: NonNullable<ReturnType<typeof resolveRolloutPlan>["notifications"]> } {
+    let webhooks: NonNullable<ReturnType<typeof resolveRolloutPlan>["notifications"]> = [];
+    try {
+        webhooks = resolveRolloutPlan(model.rollout).notifications ?? [];
+    } catch {
+        // An invalid rollout block was refused by the config check already, or is the rollback's reason to run.
+    }
+    return { notifier: modelNotifier(config, model, webhooks), webhooks };
 }
 
 /** Runs `action` holding the stack's run lock, released afterwards whatever happens. */
@@ -151,6 +197,9 @@ export const rolloutCommands: Record<string, Command> = {
             "unapplied until a plain `up`.",
             "On a cluster each step reads the objects live first; a canary scaled by hand stops the run",
             "before the step, naming its live count. Prometheus is checked before the first step.",
+            "Its events go to the webhooks of `rollout.notifications` (and, on a cluster, to Kubernetes",
+            "Events on the model's VirtualService) in the background; a failed delivery is printed and",
+            "recorded, and never changes the exit code.",
             "SIGINT/SIGTERM stop at a consistent point (a",
             "running `up` finishes first; a running custom check is ended). Exit codes: 0 passed (or",
             "promoted), 1 rolled back, refused or failed, 2 usage, 130/143 interrupted.",
@@ -183,10 +232,18 @@ export const rolloutCommands: Record<string, Command> = {
             const reportDir = typeof values.report === "string" ? values.report : path.join(stateDir(stack.workspace.workDir, ref.stack, model.name), "reports");
             requireWritableDir(reportDir, typeof values.report === "string" ? "--report" : "report directory");
             const began = new Date().toISOString();
+            const configured = checkConfig(stack);
+            const webhooks = plan.notifications ?? [];
+            const notifier = modelNotifier(configured, model, webhooks);
+            const notify = rolloutNotifications(notifier, notifyContext(ref, configured, model, webhooks, reportDir));
             let record: RolloutRecord;
             try {
-                record = await runRollout({ ref, model: model.name, plan, signal, onEvent: (e) => out.event(e) });
+                record = await runRollout({ ref, model: model.name, plan, signal, onEvent: (e) => { out.event(e); notify(e); } });
             } catch (e) {
+                await settle(notifier, values, (summary) => {
+                    const failed = readRecordQuietly(stack.workspace.workDir, ref.stack, model.name);
+                    if (failed && failed.startedAt >= began) writeRecord(stack.workspace.workDir, { ...failed, notifications: summary });
+                });
                 // A run that stopped on an error still leaves its report.
                 let failed: RolloutRecord | undefined;
                 try {
@@ -198,6 +255,8 @@ export const rolloutCommands: Record<string, Command> = {
                 throw e;
             }
             const report = writeReport(record, reportDir);
+            // The run has decided and applied everything; what is still on its way to a webhook gets a bounded wait.
+            await settle(notifier, values, (summary) => writeRecord(stack.workspace.workDir, { ...record, notifications: summary }));
             if (!values.json) process.stdout.write(terminalText(`report: ${report}\n`));
             else process.stdout.write(terminalText(`${JSON.stringify({ type: "report", file: report })}\n`));
             return record.outcome === "completed" || record.outcome === "promoted" ? 0 : 1;
@@ -239,8 +298,13 @@ export const rolloutCommands: Record<string, Command> = {
                 },
             });
             if (config !== undefined) {
+                const before = selectModel(checkConfig(stack), model, ref.stack);
                 const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, reason, model));
                 record(actionMs, selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version);
+                // Told once the traffic is back on stable: a webhook never delays a rollback.
+                const { notifier, webhooks } = commandNotifier(checkConfig(stack), before);
+                notifier.send(notificationEvent(notifyContext(ref, checkConfig(stack), before, webhooks), "rolled-back", { weight: 0, outcome: "rolled-back", reason: `${reason}: ${before.resolved.stable.version} serves 100%` }));
+                await settle(notifier, values);
                 const restored = !restore ? "" : "error" in restore ? `; ${restore.error}` : `; then the replica counts were restored (${seconds(restore.restoreMs)})`;
                 printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs, ...(restore ? { restore } : {}) }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})${restored}`);
                 // Traffic is off the canary either way; pods held after a failed restore are reported as a failure to act on.
@@ -300,6 +364,10 @@ export const rolloutCommands: Record<string, Command> = {
                 for (const other of others) other.release();
             }
             const stable = selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version;
+            const promoted = selectModel(config, model, ref.stack);
+            const { notifier, webhooks } = commandNotifier(config, promoted);
+            notifier.send(notificationEvent(notifyContext(ref, config, promoted, webhooks), "promoted", { weight: 100, outcome: "promoted", reason: `${stable} is the stable version and serves 100% (promoted by ${userName()} with \`model-canary promote\`)` }));
+            await settle(notifier, values);
             printer(values).result({ type: "promote", stack: ref.stack, model, stableVersion: stable, actionMs }, `promoted: ${model === shorthandModel ? "" : `model ${model}: `}${stable} is stable and serves 100% (${seconds(actionMs)})`);
             return 0;
         },

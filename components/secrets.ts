@@ -67,6 +67,7 @@ const secretLocations: { pattern: (string | "*" | "#")[]; shown: string }[] = [
     { pattern: ["rollout", "checks", "#", "env", "*"], shown: "`rollout.checks[i].env.<NAME>`" },
     { pattern: ["rollout", "prometheusAuth", "bearerToken"], shown: "`rollout.prometheusAuth.bearerToken`" },
     { pattern: ["rollout", "prometheusAuth", "password"], shown: "`rollout.prometheusAuth.password`" },
+    { pattern: ["rollout", "notifications", "#", "url"], shown: "`rollout.notifications[i].url`" },
 ];
 
 function matches(path: ConfigPath, pattern: (string | "*" | "#")[]): boolean {

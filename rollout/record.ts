@@ -1,6 +1,7 @@
 // What a rollout run records: the input of its report, its status file and its JSON output.
 import type { CheckResult, Measurement } from "../analysis/verdict";
 import type { ProcessIdentity } from "../stacks/operations/process";
+import type { NotificationSummary } from "../notifications/notifier";
 
 /** One analysis tick during a step. */
 export interface AnalysisRecord {
@@ -78,6 +79,11 @@ export interface RolloutRecord {
     thresholds: Record<string, number | null>;
     /** The process running it, so `status` can tell a run that died from one still running. */
     runner?: ProcessIdentity;
+    /**
+     * The run's notifications (`rollout.notifications`, Kubernetes Events), once they settled at its
+     * end: how many were delivered and each that was not (the webhook by position and host only).
+     */
+    notifications?: NotificationSummary;
 }
 
 /** Steps of the run's plan, counting the shadow step. */
@@ -88,4 +94,9 @@ export function plannedStepCount(record: Pick<RolloutRecord, "plan" | "shadow">)
 /** The plan as a reader sees it: `shadow (mirror 100%) → 1% → 10%`. */
 export function planLabels(record: Pick<RolloutRecord, "plan" | "shadow">, percent: (n: number) => string = String): string[] {
     return [...(record.shadow ? [`shadow (mirror ${percent(record.shadow.percent)}%)`] : []), ...record.plan.map((w) => `${percent(w)}%`)];
+}
+
+/** The report's file name without its extension: `rollout-<startedAt>`, e.g. `rollout-2026-12-06T02-30-00-000Z`. */
+export function reportBaseName(record: Pick<RolloutRecord, "startedAt">): string {
+    return `rollout-${record.startedAt.replace(/[:.]/g, "-")}`;
 }

@@ -27,7 +27,9 @@ export type RolloutEvent =
     | { type: "rollback-start"; reason: string }
     | { type: "rollback-done"; actionMs: number }
     | { type: "promote-start" }
-    | { type: "finish"; record: RolloutRecord };
+    | { type: "finish"; record: RolloutRecord }
+    /** The run took over the lease of a holder that had died or let it expire (stacks/operations/lock.ts, a coordination store). */
+    | { type: "lease-taken-over"; from: { host: string; pid: number; command: string } };
 
 export interface RolloutOptions {
     ref: StackRef;
@@ -326,7 +328,10 @@ export async function runRollout(options: RolloutOptions): Promise<RolloutRecord
     // The model is this run's until it ends: a second rollout of it, an `up` of the stack or its
     // `promote` is refused, and its `rollback` asks this run to stop (see stacks/operations/lock.ts) before it
     // applies anything. Other models of the stack may roll out at the same time.
-    const lock = acquireStackLock(ref, "rollout", { model, onMessage: options.onMessage ?? ((m) => process.stderr.write(terminalText(`${m}\n`))) });
+    const lock = acquireStackLock(ref, "rollout", {
+        model, onMessage: options.onMessage ?? ((m) => process.stderr.write(terminalText(`${m}\n`))),
+        onTakeOver: (from) => options.onEvent?.({ type: "lease-taken-over", from: { host: from.host, pid: from.pid, command: from.command } }),
+    });
     try {
         return await walk(options, stack, model, lock.preempted, lock.holder);
     } finally {

@@ -12,6 +12,7 @@ import { commandCheckKeys, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_WEBHOOK_TIMEOUT_M
 import { parseStackConfig, stackKeys } from "../stacks/config/config";
 import { defaultKeys, modelKeys } from "../stacks/config/models";
 import { defaultPlan, prometheusAuthKeys, rolloutKeys } from "../stacks/config/rollout-plan";
+import { defaultNotification, notificationKeys } from "../stacks/config/notification-settings";
 import { code, DocTable, markedTables } from "./support/doc-tables";
 
 type Json = unknown;
@@ -69,6 +70,10 @@ const places: Record<string, Place> = {
         keys: [...new Set([...webhookCheckKeys, ...commandCheckKeys])], base: () => ({ ...rolloutBase(), rollout: { ...(rolloutBase().rollout as Tree), checks: [{}] } }),
         at: ["rollout", "checks", 0], defaults: () => ({ timeoutMs: DEFAULT_COMMAND_TIMEOUT_MS }),
     },
+    "rollout.notifications[]": {
+        keys: notificationKeys, base: () => ({ ...rolloutBase(), rollout: { ...(rolloutBase().rollout as Tree), notifications: [{}] } }),
+        at: ["rollout", "notifications", 0], defaults: () => ({ ...defaultNotification }),
+    },
     "rollout.checks[].webhook": {
         keys: webhookKeys, base: () => ({ ...rolloutBase(), rollout: { ...(rolloutBase().rollout as Tree), checks: [{ name: "accuracy", webhook: {} }] } }),
         at: ["rollout", "checks", 0, "webhook"], defaults: () => ({ timeoutMs: DEFAULT_WEBHOOK_TIMEOUT_MS }),
@@ -79,7 +84,7 @@ const places: Record<string, Place> = {
 const describedDefaults = new Set([
     "model.podSecurityContext", "model.containerSecurityContext", "model.rollout", "version.autoReplicas", "version.readinessProbe",
     "version.livenessProbe", "rollout.shadowInterval", "rollout.analysis", "rollout.checks[].webhook", "rollout.checks[].command",
-    "rollout.checks[].cwd",
+    "rollout.checks[].cwd", "rollout.notifications[].events",
 ]);
 
 /** The object at `at` inside `tree` (made on the way). */
@@ -271,7 +276,7 @@ describe("docs/configuration.md", () => {
                 probed++;
             }
         }
-        assert.strictEqual(probed, 7);
+        assert.strictEqual(probed, 8);
     });
 
     it("sizes each text as the validation does", () => {

@@ -26,6 +26,8 @@ export const layers: string[][] = [
     ["api", "preview", "cluster"],
     // The rollout loop, its record, `status` and the report.
     ["rollout"],
+    // Rollout events told to webhooks and Kubernetes Events: their bodies and their delivery.
+    ["notifications"],
     // Stacks, in five rooms: the program's side (the components built from the config),
     ["stacks/program"],
     // the operations on stacks through the Pulumi engine,

@@ -90,7 +90,7 @@ describe("rollout plan", () => {
             "`rollout.prometheusAuth.username` must not contain `:` (basic auth separates user and password with it), got \"a:b\"",
         ]],
         ["promotion without reaching 100", { steps: [1, 50], promote: true }, {}, ["`rollout.steps` must end at 100 to promote, got 1,50"]],
-        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `prometheusAuth`, `analysis`, `checks`, `predictions`, `promote`"]],
+        ["a misspelt key", { intervl: "1m" }, {}, ["unknown key `rollout.intervl` (did you mean `interval`?); accepted keys are `steps`, `shadowPercent`, `shadowInterval`, `interval`, `tick`, `window`, `prometheus`, `prometheusTimeout`, `prometheusAuth`, `analysis`, `checks`, `predictions`, `promote`, `notifications`"]],
         ["a bad threshold", { analysis: { minSuccessRate: 120 } }, {}, ["`rollout.analysis.minSuccessRate` must be a number from 0 to 100 (percent), got 120"]],
         ["a check with neither webhook nor command", { checks: [{ name: "eval" }] }, {}, ["`rollout.checks[0]` must have exactly one of `webhook` or `command`"]],
     ];

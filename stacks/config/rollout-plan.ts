@@ -5,6 +5,7 @@ import { resolvePredictionGate, type PredictionGate } from "../../analysis/predi
 import { parseDurationMs } from "../../analysis/queries";
 import { AnalysisThresholds, checkThresholds, thresholdLimits } from "../../analysis/verdict";
 import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../../components";
+import { NotificationWebhook, resolveNotifications } from "./notification-settings";
 
 /** The shadow stage of a plan: the canary gets a mirrored copy of default traffic and serves no user. */
 export interface ShadowStage {
@@ -35,10 +36,12 @@ export interface RolloutPlan {
     predictions?: PredictionGate;
     /** Promote the canary after the last step passes. */
     promote: boolean;
+    /** The webhooks rollout events go to (`rollout.notifications`); absent or empty: none. */
+    notifications?: NotificationWebhook[];
 }
 
 /** Keys of the `rollout` block in stack config. */
-export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "prometheusAuth", "analysis", "checks", "predictions", "promote"] as const;
+export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "prometheusAuth", "analysis", "checks", "predictions", "promote", "notifications"] as const;
 
 export const defaultPlan = {
     steps: [1, 10, 50, 100],
@@ -308,6 +311,8 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     const predictions = resolvePredictionGate(config.predictions, "rollout.predictions");
     problems.push(...predictions.problems);
 
+    const notifications = resolveNotifications(config.notifications, "rollout.notifications", problems);
+
     const [promote, promoteKey] = pick("promote", "promote");
     if (typeof promote !== "boolean" && promote !== "true" && promote !== "false") problems.push(`\`${promoteKey}\` must be true or false, got ${show(promote)}`);
     const promoteAfter = promote === true || promote === "true";
@@ -319,7 +324,7 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
         throw new ValidationError(problems);
     }
     if (parsedSteps?.shadow && !shadow) throw new ValidationError(problems);
-    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, ...(prometheusHeaders ? { prometheusHeaders } : {}), prometheusTimeoutMs, thresholds, checks, ...(predictions.gate ? { predictions: predictions.gate } : {}), promote: promoteAfter };
+    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, ...(prometheusHeaders ? { prometheusHeaders } : {}), prometheusTimeoutMs, thresholds, checks, ...(predictions.gate ? { predictions: predictions.gate } : {}), promote: promoteAfter, ...(notifications.length > 0 ? { notifications } : {}) };
 }
 
 /**

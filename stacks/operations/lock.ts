@@ -105,6 +105,8 @@ interface AcquireOptions {
     model?: string;
     /** Told when a dead holder's lock is taken over. */
     onMessage?: (message: string) => void;
+    /** Called with the dead holder whose lock was taken over (a notification's `lease-taken-over`). */
+    onTakeOver?: (holder: ProcessIdentity) => void;
     /** How often the holder looks for a pre-emption request. Default 200 ms. */
     pollMs?: number;
 }
@@ -151,6 +153,7 @@ function acquireFile(file: string, ref: StackRef, command: string, options: Acqu
             }
             takeOver(file, holder);
             options.onMessage?.(`model-canary: taking over the lock of ${what} left by \`${holder.command}\` (${describeProcess(holder)}): ${state.reason}`);
+            options.onTakeOver?.(holder);
         }
     } finally {
         fs.rmSync(temp, { force: true });
