@@ -48,13 +48,16 @@ describe("stack run lock", function () {
         acquireStackLock(ref, "up").release();
     });
 
-    it("takes over a lock whose process died, with a message naming it", () => {
+    it("takes over a lock whose process died, with a message naming it, and tells onTakeOver who held it", () => {
         const gone = spawnSync("true").pid!;
         writeLock({ host: os.hostname(), pid: gone, startTicks: "12345", startedAt: "2026-11-26T10:00:00.000Z", command: "rollout" });
         const messages: string[] = [];
-        const lock = acquireStackLock(ref, "rollout", { onMessage: (m) => messages.push(m) });
+        const tookOver: { pid: number; command: string }[] = [];
+        const lock = acquireStackLock(ref, "rollout", { onMessage: (m) => messages.push(m), onTakeOver: (h) => tookOver.push({ pid: h.pid, command: h.command }) });
         try {
             assert.deepStrictEqual(messages, [`model-canary: taking over the lock of stack \`prod\` left by \`rollout\` (pid ${gone} on host ${os.hostname()}, started 2026-11-26T10:00:00.000Z): process ${gone} no longer runs`]);
+            // The run's `lease-taken-over` notification comes from this.
+            assert.deepStrictEqual(tookOver, [{ pid: gone, command: "rollout" }]);
             assert.strictEqual(lockHolder(ref)!.pid, process.pid);
         } finally {
             lock.release();

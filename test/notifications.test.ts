@@ -10,6 +10,7 @@ import { ValidationError } from "../components";
 import { NotificationEvent } from "../notifications/event";
 import { jsonBody, slackBody } from "../notifications/format";
 import { Notifier } from "../notifications/notifier";
+import { rolloutNotifications } from "../rollout/notify";
 import { RolloutRecord } from "../rollout/record";
 import { readRecord } from "../rollout/status";
 import { parseStackConfig } from "../stacks/config/config";
@@ -93,6 +94,32 @@ describe("notifications", function () {
                 reason: event.reason, runner: { host: "ci-7", pid: 4242 }, time: "2026-12-06T02:00:00.000Z", report: "/runner/reports/rollout-x.md",
             });
         });
+    });
+
+    it("a run's events become notifications: started at its first step, each step applied, the analysis that decides to roll back, a lease taken over, and its end by outcome", () => {
+        const sent: NotificationEvent[] = [];
+        const collector = { send: (e: NotificationEvent) => sent.push(e) } as unknown as Notifier;
+        const notify = rolloutNotifications(collector, { stack: "prod", model: "fraud", stableVersion: "v1", canaryVersion: "v2", report: "/r", secrets: ["tok3n"] });
+        const step = (index: number, weight: number, mirrorPercent?: number) => ({ index, weight, ...(mirrorPercent ? { mirrorPercent } : {}), startedAt: "", appliedAt: "", applyMs: 1500, analyses: [], verdict: "running" as const });
+        const analysis = (summary: "pass" | "fail") => ({ at: "", summary, results: [{ name: "success-rate", status: summary, message: `97 < 99 tok3n` }], measurement: {} }) as any;
+        notify({ type: "lease-taken-over", from: { host: "ci-3", pid: 77, command: "rollout" } });
+        notify({ type: "step-start", step: step(1, 0, 50), total: 3 });
+        notify({ type: "step-applied", step: step(1, 0, 50), total: 3 });
+        notify({ type: "analysis", step: step(1, 0, 50), total: 3, analysis: analysis("pass"), decision: { decision: "advance", reason: "passed" }, remainingMs: 0 } as any);
+        notify({ type: "step-start", step: step(2, 10), total: 3 });
+        notify({ type: "step-applied", step: step(2, 10), total: 3 });
+        notify({ type: "analysis", step: step(2, 10), total: 3, analysis: analysis("fail"), decision: { decision: "rollback", reason: "2 consecutive analyses failed" }, remainingMs: 0 } as any);
+        notify({ type: "rollback-start", reason: "x" });
+        notify({ type: "finish", record: { startedAt: "2026-12-06T02:00:00.000Z", outcome: "rolled-back", message: "rolled back from 10% to 0%", steps: [step(1, 0, 50), step(2, 10)], plan: [10, 100], shadow: { percent: 50 } } as any });
+        assert.deepStrictEqual(sent.map((e) => [e.kind, e.weight ?? null, e.mirrorPercent ?? null, e.step ? `${e.step.index}/${e.step.total}` : null, e.reason]), [
+            ["lease-taken-over", null, null, null, "took over the run of model `fraud` left by `rollout` (pid 77 on host ci-3), which no longer holds it"],
+            ["started", null, null, "1/3", "rolling v2 out against v1, from step 1 of 3 (the shadow stage (mirror 50%))"],
+            ["step-applied", 0, 50, "1/3", "the shadow stage (mirror 50%) applied in 1.5 s"],
+            ["step-applied", 10, null, "2/3", "10% applied in 1.5 s"],
+            ["analysis-failed", 10, null, "2/3", "2 consecutive analyses failed: success-rate: 97 < 99 [secret]"],
+            ["rolled-back", 0, null, "2/3", "rolled back from 10% to 0%"],
+        ]);
+        assert.deepStrictEqual([sent[5].outcome, sent[5].report, sent[0].report], ["rolled-back", "/r/rollout-2026-12-06T02-00-00-000Z.md", "/r"]);
     });
 
     describe("`rollout.notifications`", () => {
