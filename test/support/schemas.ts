@@ -8,10 +8,9 @@ import * as YAML from "yaml";
 
 export const istioApiModule = "istio.io/api@v1.31.4";
 
-/** Where the Go module proxy put the istio.io/api module (downloaded on first use). */
+/** Where the istio.io/api module is in the Go module cache. */
 function istioApiDir(): string {
-    const info = JSON.parse(execFileSync("go", ["mod", "download", "-json", istioApiModule], { encoding: "utf8", cwd: "/" }));
-    if (!info.Dir) throw new Error(`go mod download ${istioApiModule} gave no directory: ${info.Error ?? JSON.stringify(info)}`);
+    const info = cachedModule(istioApiModule);
     return info.Dir;
 }
 
@@ -53,12 +52,27 @@ export function istioValidator(): Validate {
 export const gatewayApiModule = "sigs.k8s.io/gateway-api@v1.6.3";
 
 /**
- * The standard channel's folder in the sigs.k8s.io/gateway-api module (downloaded on first use):
+ * A Go module from the module cache, never the network (no test sends a packet off the machine):
+ * `toolchain:cluster` downloads istio.io/api and `.ci/run` sigs.k8s.io/gateway-api beforehand.
+ */
+function cachedModule(module: string): { Dir: string } {
+    let info: { Dir?: string; Error?: string };
+    try {
+        info = JSON.parse(execFileSync("go", ["mod", "download", "-json", module], { encoding: "utf8", cwd: "/", env: { ...process.env, GOPROXY: "off", GOFLAGS: "-mod=mod", GOWORK: "off" } }));
+    } catch (e) {
+        const out = (e as { stdout?: string }).stdout;
+        info = out ? JSON.parse(out) : { Error: (e as Error).message };
+    }
+    if (!info.Dir) throw new Error(`${module} is not in the Go module cache (${info.Error ?? "no directory"}); fetch it first: (cd / && go mod download ${module}), as .ci/run does`);
+    return { Dir: info.Dir };
+}
+
+/**
+ * The standard channel's folder in the sigs.k8s.io/gateway-api module (from the module cache):
  * one CRD per file, and since v1.5 a ValidatingAdmissionPolicy (`..._vap_safeupgrades.yaml`).
  */
 export function gatewayApiCrdDir(): string {
-    const info = JSON.parse(execFileSync("go", ["mod", "download", "-json", gatewayApiModule], { encoding: "utf8", cwd: "/" }));
-    if (!info.Dir) throw new Error(`go mod download ${gatewayApiModule} gave no directory: ${info.Error ?? JSON.stringify(info)}`);
+    const info = cachedModule(gatewayApiModule);
     return path.join(info.Dir, "config", "crd", "standard");
 }
 
