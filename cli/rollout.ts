@@ -462,6 +462,9 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
             ? last ? `last rollout: ${rollout.state} at step ${rollout.step ?? ""} (${stepName(last)}): ${plain(rollout.message)}` : `last rollout: ${rollout.state} before its first step: ${plain(rollout.message)}`
             : "no rollout recorded here",
         ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
+        ...(rollout && "outcome" in rollout && rollout.notifications && rollout.notifications.failed.length > 0
+            ? [`  notifications: ${rollout.notifications.delivered} delivered, ${rollout.notifications.failed.length} not:`, ...notificationFailureLines(rollout.notifications).map((l) => `    ${plain(l)}`)]
+            : []),
     ];
     return { head, tail };
 }

@@ -47,6 +47,8 @@ export type RolloutStatus = {
     step: string | null;
     weight: number | null;
     lastAnalysis: AnalysisRecord | null;
+    /** The run's notifications, when it had any (`rollout.notifications`, Kubernetes Events). */
+    notifications?: RolloutRecord["notifications"];
 } | { error: string } | null;
 
 export interface ModelStatus {
@@ -210,7 +212,7 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
         drift: weightDrift || mirrorDrift,
         live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences, replicas: liveReplicas ?? {} } : liveError ? { error: liveError } : null,
         lock: holder ? { ...holder, state: liveness(holder).state } : null,
-        rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null } : null,
+        rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null, ...(record.notifications ? { notifications: record.notifications } : {}) } : null,
     };
     const details: ModelStatusDetails = {
         name, named, configPath: model?.path ?? [], autoReplicas: Boolean(configured?.canary?.autoReplicas),

@@ -258,7 +258,7 @@ describe("notifications", function () {
             return { output: () => output, exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))) };
         }
 
-        it("each event reaches the receiver once, in order, without the URL's secret; a receiver answering 500 is retried, reported in the output and the record, and the rollout still completes", async () => {
+        it("each event reaches the receiver once, in order, without the URL's secret; a receiver answering 500 is retried, reported in the output, the record and \`status\`, and the rollout still completes", async () => {
             const good = await receiver("ok");
             const bad = await receiver("fail");
             const token = "s3cr3t-T0K3N-4711";
@@ -287,6 +287,10 @@ describe("notifications", function () {
                 assert.strictEqual(record.notifications!.delivered, 4);
                 assert.deepStrictEqual(record.notifications!.failed.map(({ gaveUpAt: _t, ...f }) => f), [{ event: "completed", webhook: { index: 1, host }, attempts: 3, lastError: "answered HTTP 500 Internal Server Error" }]);
                 assert.ok(!run.output().includes(token) && !JSON.stringify(record).includes(token));
+                // `status` shows what did not arrive, from the record.
+                const status = cli(project, ["status"]);
+                assert.strictEqual(await status.exited, 0, status.output());
+                assert.ok(status.output().includes(`  notifications: 4 delivered, 1 not:\n    notification not delivered: completed to webhook 1 (${host}) after 3 attempts: answered HTTP 500 Internal Server Error\n`), status.output());
             } finally {
                 await good.close();
                 await bad.close();
