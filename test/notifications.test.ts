@@ -291,6 +291,13 @@ describe("notifications", function () {
                 const status = cli(project, ["status"]);
                 assert.strictEqual(await status.exited, 0, status.output());
                 assert.ok(status.output().includes(`  notifications: 4 delivered, 1 not:\n    notification not delivered: completed to webhook 1 (${host}) after 3 attempts: answered HTTP 500 Internal Server Error\n`), status.output());
+                // `promote` tells the webhooks that take `promoted`: the first one only.
+                const promote = cli(project, ["promote"]);
+                assert.strictEqual(await promote.exited, 0, promote.output());
+                const promoted = JSON.parse(good.bodies[4]);
+                assert.deepStrictEqual([good.bodies.length, promoted.event, promoted.canaryVersion, promoted.stableVersion, promoted.weight, promoted.outcome], [5, "promoted", "v2", "v1", 100, "promoted"]);
+                assert.match(promoted.reason, /^v2 is the stable version and serves 100% \(promoted by .+ with `model-canary promote`\)$/);
+                assert.strictEqual(bad.bodies.length, 3);
             } finally {
                 await good.close();
                 await bad.close();
@@ -317,6 +324,13 @@ describe("notifications", function () {
                 ]);
                 assert.ok(record.rollback!.appliedAt < failed[0].gaveUpAt, `rollback applied at ${record.rollback!.appliedAt}, the first delivery given up at ${failed[0].gaveUpAt}`);
                 assert.deepStrictEqual(hanging.bodies.map((b) => JSON.parse(b).event), ["started", "step-applied", "analysis-failed", "rolled-back"]);
+                // A manual `rollback` sends `rolled-back` too; the receiver's 500 is printed and the rollback still exits 0.
+                const rollback = cli(project, ["rollback"]);
+                assert.strictEqual(await rollback.exited, 0, rollback.output());
+                assert.strictEqual(JSON.parse(hanging.bodies[4]).event, "rolled-back");
+                assert.match(JSON.parse(hanging.bodies[4]).reason, /^manual rollback by .+: v1 serves 100%$/);
+                assert.match(rollback.output(), /notification not delivered: rolled-back to webhook 0 \(127\.0\.0\.1:\d+\) after 1 attempt: answered HTTP 500 Internal Server Error/);
+                assert.ok(!rollback.output().includes("hang-s3cr3t"));
             } finally {
                 await hanging.close();
             }
