@@ -2,7 +2,9 @@
 // started once for this file by test/support/postgres.ts), and the Pulumi CLI using the same
 // server as its backend. The URL is read the way the CLI reads it (pure, first).
 import * as assert from "assert";
+import * as fs from "fs";
 import * as net from "net";
+import * as path from "path";
 import { freePort } from "../cluster/controlplane";
 import { isPostgresBackendUrl, postgresConnection, redactPostgresUrl } from "../stacks/coordination/postgres-connection";
 import { PostgresStore, runsTable } from "../stacks/coordination/postgres";
@@ -309,7 +311,8 @@ describe("the coordination store of a PostgreSQL state backend (a real PostgreSQ
             + "permission denied for schema public; nothing was changed: it needs the CREATE privilege on the schema first in its search_path (usually `public`) to create its table `model_canary_runs` once "
             + "(GRANT CREATE ON SCHEMA public TO pipeline), or a database owner creates the table (see docs/pipelines.md)");
         assert.deepStrictEqual(await pg.query("SELECT to_regclass('model_canary_runs') AS t", [], { database: "fresh" }), [{ t: null }]);
-        // The table exists (earlier tests made it), the role may not touch it.
+        // The table exists (the superuser's store made it), the role may not touch it.
+        await newStore().holder(freshKey());
         const using = newStore(`postgres://pipeline@127.0.0.1:${pg.port}/postgres?sslmode=disable`);
         const noSelect = await rejects(using.acquire(key, runner("runner-a", 101)), "forbidden");
         assert.match(noSelect, /^role `pipeline` may not take the lease in the PostgreSQL state backend at 127\.0\.0\.1:\d+, database `postgres` \(.*\): permission denied for table model_canary_runs; nothing was changed: it needs SELECT, INSERT and UPDATE on table `model_canary_runs` \(GRANT SELECT, INSERT, UPDATE ON model_canary_runs TO pipeline\)$/);
@@ -323,6 +326,25 @@ describe("the coordination store of a PostgreSQL state backend (a real PostgreSQ
         await using.requestPreemption(key, runner("laptop", 9));
         await using.release(key, runner("runner-a", 101));
         assert.strictEqual(await using.holder(key), undefined);
+    });
+
+    it("a role that must give a password: a wrong one or none is forbidden without showing it, the right one from the URL or PGPASSWORD is used", async () => {
+        await newStore().holder(freshKey()); // the superuser's store creates the table
+        await pg.query("CREATE ROLE secretive LOGIN PASSWORD 'right-horse'");
+        await pg.query("GRANT SELECT, INSERT, UPDATE ON model_canary_runs TO secretive");
+        // Password authentication for this role over TCP, trust for every other.
+        const hba = path.join(pg.dir, "data", "pg_hba.conf");
+        fs.writeFileSync(hba, `host all secretive 127.0.0.1/32 scram-sha-256\n${fs.readFileSync(hba, "utf8")}`);
+        await pg.query("SELECT pg_reload_conf()");
+        const url = (password: string) => `postgres://secretive${password}@127.0.0.1:${pg.port}/postgres?sslmode=disable`;
+        const wrong = await rejects(newStore(url(":wrong-battery")).acquire(freshKey(), runner("runner-a", 101)), "forbidden");
+        assert.strictEqual(wrong, `the PostgreSQL state backend at 127.0.0.1:${pg.port}, database \`postgres\` (${url(":***")}) refused role \`secretive\`: `
+            + `password authentication failed for user "secretive"; nothing was changed. Check the password (in the backend URL or PGPASSWORD) and the server's pg_hba.conf`);
+        const none = await rejects(newStore(url("")).acquire(freshKey(), runner("runner-a", 101)), "forbidden");
+        assert.strictEqual(none, `the PostgreSQL state backend at 127.0.0.1:${pg.port}, database \`postgres\` (${url("")}) asks role \`secretive\` for a password and none was given; nothing was changed. Put it in the backend URL, PGPASSWORD or ~/.pgpass`);
+        assert.deepStrictEqual(await newStore(url(""), { env: { PGPASSWORD: "right-horse" } }).acquire(freshKey(), runner("runner-a", 101)), { acquired: true });
+        assert.deepStrictEqual(await newStore(url(":right-horse")).acquire(freshKey(), runner("runner-a", 101)), { acquired: true });
+        assert.doesNotMatch(`${wrong}${none}`, /wrong-battery|right-horse/);
     });
 
     it("a row someone edited by hand into a shape model-canary does not write is reported damaged, naming the row", async () => {

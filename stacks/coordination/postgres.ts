@@ -289,6 +289,9 @@ export class PostgresStore implements CoordinationStore {
         if (code === "28P01" || code === "28000") {
             return new CoordinationStoreError(`${at} refused role \`${c.user}\`: ${cause}; nothing was changed. Check the password (in the backend URL or PGPASSWORD) and the server's pg_hba.conf`, "forbidden");
         }
+        if (/client password must be a (non-empty )?string/.test(cause)) {
+            return new CoordinationStoreError(`${at} asks role \`${c.user}\` for a password and none was given; nothing was changed. Put it in the backend URL, PGPASSWORD or ~/.pgpass`, "forbidden");
+        }
         if (code === "42501") {
             const schema = "the schema first in its search_path (usually `public`)";
             const needed = what === "create its table"
