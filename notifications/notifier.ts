@@ -132,6 +132,7 @@ export class Notifier {
     private readonly sinks: EventSink[];
     private readonly writes: Promise<void>[] = [];
     private readonly failures: Failed[] = [];
+    private readonly sinkTails: Promise<void>[] = [];
     private sent = 0;
     private readonly summary: NotificationSummary = { delivered: 0, failed: [] };
 
@@ -149,17 +150,16 @@ export class Notifier {
     send(event: NotificationEvent): void {
         const seq = this.sent++;
         for (const q of this.queues) q.push(event, seq);
-        for (const sink of this.sinks) {
-            let write: Promise<void>;
-            try {
-                write = sink.write(event);
-            } catch (e) {
-                write = Promise.reject(e);
-            }
-            this.writes.push(write.then(() => { this.summary.delivered++; }, (e) => {
+        this.sinks.forEach((sink, i) => {
+            // One write at a time per sink, in the order of the events, each after this call has
+            // returned: a sink's first write connects (a kubeconfig's credential plugin may run).
+            const previous = this.sinkTails[i] ?? new Promise<void>((r) => setImmediate(r));
+            const write = previous.then(() => sink.write(event)).then(() => { this.summary.delivered++; }, (e) => {
                 this.failures.push({ seq, failure: { event: event.kind, sink: sink.describe, attempts: 1, lastError: (e as Error).message, gaveUpAt: new Date().toISOString() } });
-            }));
-        }
+            });
+            this.sinkTails[i] = write;
+            this.writes.push(write);
+        });
     }
 
     /**
