@@ -8,7 +8,7 @@ import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
 import { deploymentName, redact, scaleDownHolds, ValidationError } from "../components";
-import { checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef, upStack } from "../stacks/operations/automation";
+import { applyStack, checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef } from "../stacks/operations/automation";
 import { ModelConfig, selectModel } from "../stacks/config/config";
 import { checkLiveRollback, readDeploymentAvailability } from "../stacks/cluster-client/live";
 import { ClusterApiError } from "../stacks/cluster-client/cluster-api";
@@ -116,7 +116,7 @@ async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry:
         const started = Date.now();
         // Scoped to this model: the other models' resources are left as they are (stacks/operations/scope.ts).
         // The holds go to this `up` alone, not into the config: an interruption leaves none behind.
-        const up = (text: string, extra: UpExtra = {}) => command === "rollback" ? rollbackUp(stack, text, model.name, extra) : upStack(stack, { message: text, model: model.name, refresh: "all", ...extra });
+        const up = (text: string, extra: UpExtra = {}) => command === "rollback" ? rollbackUp(stack, text, model.name, extra) : applyStack(stack, { message: text, model: model.name, refresh: "all", ...extra });
         await up(held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, { holds: { [model.name]: holds } });
         const actionMs = Date.now() - started;
         if (held.length === 0) return { actionMs };
@@ -132,7 +132,7 @@ async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry:
 }
 
 /** What an `up` of a traffic change may carry besides its message and model (the holds of `canary.replicas: auto`). */
-type UpExtra = Pick<NonNullable<Parameters<typeof upStack>[1]>, "holds">;
+type UpExtra = Pick<NonNullable<Parameters<typeof applyStack>[1]>, "holds">;
 
 /**
  * A rollback's `up`. It does not read the Deployments live first (a hand-scaled one would stop it
@@ -142,18 +142,18 @@ type UpExtra = Pick<NonNullable<Parameters<typeof upStack>[1]>, "holds">;
  */
 async function rollbackUp(stack: auto.Stack, message: string, model: string, extra: UpExtra = {}): Promise<void> {
     try {
-        await upStack(stack, { message, model, refresh: "none", ...extra });
+        await applyStack(stack, { message, model, refresh: "none", ...extra });
     } catch (e) {
         if (e instanceof StackOperationError && e.kind === "conflict") {
             // A Deployment changed by hand (`kubectl scale`) must not keep traffic on the canary:
             // the routing objects alone are applied, the Deployments left as they are.
             notice(`model-canary: the rollback's \`up\` stopped on a field conflict (${e.message.split("\n")[0]}); applying the routing objects of \`${model}\` alone, the Deployments left as they are`);
-            await upStack(stack, { message: `${message} (routing objects only)`, model, refresh: "none", routingOnly: true, ...extra });
+            await applyStack(stack, { message: `${message} (routing objects only)`, model, refresh: "none", routingOnly: true, ...extra });
             return;
         }
         if (!(e instanceof StackOperationError) || e.kind !== "engine") throw e;
         notice(`model-canary: the rollback's \`up\` failed (${e.message.split("\n")[0]}); reading the routing objects of \`${model}\` from the cluster and applying again`);
-        await upStack(stack, { message: `${message} (routing read from the cluster)`, model, refresh: "routing", ...extra });
+        await applyStack(stack, { message: `${message} (routing read from the cluster)`, model, refresh: "routing", ...extra });
     }
 }
 
@@ -221,7 +221,7 @@ export async function confirmRolledBack(stack: auto.Stack, model: string | undef
     const first = await read();
     if (!first || first.problems.length === 0) return;
     notice(`model-canary: after the rollback the live ${where} still does not send all traffic to ${r.stable.version} (${first.problems.join("; ")}); reading it from the cluster and applying it again`);
-    await withApplyLock(stack, "rollback", () => upStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason} (repairing the live route)`, model: target.name, refresh: "routing", routingOnly: true }), { onMessage: notice });
+    await withApplyLock(stack, "rollback", () => applyStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason} (repairing the live route)`, model: target.name, refresh: "routing", routingOnly: true }), { onMessage: notice });
     const second = await read();
     if (!second || second.problems.length === 0) return;
     throw new StackOperationError("engine", `the rollback was applied, but the live ${where} still does not send all traffic to ${r.stable.version}: ${second.problems.join("; ")}${second.otherManagers.length > 0 ? `. Other writers of it (field managers): ${second.otherManagers.join(", ")}` : ""}. Something else is writing the route (a controller, an admission webhook, another tool): stop it, then run \`rollback\` again; \`kubectl get virtualservice ${r.virtualServiceName} -n ${r.namespace} -o yaml\` shows what is live`);
@@ -281,7 +281,7 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
             c.headerRoutes = undefined;
         });
         const started = Date.now();
-        await upStack(stack, { message: `model-canary promote ${target.path.length > 0 ? `${target.name} ` : ""}${resolved.canary.version}`, model: target.name });
+        await applyStack(stack, { message: `model-canary promote ${target.path.length > 0 ? `${target.name} ` : ""}${resolved.canary.version}`, model: target.name });
         return Date.now() - started;
     }, { onMessage: notice });
 }

@@ -507,6 +507,19 @@ export async function upStack(stack: auto.Stack, options: UpOptions = {}): Promi
     return upOneStack(stack, options);
 }
 
+/** What `applyStack` returns: an update's steps and changes, without the stack's outputs. */
+export type ApplyResult = Omit<UpResult, "outputs">;
+
+/**
+ * `upStack` for a caller that uses none of the outputs (a rollout step, a rollback, a promotion):
+ * the same update, without the `pulumi stack output` that reads them afterwards (about 0.5 s of CPU:
+ * the CLI's start-up, reading the state and decrypting it). A stack per model reads them as `upStack` does.
+ */
+export async function applyStack(stack: auto.Stack, options: UpOptions = {}): Promise<ApplyResult> {
+    if (isStackPerModel(stack.workspace.workDir, stack.name)) return upModelStacks(stack, options);
+    return applyOneStack(stack, options);
+}
+
 interface UpOptions {
     onOutput?: (out: string) => void;
     message?: string;
@@ -539,6 +552,11 @@ export function routingTargets(model: string): string[] {
 }
 
 async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<UpResult> {
+    const result = await applyOneStack(stack, options, known);
+    return { ...result, outputs: await readOutputs(stack) };
+}
+
+async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<ApplyResult> {
     const { config, previous, planned, scope, env: clusterEnv } = await planOneStack(stack, options, known);
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
@@ -574,7 +592,6 @@ async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<
             steps,
             changes: countChanges(steps),
             stdout: result.stdout,
-            outputs: await readOutputs(stack),
             ...(planned === undefined ? {} : { scope: scopeSummary(planned) }),
         };
     } catch (e) {
