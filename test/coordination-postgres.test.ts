@@ -5,6 +5,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
+import { Client } from "pg";
 import { freePort } from "../cluster/controlplane";
 import { isPostgresBackendUrl, postgresConnection, redactPostgresUrl } from "../stacks/coordination/postgres-connection";
 import { PostgresStore, runsTable } from "../stacks/coordination/postgres";
@@ -196,6 +197,34 @@ describe("the coordination store of a PostgreSQL state backend (a real PostgreSQ
         const second = await race(30, 2000);
         assert.deepStrictEqual(second.result, { acquired: true, tookOverFrom: firstHolder });
         assert.strictEqual((await pools[5].holder(key))?.pid, 2000 + second.winner);
+    });
+
+    it("in a database whose transactions are serializable, a runner whose take collides with another's uncommitted one is retried and refused naming it, not reported lost", async () => {
+        await pg.query("CREATE DATABASE strict");
+        await pg.query("ALTER DATABASE strict SET default_transaction_isolation = 'serializable'");
+        const s = newStore(`postgres://postgres@127.0.0.1:${pg.port}/strict?sslmode=disable`);
+        const key = freshKey();
+        await s.holder(key); // the table, created
+        // Another runner's take, still uncommitted: ours waits on its row, with a snapshot taken before it.
+        const other = new Client({ host: "127.0.0.1", port: pg.port, user: "postgres", database: "strict" });
+        await other.connect();
+        try {
+            await other.query("BEGIN");
+            await other.query(`INSERT INTO ${runsTable} (project, stack, model, holder, acquired_at, renewed_at, lease_seconds) VALUES ($1, $2, $3, $4, now(), now(), 30)`,
+                [key.project, key.stack, key.model, JSON.stringify({ host: "runner-x", pid: 7, user: "ci", command: "rollout" })]);
+            const pending = s.acquire(key, runner("runner-y", 8));
+            for (;;) {
+                const [{ n }] = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'strict' AND wait_event_type = 'Lock'");
+                if (n > 0) break;
+                await sleep(20);
+            }
+            await other.query("COMMIT");
+            const result = await pending;
+            assert.strictEqual(result.acquired, false);
+            assert.deepStrictEqual([(result as { holder: LeaseHolder }).holder.host, (result as { holder: LeaseHolder }).holder.pid], ["runner-x", 7]);
+        } finally {
+            await other.end();
+        }
     });
 
     it("a rollback's request to stop reaches the holder through another runner's store, and only its maker withdraws it", async () => {

@@ -228,16 +228,24 @@ export class PostgresStore implements CoordinationStore {
     }
 
     private async run(what: string, sql: string, params: unknown[]): Promise<QueryResult> {
-        const client = await this.connect(what);
-        try {
-            const result = await client.query({ text: sql, values: params });
-            client.release();
-            return result;
-        } catch (e) {
-            // A connection that lost its server, or timed out mid-answer, is not reused.
-            client.release(sqlState(e) === undefined ? (e as Error) : undefined);
-            if (sqlState(e) === "42P01") this.table = undefined;
-            throw this.failure(e, what, "query");
+        for (let attempt = 1; ; attempt++) {
+            const client = await this.connect(what);
+            try {
+                const result = await client.query({ text: sql, values: params });
+                client.release();
+                return result;
+            } catch (e) {
+                // A connection that lost its server, or timed out mid-answer, is not reused.
+                client.release(sqlState(e) === undefined ? (e as Error) : undefined);
+                if (sqlState(e) === "42P01") this.table = undefined;
+                // Under `serializable` or `repeatable read` (a database's default_transaction_isolation), a
+                // statement that met a concurrent write is rolled back whole: it changed nothing, so run it again.
+                if ((sqlState(e) === "40001" || sqlState(e) === "40P01") && attempt < 5) {
+                    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+                    continue;
+                }
+                throw this.failure(e, what, "query");
+            }
         }
     }
 
@@ -304,6 +312,9 @@ export class PostgresStore implements CoordinationStore {
         }
         if (code === "3F000") {
             return new CoordinationStoreError(`role \`${c.user}\` has no schema to create its table \`${runsTable}\` in at ${at}: ${cause}; nothing was changed. Set the role's search_path to a schema it may use`, "forbidden");
+        }
+        if (code === "40001" || code === "40P01") {
+            return new CoordinationStoreError(`${at} kept refusing to ${what} because of concurrent writes: ${cause}; nothing was changed, try again`, "conflict");
         }
         if (code === "42P01") {
             return new CoordinationStoreError(`table \`${runsTable}\` went away in ${at} while model-canary tried to ${what}: ${cause}; try again (it is created anew)`, "conflict");
