@@ -7,6 +7,7 @@ import { runCustomCheck, type CheckContext, type CustomCheck } from "./custom";
 import { evaluatePredictions, type PredictionGate, type PredictionMeasurement } from "./prediction-gate";
 import type { InstantQuerier } from "./prometheus";
 import { predictionBucketsQuery, workloadQueries, type WorkloadQueries } from "./queries";
+import type { Reporter } from "./reporter";
 import {
     evaluate,
     summarize,
@@ -29,6 +30,8 @@ export interface RunAnalysisOptions {
     stableWorkload: string;
     /** Prometheus range for rate()/increase(), e.g. "1m". Should span at least 2 scrape intervals. */
     window: string;
+    /** Whose request metrics are read, in order of preference (`reporter.ts`); default `["destination"]`. */
+    reporters?: readonly Reporter[];
     thresholds: AnalysisThresholds;
     /** The prediction-distribution gate, when on; it selects the versions by `context`'s `canaryVersion` and `stableVersion`. */
     predictions?: PredictionGate;
@@ -60,8 +63,8 @@ export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisRep
     // Builders throw on invalid input (empty names, bad window): that is a configuration bug,
     // surfaced to the caller rather than reported as a failed analysis.
     const queries: AnalysisReport["queries"] = {
-        canary: workloadQueries({ namespace: opts.namespace, workload: opts.canaryWorkload }, opts.window),
-        stable: workloadQueries({ namespace: opts.namespace, workload: opts.stableWorkload }, opts.window),
+        canary: workloadQueries({ namespace: opts.namespace, workload: opts.canaryWorkload, ...(opts.reporters ? { reporters: opts.reporters } : {}) }, opts.window),
+        stable: workloadQueries({ namespace: opts.namespace, workload: opts.stableWorkload, ...(opts.reporters ? { reporters: opts.reporters } : {}) }, opts.window),
     };
     const gate = opts.predictions;
     if (gate) {

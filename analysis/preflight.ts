@@ -4,8 +4,10 @@
  * (removing the testers' header routes with it). Three questions, in order:
  *   1. does the URL answer at all (connection, HTTP status, JSON)?
  *   2. does it evaluate a query (`vector(1)` must be 1)?
- *   3. does it hold the stable workload's `istio_requests_total` series, i.e. is it the
- *      Prometheus that scrapes this mesh, with the workload names the analysis will use?
+ *   3. does it hold the stable workload's `istio_requests_total` series under the configured
+ *      reporter (`rollout.analysis.reporter`), i.e. is it the Prometheus that scrapes this mesh,
+ *      with the workload names and the reporter the analysis will use? In ambient mode without
+ *      a waypoint there is no such series at all (ztunnel reports only TCP metrics).
  *   4. with the prediction gate on: does it hold the stable model's prediction histogram under the
  *      configured metric and label names (the app label included)? Otherwise every analysis would be "no data" and a healthy
  *      canary would be rolled back for a naming mistake.
@@ -13,6 +15,7 @@
  */
 import { describeNetworkError, PrometheusError, type InstantQuerier } from "./prometheus";
 import { predictionSeriesSelector, seriesCountQuery, type PredictionSelector, type WorkloadSelector } from "./queries";
+import { defaultReporter, describeReporters } from "./reporter";
 
 export interface PreflightOptions {
     prometheus: InstantQuerier;
@@ -51,8 +54,11 @@ export async function preflightPrometheus(opts: PreflightOptions): Promise<Prefl
         return problem(`${where} failed the query \`${query}\`: ${reason(err)}`);
     }
     if (series === null || !(series > 0)) {
-        return problem(`${where} has no \`istio_requests_total\` series for the stable workload \`${opts.stable.workload}\` in namespace \`${opts.stable.namespace}\` (\`${query}\` is empty): `
-            + "the canary could not be compared with it. Check that this is the Prometheus that scrapes the mesh's sidecars and that the stable model receives traffic");
+        const reporters = opts.stable.reporters ?? [defaultReporter];
+        const by = reporters.length === 1 && reporters[0] === defaultReporter ? "" : ` reported by ${reporters.map((r) => `\`${r}\``).join(" or ")}`;
+        return problem(`${where} has no \`istio_requests_total\` series${by} for the stable workload \`${opts.stable.workload}\` in namespace \`${opts.stable.namespace}\` (\`${query}\` is empty): `
+            + "the canary could not be compared with it. Check that this is the Prometheus that scrapes the mesh's proxies and that the stable model receives traffic",
+            `check that \`rollout.analysis.reporter\` (${describeReporters(reporters)}) names the proxy that reports the model's requests: \`destination\` with sidecars, \`waypoint\` in ambient mode with a waypoint (without one, ambient reports no request metrics); or ${FIX_URL}`);
     }
 
     const p = opts.stablePredictions;

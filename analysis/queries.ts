@@ -5,14 +5,20 @@
  * matched literally (`=` with an escaped string), never as regular expressions, so a workload
  * called `model-v2` does not also match `model-v2-shadow`.
  *
- * Every query filters on `reporter="destination"`: Istio reports each request twice (once by the
- * client-side proxy, `reporter="source"`, once by the server-side proxy), and only the destination
- * side sees every request that reaches the workload, whoever sent it.
+ * Every query filters on one `reporter` (`reporter.ts`), `destination` unless the selector says
+ * otherwise: with sidecars Istio reports each request twice (once by the client-side proxy,
+ * `reporter="source"`, once by the server-side proxy), and only the destination side sees every
+ * request that reaches the workload, whoever sent it. In ambient mode the waypoint reports it
+ * (`reporter="waypoint"`, the same destination labels). With a list of reporters each query is
+ * `Q(first) or (Q(second) unless on() <the first has series in the window>)`: the first reporter
+ * with series for the workload in the window is read alone, so the three queries of one workload
+ * read the same reporter, and a request both report is never counted twice.
  *
  * Counts over the window come from `seriesCountInWindow` (`window-count.ts`): `increase`, plus the
  * first value of each series born inside the window, which `increase` and `rate` never see (a
  * canary's first `response_code="500"`).
  */
+import { defaultReporter, type Reporter } from "./reporter";
 import { seriesCountInWindow } from "./window-count";
 
 /** Identifies the workload whose server-side (destination) metrics are read. */
@@ -21,6 +27,8 @@ export interface WorkloadSelector {
     namespace: string;
     /** Workload name, e.g. the Deployment name `model-v2` (`destination_workload`). */
     workload: string;
+    /** Whose series are read, in order of preference (see `reporter.ts`); default `["destination"]`. */
+    reporters?: readonly Reporter[];
 }
 
 /** Istio's request counter. */
@@ -88,29 +96,60 @@ export function escapeLabelValue(value: string): string {
 }
 
 /**
- * The namespace's destination-side request series: their samples before the window show that
- * Prometheus was scraping the mesh then, so a series of the workload without one was born inside
- * the window (see `window-count.ts`).
+ * The namespace's request series of one reporter: their samples before the window show that
+ * Prometheus was scraping that reporter then (sidecars and waypoints are scraped as different
+ * targets), so a series of the workload without one was born inside the window (see
+ * `window-count.ts`).
  */
-function scrapingWitness(sel: WorkloadSelector): string {
-    return `${REQUESTS_METRIC}{reporter="destination",destination_workload_namespace="${escapeLabelValue(sel.namespace)}"}`;
+function scrapingWitness(sel: WorkloadSelector, reporter: Reporter): string {
+    return `${REQUESTS_METRIC}{reporter="${reporter}",destination_workload_namespace="${escapeLabelValue(sel.namespace)}"}`;
 }
 
 /** `sum(...)` of the requests matching the workload and `extra` during `w`, new series counted from zero. */
-function requestsInWindow(sel: WorkloadSelector, w: string, extra: string[] = []): string {
-    return `sum(${seriesCountInWindow(`${REQUESTS_METRIC}{${workloadMatchers(sel, extra)}}`, w, scrapingWitness(sel))})`;
+function requestsInWindow(sel: WorkloadSelector, reporter: Reporter, w: string, extra: string[] = []): string {
+    return `sum(${seriesCountInWindow(`${REQUESTS_METRIC}{${workloadMatchers(sel, reporter, extra)}}`, w, scrapingWitness(sel, reporter))})`;
 }
 
-/** The label matchers (inside `{}`) shared by all queries for one workload. */
-export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): string {
+/** The label matchers (inside `{}`) shared by all queries for one workload and one reporter. */
+export function workloadMatchers(sel: WorkloadSelector, reporter: Reporter = defaultReporter, extra: string[] = []): string {
     checkSelector(sel);
     const matchers = [
-        `reporter="destination"`,
+        `reporter="${reporter}"`,
         `destination_workload_namespace="${escapeLabelValue(sel.namespace)}"`,
         `destination_workload="${escapeLabelValue(sel.workload)}"`,
         ...extra,
     ];
     return matchers.join(",");
+}
+
+/** The selector's reporters, checked: a non-empty list of distinct known names. */
+function reportersOf(sel: WorkloadSelector): readonly Reporter[] {
+    const list = sel?.reporters ?? [defaultReporter];
+    if (!Array.isArray(list) || list.length === 0 || new Set(list).size !== list.length || !list.every((r) => r === "destination" || r === "waypoint")) {
+        throw new Error(`workload selector reporters must be a non-empty list of distinct reporters (destination, waypoint), got ${describe(list)}`);
+    }
+    return list;
+}
+
+/** Non-empty when the reporter has a request series of the workload with a sample in the window. */
+function reportsInWindow(sel: WorkloadSelector, reporter: Reporter, w: string): string {
+    return `count(count_over_time(${REQUESTS_METRIC}{${workloadMatchers(sel, reporter)}}[${w}]))`;
+}
+
+/**
+ * `build(reporter)` for the first of the selector's reporters that has series of the workload in
+ * the window: `Q(r1) or (Q(r2) unless on() has(r1))`. `Q(r)` is empty when `r` has no series
+ * there, so this reads r1 whenever it reports the workload (even where its query is empty or NaN,
+ * as it would be alone) and r2 only when r1 does not. Never a sum of the two.
+ */
+function firstReporting(sel: WorkloadSelector, w: string, build: (reporter: Reporter) => string): string {
+    const list = reportersOf(sel);
+    let query = build(list[0]);
+    for (let i = 1; i < list.length; i++) {
+        const earlier = list.slice(0, i).map((r) => reportsInWindow(sel, r, w)).join(" or ");
+        query = `${query} or (${build(list[i])} unless on() (${earlier}))`;
+    }
+    return query;
 }
 
 /**
@@ -131,9 +170,11 @@ export function workloadMatchers(sel: WorkloadSelector, extra: string[] = []): s
  */
 export function successRateQuery(sel: WorkloadSelector, window: string): string {
     const w = checkWindow(window);
-    const okHttp = requestsInWindow(sel, w, [`response_code!~"5.."`, `request_protocol!="grpc"`]);
-    const okGrpc = requestsInWindow(sel, w, [`response_code!~"5.."`, `request_protocol="grpc"`, `grpc_response_status="0"`]);
-    return `((${okHttp} or vector(0)) + (${okGrpc} or vector(0))) / ${requestsInWindow(sel, w)} * 100`;
+    return firstReporting(sel, w, (r) => {
+        const okHttp = requestsInWindow(sel, r, w, [`response_code!~"5.."`, `request_protocol!="grpc"`]);
+        const okGrpc = requestsInWindow(sel, r, w, [`response_code!~"5.."`, `request_protocol="grpc"`, `grpc_response_status="0"`]);
+        return `((${okHttp} or vector(0)) + (${okGrpc} or vector(0))) / ${requestsInWindow(sel, r, w)} * 100`;
+    });
 }
 
 /**
@@ -148,8 +189,10 @@ export function latencyQuantileQuery(sel: WorkloadSelector, window: string, quan
     if (typeof quantile !== "number" || !(quantile > 0 && quantile < 1)) {
         throw new Error(`quantile must be a number between 0 and 1 (exclusive), got ${describe(quantile)}`);
     }
-    const buckets = seriesCountInWindow(`${DURATION_BUCKET_METRIC}{${workloadMatchers(sel)}}`, w, scrapingWitness(sel));
-    return `histogram_quantile(${quantile}, sum by (le) (${buckets}))`;
+    return firstReporting(sel, w, (r) => {
+        const buckets = seriesCountInWindow(`${DURATION_BUCKET_METRIC}{${workloadMatchers(sel, r)}}`, w, scrapingWitness(sel, r));
+        return `histogram_quantile(${quantile}, sum by (le) (${buckets}))`;
+    });
 }
 
 /** P99 latency in milliseconds over `window`. */
@@ -165,7 +208,7 @@ export function p99LatencyQuery(sel: WorkloadSelector, window: string): string {
  */
 export function requestCountQuery(sel: WorkloadSelector, window: string): string {
     const w = checkWindow(window);
-    return requestsInWindow(sel, w);
+    return firstReporting(sel, w, (r) => requestsInWindow(sel, r, w));
 }
 
 /** The three queries analysis runs for one workload. */
@@ -211,12 +254,13 @@ function describe(v: unknown): string {
 }
 
 /**
- * How many `istio_requests_total` series exist for a workload (any response code, any source):
- * empty when Prometheus has never scraped the workload's sidecar, or not within the staleness
- * window. The rollout's preflight uses it on the stable workload.
+ * How many `istio_requests_total` series exist for a workload (any response code, any source),
+ * by the first of the selector's reporters that has any: empty when Prometheus has never scraped
+ * a proxy that reports the workload (its sidecar, or the waypoint in front of it), or not within
+ * the staleness window. The rollout's preflight uses it on the stable workload.
  */
 export function seriesCountQuery(sel: WorkloadSelector): string {
-    return `count(${REQUESTS_METRIC}{${workloadMatchers(sel)}})`;
+    return reportersOf(sel).map((r) => `count(${REQUESTS_METRIC}{${workloadMatchers(sel, r)}})`).join(" or ");
 }
 
 /** Where a model server's prediction histogram is read: its bucket series and the labels that select one version. */

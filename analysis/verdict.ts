@@ -127,9 +127,10 @@ function thresholdNumber(v: unknown, integer: boolean): number | undefined {
  * problem at once. `undefined` (or an absent key) means "use the default"; `null` disables a
  * relative check and is refused for the other fields. Unknown keys are refused (they are usually
  * typos). Each problem names the key as `<keyPrefix>.<field>`, the value received and what is
- * accepted.
+ * accepted. `otherKeys` are the block's settings that are not thresholds (checked by the caller,
+ * which takes them out first): named among the known settings when a key is unknown.
  */
-export function checkThresholds(partial: unknown, keyPrefix = "rollout.analysis"): { thresholds?: AnalysisThresholds; problems: string[] } {
+export function checkThresholds(partial: unknown, keyPrefix = "rollout.analysis", otherKeys: readonly string[] = []): { thresholds?: AnalysisThresholds; problems: string[] } {
     if (partial === undefined || partial === null) return { thresholds: { ...defaultThresholds }, problems: [] };
     if (typeof partial !== "object" || Array.isArray(partial)) {
         return { problems: [`\`${keyPrefix}\` must be an object with threshold fields, got ${describeValue(partial)}`] };
@@ -138,7 +139,7 @@ export function checkThresholds(partial: unknown, keyPrefix = "rollout.analysis"
     const known = Object.keys(FIELDS);
     const problems: string[] = [];
     for (const key of Object.keys(input)) {
-        if (!known.includes(key)) problems.push(`\`${keyPrefix}.${key}\` is not a known analysis setting; known settings: ${known.join(", ")}`);
+        if (!known.includes(key)) problems.push(`\`${keyPrefix}.${key}\` is not a known analysis setting; known settings: ${[...known, ...otherKeys].join(", ")}`);
     }
     const out: AnalysisThresholds = { ...defaultThresholds };
     for (const key of known as (keyof AnalysisThresholds)[]) {

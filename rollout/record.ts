@@ -77,6 +77,8 @@ export interface RolloutRecord {
     rollback?: RollbackRecord;
     /** The thresholds in force, for the report's header. */
     thresholds: Record<string, number | null>;
+    /** Whose request metrics were read (`rollout.analysis.reporter`), in order of preference; absent in records written before the setting existed (`destination`). */
+    reporters?: string[];
     /** The process running it, so `status` can tell a run that died from one still running. */
     runner?: ProcessIdentity;
     /**

@@ -371,7 +371,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
     // traffic just began) may not have scraped it yet.
     const ask = () => preflightPrometheus({
         prometheus, url: plan.prometheusUrl, signal,
-        stable: { namespace: config.namespace, workload: deploymentName(config.app, config.stable.version) },
+        stable: { namespace: config.namespace, workload: deploymentName(config.app, config.stable.version), reporters: plan.reporters },
         ...(plan.predictions ? { stablePredictions: { ...plan.predictions, app: config.app, namespace: config.namespace, version: config.stable.version } } : {}),
     });
     let unusable = await ask();
@@ -398,6 +398,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
             ...plan.thresholds,
             ...(plan.predictions ? { predictionMaxPsi: plan.predictions.maxPsi, predictionMaxKs: plan.predictions.maxKs, predictionMinSamples: plan.predictions.minSamples } : {}),
         },
+        reporters: [...plan.reporters],
         runner,
     };
     const save = () => writeRecord(workDir, record);
@@ -490,7 +491,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
             if (signal.aborted) return interrupted();
             const report = await runAnalysis({
                 prometheus, namespace: config.namespace, app: config.app, canaryWorkload: workloads.canary, stableWorkload: workloads.stable,
-                window: plan.window, thresholds: plan.thresholds, predictions: plan.predictions, customChecks: plan.checks, secrets: configured.secrets, signal,
+                window: plan.window, reporters: plan.reporters, thresholds: plan.thresholds, predictions: plan.predictions, customChecks: plan.checks, secrets: configured.secrets, signal,
                 // In the shadow step the canary's traffic is the mirrored copy: the same queries see it.
                 context: { canaryVersion: canary.version, stableVersion: config.stable.version, weight, ...(mirrorPercent > 0 ? { mirrorPercent } : {}), step: index, steps: total },
             });

@@ -32,6 +32,9 @@ import { resolvePlan } from "../stacks/config/rollout-plan";
 
 const WINDOW = "10s";
 const NS = "default";
+/** Namespaces whose workloads are reported by a waypoint (ambient), and by a waypoint and sidecars (migrating to ambient). */
+const AMBIENT = "ambient";
+const MIGRATING = "migrating";
 const STABLE = "model-v1";
 const RPS = 50;
 const context: CheckContext = { canaryVersion: "v2", stableVersion: "v1", weight: 10 };
@@ -112,6 +115,15 @@ describe("analysis against a real Prometheus", function () {
         exporter.set("model-v2-grpc-503", { rps: RPS, errorRatio: 0.05, latencyMs: 60, protocol: "grpc", grpcErrorStatus: 14, errorCode: 503 });
         // Same workload name in another namespace, half failing: must not leak into "default".
         exporter.set("model-v2-healthy", { rps: RPS, errorRatio: 0.5, latencyMs: 60, namespace: "staging", predictions: { version: "v2-same", mean: 0.9, sd: 0.05 } });
+        // Ambient mode behind a waypoint: only the waypoint reports the requests (`reporter="waypoint"`).
+        const waypoint = { namespace: AMBIENT, reporters: ["waypoint" as const] };
+        exporter.set(STABLE, { rps: RPS, latencyMs: 60, ...waypoint });
+        exporter.set("model-v2-healthy", { rps: RPS, latencyMs: 60, ...waypoint });
+        exporter.set("model-v2-errors", { rps: RPS, errorRatio: 0.05, latencyMs: 60, ...waypoint });
+        // A namespace migrating to ambient: stable's pods keep their sidecars behind the new waypoint,
+        // so both report each request; the canary's pods came up without one.
+        exporter.set(STABLE, { rps: RPS, latencyMs: 60, namespace: MIGRATING, reporters: ["waypoint", "destination"] });
+        exporter.set("model-v2", { rps: RPS, latencyMs: 60, namespace: MIGRATING, reporters: ["waypoint"] });
 
         prom = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
         client = new PrometheusClient({ url: prom.url, timeoutMs: 5000 });
@@ -374,6 +386,78 @@ describe("analysis against a real Prometheus", function () {
         assert.strictEqual(rel.status, "nodata");
         assert.match(rel.message, /stable had no traffic/);
         assert.strictEqual(get(report.results, CHECK_NAMES.successRate).status, "fail");
+    });
+
+    describe("rollout.analysis.reporter: ambient mode's waypoint metrics", () => {
+        const waypoint = { namespace: AMBIENT, reporters: ["waypoint" as const] };
+        const noData = { requests: null, successRate: null, p99Ms: null };
+
+        it("waypoint: an ambient canary and stable are read from reporter=\"waypoint\", and a healthy canary passes", async () => {
+            const report = await analyse("model-v2-healthy", waypoint);
+            assert.deepStrictEqual(statuses(report.results), {
+                [CHECK_NAMES.successRate]: "pass", [CHECK_NAMES.p99]: "pass", [CHECK_NAMES.successRateVsStable]: "pass", [CHECK_NAMES.p99VsStable]: "pass",
+            });
+            assert.strictEqual(report.summary, "pass");
+            const { canary, stable } = report.measurement;
+            assert.deepStrictEqual([num(canary.successRate), num(stable.successRate)], [100, 100]);
+            assert.ok(Math.abs(num(canary.p99Ms) - 99.5) < 0.01, `p99 ${canary.p99Ms}`);
+            for (const side of [canary, stable]) assert.ok(num(side.requests) > 400 && num(side.requests) < 600, `requests ${side.requests}`);
+            assert.match(report.queries.canary.requests, /reporter="waypoint",destination_workload_namespace="ambient",destination_workload="model-v2-healthy"/);
+        });
+
+        it("waypoint: a canary failing 5% of requests at the waypoint fails at about 95%", async () => {
+            const report = await analyse("model-v2-errors", waypoint);
+            const sr = num(report.measurement.canary.successRate);
+            assert.ok(sr > 93.5 && sr < 96.5, `success rate ${sr}`);
+            assert.deepStrictEqual(statuses(report.results), {
+                [CHECK_NAMES.successRate]: "fail", [CHECK_NAMES.p99]: "pass", [CHECK_NAMES.successRateVsStable]: "fail", [CHECK_NAMES.p99VsStable]: "pass",
+            });
+            assert.strictEqual(report.summary, "fail");
+        });
+
+        it("destination (the default) on the same ambient series: no data on both sides, every check nodata, the analysis does not pass", async () => {
+            for (const reporters of [undefined, ["destination" as const]]) {
+                const report = await analyse("model-v2-healthy", { namespace: AMBIENT, ...(reporters ? { reporters } : {}) });
+                assert.deepStrictEqual(report.measurement, { canary: noData, stable: noData });
+                assert.deepStrictEqual(report.results.map((r) => r.status), ["nodata", "nodata", "nodata", "nodata"]);
+                assert.match(report.results[0].message, /no canary traffic/);
+                assert.strictEqual(report.summary, "fail");
+            }
+        });
+
+        it("the preflight finds stable's waypoint series with waypoint, and with destination refuses, naming the setting", async () => {
+            const ask = (reporters?: ("destination" | "waypoint")[]) => preflightPrometheus({
+                prometheus: client, url: prom.url, stable: { namespace: AMBIENT, workload: STABLE, ...(reporters ? { reporters } : {}) },
+            });
+            assert.strictEqual(await ask(["waypoint"]), undefined);
+            assert.strictEqual(await ask(["destination", "waypoint"]), undefined);
+            const refused = await ask();
+            assert.strictEqual(refused?.message, `Prometheus at ${prom.url} has no \`istio_requests_total\` series for the stable workload \`model-v1\` in namespace \`ambient\` `
+                + `(\`count(istio_requests_total{reporter="destination",destination_workload_namespace="ambient",destination_workload="model-v1"})\` is empty): `
+                + "the canary could not be compared with it. Check that this is the Prometheus that scrapes the mesh's proxies and that the stable model receives traffic");
+            assert.strictEqual(refused?.fix, "check that `rollout.analysis.reporter` (`destination`) names the proxy that reports the model's requests: `destination` with sidecars, "
+                + "`waypoint` in ambient mode with a waypoint (without one, ambient reports no request metrics); or fix `rollout.prometheus` (or `--prometheus`)");
+            const wrong = await preflightPrometheus({ prometheus: client, url: prom.url, stable: { namespace: NS, workload: STABLE, reporters: ["waypoint"] } });
+            assert.match(wrong?.message ?? "", /has no `istio_requests_total` series reported by `waypoint` for the stable workload `model-v1` in namespace `default` \(`count\(istio_requests_total\{reporter="waypoint",/);
+        });
+
+        it("[destination, waypoint] while migrating: each workload is read from the first reporter with series, a request both report counted once", async () => {
+            const both = ["destination" as const, "waypoint" as const];
+            const report = await analyse("model-v2", { namespace: MIGRATING, reporters: both });
+            assert.strictEqual(report.summary, "pass");
+            const { canary, stable } = report.measurement;
+            // Stable (sidecars behind a waypoint) is read from destination alone; the canary (no sidecar) from the waypoint.
+            for (const side of [canary, stable]) assert.ok(num(side.requests) > 400 && num(side.requests) < 600, `requests ${side.requests}`);
+            const sum = (reporter: string) => client.query(`sum(increase(istio_requests_total{reporter=~"${reporter}",destination_workload_namespace="${MIGRATING}",destination_workload="${STABLE}"}[${WINDOW}]))`);
+            const [destination, waypointOnly, summed] = [num(await sum("destination")), num(await sum("waypoint")), num(await sum("destination|waypoint"))];
+            // The regex both reporters match counts stable's requests twice: what `both` as a sum would read.
+            assert.ok(summed > 1.8 * num(stable.requests) && summed < 2.2 * num(stable.requests), `summed ${summed}, read ${stable.requests}`);
+            assert.ok(destination > 400 && waypointOnly > 400, `${destination} ${waypointOnly}`);
+            // With destination alone the canary has no data; with waypoint alone it is read as with the list.
+            const destinationOnly = await analyse("model-v2", { namespace: MIGRATING, reporters: ["destination"] });
+            assert.deepStrictEqual(destinationOnly.measurement.canary, noData);
+            assert.strictEqual(destinationOnly.summary, "fail");
+        });
     });
 
     describe("a series born inside the window is counted from zero", () => {

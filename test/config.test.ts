@@ -34,6 +34,17 @@ describe("stack config", () => {
         assert.strictEqual(c.kubernetesProviderConfigured, false);
     });
 
+    it("refuses a `rollout.analysis.reporter` it cannot read, at the model's own key, when the config is read (before anything is applied)", () => {
+        const both = 'got "both": summing both reporters would count a request twice where a waypoint and the pod\'s sidecar both report it; list them instead';
+        const [top] = problemsOf({ "model-canary:stable": stableJson, "model-canary:rollout": JSON.stringify({ analysis: { reporter: "both" } }) });
+        assert.ok(top.startsWith("`rollout.analysis.reporter` must be `destination` (sidecars), `waypoint` (ambient mode with a waypoint), or both as a list") && top.endsWith(both), top);
+        const models = JSON.stringify({ fraud: { stable: JSON.parse(stableJson), rollout: { analysis: { reporter: "ambient" } } } });
+        const [inModel] = problemsOf({ "model-canary:models": models });
+        assert.ok(inModel.startsWith("`models.fraud.rollout.analysis.reporter` must be ") && inModel.endsWith(', got "ambient"'), inModel);
+        const ok = parseStackConfig({ "model-canary:stable": stableJson, "model-canary:rollout": JSON.stringify({ analysis: { reporter: ["waypoint", "destination"] } }) }, "dev");
+        assert.deepStrictEqual(ok.models.model.rollout, { analysis: { reporter: ["waypoint", "destination"] } });
+    });
+
     it("takes the seed's 1% start from Pulumi.dev.yaml", () => {
         const c = parseStackConfig(devStackConfig(), "dev");
         assert.strictEqual(c.models.model.resolved.canaryWeight, 1);

@@ -11,7 +11,8 @@ import { defaultPredictionGate, predictionKeys } from "../analysis/prediction-ga
 import { commandCheckKeys, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_WEBHOOK_TIMEOUT_MS, webhookCheckKeys, webhookKeys } from "../analysis/custom";
 import { parseStackConfig, stackKeys } from "../stacks/config/config";
 import { defaultKeys, modelKeys } from "../stacks/config/models";
-import { defaultPlan, prometheusAuthKeys, rolloutKeys } from "../stacks/config/rollout-plan";
+import { analysisOtherKeys, defaultPlan, prometheusAuthKeys, rolloutKeys } from "../stacks/config/rollout-plan";
+import { defaultReporter } from "../analysis/reporter";
 import { defaultNotification, notificationKeys } from "../stacks/config/notification-settings";
 import { code, DocTable, markedTables } from "./support/doc-tables";
 
@@ -63,7 +64,10 @@ const places: Record<string, Place> = {
     },
     "headerRoutes[]": { keys: headerRouteKeys, base: () => ({ ...shorthand(), headerRoutes: [{}] }), at: ["headerRoutes", 0], defaults: () => ({}) },
     rollout: { keys: rolloutKeys, base: rolloutBase, at: ["rollout"], defaults: () => ({ ...defaultPlan }) },
-    "rollout.analysis": { keys: Object.keys(defaultThresholds), base: rolloutBase, at: ["rollout", "analysis"], defaults: () => ({ ...defaultThresholds }) },
+    "rollout.analysis": {
+        keys: [...Object.keys(defaultThresholds), ...analysisOtherKeys], base: rolloutBase, at: ["rollout", "analysis"],
+        defaults: () => ({ ...defaultThresholds, reporter: defaultReporter }),
+    },
     "rollout.predictions": { keys: predictionKeys, base: rolloutBase, at: ["rollout", "predictions"], defaults: () => ({ ...defaultPredictionGate }) },
     "rollout.prometheusAuth": { keys: prometheusAuthKeys, base: rolloutBase, at: ["rollout", "prometheusAuth"], defaults: () => ({}) },
     "rollout.checks[]": {

@@ -35,6 +35,43 @@ describe("rollout plan", () => {
         ]);
     });
 
+    describe("`rollout.analysis.reporter`", () => {
+        const accepted = "`destination` (sidecars), `waypoint` (ambient mode with a waypoint), or both as a list in order of preference, e.g. [destination, waypoint] (each workload is read from the first that has series in the window)";
+        it("is destination unless set: a stack without it reads what it read before", () => {
+            assert.deepStrictEqual(resolvePlan(undefined).reporters, ["destination"]);
+            assert.deepStrictEqual(resolvePlan({ analysis: { maxP99Ms: 300 } }).reporters, ["destination"]);
+        });
+        it("takes a name, or a list in order of preference, beside the thresholds (which keep their values)", () => {
+            const plan = resolvePlan({ analysis: { reporter: "waypoint", maxP99Ms: 300 } });
+            assert.deepStrictEqual([plan.reporters, plan.thresholds.maxP99Ms, plan.thresholds.minSuccessRate], [["waypoint"], 300, 99]);
+            assert.deepStrictEqual(resolvePlan({ analysis: { reporter: ["waypoint", "destination"] } }).reporters, ["waypoint", "destination"]);
+            assert.deepStrictEqual(resolvePlan({ analysis: { reporter: ["destination", "waypoint"] } }, { "failure-threshold": "4" }).reporters, ["destination", "waypoint"]);
+            assert.strictEqual(resolvePlan({ analysis: { reporter: "waypoint" } }, { "failure-threshold": "4" }).thresholds.failureThreshold, 4);
+        });
+        const refusedReporters: [string, unknown, string][] = [
+            ["`both`, which would count a request twice where a waypoint and a sidecar both report it", "both",
+                `\`rollout.analysis.reporter\` must be ${accepted}, got "both": summing both reporters would count a request twice where a waypoint and the pod's sidecar both report it; list them instead`],
+            ["ztunnel, which reports no request metrics", "ztunnel", `\`rollout.analysis.reporter\` must be ${accepted}, got "ztunnel"`],
+            ["source, the client side (it misses requests from outside the mesh)", "source", `\`rollout.analysis.reporter\` must be ${accepted}, got "source"`],
+            ["a PromQL regex", "destination|waypoint", `\`rollout.analysis.reporter\` must be ${accepted}, got "destination|waypoint"`],
+            ["a list naming one twice", ["waypoint", "waypoint"], `\`rollout.analysis.reporter\` must be ${accepted}, got ["waypoint","waypoint"]`],
+            ["an empty list", [], `\`rollout.analysis.reporter\` must be ${accepted}, got []`],
+            ["a list written as text by `pulumi config set`", "[destination, waypoint]", `\`rollout.analysis.reporter\` must be ${accepted}, got "[destination, waypoint]"`],
+        ];
+        for (const [what, reporter, problem] of refusedReporters) {
+            it(`refuses ${what}`, () => assert.deepStrictEqual(problemsOf({ analysis: { reporter } }), [problem]));
+        }
+        it("reports a bad reporter with the other problems of the block at once, and names it among the known settings for a typo", () => {
+            assert.deepStrictEqual(problemsOf({ analysis: { reporter: "both", minSuccessRate: 120 } }), [
+                `\`rollout.analysis.reporter\` must be ${accepted}, got "both": summing both reporters would count a request twice where a waypoint and the pod's sidecar both report it; list them instead`,
+                "`rollout.analysis.minSuccessRate` must be a number from 0 to 100 (percent), got 120",
+            ]);
+            assert.deepStrictEqual(problemsOf({ analysis: { reporters: "waypoint" } }), [
+                "`rollout.analysis.reporters` is not a known analysis setting; known settings: minSuccessRate, maxP99Ms, maxSuccessRateDropPoints, maxP99Ratio, minRequests, failureThreshold, reporter",
+            ]);
+        });
+    });
+
     it("keeps custom checks in order", () => {
         const checks = [{ name: "eval", webhook: { url: "http://eval/check" } }, { name: "golden-set", command: ["python3", "golden.py"] }];
         assert.deepStrictEqual(resolvePlan({ checks }).checks, checks);

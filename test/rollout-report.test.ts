@@ -373,6 +373,14 @@ describe("rollout/report", () => {
     });
 
     describe("renderReportMarkdown", () => {
+        it("names the reporter whose request metrics were read when it is not the default destination", () => {
+            const line = (reporters?: string[]) => renderReportMarkdown(baseRecord(reporters ? { reporters } : {})).split("\n").filter((l) => l.startsWith("- **Request metrics:**"));
+            assert.deepStrictEqual(line(["waypoint"]), ['- **Request metrics:** `reporter="waypoint"`']);
+            assert.deepStrictEqual(line(["destination", "waypoint"]), ['- **Request metrics:** `reporter="destination"`, else `reporter="waypoint"` (per workload, the first with series in the window)']);
+            // Sidecar meshes, and every record from before the setting, read `destination`: their report is as it was.
+            assert.deepStrictEqual([line(["destination"]), line()], [[], []]);
+        });
+
         it("replicas: auto: the second `up` of a step and of the rollback, after the traffic moved", () => {
             const run = rolledBackRun();
             run.steps[1] = { ...run.steps[1], restoreMs: 2100 };

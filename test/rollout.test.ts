@@ -558,6 +558,32 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         }
     });
 
+    it("ambient mode: with `analysis.reporter: waypoint` a healthy canary reported only by its waypoint passes its step; with the default `destination` the same mesh is refused before anything changes", async () => {
+        const ambient = { latencyMs: 80, reporters: ["waypoint" as const] };
+        const { project, namespace } = await deployed({ steps: [10], analysis: { minRequests: 20, failureThreshold: 2, reporter: "waypoint" } });
+        const stop = followRenderedSplit(project, exporter, namespace, { stable: ambient, canary: ambient });
+        try {
+            // No `reporter`: the rollout reads `destination`, which this mesh never reports.
+            const config = stackConfig(project);
+            const sidecarPlan = resolvePlan({ ...config.rollout, analysis: { minRequests: 20, failureThreshold: 2 } });
+            await assert.rejects(runRollout({ ref: project.ref, plan: sidecarPlan }), (e: Error) =>
+                e.message.includes(`has no \`istio_requests_total\` series for the stable workload \`model-v1\` in namespace \`${namespace}\``)
+                && e.message.includes("Nothing was changed; check that `rollout.analysis.reporter` (`destination`) names the proxy that reports the model's requests"));
+            assert.deepStrictEqual([String(stackConfig(project).canaryWeight), project.renderedSplit()], ["0", { v1: 100 }], "nothing was applied");
+
+            const record = await rollout(project);
+            assert.strictEqual(record.outcome, "completed", record.message);
+            assert.deepStrictEqual(record.reporters, ["waypoint"]);
+            assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[10, "passed"]]);
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 90, v2: 10 });
+            const last = record.steps[0].analyses.at(-1)!;
+            assert.deepStrictEqual(last.results.map((r) => [r.name, r.status]), [["success-rate", "pass"], ["p99-latency", "pass"], ["success-rate-vs-stable", "pass"], ["p99-latency-vs-stable", "pass"]]);
+            assert.ok((last.measurement.canary.requests as number) >= 20, JSON.stringify(last.measurement));
+        } finally {
+            stop();
+        }
+    });
+
     it("a failing custom check (e.g. an offline evaluation of the model) rolls back", async () => {
         const { project, namespace } = await deployed({ checks: [{ name: "offline-eval", command: ["sh", "-c", "echo \"accuracy 0.81 < 0.90 at $CANARY_WEIGHT%\" >&2; exit 1"] }] });
         const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });

@@ -66,6 +66,11 @@ export function renderReportMarkdown(record: RolloutRecord, options: ReportMarkd
     out.push(`- **Finished:** ${record.finishedAt ? fmtTime(record.finishedAt) : "not finished"}`);
     out.push(`- **Duration:** ${startMs !== undefined && finishMs !== undefined ? formatDuration(finishMs - startMs) : "unknown (not finished)"}`);
     out.push(`- **Plan:** ${record.plan.length > 0 ? planLabels(record, fmtNum).join(" → ") : "none"}`);
+    // Sidecar meshes read `destination`, as every record before the setting did: named only when another reporter was read.
+    const reporters = record.reporters ?? [];
+    if (reporters.length > 0 && !(reporters.length === 1 && reporters[0] === "destination")) {
+        out.push(`- **Request metrics:** ${reporters.map((r) => `\`reporter="${mdText(r)}"\``).join(", else ")}${reporters.length > 1 ? " (per workload, the first with series in the window)" : ""}`);
+    }
     out.push("");
 
     if (record.rollback) out.push(...rollbackSection(record, startMs));

@@ -3,6 +3,7 @@
 import { CustomCheck, validateCustomCheck } from "../../analysis/custom";
 import { resolvePredictionGate, type PredictionGate } from "../../analysis/prediction-gate";
 import { parseDurationMs } from "../../analysis/queries";
+import { resolveReporters, type Reporter } from "../../analysis/reporter";
 import { AnalysisThresholds, checkThresholds, thresholdLimits } from "../../analysis/verdict";
 import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../../components";
 import { NotificationWebhook, resolveNotifications } from "./notification-settings";
@@ -31,6 +32,8 @@ export interface RolloutPlan {
     prometheusHeaders?: Record<string, string>;
     prometheusTimeoutMs: number;
     thresholds: AnalysisThresholds;
+    /** Whose request metrics the analysis reads (`analysis.reporter`), in order of preference: `["destination"]` unless set. */
+    reporters: Reporter[];
     checks: CustomCheck[];
     /** The prediction-distribution gate (the `predictions` block); absent: off. */
     predictions?: PredictionGate;
@@ -39,6 +42,9 @@ export interface RolloutPlan {
     /** The webhooks rollout events go to (`rollout.notifications`); absent or empty: none. */
     notifications?: NotificationWebhook[];
 }
+
+/** Keys of the `rollout.analysis` block that are not thresholds. */
+export const analysisOtherKeys = ["reporter"] as const;
 
 /** Keys of the `rollout` block in stack config. */
 export const rolloutKeys = ["steps", "shadowPercent", "shadowInterval", "interval", "tick", "window", "prometheus", "prometheusTimeout", "prometheusAuth", "analysis", "checks", "predictions", "promote", "notifications"] as const;
@@ -290,10 +296,15 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
     }
     // The flag replaces the config's failureThreshold, which is then not checked. A block that is
     // not a map is left as it is, for checkThresholds to name.
-    const analysis = config.analysis;
-    const isMap = typeof analysis === "object" && analysis !== null && !Array.isArray(analysis);
+    // `reporter` sits beside the thresholds in the block: checked on its own, the rest as thresholds.
+    const analysisBlock = config.analysis;
+    const isMap = typeof analysisBlock === "object" && analysisBlock !== null && !Array.isArray(analysisBlock);
+    const { reporter, ...thresholdValues } = isMap ? analysisBlock as Record<string, unknown> : { reporter: undefined };
+    const analysis = isMap ? thresholdValues : analysisBlock;
+    const reporters = resolveReporters(reporter, "rollout.analysis.reporter");
+    problems.push(...reporters.problems);
     const given = flagThreshold === undefined ? analysis : isMap ? { ...(analysis as Record<string, unknown>), failureThreshold: flagThreshold } : analysis ?? { failureThreshold: flagThreshold };
-    const checked = checkThresholds(given, "rollout.analysis");
+    const checked = checkThresholds(given, "rollout.analysis", analysisOtherKeys);
     problems.push(...checked.problems);
     const thresholds: AnalysisThresholds | undefined = checked.thresholds;
 
@@ -320,11 +331,11 @@ export function resolvePlan(block: Record<string, unknown> | undefined, flags: P
         problems.push(`\`${stepsKey}\` must end at 100 to promote, got ${[...(parsedSteps?.shadow ? [shadowStep] : []), ...steps].join(",")}`);
     }
 
-    if (problems.length > 0 || !steps || intervalMs === undefined || tickMs === undefined || !prometheusUrl || !thresholds || prometheusTimeoutMs === undefined) {
+    if (problems.length > 0 || !steps || intervalMs === undefined || tickMs === undefined || !prometheusUrl || !thresholds || prometheusTimeoutMs === undefined || !reporters.reporters) {
         throw new ValidationError(problems);
     }
     if (parsedSteps?.shadow && !shadow) throw new ValidationError(problems);
-    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, ...(prometheusHeaders ? { prometheusHeaders } : {}), prometheusTimeoutMs, thresholds, checks, ...(predictions.gate ? { predictions: predictions.gate } : {}), promote: promoteAfter, ...(notifications.length > 0 ? { notifications } : {}) };
+    return { steps, ...(shadow ? { shadow } : {}), intervalMs, tickMs, window: String(window), prometheusUrl, ...(prometheusHeaders ? { prometheusHeaders } : {}), prometheusTimeoutMs, thresholds, reporters: reporters.reporters, checks, ...(predictions.gate ? { predictions: predictions.gate } : {}), promote: promoteAfter, ...(notifications.length > 0 ? { notifications } : {}) };
 }
 
 /**

@@ -23,6 +23,12 @@
  * Mirrored requests (Istio's `mirror`/`mirrors`: the shadow stage) are counted by the destination
  * proxy only: the source proxy's copy is not a request of its caller, and its answer is
  * discarded. `mirroredRps` simulates them; the model server predicts on them like on any other.
+ *
+ * `reporters` says which proxies report a workload's requests: `["destination", "source"]` (the
+ * default) is sidecar mode; `["waypoint"]` is ambient mode behind a waypoint, which reports each
+ * request once, on the receiving side, with the same destination labels (ztunnel reports no
+ * request metrics); `["waypoint", "destination"]` is an ambient client calling through a waypoint
+ * a pod that still has its sidecar (a namespace migrating to ambient): both report each request.
  */
 import http from "http";
 import type { AddressInfo } from "net";
@@ -56,7 +62,11 @@ export interface TrafficSettings {
     mirroredRps?: number;
     /** The model's predictions: one observation per request that did not fail. Default: none exported. */
     predictions?: PredictionSettings;
+    /** The `reporter` of each copy of the workload's series. Default `["destination", "source"]` (sidecars). */
+    reporters?: IstioReporter[];
 }
+
+export type IstioReporter = "destination" | "source" | "waypoint";
 
 /**
  * A model server's prediction histogram: scores drawn from a normal distribution with `mean` and
@@ -246,7 +256,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
         const counters: string[] = [];
         const histos: string[] = [];
         for (const w of workloads.values()) {
-            for (const reporter of ["destination", "source"]) {
+            for (const reporter of w.settings.reporters) {
                 const series = [...reported(w, reporter).values()].sort((a, b) => a.responseCode - b.responseCode || (a.grpcStatus ?? -1) - (b.grpcStatus ?? -1));
                 for (const s of series) {
                     const labels = istioLabels(reporter, w.namespace, w.workload, s);
@@ -337,6 +347,7 @@ export async function startIstioExporter(opts: IstioExporterOptions = {}): Promi
                 protocol,
                 grpcErrorStatus: settings.grpcErrorStatus ?? 14,
                 mirroredRps: settings.mirroredRps ?? 0,
+                reporters: [...(settings.reporters ?? ["destination", "source"] as IstioReporter[])],
                 predictions: settings.predictions ? { ...settings.predictions } : undefined,
             };
             const existing = workloads.get(key(ns, workload));
