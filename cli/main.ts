@@ -6,6 +6,7 @@ import { writePreviewMarkdown } from "../preview/command";
 import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, toolchainDir, upStack } from "../stacks/operations/automation";
 import { acquireStackLock, StackLock, withApplyLock } from "../stacks/operations/lock";
 import { ModelSelectionError, modelOutputsOf, selectModelName, shorthandModel } from "../stacks/config/models";
+import type { StackConfig } from "../stacks/config/config";
 import { Command, InputError, Options, Values } from "./command";
 import { requireWritableFile } from "./files";
 import { rolloutCommands } from "./rollout";
@@ -67,18 +68,26 @@ export const commands: Record<string, Command> = {
             // rollout's analysis: it takes every model's run lock. A scoped one (`--model`) acts on
             // its model's resources only, and takes that model's lock alone.
             const locks: StackLock[] = [];
-            const hold = (list: readonly string[]) => {
-                for (const name of list) locks.push(acquireStackLock(ref, "up", { model: name, onMessage }));
+            // The config says where the locks are (a cluster's Leases, else the backend): read
+            // here without refusing it, which `up` does itself once it holds them.
+            let config: StackConfig | undefined;
+            const hold = async (list: readonly string[]) => {
+                for (const name of list) locks.push(await acquireStackLock(ref, "up", { model: name, onMessage, config }));
             };
             // Called, holding the apply lock, when `--model` cannot be scoped (see stacks/operations/scope.ts).
-            const beforeWhole = (reason: string) => {
+            const beforeWhole = async (reason: string) => {
                 if (names.length > 1) onMessage(`model-canary: updating every model of stack \`${ref.stack}\`, not only \`${model}\`: ${reason}`);
-                hold(names.filter((n) => n !== model));
+                await hold(names.filter((n) => n !== model));
             };
             let result;
             try {
-                hold(model !== undefined ? [model] : names);
                 const stack = await openStack(ref, { create: !values["no-create"] });
+                try {
+                    config = checkConfig(stack);
+                } catch {
+                    config = undefined;
+                }
+                await hold(model !== undefined ? [model] : names);
                 const onOutput = (out: string) => process.stdout.write(terminalText(out));
                 result = await withApplyLock(stack, "up", () => upStack(stack, model !== undefined ? { onOutput, model, beforeWhole } : { onOutput }), { onMessage });
                 for (const name of model !== undefined ? [model] : Object.keys(checkConfig(stack).models)) {
@@ -87,7 +96,7 @@ export const commands: Record<string, Command> = {
                     process.stdout.write(terminalText(`${name === (model ?? names[0]) ? "\n" : ""}model-canary: ${who} serves ${Object.entries(split ?? {}).map(([v, w]) => `${v} ${w}%`).join(", ")}\n`));
                 }
             } finally {
-                for (const lock of locks) lock.release();
+                for (const lock of locks) await lock.release();
             }
             return 0;
         },

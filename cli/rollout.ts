@@ -13,7 +13,8 @@ import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { confirmRolledBack, promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
-import { readRecord, recordRollback, stateDir, writeRecord } from "../rollout/status";
+import { readRecord, readSharedRecord, recordRollback, stateDir, writeRecord } from "../rollout/status";
+import { runStoreFor } from "../stacks/operations/run-store";
 import { modelNotifier, notificationEvent, notificationFailureLines, notifyContext, rolloutNotifications } from "../rollout/notify";
 import type { Notifier } from "../notifications/notifier";
 import { resolvePlan as resolveRolloutPlan } from "../stacks/config/rollout-plan";
@@ -22,9 +23,9 @@ import { collectStackStatus, ModelStatus, ModelStatusDetails, readConfigLenientl
 import type { LiveReplicas } from "../stacks/cluster-client/live";
 import { checkConfig, openStack, StackRef } from "../stacks/operations/automation";
 import { selectModel } from "../stacks/config/config";
-import { acquireStackLock, lockHolder, preemptStackLock, StackLock } from "../stacks/operations/lock";
+import { acquireStackLock, describeHolder, lockHolder, preemptStackLock, RunHolder, StackLock } from "../stacks/operations/lock";
 import { selectModelName, shorthandModel } from "../stacks/config/models";
-import { describeProcess, liveness, ProcessIdentity } from "../stacks/operations/process";
+import { liveness } from "../stacks/operations/process";
 import { rollbackFromLastApplied } from "../stacks/operations/recovery";
 import { stackSettingsPath } from "../stacks/config/settings";
 import { Command, Values } from "./command";
@@ -154,21 +155,21 @@ async function holding<T>(lock: StackLock, action: () => Promise<T>): Promise<T>
     try {
         return await action();
     } finally {
-        lock.release();
+        await lock.release();
     }
 }
 
-export function holderLine(ref: StackRef, model?: string): string | undefined {
-    const holder = lockHolder(ref, model);
-    return holder ? describeHolder(holder) : undefined;
+export async function holderLine(ref: StackRef, model?: string): Promise<string | undefined> {
+    const holder = await lockHolder(ref, model);
+    return holder ? lockLine(holder) : undefined;
 }
 
 /** `lock: held by ...`, or left by a process that died. */
-function describeHolder(holder: ProcessIdentity): string {
+function lockLine(holder: RunHolder): string {
     const state = liveness(holder);
     return state.state === "dead"
-        ? `lock: left by \`${holder.command}\` (${describeProcess(holder)}), which died (${state.reason}); the next command takes it over`
-        : `lock: held by \`${holder.command}\` (${describeProcess(holder)})`;
+        ? `lock: left by \`${holder.command}\` (${describeHolder(holder)}), which died (${state.reason}); the next command takes it over`
+        : `lock: held by \`${holder.command}\` (${describeHolder(holder)})`;
 }
 
 function printer(values: Values) {
@@ -247,7 +248,7 @@ export const rolloutCommands: Record<string, Command> = {
                 // A run that stopped on an error still leaves its report.
                 let failed: RolloutRecord | undefined;
                 try {
-                    failed = readRecord(stack.workspace.workDir, ref.stack, model.name);
+                    failed = (await readSharedRecord(ref, stack.workspace.workDir, model.name, runStoreFor(ref, model.name, checkConfig(stack)))).record;
                 } catch {
                     // The run's own error below is the one to report.
                 }
@@ -284,13 +285,14 @@ export const rolloutCommands: Record<string, Command> = {
             const who = model === shorthandModel ? `stack ${ref.stack}` : `model ${model} of stack ${ref.stack}`;
             const decidedAt = new Date().toISOString();
             // Always gets through: a running rollout of this model is asked to stop (and has applied its last weight) before this applies.
-            const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice });
+            const runStore = runStoreFor(ref, model, config);
+            const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice, runStore });
             // Who rolled back, in the stack's update history (a plain rollback has no rollout record to say it).
             const reason = `manual rollback by ${userName()} (pid ${lock.holder.pid} on host ${lock.holder.host})`;
             // The model's last rollout record says it was rolled back, by whom and when (status and the report read it).
-            const record = (actionMs: number, stableVersion: string) => recordRollback(stack.workspace.workDir, ref.stack, model, {
+            const record = (actionMs: number, stableVersion: string) => recordRollback(ref, stack.workspace.workDir, model, {
                 by: { user: userName(), host: lock.holder.host, pid: lock.holder.pid, command: "model-canary rollback" },
-                decidedAt, appliedAt: new Date().toISOString(), actionMs, stableVersion,
+                decidedAt, appliedAt: new Date().toISOString(), actionMs, stableVersion, runStore,
                 runState: (r) => {
                     const state = runState(r);
                     return r.outcome === "interrupted" ? "was interrupted" : r.outcome === "completed" ? "had completed" : r.outcome === "error" ? "had stopped on an error"
@@ -300,7 +302,7 @@ export const rolloutCommands: Record<string, Command> = {
             if (config !== undefined) {
                 const before = selectModel(checkConfig(stack), model, ref.stack);
                 const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, reason, model));
-                record(actionMs, selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version);
+                await record(actionMs, selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version);
                 // Told once the traffic is back on stable: a webhook never delays a rollback.
                 const { notifier, webhooks } = commandNotifier(checkConfig(stack), before);
                 notifier.send(notificationEvent(notifyContext(ref, checkConfig(stack), before, webhooks), "rolled-back", { weight: 0, outcome: "rolled-back", reason: `${reason}: ${before.resolved.stable.version} serves 100%` }));
@@ -320,7 +322,7 @@ export const rolloutCommands: Record<string, Command> = {
                 await confirmRolledBack(stack, model, reason);
                 return recovered;
             });
-            record(result.actionMs, result.stableVersion);
+            await record(result.actionMs, result.stableVersion);
             const saved = !result.savedAs ? ""
                 : result.savedDisarmed ? `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} (with canaryWeight 0 there too): fix it and move it back before the next \`up\``
                     : `; your invalid ${settings} is saved as ${path.basename(result.savedAs)} as it was (it is not YAML, so its canaryWeight could not be set to 0): fix it, set canaryWeight to 0, and move it back before the next \`up\``;
@@ -349,19 +351,19 @@ export const rolloutCommands: Record<string, Command> = {
             const config = checkConfig(stack);
             const model = selectModel(config, requestedModel(values), ref.stack).name;
             const names = Object.keys(config.models);
-            const lock = acquireStackLock(ref, "promote", { model, onMessage: notice });
+            const lock = await acquireStackLock(ref, "promote", { model, onMessage: notice, config });
             // A promotion that cannot be scoped to its model applies every model's entry, and would
             // move a weight under another model's rollout: like `up`, it then needs every model.
             const others: StackLock[] = [];
-            const beforeWhole = (reason: string) => {
+            const beforeWhole = async (reason: string) => {
                 if (names.length > 1) notice(`model-canary: promoting \`${model}\` updates every model of stack \`${ref.stack}\`: ${reason}`);
-                for (const name of names) if (name !== model) others.push(acquireStackLock(ref, "promote", { model: name, onMessage: notice }));
+                for (const name of names) if (name !== model) others.push(await acquireStackLock(ref, "promote", { model: name, onMessage: notice, config }));
             };
             let actionMs: number;
             try {
                 actionMs = await holding(lock, () => promoteStack(stack, { force: values.force === true, model, beforeWhole }));
             } finally {
-                for (const other of others) other.release();
+                for (const other of others) await other.release();
             }
             const stable = selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version;
             const promoted = selectModel(config, model, ref.stack);
@@ -452,7 +454,8 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
             : []),
         ...(live ? liveReplicaLines(live.replicas, replicas, modelFlag) : []),
         ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
-        ...(holder ? [describeHolder(holder)] : []),
+        ...(holder ? [lockLine(holder)] : []),
+        ...(details.lockError !== undefined ? [`lock: cannot be read: ${plain(details.lockError)}`] : []),
     ];
     const rollout = object.rollout;
     const last = details.lastStep;
@@ -461,6 +464,7 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
         rollout && "error" in rollout ? `last rollout: ${plain(rollout.error)}` : rollout
             ? last ? `last rollout: ${rollout.state} at step ${rollout.step ?? ""} (${stepName(last)}): ${plain(rollout.message)}` : `last rollout: ${rollout.state} before its first step: ${plain(rollout.message)}`
             : "no rollout recorded here",
+        ...(object.recordFrom ? [`  (this checkout's cached copy, ${plain(object.recordFrom.cache)}: the shared record cannot be read: ${plain(object.recordFrom.storeError)})`] : []),
         ...(lastAnalysis ? lastAnalysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`) : []),
         ...(rollout && "outcome" in rollout && rollout.notifications && rollout.notifications.failed.length > 0
             ? [`  notifications: ${rollout.notifications.delivered} delivered, ${rollout.notifications.failed.length} not:`, ...notificationFailureLines(rollout.notifications).map((l) => `    ${plain(l)}`)]

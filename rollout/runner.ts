@@ -17,7 +17,8 @@ import { modelOutputsOf } from "../stacks/config/models";
 import { rollbackFromLastApplied } from "../stacks/operations/recovery";
 import { RolloutPlan, remainingSteps } from "../stacks/config/rollout-plan";
 import { AnalysisRecord, RollbackRecord, RolloutRecord, StepRecord } from "./record";
-import { writeRecord } from "./status";
+import { recordWriter } from "./status";
+import { runStoreFor } from "../stacks/operations/run-store";
 import type { ProcessIdentity } from "../stacks/operations/process";
 
 export type RolloutEvent =
@@ -232,7 +233,7 @@ export async function confirmRolledBack(stack: auto.Stack, model: string | undef
  * header routes go too, since they could only name one of the two. Refused below 100% unless
  * forced, since it moves every request to the canary at once.
  */
-export async function promoteStack(stack: auto.Stack, options: { force?: boolean; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<number> {
+export async function promoteStack(stack: auto.Stack, options: { force?: boolean; model?: string; beforeWhole?: (reason: string) => void | Promise<void> } = {}): Promise<number> {
     return withApplyLock(stack, "promote", async () => {
         const config = checkConfig(stack);
         const target = selectModel(config, options.model, stack.name);
@@ -263,7 +264,7 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
         if (options.beforeWhole) {
             // Told before the config is edited, so that a refusal there leaves nothing half-done.
             const planned = await planModelUpdate(stack, target.name);
-            if ("whole" in planned) options.beforeWhole(planned.whole);
+            if ("whole" in planned) await options.beforeWhole(planned.whole);
         }
         setModelConfig(stack, target, (c) => {
             // Promotion ends at the full count: an automatically sized canary takes the stable's
@@ -324,22 +325,33 @@ function appliedMirrorPercent(outputs: Record<string, unknown>, canaryVersion: s
 export async function runRollout(options: RolloutOptions): Promise<RolloutRecord> {
     const { ref } = options;
     const stack = await openStack(ref);
-    const model = selectModel(checkConfig(stack), options.model, ref.stack).name;
+    const config = checkConfig(stack);
+    const model = selectModel(config, options.model, ref.stack).name;
     // The model is this run's until it ends: a second rollout of it, an `up` of the stack or its
     // `promote` is refused, and its `rollback` asks this run to stop (see stacks/operations/lock.ts) before it
     // applies anything. Other models of the stack may roll out at the same time.
-    const lock = acquireStackLock(ref, "rollout", {
-        model, onMessage: options.onMessage ?? ((m) => process.stderr.write(terminalText(`${m}\n`))),
+    const notice = options.onMessage ?? ((m: string) => process.stderr.write(terminalText(`${m}\n`)));
+    const runStore = runStoreFor(ref, model, config);
+    const lock = await acquireStackLock(ref, "rollout", {
+        model, onMessage: notice, runStore,
         onTakeOver: (from) => options.onEvent?.({ type: "lease-taken-over", from: { host: from.host, pid: from.pid, command: from.command } }),
     });
+    // The record goes to the store every runner reads (and to this checkout, as a cache).
+    const records = recordWriter(stack.workspace.workDir, runStore);
+    let told = false;
+    const save = (record: RolloutRecord) => void records.save(record).catch((e: Error) => {
+        if (!told) notice(`model-canary: warning: the rollout record could not be written to ${lock.file}: ${e.message}; this checkout's copy has it`);
+        told = true;
+    });
     try {
-        return await walk(options, stack, model, lock.preempted, lock.holder);
+        return await walk(options, stack, model, lock.preempted, lock.holder, save);
     } finally {
-        lock.release();
+        await records.flushed();
+        await lock.release();
     }
 }
 
-async function walk(options: RolloutOptions, stack: auto.Stack, modelName: string, preempted: AbortSignal, runner: ProcessIdentity): Promise<RolloutRecord> {
+async function walk(options: RolloutOptions, stack: auto.Stack, modelName: string, preempted: AbortSignal, runner: ProcessIdentity, saveRecord: (record: RolloutRecord) => void): Promise<RolloutRecord> {
     const { ref, plan } = options;
     const signal = options.signal ? AbortSignal.any([options.signal, preempted]) : preempted;
     const emit = options.onEvent ?? (() => undefined);
@@ -350,7 +362,6 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
     if (!config.canary) throw new StackOperationError("refused", `${model.path.length > 0 ? `model \`${model.name}\` of stack` : "stack"} \`${ref.stack}\` has no ${canaryKey} configured: set ${canaryKey} to the version to roll out`);
     const canary = config.canary;
     const prometheus = options.prometheus ?? new PrometheusClient({ url: plan.prometheusUrl, timeoutMs: plan.prometheusTimeoutMs, ...(plan.prometheusHeaders ? { headers: plan.prometheusHeaders } : {}) });
-    const workDir = stack.workspace.workDir;
 
     // Resume from what is applied, not only from what is configured.
     const applied = modelOutputsOf(await readOutputs(stack, { model: model.name }), model.name);
@@ -401,7 +412,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
         reporters: [...plan.reporters],
         runner,
     };
-    const save = () => writeRecord(workDir, record);
+    const save = () => saveRecord(record);
     const finish = (outcome: RolloutRecord["outcome"], message: string) => {
         record.outcome = outcome;
         // An engine or check error can quote config; a secret in it never reaches the record.

@@ -8,13 +8,15 @@ import { HeaderRoute } from "../components/types";
 import { checkConfig, configuredModelNames, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/operations/automation";
 import { ModelConfig, StackConfig } from "../stacks/config/config";
 import { LiveReplicas, readLiveReplicas, readLiveRouting } from "../stacks/cluster-client/live";
-import { lockHolder } from "../stacks/operations/lock";
+import { lockHolder, RunHolder } from "../stacks/operations/lock";
+import { runStoreFor } from "../stacks/operations/run-store";
+import { CoordinationStoreError } from "../stacks/coordination/store";
 import { modelOutputsOf, selectModelName, shorthandModel } from "../stacks/config/models";
 import { Liveness, liveness, ProcessIdentity } from "../stacks/operations/process";
 import { appliedFromOutputs } from "../stacks/operations/recovery";
 import { stackSettingsPath } from "../stacks/config/settings";
 import { AnalysisRecord, plannedStepCount, RolloutOutcome, RolloutRecord, StepRecord } from "./record";
-import { readRecord, UnreadableRecordError } from "./status";
+import { readSharedRecord, RecordSource, UnreadableRecordError } from "./status";
 import * as path from "path";
 
 /** What the last `up` applied, from the model's stack outputs; null (or []) for what is not there. */
@@ -33,8 +35,11 @@ export interface AppliedRouting {
  */
 export type LiveStatus = { split: Record<string, number> | null; drift: boolean; differences: string[]; replicas: Record<string, LiveReplicas> } | { error: string } | null;
 
-/** The model's run lock holder and whether its process still runs, or null when free. */
-export type LockStatus = (ProcessIdentity & { state: Liveness["state"] }) | null;
+/**
+ * The model's run lock holder (with its lease: user, acquiredAt, renewedAt, leaseSeconds) and
+ * whether its process still runs, or null when free; `{ error }` when the store cannot be read.
+ */
+export type LockStatus = (RunHolder & { state: Liveness["state"] }) | { error: string } | null;
 
 /** The model's last recorded rollout, why its record cannot be read, or null when none ran here. */
 export type RolloutStatus = {
@@ -63,6 +68,8 @@ export interface ModelStatus {
     live: LiveStatus;
     lock: LockStatus;
     rollout: RolloutStatus;
+    /** Set when the record shown is this checkout's cache because the shared store could not be read. */
+    recordFrom?: { cache: string; storeError: string };
 }
 
 export interface ConfigState {
@@ -97,7 +104,11 @@ export interface ModelStatusDetails {
     mirrorDrift: boolean;
     /** The applied canaryWeight output as it is (for the drift line). */
     appliedWeight: unknown;
-    holder: ProcessIdentity | undefined;
+    holder: RunHolder | undefined;
+    /** Why the lock's store could not be read. */
+    lockError?: string;
+    /** Where the record shown was read from. */
+    source?: RecordSource;
     lastStep: StepRecord | undefined;
 }
 
@@ -184,13 +195,25 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
     // A damaged record is reported, not fatal: the routing is what status is for.
     let record: RolloutRecord | undefined;
     let recordError: string | undefined;
+    let source: RecordSource | undefined;
+    const runStore = runStoreFor(ref, name, config);
     try {
-        record = readRecord(stack.workspace.workDir, ref.stack, name);
+        const shared = await readSharedRecord(ref, stack.workspace.workDir, name, runStore);
+        record = shared.record;
+        source = shared.source;
     } catch (e) {
         if (!(e instanceof UnreadableRecordError)) throw e;
         recordError = e.message;
     }
-    const holder = lockHolder(ref, name);
+    // A store that cannot be read shows no holder: the line below says why.
+    let holder: RunHolder | undefined;
+    let lockError: string | undefined;
+    try {
+        holder = await lockHolder(ref, name, runStore);
+    } catch (e) {
+        if (!(e instanceof CoordinationStoreError)) throw e;
+        lockError = e.message;
+    }
     const last = record?.steps.at(-1);
     const lastAnalysis = last?.analyses.at(-1);
     const appliedMirror = (outputs.mirror ?? null) as Mirror | null;
@@ -211,12 +234,13 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
         configuredMirror,
         drift: weightDrift || mirrorDrift,
         live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences, replicas: liveReplicas ?? {} } : liveError ? { error: liveError } : null,
-        lock: holder ? { ...holder, state: liveness(holder).state } : null,
+        lock: lockError !== undefined ? { error: lockError } : holder ? { ...holder, state: liveness(holder).state } : null,
         rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null, ...(record.notifications ? { notifications: record.notifications } : {}) } : null,
+        ...(source?.from === "checkout" && source.storeError !== undefined ? { recordFrom: { cache: source.file, storeError: source.storeError } } : {}),
     };
     const details: ModelStatusDetails = {
         name, named, configPath: model?.path ?? [], autoReplicas: Boolean(configured?.canary?.autoReplicas),
-        weightDrift, mirrorDrift, appliedWeight: outputs.canaryWeight, holder, lastStep: last,
+        weightDrift, mirrorDrift, appliedWeight: outputs.canaryWeight, holder, ...(lockError !== undefined ? { lockError } : {}), ...(source ? { source } : {}), lastStep: last,
     };
     return { object, details };
 }

@@ -1,9 +1,15 @@
-// Where a rollout keeps its record between runs: `.model-canary/<stack>/rollout.json` in the
-// project (`.model-canary/<stack>/models/<model>/rollout.json` for a model other than `model`),
-// written atomically after every step and analysis so `status` and a rerun see it.
+// Where a rollout keeps its record between runs: in the stack's coordination store, beside its run
+// lock (stacks/operations/run-store.ts), where every runner sharing the stack reads it; and in the
+// project as a cache, `.model-canary/<stack>/rollout.json`
+// (`.model-canary/<stack>/models/<model>/rollout.json` for a model other than `model`). Both are
+// written after every step and analysis; `status` and a rerun read the store first and the
+// checkout's copy only when the store has none (or cannot be reached, which they say).
 import * as fs from "fs";
 import * as path from "path";
 import { shorthandModel } from "../stacks/config/models";
+import type { StackRef } from "../stacks/operations/automation";
+import { CoordinationStoreError } from "../stacks/coordination/store";
+import { RunStore, runStoreFor } from "../stacks/operations/run-store";
 import { plannedStepCount, RolloutRecord } from "./record";
 
 /** A model's own directory: the stack's for the model `model` (the shorthand's, as before `models` existed). */
@@ -36,9 +42,13 @@ export class UnreadableRecordError extends Error {
 export function readRecord(workDir: string, stack: string, model?: string): RolloutRecord | undefined {
     const file = recordFile(workDir, stack, model);
     if (!fs.existsSync(file)) return undefined;
+    return parseRecord(file, fs.readFileSync(file, "utf8"));
+}
+
+function parseRecord(file: string, text: string): RolloutRecord {
     let parsed: unknown;
     try {
-        parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+        parsed = JSON.parse(text);
     } catch (e) {
         throw new UnreadableRecordError(file, `not valid JSON: ${(e as Error).message}`);
     }
@@ -47,6 +57,47 @@ export function readRecord(workDir: string, stack: string, model?: string): Roll
         throw new UnreadableRecordError(file, "not a rollout record: `outcome`, `steps` or `plan` is missing");
     }
     return record as RolloutRecord;
+}
+
+/** Where a record was read from: the shared store, or this checkout's cache (with why, when the store could not be read). */
+export type RecordSource = { from: "store"; where: string } | { from: "checkout"; file: string; storeError?: string };
+
+/**
+ * A model's last rollout record as every runner sees it: the store's, else this checkout's copy.
+ * A store that cannot be reached is not fatal here (`status` still shows the routing): the
+ * checkout's copy is returned with `storeError`. Throws UnreadableRecordError for a damaged record.
+ */
+export async function readSharedRecord(ref: StackRef, workDir: string, model?: string, runStore: RunStore = runStoreFor({ ...ref, workDir }, model)): Promise<{ record?: RolloutRecord; source: RecordSource }> {
+    let storeError: string | undefined;
+    try {
+        const text = await runStore.store.readRecord(runStore.key);
+        const where = runStore.store.describe(runStore.key);
+        if (text !== undefined) return { record: parseRecord(where.replace(/\.json( \(.*\))?$/, ".rollout.json$1"), text), source: { from: "store", where } };
+    } catch (e) {
+        if (!(e instanceof CoordinationStoreError)) throw e;
+        storeError = e.message;
+    }
+    const file = recordFile(workDir, ref.stack, model);
+    return { record: readRecord(workDir, ref.stack, model), source: { from: "checkout", file, ...(storeError !== undefined ? { storeError } : {}) } };
+}
+
+/**
+ * Writes a record to this checkout (synchronously: the cache is there even if the process stops)
+ * and to the store. Store writes are chained in order; the returned promise settles when this one
+ * is written, and rejects with the store's error.
+ */
+export function recordWriter(workDir: string, runStore: RunStore): { save(record: RolloutRecord): Promise<void>; flushed(): Promise<void> } {
+    let chain: Promise<void> = Promise.resolve();
+    return {
+        save(record) {
+            writeRecord(workDir, record);
+            const json = `${JSON.stringify(record, null, 2)}\n`;
+            const written = chain.then(() => runStore.store.writeRecord(runStore.key, json));
+            chain = written.catch(() => undefined);
+            return written;
+        },
+        flushed: () => chain,
+    };
 }
 
 /** Who ran a `rollback`, as its record says. */
@@ -63,10 +114,11 @@ export interface RollbackAuthor {
  * (running, died, interrupted, completed at a weight; `runState` words it: "was interrupted", "died (...)"). `status` and the report then stop offering
  * to resume a run whose weight is gone. No record, or one that cannot be read: nothing to do.
  */
-export function recordRollback(workDir: string, stack: string, model: string, rollback: { by: RollbackAuthor; decidedAt: string; appliedAt: string; actionMs: number; stableVersion: string; runState: (record: RolloutRecord) => string }): RolloutRecord | undefined {
+export async function recordRollback(ref: StackRef, workDir: string, model: string, rollback: { by: RollbackAuthor; decidedAt: string; appliedAt: string; actionMs: number; stableVersion: string; runState: (record: RolloutRecord) => string; runStore?: RunStore }): Promise<RolloutRecord | undefined> {
+    const runStore = rollback.runStore ?? runStoreFor({ ...ref, workDir }, model);
     let record: RolloutRecord | undefined;
     try {
-        record = readRecord(workDir, stack, model);
+        record = (await readSharedRecord(ref, workDir, model, runStore)).record;
     } catch (e) {
         if (e instanceof UnreadableRecordError) return undefined;
         throw e;
@@ -83,6 +135,6 @@ export function recordRollback(workDir: string, stack: string, model: string, ro
         message: `rolled back by ${who} at ${rollback.appliedAt}, after the run ${rollback.runState(record)}${where}: ${rollback.stableVersion} serves 100%`,
         rollback: { decidedAt: rollback.decidedAt, appliedAt: rollback.appliedAt, actionMs: rollback.actionMs, reason: `manual rollback by ${who}`, by },
     };
-    writeRecord(workDir, updated);
+    await recordWriter(workDir, runStore).save(updated);
     return updated;
 }

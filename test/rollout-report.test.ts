@@ -402,14 +402,15 @@ describe("rollout/report", () => {
             assert.deepStrictEqual(all(svg, hasClass("step-marker")).flatMap(texts), ["shadow 12.5%"]);
         });
 
-        it("a run a `rollback` command stopped: the record says rolled back, by whom and when, and the report shows it", () => {
+        it("a run a `rollback` command stopped: the record says rolled back, by whom and when, and the report shows it", async () => {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-report-"));
             try {
                 const interrupted = baseRecord({ outcome: "interrupted", finishedAt: at(80), message: "interrupted at 10%; config and cluster both hold it, rerun `rollout` to resume",
                     steps: [step(1, 0, [analysis(24, { successRate: 99.9 })]), { ...step(2, 70, []), verdict: "interrupted" }] });
                 writeRecord(dir, interrupted);
                 const by = { user: "alice", host: "build-7", pid: 4242, command: "model-canary rollback" };
-                const updated = recordRollback(dir, "dev", "model", { by, decidedAt: at(85), appliedAt: at(90), actionMs: 3100, stableVersion: "v1", runState: () => "was interrupted" })!;
+                const ref = { stack: "dev", workDir: dir, backendUrl: `file://${path.join(dir, "state")}` };
+                const updated = (await recordRollback(ref, dir, "model", { by, decidedAt: at(85), appliedAt: at(90), actionMs: 3100, stableVersion: "v1", runState: () => "was interrupted" }))!;
                 assert.deepStrictEqual(readRecord(dir, "dev"), updated);
                 assert.deepStrictEqual([updated.outcome, updated.finishedAt, updated.rollback], ["rolled-back", at(80), { decidedAt: at(85), appliedAt: at(90), actionMs: 3100, reason: "manual rollback by `model-canary rollback` (user alice, pid 4242 on host build-7)", by }]);
                 assert.strictEqual(updated.message, `rolled back by \`model-canary rollback\` (user alice, pid 4242 on host build-7) at ${at(90)}, after the run was interrupted at step 2/4 (10%): v1 serves 100%`);
@@ -418,8 +419,10 @@ describe("rollout/report", () => {
                 assert.ok(md.includes("manual rollback by"), md);
                 assert.ok(!md.includes("resume"), md);
                 // A record that already ended rolled back or promoted is left as it is.
-                assert.strictEqual(recordRollback(dir, "dev", "model", { by, decidedAt: at(95), appliedAt: at(96), actionMs: 1, stableVersion: "v1", runState: () => "x" }), undefined);
+                assert.strictEqual(await recordRollback(ref, dir, "model", { by, decidedAt: at(95), appliedAt: at(96), actionMs: 1, stableVersion: "v1", runState: () => "x" }), undefined);
                 assert.deepStrictEqual(readRecord(dir, "dev"), updated);
+                // The shared copy, beside the run lock in the backend's directory, is the same record.
+                assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(dir, "state", ".model-canary", "locks", "project", "dev.rollout.json"), "utf8")), updated);
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }

@@ -11,6 +11,7 @@ import { rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
 import { readOutputs, openStack, upStack } from "../stacks/operations/automation";
 import { lockFile, lockHolder } from "../stacks/operations/lock";
+import { unrenewed } from "./support/refusal";
 import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";
@@ -657,18 +658,19 @@ describe("automated rollout (real engine, real Prometheus)", function () {
 
     describe("one run per stack", () => {
         it("a second rollout is refused at once naming the holder (host, pid, start time); `up` and `promote` too; the first completes undisturbed", async () => {
-            const { project, namespace } = await deployed({ interval: "5s" });
+            // Steps long enough for the three refused commands (started together) to meet the run on a loaded machine.
+            const { project, namespace } = await deployed({ interval: "30s" });
             const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
             try {
                 const first = cli(project, ["rollout", "--steps", "1,10"]);
                 await outputMatches(first, /\[step 1\/2\] 1% analysis 1/, "the first rollout's first analysis");
-                const holder = lockHolder(project.ref)!;
+                const holder = (await lockHolder(project.ref))!;
                 assert.deepStrictEqual([holder.pid, holder.host, holder.command], [first.child.pid, os.hostname(), "rollout"]);
-                const refusal = `model-canary: stack \`test\` is held by a running \`rollout\` (pid ${first.child.pid} on host ${os.hostname()}, started ${holder.startedAt}); wait for it to finish, or run \`model-canary rollback --stack test\` to stop it and send all traffic to stable`;
-                for (const args of [["rollout", "--steps", "1,10,50"], ["up"], ["promote", "--force"]]) {
-                    const second = cli(project, args);
-                    assert.strictEqual(await second.exited, 1, second.output());
-                    assert.strictEqual(second.output().trim(), refusal, args[0]);
+                const refusal = `model-canary: stack \`test\` is held by a running \`rollout\` (pid ${first.child.pid} on host ${os.hostname()}, user ${os.userInfo().username}, since ${holder.startedAt}); wait for it to finish, or run \`model-canary rollback --stack test\` to stop it and send all traffic to stable. If it died, the next command takes the lock over once its lease expires, 60s after its last renewal`;
+                const seconds = [["rollout", "--steps", "1,10,50"], ["up"], ["promote", "--force"]].map((args) => ({ args, run: cli(project, args) }));
+                for (const { args, run } of seconds) {
+                    assert.strictEqual(await run.exited, 1, run.output());
+                    assert.strictEqual(unrenewed(run.output().trim()), refusal, args[0]);
                 }
                 assert.strictEqual(await first.exited, 0, first.output());
                 assert.match(first.output(), /COMPLETED: v2 passed every step and serves 10%/);
@@ -721,7 +723,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 const plan = resolvePlan(stackConfig(project).rollout, { steps: "1" });
                 const record = await runRollout({ ref: project.ref, plan, onMessage: (m) => messages.push(m) });
                 assert.strictEqual(record.outcome, "completed", record.message);
-                assert.deepStrictEqual(messages, [`model-canary: taking over the lock of stack \`test\` left by \`rollout\` (pid ${dead} on host ${os.hostname()}, started 2026-11-26T09:00:00.000Z): process ${dead} no longer runs`]);
+                assert.deepStrictEqual(messages.map(unrenewed), [`model-canary: taking over the lock of stack \`test\` left by \`rollout\` (pid ${dead} on host ${os.hostname()}, since 2026-11-26T09:00:00.000Z): process ${dead} no longer runs`]);
                 assert.strictEqual(fs.existsSync(lockFile(project.ref)), false);
             } finally {
                 stop();

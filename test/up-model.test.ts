@@ -11,6 +11,7 @@ import { openStack, previewStack, upStack } from "../stacks/operations/automatio
 import { acquireStackLock } from "../stacks/operations/lock";
 import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
+import { unrenewed } from "./support/refusal";
 
 const entry = (name: string) => ({
     stable: { version: "v1", image: `registry.example.com/ml/${name}:v1` },
@@ -45,8 +46,8 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
         project.writeConfig({ models });
     };
     const refusal = (model: string, startedAt: string) =>
-        `model-canary: model \`${model}\` of stack \`upmodel\` is held by a running \`rollout\` (pid ${process.pid} on host ${os.hostname()}, started ${startedAt}); `
-        + `wait for it to finish, or run \`model-canary rollback --stack upmodel --model ${model}\` to stop it and send all traffic to stable`;
+        `model-canary: model \`${model}\` of stack \`upmodel\` is held by a running \`rollout\` (pid ${process.pid} on host ${os.hostname()}, user ${os.userInfo().username}, since ${startedAt}); `
+        + `wait for it to finish, or run \`model-canary rollback --stack upmodel --model ${model}\` to stop it and send all traffic to stable. If it died, the next command takes the lock over once its lease expires, 60s after its last renewal`;
 
     before(async () => {
         project = makeProject("upmodel");
@@ -61,7 +62,7 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
         const stack = await openStack(project.ref);
         const changed = (steps: { op: string; name: string }[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
         const whole: string[] = [];
-        const scoped = await previewStack(stack, { model: "fraud", beforeWhole: (reason) => whole.push(reason) });
+        const scoped = await previewStack(stack, { model: "fraud", beforeWhole: (reason) => { whole.push(reason); } });
         assert.deepStrictEqual(changed(scoped.steps), ["update fraud-vs"]);
         assert.deepStrictEqual(scoped.scope, { model: "fraud" });
         assert.deepStrictEqual(whole, []);
@@ -75,10 +76,10 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
         assert.deepStrictEqual(changedSince(before), [], "a preview writes nothing");
     });
 
-    it("while a rollout holds `churn`, `up --model fraud` applies fraud's edit only; `up --model churn` and `up` are refused naming the holder", () => {
+    it("while a rollout holds `churn`, `up --model fraud` applies fraud's edit only; `up --model churn` and `up` are refused naming the holder", async () => {
         setWeights({ fraud: 10, churn: 50 });
         const before = rendered();
-        const lock = acquireStackLock(project.ref, "rollout", { model: "churn" });
+        const lock = await acquireStackLock(project.ref, "rollout", { model: "churn" });
         try {
             const up = cli(["up", "--model", "fraud"]);
             assert.strictEqual(up.status, 0, up.stderr);
@@ -91,11 +92,11 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
             for (const args of [["up", "--model", "churn"], ["up"]]) {
                 const refused = cli(args);
                 assert.strictEqual(refused.status, 1, args.join(" "));
-                assert.strictEqual(refused.stderr.trim(), refusal("churn", lock.holder.startedAt), args.join(" "));
+                assert.strictEqual(unrenewed(refused.stderr.trim()), refusal("churn", lock.holder.startedAt), args.join(" "));
                 assert.deepStrictEqual(changedSince(applied), [], args.join(" "));
             }
         } finally {
-            lock.release();
+            await lock.release();
         }
         // Once churn is free, its own edit is applied the same way, leaving fraud alone.
         const before2 = rendered();
@@ -106,18 +107,18 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
         assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 90, v2: 10 }, { v1: 50, v2: 50 }]);
     });
 
-    it("a model not deployed yet makes `up --model` a whole update, said on stderr and refused while another model is held", () => {
+    it("a model not deployed yet makes `up --model` a whole update, said on stderr and refused while another model is held", async () => {
         const models = readProjectConfig(project.dir, project.ref.stack).models as Record<string, unknown>;
         project.writeConfig({ models: { ...models, ranker: entry("ranker") } });
         const whole = "model-canary: updating every model of stack `upmodel`, not only `ranker`: model `ranker` is not deployed yet";
-        const lock = acquireStackLock(project.ref, "rollout", { model: "churn" });
+        const lock = await acquireStackLock(project.ref, "rollout", { model: "churn" });
         try {
             const refused = cli(["up", "--model", "ranker"]);
             assert.strictEqual(refused.status, 1);
-            assert.strictEqual(refused.stderr, `${whole}\n${refusal("churn", lock.holder.startedAt)}\n`);
+            assert.strictEqual(unrenewed(refused.stderr), `${whole}\n${refusal("churn", lock.holder.startedAt)}\n`);
             assert.deepStrictEqual(split("ranker"), {});
         } finally {
-            lock.release();
+            await lock.release();
         }
         const up = cli(["up", "--model", "ranker"]);
         assert.strictEqual(up.status, 0, up.stderr);
@@ -126,21 +127,21 @@ describe("`up --model NAME` is a scoped update of that model (real engine, the C
         assert.deepStrictEqual([split("ranker"), split("fraud"), split("churn")], [{ v1: 99, v2: 1 }, { v1: 90, v2: 10 }, { v1: 50, v2: 50 }]);
     });
 
-    it("`promote --model` that cannot be scoped is refused while another model is held, before its config is edited", () => {
+    it("`promote --model` that cannot be scoped is refused while another model is held, before its config is edited", async () => {
         // A key outside `models` changed since the last update: the next update is a whole one.
         assert.strictEqual(runPulumi(project, ["config", "set", "kubernetes:suppressHelmHookWarnings", "true"]).status, 0);
         const whole = "model-canary: promoting `fraud` updates every model of stack `upmodel`: config outside `models` changed since the last update";
         const settings = () => fs.readFileSync(path.join(project.dir, `Pulumi.${project.ref.stack}.yaml`), "utf8");
         const before = { settings: settings(), rendered: rendered() };
-        const lock = acquireStackLock(project.ref, "rollout", { model: "churn" });
+        const lock = await acquireStackLock(project.ref, "rollout", { model: "churn" });
         try {
             const refused = cli(["promote", "--model", "fraud", "--force"]);
             assert.strictEqual(refused.status, 1);
-            assert.strictEqual(refused.stderr, `${whole}\n${refusal("churn", lock.holder.startedAt)}\n`);
+            assert.strictEqual(unrenewed(refused.stderr), `${whole}\n${refusal("churn", lock.holder.startedAt)}\n`);
             assert.strictEqual(settings(), before.settings);
             assert.deepStrictEqual(changedSince(before.rendered), []);
         } finally {
-            lock.release();
+            await lock.release();
         }
         const promoted = cli(["promote", "--model", "fraud", "--force"]);
         assert.strictEqual(promoted.status, 0, promoted.stderr);

@@ -377,14 +377,14 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  * refusal), the stack's outputs (`known`, or read) checked against the target, and with `model`
  * the scope planned, `beforeWhole` told when it cannot be scoped.
  */
-async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void; dryRun?: boolean }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope; env: Record<string, string> }> {
+async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void | Promise<void>; dryRun?: boolean }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope; env: Record<string, string> }> {
     const config = checkConfig(stack);
     refuseWithModelStacks(stack);
     const previous = await checkTarget(stack, config, known);
     const cluster = await checkCluster(stack, config, previous, options.dryRun === true);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
-    if (planned && "whole" in planned) options.beforeWhole?.(planned.whole);
+    if (planned && "whole" in planned) await options.beforeWhole?.(planned.whole);
     const owners = cluster.reachable ? await checkOwners(stack, config, scope?.model) : {};
     return { config, previous, planned, scope, env: { ...cluster.env, ...owners } };
 }
@@ -443,12 +443,12 @@ async function checkCluster(stack: auto.Stack, config: StackConfig, previous: Re
  * allows (the other models' pending changes are not the next step's), else of the whole stack,
  * told to `beforeWhole` with the reason.
  */
-export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void } = {}): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
+export async function previewStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void | Promise<void> } = {}): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
     if (isStackPerModel(stack.workspace.workDir, stack.name)) return previewModelStacks(stack, options);
     return previewOneStack(stack, options);
 }
 
-async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
+async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: string) => void; model?: string; beforeWhole?: (reason: string) => void | Promise<void> }, known?: Record<string, unknown>): Promise<OperationResult & { scope?: { model: string } | { whole: string } }> {
     const { config, previous, planned, scope, env } = await planOneStack(stack, { ...options, dryRun: true }, known);
     const events = collector();
     const file = scope ? writeScopeFile(scope) : undefined;
@@ -526,7 +526,7 @@ interface UpOptions {
     /** Pods to hold for this `up` only, by model (stacks/config/replica-holds.ts); never written to the config. */
     holds?: Record<string, ReplicaHolds>;
     model?: string;
-    beforeWhole?: (reason: string) => void;
+    beforeWhole?: (reason: string) => void | Promise<void>;
     onMessage?: (message: string) => void;
     /**
      * On a cluster, what is read live before the update (see `LiveRead`). Default `all`. Nothing

@@ -12,3 +12,8 @@ export function refusalProblems(attempt: () => unknown, expected: string): strin
     }
     assert.fail(expected);
 }
+
+/** A run lock's refusal or takeover message without its holder's last renewal time, which moves while the holder runs. */
+export function unrenewed(message: string): string {
+    return message.replace(/, last renewed [^);,]+/g, "");
+}
