@@ -77,6 +77,8 @@ export async function runAnalysis(opts: RunAnalysisOptions): Promise<AnalysisRep
         canaryWorkload: opts.canaryWorkload,
         stableWorkload: opts.stableWorkload,
         window: opts.window,
+        // A check that queries Prometheus itself reads the reporter the metric checks read.
+        ...(opts.reporters ? { reporters: [...opts.reporters] } : {}),
         ...opts.context,
     };
 

@@ -639,6 +639,15 @@ describe("analysis against a real Prometheus", function () {
             });
         });
 
+        it("a check is sent the reporters the metric checks read, so that a query of its own can select the same series", async () => {
+            const report = await analyse("model-v2-healthy", { namespace: AMBIENT, reporters: ["waypoint"], customChecks: [{ name: "prediction-agreement", webhook: { url: hookUrl, timeoutMs: 2000 } }] });
+            assert.strictEqual(get(report.results, "prediction-agreement").status, "pass");
+            assert.deepStrictEqual(payloads[payloads.length - 1], {
+                name: "prediction-agreement", namespace: AMBIENT, canaryWorkload: "model-v2-healthy", stableWorkload: STABLE, window: WINDOW,
+                reporters: ["waypoint"], canaryVersion: "v2", stableVersion: "v1", weight: 10,
+            });
+        });
+
         it("a webhook failing the canary fails an otherwise healthy analysis", async () => {
             const report = await analyse("model-v2-healthy", {
                 context: { ...context, weight: 50 },
