@@ -425,5 +425,15 @@ describe("the coordination store of a PostgreSQL state backend (a real PostgreSQ
             const tables = await pg.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
             assert.deepStrictEqual(tables.map((t) => t.tablename), ["model_canary_runs", "pulumi_state"]);
         });
+
+        it("a URL without user or `sslmode`, the user from PGUSER, reaches the same database for the CLI and for the store", async () => {
+            const url = `postgres://127.0.0.1:${pg.port}/postgres`;
+            const env = { PGUSER: "postgres" };
+            const ls = runPulumi(project, ["stack", "ls", "--json"], "ci", { env: { PULUMI_BACKEND_URL: url, ...env } });
+            assert.strictEqual(ls.status, 0, ls.output);
+            assert.deepStrictEqual(JSON.parse(ls.output.slice(ls.output.indexOf("["))).map((x: { name: string }) => x.name), ["ci"]);
+            const s = newStore(url, { env });
+            assert.strictEqual((await s.holder({ project: "model-canary", stack: "ci", model: "model" }))?.host, "runner-a");
+        });
     });
 });
