@@ -1,7 +1,9 @@
 // Rollback latency against a real Prometheus and the real engine: from the moment the first
 // breaching sample is scraped to the rolled-back VirtualService being applied, split into
 // detection (scrape -> analysis decides) and action (the rollback `up`). Median over runs.
-//   npm run -s bench:rollback [-- RUNS]
+// REPORTER `waypoint` simulates ambient mode: only a waypoint reports the requests, and the plan
+// reads them with `rollout.analysis.reporter: waypoint`.
+//   npm run -s bench:rollback [-- RUNS [destination|waypoint]]
 import { resolvePlan } from "../stacks/config/rollout-plan";
 import { RolloutEvent, runRollout } from "../rollout/runner";
 import { openStack, upStack } from "../stacks/operations/automation";
@@ -11,6 +13,10 @@ import { startPrometheus } from "../test/support/prometheus";
 import { median, seconds } from "./support";
 
 const runs = Number(process.argv[2] ?? 5);
+const reporter = process.argv[3] ?? "destination";
+if (reporter !== "destination" && reporter !== "waypoint") throw new Error(`REPORTER must be destination or waypoint, got ${JSON.stringify(reporter)}`);
+/** Who reports the simulated requests: the sidecars (destination and source), or the waypoint alone. */
+const reporters = reporter === "waypoint" ? { reporters: ["waypoint" as const] } : {};
 const tick = "1s";
 const scrapeInterval = "1s";
 const window = "5s";
@@ -24,7 +30,7 @@ async function main(): Promise<void> {
     const sinceBreach: number[] = [];
     const action: number[] = [];
     try {
-        const rollout = { prometheus: prometheus.url, steps: [10], interval: "10m", tick, window, analysis: { failureThreshold: 1, minRequests: 20 } };
+        const rollout = { prometheus: prometheus.url, steps: [10], interval: "10m", tick, window, analysis: { failureThreshold: 1, minRequests: 20, reporter } };
         project.writeConfig({
             stable: { version: "v1", image: "registry/model:v1" }, canary: { version: "v2", image: "registry/model:v2" },
             canaryWeight: 0, rollout,
@@ -32,8 +38,8 @@ async function main(): Promise<void> {
         await upStack(await openStack(project.ref, { create: true }));
         const plan = resolvePlan(rollout);
         for (let i = 0; i < runs; i++) {
-            exporter.set("model-v1", { rps: 900, latencyMs: 80 });
-            exporter.set("model-v2", { rps: 100, latencyMs: 80 });
+            exporter.set("model-v1", { rps: 900, latencyMs: 80, ...reporters });
+            exporter.set("model-v2", { rps: 100, latencyMs: 80, ...reporters });
             // Let the previous run's breach leave the query window before analysing again.
             if (i > 0) await new Promise((resolve) => setTimeout(resolve, windowMs + 2000));
             let breachAt = 0;
@@ -43,7 +49,7 @@ async function main(): Promise<void> {
                 if (e.analysis.summary === "pass" && ++passes === 2) {
                     // The canary starts failing half its requests now.
                     breachAt = Date.now();
-                    exporter.set("model-v2", { rps: 100, latencyMs: 80, errorRatio: 0.5 });
+                    exporter.set("model-v2", { rps: 100, latencyMs: 80, errorRatio: 0.5, ...reporters });
                 }
             };
             let scrapedAt = 0;
@@ -59,7 +65,7 @@ async function main(): Promise<void> {
             action.push(record.rollback.actionMs);
             console.log(`run ${i + 1}/${runs}: breach scraped +${seconds(scrapedAt - breachAt)} after it began; detected ${seconds(detected)} later; rollback up ${seconds(record.rollback.actionMs)}`);
         }
-        console.log(`detection (first scrape after the breach -> rollback decided): median ${seconds(median(detection))} (scrape interval ${scrapeInterval}, analysis tick ${tick}, failureThreshold 1)`);
+        console.log(`detection (first scrape after the breach -> rollback decided): median ${seconds(median(detection))} (scrape interval ${scrapeInterval}, analysis tick ${tick}, failureThreshold 1, reporter ${reporter})`);
         // The first scrape after the breach may carry only milliseconds of failing traffic, too
         // little to move the success rate; the breach's own start is the other reference point.
         console.log(`detection (breach begins -> rollback decided): median ${seconds(median(sinceBreach))}`);
