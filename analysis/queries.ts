@@ -18,7 +18,7 @@
  * first value of each series born inside the window, which `increase` and `rate` never see (a
  * canary's first `response_code="500"`).
  */
-import { defaultReporter, type Reporter } from "./reporter";
+import { defaultReporter, reporters, type Reporter } from "./reporter";
 import { seriesCountInWindow } from "./window-count";
 
 /** Identifies the workload whose server-side (destination) metrics are read. */
@@ -125,7 +125,7 @@ export function workloadMatchers(sel: WorkloadSelector, reporter: Reporter = def
 /** The selector's reporters, checked: a non-empty list of distinct known names. */
 function reportersOf(sel: WorkloadSelector): readonly Reporter[] {
     const list = sel?.reporters ?? [defaultReporter];
-    if (!Array.isArray(list) || list.length === 0 || new Set(list).size !== list.length || !list.every((r) => r === "destination" || r === "waypoint")) {
+    if (!Array.isArray(list) || list.length === 0 || new Set(list).size !== list.length || !list.every((r) => (reporters as readonly string[]).includes(r))) {
         throw new Error(`workload selector reporters must be a non-empty list of distinct reporters (destination, waypoint), got ${describe(list)}`);
     }
     return list;
