@@ -437,6 +437,7 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
     const { split, mirror: appliedMirror, replicas, headerRoutes } = object.applied;
     const configuredMirror = object.configuredMirror;
     const live = object.live && "differences" in object.live ? object.live : undefined;
+    const routeKind = object.live?.route ?? "VirtualService";
     const liveError = object.live && "error" in object.live ? object.live.error : undefined;
     const modelKey = (key: string) => (details.configPath.length > 0 ? `${details.configPath.join(".")}.${key}` : key);
     const modelFlag = named ? ` --model ${name}` : "";
@@ -450,10 +451,10 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
         ...(weightDrift ? [`  config says ${modelKey("canaryWeight")} ${object.configuredWeight} but ${String(details.appliedWeight)} is applied: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(mirrorDrift ? [`  config says ${modelKey("mirrorPercent")} ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(live && live.differences.length > 0
-            ? [`  the live VirtualService differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back (it reads the cluster first)`]
+            ? [`  the live ${routeKind} differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back (it reads the cluster first)`]
             : []),
         ...(live ? liveReplicaLines(live.replicas, replicas, modelFlag) : []),
-        ...(liveError ? [`  the live VirtualService could not be read: ${liveError}`] : []),
+        ...(liveError ? [`  the live ${routeKind} could not be read: ${liveError}`] : []),
         ...(holder ? [lockLine(holder)] : []),
         ...(details.lockError !== undefined ? [`lock: cannot be read: ${plain(details.lockError)}`] : []),
     ];

@@ -10,7 +10,7 @@ import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "
 import { deploymentName, redact, scaleDownHolds, ValidationError } from "../components";
 import { applyStack, checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef } from "../stacks/operations/automation";
 import { ModelConfig, selectModel } from "../stacks/config/config";
-import { checkLiveRollback, readDeploymentAvailability } from "../stacks/cluster-client/live";
+import { checkLiveRollback, liveRouteObject, readDeploymentAvailability } from "../stacks/cluster-client/live";
 import { ClusterApiError } from "../stacks/cluster-client/cluster-api";
 import { acquireStackLock, withApplyLock } from "../stacks/operations/lock";
 import { modelOutputsOf } from "../stacks/config/models";
@@ -211,7 +211,8 @@ export async function confirmRolledBack(stack: auto.Stack, model: string | undef
     const config = checkConfig(stack);
     const target = selectModel(config, model, stack.name);
     const r = target.resolved;
-    const where = `VirtualService ${r.namespace}/${r.virtualServiceName}`;
+    const route = liveRouteObject(r);
+    const where = `${route.kind} ${r.namespace}/${route.name}`;
     const read = async () => {
         try {
             return await checkLiveRollback(config, target);
@@ -225,7 +226,7 @@ export async function confirmRolledBack(stack: auto.Stack, model: string | undef
     await withApplyLock(stack, "rollback", () => applyStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason} (repairing the live route)`, model: target.name, refresh: "routing", routingOnly: true }), { onMessage: notice });
     const second = await read();
     if (!second || second.problems.length === 0) return;
-    throw new StackOperationError("engine", `the rollback was applied, but the live ${where} still does not send all traffic to ${r.stable.version}: ${second.problems.join("; ")}${second.otherManagers.length > 0 ? `. Other writers of it (field managers): ${second.otherManagers.join(", ")}` : ""}. Something else is writing the route (a controller, an admission webhook, another tool): stop it, then run \`rollback\` again; \`kubectl get virtualservice ${r.virtualServiceName} -n ${r.namespace} -o yaml\` shows what is live`);
+    throw new StackOperationError("engine", `the rollback was applied, but the live ${where} still does not send all traffic to ${r.stable.version}: ${second.problems.join("; ")}${second.otherManagers.length > 0 ? `. Other writers of it (field managers): ${second.otherManagers.join(", ")}` : ""}. Something else is writing the route (a controller, an admission webhook, another tool): stop it, then run \`rollback\` again; \`kubectl get ${route.kind.toLowerCase()} ${route.name} -n ${r.namespace} -o yaml\` shows what is live`);
 }
 
 /**

@@ -33,7 +33,12 @@ export interface AppliedRouting {
  * is invalid), or why they could not be read. `replicas`: each version's Deployment (applied or
  * configured) as the cluster has it, null for one that does not exist.
  */
-export type LiveStatus = { split: Record<string, number> | null; drift: boolean; differences: string[]; replicas: Record<string, LiveReplicas> } | { error: string } | null;
+export type LiveStatus = ({ split: Record<string, number> | null; drift: boolean; differences: string[]; replicas: Record<string, LiveReplicas> } | { error: string }) & RouteKindStatus | null;
+
+/** The kind of the live route, named only when it is not a VirtualService (`router: gateway-api`), so the Istio router's status reads as before. */
+export interface RouteKindStatus {
+    route?: "HTTPRoute";
+}
 
 /**
  * The model's run lock holder (with its lease: user, acquiredAt, renewedAt, leaseSeconds) and
@@ -180,7 +185,8 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
     const outputs = modelOutputsOf(stackOutputs, name);
     const model: ModelConfig | undefined = config?.models[name];
     const configured = model?.resolved;
-    // Against a cluster, the VirtualService as it is there, which a hand edit may have changed.
+    // Against a cluster, the route (VirtualService or HTTPRoute) as it is there, which a hand edit may have changed.
+    const routeKind: RouteKindStatus = configured?.router === "gateway-api" ? { route: "HTTPRoute" } : {};
     let live: Awaited<ReturnType<typeof readLiveRouting>>;
     let liveReplicas: Record<string, LiveReplicas> | undefined;
     let liveError: string | undefined;
@@ -233,7 +239,7 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
         configuredWeight: configured?.canaryWeight ?? null,
         configuredMirror,
         drift: weightDrift || mirrorDrift,
-        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences, replicas: liveReplicas ?? {} } : liveError ? { error: liveError } : null,
+        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences, replicas: liveReplicas ?? {}, ...routeKind } : liveError ? { error: liveError, ...routeKind } : null,
         lock: lockError !== undefined ? { error: lockError } : holder ? { ...holder, state: liveness(holder).state } : null,
         rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null, ...(record.notifications ? { notifications: record.notifications } : {}) } : null,
         ...(source?.from === "checkout" && source.storeError !== undefined ? { recordFrom: { cache: source.file, storeError: source.storeError } } : {}),

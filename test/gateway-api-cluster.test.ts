@@ -1,12 +1,18 @@
-// The Gateway API router's HTTPRoutes against a real API server: the local control plane with
-// Gateway API v1.6.3's standard CRDs (from the sigs.k8s.io/gateway-api Go module, applied by this
-// test; `cluster:up` installs Istio's only), whose schemas and CEL rules the API server enforces.
-// One control plane for the file.
+// The Gateway API router against a real API server: the local control plane with Gateway API
+// v1.6.3's standard CRDs (from the sigs.k8s.io/gateway-api Go module, applied by this test;
+// `cluster:up` installs Istio's only), whose schemas and CEL rules the API server enforces; then
+// a stack with `router: gateway-api` through the real engine: preflight, weight steps that change
+// only the HTTPRoute, `status`'s drift from the live route, rollback. One control plane for the file.
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ControlPlane, kubectl, start, stop } from "../cluster/controlplane";
 import { httpRouteSpec, validateModelCanaryArgs } from "../components";
+import { rollbackStack } from "../rollout/runner";
+import { openStack, StackOperationError, upStack } from "../stacks/operations/automation";
+import { clusterReader, ClusterReader } from "./support/cluster";
+import { makeProject, sourceCli, TestProject } from "./support/engine";
 import { gatewayApiCrdDir } from "./support/schemas";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
@@ -16,24 +22,58 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
     this.timeout(300_000);
     let cp: ControlPlane;
 
+    let project: TestProject;
+    let live: ClusterReader;
+    const seed = { router: "gateway-api", serviceName: "model-service", stable: { ...stable, replicas: 2 }, canary: { ...canary, replicas: 2 }, headerRoutes: [{ header: "x-canary-version", exact: "v2", version: "v2" }] };
+    const changed = (steps: { op: string; name: string }[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort();
+    /** The live HTTPRoute's default-rule weights by backend Service. */
+    const liveSplit = () => Object.fromEntries(live.get("httproutes.gateway.networking.k8s.io", "model-service").spec.rules.at(-1).backendRefs.map((b: any) => [b.name, b.weight]));
+    /** What a weight step must leave as it was: the Deployments, their pods and the Services, read live. */
+    const workloads = () => ({
+        ...Object.fromEntries(["v1", "v2"].map((v) => [v, { generation: live.get("deployment", `model-${v}`)?.metadata.generation, pods: live.podUids(v) }])),
+        ...Object.fromEntries(["model-service", "model-service-v1", "model-service-v2"].map((n) => { const o = live.get("service", n); return [n, `${o?.metadata.uid}@${o?.metadata.resourceVersion}`]; })),
+    });
+    const status = () => {
+        const r = spawnSync(process.execPath, [sourceCli, "status", "--stack", "test", "--json", "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
+            encoding: "utf8", env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
+        });
+        assert.strictEqual(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout);
+    };
+
     before(async () => {
         cp = await start({ stopOnExit: true });
+        live = clusterReader(cp);
+        project = makeProject("test", { kubeconfig: cp.kubeconfig });
+    });
+    after(async () => {
+        project?.remove();
+        if (cp) await stop(cp);
+    });
+
+    it("`up` with `router: gateway-api` is refused before anything is applied when the cluster does not serve HTTPRoute v1", async () => {
+        project.writeConfig({ ...seed, canaryWeight: 1 });
+        await assert.rejects(upStack(await openStack(project.ref, { create: true })), (e: StackOperationError) => {
+            assert.match(e.message, /does not serve HTTPRoute at gateway\.networking\.k8s\.io\/v1, which `router` `gateway-api` needs; nothing was applied\. Install the Gateway API's standard channel CRDs/);
+            return true;
+        });
+        assert.strictEqual(live.get("deployment", "model-v1"), undefined);
+        assert.strictEqual(live.get("service", "model-service"), undefined);
+        // The Gateway API's CRDs for the rest of the file.
         const dir = gatewayApiCrdDir();
         for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml") && !f.includes("_vap_"))) {
             kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "-f", path.join(dir, file)]);
         }
         kubectl(cp, ["wait", "--for", "condition=Established", "crd/httproutes.gateway.networking.k8s.io", "--timeout", "60s"]);
     });
-    after(async () => {
-        if (cp) await stop(cp);
-    });
 
     /** Applies the route the arguments give, strictly (an unknown field is an error), and reads its spec back. */
     function applyRoute(args: Record<string, unknown>): any {
         const resolved = validateModelCanaryArgs({ router: "gateway-api", stable, canary, ...args });
-        const route = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: resolved.serviceName, namespace: "default" }, spec: httpRouteSpec(resolved) };
+        // Named apart from the stack's own route, which the later tests create.
+        const route = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "probe", namespace: "default" }, spec: httpRouteSpec(resolved) };
         kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "--validate=strict", "-f", "-"], JSON.stringify(route));
-        return JSON.parse(kubectl(cp, ["get", "httproute", resolved.serviceName, "-n", "default", "-o", "json"])).spec;
+        return JSON.parse(kubectl(cp, ["get", "httproute", "probe", "-n", "default", "-o", "json"])).spec;
     }
 
     it("accepts the route at every step of the seed rollout and keeps the weights as sent", () => {
@@ -65,5 +105,48 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         spec.rules.unshift({ ...spec.rules[0], name: "one-too-many" });
         const route = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "too-many", namespace: "default" }, spec };
         assert.throws(() => kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "-f", "-"], JSON.stringify(route)), /Too many: 17: must have at most 16 items/);
+    });
+
+    it("`up` at 1% creates the Deployments, a Service per version and the HTTPRoute; `status` reads it live with no drift", async () => {
+        project.writeConfig({ ...seed, canaryWeight: 1 });
+        const up = await upStack(await openStack(project.ref));
+        // The stack and its provider were registered by the refused `up` above.
+        assert.deepStrictEqual(changed(up.steps).filter((s) => s !== "create kubernetes"), [
+            "create model", "create model-route", "create model-svc", "create model-v1", "create model-v1-svc", "create model-v2", "create model-v2-svc",
+        ]);
+        for (const v of ["v1", "v2"]) live.waitAvailable(`model-${v}`);
+        assert.deepStrictEqual(live.get("service", "model-service-v2").spec.selector, { app: "model", version: "v2" });
+        assert.deepStrictEqual(liveSplit(), { "model-service-v1": 99, "model-service-v2": 1 });
+        assert.strictEqual(live.get("virtualservices.networking.istio.io", "model-virtual-service"), undefined);
+        assert.deepStrictEqual(status().live, {
+            split: { v1: 99, v2: 1 }, drift: false, differences: [], route: "HTTPRoute",
+            replicas: { v1: { replicas: 2, availableReplicas: 2 }, v2: { replicas: 2, availableReplicas: 2 } },
+        });
+    });
+
+    it("weight steps 10 and 50 update the HTTPRoute only: Deployments, pods and Services unchanged, read back", async () => {
+        const before = workloads();
+        for (const [weight, split] of [[10, { "model-service-v1": 90, "model-service-v2": 10 }], [50, { "model-service-v1": 50, "model-service-v2": 50 }]] as const) {
+            project.writeConfig({ ...seed, canaryWeight: weight });
+            const up = await upStack(await openStack(project.ref));
+            assert.deepStrictEqual(changed(up.steps), ["update model-route"], `step to ${weight}`);
+            assert.deepStrictEqual(liveSplit(), split);
+        }
+        assert.deepStrictEqual(workloads(), before);
+    });
+
+    it("`status` shows a hand edit of the live HTTPRoute as drift; rollback sends everything to stable and reads it back", async () => {
+        kubectl(cp, ["patch", "httproutes.gateway.networking.k8s.io", "model-service", "-n", "default", "--type", "json", "--field-manager", "incident-responder",
+            "-p", JSON.stringify([{ op: "replace", path: "/spec/rules/1/backendRefs/0/weight", value: 100 }, { op: "replace", path: "/spec/rules/1/backendRefs/1/weight", value: 0 }])]);
+        const drifted = status().live;
+        assert.deepStrictEqual([drifted.drift, drifted.differences], [true, ["split: live v1 100, v2 0, config v1 50, v2 50"]]);
+        const before = workloads();
+        await rollbackStack(await openStack(project.ref), "test rollback");
+        const route = live.get("httproutes.gateway.networking.k8s.io", "model-service");
+        assert.deepStrictEqual(route.spec.rules.map((r: any) => r.name), ["default"]);
+        assert.deepStrictEqual(liveSplit(), { "model-service-v1": 100 });
+        assert.deepStrictEqual(status().live.differences, []);
+        // The canary's pods and Service stay for the next attempt.
+        assert.deepStrictEqual({ v2: workloads().v2, svc: workloads()["model-service-v2"] }, { v2: before.v2, svc: before["model-service-v2"] });
     });
 });

@@ -1,6 +1,8 @@
-// The live VirtualService in the cluster next to what the stack config says it should be: the
-// drift `status` reports (a hand edit during an incident, another tool writing routes).
-import { deploymentName, virtualServiceSpec, VirtualServiceSpec } from "../../components";
+// The live route in the cluster (the VirtualService, or the HTTPRoute with `router: gateway-api`,
+// compared in live-httproute.ts) next to what the stack config says it should be: the drift
+// `status` reports (a hand edit during an incident, another tool writing routes).
+import { deploymentName, gatewayApiVersion, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
+import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "./live-httproute";
 import { connect, getObject } from "./cluster-api";
 import { ModelConfig, StackConfig } from "../config/config";
 
@@ -69,11 +71,24 @@ function connectTo(config: StackConfig) {
     return connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
 }
 
-/** Reads a model's live VirtualService in a cluster stack; undefined for a stack that renders. */
+/** The object holding a model's weights, as the API server names it: its VirtualService or, with `router: gateway-api`, its HTTPRoute. */
+export function liveRouteObject(r: ResolvedModelCanaryArgs): { kind: string; apiVersion: string; plural: string; name: string } {
+    return r.router === "gateway-api"
+        ? { kind: "HTTPRoute", apiVersion: gatewayApiVersion, plural: "httproutes", name: httpRouteName(r.serviceName) }
+        : { kind: "VirtualService", apiVersion: r.istioApiVersion, plural: "virtualservices", name: r.virtualServiceName };
+}
+
+async function readRoute(config: StackConfig, r: ResolvedModelCanaryArgs): Promise<any | undefined> {
+    const route = liveRouteObject(r);
+    return getObject(connectTo(config), route.apiVersion, route.plural, r.namespace, route.name);
+}
+
+/** Reads a model's live route (VirtualService or HTTPRoute) in a cluster stack; undefined for a stack that renders. */
 export async function readLiveRouting(config: StackConfig, model: ModelConfig): Promise<LiveRouting | undefined> {
     if (!targetsCluster(config)) return undefined;
     const r = model.resolved;
-    const live = await getObject(connectTo(config), r.istioApiVersion, "virtualservices", r.namespace, r.virtualServiceName);
+    const live = await readRoute(config, r);
+    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName) };
     return { split: splitOf(live?.spec), differences: virtualServiceDifferences(live?.spec, virtualServiceSpec(r)) };
 }
 
@@ -109,15 +124,16 @@ export interface RollbackCheck {
 }
 
 /**
- * Reads a model's live VirtualService back after a rollback: what still sends traffic anywhere
+ * Reads a model's live route (VirtualService or HTTPRoute) back after a rollback: what still sends traffic anywhere
  * but its stable version; undefined for a stack that renders (its files are what was applied).
  */
 export async function checkLiveRollback(config: StackConfig, model: ModelConfig): Promise<RollbackCheck | undefined> {
     if (!targetsCluster(config)) return undefined;
     const r = model.resolved;
-    const live = await getObject(connectTo(config), r.istioApiVersion, "virtualservices", r.namespace, r.virtualServiceName);
+    const live = await readRoute(config, r);
     const managers = ((live?.metadata?.managedFields ?? []) as { manager?: string }[]).map((m) => m.manager ?? "").filter((m) => m !== "" && !/^pulumi-(resource-)?kubernetes/.test(m));
-    return { problems: trafficOffStable(live?.spec, r.serviceName, r.stable.version), otherManagers: [...new Set(managers)] };
+    const problems = r.router === "gateway-api" ? httpRouteTrafficOffStable(live?.spec, r.serviceName, r.stable.version) : trafficOffStable(live?.spec, r.serviceName, r.stable.version);
+    return { problems, otherManagers: [...new Set(managers)] };
 }
 
 /** A version's Deployment as it is in the cluster: the count it asks for and how many are available; null when it does not exist. */

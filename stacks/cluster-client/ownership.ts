@@ -7,6 +7,7 @@
 // Pure: the reads are in ownership-check.ts.
 import { ResolvedModelCanaryArgs } from "../../components/validation";
 import { deploymentName } from "../../components/routing";
+import { routers } from "../../components/routers";
 
 /** The annotation naming the owner: `<project>/<stack>`, the stack that holds the config. */
 export const ownerAnnotation = "model-canary/owner";
@@ -40,8 +41,8 @@ export function objectsOfModel(r: ResolvedModelCanaryArgs): OwnedObject[] {
     return [
         ...versions.map((v) => ({ kind: "Deployment", apiVersion: "apps/v1", plural: "deployments", namespace: r.namespace, name: deploymentName(r.app, v) })),
         { kind: "Service", apiVersion: "v1", plural: "services", namespace: r.namespace, name: r.serviceName },
-        { kind: "DestinationRule", apiVersion: r.istioApiVersion, plural: "destinationrules", namespace: r.namespace, name: r.destinationRuleName },
-        { kind: "VirtualService", apiVersion: r.istioApiVersion, plural: "virtualservices", namespace: r.namespace, name: r.virtualServiceName },
+        // The router's objects: a DestinationRule and a VirtualService, or a Service per version and an HTTPRoute.
+        ...routers[r.router].objectNames(r).map((o) => ({ ...o, plural: `${o.kind.toLowerCase()}s` })),
     ];
 }
 

@@ -37,6 +37,29 @@ export async function checkIstioApi(target: ClusterTarget, apiVersion: string): 
     throw new ClusterApiError(istioMissingMessage(apiVersion, missing, `${connection.server} (context ${connection.context})`, usable));
 }
 
+/** The Gateway API kinds `router: gateway-api` creates, at `gateway.networking.k8s.io/v1`. */
+export const gatewayApiKinds = ["HTTPRoute"] as const;
+
+/** The refusal when the Gateway API kinds are missing: which, where, the models asking, and how to install the standard channel. Pure. */
+export function gatewayApiMissingMessage(missing: string[], where: string, keys: string[]): string {
+    return [
+        `the cluster ${where} does not serve ${missing.join(" and ")} at gateway.networking.k8s.io/v1, which ${keys.map((k) => `\`${k}\``).join(", ")} \`gateway-api\` needs; nothing was applied.`,
+        `Install the Gateway API's standard channel CRDs (v1.3 or later, for the mirror's \`percent\`): \`kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml\`, or \`config/crd/standard/*.yaml\` of the \`sigs.k8s.io/gateway-api\` Go module;`,
+        "with Istio, keep istiod's `PILOT_ENABLE_GATEWAY_API` on (its default). Or use `router: istio`.",
+    ].join(" ");
+}
+
+/**
+ * Refuses (throws ClusterApiError) unless the cluster serves HTTPRoute at
+ * gateway.networking.k8s.io/v1. `keys`: the config keys that set `router: gateway-api`.
+ */
+export async function checkGatewayApi(target: ClusterTarget, keys: string[]): Promise<void> {
+    const connection = connect(target);
+    const served = await servedKinds(connection, "gateway.networking.k8s.io/v1");
+    const missing = gatewayApiKinds.filter((k) => !served.includes(k));
+    if (missing.length > 0) throw new ClusterApiError(gatewayApiMissingMessage(missing, `${connection.server} (context ${connection.context})`, keys));
+}
+
 /** A namespace the models put objects in, and the config key that names it. */
 export interface NamespaceUse {
     namespace: string;

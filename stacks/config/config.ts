@@ -151,8 +151,6 @@ function checkValues(
         if (model) models[entry.name] = model;
     }
     problems.push(...modelCollisions(Object.values(models)));
-    const onCluster = kubeconfig !== undefined || ["kubernetes:kubeconfig", "kubernetes:context"].some((k) => all[k] !== undefined);
-    if (onCluster) problems.push(...Object.values(models).filter((m) => m.resolved.router !== "istio").map((m) => clusterRouterProblem(m)));
     const layers = new Map(entries.map((e) => [e.name, e.layers]));
     problems.push(...predictionGateCollisions(Object.values(models).map((m) => ({ ...m, layers: layers.get(m.name), predictions: predictionGateOf(m.rollout) }))));
     // A bad default is reported once, not once per model.
@@ -199,16 +197,6 @@ function predictionGateOf(rollout: Record<string, unknown> | undefined) {
         if (e instanceof ValidationError) return undefined;
         throw e;
     }
-}
-
-/**
- * A model whose router is not `istio` on a stack that applies to a cluster: refused, as what a
- * cluster stack does besides applying (the preflight of the route's kinds, `status`'s drift from
- * the live route, the rollback's check of it, the owner checks) reads VirtualServices so far.
- */
-function clusterRouterProblem(model: ModelConfig): string {
-    const key = [...model.path, "router"].join(".");
-    return `\`${key}\` is ${show(model.resolved.router)}, which model-canary renders as manifests only so far: applying it to a cluster (\`kubeconfig\`, \`kubernetes:kubeconfig\` or \`kubernetes:context\`) is not supported yet, because the cluster checks, \`status\` and \`rollback\` read the VirtualService. Nothing was applied. Remove the cluster keys to render to \`renderDir\` (see docs/gateway-api.md), or use \`router: istio\``;
 }
 
 /** One model's keys: its rollout block and its component arguments, each problem named at the model's own key. */

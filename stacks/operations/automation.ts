@@ -7,11 +7,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ValidationError } from "../../components";
+import { ResolvedModelCanaryArgs, ValidationError } from "../../components";
 import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "../config/settings";
 import { ModelConfig, StackConfig } from "../config/config";
-import { shorthandModel } from "../config/models";
+import { routerSwitchProblems, shorthandModel } from "../config/models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
@@ -381,6 +381,8 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     const config = checkConfig(stack);
     refuseWithModelStacks(stack);
     const previous = await checkTarget(stack, config, known);
+    const switches = targetsCluster(config) ? routerSwitchProblems(Object.values(config.models), previous) : [];
+    if (switches.length > 0) throw new StackOperationError("refused", switches.join("\n"));
     const cluster = await checkCluster(stack, config, previous, options.dryRun === true);
     const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const scope = planned && "target" in planned ? planned : undefined;
@@ -546,8 +548,16 @@ interface UpOptions {
  */
 export type LiveRead = "all" | "routing" | "none";
 
-/** URN globs of a model's routing objects (its component is named after it; see components/modelCanary.ts). */
-export function routingTargets(model: string): string[] {
+/**
+ * URN globs of a model's routing objects (its component is named after it; see components/modelCanary.ts
+ * and components/routers/): the VirtualService, DestinationRule and Service, or with `router:
+ * gateway-api` the HTTPRoute, the Service and each configured version's Service.
+ */
+export function routingTargets(model: string, r?: Pick<ResolvedModelCanaryArgs, "router" | "stable" | "canary">): string[] {
+    if (r?.router === "gateway-api") {
+        const versions = [r.stable.version, ...(r.canary ? [r.canary.version] : [])];
+        return [`urn:pulumi:**HTTPRoute::${model}-route`, `urn:pulumi:**Service::${model}-svc`, ...versions.map((v) => `urn:pulumi:**Service::${model}-${v}-svc`)];
+    }
     return [`urn:pulumi:**VirtualService::${model}-vs`, `urn:pulumi:**DestinationRule::${model}-dr`, `urn:pulumi:**Service::${model}-svc`];
 }
 
@@ -573,14 +583,14 @@ async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Reco
         if (live === "routing") {
             await takingOverDeadBackendLock(stack, () => runStackCommand(stack, [
                 "refresh", "--yes", "--skip-preview", "--color", "never", "--exec-kind", "auto.local",
-                ...(options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap(routingTargets).flatMap((t) => ["--target", t]),
+                ...(options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap((m) => routingTargets(m, config.models[m]?.resolved)).flatMap((t) => ["--target", t]),
             ], { onOutput: options.onOutput }), options.onMessage ?? toStderr);
         }
         const result = await takingOverDeadBackendLock(stack, () => runStackCommand(stack, [
             "up", "--yes", "--skip-preview", "--color", "never", "--exec-kind", "auto.local", "--event-log", eventLog,
             ...(options.message !== undefined ? ["--message", options.message] : []),
             ...(options.routingOnly
-                ? (options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap(routingTargets).flatMap((t) => ["--target", t])
+                ? (options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap((m) => routingTargets(m, config.models[m]?.resolved)).flatMap((t) => ["--target", t])
                 : scope ? ["--target", scope.target, "--target-dependents"] : []),
             // On a cluster the objects are read live first (only the targeted ones when scoped), so
             // a hand edit is taken back and a deleted object created again, not reported "unchanged"

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterApiError } from "../cluster-client/cluster-api";
 import { clusterProviderArgs, clusterTarget } from "./cluster-provider";
 import { loadStackConfig, programError, renderedSecretPaths, StackConfig } from "../config/config";
-import { checkIstioApi, checkNamespaces } from "../cluster-client/preflight";
+import { checkGatewayApi, checkIstioApi, checkNamespaces } from "../cluster-client/preflight";
 
 export interface StackProvider {
     mode: "render" | "cluster";
@@ -45,10 +45,13 @@ export async function stackProvider(config: StackConfig = loadStackConfig(), nam
         // A missing namespace likewise, instead of a minute of retries on each object.
         const target = { kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext, configKey: config.kubeconfig !== undefined ? "kubeconfig" : "kubernetes:kubeconfig" };
         try {
-            // Every Istio API version the models use.
-            for (const version of new Set(Object.values(config.models).map((m) => m.resolved.istioApiVersion))) {
+            // Every Istio API version the models routed by Istio use, and the Gateway API's kinds for the others.
+            const models = Object.values(config.models);
+            for (const version of new Set(models.filter((m) => m.resolved.router === "istio").map((m) => m.resolved.istioApiVersion))) {
                 await checkIstioApi(target, version);
             }
+            const gatewayApi = models.filter((m) => m.resolved.router === "gateway-api");
+            if (gatewayApi.length > 0) await checkGatewayApi(target, gatewayApi.map((m) => [...m.path, "router"].join(".")));
             await checkNamespaces(target, Object.values(config.models).map((m) => ({ namespace: m.resolved.namespace, key: [...m.path, "namespace"].join(".") })));
         } catch (e) {
             if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);

@@ -1,0 +1,112 @@
+// The live HTTPRoute of the Gateway API router next to the configured one: its split by
+// version, what differs (the drift `status` reports) and what still sends traffic anywhere but
+// stable after a rollback. Pure: live.ts reads the object.
+import { HTTPRouteRule, HTTPRouteSpec, versionServiceName } from "../../components";
+
+/** Key order never matters to the API server; compare canonical JSON. */
+function canonical(value: unknown): string {
+    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+    if (value && typeof value === "object") {
+        return `{${Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+    }
+    return JSON.stringify(value);
+}
+
+const isRootPath = (path: { type?: string; value?: string } | undefined) => path?.type === "PathPrefix" && path.value === "/";
+
+/** A backend reference without the API server's defaults (group "", kind Service, weight 1). */
+function plainBackend(ref: Record<string, unknown>): Record<string, unknown> {
+    const { group, kind, weight, ...rest } = ref;
+    return {
+        ...rest,
+        ...(group !== undefined && group !== "" ? { group } : {}),
+        ...(kind !== undefined && kind !== "Service" ? { kind } : {}),
+        weight: weight ?? 1,
+    };
+}
+
+/**
+ * A rule as this tool writes it: the API server fills in a `/` path prefix for a rule or match
+ * without a path, the core group, kind Service and weight 1 of a backend, and the mirror's
+ * backend defaults; those are left out, so a live rule compares equal to the configured one.
+ */
+export function normalizeRule(rule: HTTPRouteRule): Record<string, unknown> {
+    const matches = (rule.matches as ({ path?: { type?: string; value?: string } } & Record<string, unknown>)[] | undefined ?? [])
+        .map(({ path, ...rest }) => ({ ...rest, ...(path && !isRootPath(path) ? { path } : {}) }))
+        .filter((m) => Object.keys(m).length > 0);
+    const filters = (rule.filters ?? []).map((f) => f.type === "RequestMirror" && f.requestMirror
+        ? { ...f, requestMirror: { ...f.requestMirror, backendRef: plainBackend(f.requestMirror.backendRef as unknown as Record<string, unknown>) } }
+        : f);
+    return {
+        ...rule,
+        matches: matches.length > 0 ? matches : undefined,
+        filters: filters.length > 0 ? filters : undefined,
+        backendRefs: (rule.backendRefs ?? []).map((b) => plainBackend(b as unknown as Record<string, unknown>)),
+    };
+}
+
+/** The version a backend Service serves, by its name (`<serviceName>-<version>`), or the name itself. */
+function versionOf(name: string, serviceName: string): string {
+    return name.startsWith(`${serviceName}-`) ? name.slice(serviceName.length + 1) : name;
+}
+
+/** The default rule's weights by version (the last rule); undefined without a route. */
+export function httpRouteSplit(spec: HTTPRouteSpec | undefined, serviceName: string): Record<string, number> | undefined {
+    const last = spec?.rules?.at(-1);
+    return last ? Object.fromEntries((last.backendRefs ?? []).map((b) => [versionOf(b.name, serviceName), b.weight ?? 1])) : undefined;
+}
+
+const showSplit = (split: Record<string, number> | undefined): string =>
+    split ? Object.entries(split).map(([v, w]) => `${v} ${w}`).join(", ") : "none";
+
+/** The default rule's mirrors, e.g. `v2 100%`, or `none`. */
+function showMirror(spec: HTTPRouteSpec, serviceName: string): string {
+    const mirrors = (spec.rules?.at(-1)?.filters ?? []).filter((f) => f.type === "RequestMirror" && f.requestMirror).map((f) => {
+        const m = f.requestMirror;
+        const share = m.percent ?? (m.fraction ? (m.fraction.numerator / (m.fraction.denominator ?? 100)) * 100 : 100);
+        return `${versionOf(m.backendRef.name, serviceName)} ${share}%`;
+    });
+    return mirrors.length > 0 ? mirrors.join(", ") : "none";
+}
+
+/** What differs between a live HTTPRoute spec and the configured one. Pure. */
+export function httpRouteDifferences(live: HTTPRouteSpec | undefined, expected: HTTPRouteSpec, serviceName: string): string[] {
+    if (!live) return ["the HTTPRoute does not exist in the cluster"];
+    const out: string[] = [];
+    const liveSplit = httpRouteSplit(live, serviceName);
+    const wantSplit = httpRouteSplit(expected, serviceName);
+    if (canonical(liveSplit) !== canonical(wantSplit)) out.push(`split: live ${showSplit(liveSplit)}, config ${showSplit(wantSplit)}`);
+    const liveRules = (live.rules ?? []).map(normalizeRule);
+    const wantRules = expected.rules.map(normalizeRule);
+    const filtersOf = (rule: Record<string, unknown> | undefined) => canonical(rule?.filters);
+    if (filtersOf(liveRules.at(-1)) !== filtersOf(wantRules.at(-1))) out.push(`mirror: live ${showMirror(live, serviceName)}, config ${showMirror(expected, serviceName)}`);
+    const liveHeaders = liveRules.slice(0, -1);
+    const wantHeaders = wantRules.slice(0, -1);
+    if (canonical(liveHeaders) !== canonical(wantHeaders)) out.push(`header routes: live ${liveHeaders.length}, config ${wantHeaders.length}, or their matches differ`);
+    const rest = (spec: HTTPRouteSpec) => canonical({ ...spec, rules: undefined });
+    if (rest(live) !== rest(expected)) out.push("parentRefs or hostnames differ");
+    return out;
+}
+
+/**
+ * What in a live HTTPRoute spec sends requests, or copies of them, anywhere but `stable` (its
+ * version Service); empty when all traffic goes to stable. Header rules to stable are fine. Pure.
+ */
+export function httpRouteTrafficOffStable(live: HTTPRouteSpec | undefined, serviceName: string, stable: string): string[] {
+    if (!live) return ["the HTTPRoute does not exist in the cluster"];
+    const rules = live.rules ?? [];
+    if (rules.length === 0) return ["it has no rules"];
+    const stableService = versionServiceName(serviceName, stable);
+    const isStable = (b: { name: string; group?: string; kind?: string }) => b.name === stableService && (b.group ?? "") === "" && (b.kind ?? "Service") === "Service";
+    const out: string[] = [];
+    rules.forEach((rule, i) => {
+        const where = i === rules.length - 1 ? "the default rule" : `rule ${i + 1} (${rule.name ?? "unnamed"})`;
+        const backends = rule.backendRefs ?? [];
+        const sending = backends.filter((b) => (b.weight ?? 1) > 0);
+        if (sending.length === 0) out.push(`${where} sends to no backend`);
+        else if (!sending.every(isStable)) out.push(`${where} sends ${backends.map((b) => `${versionOf(b.name, serviceName)} ${b.weight ?? 1}`).join(", ")}`);
+        const mirrors = (rule.filters ?? []).filter((f) => f.type === "RequestMirror" && f.requestMirror).map((f) => f.requestMirror.backendRef.name);
+        if (mirrors.length > 0) out.push(`${where} mirrors to ${mirrors.map((m) => versionOf(m, serviceName)).join(", ")}`);
+    });
+    return out;
+}
