@@ -5,6 +5,7 @@ import { ValidationError } from "../components";
 import { writePreviewMarkdown } from "../preview/command";
 import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, toolchainDir, upStack } from "../stacks/operations/automation";
 import { acquireStackLock, StackLock, withApplyLock } from "../stacks/operations/lock";
+import { adoptRouting } from "../stacks/operations/adopt";
 import { ModelSelectionError, modelOutputsOf, selectModelName, shorthandModel } from "../stacks/config/models";
 import type { StackConfig } from "../stacks/config/config";
 import { Command, InputError, Options, Values } from "./command";
@@ -57,9 +58,17 @@ export const commands: Record<string, Command> = {
             "differ), or when an object it would",
             "create is another stack's or another tool's (the message names the owner and the",
             "`kubectl annotate` command that adopts it on purpose).",
+            "Refused, before anything is applied, when it would change a model's routing (weights,",
+            "mirror, header routes) from settings written before another runner's routing change",
+            "(their `routingRevision` is older than the stack's): the message names both revisions,",
+            "who applied the newer one and when; `adopt` takes the stack's routing into the settings,",
+            "`--override-stale` applies them anyway.",
         ],
-        options: { "no-create": { type: "boolean" } },
-        optionHelp: { "no-create": "fail instead of creating a missing stack" },
+        options: { "no-create": { type: "boolean" }, "override-stale": { type: "boolean" } },
+        optionHelp: {
+            "no-create": "fail instead of creating a missing stack",
+            "override-stale": "apply settings written from an older routing revision than the stack's, on purpose",
+        },
         async run(values, ref) {
             const onMessage = (m: string) => process.stderr.write(terminalText(`${m}\n`));
             const names = modelNamesFromFile(ref);
@@ -89,7 +98,8 @@ export const commands: Record<string, Command> = {
                 }
                 await hold(model !== undefined ? [model] : names);
                 const onOutput = (out: string) => process.stdout.write(terminalText(out));
-                result = await withApplyLock(stack, "up", () => upStack(stack, model !== undefined ? { onOutput, model, beforeWhole } : { onOutput }), { onMessage });
+                const overrideStale = values["override-stale"] === true;
+                result = await withApplyLock(stack, "up", () => upStack(stack, model !== undefined ? { onOutput, model, beforeWhole, overrideStale } : { onOutput, overrideStale }), { onMessage });
                 for (const name of model !== undefined ? [model] : Object.keys(checkConfig(stack).models)) {
                     const split = modelOutputsOf(result.outputs, name).split as Record<string, number> | undefined;
                     const who = names.length === 1 && model === undefined ? `stack ${ref.stack}` : `stack ${ref.stack} model ${name}`;
@@ -97,6 +107,36 @@ export const commands: Record<string, Command> = {
                 }
             } finally {
                 for (const lock of locks) await lock.release();
+            }
+            return 0;
+        },
+    },
+    adopt: {
+        summary: "write the stack's applied routing and routing revision into Pulumi.<stack>.yaml",
+        usage: "adopt --stack dev [--model NAME]",
+        help: [
+            "For a checkout whose settings are older than the stack's last routing change (another",
+            "runner's step, rollback or promotion): copies what the stack applied to each model's",
+            "routing (`canaryWeight`, `mirrorPercent`, `headerRoutes`, and `stable`/`canary` when a",
+            "promotion changed the versions) and its `routingRevision` from the stack's outputs into",
+            "the settings file. The cluster is not touched; an `up` afterwards changes no routing.",
+            "Without `--model`, every model of the stack.",
+        ],
+        options: {},
+        async run(values, ref) {
+            const onMessage = (m: string) => process.stderr.write(terminalText(`${m}\n`));
+            const names = modelNamesFromFile(ref);
+            const model = typeof values.model === "string" ? selectModelName(names, values.model, ref.stack) : undefined;
+            const locks = (model !== undefined ? [model] : names).map((name) => acquireStackLock(ref, "adopt", { model: name, onMessage }));
+            try {
+                const stack = await openStack(ref);
+                for (const a of await adoptRouting(stack, model)) {
+                    const who = names.length === 1 ? `stack ${ref.stack}` : `stack ${ref.stack} model ${a.model}`;
+                    const at = a.record ? `routing revision ${a.record.revision} (applied by ${a.record.appliedBy} at ${a.record.appliedAt})` : "the applied routing (the stack has recorded no revision yet)";
+                    process.stdout.write(terminalText(`model-canary: ${who}: adopted ${at}${a.changed.length > 0 ? `; changed ${a.changed.map((k) => `\`${k}\``).join(", ")}` : "; the settings already held it"}\n`));
+                }
+            } finally {
+                for (const lock of locks) lock.release();
             }
             return 0;
         },

@@ -143,18 +143,19 @@ type UpExtra = Pick<NonNullable<Parameters<typeof applyStack>[1]>, "holds">;
  */
 async function rollbackUp(stack: auto.Stack, message: string, model: string, extra: UpExtra = {}): Promise<void> {
     try {
-        await applyStack(stack, { message, model, refresh: "none", ...extra });
+        // A rollback always goes through, even from settings written before another runner's step.
+        await applyStack(stack, { message, model, refresh: "none", overrideStale: true, ...extra });
     } catch (e) {
         if (e instanceof StackOperationError && e.kind === "conflict") {
             // A Deployment changed by hand (`kubectl scale`) must not keep traffic on the canary:
             // the routing objects alone are applied, the Deployments left as they are.
             notice(`model-canary: the rollback's \`up\` stopped on a field conflict (${e.message.split("\n")[0]}); applying the routing objects of \`${model}\` alone, the Deployments left as they are`);
-            await applyStack(stack, { message: `${message} (routing objects only)`, model, refresh: "none", routingOnly: true, ...extra });
+            await applyStack(stack, { message: `${message} (routing objects only)`, model, refresh: "none", routingOnly: true, overrideStale: true, ...extra });
             return;
         }
         if (!(e instanceof StackOperationError) || e.kind !== "engine") throw e;
         notice(`model-canary: the rollback's \`up\` failed (${e.message.split("\n")[0]}); reading the routing objects of \`${model}\` from the cluster and applying again`);
-        await applyStack(stack, { message: `${message} (routing read from the cluster)`, model, refresh: "routing", ...extra });
+        await applyStack(stack, { message: `${message} (routing read from the cluster)`, model, refresh: "routing", overrideStale: true, ...extra });
     }
 }
 
@@ -223,7 +224,7 @@ export async function confirmRolledBack(stack: auto.Stack, model: string | undef
     const first = await read();
     if (!first || first.problems.length === 0) return;
     notice(`model-canary: after the rollback the live ${where} still does not send all traffic to ${r.stable.version} (${first.problems.join("; ")}); reading it from the cluster and applying it again`);
-    await withApplyLock(stack, "rollback", () => applyStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason} (repairing the live route)`, model: target.name, refresh: "routing", routingOnly: true }), { onMessage: notice });
+    await withApplyLock(stack, "rollback", () => applyStack(stack, { message: `model-canary rollback${target.path.length > 0 ? ` of ${target.name}` : ""}: ${reason} (repairing the live route)`, model: target.name, refresh: "routing", routingOnly: true, overrideStale: true }), { onMessage: notice });
     const second = await read();
     if (!second || second.problems.length === 0) return;
     throw new StackOperationError("engine", `the rollback was applied, but the live ${where} still does not send all traffic to ${r.stable.version}: ${second.problems.join("; ")}${second.otherManagers.length > 0 ? `. Other writers of it (field managers): ${second.otherManagers.join(", ")}` : ""}. Something else is writing the route (a controller, an admission webhook, another tool): stop it, then run \`rollback\` again; \`kubectl get ${route.kind.toLowerCase()} ${route.name} -n ${r.namespace} -o yaml\` shows what is live`);

@@ -35,7 +35,7 @@ describe("docs/commands.md", () => {
             assert.deepStrictEqual([...tableFlags(tables.get(name)!.rows)].sort(), [...help].sort(), `\`${name}\`'s flags`);
         }
         // Concrete: a lost help text cannot pass as no flags.
-        assert.deepStrictEqual(helpFlags(helpText("up")), ["no-create", "stack", "model", "backend", "cwd", "help"]);
+        assert.deepStrictEqual(helpFlags(helpText("up")), ["no-create", "override-stale", "stack", "model", "backend", "cwd", "help"]);
     });
 
     it("the README's table of commands names every command, and only those", () => {

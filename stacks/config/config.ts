@@ -7,6 +7,7 @@ import { inModel, ModelEntry, modelCollisions, modelEntries, predictionGateColli
 import { prometheusAuthSecretKeys, resolvePlan } from "./rollout-plan";
 import { readSettingsConfigMap, settingsWrittenProblems } from "./settings-yaml";
 import { applyHolds, readHolds } from "./replica-holds";
+import { readRoutingRevision } from "./routing-revision";
 import {
     ConfigPath, controlCharacter, formatCharacterProblems, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
     secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
@@ -33,6 +34,8 @@ export interface ModelConfig {
     resolved: ResolvedModelCanaryArgs;
     /** The model's `rollout` block, read by the rollout tool. */
     rollout?: Record<string, unknown>;
+    /** `routingRevision`: the stack's routing revision these settings were written from (see routing-revision.ts); undefined when none is written. */
+    routingRevision?: number;
     /**
      * Per role, a digest of the ciphertexts of its secret env values in the stack settings (set by
      * the program): it changes when a secret is set again, and restarts that version's pods.
@@ -202,7 +205,10 @@ function predictionGateOf(rollout: Record<string, unknown> | undefined) {
 /** One model's keys: its rollout block and its component arguments, each problem named at the model's own key. */
 function checkModel(entry: ModelEntry, problems: string[], unreadable: Set<string>): ModelConfig | undefined {
     const inEntry = (p: string) => inModel(entry, p);
-    const { rollout, ...componentValues } = entry.values;
+    const { rollout, routingRevision: writtenRevision, ...componentValues } = entry.values;
+    const revisionProblems: string[] = [];
+    const routingRevision = readRoutingRevision(writtenRevision, revisionProblems);
+    problems.push(...revisionProblems.map(inEntry));
     if (entry.path.length > 0) {
         // Unknown keys are named at their full path; a stack-wide key says where it belongs.
         for (const key of Object.keys(componentValues).filter((k) => !modelKeys.includes(k))) {
@@ -227,7 +233,7 @@ function checkModel(entry: ModelEntry, problems: string[], unreadable: Set<strin
     const args = (entry.path.length === 0 ? componentValues : { app: entry.name, ...componentValues }) as unknown as ModelCanaryArgs;
     try {
         const resolved = validateModelCanaryArgs(args);
-        return { name: entry.name, path: entry.path, args, resolved, rollout: rollout as Record<string, unknown> | undefined };
+        return { name: entry.name, path: entry.path, args, resolved, rollout: rollout as Record<string, unknown> | undefined, ...(routingRevision !== undefined ? { routingRevision } : {}) };
     } catch (e) {
         if (!(e instanceof ValidationError)) throw e;
         // A value that could not be read is reported once, not again as missing.

@@ -8,7 +8,7 @@ import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unk
 export const shorthandModel = "model";
 
 /** Keys each model has: the component's arguments and its `rollout` block. */
-export const modelKeys: readonly string[] = [...argKeys, "rollout"];
+export const modelKeys: readonly string[] = [...argKeys, "rollout", "routingRevision"];
 
 /**
  * Keys the stack-wide `defaults` map may hold (merged under every entry of `models`): settings
@@ -27,6 +27,7 @@ const ownKeyReasons: Record<string, string> = {
     canaryWeight: "it is one model's traffic, which `rollout`, `rollback` and `promote` edit in the model's own entry",
     mirrorPercent: "it is one model's traffic, which `rollout`, `rollback` and `promote` edit in the model's own entry",
     headerRoutes: "they are one model's traffic, which `rollback` and `promote` edit in the model's own entry",
+    routingRevision: "it is the revision of one model's routing, which the commands write in the model's own entry",
     app: "it names one model's objects, and two models with the same value would collide",
     serviceName: "it names one model's objects, and two models with the same value would collide",
     virtualServiceName: "it names one model's objects, and two models with the same value would collide",

@@ -156,3 +156,22 @@ export function modelEntryOf(config: Record<string, unknown>, path: readonly str
     if (!isPlainMap(entry)) throw new Error(`the stack config has no model entry \`${path.join(".")}\``);
     return entry;
 }
+
+/**
+ * Writes one model's `routingRevision` (at `path`: `[]` for the shorthand, `["models", name]`)
+ * into a settings file, leaving everything else as written, atomically. No validation: the value
+ * is a whole number the commands or the program computed, and the rest of the file is unchanged.
+ * A file without the model's entry is left alone.
+ */
+export function writeRoutingRevision(file: string, path: readonly string[], revision: number): void {
+    if (!fs.existsSync(file)) return;
+    const doc = load(file);
+    const at = path.length === 0
+        ? ["config", `${configNamespace}:routingRevision`]
+        : ["config", `${configNamespace}:${path[0]}`, ...path.slice(1), "routingRevision"];
+    if (path.length > 0 && !YAML.isMap(doc.getIn(at.slice(0, -1), true))) return;
+    doc.setIn(at, revision);
+    const temp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, doc.toString());
+    fs.renameSync(temp, file);
+}

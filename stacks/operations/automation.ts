@@ -9,9 +9,10 @@ import * as os from "os";
 import * as path from "path";
 import { ResolvedModelCanaryArgs, ValidationError } from "../../components";
 import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
-import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath } from "../config/settings";
+import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath, writeRoutingRevision } from "../config/settings";
+import { decideRouting, overrideStaleEnvVar, recordOf, routingDigest, routingRevisionKey } from "../config/routing-revision";
 import { ModelConfig, StackConfig } from "../config/config";
-import { routerSwitchProblems, shorthandModel } from "../config/models";
+import { modelOutputsOf, routerSwitchProblems, shorthandModel } from "../config/models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
@@ -377,7 +378,7 @@ function scopeSummary(planned: UpdateScope | { whole: string }): { model: string
  * refusal), the stack's outputs (`known`, or read) checked against the target, and with `model`
  * the scope planned, `beforeWhole` told when it cannot be scoped.
  */
-async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void | Promise<void>; dryRun?: boolean }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope; env: Record<string, string> }> {
+async function planOneStack(stack: auto.Stack, options: { model?: string; beforeWhole?: (reason: string) => void | Promise<void>; dryRun?: boolean; overrideStale?: boolean }, known?: Record<string, unknown>): Promise<{ config: StackConfig; previous: Record<string, unknown>; planned?: UpdateScope | { whole: string }; scope?: UpdateScope; env: Record<string, string> }> {
     const config = checkConfig(stack);
     refuseWithModelStacks(stack);
     const previous = await checkTarget(stack, config, known);
@@ -388,7 +389,40 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) await options.beforeWhole?.(planned.whole);
     const owners = cluster.reachable ? await checkOwners(stack, config, scope?.model) : {};
-    return { config, previous, planned, scope, env: { ...cluster.env, ...owners } };
+    const revisions = options.dryRun ? {} : writeRoutingRevisions(stack, config, previous, scope?.model, options.overrideStale === true);
+    return { config, previous, planned, scope, env: { ...cluster.env, ...owners, ...revisions } };
+}
+
+/**
+ * Before an update (after every other check): refuses one whose settings would change a model's
+ * routing while they were written from an older routing revision than the stack's (see
+ * stacks/config/routing-revision.ts), naming who made the newer change and the ways out; then
+ * writes the next revision into the settings of each model whose routing changes, so the program
+ * records it and this checkout stays current. `model`: the scoped update's model, else every
+ * model. Returns the environment that tells the program an override was asked for.
+ */
+function writeRoutingRevisions(stack: auto.Stack, config: StackConfig, previous: Record<string, unknown>, model: string | undefined, override: boolean): Record<string, string> {
+    const workDir = stack.workspace.workDir;
+    const settingsFile = stackSettingsPath(workDir, stack.name);
+    const bumps: [ModelConfig, number][] = [];
+    const stale: string[] = [];
+    for (const m of Object.values(config.models)) {
+        if (model !== undefined && m.name !== model) continue;
+        const last = recordOf(modelOutputsOf(previous, m.name));
+        const decision = decideRouting({
+            model: m.name, key: [...m.path, routingRevisionKey].join("."), settingsFile: path.basename(settingsFile), stack: configStackOf(workDir, stack.name),
+            fileRevision: m.routingRevision, digest: routingDigest(m.resolved), last, override, by: "", at: "",
+        });
+        if (decision.kind === "stale") stale.push(decision.message);
+        else if (decision.kind === "changed" && decision.record.revision !== (m.routingRevision ?? 0)) bumps.push([m, decision.record.revision]);
+    }
+    if (stale.length > 0) throw new StackOperationError("refused", stale.join("\n"));
+    const hub = configStackOf(workDir, stack.name);
+    for (const [m, revision] of bumps) {
+        writeRoutingRevision(settingsFile, m.path, revision);
+        if (hub !== stack.name) writeRoutingRevision(stackSettingsPath(workDir, hub), m.path, revision);
+    }
+    return override ? { [overrideStaleEnvVar]: "true" } : {};
 }
 
 /**
@@ -537,6 +571,11 @@ interface UpOptions {
     refresh?: LiveRead;
     /** Apply only the routing objects (VirtualService, DestinationRule, Service): a rollback that a Deployment's conflict stopped. */
     routingOnly?: boolean;
+    /**
+     * Apply settings written from an older routing revision than the stack's (`--override-stale`,
+     * and every rollback): see stacks/config/routing-revision.ts. Default false: refused.
+     */
+    overrideStale?: boolean;
 }
 
 /**
@@ -845,7 +884,7 @@ function requireModel(hub: auto.Stack, names: string[], model: string): void {
 async function upModelStacks(hub: auto.Stack, options: UpOptions): Promise<UpResult> {
     const config = checkConfig(hub);
     const names = Object.keys(config.models);
-    const each = { message: options.message, onMessage: options.onMessage, holds: options.holds, refresh: options.refresh, routingOnly: options.routingOnly };
+    const each = { message: options.message, onMessage: options.onMessage, holds: options.holds, refresh: options.refresh, routingOnly: options.routingOnly, overrideStale: options.overrideStale };
     if (options.model !== undefined) {
         requireModel(hub, names, options.model);
         const { stack, previous } = await modelStackFor(hub, options.model, options.onMessage ?? toStderr, false);

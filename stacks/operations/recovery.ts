@@ -221,7 +221,7 @@ async function recover(stack: auto.Stack, reason: string, problems: string[], mo
     }
     const started = Date.now();
     // As any rollback: the Deployments are not read live first (a hand-scaled one would stop it); the caller reads the route back.
-    await upStack(stack, { message: `model-canary rollback from the last applied config: ${reason}`, refresh: "none" });
+    await upStack(stack, { message: `model-canary rollback from the last applied config: ${reason}`, refresh: "none", overrideStale: true });
     const stableVersion = (at.length > 0 ? versionOf(recorded(target.plain)!.stable) : versionOf(target.plain[key("stable")])) ?? versionOf(target.secrets.find((s) => s.key === key("stable") && s.path.length === 0)?.value) ?? "stable";
     return { actionMs: Date.now() - started, savedAs, savedDisarmed: saved?.edited === true, stableVersion };
 }

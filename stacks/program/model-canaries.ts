@@ -13,6 +13,11 @@ import { isStackProvider } from "./provider";
 import { readScope, readSettingsConfig } from "../operations/scope-file";
 import { scopedStackOutputs } from "../operations/scoped-outputs";
 import { stackSettingsPath } from "../config/settings";
+import { routingRecordFor, routingStamp } from "./routing-revision";
+import type { RoutingRecord } from "../config/routing-revision";
+
+/** Each component's routing record (see routing-revision.ts), exported with its outputs. */
+const routingRecords = new WeakMap<ModelCanary, RoutingRecord>();
 
 export interface ModelCanariesOptions {
     /**
@@ -51,7 +56,10 @@ export function modelCanariesFromConfig(options: ModelCanariesOptions = {}): Rec
     const stamp = ownerStamp(config);
     for (const model of models) {
         const opts = optsOf.get(model.name);
-        canaries[model.name] = new ModelCanary(model.name, componentArgs(config, model), stamp ? { ...opts, transformations: [...(opts?.transformations ?? []), stamp] } : opts);
+        const record = routingRecordFor(config, model.name);
+        const stamps = [...(stamp ? [stamp] : []), ...(record ? [routingStamp(record)] : [])];
+        canaries[model.name] = new ModelCanary(model.name, componentArgs(config, model), stamps.length > 0 ? { ...opts, transformations: [...(opts?.transformations ?? []), ...stamps] } : opts);
+        if (record) routingRecords.set(canaries[model.name], record);
     }
     return canaries;
 }
@@ -102,6 +110,8 @@ export interface ModelOutputs {
     /** Pods per version, e.g. `{ v1: 5, v2: 1 }`. */
     replicas: Record<string, number>;
     headerRoutes: HeaderRoute[];
+    /** The stack's last routing change of the model: its revision, a digest of its routing, who applied it and when (see stacks/config/routing-revision.ts). */
+    routingRecord?: RoutingRecord;
 }
 
 /** One model's outputs. */
@@ -122,6 +132,7 @@ export function modelOutputs(canary: ModelCanary): ModelOutputs {
         // Pods per version; with `canary.replicas: auto` they follow the traffic.
         replicas: canary.replicas,
         headerRoutes: canary.headerRoutes,
+        ...(routingRecords.has(canary) ? { routingRecord: routingRecords.get(canary) } : {}),
     };
 }
 

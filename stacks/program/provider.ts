@@ -8,6 +8,7 @@ import { ClusterApiError } from "../cluster-client/cluster-api";
 import { clusterProviderArgs, clusterTarget } from "./cluster-provider";
 import { loadStackConfig, programError, renderedSecretPaths, StackConfig } from "../config/config";
 import { checkGatewayApi, checkIstioApi, checkNamespaces } from "../cluster-client/preflight";
+import { checkRoutingRevisions } from "./routing-revision";
 
 export interface StackProvider {
     mode: "render" | "cluster";
@@ -37,6 +38,9 @@ export function isStackProvider(provider: pulumi.ProviderResource | undefined): 
  */
 export async function stackProvider(config: StackConfig = loadStackConfig(), name = "kubernetes"): Promise<StackProvider> {
     const mode = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
+    // Before anything is registered: settings written before another runner's routing change are
+    // refused (stacks/config/routing-revision.ts), and the record this update leaves is worked out.
+    await checkRoutingRevisions(config);
 
     if (mode === "cluster") {
         // Refuse before registering anything: a cluster without Istio's kinds would otherwise get

@@ -48,6 +48,9 @@ export function makeProject(stack = "test", options: { kubeconfig?: string } = {
             // Keeps what the engine wrote there (the secrets salt) and replaces only the config.
             const file = path.join(dir, `Pulumi.${stack}.yaml`);
             const settings = fs.existsSync(file) ? YAML.parse(fs.readFileSync(file, "utf8")) ?? {} : {};
+            // As an edit of the file in place would: the routing revisions the commands wrote there
+            // stay unless the test sets its own (see stacks/config/routing-revision.ts).
+            config = keepRoutingRevisions(settings.config ?? {}, config);
             // Relative, as the program requires: resolved against the project directory.
             settings.config = Object.fromEntries(Object.entries({ ...config, ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : { renderDir: path.relative(dir, renderDir) }) }).map(([k, v]) => [`model-canary:${k}`, v]));
             fs.writeFileSync(file, YAML.stringify(settings));
@@ -75,6 +78,23 @@ export function makeProject(stack = "test", options: { kubeconfig?: string } = {
             fs.rmSync(dir, { recursive: true, force: true });
         },
     };
+}
+
+/** `config` with the `routingRevision` of each model the old settings' `config` map held and `config` does not set. */
+function keepRoutingRevisions(old: Record<string, any>, config: Record<string, unknown>): Record<string, unknown> {
+    const kept = { ...config };
+    const models = config.models;
+    if (models === undefined) {
+        if (kept.routingRevision === undefined && old["model-canary:routingRevision"] !== undefined) kept.routingRevision = old["model-canary:routingRevision"];
+        return kept;
+    }
+    const oldModels = old["model-canary:models"];
+    if (typeof models !== "object" || models === null || typeof oldModels !== "object" || oldModels === null) return kept;
+    kept.models = Object.fromEntries(Object.entries(models as Record<string, any>).map(([name, entry]) => {
+        const revision = oldModels[name]?.routingRevision;
+        return [name, typeof entry === "object" && entry !== null && entry.routingRevision === undefined && revision !== undefined ? { ...entry, routingRevision: revision } : entry];
+    }));
+    return kept;
 }
 
 /** Runs the real `pulumi` CLI in the project, as a user would, on the project's stack or `stack`, with `env` added. */

@@ -1,0 +1,111 @@
+// The program's side of routing revisions (see stacks/config/routing-revision.ts): before anything
+// is registered, it reads the stack's last routing record of each model from the backend (the
+// engine's own `readStackOutputs`, which works for every backend and in both modes), refuses an
+// update whose settings are stale, and works out the record this update leaves: a stack output per
+// model and annotations on its VirtualService. Under a plain `pulumi up` that changes routing, it
+// writes the new revision into the settings file, as a command does before its update.
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { modelOutputsOf } from "../config/models";
+import { programError, StackConfig, stackSettingsPath } from "../config/config";
+import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingAnnotations, routingDigest, routingRevisionKey } from "../config/routing-revision";
+import { writeRoutingRevision } from "../config/settings";
+import { configStackOf } from "../operations/model-stacks";
+import { readScope } from "../operations/scope-file";
+
+/** The records worked out for a config, by model: what `modelCanariesFromConfig` stamps and exports. */
+const decided = new WeakMap<StackConfig, Record<string, RoutingRecord | undefined>>();
+
+/** Who applies: `user@host`. */
+export function runnerName(): string {
+    let user = process.env.USER ?? "unknown";
+    try {
+        user = os.userInfo().username;
+    } catch {
+        // no passwd entry: keep $USER
+    }
+    return `${user}@${os.hostname()}`;
+}
+
+/** The stack's outputs as the backend holds them from its last update; empty for a new stack. */
+async function lastOutputs(): Promise<Record<string, unknown>> {
+    const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    try {
+        const result = await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name }) as { outputs?: Record<string, unknown> };
+        return result?.outputs ?? {};
+    } catch (e) {
+        pulumi.log.warn(`the stack's last routing revisions could not be read, so a stale settings file is not caught in this update: ${(e as Error).message}`);
+        return {};
+    }
+}
+
+/**
+ * Decides each model's routing record for this update (the scoped model only, during a scoped
+ * update) and refuses a stale one before anything is registered; a preview warns instead. Called
+ * by `stackProvider`, so every program built on it is checked.
+ */
+export async function checkRoutingRevisions(config: StackConfig): Promise<void> {
+    const outputs = await lastOutputs();
+    const scoped = readScope()?.model;
+    const stack = pulumi.getStack();
+    const settingsFile = stackSettingsPath(process.cwd(), stack);
+    const override = process.env[overrideStaleEnvVar] === "true";
+    const records: Record<string, RoutingRecord | undefined> = {};
+    const stale: string[] = [];
+    const at = new Date().toISOString();
+    for (const model of Object.values(config.models)) {
+        const last = recordOf(modelOutputsOf(outputs, model.name));
+        if (scoped !== undefined && model.name !== scoped) {
+            records[model.name] = last;
+            continue;
+        }
+        const decision = decideRouting({
+            model: model.name, key: [...model.path, routingRevisionKey].join("."), settingsFile: path.basename(settingsFile), stack,
+            fileRevision: model.routingRevision, digest: routingDigest(model.resolved), last, override, by: runnerName(), at,
+        });
+        if (decision.kind === "stale") {
+            stale.push(decision.message);
+            records[model.name] = last;
+            continue;
+        }
+        records[model.name] = decision.record;
+        if (decision.kind === "changed" && decision.overridden) pulumi.log.warn(`model \`${model.name}\`: applying routing written from an older revision on purpose (${overrideStaleEnvVar}); it is revision ${decision.record.revision} now`);
+        // A plain `pulumi up` changed the routing: the settings carry its revision from now on, so
+        // the next edit from this checkout is not taken for a stale one. (A command wrote it first.)
+        if (decision.kind === "changed" && decision.record.revision !== (model.routingRevision ?? 0) && !pulumi.runtime.isDryRun()) {
+            writeRoutingRevision(settingsFile, model.path, decision.record.revision);
+            const hub = configStackOf(process.cwd(), stack);
+            if (hub !== stack) writeRoutingRevision(stackSettingsPath(process.cwd(), hub), model.path, decision.record.revision);
+        }
+    }
+    if (stale.length > 0) {
+        if (!pulumi.runtime.isDryRun()) throw programError(stale.join("\n"));
+        for (const message of stale) pulumi.log.warn(message);
+    }
+    decided.set(config, records);
+}
+
+/** The record of `model` this update leaves, once `checkRoutingRevisions` ran for `config`. */
+export function routingRecordFor(config: StackConfig, model: string): RoutingRecord | undefined {
+    return decided.get(config)?.[model];
+}
+
+/** A transformation that puts the routing record on the model's VirtualService as annotations. */
+export function routingStamp(record: RoutingRecord): pulumi.ResourceTransformation {
+    return ({ type, props, opts }) => {
+        if (!/^kubernetes:networking\.istio\.io\/[^:]+:VirtualService$/.test(type)) return undefined;
+        const metadata = (props.metadata ?? {}) as { annotations?: pulumi.Input<Record<string, string>> };
+        const stamped = (a: Record<string, string> | undefined) => ({
+            ...a,
+            [routingAnnotations.revision]: String(record.revision),
+            [routingAnnotations.appliedBy]: record.appliedBy,
+            [routingAnnotations.appliedAt]: record.appliedAt,
+        });
+        const given = metadata.annotations;
+        const annotations = given === undefined || (typeof given === "object" && !pulumi.Output.isInstance(given) && !(given instanceof Promise))
+            ? stamped(given as Record<string, string> | undefined)
+            : pulumi.output(given).apply(stamped);
+        return { props: { ...props, metadata: { ...metadata, annotations } }, opts };
+    };
+}
