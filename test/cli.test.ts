@@ -61,7 +61,7 @@ describe("model-canary command line", function () {
 
         it("exits 2 with a clear message for an unknown command, a missing stack or an unknown flag", () => {
             assert.deepStrictEqual(run(["deploy"]).status, 2);
-            assert.match(run(["deploy"]).stderr, /unknown command `deploy`; commands are `up`, `preview`, `rollout`, `rollback`, `promote`, `status`/);
+            assert.match(run(["deploy"]).stderr, /unknown command `deploy`; commands are `up`, `adopt`, `preview`, `rollout`, `rollback`, `promote`, `status`/);
             const noStack = run(["status"]);
             assert.deepStrictEqual([noStack.status, noStack.stderr.trim()], [2, "model-canary: `--stack` is required, e.g. `model-canary status --stack dev`"]);
             const badFlag = run(["rollout", "--stack", "dev", "--stepz", "1"]);

@@ -30,8 +30,8 @@ export function runnerName(): string {
 
 /** The stack's outputs as the backend holds them from its last update; empty for a new stack. */
 async function lastOutputs(): Promise<Record<string, unknown>> {
-    const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
     try {
+        const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
         const result = await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name }) as { outputs?: Record<string, unknown> };
         return result?.outputs ?? {};
     } catch (e) {
