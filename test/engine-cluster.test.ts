@@ -10,7 +10,7 @@ import * as cluster from "../cluster/controlplane";
 import { promoteStack, rollbackStack } from "../rollout/runner";
 import { openStack, previewStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/operations/automation";
 import { ClusterReader, clusterReader } from "./support/cluster";
-import { makeProject, sourceCli, TestProject } from "./support/engine";
+import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 
 /** Rewrites a project's stack config with exactly these keys (no renderDir added). */
 function makeProjectConfig(project: TestProject, config: Record<string, unknown>): void {
@@ -101,6 +101,25 @@ describe("through the real engine against a local control plane", function () {
             assert.strictEqual(live.get("service", "model-service").metadata.resourceVersion, svcVersion);
         });
     }
+
+    it("the live VirtualService carries the stack's routing record; a plain `pulumi up` of settings written before the steps is refused and the live route stays", async () => {
+        const record = (await readOutputs(await openStack(project.ref))).routingRecord as { revision: number; appliedBy: string; appliedAt: string };
+        assert.strictEqual(record.revision, 3);
+        const annotations = live.get("virtualservices.networking.istio.io", "model-virtual-service").metadata.annotations;
+        assert.deepStrictEqual([annotations["model-canary/routing-revision"], annotations["model-canary/routing-applied-by"], annotations["model-canary/routing-applied-at"]], ["3", record.appliedBy, record.appliedAt]);
+        // The settings as the first `up` left them: 1%, no revision (0).
+        const file = path.join(project.dir, "Pulumi.test.yaml");
+        const text = fs.readFileSync(file, "utf8");
+        project.writeConfig({ ...seed, canaryWeight: 1, routingRevision: 0 });
+        try {
+            const r = runPulumi(project, ["up", "--yes", "--skip-preview"]);
+            assert.notStrictEqual(r.status, 0, r.output);
+            assert.ok(r.output.includes(`the routing of stack \`test\` is at revision 3, applied by ${record.appliedBy} at ${record.appliedAt}, but Pulumi.test.yaml has \`routingRevision\` 0`), r.output);
+            assert.deepStrictEqual(live.split(), { v2: 100 });
+        } finally {
+            fs.writeFileSync(file, text);
+        }
+    });
 
     it("header routes are applied in order before the split", async () => {
         const before = workloads();

@@ -13,6 +13,9 @@ export const routingRevisionKey = "routingRevision";
 /** The environment variable that overrides the refusal on purpose, for a plain `pulumi up` too. */
 export const overrideStaleEnvVar = "MODEL_CANARY_OVERRIDE_STALE";
 
+/** The environment variable in which a command hands the program the stack's last records (JSON, by model). */
+export const routingRecordsEnvVar = "MODEL_CANARY_ROUTING_RECORDS";
+
 /** The VirtualService annotations that carry the stack's last routing record. */
 export const routingAnnotations = {
     revision: "model-canary/routing-revision",

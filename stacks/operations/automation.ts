@@ -10,7 +10,7 @@ import * as path from "path";
 import { ResolvedModelCanaryArgs, ValidationError } from "../../components";
 import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath, writeRoutingRevision } from "../config/settings";
-import { decideRouting, overrideStaleEnvVar, recordOf, routingDigest, routingRevisionKey } from "../config/routing-revision";
+import { decideRouting, overrideStaleEnvVar, recordOf, routingRecordsEnvVar, routingDigest, routingRevisionKey } from "../config/routing-revision";
 import { ModelConfig, StackConfig } from "../config/config";
 import { modelOutputsOf, routerSwitchProblems, shorthandModel } from "../config/models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
@@ -389,7 +389,8 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) await options.beforeWhole?.(planned.whole);
     const owners = cluster.reachable ? await checkOwners(stack, config, scope?.model) : {};
-    const revisions = options.dryRun ? {} : writeRoutingRevisions(stack, config, previous, scope?.model, options.overrideStale === true);
+    const revisions = options.dryRun ? { [routingRecordsEnvVar]: JSON.stringify(Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(previous, m))]))) }
+        : writeRoutingRevisions(stack, config, previous, scope?.model, options.overrideStale === true);
     return { config, previous, planned, scope, env: { ...cluster.env, ...owners, ...revisions } };
 }
 
@@ -406,9 +407,10 @@ function writeRoutingRevisions(stack: auto.Stack, config: StackConfig, previous:
     const settingsFile = stackSettingsPath(workDir, stack.name);
     const bumps: [ModelConfig, number][] = [];
     const stale: string[] = [];
+    const records = Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(previous, m))]));
     for (const m of Object.values(config.models)) {
         if (model !== undefined && m.name !== model) continue;
-        const last = recordOf(modelOutputsOf(previous, m.name));
+        const last = records[m.name];
         const decision = decideRouting({
             model: m.name, key: [...m.path, routingRevisionKey].join("."), settingsFile: path.basename(settingsFile), stack: configStackOf(workDir, stack.name),
             fileRevision: m.routingRevision, digest: routingDigest(m.resolved), last, override, by: "", at: "",
@@ -422,7 +424,8 @@ function writeRoutingRevisions(stack: auto.Stack, config: StackConfig, previous:
         writeRoutingRevision(settingsFile, m.path, revision);
         if (hub !== stack.name) writeRoutingRevision(stackSettingsPath(workDir, hub), m.path, revision);
     }
-    return override ? { [overrideStaleEnvVar]: "true" } : {};
+    // The program decides again from the same records, without reading the outputs a second time.
+    return { [routingRecordsEnvVar]: JSON.stringify(records), ...(override ? { [overrideStaleEnvVar]: "true" } : {}) };
 }
 
 /**

@@ -1,15 +1,16 @@
 // The program's side of routing revisions (see stacks/config/routing-revision.ts): before anything
-// is registered, it reads the stack's last routing record of each model from the backend (the
-// engine's own `readStackOutputs`, which works for every backend and in both modes), refuses an
+// is registered, it reads the stack's last routing record of each model (handed over by a command,
+// else from the backend with `pulumi stack output`: every backend, both modes), refuses an
 // update whose settings are stale, and works out the record this update leaves: a stack output per
 // model and annotations on its VirtualService. Under a plain `pulumi up` that changes routing, it
 // writes the new revision into the settings file, as a command does before its update.
+import { spawnSync } from "child_process";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { modelOutputsOf } from "../config/models";
 import { programError, StackConfig, stackSettingsPath } from "../config/config";
-import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingAnnotations, routingDigest, routingRevisionKey } from "../config/routing-revision";
+import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingAnnotations, routingDigest, routingRecordsEnvVar, routingRevisionKey } from "../config/routing-revision";
 import { writeRoutingRevision } from "../config/settings";
 import { configStackOf } from "../operations/model-stacks";
 import { readScope } from "../operations/scope-file";
@@ -28,16 +29,27 @@ export function runnerName(): string {
     return `${user}@${os.hostname()}`;
 }
 
-/** The stack's outputs as the backend holds them from its last update; empty for a new stack. */
-async function lastOutputs(): Promise<Record<string, unknown>> {
+/**
+ * The stack's last routing records by model. Under a model-canary command, the ones it read from
+ * the stack's outputs and handed over (`routingRecordsEnvVar`). Under a plain `pulumi up`, the
+ * stack's outputs as the backend holds them from its last update, read with `pulumi stack output`
+ * (the same backend and login as the update; an engine invoke would add a provider resource to
+ * every stack's state); when that cannot run, a warning says the check was skipped.
+ */
+function lastRecords(config: StackConfig): Record<string, RoutingRecord | undefined> {
+    const handed = process.env[routingRecordsEnvVar];
+    if (handed !== undefined) return JSON.parse(handed) as Record<string, RoutingRecord>;
+    let outputs: Record<string, unknown>;
     try {
-        const name = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-        const result = await pulumi.runtime.invoke("pulumi:pulumi:readStackOutputs", { name }) as { outputs?: Record<string, unknown> };
-        return result?.outputs ?? {};
+        const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+        const r = spawnSync("pulumi", ["stack", "output", "--json", "--stack", stack], { cwd: process.cwd(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        if (r.error || r.status !== 0) throw new Error(`\`pulumi stack output\`: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+        outputs = JSON.parse(r.stdout.trim() || "{}") as Record<string, unknown>;
     } catch (e) {
-        pulumi.log.warn(`the stack's last routing revisions could not be read, so a stale settings file is not caught in this update: ${(e as Error).message}`);
+        pulumi.log.warn(`the stack's last routing revisions could not be read (${(e as Error).message}), so settings older than the stack's routing are not caught in this update`);
         return {};
     }
+    return Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(outputs, m))]));
 }
 
 /**
@@ -46,7 +58,7 @@ async function lastOutputs(): Promise<Record<string, unknown>> {
  * by `stackProvider`, so every program built on it is checked.
  */
 export async function checkRoutingRevisions(config: StackConfig): Promise<void> {
-    const outputs = await lastOutputs();
+    const lastOf = lastRecords(config);
     const scoped = readScope()?.model;
     const stack = pulumi.getStack();
     const settingsFile = stackSettingsPath(process.cwd(), stack);
@@ -55,7 +67,7 @@ export async function checkRoutingRevisions(config: StackConfig): Promise<void> 
     const stale: string[] = [];
     const at = new Date().toISOString();
     for (const model of Object.values(config.models)) {
-        const last = recordOf(modelOutputsOf(outputs, model.name));
+        const last = lastOf[model.name];
         if (scoped !== undefined && model.name !== scoped) {
             records[model.name] = last;
             continue;
