@@ -127,9 +127,17 @@ export const commands: Record<string, Command> = {
             const onMessage = (m: string) => process.stderr.write(terminalText(`${m}\n`));
             const names = modelNamesFromFile(ref);
             const model = typeof values.model === "string" ? selectModelName(names, values.model, ref.stack) : undefined;
-            const locks = (model !== undefined ? [model] : names).map((name) => acquireStackLock(ref, "adopt", { model: name, onMessage }));
+            const locks: StackLock[] = [];
             try {
                 const stack = await openStack(ref);
+                // Where the locks are (a cluster's Leases, else the backend); adopt checks the config itself.
+                let config: StackConfig | undefined;
+                try {
+                    config = checkConfig(stack);
+                } catch {
+                    config = undefined;
+                }
+                for (const name of model !== undefined ? [model] : names) locks.push(await acquireStackLock(ref, "adopt", { model: name, onMessage, config }));
                 for (const a of await adoptRouting(stack, model)) {
                     const who = names.length === 1 ? `stack ${ref.stack}` : `stack ${ref.stack} model ${a.model}`;
                     const at = a.record ? `routing revision ${a.record.revision} (applied by ${a.record.appliedBy} at ${a.record.appliedAt})` : "the applied routing (the stack has recorded no revision yet)";
