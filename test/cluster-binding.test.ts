@@ -92,7 +92,8 @@ describe("a stack's objects stay in their one cluster (real engine, local contro
         configure(project, kubeconfigWith("closed.kubeconfig", "https://127.0.0.1:1"));
         const failed = cli(project, ["up"]);
         assert.strictEqual(failed.status, 1, failed.stdout);
-        assert.match(failed.stderr, /cannot be reached, so nothing was applied: cannot reach the API server https:\/\/127\.0\.0\.1:1/);
+        // The model's run lock, a Lease on that cluster, is the first thing `up` asks of it.
+        assert.match(failed.stderr, /cannot take the run lock of stack `\w+`: cannot get Lease `[^`]+` in namespace `default` to coordinate runs: cannot reach the API server https:\/\/127\.0\.0\.1:1.*Nothing was applied/);
         assert.deepStrictEqual(identities(), before);
         configure(project, cp.kubeconfig);
         const back = cli(project, ["up"]);

@@ -118,7 +118,9 @@ describe("failures against a local control plane: credentials left behind, messa
             p.writeConfig({ app: "garbage", stable, canary, canaryWeight: 0 });
             const r = cli(p, ["up"]);
             assert.strictEqual(r.status, 1, r.stdout);
-            assert.strictEqual(lastLine(r.stderr), `model-canary: ${bad}: user "admin"'s client-certificate-data is not a PEM certificate (no \`-----BEGIN CERTIFICATE-----\`; a \`-data\` field holds it base64-encoded); nothing was applied. Fix that entry (or point \`kubeconfig\` at a working kubeconfig).`);
+            // The model's run lock, a Lease on that cluster, is the first thing `up` asks of it.
+            assert.ok(lastLine(r.stderr).startsWith(`model-canary: cannot take the run lock of stack \`garbage\`: cannot reach the cluster to coordinate runs: ${bad}: user "admin"'s client-certificate-data is not a PEM certificate (no \`-----BEGIN CERTIFICATE-----\`; a \`-data\` field holds it base64-encoded)`), lastLine(r.stderr));
+            assert.ok(lastLine(r.stderr).endsWith("Nothing was applied"), lastLine(r.stderr));
             assert.doesNotMatch(r.stderr + r.stdout, /PEM routines|error:0[0-9A-F]{7}/);
             assert.strictEqual(live.get("deployment", "garbage-v1"), undefined);
         } finally {
@@ -131,7 +133,8 @@ describe("failures against a local control plane: credentials left behind, messa
         p.writeConfig({ app: "nons", namespace: "absent-ns", stable, canary, canaryWeight: 0 });
         const r = cli(p, ["up"]);
         assert.strictEqual(r.status, 1, r.stdout);
-        assert.strictEqual(lastLine(r.stderr), `model-canary: namespace "absent-ns" (\`namespace\`) does not exist in the cluster ${cp.server} (context model-canary-local); nothing was applied. Create it first (\`kubectl create namespace absent-ns\`), or set \`namespace\` to a namespace that exists.`);
+        // The model's run lock, a Lease in its namespace, is taken first: its store names the namespace.
+        assert.strictEqual(lastLine(r.stderr), `model-canary: cannot take the run lock of stack \`nons\`: cannot create Lease \`model-canary-nons-model\`: namespace \`absent-ns\` does not exist on ${cp.server} (POST leases absent-ns/model-canary-nons-model answered 404: namespaces "absent-ns" not found); create it, or set the model's \`namespace\`. Nothing was applied`);
         assert.doesNotMatch(r.stdout, /kubernetes:apps\/v1:Deployment.*creat/);
         assert.strictEqual(live.get("namespace", "absent-ns"), undefined);
     });

@@ -137,7 +137,6 @@ const warned = new Set<string>();
 
 /** A store that cannot be used: the command stops before applying anything. */
 function storeRefusal(ref: StackRef, model: string | undefined, e: CoordinationStoreError): StackOperationError {
-    if (e.reason === "damaged") return new StackLockedError(`${subject(ref, model)} is locked by ${e.message}`);
     return new StackOperationError("refused", `cannot take the run lock of ${subject(ref, model)}: ${e.message}. Nothing was applied`);
 }
 

@@ -1,6 +1,8 @@
 // Which coordination store holds a stack's run locks and rollout records (see
 // stacks/coordination/store.ts and docs/pipelines.md#what-is-locked-where):
-// - a `file://` backend: its directory, which every checkout sharing that state reaches;
+// - a stack with a cluster (not render mode): a Lease per model in the model's namespace,
+//   whatever the backend;
+// - else a `file://` backend: its directory, which every checkout sharing that state reaches;
 // - a `postgres://` backend: a table beside Pulumi's in that database;
 // - any other backend: the checkout itself, which other runners cannot see (a one-line warning
 //   says so).
@@ -12,6 +14,7 @@ import { backendFor, StackRef, workDirOf } from "./automation";
 import { shorthandModel } from "../config/models";
 import { BackendDirectoryStore } from "../coordination/backend-directory";
 import { PostgresStore } from "../coordination/postgres";
+import { kubernetesLeaseStore } from "../coordination/kubernetes-lease";
 import type { StackConfig } from "../config/config";
 import type { CoordinationStore, RunKey } from "../coordination/store";
 
@@ -70,11 +73,18 @@ export function hasCluster(config: Pick<StackConfig, "kubeconfig" | "kubernetesP
 
 /**
  * The store of a stack's run locks and records, and the key of `model`'s run in it. `config`, when
- * the stack's config could be read (every command that takes a stack's lock passes it, so that all
- * choose the same store): not read yet, the cluster's Lease store comes next.
+ * the stack's config could be read: a stack with a cluster keeps them there. Every command that
+ * takes a stack's lock passes it, so that all choose the same store.
  */
-export function runStoreFor(ref: StackRef, model?: string, _config?: StackConfig): RunStore {
+export function runStoreFor(ref: StackRef, model?: string, config?: StackConfig): RunStore {
     const key = runKey(ref, model);
+    if (config && hasCluster(config)) {
+        const store = kubernetesLeaseStore({
+            cluster: { kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext, configKey: config.kubeconfig !== undefined ? "kubeconfig" : "kubernetes:kubeconfig" },
+            namespace: (m) => config.models[m]?.resolved.namespace ?? "",
+        });
+        return { store, key, shared: true };
+    }
     const backendDir = fileBackendDir(ref);
     if (backendDir !== undefined) {
         return { store: new BackendDirectoryStore(path.join(backendDir, ".model-canary", "locks"), { label: `the backend directory ${backendDir}` }), key, shared: true };
