@@ -13,7 +13,7 @@ import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";
 import { confirmRolledBack, promoteStack, rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
-import { readRecord, readSharedRecord, recordRollback, stateDir, writeRecord } from "../rollout/status";
+import { readRecord, readSharedRecord, recordRollback, recordWriter, stateDir } from "../rollout/status";
 import { runStoreFor } from "../stacks/operations/run-store";
 import { modelNotifier, notificationEvent, notificationFailureLines, notifyContext, rolloutNotifications } from "../rollout/notify";
 import type { Notifier } from "../notifications/notifier";
@@ -123,11 +123,11 @@ function readRecordQuietly(workDir: string, stack: string, model: string): Rollo
  * Waits (bounded) for the notifications still on their way, prints each that failed, and hands
  * the summary to `keep` (the run's record). Nothing here fails the command: a webhook is told, not asked.
  */
-async function settle(notifier: Notifier, values: Values, keep?: (summary: NonNullable<RolloutRecord["notifications"]>) => void): Promise<void> {
+async function settle(notifier: Notifier, values: Values, keep?: (summary: NonNullable<RolloutRecord["notifications"]>) => void | Promise<void>): Promise<void> {
     if (!notifier.active) return;
     const summary = await notifier.settle();
     try {
-        keep?.(summary);
+        await keep?.(summary);
     } catch (e) {
         notice(`model-canary: the notifications' outcome could not be added to the rollout record: ${(e as Error).message}`);
     }
@@ -241,9 +241,10 @@ export const rolloutCommands: Record<string, Command> = {
             try {
                 record = await runRollout({ ref, model: model.name, plan, signal, onEvent: (e) => { out.event(e); notify(e); } });
             } catch (e) {
-                await settle(notifier, values, (summary) => {
+                await settle(notifier, values, async (summary) => {
                     const failed = readRecordQuietly(stack.workspace.workDir, ref.stack, model.name);
-                    if (failed && failed.startedAt >= began) writeRecord(stack.workspace.workDir, { ...failed, notifications: summary });
+                    // Where every runner reads it (the store), and this checkout's copy.
+                    if (failed && failed.startedAt >= began) await recordWriter(stack.workspace.workDir, runStoreFor(ref, model.name, configured)).save({ ...failed, notifications: summary });
                 });
                 // A run that stopped on an error still leaves its report.
                 let failed: RolloutRecord | undefined;
@@ -257,7 +258,7 @@ export const rolloutCommands: Record<string, Command> = {
             }
             const report = writeReport(record, reportDir);
             // The run has decided and applied everything; what is still on its way to a webhook gets a bounded wait.
-            await settle(notifier, values, (summary) => writeRecord(stack.workspace.workDir, { ...record, notifications: summary }));
+            await settle(notifier, values, (summary) => recordWriter(stack.workspace.workDir, runStoreFor(ref, model.name, configured)).save({ ...record, notifications: summary }));
             if (!values.json) process.stdout.write(terminalText(`report: ${report}\n`));
             else process.stdout.write(terminalText(`${JSON.stringify({ type: "report", file: report })}\n`));
             return record.outcome === "completed" || record.outcome === "promoted" ? 0 : 1;
