@@ -59,6 +59,8 @@ describe("`router: gateway-api` through the real engine (render mode, local back
         assert.deepStrictEqual(v2.spec.ports, [{ name: "http", protocol: "TCP", appProtocol: "http", port: 80, targetPort: 8080 }]);
         const route = rendered.get("HTTPRoute/model-service");
         assert.strictEqual(route.apiVersion, "gateway.networking.k8s.io/v1");
+        // The stack's routing record is on the route object whatever the router (routing-revision.ts).
+        assert.strictEqual(route.metadata.annotations["model-canary/routing-revision"], "0");
         assert.deepStrictEqual(route.spec.parentRefs, [{ group: "", kind: "Service", name: "model-service", port: 80 }]);
         assert.deepStrictEqual(route.spec.rules[0], {
             name: "header-0-v2",
