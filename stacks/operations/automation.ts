@@ -10,7 +10,7 @@ import * as path from "path";
 import { ResolvedModelCanaryArgs, ValidationError } from "../../components";
 import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath, writeRoutingRevision } from "../config/settings";
-import { decideRouting, overrideStaleEnvVar, recordOf, routingRecordsEnvVar, routingDigest, routingRevisionKey } from "../config/routing-revision";
+import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingRecordsEnvVar, routingDigest, routingRevisionKey } from "../config/routing-revision";
 import { ModelConfig, StackConfig } from "../config/config";
 import { modelOutputsOf, routerSwitchProblems, shorthandModel } from "../config/models";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
@@ -389,9 +389,25 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) await options.beforeWhole?.(planned.whole);
     const owners = cluster.reachable ? await checkOwners(stack, config, scope?.model) : {};
-    const revisions = options.dryRun ? { [routingRecordsEnvVar]: JSON.stringify(Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(previous, m))]))) }
-        : writeRoutingRevisions(stack, config, previous, scope?.model, options.overrideStale === true);
+    const records = await lastRoutingRecords(stack, config, previous);
+    const revisions = options.dryRun ? { [routingRecordsEnvVar]: JSON.stringify(records) }
+        : writeRoutingRevisions(stack, config, records, scope?.model, options.overrideStale === true);
     return { config, previous, planned, scope, env: { ...cluster.env, ...owners, ...revisions } };
+}
+
+/**
+ * The stack's last routing record of each model, from its outputs; a model's own stack that has
+ * none yet (made by a move out of the stack holding its config, not updated since) has the one
+ * that stack recorded while it held the model, so the move changes no record.
+ */
+async function lastRoutingRecords(stack: auto.Stack, config: StackConfig, previous: Record<string, unknown>): Promise<Record<string, RoutingRecord | undefined>> {
+    const records = Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(previous, m))]));
+    const hub = configStackOf(stack.workspace.workDir, stack.name);
+    const missing = Object.keys(records).filter((m) => records[m] === undefined);
+    if (hub === stack.name || missing.length === 0) return records;
+    const held = await readOneStackOutputs({ name: hub, workspace: stack.workspace }).catch(() => ({}));
+    for (const m of missing) records[m] = recordOf(modelOutputsOf(modelPartOf(held, m), m));
+    return records;
 }
 
 /**
@@ -402,12 +418,11 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
  * records it and this checkout stays current. `model`: the scoped update's model, else every
  * model. Returns the environment that tells the program an override was asked for.
  */
-function writeRoutingRevisions(stack: auto.Stack, config: StackConfig, previous: Record<string, unknown>, model: string | undefined, override: boolean): Record<string, string> {
+function writeRoutingRevisions(stack: auto.Stack, config: StackConfig, records: Record<string, RoutingRecord | undefined>, model: string | undefined, override: boolean): Record<string, string> {
     const workDir = stack.workspace.workDir;
     const settingsFile = stackSettingsPath(workDir, stack.name);
     const bumps: [ModelConfig, number][] = [];
     const stale: string[] = [];
-    const records = Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(previous, m))]));
     for (const m of Object.values(config.models)) {
         if (model !== undefined && m.name !== model) continue;
         const last = records[m.name];
