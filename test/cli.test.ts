@@ -1,4 +1,5 @@
 // The `model-canary` command as a pipeline runs it: real CLI process, real engine, temp backend.
+import { lockFile } from "../stacks/operations/lock";
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -195,6 +196,8 @@ describe("model-canary command line", function () {
         it("`status` names a damaged rollout record and still shows the routing", () => {
             const file = path.join(project.dir, ".model-canary", "test", "rollout.json");
             fs.mkdirSync(path.dirname(file), { recursive: true });
+            // This checkout's copy is what status reads when the shared store (the backend's directory) has none.
+            fs.rmSync(lockFile(project.ref).replace(/\.json$/, ".rollout.json"), { force: true });
             try {
                 fs.writeFileSync(file, "{\"outcome\": \"running\", \"ste");
                 const text = run(["status", "--stack", "test"], project);
@@ -274,6 +277,8 @@ describe("model-canary command line", function () {
             const dead = spawnSync("true").pid!;
             const file = path.join(project.dir, ".model-canary", "test", "rollout.json");
             fs.mkdirSync(path.dirname(file), { recursive: true });
+            // This checkout's copy is what status reads when the shared store (the backend's directory) has none.
+            fs.rmSync(lockFile(project.ref).replace(/\.json$/, ".rollout.json"), { force: true });
             const step = { index: 1, weight: 1, startedAt: "2026-12-05T10:00:00.000Z", analyses: [], verdict: "running" };
             fs.writeFileSync(file, JSON.stringify({ stack: "test", model: "model", stableVersion: "v1", canaryVersion: "v2", plan: [1, 10, 100], startedAt: "2026-12-05T10:00:00.000Z", outcome: "running", message: "resuming at 1%", steps: [step], thresholds: {}, runner: { host: os.hostname(), pid: dead, startedAt: "2026-12-05T10:00:00.000Z", command: "rollout" } }));
             try {
@@ -364,6 +369,8 @@ describe("model-canary command line", function () {
         it("`status` of a rollout record without steps says so instead of `step null (undefined%)`", () => {
             const file = path.join(project.dir, ".model-canary", "test", "rollout.json");
             fs.mkdirSync(path.dirname(file), { recursive: true });
+            // This checkout's copy is what status reads when the shared store (the backend's directory) has none.
+            fs.rmSync(lockFile(project.ref).replace(/\.json$/, ".rollout.json"), { force: true });
             fs.writeFileSync(file, JSON.stringify({ stack: "test", stableVersion: "v1", canaryVersion: "v2", plan: [1, 10], startedAt: "2026-11-26T10:00:00.000Z", finishedAt: "2026-11-26T10:00:01.000Z", outcome: "interrupted", message: "interrupted before the 1% step; 0% is applied", steps: [], thresholds: {} }));
             try {
                 const r = run(["status", "--stack", "test"], project);
