@@ -26,7 +26,7 @@ import { selectModel } from "../stacks/config/config";
 import { acquireStackLock, describeHolder, lockHolder, preemptStackLock, RunHolder, StackLock } from "../stacks/operations/lock";
 import { selectModelName, shorthandModel } from "../stacks/config/models";
 import { liveness } from "../stacks/operations/process";
-import { rollbackFromLastApplied } from "../stacks/operations/recovery";
+import { lastAppliedStackConfig, rollbackFromLastApplied } from "../stacks/operations/recovery";
 import { stackSettingsPath } from "../stacks/config/settings";
 import { Command, Values } from "./command";
 import { requireWritableDir } from "./files";
@@ -286,7 +286,11 @@ export const rolloutCommands: Record<string, Command> = {
             const who = model === shorthandModel ? `stack ${ref.stack}` : `model ${model} of stack ${ref.stack}`;
             const decidedAt = new Date().toISOString();
             // Always gets through: a running rollout of this model is asked to stop (and has applied its last weight) before this applies.
-            const runStore = runStoreFor(ref, model, config);
+            // With invalid settings, the locks are looked for where the last applied config keeps them (a
+            // cluster's Leases), so a rollout another runner holds is still pre-empted.
+            const lockConfig = config ?? await lastAppliedStackConfig(stack, model);
+            if (config === undefined && lockConfig === undefined) notice(`model-canary: the config of stack ${ref.stack} is invalid and the stack recorded no applied config to read; its run lock is looked for in the backend only`);
+            const runStore = runStoreFor(ref, model, lockConfig);
             const lock = await preemptStackLock(ref, "rollback", { model, onMessage: notice, runStore });
             // Who rolled back, in the stack's update history (a plain rollback has no rollout record to say it).
             const reason = `manual rollback by ${userName()} (pid ${lock.holder.pid} on host ${lock.holder.host})`;

@@ -2,7 +2,8 @@
 // one state backend, the holder on a host of its own (`unshare --uts`). The run lock is the
 // model's Lease and the rollout record its ConfigMap, so a clone's `up` is refused naming the
 // holder, `status` from a third clone shows the holder's run, a holder killed with `kill -9` is
-// taken over only once its Lease expires, and `rollback` pre-empts a live holder at once.
+// taken over only once its Lease expires, and `rollback` pre-empts a live holder at once, also from
+// a clone whose settings are invalid.
 import * as assert from "assert";
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -163,6 +164,26 @@ describe("runners sharing a stack on a cluster: the run lock is a Lease, the rec
             assert.match(JSON.parse(status.stdout).rollout.message, /^pre-empted by `rollback` \(pid \d+ on host /);
         } finally {
             await lock.release();
+        }
+    });
+
+    it("`rollback` from a clone whose settings are invalid still pre-empts the holder through the Lease, found from the last applied config", async function () {
+        this.timeout(600_000);
+        const held = await holder();
+        const settings = path.join(b.workDir!, `Pulumi.${b.stack}.yaml`);
+        const valid = fs.readFileSync(settings, "utf8");
+        assert.match(valid, /canaryWeight: "0"\n/);
+        fs.writeFileSync(settings, valid.replace(/canaryWeight: "0"\n/, "canaryWeight: 500\n"));
+        try {
+            const r = cli(b, ["rollback"]);
+            assert.strictEqual(r.status, 0, r.stderr);
+            assert.match(r.stderr, new RegExp(`model-canary: stack \`runners\` is held by \`rollout\` \\(pid ${held.child.pid} on host runner-a, .*\\); asking it to stop`));
+            assert.match(r.stderr, /the config of stack runners is invalid; rolling back from the last applied config instead/);
+            if (held.child.exitCode === null) await new Promise<void>((resolve) => held.child.on("exit", () => resolve()));
+            assert.match(held.out(), /held\nreleased\n$/);
+        } finally {
+            for (const f of fs.readdirSync(b.workDir!)) if (f.startsWith(`Pulumi.${b.stack}.yaml.invalid-`)) fs.rmSync(path.join(b.workDir!, f));
+            fs.writeFileSync(settings, valid);
         }
     });
 });

@@ -2,7 +2,8 @@
 // config the rollback writes from it.
 import * as assert from "assert";
 import { splitAppliedConfig } from "../stacks/config/applied";
-import { appliedFromOutputs, configPathKey, rollbackConfig } from "../stacks/operations/recovery";
+import { appliedFromOutputs, appliedStackConfig, configPathKey, rollbackConfig } from "../stacks/operations/recovery";
+import { hasCluster, runKey, runStoreFor } from "../stacks/operations/run-store";
 
 const canary = { version: "v2", image: "registry/model-runner:v2", env: { API_KEY: "s3cr3t", MODE: "fast" } };
 const routes = [
@@ -36,6 +37,32 @@ describe("rollback from the last applied config", () => {
             { key: "kubernetes:kubeconfig", path: [], value: "{\"apiVersion\":\"v1\"}" },
         ]);
         assert.doesNotMatch(JSON.stringify(applied.plain), /s3cr3t|t0ken|apiVersion/);
+    });
+
+    it("reads the last applied config back as the stack config, secrets at their leaves, so a rollback of invalid settings looks for the run lock in the cluster's Leases", () => {
+        const kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n";
+        const recorded = splitAppliedConfig(
+            { ...all, "model-canary:headerRoutes": JSON.stringify(routes.slice(0, 2)), "model-canary:namespace": "ml", "kubernetes:kubeconfig": kubeconfig },
+            ["model-canary:canary", "kubernetes:kubeconfig"],
+            { "model-canary:canary": settings["model-canary:canary"], "kubernetes:kubeconfig": { secure: "v1:ghi" } },
+            "model-canary",
+        );
+        const config = appliedStackConfig(recorded, "prod");
+        assert.ok(config, "the recorded config parses");
+        assert.strictEqual(hasCluster(config), true);
+        const model = config.models.model.resolved;
+        assert.strictEqual(model.canary?.version, "v2");
+        assert.strictEqual(model.canaryWeight, 30);
+        assert.match(JSON.stringify(model.canary), /"API_KEY":"s3cr3t"/);
+        assert.strictEqual(config.kubernetesKubeconfig, kubeconfig);
+        const ref = { stack: "prod", workDir: "/nonexistent", backendUrl: "file:///nonexistent/state" };
+        const { store, shared } = runStoreFor(ref, "model", config);
+        assert.strictEqual(shared, true);
+        assert.strictEqual(store.describe(runKey(ref, "model")), "Lease `model-canary-prod-model` in namespace `ml`");
+        // Without it, the same rollback would look in the backend's directory, where no cluster run is held.
+        assert.match(runStoreFor(ref, "model", undefined).store.describe(runKey(ref, "model")), /backend directory/);
+        // A recorded config that no longer parses gives none (the rollback then looks in the backend, and says so).
+        assert.strictEqual(appliedStackConfig({ plain: { ...recorded.plain, "model-canary:canaryWeight": "300" }, secrets: recorded.secrets }, "prod"), undefined);
     });
 
     it("sets weight 0 and drops the canary's header routes, renumbering the secrets that move", () => {

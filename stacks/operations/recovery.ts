@@ -10,7 +10,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { AppliedConfig, AppliedSecret, LeafPath } from "../config/applied";
 import { checkConfig, readOutputs, StackOperationError, upStack } from "./automation";
-import { configNamespace } from "../config/config";
+import { configNamespace, parseStackConfig, StackConfig } from "../config/config";
 import { withApplyLock } from "./lock";
 import { modelOutputsOf, shorthandModel } from "../config/models";
 import { stackSettingsPath } from "../config/settings";
@@ -35,6 +35,43 @@ export function appliedFromOutputs(outputs: Record<string, unknown>): AppliedCon
     const secrets = outputs.appliedSecrets ?? [];
     if (typeof plain !== "object" || plain === null || Array.isArray(plain) || !Array.isArray(secrets)) return undefined;
     return { plain: plain as Record<string, unknown>, secrets: secrets as AppliedSecret[] };
+}
+
+/**
+ * The last applied config as the stack config it was, secrets included, or undefined when it no
+ * longer parses. A `rollback` of a stack whose settings are invalid reads from it where the stack's
+ * run locks are (a cluster's Leases or the backend), so that it still pre-empts a rollout another
+ * runner holds. Pure.
+ */
+export function appliedStackConfig(applied: AppliedConfig, stack: string): StackConfig | undefined {
+    const structured: Record<string, unknown> = structuredClone(applied.plain);
+    const all: Record<string, string> = {};
+    for (const secret of applied.secrets) {
+        if (secret.path.length === 0) {
+            structured[secret.key] = secret.value;
+            continue;
+        }
+        let node = structured[secret.key];
+        for (const step of secret.path.slice(0, -1)) node = isRecord(node) || Array.isArray(node) ? (node as Record<string | number, unknown>)[step] : undefined;
+        if (!isRecord(node) && !Array.isArray(node)) return undefined;
+        (node as Record<string | number, unknown>)[secret.path[secret.path.length - 1]] = secret.value;
+    }
+    for (const [k, v] of Object.entries(structured)) all[k] = typeof v === "string" ? v : JSON.stringify(v);
+    try {
+        return parseStackConfig(all, stack, applied.secrets.filter((s) => s.key.startsWith(`${configNamespace}:`)).map((s) => [s.key.slice(configNamespace.length + 1), ...s.path]));
+    } catch {
+        return undefined;
+    }
+}
+
+/** The stack's last applied config (see appliedStackConfig), or undefined when the stack recorded none or it cannot be read. */
+export async function lastAppliedStackConfig(stack: auto.Stack, model?: string): Promise<StackConfig | undefined> {
+    try {
+        const applied = appliedFromOutputs(await readOutputs(stack, { model }));
+        return applied ? appliedStackConfig(applied, stack.name) : undefined;
+    } catch {
+        return undefined;
+    }
 }
 
 function versionOf(value: unknown): string | undefined {
