@@ -126,7 +126,18 @@ export function visibleControls(text: string, keep?: RegExp): string {
  * tabs that lay out its lines.
  */
 export function terminalText(text: string): string {
-    return visibleControls(text, /[\n\t]/);
+    return visibleControls(hideUrlPasswords(text), /[\n\t]/);
+}
+
+/**
+ * Text with the password of every URL in it hidden: `scheme://user:***@host` and `password=***` in
+ * a query. A state backend's URL (`postgres://user:password@host/db`) reaches messages from the
+ * engine's own errors ("unable to open bucket postgres://...") as well as from ours.
+ */
+export function hideUrlPasswords(text: string): string {
+    return String(text)
+        .replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):[^\s/?#]*@/gi, "$1$2:***@")
+        .replace(/([?&](?:password|passwd|pwd)=)[^&#\s]*/gi, "$1***");
 }
 
 /**
@@ -135,7 +146,7 @@ export function terminalText(text: string): string {
  * nothing is left. It cannot start a line of its own in the message.
  */
 export function quotedText(text: string, max: number, empty = "(empty)"): string {
-    const t = visibleControls(String(text).replace(/\s+/g, " ").trim());
+    const t = visibleControls(hideUrlPasswords(String(text)).replace(/\s+/g, " ").trim());
     if (t === "") return empty;
     return t.length > max ? `${t.slice(0, max)}...` : t;
 }

@@ -1,7 +1,7 @@
 // The Automation API layer: typed operations on a stack of this project, used by pipelines, the
 // CLI and the engine tests. Every failure surfaces as a StackOperationError with a clear kind and
 // message; nothing here swallows an error.
-import { terminalText } from "../../components/syntax";
+import { hideUrlPasswords, terminalText } from "../../components/syntax";
 import * as auto from "@pulumi/pulumi/automation";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -132,7 +132,7 @@ export function backendFor(ref: StackRef): { url: string; warning?: string } {
     const passphrase = ref.env?.PULUMI_CONFIG_PASSPHRASE ?? process.env.PULUMI_CONFIG_PASSPHRASE ?? "";
     const local = url.startsWith("file://") && !/^file:\/\/\/?[a-z0-9]+:/i.test(url);
     const warning = !local && passphrase === ""
-        ? `warning: the empty PULUMI_CONFIG_PASSPHRASE default is for local state only, but the backend is ${url}; set PULUMI_CONFIG_PASSPHRASE or use a secrets provider`
+        ? `warning: the empty PULUMI_CONFIG_PASSPHRASE default is for local state only, but the backend is ${hideUrlPasswords(url)}; set PULUMI_CONFIG_PASSPHRASE or use a secrets provider`
         : undefined;
     return { url, warning };
 }
