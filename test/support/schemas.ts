@@ -32,8 +32,13 @@ export type Validate = (object: any) => string[];
 
 /** Validates `spec` of Istio objects against the CRD schema of their kind and version. */
 export function istioValidator(): Validate {
-    const crds = YAML.parseAllDocuments(fs.readFileSync(path.join(istioApiDir(), "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8"))
-        .map((d) => d.toJS()).filter((d) => d && d.kind === "CustomResourceDefinition");
+    const crds = YAML.parseAllDocuments(fs.readFileSync(path.join(istioApiDir(), "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8")).map((d) => d.toJS());
+    return crdValidator(crds, "Istio");
+}
+
+/** Validates `spec` of an object against the schema of its kind and version among `documents`' CRDs (`what` names them in messages). */
+function crdValidator(documents: any[], what: string): Validate {
+    const crds = documents.filter((d) => d && d.kind === "CustomResourceDefinition");
     const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
     const compiled = new Map<string, ValidateFunction>();
     for (const crd of crds) {
@@ -44,7 +49,7 @@ export function istioValidator(): Validate {
     }
     return (object) => {
         const validate = compiled.get(`${object.apiVersion}/${object.kind}`);
-        if (!validate) return [`no Istio CRD schema for ${object.apiVersion} ${object.kind}`];
+        if (!validate) return [`no ${what} CRD schema for ${object.apiVersion} ${object.kind}`];
         return validate(object.spec) ? [] : (validate.errors ?? []).map((e) => `spec${e.instancePath} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ""}`);
     };
 }
@@ -83,21 +88,8 @@ export function gatewayApiCrdDir(): string {
  */
 export function gatewayApiValidator(): Validate {
     const dir = gatewayApiCrdDir();
-    const crds = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8")).map((d) => d.toJS()))
-        .filter((d) => d && d.kind === "CustomResourceDefinition");
-    const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
-    const compiled = new Map<string, ValidateFunction>();
-    for (const crd of crds) {
-        for (const version of crd.spec.versions) {
-            const spec = version.schema?.openAPIV3Schema?.properties?.spec;
-            if (spec) compiled.set(`${crd.spec.group}/${version.name}/${crd.spec.names.kind}`, ajv.compile(closeObjects(spec)));
-        }
-    }
-    return (object) => {
-        const validate = compiled.get(`${object.apiVersion}/${object.kind}`);
-        if (!validate) return [`no Gateway API CRD schema for ${object.apiVersion} ${object.kind}`];
-        return validate(object.spec) ? [] : (validate.errors ?? []).map((e) => `spec${e.instancePath} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ""}`);
-    };
+    const crds = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8")).map((d) => d.toJS()));
+    return crdValidator(crds, "Gateway API");
 }
 
 // kubernetes-models is an ES module; this keeps TypeScript from turning import() into require().
