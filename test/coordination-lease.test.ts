@@ -2,10 +2,9 @@
 // the cluster client's writes (create, replace at a resourceVersion, delete, Events), then a run's
 // Lease per stack and model and its rollout record.
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
+import { serviceAccountKubeconfig } from "./support/cluster";
 import { ClusterApiError, ClusterConnection, connect, createEvent, createObject, deleteObject, readObject, replaceObject, serverClock } from "../stacks/cluster-client/cluster-api";
 import { kubernetesLeaseStore, leaseName, maxRecordBytes, recordName } from "../stacks/coordination/kubernetes-lease";
 import { CoordinationStore, CoordinationStoreError, LeaseHolder, RunKey } from "../stacks/coordination/store";
@@ -281,16 +280,7 @@ describe("coordination on a local control plane", function () {
         });
 
         it("maps a user without RBAC rights to a forbidden error naming the verb, resource, namespace and the Role rule; with that rule the same user acquires", async () => {
-            cluster.kubectl(cp, ["create", "serviceaccount", "runner", "-n", "ml"]);
-            const token = cluster.kubectl(cp, ["create", "token", "runner", "-n", "ml"]).trim();
-            const admins = YAML.parse(fs.readFileSync(cp.kubeconfig, "utf8"));
-            const kubeconfig = path.join(cp.dir, "runner.kubeconfig");
-            fs.writeFileSync(kubeconfig, YAML.stringify({
-                apiVersion: "v1", kind: "Config", "current-context": "runner",
-                clusters: [{ name: "local", cluster: admins.clusters[0].cluster }],
-                users: [{ name: "runner", user: { token } }],
-                contexts: [{ name: "runner", context: { cluster: "local", user: "runner" } }],
-            }));
+            const { kubeconfig, token } = serviceAccountKubeconfig(cp, "runner", "ml");
             const limited = kubernetesLeaseStore({ cluster: { kubeconfig }, namespace: "ml" });
             const error = await limited.acquire(key("rbac"), runner("runner-a", 1)).catch((e) => e);
             assert.ok(error instanceof CoordinationStoreError && error.reason === "forbidden", String(error));

@@ -2,10 +2,9 @@
 // Istio CRDs): `kubectl describe virtualservice` lists them, and a runner whose user may not
 // create Events has the refusal reported, never thrown.
 import * as assert from "assert";
-import * as fs from "fs";
-import * as path from "path";
 import * as YAML from "yaml";
 import * as cluster from "../cluster/controlplane";
+import { serviceAccountKubeconfig } from "./support/cluster";
 import { modelNotifier, notificationEvent, notifyContext } from "../rollout/notify";
 import { parseStackConfig, StackConfig } from "../stacks/config/config";
 
@@ -60,16 +59,7 @@ describe("notifications as Kubernetes Events (local control plane)", function ()
     });
 
     it("a user who may not create Events: the refusal is reported as a failed delivery, with no token in it, and nothing is thrown", async () => {
-        cluster.kubectl(cp, ["create", "serviceaccount", "runner", "-n", "ml"]);
-        const token = cluster.kubectl(cp, ["create", "token", "runner", "-n", "ml"]).trim();
-        const admins = YAML.parse(fs.readFileSync(cp.kubeconfig, "utf8"));
-        const kubeconfig = path.join(cp.dir, "runner.kubeconfig");
-        fs.writeFileSync(kubeconfig, YAML.stringify({
-            apiVersion: "v1", kind: "Config", "current-context": "runner",
-            clusters: [{ name: "local", cluster: admins.clusters[0].cluster }],
-            users: [{ name: "runner", user: { token } }],
-            contexts: [{ name: "runner", context: { cluster: "local", user: "runner" } }],
-        }));
+        const { kubeconfig, token } = serviceAccountKubeconfig(cp, "runner", "ml");
         const stack = config(kubeconfig);
         const model = stack.models.model;
         const notifier = modelNotifier(stack, model, []);

@@ -1,4 +1,7 @@
-// Reading objects back from the local control plane (cluster/controlplane.ts) in tests.
+// Reading objects back from the local control plane (cluster/controlplane.ts) in tests, and a user of it without rights.
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import { ControlPlane, kubectl } from "../../cluster/controlplane";
 
 export interface ClusterReader {
@@ -62,3 +65,21 @@ export function objectUids(reader: ClusterReader): Record<string, string> {
 
 /** The steps of an update or preview that changed something, as `op name`. */
 export const changedSteps = (steps: { op: string; name: string }[]): string[] => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`);
+
+/**
+ * A kubeconfig for a new ServiceAccount `name` in `namespace` that has no rights yet (a runner
+ * whose RBAC the test grants, or not), written beside the control plane's, and its token.
+ */
+export function serviceAccountKubeconfig(cp: ControlPlane, name: string, namespace: string): { kubeconfig: string; token: string } {
+    kubectl(cp, ["create", "serviceaccount", name, "-n", namespace]);
+    const token = kubectl(cp, ["create", "token", name, "-n", namespace]).trim();
+    const admins = YAML.parse(fs.readFileSync(cp.kubeconfig, "utf8"));
+    const kubeconfig = path.join(cp.dir, `${name}.kubeconfig`);
+    fs.writeFileSync(kubeconfig, YAML.stringify({
+        apiVersion: "v1", kind: "Config", "current-context": name,
+        clusters: [{ name: "local", cluster: admins.clusters[0].cluster }],
+        users: [{ name, user: { token } }],
+        contexts: [{ name, context: { cluster: "local", user: name } }],
+    }));
+    return { kubeconfig, token };
+}
