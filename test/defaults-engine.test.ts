@@ -47,7 +47,8 @@ describe("stack-wide `defaults` (real engine, render mode)", function () {
         assert.deepStrictEqual(services(), { fraud: ["ml", 9090, { v1: 90, v2: 10 }], churn: ["retention", 9090, { v1: 100 }] });
         assert.deepStrictEqual((await readOutputs(stack)).appliedConfig, {
             "model-canary:defaults": { namespace: "ml", servicePort: 9090, rollout: { steps: [5, 100] } },
-            "model-canary:models": { fraud: entry("fraud", { canaryWeight: 10 }), churn: entry("churn", { namespace: "retention" }) },
+            // The weight step took the next routing revision, which the update wrote into the settings (see stacks/config/routing-revision.ts).
+            "model-canary:models": { fraud: entry("fraud", { canaryWeight: 10, routingRevision: 1 }), churn: entry("churn", { namespace: "retention" }) },
             "model-canary:renderDir": "rendered",
         });
 
