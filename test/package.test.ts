@@ -176,7 +176,7 @@ describe("the npm package", function () {
             const r = run(process.execPath, ["-e", script]);
             assert.strictEqual(r.status, 0, r.stderr);
             const exported = JSON.parse(r.stdout);
-            assert.deepStrictEqual(exported.root, ["ModelCanary", "ValidationError", "envSecretName", "istioApiVersions", "limits", "validateModelCanaryArgs"].sort());
+            assert.deepStrictEqual(exported.root, ["ModelCanary", "ValidationError", "envSecretName", "istioApiVersions", "limits", "routerKinds", "validateModelCanaryArgs"].sort());
             for (const name of ["loadStackConfig", "componentArgs", "modelCanariesFromConfig", "modelCanaryOutputs", "appliedConfig"]) assert.ok(exported.program.includes(name), `model-canary/program exports ${name}`);
             for (const name of ["openStack", "upStack", "previewStack", "runRollout", "rollbackStack", "promoteStack", "readRecord", "acquireStackLock"]) assert.ok(exported.automation.includes(name), `model-canary/automation exports ${name}`);
         });
