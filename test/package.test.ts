@@ -10,7 +10,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { defaultWorkDir, packageDir, StackOperationError, toolchainDir } from "../stacks/operations/automation";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
-import { packRepo } from "./support/package";
+import { packRepo, staleModule } from "./support/package";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 
 describe("the npm package", function () {
@@ -37,7 +37,8 @@ describe("the npm package", function () {
         const allowed = /^(package\.json|README\.md|CHANGELOG\.md|cli\/model-canary\.js|dist\/.+\.(js|d\.ts|js\.map)|toolchain\/(ensure\.sh|lib\.sh|versions\.env|go\/.+))$/;
         assert.deepStrictEqual(files.filter((f) => !allowed.test(f)), []);
         // Compiled from today's sources only: `compile` empties dist/ first, so a module that was
-        // moved or deleted is not shipped from an earlier build.
+        // moved or deleted is not shipped from an earlier build (packRepo plants one).
+        assert.ok(!files.includes(staleModule), `${staleModule} from an earlier build is shipped`);
         assert.deepStrictEqual(files.filter((f) => f.startsWith("dist/") && f.endsWith(".js") && !fs.existsSync(path.join(packageDir, `${f.slice("dist/".length, -".js".length)}.ts`))), []);
         // The stack program, its config, tests, benchmarks and the local control plane stay in the repository.
         assert.deepStrictEqual(files.filter((f) => /^(index\.ts|Pulumi\.|test\/|bench\/|cluster\/|dist\/(test|bench|cluster)\/|dist\/index\.|toolchain\/(cluster|dataplane)\/)/.test(f)), []);
