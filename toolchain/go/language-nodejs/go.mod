@@ -3,6 +3,7 @@ module model-canary/toolchain/language-nodejs
 go 1.25.11
 
 require (
+	github.com/Masterminds/semver/v3 v3.3.0
 	github.com/pulumi/pulumi/sdk/v3 v3.248.0
 	google.golang.org/grpc v1.80.0
 	google.golang.org/protobuf v1.36.11

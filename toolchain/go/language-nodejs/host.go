@@ -184,7 +184,7 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: "could not find node on PATH; install Node.js to run this program"}, nil
 	}
-	runScript, err := resolveRunScript(ctx, node, dir)
+	runScript, err := resolveModule(ctx, node, dir, "@pulumi/pulumi/cmd/run")
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf(
 			"could not find @pulumi/pulumi/cmd/run from %s (have the npm dependencies been installed?): %v",
@@ -331,7 +331,8 @@ func killGroup(cmd *exec.Cmd, sig syscall.Signal) {
 }
 
 // InstallDependencies runs `npm install` in the program directory and streams
-// its output back to the engine.
+// its output back to the engine. For a plugin (a component package, a policy pack) whose
+// dependencies already resolve from its directory, it installs nothing.
 func (h *languageHost) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest,
 	stream grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
@@ -346,6 +347,19 @@ func (h *languageHost) InstallDependencies(
 		mu.Lock()
 		defer mu.Unlock()
 		return stream.Send(&pulumirpc.InstallDependenciesResponse{Stdout: stdout, Stderr: stderr})
+	}
+	if req.GetIsPlugin() {
+		missing, err := unresolvedDependencies(dir)
+		if err == nil && len(missing) == 0 {
+			msg := fmt.Sprintf("The plugin's dependencies already resolve from %s; nothing to install\n", dir)
+			return send([]byte(msg), nil)
+		}
+		if err == nil {
+			msg := fmt.Sprintf("The plugin in %s needs %s\n", dir, strings.Join(missing, ", "))
+			if err := send([]byte(msg), nil); err != nil {
+				return err
+			}
+		}
 	}
 	cmd := exec.Command(npm, "install")
 	cmd.Dir = dir
@@ -368,11 +382,11 @@ func (f writerFunc) Write(p []byte) (int, error) {
 
 var _ io.Writer = writerFunc(nil)
 
-// resolveRunScript asks node where `@pulumi/pulumi/cmd/run` resolves from the
+// resolveModule asks node where module (such as `@pulumi/pulumi/cmd/run`) resolves from the
 // program directory, so that the program's own copy of the SDK is used.
-func resolveRunScript(ctx context.Context, node, dir string) (string, error) {
-	const script = `process.stdout.write(require.resolve("@pulumi/pulumi/cmd/run", {paths: [process.argv[1]]}))`
-	cmd := exec.CommandContext(ctx, node, "-e", script, dir)
+func resolveModule(ctx context.Context, node, dir, module string) (string, error) {
+	const script = `process.stdout.write(require.resolve(process.argv[2], {paths: [process.argv[1]]}))`
+	cmd := exec.CommandContext(ctx, node, "-e", script, dir, module)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
