@@ -1,4 +1,6 @@
 // The `model-canary` command line: each subcommand is a thin layer over a typed API.
+// First, before anything loads @pulumi/pulumi (see the file).
+import "./deferred-closure";
 import { terminalText } from "../components/syntax";
 import { parseArgs } from "util";
 import { ValidationError } from "../components";
@@ -12,6 +14,7 @@ import { Command, InputError, Options, Values } from "./command";
 import { requireWritableFile } from "./files";
 import { rolloutCommands } from "./rollout";
 import { versionText } from "./version";
+import { timing } from "../stacks/operations/timing";
 
 /** An error whose message is the whole story: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
@@ -262,10 +265,12 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    timing(`${name} started (modules loaded)`);
     try {
         const code = await command.run(values, ref, controller.signal);
         return received ? (received === "SIGINT" ? 130 : 143) : code;
     } finally {
+        timing(`${name} ended`);
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
     }

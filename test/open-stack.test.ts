@@ -1,6 +1,8 @@
 // Opening a stack (stacks/operations/automation.ts openStack) reads the toolchain's `pulumi version`
-// once per process: a script of our own stands in for `pulumi` and logs every command it is given.
+// once per binary, kept across processes (stacks/operations/pulumi-version.ts): a script of our own
+// stands in for `pulumi` and logs every command it is given.
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -10,6 +12,7 @@ describe("openStack and the toolchain's `pulumi version`", () => {
     let dir: string;
     let bin: string;
     let log: string;
+    const savedCache = process.env.MODEL_CANARY_CACHE;
 
     /** A `pulumi` that logs its arguments and answers `version` as 3.248.0; it knows no stack. */
     function fakePulumi(): void {
@@ -28,8 +31,14 @@ describe("openStack and the toolchain's `pulumi version`", () => {
         fs.writeFileSync(log, "");
         fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: open-stack-test\nruntime: nodejs\n");
         fakePulumi();
+        // The versions read are kept here, not in the user's cache.
+        process.env.MODEL_CANARY_CACHE = path.join(dir, "cache");
     });
-    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    afterEach(() => {
+        if (savedCache === undefined) delete process.env.MODEL_CANARY_CACHE;
+        else process.env.MODEL_CANARY_CACHE = savedCache;
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
 
     it("runs `pulumi version` once for every stack it opens with the same binary", async () => {
         await open();
@@ -53,5 +62,16 @@ describe("openStack and the toolchain's `pulumi version`", () => {
         await assert.rejects(openStack({ stack: "x", workDir: dir, backendUrl: `file://${path.join(dir, "no-state")}`, toolchainDir: bin }));
         await assert.rejects(openStack({ stack: "x", workDir: dir, backendUrl: `file://${path.join(dir, "no-state")}`, toolchainDir: bin }));
         assert.strictEqual(versionRuns(), 2);
+    });
+
+    it("keeps the version for the next process: a second command runs no `pulumi version`", () => {
+        // Each a process of its own, as two commands are: the version it got, printed.
+        const versionIn = () => execFileSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e",
+            `require("./stacks/operations/pulumi-version").pulumiCommandOf(${JSON.stringify(path.dirname(bin))}).then((c) => console.log(c.version.raw))`],
+        { cwd: path.join(__dirname, ".."), env: { ...process.env, MODEL_CANARY_CACHE: path.join(dir, "cache") }, encoding: "utf8" }).trim();
+        assert.strictEqual(versionIn(), "v3.248.0");
+        assert.strictEqual(versionIn(), "v3.248.0");
+        assert.strictEqual(versionRuns(), 1);
+        assert.deepStrictEqual(Object.values(JSON.parse(fs.readFileSync(path.join(dir, "cache", "pulumi-versions.json"), "utf8"))), ["v3.248.0"]);
     });
 });

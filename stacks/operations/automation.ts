@@ -23,6 +23,7 @@ import { chooseClusterIdentifier, clusterIdEnvVar, differentClusterMessage, reco
 import { ownerEnvVar, ownerName } from "../cluster-client/ownership";
 import { ForeignObjectsError, objectKey, refuseForeignObjects } from "../cluster-client/ownership-check";
 import { toolchainLocator } from "./toolchain-dir";
+import { pulumiCommandOf } from "./pulumi-version";
 import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "../config/replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
@@ -150,32 +151,6 @@ function environment(ref: StackRef): Record<string, string> {
         PULUMI_NODEJS_TRANSPILE_ONLY: "true",
         ...ref.env,
     };
-}
-
-/** The `pulumi` of each toolchain seen by this process, by its binary's path, size and modification time. */
-const pulumiCommands = new Map<string, Promise<auto.PulumiCommand>>();
-
-/**
- * The `pulumi` under `root`/bin, its version read and checked once per process: `PulumiCommand.get`
- * runs `pulumi version` each time (about 0.4 s of CPU, the CLI's start-up), and every operation
- * opens its stack. A binary rebuilt in place (another size or time) is read again; a failure is not kept.
- */
-function pulumiCommandOf(root: string): Promise<auto.PulumiCommand> {
-    const binary = path.join(root, "bin", "pulumi");
-    let stat: fs.Stats;
-    try {
-        stat = fs.statSync(binary);
-    } catch {
-        return auto.PulumiCommand.get({ root, skipVersionCheck: false }); // reports the missing binary
-    }
-    const key = `${binary}\0${stat.size}\0${stat.mtimeMs}`;
-    let command = pulumiCommands.get(key);
-    if (command === undefined) {
-        command = auto.PulumiCommand.get({ root, skipVersionCheck: false });
-        pulumiCommands.set(key, command);
-        command.catch(() => pulumiCommands.delete(key));
-    }
-    return command;
 }
 
 /**

@@ -7,6 +7,7 @@
 import type * as auto from "@pulumi/pulumi/automation";
 import { spawn } from "child_process";
 import * as path from "path";
+import { timed } from "./timing";
 
 /** A `pulumi` command that did not exit 0; the message holds its exit code, stdout and stderr. */
 export class PulumiCommandFailure extends Error {
@@ -44,7 +45,7 @@ export function runWorkspaceCommand(workspace: auto.Workspace, args: string[], o
         ...(path.isAbsolute(command) ? { PATH: `${path.dirname(command)}${path.delimiter}${base.PATH ?? process.env.PATH ?? ""}` } : {}),
         PULUMI_AUTOMATION_API: "true",
     };
-    return new Promise((resolve, reject) => {
+    return timed(`pulumi ${args.filter((a) => !a.startsWith("/")).slice(0, 3).join(" ")}`, () => new Promise((resolve, reject) => {
         const child = spawn(command, fullArgs, { cwd: local.workDir, env, stdio: ["ignore", "pipe", "pipe"] });
         const out: string[] = [];
         const err: string[] = [];
@@ -58,5 +59,5 @@ export function runWorkspaceCommand(workspace: auto.Workspace, args: string[], o
             if (code === 0) resolve({ stdout: out.join(""), stderr: err.join("") });
             else reject(new PulumiCommandFailure(code, out.join(""), err.join(""), fullArgs));
         });
-    });
+    }));
 }
