@@ -74,4 +74,28 @@ describe("openStack and the toolchain's `pulumi version`", () => {
         assert.strictEqual(versionRuns(), 1);
         assert.deepStrictEqual(Object.values(JSON.parse(fs.readFileSync(path.join(dir, "cache", "pulumi-versions.json"), "utf8"))), ["v3.248.0"]);
     });
+
+    describe("on a local backend, a stack whose checkpoint file exists", () => {
+        /** A backend folder in the project layout, holding the given files of project `open-stack-test`. */
+        function backend(files: string[]): string {
+            const state = path.join(dir, "state");
+            fs.mkdirSync(path.join(state, ".pulumi", "stacks", "open-stack-test"), { recursive: true });
+            fs.writeFileSync(path.join(state, ".pulumi", "meta.yaml"), "version: 1\n");
+            for (const f of files) fs.writeFileSync(path.join(state, ".pulumi", "stacks", "open-stack-test", f), "{}");
+            return `file://${state}`;
+        }
+        const stackCommands = () => fs.readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("stack"));
+
+        it("is opened without running `pulumi stack`", async () => {
+            const stack = await openStack({ stack: "x", workDir: dir, backendUrl: backend(["x.json"]), toolchainDir: bin });
+            assert.strictEqual(stack.name, "x");
+            assert.deepStrictEqual(stackCommands(), []);
+        });
+
+        it("is asked of the CLI when only a removed stack's backup is there, and reported missing", async () => {
+            await assert.rejects(openStack({ stack: "x", workDir: dir, backendUrl: backend(["x.json.bak"]), toolchainDir: bin }),
+                (e: unknown) => e instanceof StackOperationError && e.kind === "stack-not-found");
+            assert.deepStrictEqual(stackCommands(), ["stack --show-name --stack x --non-interactive"]);
+        });
+    });
 });

@@ -24,6 +24,7 @@ import { ownerEnvVar, ownerName } from "../cluster-client/ownership";
 import { ForeignObjectsError, objectKey, refuseForeignObjects } from "../cluster-client/ownership-check";
 import { toolchainLocator } from "./toolchain-dir";
 import { pulumiCommandOf } from "./pulumi-version";
+import { localStackFile } from "./local-stack-file";
 import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "../config/replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
@@ -230,11 +231,14 @@ export function decrypter(stack: auto.Stack): Decrypt {
  * `pulumi stack select` and `pulumi stack init` record the stack as the workspace's current one
  * (under PULUMI_HOME), so a command run with `--stack prod` would leave the user's next bare
  * `pulumi up` acting on prod. Every operation of an automation Stack passes `--stack` itself, so
- * selecting is never needed: here "select" only checks that the stack exists, and stacks are
- * created without being selected.
+ * selecting is never needed: here "select" only checks that the stack exists (on a local backend
+ * by its checkpoint file when there is one, see local-stack-file.ts), and stacks are created
+ * without being selected.
  */
 function withoutSelection(workspace: auto.LocalWorkspace): auto.LocalWorkspace {
     workspace.selectStack = async (stackName: string) => {
+        // A local backend's checkpoint file says the stack exists without the CLI's start.
+        if (localStackFile(workspace.envVars.PULUMI_BACKEND_URL, workspace.workDir, stackName) !== undefined) return;
         await runPulumi(workspace, ["stack", "--show-name", "--stack", stackName], stackName);
     };
     workspace.createStack = async (stackName: string) => {
