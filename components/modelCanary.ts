@@ -126,8 +126,9 @@ export class ModelCanary extends pulumi.ComponentResource {
             },
             spec: {
                 selector: { app: resolved.app },
-                // The port name tells Istio the protocol is HTTP.
-                ports: [{ name: "http", protocol: "TCP", appProtocol: "http", port: resolved.servicePort, targetPort: resolved.containerPort }],
+                // `appProtocol` tells Istio the protocol (`http`, or `grpc` with `protocol: grpc`);
+                // the port's name stays `http` either way, so changing the protocol renames nothing.
+                ports: [{ name: "http", protocol: "TCP", appProtocol: resolved.protocol, port: resolved.servicePort, targetPort: resolved.containerPort }],
             },
         }, self);
 

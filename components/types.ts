@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { IstioApiVersion } from "./istio";
 import type { AutoReplicas } from "./replicas";
-import type { RouterKind } from "./routers/kinds";
+import type { ModelProtocol, RouterKind } from "./routers/kinds";
 
 type Probe = k8s.types.input.core.v1.Probe;
 type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
@@ -124,6 +124,13 @@ export interface ModelCanaryArgs {
      * `istioApiVersion` are for `istio` only and refused with it.
      */
     router?: RouterKind;
+    /**
+     * What the model serves: `http` (default) or `grpc`. With `router: gateway-api`, `grpc` makes
+     * the route a GRPCRoute (`gateway.networking.k8s.io/v1`, same name and rules) instead of an
+     * HTTPRoute; with either router, the Services' port says `appProtocol: grpc`, so Istio speaks
+     * HTTP/2 to the pods and reports gRPC statuses. Header routes must then name gRPC metadata keys.
+     */
+    protocol?: ModelProtocol;
     /**
      * Merged over the secure pod defaults (`runAsNonRoot: true`, `seccompProfile: RuntimeDefault`).
      */

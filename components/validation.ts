@@ -15,7 +15,7 @@ import {
 } from "./syntax";
 import { AutoReplicas, autoReplicaCounts } from "./replicas";
 import { maxGatewayApiHeaderRoutes, versionServiceName } from "./routers/gateway-api-names";
-import { RouterKind, routerKinds } from "./routers/kinds";
+import { ModelProtocol, modelProtocols, RouterKind, routerKinds } from "./routers/kinds";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
 
 // Callers that build messages the same way import it from here.
@@ -53,6 +53,8 @@ export interface ResolvedModelCanaryArgs {
     destinationRuleName: string;
     istioApiVersion: IstioApiVersion;
     router: RouterKind;
+    /** `http` unless the model serves gRPC. */
+    protocol: ModelProtocol;
     podSecurityContext?: k8s.types.input.core.v1.PodSecurityContext;
     containerSecurityContext?: k8s.types.input.core.v1.SecurityContext;
 }
@@ -68,7 +70,7 @@ export class ValidationError extends Error {
 export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "app", "namespace", "serviceName", "servicePort", "containerPort", "containerName", "stable", "canary",
     "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "virtualServiceName", "destinationRuleName",
-    "istioApiVersion", "router", "podSecurityContext", "containerSecurityContext",
+    "istioApiVersion", "router", "protocol", "podSecurityContext", "containerSecurityContext",
 ];
 export const versionKeys: readonly (keyof ModelVersionArgs)[] = [
     "version", "image", "replicas", "autoReplicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
@@ -455,13 +457,14 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     const hosts = r.stringList("hosts", input.hosts, limits.hosts, isHost, hostWhat) ?? [serviceName];
     const gateways = r.stringList("gateways", input.gateways, limits.gateways, isGatewayRef, gatewayWhat);
     const router = readRouter(r, input, serviceName, versions, headerRoutes);
+    const protocol = readProtocol(r, input, headerRoutes);
     const podSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["podSecurityContext"]>("podSecurityContext", input.podSecurityContext, podSecurityContextSchema);
     const containerSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["containerSecurityContext"]>("containerSecurityContext", input.containerSecurityContext, securityContextSchema);
 
     if (r.problems.length > 0 || !stable) throw new ValidationError(r.problems);
     return {
         app, namespace, serviceName, servicePort, containerPort, containerName, stable, canary, canaryWeight, mirrorPercent,
-        headerRoutes, hosts, gateways, virtualServiceName, destinationRuleName, istioApiVersion, router,
+        headerRoutes, hosts, gateways, virtualServiceName, destinationRuleName, istioApiVersion, router, protocol,
         podSecurityContext, containerSecurityContext,
     };
 }
@@ -496,4 +499,40 @@ function readRouter(r: Reader, input: Record<string, unknown>, serviceName: stri
         }
     }
     return router;
+}
+
+/**
+ * A gRPC metadata key as gRPC clients send it: lowercase letters, digits, `_`, `-` and `.` (the
+ * gRPC wire spec; grpc-go refuses to send any other key).
+ */
+const grpcMetadataKey = /^[a-z0-9_.-]+$/;
+
+/**
+ * `protocol`, and the header routes a gRPC request can never match, each refused rather than left
+ * to route nothing: a header name that is not a gRPC metadata key, a `grpc-` name (reserved for
+ * gRPC itself), and a `-bin` name (binary metadata, which proxyless gRPC clients drop before
+ * matching, and which travels base64-encoded past a proxy).
+ */
+function readProtocol(r: Reader, input: Record<string, unknown>, headerRoutes: HeaderRoute[]): ModelProtocol {
+    if (input.protocol === undefined) return "http";
+    if (!modelProtocols.includes(input.protocol as ModelProtocol)) {
+        r.fail(`\`protocol\` must be one of ${modelProtocols.map((p) => `\`${p}\``).join(", ")}, got ${show(input.protocol)}`);
+        return "http";
+    }
+    const protocol = input.protocol as ModelProtocol;
+    if (protocol !== "grpc") return protocol;
+    headerRoutes.forEach((route, i) => {
+        const key = `headerRoutes[${i}].header`;
+        const why = !grpcMetadataKey.test(route.header)
+            ? "is not a gRPC metadata key (gRPC sends only lowercase letters, digits, '_', '-' and '.')"
+            : route.header.startsWith("grpc-")
+                ? "is reserved for gRPC itself (names starting `grpc-`)"
+                : route.header.endsWith("-bin")
+                    ? "is binary metadata (`-bin`): proxyless gRPC clients drop it before matching routes, and past a proxy its value is base64"
+                    : undefined;
+        if (why !== undefined) {
+            r.fail(`\`${key}\` ${show(route.header)} ${why}, so no gRPC request would match it with \`protocol: grpc\`; use a text metadata key such as "x-canary-version", or \`protocol: http\``);
+        }
+    });
+    return protocol;
 }

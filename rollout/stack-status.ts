@@ -4,6 +4,7 @@
 // exactly a StackStatus; its text is rendered from the same result (cli/rollout.ts).
 import type * as auto from "@pulumi/pulumi/automation";
 import { defaultRouteMirror, Mirror, sameMirror } from "../components/routing";
+import { GatewayApiRouteKind, gatewayApiRouteKind } from "../components/routers/gateway-api-route";
 import { HeaderRoute } from "../components/types";
 import { checkConfig, configuredModelNames, openStack, readOutputs, StackOperationError, StackRef } from "../stacks/operations/automation";
 import { ModelConfig, StackConfig } from "../stacks/config/config";
@@ -35,9 +36,9 @@ export interface AppliedRouting {
  */
 export type LiveStatus = ({ split: Record<string, number> | null; drift: boolean; differences: string[]; replicas: Record<string, LiveReplicas> } | { error: string }) & RouteKindStatus | null;
 
-/** The kind of the live route, named only when it is not a VirtualService (`router: gateway-api`), so the Istio router's status reads as before. */
+/** The kind of the live route, named only when it is not a VirtualService (`router: gateway-api`: an HTTPRoute, or a GRPCRoute for `protocol: grpc`), so the Istio router's status reads as before. */
 export interface RouteKindStatus {
-    route?: "HTTPRoute";
+    route?: GatewayApiRouteKind;
 }
 
 /**
@@ -185,8 +186,8 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
     const outputs = modelOutputsOf(stackOutputs, name);
     const model: ModelConfig | undefined = config?.models[name];
     const configured = model?.resolved;
-    // Against a cluster, the route (VirtualService or HTTPRoute) as it is there, which a hand edit may have changed.
-    const routeKind: RouteKindStatus = configured?.router === "gateway-api" ? { route: "HTTPRoute" } : {};
+    // Against a cluster, the route (VirtualService, HTTPRoute or GRPCRoute) as it is there, which a hand edit may have changed.
+    const routeKind: RouteKindStatus = configured?.router === "gateway-api" ? { route: gatewayApiRouteKind(configured) } : {};
     let live: Awaited<ReturnType<typeof readLiveRouting>>;
     let liveReplicas: Record<string, LiveReplicas> | undefined;
     let liveError: string | undefined;

@@ -127,6 +127,24 @@ describe("ModelCanary (mocked engine)", () => {
         }
     });
 
+    it("`protocol: grpc` says `appProtocol: grpc` on every Service; the Istio router's VirtualService is the one HTTP gets, the Gateway API router's route a GRPCRoute", async () => {
+        const grpcPort = [{ name: "http", protocol: "TCP", appProtocol: "grpc", port: 80, targetPort: 8080 }];
+        const istio = await build("grpc-istio", { stable, canary, canaryWeight: 10, headerRoutes: [testers], protocol: "grpc" });
+        const http = await build("http-istio", { stable, canary, canaryWeight: 10, headerRoutes: [testers] });
+        assert.deepStrictEqual(istio.children.get("grpc-istio-svc")!.inputs.spec.ports, grpcPort);
+        assert.deepStrictEqual(istio.children.get("grpc-istio-vs")!.inputs.spec, http.children.get("http-istio-vs")!.inputs.spec);
+        const gatewayApi = await build("grpc-gw", { stable, canary, canaryWeight: 10, router: "gateway-api", protocol: "grpc" });
+        assert.deepStrictEqual(kinds(gatewayApi.children).filter((k) => !k.includes("Deployment")), [
+            "kubernetes:core/v1:Service grpc-gw-svc",
+            "kubernetes:core/v1:Service grpc-gw-v1-svc",
+            "kubernetes:core/v1:Service grpc-gw-v2-svc",
+            "kubernetes:gateway.networking.k8s.io/v1:GRPCRoute grpc-gw-route",
+            "model-canary:index:ModelCanary grpc-gw",
+        ]);
+        for (const svc of ["grpc-gw-svc", "grpc-gw-v1-svc", "grpc-gw-v2-svc"]) assert.deepStrictEqual(gatewayApi.children.get(svc)!.inputs.spec.ports, grpcPort, svc);
+        assert.strictEqual(gatewayApi.children.get("grpc-gw-route")!.inputs.kind, "GRPCRoute");
+    });
+
     it("gives the DestinationRule one subset per version and the VirtualService the weighted split", async () => {
         const { model, children } = await build("g", { stable, canary, canaryWeight: 10, headerRoutes: [testers] });
         assert.deepStrictEqual(children.get("g-dr")!.inputs.spec, {

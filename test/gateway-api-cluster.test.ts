@@ -8,7 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ControlPlane, kubectl, start, stop } from "../cluster/controlplane";
-import { httpRouteSpec, validateModelCanaryArgs } from "../components";
+import { gatewayApiRouteKind, httpRouteSpec, validateModelCanaryArgs } from "../components";
 import { rollbackStack } from "../rollout/runner";
 import { openStack, StackOperationError, upStack } from "../stacks/operations/automation";
 import { clusterReader, ClusterReader } from "./support/cluster";
@@ -51,29 +51,31 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         if (cp) await stop(cp);
     });
 
-    it("`up` with `router: gateway-api` is refused before anything is applied when the cluster does not serve HTTPRoute v1", async () => {
-        project.writeConfig({ ...seed, canaryWeight: 1 });
+    it("`up` with `router: gateway-api` is refused before anything is applied when the cluster does not serve HTTPRoute v1, nor GRPCRoute v1 for `protocol: grpc`", async () => {
+        // Two models, one of them gRPC: one refused `up` names both kinds and the keys asking for each.
+        project.writeConfig({ models: { web: { app: "web", router: "gateway-api", stable }, scorer: { app: "scorer", router: "gateway-api", protocol: "grpc", stable } } });
         await assert.rejects(upStack(await openStack(project.ref, { create: true })), (e: StackOperationError) => {
-            assert.match(e.message, /does not serve HTTPRoute at gateway\.networking\.k8s\.io\/v1, which `router` `gateway-api` needs; nothing was applied\. Install the Gateway API's standard channel CRDs/);
+            assert.match(e.message, /does not serve GRPCRoute and HTTPRoute at gateway\.networking\.k8s\.io\/v1, which `models\.scorer\.router` `gateway-api`, `models\.scorer\.protocol` `grpc` and `models\.web\.router` `gateway-api` need; nothing was applied\. Install the Gateway API's standard channel CRDs/);
             return true;
         });
-        assert.strictEqual(live.get("deployment", "model-v1"), undefined);
-        assert.strictEqual(live.get("service", "model-service"), undefined);
+        assert.deepStrictEqual(["web-v1", "scorer-v1"].map((d) => live.get("deployment", d)), [undefined, undefined]);
+        assert.deepStrictEqual(["web-service", "scorer-service"].map((d) => live.get("service", d)), [undefined, undefined]);
         // The Gateway API's CRDs for the rest of the file.
         const dir = gatewayApiCrdDir();
         for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml") && !f.includes("_vap_"))) {
             kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "-f", path.join(dir, file)]);
         }
-        kubectl(cp, ["wait", "--for", "condition=Established", "crd/httproutes.gateway.networking.k8s.io", "--timeout", "60s"]);
+        kubectl(cp, ["wait", "--for", "condition=Established", "crd/httproutes.gateway.networking.k8s.io", "crd/grpcroutes.gateway.networking.k8s.io", "--timeout", "60s"]);
     });
 
-    /** Applies the route the arguments give, strictly (an unknown field is an error), and reads its spec back. */
+    /** Applies the route the arguments give (a GRPCRoute for `protocol: grpc`), strictly (an unknown field is an error), and reads its spec back. */
     function applyRoute(args: Record<string, unknown>): any {
         const resolved = validateModelCanaryArgs({ router: "gateway-api", stable, canary, ...args });
+        const kind = gatewayApiRouteKind(resolved);
         // Named apart from the stack's own route, which the later tests create.
-        const route = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "probe", namespace: "default" }, spec: httpRouteSpec(resolved) };
+        const route = { apiVersion: "gateway.networking.k8s.io/v1", kind, metadata: { name: "probe", namespace: "default" }, spec: httpRouteSpec(resolved) };
         kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "--validate=strict", "-f", "-"], JSON.stringify(route));
-        return JSON.parse(kubectl(cp, ["get", "httproute", "probe", "-n", "default", "-o", "json"])).spec;
+        return JSON.parse(kubectl(cp, ["get", kind.toLowerCase(), "probe", "-n", "default", "-o", "json"])).spec;
     }
 
     it("accepts the route at every step of the seed rollout and keeps the weights as sent", () => {
@@ -95,6 +97,23 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         assert.deepStrictEqual(spec.rules[1].matches[0].headers, [{ type: "RegularExpression", name: "x-group", value: "^beta\\..*" }]);
         assert.deepStrictEqual(spec.rules[3].filters[0].requestMirror.fraction, { numerator: 125000, denominator: 1000000 });
         assert.strictEqual(applyRoute({ canaryWeight: 0, mirrorPercent: 100 }).rules.at(-1).filters[0].requestMirror.percent, 100);
+    });
+
+    it("accepts the GRPCRoute of `protocol: grpc`: every step, header routes (Exact, a prefix as RegularExpression), the shadow stage's mirror, as sent", () => {
+        for (const [weight, expected] of [[1, [99, 1]], [10, [90, 10]], [50, [50, 50]], [100, [100]]] as const) {
+            const spec = applyRoute({ protocol: "grpc", canaryWeight: weight });
+            assert.deepStrictEqual(spec.rules.at(-1).backendRefs.map((b: { weight: number }) => b.weight), expected, `canaryWeight ${weight}`);
+        }
+        const headerRoutes = [{ header: "x-canary-version", exact: "v2", version: "v2" }, { header: "x-group", prefix: "beta.", version: "v1" }];
+        const spec = applyRoute({ protocol: "grpc", canaryWeight: 0, mirrorPercent: 12.5, headerRoutes });
+        assert.deepStrictEqual(spec.parentRefs, [{ group: "", kind: "Service", name: "model-service", port: 80 }]);
+        assert.deepStrictEqual(spec.rules.map((r: any) => [r.name, r.matches?.[0].headers]), [
+            ["header-0-v2", [{ type: "Exact", name: "x-canary-version", value: "v2" }]],
+            ["header-1-v1", [{ type: "RegularExpression", name: "x-group", value: "^beta\\..*" }]],
+            ["default", undefined],
+        ]);
+        assert.deepStrictEqual(spec.rules[2].filters[0].requestMirror, { backendRef: { group: "", kind: "Service", name: "model-service-v2", port: 80 }, fraction: { numerator: 125000, denominator: 1000000 } });
+        kubectl(cp, ["delete", "grpcroute", "probe", "-n", "default"]);
     });
 
     it("accepts 15 header routes, the most the arguments allow, and refuses a 17th rule as the argument check says", () => {
@@ -148,5 +167,25 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         assert.deepStrictEqual(status().live.differences, []);
         // The canary's pods and Service stay for the next attempt.
         assert.deepStrictEqual({ v2: workloads().v2, svc: workloads()["model-service-v2"] }, { v2: before.v2, svc: before["model-service-v2"] });
+    });
+
+    it("`protocol: grpc` turns the HTTPRoute into a GRPCRoute in one `up` (created before the HTTPRoute is deleted), the Services' appProtocol to grpc; `status` and rollback read the GRPCRoute", async () => {
+        project.writeConfig({ ...seed, protocol: "grpc", canaryWeight: 10 });
+        const up = await upStack(await openStack(project.ref));
+        assert.deepStrictEqual(changed(up.steps), ["create model-route", "delete model-route", "update model-svc", "update model-v1-svc", "update model-v2-svc"]);
+        const ops = up.steps.filter((s) => s.name === "model-route").map((s) => `${s.op} ${s.type.split(":").at(-1)}`);
+        assert.deepStrictEqual(ops, ["create GRPCRoute", "delete HTTPRoute"]);
+        assert.strictEqual(live.get("httproutes.gateway.networking.k8s.io", "model-service"), undefined);
+        const route = live.get("grpcroutes.gateway.networking.k8s.io", "model-service");
+        assert.deepStrictEqual(route.spec.rules.map((r: any) => [r.name, r.backendRefs.map((b: any) => `${b.name}=${b.weight}`)]), [
+            ["header-0-v2", ["model-service-v2=1"]], ["default", ["model-service-v1=90", "model-service-v2=10"]],
+        ]);
+        for (const svc of ["model-service", "model-service-v1", "model-service-v2"]) assert.strictEqual(live.get("service", svc).spec.ports[0].appProtocol, "grpc", svc);
+        const { replicas, ...rest } = status().live;
+        assert.deepStrictEqual(rest, { split: { v1: 90, v2: 10 }, drift: false, differences: [], route: "GRPCRoute" });
+        // The rollback reads the GRPCRoute back (it would find no route, and fail, reading an HTTPRoute).
+        await rollbackStack(await openStack(project.ref), "test rollback");
+        const back = live.get("grpcroutes.gateway.networking.k8s.io", "model-service");
+        assert.deepStrictEqual(back.spec.rules.map((r: any) => [r.name, r.backendRefs.map((b: any) => `${b.name}=${b.weight}`)]), [["default", ["model-service-v1=100"]]]);
     });
 });

@@ -72,7 +72,7 @@ describe("`router: gateway-api` on a cluster", () => {
     });
 
     it("the preflight's refusal names the missing kind, the keys asking for it and how to install the standard channel", () => {
-        assert.strictEqual(gatewayApiMissingMessage(["HTTPRoute"], "https://127.0.0.1:6443 (context local)", ["models.fraud.router"]),
+        assert.strictEqual(gatewayApiMissingMessage(["HTTPRoute"], "https://127.0.0.1:6443 (context local)", [["models.fraud.router", "gateway-api"]]),
             "the cluster https://127.0.0.1:6443 (context local) does not serve HTTPRoute at gateway.networking.k8s.io/v1, which `models.fraud.router` `gateway-api` needs; nothing was applied. "
             + "Install the Gateway API's standard channel CRDs (v1.3 or later, for the mirror's `percent`): `kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml`, or `config/crd/standard/*.yaml` of the `sigs.k8s.io/gateway-api` Go module; "
             + "with Istio, keep istiod's `PILOT_ENABLE_GATEWAY_API` on (its default). Or use `router: istio`.");

@@ -9,7 +9,7 @@ export function versionServiceName(serviceName: string, version: string): string
     return `${serviceName}-${version}`;
 }
 
-/** The HTTPRoute is named like the Service it routes, whose name is unique in the namespace already. */
+/** The HTTPRoute (or GRPCRoute) is named like the Service it routes, whose name is unique in the namespace already. */
 export function httpRouteName(serviceName: string): string {
     return serviceName;
 }

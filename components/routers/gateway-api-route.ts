@@ -1,6 +1,8 @@
 // Pure routing for the Gateway API router: from validated arguments to the HTTPRoute spec and
 // the names of its objects. No Pulumi here, so every rule is tested directly. Field names follow
-// the Gateway API v1 standard channel (gateway.networking.k8s.io/v1 HTTPRoute).
+// the Gateway API v1 standard channel (gateway.networking.k8s.io/v1 HTTPRoute and GRPCRoute:
+// for what this tool writes, a parent, header matches, a RequestMirror filter and weighted
+// Service backends, the two kinds' specs are the same).
 import { defaultRouteMirror, trafficSplit } from "../routing";
 import type { HeaderRoute } from "../types";
 import type { ResolvedModelCanaryArgs } from "../validation";
@@ -9,6 +11,14 @@ import { versionServiceName } from "./gateway-api-names";
 export { httpRouteName, maxGatewayApiHeaderRoutes, versionServiceName } from "./gateway-api-names";
 
 export const gatewayApiVersion = "gateway.networking.k8s.io/v1";
+
+/** The route kinds the router writes: a GRPCRoute for `protocol: grpc`, else an HTTPRoute. */
+export type GatewayApiRouteKind = "HTTPRoute" | "GRPCRoute";
+
+/** The route's kind for the model's protocol. */
+export function gatewayApiRouteKind(args: Pick<ResolvedModelCanaryArgs, "protocol">): GatewayApiRouteKind {
+    return args.protocol === "grpc" ? "GRPCRoute" : "HTTPRoute";
+}
 
 /** The mesh (GAMMA) parent: the model's Service, at its port. */
 export interface ParentReference {
@@ -25,7 +35,7 @@ export interface BackendRef {
     weight?: number;
 }
 
-/** Header names match case-insensitively; values case-sensitively. */
+/** Header names match case-insensitively; values case-sensitively. A GRPCHeaderMatch has the same fields. */
 export interface HTTPHeaderMatch {
     type: "Exact" | "RegularExpression";
     name: string;
@@ -57,6 +67,7 @@ export interface HTTPRouteRule {
     backendRefs: BackendRef[];
 }
 
+/** An HTTPRoute's spec; a GRPCRoute's is the same for everything this tool writes (no path matches, no HTTP-only filters). */
 export interface HTTPRouteSpec {
     parentRefs: ParentReference[];
     /**

@@ -1,12 +1,12 @@
 // The Gateway API router (mesh routing, GAMMA): one Service per version, selecting its pods by
-// `app` and `version`, and an HTTPRoute attached to the model's Service that splits its traffic
-// between them. HTTPRoutes cannot use DestinationRule subsets: a Service per version is how a
+// `app` and `version`, and an HTTPRoute (a GRPCRoute for `protocol: grpc`) attached to the
+// model's Service that splits its traffic between them. HTTPRoutes cannot use DestinationRule subsets: a Service per version is how a
 // backend names one version. The spec is built, purely, in gateway-api-route.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { versionLabels } from "../routing";
 import type { ResolvedModelCanaryArgs } from "../validation";
-import { gatewayApiVersion, httpRouteName, httpRouteSpec, runningVersions, versionServiceName } from "./gateway-api-route";
+import { gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, runningVersions, versionServiceName } from "./gateway-api-route";
 import type { Router, RouterTargets, Routing, RoutingObjectName } from "./router";
 
 export const gatewayApiRouter: Router = {
@@ -15,7 +15,7 @@ export const gatewayApiRouter: Router = {
     objectNames(args: ResolvedModelCanaryArgs): RoutingObjectName[] {
         return [
             ...runningVersions(args).map((version) => ({ apiVersion: "v1", kind: "Service", namespace: args.namespace, name: versionServiceName(args.serviceName, version) })),
-            { apiVersion: gatewayApiVersion, kind: "HTTPRoute", namespace: args.namespace, name: httpRouteName(args.serviceName) },
+            { apiVersion: gatewayApiVersion, kind: gatewayApiRouteKind(args), namespace: args.namespace, name: httpRouteName(args.serviceName) },
         ];
     },
 
@@ -34,16 +34,19 @@ export const gatewayApiRouter: Router = {
                 },
                 spec: {
                     selector: versionLabels(args.app, version),
-                    ports: [{ name: "http", protocol: "TCP", appProtocol: "http", port: args.servicePort, targetPort: args.containerPort }],
+                    // The port keeps its name whatever the protocol; `appProtocol` tells Istio which it is.
+                    ports: [{ name: "http", protocol: "TCP", appProtocol: args.protocol, port: args.servicePort, targetPort: args.containerPort }],
                 },
             }, self);
             resources[`${name}-${version}-svc`] = versionService;
             versionServices.push(versionService);
         }
         // Routing waits for its parent, its backends and their pods; a weight step touches only it.
+        // A change of `protocol` changes the kind: Pulumi creates the new route before it deletes
+        // the old one, so the Service is never left without a route.
         const route = new k8s.apiextensions.CustomResource(`${name}-route`, {
             apiVersion: gatewayApiVersion,
-            kind: "HTTPRoute",
+            kind: gatewayApiRouteKind(args),
             metadata: {
                 name: httpRouteName(args.serviceName),
                 namespace: args.namespace,

@@ -8,3 +8,11 @@
  */
 export const routerKinds = ["istio", "gateway-api"] as const;
 export type RouterKind = (typeof routerKinds)[number];
+
+/**
+ * What a model serves. `http` (default): HTTP/1.1 or HTTP/2 requests. `grpc`: gRPC, whose
+ * requests the same routes split (gRPC is HTTP/2); with `router: gateway-api` the route is a
+ * GRPCRoute, and the Services' port declares `appProtocol: grpc`.
+ */
+export const modelProtocols = ["http", "grpc"] as const;
+export type ModelProtocol = (typeof modelProtocols)[number];

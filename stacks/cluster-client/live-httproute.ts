@@ -1,6 +1,7 @@
-// The live HTTPRoute of the Gateway API router next to the configured one: its split by
-// version, what differs (the drift `status` reports) and what still sends traffic anywhere but
-// stable after a rollback. Pure: live.ts reads the object.
+// The live HTTPRoute (or GRPCRoute, whose spec has the same fields for what this tool writes) of
+// the Gateway API router next to the configured one: its split by version, what differs (the
+// drift `status` reports) and what still sends traffic anywhere but stable after a rollback.
+// Pure: live.ts reads the object.
 import { HTTPRouteRule, HTTPRouteSpec, versionServiceName } from "../../components";
 
 /** Key order never matters to the API server; compare canonical JSON. */
@@ -69,9 +70,9 @@ function showMirror(spec: HTTPRouteSpec, serviceName: string): string {
     return mirrors.length > 0 ? mirrors.join(", ") : "none";
 }
 
-/** What differs between a live HTTPRoute spec and the configured one. Pure. */
-export function httpRouteDifferences(live: HTTPRouteSpec | undefined, expected: HTTPRouteSpec, serviceName: string): string[] {
-    if (!live) return ["the HTTPRoute does not exist in the cluster"];
+/** What differs between a live HTTPRoute (or GRPCRoute: `kind`) spec and the configured one. Pure. */
+export function httpRouteDifferences(live: HTTPRouteSpec | undefined, expected: HTTPRouteSpec, serviceName: string, kind = "HTTPRoute"): string[] {
+    if (!live) return [`the ${kind} does not exist in the cluster`];
     const out: string[] = [];
     const liveSplit = httpRouteSplit(live, serviceName);
     const wantSplit = httpRouteSplit(expected, serviceName);
@@ -89,11 +90,11 @@ export function httpRouteDifferences(live: HTTPRouteSpec | undefined, expected: 
 }
 
 /**
- * What in a live HTTPRoute spec sends requests, or copies of them, anywhere but `stable` (its
+ * What in a live HTTPRoute (or GRPCRoute: `kind`) spec sends requests, or copies of them, anywhere but `stable` (its
  * version Service); empty when all traffic goes to stable. Header rules to stable are fine. Pure.
  */
-export function httpRouteTrafficOffStable(live: HTTPRouteSpec | undefined, serviceName: string, stable: string): string[] {
-    if (!live) return ["the HTTPRoute does not exist in the cluster"];
+export function httpRouteTrafficOffStable(live: HTTPRouteSpec | undefined, serviceName: string, stable: string, kind = "HTTPRoute"): string[] {
+    if (!live) return [`the ${kind} does not exist in the cluster`];
     const rules = live.rules ?? [];
     if (rules.length === 0) return ["it has no rules"];
     const stableService = versionServiceName(serviceName, stable);

@@ -1,7 +1,7 @@
-// The live route in the cluster (the VirtualService, or the HTTPRoute with `router: gateway-api`,
-// compared in live-httproute.ts) next to what the stack config says it should be: the drift
+// The live route in the cluster (the VirtualService, or the HTTPRoute or GRPCRoute with `router:
+// gateway-api`, compared in live-httproute.ts) next to what the stack config says it should be: the drift
 // `status` reports (a hand edit during an incident, another tool writing routes).
-import { deploymentName, gatewayApiVersion, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
+import { deploymentName, gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
 import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "./live-httproute";
 import { connect, getObject } from "./cluster-api";
 import { ModelConfig, StackConfig } from "../config/config";
@@ -71,10 +71,11 @@ function connectTo(config: StackConfig) {
     return connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
 }
 
-/** The object holding a model's weights, as the API server names it: its VirtualService or, with `router: gateway-api`, its HTTPRoute. */
+/** The object holding a model's weights, as the API server names it: its VirtualService or, with `router: gateway-api`, its HTTPRoute (GRPCRoute for `protocol: grpc`). */
 export function liveRouteObject(r: ResolvedModelCanaryArgs): { kind: string; apiVersion: string; plural: string; name: string } {
+    const kind = gatewayApiRouteKind(r);
     return r.router === "gateway-api"
-        ? { kind: "HTTPRoute", apiVersion: gatewayApiVersion, plural: "httproutes", name: httpRouteName(r.serviceName) }
+        ? { kind, apiVersion: gatewayApiVersion, plural: `${kind.toLowerCase()}s`, name: httpRouteName(r.serviceName) }
         : { kind: "VirtualService", apiVersion: r.istioApiVersion, plural: "virtualservices", name: r.virtualServiceName };
 }
 
@@ -83,12 +84,12 @@ async function readRoute(config: StackConfig, r: ResolvedModelCanaryArgs): Promi
     return getObject(connectTo(config), route.apiVersion, route.plural, r.namespace, route.name);
 }
 
-/** Reads a model's live route (VirtualService or HTTPRoute) in a cluster stack; undefined for a stack that renders. */
+/** Reads a model's live route (VirtualService, HTTPRoute or GRPCRoute) in a cluster stack; undefined for a stack that renders. */
 export async function readLiveRouting(config: StackConfig, model: ModelConfig): Promise<LiveRouting | undefined> {
     if (!targetsCluster(config)) return undefined;
     const r = model.resolved;
     const live = await readRoute(config, r);
-    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName) };
+    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName, gatewayApiRouteKind(r)) };
     return { split: splitOf(live?.spec), differences: virtualServiceDifferences(live?.spec, virtualServiceSpec(r)) };
 }
 
@@ -124,7 +125,7 @@ export interface RollbackCheck {
 }
 
 /**
- * Reads a model's live route (VirtualService or HTTPRoute) back after a rollback: what still sends traffic anywhere
+ * Reads a model's live route (VirtualService, HTTPRoute or GRPCRoute) back after a rollback: what still sends traffic anywhere
  * but its stable version; undefined for a stack that renders (its files are what was applied).
  */
 export async function checkLiveRollback(config: StackConfig, model: ModelConfig): Promise<RollbackCheck | undefined> {
@@ -132,7 +133,7 @@ export async function checkLiveRollback(config: StackConfig, model: ModelConfig)
     const r = model.resolved;
     const live = await readRoute(config, r);
     const managers = ((live?.metadata?.managedFields ?? []) as { manager?: string }[]).map((m) => m.manager ?? "").filter((m) => m !== "" && !/^pulumi-(resource-)?kubernetes/.test(m));
-    const problems = r.router === "gateway-api" ? httpRouteTrafficOffStable(live?.spec, r.serviceName, r.stable.version) : trafficOffStable(live?.spec, r.serviceName, r.stable.version);
+    const problems = r.router === "gateway-api" ? httpRouteTrafficOffStable(live?.spec, r.serviceName, r.stable.version, gatewayApiRouteKind(r)) : trafficOffStable(live?.spec, r.serviceName, r.stable.version);
     return { problems, otherManagers: [...new Set(managers)] };
 }
 

@@ -37,27 +37,33 @@ export async function checkIstioApi(target: ClusterTarget, apiVersion: string): 
     throw new ClusterApiError(istioMissingMessage(apiVersion, missing, `${connection.server} (context ${connection.context})`, usable));
 }
 
-/** The Gateway API kinds `router: gateway-api` creates, at `gateway.networking.k8s.io/v1`. */
-export const gatewayApiKinds = ["HTTPRoute"] as const;
+/** The Gateway API kinds `router: gateway-api` creates, at `gateway.networking.k8s.io/v1`: an HTTPRoute, or a GRPCRoute for `protocol: grpc`. */
+export const gatewayApiKinds = ["HTTPRoute", "GRPCRoute"] as const;
 
-/** The refusal when the Gateway API kinds are missing: which, where, the models asking, and how to install the standard channel. Pure. */
-export function gatewayApiMissingMessage(missing: string[], where: string, keys: string[]): string {
+/**
+ * The refusal when the Gateway API kinds are missing: which, where, the settings asking for them
+ * (`[key, value]`: `router` `gateway-api`, and `protocol` `grpc` for a GRPCRoute), and how to
+ * install the standard channel. Pure.
+ */
+export function gatewayApiMissingMessage(missing: string[], where: string, settings: [key: string, value: string][]): string {
+    const asking = settings.map(([k, v]) => `\`${k}\` \`${v}\``);
+    const listed = asking.length > 1 ? `${asking.slice(0, -1).join(", ")} and ${asking.at(-1)}` : asking.join("");
     return [
-        `the cluster ${where} does not serve ${missing.join(" and ")} at gateway.networking.k8s.io/v1, which ${keys.map((k) => `\`${k}\``).join(", ")} \`gateway-api\` needs; nothing was applied.`,
+        `the cluster ${where} does not serve ${missing.join(" and ")} at gateway.networking.k8s.io/v1, which ${listed} ${asking.length > 1 ? "need" : "needs"}; nothing was applied.`,
         `Install the Gateway API's standard channel CRDs (v1.3 or later, for the mirror's \`percent\`): \`kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.3/standard-install.yaml\`, or \`config/crd/standard/*.yaml\` of the \`sigs.k8s.io/gateway-api\` Go module;`,
         "with Istio, keep istiod's `PILOT_ENABLE_GATEWAY_API` on (its default). Or use `router: istio`.",
     ].join(" ");
 }
 
 /**
- * Refuses (throws ClusterApiError) unless the cluster serves HTTPRoute at
- * gateway.networking.k8s.io/v1. `keys`: the config keys that set `router: gateway-api`.
+ * Refuses (throws ClusterApiError) unless the cluster serves `kinds` (default: HTTPRoute) at
+ * gateway.networking.k8s.io/v1. `settings`: the config keys and values asking for them.
  */
-export async function checkGatewayApi(target: ClusterTarget, keys: string[]): Promise<void> {
+export async function checkGatewayApi(target: ClusterTarget, settings: [key: string, value: string][], kinds: readonly (typeof gatewayApiKinds)[number][] = ["HTTPRoute"]): Promise<void> {
     const connection = connect(target);
     const served = await servedKinds(connection, "gateway.networking.k8s.io/v1");
-    const missing = gatewayApiKinds.filter((k) => !served.includes(k));
-    if (missing.length > 0) throw new ClusterApiError(gatewayApiMissingMessage(missing, `${connection.server} (context ${connection.context})`, keys));
+    const missing = kinds.filter((k) => !served.includes(k));
+    if (missing.length > 0) throw new ClusterApiError(gatewayApiMissingMessage(missing, `${connection.server} (context ${connection.context})`, settings));
 }
 
 /** A namespace the models put objects in, and the config key that names it. */

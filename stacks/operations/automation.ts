@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ResolvedModelCanaryArgs, ValidationError } from "../../components";
+import { gatewayApiRouteKind, ResolvedModelCanaryArgs, ValidationError } from "../../components";
 import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath, writeRoutingRevision } from "../config/settings";
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingRecordsEnvVar, routingDigest, routingRevisionKey } from "../config/routing-revision";
@@ -587,12 +587,12 @@ export type LiveRead = "all" | "routing" | "none";
 /**
  * URN globs of a model's routing objects (its component is named after it; see components/modelCanary.ts
  * and components/routers/): the VirtualService, DestinationRule and Service, or with `router:
- * gateway-api` the HTTPRoute, the Service and each configured version's Service.
+ * gateway-api` the HTTPRoute (GRPCRoute for `protocol: grpc`), the Service and each configured version's Service.
  */
-export function routingTargets(model: string, r?: Pick<ResolvedModelCanaryArgs, "router" | "stable" | "canary">): string[] {
+export function routingTargets(model: string, r?: Pick<ResolvedModelCanaryArgs, "router" | "protocol" | "stable" | "canary">): string[] {
     if (r?.router === "gateway-api") {
         const versions = [r.stable.version, ...(r.canary ? [r.canary.version] : [])];
-        return [`urn:pulumi:**HTTPRoute::${model}-route`, `urn:pulumi:**Service::${model}-svc`, ...versions.map((v) => `urn:pulumi:**Service::${model}-${v}-svc`)];
+        return [`urn:pulumi:**${gatewayApiRouteKind(r)}::${model}-route`, `urn:pulumi:**Service::${model}-svc`, ...versions.map((v) => `urn:pulumi:**Service::${model}-${v}-svc`)];
     }
     return [`urn:pulumi:**VirtualService::${model}-vs`, `urn:pulumi:**DestinationRule::${model}-dr`, `urn:pulumi:**Service::${model}-svc`];
 }

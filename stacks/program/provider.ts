@@ -9,6 +9,7 @@ import { clusterProviderArgs, clusterTarget } from "./cluster-provider";
 import { loadStackConfig, programError, renderedSecretPaths, StackConfig } from "../config/config";
 import { checkGatewayApi, checkIstioApi, checkNamespaces } from "../cluster-client/preflight";
 import { checkRoutingRevisions } from "./routing-revision";
+import { gatewayApiRouteKind } from "../../components/routers/gateway-api-route";
 
 export interface StackProvider {
     mode: "render" | "cluster";
@@ -55,7 +56,13 @@ export async function stackProvider(config: StackConfig = loadStackConfig(), nam
                 await checkIstioApi(target, version);
             }
             const gatewayApi = models.filter((m) => m.resolved.router === "gateway-api");
-            if (gatewayApi.length > 0) await checkGatewayApi(target, gatewayApi.map((m) => [...m.path, "router"].join(".")));
+            // The route kinds those models need (an HTTPRoute, or a GRPCRoute for `protocol: grpc`), asked for by the keys that chose them.
+            const kinds = [...new Set(gatewayApi.map((m) => gatewayApiRouteKind(m.resolved)))];
+            const settings = gatewayApi.flatMap((m): [string, string][] => [
+                [[...m.path, "router"].join("."), "gateway-api"],
+                ...(m.resolved.protocol === "grpc" ? [[[...m.path, "protocol"].join("."), "grpc"] as [string, string]] : []),
+            ]);
+            if (gatewayApi.length > 0) await checkGatewayApi(target, settings, kinds);
             await checkNamespaces(target, Object.values(config.models).map((m) => ({ namespace: m.resolved.namespace, key: [...m.path, "namespace"].join(".") })));
         } catch (e) {
             if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);

@@ -103,10 +103,10 @@ export function routingRecordFor(config: StackConfig, model: string): RoutingRec
     return decided.get(config)?.[model];
 }
 
-/** A transformation that puts the routing record on the model's route object (its VirtualService, or its HTTPRoute with `router: gateway-api`) as annotations. */
+/** A transformation that puts the routing record on the model's route object (its VirtualService, or its HTTPRoute or GRPCRoute with `router: gateway-api`) as annotations. */
 export function routingStamp(record: RoutingRecord): pulumi.ResourceTransformation {
     return ({ type, props, opts }) => {
-        if (!/^kubernetes:(networking\.istio\.io\/[^:]+:VirtualService|gateway\.networking\.k8s\.io\/[^:]+:HTTPRoute)$/.test(type)) return undefined;
+        if (!/^kubernetes:(networking\.istio\.io\/[^:]+:VirtualService|gateway\.networking\.k8s\.io\/[^:]+:(HTTPRoute|GRPCRoute))$/.test(type)) return undefined;
         const metadata = (props.metadata ?? {}) as { annotations?: pulumi.Input<Record<string, string>> };
         const stamped = (a: Record<string, string> | undefined) => ({
             ...a,
