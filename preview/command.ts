@@ -6,6 +6,7 @@ import { defaultRouteMirror, Mirror, trafficSplit } from "../components";
 import { checkConfig, openStack, previewStack, readOutputs, StackRef } from "../stacks/operations/automation";
 import { ModelConfig, selectModel } from "../stacks/config/config";
 import { modelOutputsOf } from "../stacks/config/models";
+import { routerSwitches } from "../stacks/config/router-switch";
 import { githubCommentLimit, renderPreviewComment } from "./limit";
 import { PreviewReport, renderPreviewMarkdown, RoutingState } from "./markdown";
 
@@ -30,9 +31,10 @@ function isCounts(value: unknown): value is Record<string, number> {
     return typeof value === "object" && value !== null && Object.values(value).every((n) => typeof n === "number");
 }
 
-function configuredRouting(model: ModelConfig): RoutingState {
+function configuredRouting(model: ModelConfig, outputs: Record<string, unknown>): RoutingState {
     const r = model.resolved;
-    return { stableVersion: r.stable.version, canaryVersion: r.canary?.version ?? null, split: trafficSplit(r), mirror: defaultRouteMirror(r) ?? null,
+    const [routerSwitch] = routerSwitches([model], outputs);
+    return { ...(routerSwitch ? { routerSwitch } : {}), stableVersion: r.stable.version, canaryVersion: r.canary?.version ?? null, split: trafficSplit(r), mirror: defaultRouteMirror(r) ?? null,
         replicas: { [r.stable.version]: r.stable.replicas, ...(r.canary ? { [r.canary.version]: r.canary.replicas } : {}) },
         autoReplicas: r.canary?.autoReplicas !== undefined, headerRoutes: r.headerRoutes };
 }
@@ -62,8 +64,8 @@ export async function previewReport(ref: StackRef, onOutput?: (out: string) => v
         stack: ref.stack,
         ...(model !== undefined ? { model } : {}),
         before: routingFromOutputs(modelOutputsOf(outputs, shown.name)),
-        after: configuredRouting(shown),
-        ...(chosen ? {} : { models: all.map((m) => ({ name: m.name, before: routingFromOutputs(modelOutputsOf(outputs, m.name)), after: configuredRouting(m) })) }),
+        after: configuredRouting(shown, outputs),
+        ...(chosen ? {} : { models: all.map((m) => ({ name: m.name, before: routingFromOutputs(modelOutputsOf(outputs, m.name)), after: configuredRouting(m, outputs) })) }),
         steps: result.steps,
         changes: result.changes,
         diff: result.stdout,

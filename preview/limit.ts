@@ -34,7 +34,7 @@ export interface Comment {
 function isChanged(m: ModelRouting, steps: ResourceStep[]): boolean {
     if (m.name === undefined || !m.before) return true;
     const routing = (r: RoutingState) => JSON.stringify([r.stableVersion, r.canaryVersion ?? null, sorted(r.split), r.mirror ?? null, r.replicas ? sorted(r.replicas) : null, r.headerRoutes]);
-    if (routing(m.before) !== routing(m.after)) return true;
+    if (routing(m.before) !== routing(m.after) || m.after.routerSwitch) return true;
     // A resource of the model that changes (its component is named after it, its children `<model>-...`);
     // a model whose name prefixes another's may be counted as changed too, which only keeps it in full.
     return steps.some((s) => s.op !== "same" && (s.name === m.name || s.name.startsWith(`${m.name}-`)));
@@ -54,7 +54,8 @@ function compactLine(m: ModelRouting): string {
         return from === to ? `${code(v)} ${to}` : `${code(v)} ${from} → ${to}`;
     }).join(", ");
     const routes = m.after.headerRoutes.length > 0 ? `; ${m.after.headerRoutes.length} header route${m.after.headerRoutes.length === 1 ? "" : "s"}` : "";
-    return `- ${m.name === undefined ? "routing" : `Model ${code(m.name)}`}${m.before ? "" : " (new)"}: ${split}${routes}`;
+    const router = m.after.routerSwitch ? `; router ${code(m.after.routerSwitch.from)} → ${code(m.after.routerSwitch.to)}, the new route created before the old is deleted` : "";
+    return `- ${m.name === undefined ? "routing" : `Model ${code(m.name)}`}${m.before ? "" : " (new)"}: ${split}${routes}${router}`;
 }
 
 /** `names` as code spans, as many as fit in `budget` characters, then how many more. */

@@ -2,6 +2,7 @@
 // after, header-route changes, resource change counts, and a loud warning when a Deployment would
 // be replaced or deleted (that restarts or removes model pods).
 import { describeMirror, HeaderRoute, Mirror, TrafficSplit, visibleControls, visibleFormatCharacters } from "../components";
+import { describeObjects, routeKind, RouterSwitch } from "../stacks/config/router-switch";
 import { ResourceStep } from "../stacks/operations/automation";
 
 /** What the stack serves: from its outputs (before) or its config (after). */
@@ -16,6 +17,8 @@ export interface RoutingState {
     /** True when the canary's replicas follow its traffic (`canary.replicas: auto`). */
     autoReplicas?: boolean;
     headerRoutes: HeaderRoute[];
+    /** The switch of routers this update makes to reach this routing (`after` only), with the objects it creates and deletes. */
+    routerSwitch?: RouterSwitch;
 }
 
 export interface PreviewReport {
@@ -185,10 +188,20 @@ export function reportModels(report: PreviewReport): ModelRouting[] {
     return report.models ?? [{ name: undefined, before: report.before, after: report.after }];
 }
 
+/** A switch of routers: that the router changes, and that the new route object exists before the old one is removed. */
+export function routerSwitchLines(after: RoutingState): string[] {
+    const s = after.routerSwitch;
+    if (!s) return [];
+    return [`**Router changes:** ${code(s.from)} → ${code(s.to)}. This update first creates ${describeObjects(s.created, (t) => code(t))}, `
+        + `and deletes ${describeObjects(s.removed, (t) => code(t))} only after they exist: the host always has a route, and while both exist Istio follows the ${routeKind(s)}. `
+        + "The split below is served by the new router's objects.", ""];
+}
+
 /** A model's section in full. */
 export function modelLines(m: ModelRouting): string[] {
     return [
         ...(m.name !== undefined ? [`#### Model ${code(m.name)}`, ""] : []),
+        ...routerSwitchLines(m.after),
         ...splitTable(m.before, m.after), "",
         ...mirrorChanges(m.before, m.after),
         ...replicaChanges(m.before, m.after),

@@ -2,7 +2,10 @@
 // v1.6.3's standard CRDs (from the sigs.k8s.io/gateway-api Go module, applied by this test;
 // `cluster:up` installs Istio's only), whose schemas and CEL rules the API server enforces; then
 // a stack with `router: gateway-api` through the real engine: preflight, weight steps that change
-// only the HTTPRoute, `status`'s drift from the live route, rollback. One control plane for the file.
+// only the HTTPRoute, `status`'s drift from the live route, rollback; then switching the live stack
+// to `router: istio` and back (issue 20 item 2), each update watched by Kubernetes watches on the
+// namespace's VirtualServices and HTTPRoutes started before it: the host has a route object at every
+// moment and exactly one after. One control plane for the file.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -10,9 +13,10 @@ import * as path from "path";
 import { ControlPlane, kubectl, start, stop } from "../cluster/controlplane";
 import { gatewayApiRouteKind, httpRouteSpec, validateModelCanaryArgs } from "../components";
 import { rollbackStack } from "../rollout/runner";
+import { stackStatus } from "../rollout/stack-status";
 import { openStack, StackOperationError, upStack } from "../stacks/operations/automation";
-import { clusterReader, ClusterReader } from "./support/cluster";
-import { makeProject, sourceCli, TestProject } from "./support/engine";
+import { clusterReader, ClusterReader, presentAfterEach, watchCollections, WatchEvent } from "./support/cluster";
+import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 import { gatewayApiCrdDir } from "./support/schemas";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
@@ -187,5 +191,65 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         await rollbackStack(await openStack(project.ref), "test rollback");
         const back = live.get("grpcroutes.gateway.networking.k8s.io", "model-service");
         assert.deepStrictEqual(back.spec.rules.map((r: any) => [r.name, r.backendRefs.map((b: any) => `${b.name}=${b.weight}`)]), [["default", ["model-service-v1=100"]]]);
+    });
+
+    describe("switching the live stack between routers", () => {
+        const routePaths = ["/apis/networking.istio.io/v1/namespaces/default/virtualservices", "/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes", "/apis/gateway.networking.k8s.io/v1/namespaces/default/grpcroutes"];
+        // The stack serves gRPC since the test above: the Gateway API router's route is a GRPCRoute, the Istio router's a VirtualService.
+        const { router: _, ...istio } = { ...seed, protocol: "grpc", canaryWeight: 10 };
+        const deleted = (object: string) => (events: WatchEvent[]) => events.some((e) => e.type === "DELETED" && e.object === object);
+        const liveOf = async () => ((await stackStatus(project.ref)) as any).live;
+        // The schema probe above attached a route of its own to the Service: only the stack's routes from here.
+        before(() => kubectl(cp, ["delete", "httproute", "probe", "-n", "default"]));
+
+        it("`gateway-api` -> `istio` with a plain `pulumi up`: the VirtualService is created before the GRPCRoute and version Services are deleted, in one update; exactly one route after, pods kept", async () => {
+            const podsBefore = [live.podUids("v1"), live.podUids("v2")];
+            project.writeConfig(istio);
+            const watch = watchCollections(cp, routePaths);
+            await watch.ready;
+            const r = runPulumi(project, ["up", "--yes", "--skip-preview"]);
+            assert.strictEqual(r.status, 0, r.output);
+            const events = await watch.stop(deleted("GRPCRoute/model-service"));
+            assert.ok(r.output.includes("model `model` switches router from `gateway-api` to `istio`: this update creates the DestinationRule `default/model-destination` and the VirtualService `default/model-virtual-service` first, "
+                + "and deletes the Service `default/model-service-v1`, the Service `default/model-service-v2` and the GRPCRoute `default/model-service` only after they exist"), r.output);
+            const over = presentAfterEach(events);
+            assert.deepStrictEqual(over[0], ["GRPCRoute/model-service"], "the watch began with the GRPCRoute alone");
+            assert.deepStrictEqual(over.filter((present) => present.length === 0), [], `a moment without a route object: ${JSON.stringify(events)}`);
+            assert.deepStrictEqual(over.at(-1), ["VirtualService/model-virtual-service"]);
+            assert.deepStrictEqual(live.split("model-virtual-service"), { v1: 90, v2: 10 });
+            assert.strictEqual(live.get("service", "model-service-v2"), undefined);
+            assert.deepStrictEqual([live.podUids("v1"), live.podUids("v2")], podsBefore);
+        });
+
+        it("`status` flags an HTTPRoute someone else attached to the Service beside the VirtualService, naming both and what to do", async () => {
+            const foreign = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "hand-made", namespace: "default" },
+                spec: { parentRefs: [{ group: "", kind: "Service", name: "model-service", port: 80 }], rules: [{ backendRefs: [{ name: "model-service", port: 80 }] }] } };
+            kubectl(cp, ["apply", "--server-side", "--field-manager", "someone-else", "-f", "-"], JSON.stringify(foreign));
+            const drifted = await liveOf();
+            assert.deepStrictEqual([drifted.drift, drifted.differences], [true, [
+                "both the VirtualService `default/model-virtual-service` (this stack's, `router: istio`) and the HTTPRoute `default/hand-made` route host `model-service.default.svc.cluster.local`: "
+                + "Istio follows the HTTPRoute and ignores the VirtualService, so this stack's weights and rollbacks do not apply. "
+                + "Delete the HTTPRoute (`kubectl delete httproute hand-made -n default`), or switch this model to `router: gateway-api` (`up` then replaces the VirtualService with its own route `default/model-service`)",
+            ]]);
+            kubectl(cp, ["delete", "httproute", "hand-made", "-n", "default"]);
+        });
+
+        it("`istio` -> `gateway-api` through `up` (model-canary's, no longer refused): the GRPCRoute is created before the VirtualService is deleted; exactly one route after", async () => {
+            project.writeConfig({ ...seed, protocol: "grpc", canaryWeight: 10 });
+            const watch = watchCollections(cp, routePaths);
+            await watch.ready;
+            let output = "";
+            const up = await upStack(await openStack(project.ref), { onOutput: (o) => (output += o) });
+            const events = await watch.stop(deleted("VirtualService/model-virtual-service"));
+            assert.ok(output.includes("model `model` switches router from `istio` to `gateway-api`: this update creates the Service `default/model-service-v1`, the Service `default/model-service-v2` and the GRPCRoute `default/model-service` first"), output);
+            assert.deepStrictEqual(changed(up.steps), ["create model-route", "create model-v1-svc", "create model-v2-svc", "delete model-dr", "delete model-vs"]);
+            const over = presentAfterEach(events);
+            assert.deepStrictEqual(over[0], ["VirtualService/model-virtual-service"]);
+            assert.deepStrictEqual(over.filter((present) => present.length === 0), [], `a moment without a route object: ${JSON.stringify(events)}`);
+            assert.deepStrictEqual(over.at(-1), ["GRPCRoute/model-service"]);
+            const route = live.get("grpcroutes.gateway.networking.k8s.io", "model-service");
+            assert.deepStrictEqual(route.spec.rules.at(-1).backendRefs.map((b: any) => `${b.name}=${b.weight}`), ["model-service-v1=90", "model-service-v2=10"]);
+            assert.deepStrictEqual((await liveOf()).differences, []);
+        });
     });
 });

@@ -4,6 +4,7 @@
 import * as assert from "assert";
 import { httpRouteSpec, validateModelCanaryArgs } from "../components";
 import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "../stacks/cluster-client/live-httproute";
+import { otherRouterObjects } from "../stacks/cluster-client/live";
 import { objectsOfModel } from "../stacks/cluster-client/ownership";
 import { gatewayApiMissingMessage } from "../stacks/cluster-client/preflight";
 import { routingTargets } from "../stacks/operations/automation";
@@ -85,5 +86,31 @@ describe("`router: gateway-api` on a cluster", () => {
         assert.deepStrictEqual(routingTargets("fraud", validateModelCanaryArgs({ stable })), [
             "urn:pulumi:**VirtualService::fraud-vs", "urn:pulumi:**DestinationRule::fraud-dr", "urn:pulumi:**Service::fraud-svc",
         ]);
+    });
+});
+
+describe("the other router's route object for the model's host, as status reads it", () => {
+    const vs = (name: string, hosts: string[], gateways?: string[]) => ({ metadata: { name }, spec: { hosts, ...(gateways ? { gateways } : {}), http: [] } });
+    const route = (name: string, parentRefs: unknown[]) => ({ metadata: { name }, spec: { parentRefs, rules: [] } });
+
+    it("beside the HTTPRoute: a mesh VirtualService for the Service's host in any of its forms, named with what to do; a gateway-only one or another host is not", () => {
+        const r = args({ serviceName: "fraud-service" });
+        assert.deepStrictEqual(otherRouterObjects(r, [
+            vs("old", ["fraud-service"]), vs("fqdn", ["fraud-service.default.svc.cluster.local"], ["mesh", "edge/public"]),
+            vs("edge-only", ["fraud-service"], ["edge/public"]), vs("other", ["churn-service"]),
+        ]), ["old", "fqdn"].map((name) => "both the HTTPRoute `default/fraud-service` (this stack's, `router: gateway-api`) and the VirtualService "
+            + `\`default/${name}\` route host \`fraud-service.default.svc.cluster.local\`: Istio follows the HTTPRoute and ignores the VirtualService, so editing it changes nothing. `
+            + `Delete the VirtualService (\`kubectl delete virtualservice ${name} -n default\`) unless it is meant for another router`));
+    });
+
+    it("beside the VirtualService: only an HTTPRoute whose parent is the model's Service (group \"\"), not one attached to a Gateway or another Service", () => {
+        const r = validateModelCanaryArgs({ stable, canary, serviceName: "fraud-service" });
+        const found = otherRouterObjects(r, [
+            route("mesh", [{ group: "", kind: "Service", name: "fraud-service", port: 80 }]),
+            route("gateway", [{ name: "fraud-service" }]), route("elsewhere", [{ group: "", kind: "Service", name: "churn-service" }]),
+            route("other-namespace", [{ group: "", kind: "Service", name: "fraud-service", namespace: "ml" }]),
+        ]);
+        assert.strictEqual(found.length, 1);
+        assert.match(found[0], /^both the VirtualService `default\/[a-z-]+` \(this stack's, `router: istio`\) and the HTTPRoute `default\/mesh` route host `fraud-service\.default\.svc\.cluster\.local`/);
     });
 });

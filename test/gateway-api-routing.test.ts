@@ -4,7 +4,7 @@ import * as assert from "assert";
 import { RE2JS } from "re2js";
 import { headerMatch, httpRouteSpec, mirrorShare, routers, validateModelCanaryArgs, versionServiceName } from "../components";
 import { parseStackConfig } from "../stacks/config/config";
-import { routerSwitchProblems } from "../stacks/config/models";
+import { describeRouterSwitch, routerSwitches } from "../stacks/config/router-switch";
 import { refusalProblems } from "./support/refusal";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
@@ -142,14 +142,25 @@ describe("`router: gateway-api` in the stack config", () => {
         assert.strictEqual(parseStackConfig(config({ "model-canary:kubeconfig": "/home/me/.kube/config" }), "dev").models.model.resolved.router, "gateway-api");
     });
 
-    it("switching a deployed model between routers on a cluster is refused, naming the key, both routers and what to keep", () => {
-        const models = parseStackConfig({ "model-canary:models": JSON.stringify({ fraud: { stable, router: "gateway-api" }, churn: { stable } }) }, "dev").models;
+    it("a deployed model whose `router` changes is a switch: the new router's objects are named as created first, the old ones as deleted after", () => {
+        const models = parseStackConfig({ "model-canary:models": JSON.stringify({ fraud: { stable, canary: { ...stable, version: "v2" }, router: "gateway-api" }, churn: { stable } }) }, "dev").models;
         // The outputs of an `up` that applied both with the Istio router: no `router` key.
-        const applied = { models: { fraud: { split: { v1: 100 }, virtualServiceName: "fraud-virtual-service" }, churn: { split: { v1: 100 } } } };
-        assert.deepStrictEqual(routerSwitchProblems(Object.values(models), applied), [
-            "`models.fraud.router` is \"gateway-api\", but this stack's last `up` applied the model to the cluster with router \"istio\": switching a live model between routers (without a gap in its routing) is not supported yet. Nothing was applied. Keep `router: istio` for this model",
-        ]);
-        assert.deepStrictEqual(routerSwitchProblems(Object.values(models), { models: { fraud: { split: { v1: 100 }, router: "gateway-api" } } }), [], "same router, and a model not deployed yet");
+        const applied = { models: { fraud: { split: { v1: 100 }, virtualServiceName: "fraud-virtual-service", destinationRuleName: "fraud-destination" }, churn: { split: { v1: 100 } } } };
+        const switches = routerSwitches(Object.values(models), applied);
+        assert.deepStrictEqual(switches.map((s) => [s.model, s.from, s.to]), [["fraud", "istio", "gateway-api"]]);
+        assert.strictEqual(describeRouterSwitch(switches[0]),
+            "model `fraud` switches router from `istio` to `gateway-api`: this update creates the Service `default/fraud-service-v1`, the Service `default/fraud-service-v2` and the HTTPRoute `default/fraud-service` first, "
+            + "and deletes the DestinationRule `default/fraud-destination` and the VirtualService `default/fraud-virtual-service` only after they exist, so the host always has a route (while both exist, Istio follows the HTTPRoute)");
+        // Back again: the outputs of a gateway-api `up` name its objects.
+        const back = parseStackConfig({ "model-canary:models": JSON.stringify({ fraud: { stable, virtualServiceName: "fraud-vs", destinationRuleName: "fraud-dr" } }) }, "dev").models;
+        const routed = { models: { fraud: { split: { v1: 100 }, router: "gateway-api", routingObjects: [
+            { apiVersion: "v1", kind: "Service", namespace: "default", name: "fraud-service-v1" },
+            { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "fraud-service" },
+        ] } } };
+        assert.strictEqual(describeRouterSwitch(routerSwitches(Object.values(back), routed)[0]),
+            "model `fraud` switches router from `gateway-api` to `istio`: this update creates the DestinationRule `default/fraud-dr` and the VirtualService `default/fraud-vs` first, "
+            + "and deletes the Service `default/fraud-service-v1` and the HTTPRoute `default/fraud-service` only after they exist, so the host always has a route (while both exist, Istio follows the HTTPRoute)");
+        assert.deepStrictEqual(routerSwitches(Object.values(models), { models: { fraud: { split: { v1: 100 }, router: "gateway-api" } } }), [], "same router, and a model not deployed yet");
     });
 
     it("finds a version Service colliding with another model's Service", () => {

@@ -160,3 +160,22 @@ describe("preview comment: replicas that follow the weight", () => {
         assert.ok(!renderPreviewMarkdown({ ...base, before: { ...state, replicas: undefined }, after: { ...state, replicas: { v1: 5, v2: 2 } } }).includes("Replicas"));
     });
 });
+
+describe("preview comment: switching routers", () => {
+    const state = { stableVersion: "v1", canaryVersion: "v2", split: { v1: 90, v2: 10 }, headerRoutes: [] };
+    const service = (name: string) => ({ apiVersion: "v1", kind: "Service", namespace: "default", name });
+    const routerSwitch = {
+        model: "model", from: "istio" as const, to: "gateway-api" as const,
+        created: [service("model-service-v1"), service("model-service-v2"), { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "model-service" }],
+        removed: [{ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", namespace: "default", name: "model-destination" }, { apiVersion: "networking.istio.io/v1", kind: "VirtualService", namespace: "default", name: "model-virtual-service" }],
+    };
+    const base = { stack: "dev", steps: [], changes: { create: 3, delete: 2, same: 4 }, diff: "" };
+
+    it("says the router changes and that the new route objects are created before the old ones are deleted", () => {
+        const md = renderPreviewMarkdown({ ...base, before: state, after: { ...state, routerSwitch } });
+        assert.ok(md.includes("**Router changes:** `istio` → `gateway-api`. This update first creates the Service `default/model-service-v1`, the Service `default/model-service-v2` and the HTTPRoute `default/model-service`, "
+            + "and deletes the DestinationRule `default/model-destination` and the VirtualService `default/model-virtual-service` only after they exist: the host always has a route, and while both exist Istio follows the HTTPRoute."), md);
+        assert.ok(md.includes("| `v2` | canary | 10% | 10% | unchanged |"), md);
+        assert.ok(!renderPreviewMarkdown({ ...base, before: state, after: state }).includes("Router changes"));
+    });
+});

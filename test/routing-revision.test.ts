@@ -26,11 +26,19 @@ describe("routing revisions (pure)", () => {
         assert.strictEqual(routingDigest(at(10, { headerRoutes: [{ version: "v2", exact: "v2", header: "x-canary-version" }] })), base);
     });
 
+    it("the digest changes with a switch to `router: gateway-api`, and `router: istio` keeps the digest stacks recorded before routers existed", () => {
+        const base = routingDigest(at(10));
+        assert.notStrictEqual(routingDigest(at(10, { router: "gateway-api" })), base);
+        assert.strictEqual(routingDigest(at(10, { router: "istio" })), base);
+        const { router: _, ...withoutRouter } = at(10);
+        assert.strictEqual(routingDigest(withoutRouter), base);
+    });
+
     it("settings at an older revision that would change the routing are refused, naming both revisions, who and when, and the ways out", () => {
         const d = decideRouting(input({ fileRevision: 1, digest: routingDigest(at(1)) }));
         assert.strictEqual(d.kind, "stale");
         assert.strictEqual(d.kind === "stale" && d.message, "the routing of stack `dev` is at revision 3, applied by ci@runner-a at 2026-12-06T03:00:00.000Z, but Pulumi.dev.yaml has `routingRevision` 1: "
-            + "it was written before that change, and this update would change the routing (weights, mirror or header routes) back from what is applied. Nothing was applied. "
+            + "it was written before that change, and this update would change the routing (weights, mirror, header routes or router) back from what is applied. Nothing was applied. "
             + "Run `model-canary adopt --stack dev` to write the stack's applied routing and revision into Pulumi.dev.yaml (the cluster is not touched), then edit and `up` again; "
             + "or apply these settings on purpose with `model-canary up --stack dev --override-stale` (a plain `pulumi up`: MODEL_CANARY_OVERRIDE_STALE=true); `rollback` always works");
         const named = decideRouting(input({ model: "fraud", key: "models.fraud.routingRevision", fileRevision: undefined, digest: routingDigest(at(1)) }));

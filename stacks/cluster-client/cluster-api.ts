@@ -202,6 +202,15 @@ export async function getObject(connection: ClusterConnection, apiVersion: strin
     return JSON.parse(res.body);
 }
 
+/** The objects of a kind in a namespace; an empty list when the API server does not serve the kind (404), undefined when the user may not list them (403). */
+export async function listObjects(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string): Promise<any[] | undefined> {
+    const res = await connection.request(objectPath(apiVersion, plural, namespace));
+    if (res.status === 404) return [];
+    if (res.status === 403) return undefined;
+    if (res.status !== 200) throw new ClusterApiError(`LIST ${plural} in ${namespace} answered ${res.status}: ${quotedText(res.body, 300)}`);
+    return (JSON.parse(res.body).items ?? []) as any[];
+}
+
 /** Where a namespaced object (or, without `name`, its collection) lives on the API server. */
 function objectPath(apiVersion: string, plural: string, namespace: string, name?: string): string {
     const group = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;

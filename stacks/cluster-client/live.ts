@@ -3,7 +3,7 @@
 // `status` reports (a hand edit during an incident, another tool writing routes).
 import { deploymentName, gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
 import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "./live-httproute";
-import { connect, getObject } from "./cluster-api";
+import { connect, getObject, listObjects } from "./cluster-api";
 import { ModelConfig, StackConfig } from "../config/config";
 
 export interface LiveRouting {
@@ -89,8 +89,55 @@ export async function readLiveRouting(config: StackConfig, model: ModelConfig): 
     if (!targetsCluster(config)) return undefined;
     const r = model.resolved;
     const live = await readRoute(config, r);
-    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName, gatewayApiRouteKind(r)) };
-    return { split: splitOf(live?.spec), differences: virtualServiceDifferences(live?.spec, virtualServiceSpec(r)) };
+    const others = otherRouterObjects(r, await listOtherRouter(config, r));
+    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: [...httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName, gatewayApiRouteKind(r)), ...others] };
+    return { split: splitOf(live?.spec), differences: [...virtualServiceDifferences(live?.spec, virtualServiceSpec(r)), ...others] };
+}
+
+/**
+ * The other router's route objects in the model's namespace, each with its `kind`: HTTPRoutes and
+ * GRPCRoutes beside the Istio router, VirtualServices beside the Gateway API's. None where the
+ * kind is not served, or where the user may not list it (status needs only to read the model's
+ * own objects).
+ */
+async function listOtherRouter(config: StackConfig, r: ResolvedModelCanaryArgs): Promise<any[]> {
+    const conn = connectTo(config);
+    const kinds: [string, string, string][] = r.router === "gateway-api"
+        ? [["networking.istio.io/v1", "virtualservices", "VirtualService"]]
+        : [[gatewayApiVersion, "httproutes", "HTTPRoute"], [gatewayApiVersion, "grpcroutes", "GRPCRoute"]];
+    const lists = await Promise.all(kinds.map(async ([apiVersion, plural, kind]) => ((await listObjects(conn, apiVersion, plural, r.namespace)) ?? []).map((o) => ({ ...o, kind }))));
+    return lists.flat();
+}
+
+/**
+ * Drift of another kind: a route object of the other router for the model's host (an HTTPRoute
+ * whose parent is the model's Service beside the Istio router's VirtualService, or a mesh
+ * VirtualService for the Service's host beside the HTTPRoute). Istio follows the HTTPRoute and
+ * ignores the VirtualService, so one of them routes nothing and an edit of it changes nothing. A
+ * switch of routers leaves exactly one; another tool or a hand may have added the other. Names
+ * both objects and what to do. Pure: `others` are the listed objects of the other kind.
+ */
+export function otherRouterObjects(r: ResolvedModelCanaryArgs, others: any[]): string[] {
+    const ns = r.namespace;
+    const host = `${r.serviceName}.${ns}.svc.cluster.local`;
+    const own = liveRouteObject(r);
+    const ours = `the ${own.kind} \`${ns}/${own.name}\` (this stack's, \`router: ${r.router}\`)`;
+    if (r.router === "gateway-api") {
+        const forms = new Set([r.serviceName, `${r.serviceName}.${ns}`, `${r.serviceName}.${ns}.svc`, host]);
+        const mesh = (vs: any) => !Array.isArray(vs.spec?.gateways) || vs.spec.gateways.length === 0 || vs.spec.gateways.includes("mesh");
+        return others.filter((vs) => mesh(vs) && (vs.spec?.hosts ?? []).some((h: string) => forms.has(h))).map((vs) => {
+            const name = vs.metadata.name;
+            return `both ${ours} and the VirtualService \`${ns}/${name}\` route host \`${host}\`: Istio follows the ${own.kind} and ignores the VirtualService, so editing it changes nothing. `
+                + `Delete the VirtualService (\`kubectl delete virtualservice ${name} -n ${ns}\`) unless it is meant for another router`;
+        });
+    }
+    const parentIsService = (p: any) => p.kind === "Service" && (p.group ?? "gateway.networking.k8s.io") === "" && p.name === r.serviceName && (p.namespace ?? ns) === ns;
+    return others.filter((route) => (route.spec?.parentRefs ?? []).some(parentIsService)).map((route) => {
+        const name = route.metadata.name;
+        const kind = route.kind === "GRPCRoute" ? "GRPCRoute" : "HTTPRoute";
+        return `both ${ours} and the ${kind} \`${ns}/${name}\` route host \`${host}\`: Istio follows the ${kind} and ignores the VirtualService, so this stack's weights and rollbacks do not apply. `
+            + `Delete the ${kind} (\`kubectl delete ${kind.toLowerCase()} ${name} -n ${ns}\`), or switch this model to \`router: gateway-api\` (\`up\` then replaces the VirtualService with its own route \`${ns}/${httpRouteName(r.serviceName)}\`)`;
+    });
 }
 
 const showDestination = (d: { host: string; subset?: string }, expectedHost: string) => (d.host === expectedHost ? d.subset ?? d.host : `${d.host}${d.subset ? `/${d.subset}` : ""}`);

@@ -192,21 +192,6 @@ export function modelOutputsOf(outputs: Record<string, unknown>, name: string): 
     return name === shorthandModel ? outputs : {};
 }
 
-/**
- * Models whose `router` differs from the one their last `up` applied (its outputs name `router`
- * for any router but `istio`), as refusals: switching a model on a cluster between routers, with
- * no gap in its routing, is not built yet. Models the outputs do not hold are new: no problem.
- */
-export function routerSwitchProblems(models: { name: string; path: string[]; resolved: Pick<ResolvedModelCanaryArgs, "router"> }[], outputs: Record<string, unknown>): string[] {
-    return models.flatMap((m) => {
-        const applied = modelOutputsOf(outputs, m.name);
-        if (applied.split === undefined) return [];
-        const was = typeof applied.router === "string" ? applied.router : "istio";
-        if (was === m.resolved.router) return [];
-        return [`\`${[...m.path, "router"].join(".")}\` is ${show(m.resolved.router)}, but this stack's last \`up\` applied the model to the cluster with router ${show(was)}: switching a live model between routers (without a gap in its routing) is not supported yet. Nothing was applied. Keep \`router: ${was}\` for this model`];
-    });
-}
-
 /** A model's names that must be unique in the stack: what two models would both claim. */
 interface Claim {
     /** What is claimed, for the message: `the Deployment default/fraud-v1`. */

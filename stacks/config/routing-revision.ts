@@ -35,16 +35,19 @@ export interface RoutingRecord {
 }
 
 /**
- * The routing of a model as config resolves it: the default route's split, its mirror and the
- * header routes, as a short digest. Versions are part of it (a promotion changes the split's
- * versions); replicas, images and names are not.
+ * The routing of a model as config resolves it: the default route's split, its mirror, the
+ * header routes and the router that applies them, as a short digest. Versions are part of it (a
+ * promotion changes the split's versions); replicas, images and names are not. The router counts
+ * only when it is not `istio`, so the digests stacks recorded before routers existed still hold;
+ * a switch of routers is a routing change, which a stale checkout must not undo either.
  */
-export function routingDigest(args: Pick<ResolvedModelCanaryArgs, "stable" | "canary" | "canaryWeight" | "mirrorPercent" | "headerRoutes">): string {
+export function routingDigest(args: Pick<ResolvedModelCanaryArgs, "stable" | "canary" | "canaryWeight" | "mirrorPercent" | "headerRoutes"> & { router?: ResolvedModelCanaryArgs["router"] }): string {
     const mirror = defaultRouteMirror(args);
     const routing = {
         split: Object.entries(trafficSplit(args)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
         mirror: mirror ? [mirror.version, mirror.percent] : null,
         headerRoutes: args.headerRoutes.map((r) => Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+        ...(args.router !== undefined && args.router !== "istio" ? { router: args.router } : {}),
     };
     return crypto.createHash("sha256").update(JSON.stringify(routing)).digest("hex").slice(0, 16);
 }
@@ -125,7 +128,7 @@ function staleMessage(input: RoutingInput, last: RoutingRecord): string {
     const has = input.fileRevision === undefined ? `no \`${input.key}\` (revision 0)` : `\`${input.key}\` ${input.fileRevision}`;
     const modelFlag = input.key === routingRevisionKey ? "" : ` --model ${input.model}`;
     return `the routing of ${who} is at revision ${last.revision}, applied by ${last.appliedBy} at ${last.appliedAt}, but ${input.settingsFile} has ${has}`
-        + `: it was written before that change, and this update would change the routing (weights, mirror or header routes) back from what is applied. Nothing was applied. `
+        + `: it was written before that change, and this update would change the routing (weights, mirror, header routes or router) back from what is applied. Nothing was applied. `
         + `Run \`model-canary adopt --stack ${input.stack}${modelFlag}\` to write the stack's applied routing and revision into ${input.settingsFile} (the cluster is not touched), then edit and \`up\` again; `
         + `or apply these settings on purpose with \`model-canary up --stack ${input.stack}${modelFlag} --override-stale\` (a plain \`pulumi up\`: ${overrideStaleEnvVar}=true); \`rollback\` always works`;
 }

@@ -12,7 +12,8 @@ import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath, writeRoutingRevision } from "../config/settings";
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingRecordsEnvVar, routingDigest, routingRevisionKey } from "../config/routing-revision";
 import { ModelConfig, StackConfig } from "../config/config";
-import { modelOutputsOf, routerSwitchProblems, shorthandModel } from "../config/models";
+import { modelOutputsOf, shorthandModel } from "../config/models";
+import { routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
@@ -361,17 +362,22 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     const config = checkConfig(stack);
     refuseWithModelStacks(stack);
     const previous = await checkTarget(stack, config, known);
-    const switches = targetsCluster(config) ? routerSwitchProblems(Object.values(config.models), previous) : [];
-    if (switches.length > 0) throw new StackOperationError("refused", switches.join("\n"));
     const cluster = await checkCluster(stack, config, previous, options.dryRun === true);
-    const planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
+    // A model switching routers is updated with the whole stack: the engine deletes the old
+    // router's objects, which the program no longer registers, only in an update that is not
+    // scoped to targets, and only after every new object exists (router-switch.ts).
+    const allSwitches = routerSwitches(Object.values(config.models), previous);
+    let planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
+    const switching = allSwitches.find((s) => s.model === options.model);
+    if (planned && "target" in planned && switching) planned = { whole: `model \`${switching.model}\` switches router from \`${switching.from}\` to \`${switching.to}\`` };
     const scope = planned && "target" in planned ? planned : undefined;
     if (planned && "whole" in planned) await options.beforeWhole?.(planned.whole);
     const owners = cluster.reachable ? await checkOwners(stack, config, scope?.model) : {};
     const records = await lastRoutingRecords(stack, config, previous);
     const revisions = options.dryRun ? { [routingRecordsEnvVar]: JSON.stringify(records) }
         : writeRoutingRevisions(stack, config, records, scope?.model, options.overrideStale === true);
-    return { config, previous, planned, scope, env: { ...cluster.env, ...owners, ...revisions } };
+    const switches = { [routerSwitchesEnvVar]: JSON.stringify(scope ? allSwitches.filter((s) => s.model === scope.model) : allSwitches) };
+    return { config, previous, planned, scope, env: { ...cluster.env, ...owners, ...revisions, ...switches } };
 }
 
 /**

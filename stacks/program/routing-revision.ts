@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { modelOutputsOf } from "../config/models";
 import { programError, StackConfig, stackSettingsPath } from "../config/config";
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingAnnotations, routingDigest, routingRecordsEnvVar, routingRevisionKey } from "../config/routing-revision";
+import { describeRouterSwitch, RouterSwitch, routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
 import { writeRoutingRevision } from "../config/settings";
 import { configStackOf } from "../operations/model-stacks";
 import { readScope } from "../operations/scope-file";
@@ -29,16 +30,26 @@ export function runnerName(): string {
     return `${user}@${os.hostname()}`;
 }
 
+/** What the program reads from the stack's last outputs: each model's routing record, and the models whose router this update switches. */
+interface LastApplied {
+    records: Record<string, RoutingRecord | undefined>;
+    switches: RouterSwitch[];
+}
+
 /**
- * The stack's last routing records by model. Under a model-canary command, the ones it read from
- * the stack's outputs and handed over (`routingRecordsEnvVar`). Under a plain `pulumi up`, the
- * stack's outputs as the backend holds them from its last update, read with `pulumi stack output`
- * (the same backend and login as the update; an engine invoke would add a provider resource to
- * every stack's state); when that cannot run, a warning says the check was skipped.
+ * The stack's last routing records by model, and the router switches. Under a model-canary
+ * command, the ones it read from the stack's outputs and handed over (`routingRecordsEnvVar`,
+ * `routerSwitchesEnvVar`). Under a plain `pulumi up`, the stack's outputs as the backend holds
+ * them from its last update, read with `pulumi stack output` (the same backend and login as the
+ * update; an engine invoke would add a provider resource to every stack's state); when that
+ * cannot run, a warning says the check was skipped.
  */
-function lastRecords(config: StackConfig): Record<string, RoutingRecord | undefined> {
+function lastApplied(config: StackConfig): LastApplied {
     const handed = process.env[routingRecordsEnvVar];
-    if (handed !== undefined) return JSON.parse(handed) as Record<string, RoutingRecord>;
+    if (handed !== undefined) {
+        const switches = process.env[routerSwitchesEnvVar];
+        return { records: JSON.parse(handed) as Record<string, RoutingRecord>, switches: switches ? JSON.parse(switches) as RouterSwitch[] : [] };
+    }
     let outputs: Record<string, unknown>;
     try {
         const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
@@ -47,9 +58,12 @@ function lastRecords(config: StackConfig): Record<string, RoutingRecord | undefi
         outputs = JSON.parse(r.stdout.trim() || "{}") as Record<string, unknown>;
     } catch (e) {
         pulumi.log.warn(`the stack's last routing revisions could not be read (${(e as Error).message}), so settings older than the stack's routing are not caught in this update`);
-        return {};
+        return { records: {}, switches: [] };
     }
-    return Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(outputs, m))]));
+    return {
+        records: Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(outputs, m))])),
+        switches: routerSwitches(Object.values(config.models), outputs),
+    };
 }
 
 /**
@@ -58,8 +72,10 @@ function lastRecords(config: StackConfig): Record<string, RoutingRecord | undefi
  * by `stackProvider`, so every program built on it is checked.
  */
 export async function checkRoutingRevisions(config: StackConfig): Promise<void> {
-    const lastOf = lastRecords(config);
+    const { records: lastOf, switches } = lastApplied(config);
     const scoped = readScope()?.model;
+    // The switch is the engine's diff too (creates, then deletes); this says why, and in what order.
+    for (const s of switches) pulumi.log.info(describeRouterSwitch(s));
     const stack = pulumi.getStack();
     const settingsFile = stackSettingsPath(process.cwd(), stack);
     const override = process.env[overrideStaleEnvVar] === "true";

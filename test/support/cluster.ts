@@ -1,4 +1,5 @@
 // Reading objects back from the local control plane (cluster/controlplane.ts) in tests, and a user of it without rights.
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -82,4 +83,75 @@ export function serviceAccountKubeconfig(cp: ControlPlane, name: string, namespa
         contexts: [{ name, context: { cluster: "local", user: name } }],
     }));
     return { kubeconfig, token };
+}
+
+/** One event of a Kubernetes watch: what happened to which object, at which resourceVersion. */
+export interface WatchEvent {
+    type: "ADDED" | "MODIFIED" | "DELETED";
+    /** `HTTPRoute/model-service`. */
+    object: string;
+    resourceVersion: number;
+}
+
+export interface Watcher {
+    /** Resolves once each watch has delivered the objects that existed when it started. */
+    ready: Promise<void>;
+    /**
+     * Once `until` holds for the events received (say, the deletion the update ends with has
+     * arrived; at most 30 s), stops the watches and returns every event of all of them, ordered
+     * by resourceVersion (one etcd orders them all).
+     */
+    stop(until: (events: WatchEvent[]) => boolean): Promise<WatchEvent[]>;
+}
+
+/**
+ * Watches the collections at `paths` (API paths, e.g. `/apis/networking.istio.io/v1/namespaces/default/virtualservices`)
+ * with `kubectl get --raw ...?watch=true`, which streams one JSON event a line: first an ADDED for
+ * each object that exists, then each change as the API server commits it.
+ */
+export function watchCollections(cp: ControlPlane, paths: string[]): Watcher {
+    const events: WatchEvent[] = [];
+    const children: ChildProcess[] = [];
+    const readies: Promise<void>[] = [];
+    for (const p of paths) {
+        // The initial ADDED events are sent before the first change; a list tells how many to expect.
+        const existing = (JSON.parse(kubectl(cp, ["get", "--raw", p])).items as unknown[]).length;
+        const child = spawn(path.join(cp.binDir, "kubectl"), ["--kubeconfig", cp.kubeconfig, "get", "--raw", `${p}?watch=true`], { stdio: ["ignore", "pipe", "pipe"] });
+        children.push(child);
+        let seen = 0;
+        let buffered = "";
+        readies.push(new Promise((resolve, reject) => {
+            if (existing === 0) resolve();
+            child.on("exit", (code, signal) => { if (signal === null) reject(new Error(`the watch of ${p} ended (exit ${code})`)); });
+            child.stdout!.setEncoding("utf8");
+            child.stdout!.on("data", (chunk: string) => {
+                buffered += chunk;
+                const lines = buffered.split("\n");
+                buffered = lines.pop()!;
+                for (const line of lines.filter((l) => l.trim() !== "")) {
+                    const e = JSON.parse(line);
+                    events.push({ type: e.type, object: `${e.object.kind}/${e.object.metadata.name}`, resourceVersion: Number(e.object.metadata.resourceVersion) });
+                    if (++seen === existing) resolve();
+                }
+            });
+        }));
+    }
+    return {
+        ready: Promise.all(readies).then(() => undefined),
+        async stop(until) {
+            for (let waited = 0; !until(events) && waited < 30_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+            for (const child of children) child.kill("SIGTERM");
+            return [...events].sort((a, b) => a.resourceVersion - b.resourceVersion);
+        },
+    };
+}
+
+/** The objects present after each event (replayed in order), as sorted lists. */
+export function presentAfterEach(events: WatchEvent[]): string[][] {
+    const present = new Set<string>();
+    return events.map((e) => {
+        if (e.type === "DELETED") present.delete(e.object);
+        else present.add(e.object);
+        return [...present].sort();
+    });
 }
