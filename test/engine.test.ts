@@ -80,6 +80,9 @@ describe("through the real engine (render mode, local backend)", function () {
         const up = await upStack(stack);
         assert.deepStrictEqual(up.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`), ["update model-vs"]);
         assert.deepStrictEqual(project.renderedSplit(), { v1: 90, v2: 10 });
+        // Taken from the update's event log: what `pulumi stack output` reads.
+        assert.deepStrictEqual(up.outputs, await readOutputs(stack));
+        assert.deepStrictEqual(up.outputs.split, { v1: 90, v2: 10 });
     });
 
     it("the pull-request comment for a 1 -> 10 style step shows the split table and no warning", async () => {

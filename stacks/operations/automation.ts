@@ -337,6 +337,23 @@ export function stepsFromEventLog(text: string): ResourceStep[] {
     return steps;
 }
 
+/**
+ * The stack's outputs as an update's event log recorded them (the root Stack's last outputs
+ * event): what `pulumi stack output --json --show-secrets` reads afterwards, without the CLI's
+ * start. Undefined when the log has none, or when a secret (or any other special value) is among
+ * them: the log keeps Pulumi's signature key there (`{"4dabf18193072939515e22adb298388d": ...,
+ * "ciphertext": "[secret]"}` for a secret), and those are read from the stack.
+ */
+export function stackOutputsFromEventLog(text: string): Record<string, unknown> | undefined {
+    let outputs: Record<string, unknown> | undefined;
+    for (const line of text.split("\n")) {
+        if (!line.includes('"resOutputsEvent"') || !line.includes('"pulumi:pulumi:Stack"')) continue;
+        const m = (JSON.parse(line) as auto.EngineEvent).resOutputsEvent?.metadata;
+        if (m?.type === "pulumi:pulumi:Stack") outputs = m.new?.outputs as Record<string, unknown> | undefined;
+    }
+    return outputs === undefined || JSON.stringify(outputs).includes('"4dabf18193072939515e22adb298388d"') ? undefined : outputs;
+}
+
 function countChanges(steps: ResourceStep[]): Record<string, number> {
     const changes: Record<string, number> = {};
     for (const s of steps) changes[s.op] = (changes[s.op] ?? 0) + 1;
@@ -556,7 +573,8 @@ export type ApplyResult = Omit<UpResult, "outputs">;
  */
 export async function applyStack(stack: auto.Stack, options: UpOptions = {}): Promise<ApplyResult> {
     if (isStackPerModel(stack.workspace.workDir, stack.name)) return upModelStacks(stack, options);
-    return applyOneStack(stack, options);
+    const { loggedOutputs: _unused, ...result } = await applyOneStack(stack, options);
+    return result;
 }
 
 interface UpOptions {
@@ -604,11 +622,15 @@ export function routingTargets(model: string, r?: Pick<ResolvedModelCanaryArgs, 
 }
 
 async function upOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<UpResult> {
-    const result = await applyOneStack(stack, options, known);
-    return { ...result, outputs: await readOutputs(stack) };
+    const { loggedOutputs, ...result } = await applyOneStack(stack, options, known);
+    return { ...result, outputs: loggedOutputs ?? await readOutputs(stack) };
 }
 
-async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<ApplyResult> {
+/**
+ * `loggedOutputs`: the stack's outputs as the update's event log recorded them, when it was not
+ * targeted and they hold no secret (see `stackOutputsFromEventLog`), so `upStack` need not read them.
+ */
+async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Record<string, unknown>): Promise<ApplyResult & { loggedOutputs?: Record<string, unknown> }> {
     const { config, previous, planned, scope, env: clusterEnv } = await planOneStack(stack, options, known);
     // A first `up` (outputs are written by every `up`, so none means none yet) checkpoints once: see first-up.ts.
     const first = Object.keys(previous).length === 0 && await isEmptyStack(stack).catch((e) => { throw classify(e, stack.name); });
@@ -639,12 +661,16 @@ async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Reco
             // from the state. Rendered files are the program's own: nothing to read there.
             ...(live === "all" ? ["--refresh"] : []),
         ], { env, onOutput: options.onOutput }), options.onMessage ?? toStderr);
-        const steps = stepsFromEventLog(fs.readFileSync(eventLog, "utf8"));
+        const log = fs.readFileSync(eventLog, "utf8");
+        const steps = stepsFromEventLog(log);
+        // A targeted update's log has the program's outputs, not necessarily what the stack recorded.
+        const loggedOutputs = options.routingOnly || scope ? undefined : stackOutputsFromEventLog(log);
         return {
             steps,
             changes: countChanges(steps),
             stdout: result.stdout,
             ...(planned === undefined ? {} : { scope: scopeSummary(planned) }),
+            ...(loggedOutputs === undefined ? {} : { loggedOutputs }),
         };
     } catch (e) {
         throw classify(e, stack.name);
