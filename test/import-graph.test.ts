@@ -20,8 +20,9 @@ export const layers: string[][] = [
     ["bench"],
     // The suites and their support (mocks, temp projects, Prometheus, the packed package).
     ["test"],
-    // The stack program, a user of the package's public API; the model-canary command.
-    ["index.ts", "cli"],
+    // The stack program, a user of the package's public API; the model-canary command; the policy
+    // pack (it imports only @pulumi/policy and its own rules).
+    ["index.ts", "cli", "policy"],
     // The package's entry points; the pull-request preview; the local control plane for tests.
     ["api", "preview", "cluster"],
     // The rollout loop, its record, `status` and the report.

@@ -34,7 +34,7 @@ describe("the npm package", function () {
             "dist/api/automation.js", "dist/api/automation.d.ts", "dist/api/program.js", "dist/api/program.d.ts",
             "dist/components/modelCanary.js", "dist/cli/main.js", "toolchain/ensure.sh", "toolchain/lib.sh", "toolchain/versions.env",
         ]) assert.ok(files.includes(f), `${f} is missing from the package`);
-        const allowed = /^(package\.json|README\.md|CHANGELOG\.md|cli\/model-canary\.js|dist\/.+\.(js|d\.ts|js\.map)|toolchain\/(ensure\.sh|lib\.sh|versions\.env|go\/.+))$/;
+        const allowed = /^(package\.json|README\.md|CHANGELOG\.md|cli\/model-canary\.js|dist\/.+\.(js|d\.ts|js\.map)|toolchain\/(ensure\.sh|lib\.sh|versions\.env|go\/.+)|policy\/(PulumiPolicy\.yaml|package\.json|[a-z]+\.ts))$/;
         assert.deepStrictEqual(files.filter((f) => !allowed.test(f)), []);
         // Compiled from today's sources only: `compile` empties dist/ first, so a module that was
         // moved or deleted is not shipped from an earlier build (packRepo plants one).
