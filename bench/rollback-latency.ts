@@ -63,7 +63,9 @@ async function main(): Promise<void> {
             detection.push(detected);
             sinceBreach.push(Date.parse(record.rollback.decidedAt) - breachAt);
             action.push(record.rollback.actionMs);
-            console.log(`run ${i + 1}/${runs}: breach scraped +${seconds(scrapedAt - breachAt)} after it began; detected ${seconds(detected)} later; rollback up ${seconds(record.rollback.actionMs)}`);
+            // The route's write before the `up` is made on a cluster only: this stack renders.
+            const routeWrite = record.rollback.routeWriteMs !== undefined ? `route write ${record.rollback.routeWriteMs} ms, ` : "no route write (the stack renders), ";
+            console.log(`run ${i + 1}/${runs}: breach scraped +${seconds(scrapedAt - breachAt)} after it began; detected ${seconds(detected)} later; ${routeWrite}rollback up ${seconds(record.rollback.actionMs)}`);
         }
         console.log(`detection (first scrape after the breach -> rollback decided): median ${seconds(median(detection))} (scrape interval ${scrapeInterval}, analysis tick ${tick}, failureThreshold 1, reporter ${reporter})`);
         // The first scrape after the breach may carry only milliseconds of failing traffic, too

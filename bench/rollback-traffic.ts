@@ -3,7 +3,9 @@
 // breach is first scraped (Prometheus reads a failing backend's /metrics) to the client's last
 // answer from a canary backend, split into
 //   detection    first scrape after the breach -> the analysis decides to roll back
-//   engine up    the rollback's `up` (the VirtualService reaches the API server inside it)
+//   route write  the rollback's first write: the live VirtualService set to stable (one
+//                server-side apply, before the `up`; see docs/commands.md#a-rollbacks-two-writes)
+//   engine up    the rollback's `up`, which records that state
 //   propagation  the VirtualService stored in the API server -> the client's last canary answer
 //                (istiod's watch, debounce and push, and the client applying the new routes)
 // Everything runs on loopback: the local control plane, istiod (Istio's default debounce, 100 ms),
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
     const prometheus = await startPrometheus({ targets: [stable.metricsTarget, canary.metricsTarget], scrapeInterval });
     const project = makeProject("bench", { kubeconfig: cp.kubeconfig });
     const client = { stop: async () => undefined } as { stop(): Promise<void> };
-    const rows: { detection: number; up: number; vsInUp: number; propagation: number; total: number }[] = [];
+    const rows: { detection: number; routeWrite: number; up: number; vsInUp: number; propagation: number; total: number }[] = [];
     try {
         const rollout = { prometheus: prometheus.url, steps: [10], interval: "10m", tick, window, analysis: { failureThreshold: 1, minRequests: 20 } };
         project.writeConfig({
@@ -114,16 +116,18 @@ async function main(): Promise<void> {
             const lastCanary = seen.lastPeerMs[canaryPeer];
             const row = {
                 detection: decidedAt - scrapedAt,
+                routeWrite: record.rollback.routeWriteMs ?? NaN,
                 up: record.rollback.actionMs,
                 vsInUp: vsStoredAt - rollbackAt,
                 propagation: lastCanary - vsStoredAt,
                 total: lastCanary - scrapedAt,
             };
             rows.push(row);
-            console.log(`run ${i + 1}/${runs}: detection ${seconds(row.detection)}, engine up ${seconds(row.up)} (VirtualService stored ${seconds(row.vsInUp)} into it), propagation ${(row.propagation).toFixed(0)} ms; scrape -> last canary answer ${seconds(row.total)}`);
+            console.log(`run ${i + 1}/${runs}: detection ${seconds(row.detection)}, route write ${row.routeWrite} ms, engine up ${seconds(row.up)} (VirtualService stored ${seconds(row.vsInUp)} into it), propagation ${(row.propagation).toFixed(0)} ms; scrape -> last canary answer ${seconds(row.total)}`);
         }
         const m = (k: keyof (typeof rows)[number]) => median(rows.map((r) => r[k]));
         console.log(`detection (first scrape of the breach -> rollback decided): median ${seconds(m("detection"))} (scrape ${scrapeInterval}, tick ${tick}, window ${window}, failureThreshold 1)`);
+        console.log(`route write (the live VirtualService set to stable before the up; NaN when none was made): median ${m("routeWrite").toFixed(0)} ms`);
         console.log(`engine up (rollback decided -> up returned): median ${seconds(m("up"))}; the VirtualService reaches the API server ${seconds(m("vsInUp"))} into it`);
         console.log(`propagation (VirtualService stored -> last canary answer at the client): median ${m("propagation").toFixed(0)} ms (istiod PILOT_DEBOUNCE_AFTER=${debounceAfter}; resolution about ${(1000 / (rps * 0.1)).toFixed(0)} ms at ${rps} rps, 10% to the canary)`);
         console.log(`total (first scrape of the breach -> last canary answer): median ${seconds(m("total"))} over ${runs} runs`);

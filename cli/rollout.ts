@@ -66,7 +66,9 @@ export function describeEvent(event: RolloutEvent): string {
         case "rollback-start":
             return `ROLLING BACK: ${plain(event.reason)}`;
         case "rollback-done":
-            return `rolled back to 0% in ${seconds(event.actionMs)}`;
+            return event.routeWriteMs !== undefined
+                ? `rolled back to 0%: the live route sent everything to stable ${event.routeWriteMs} ms into the rollback, and its \`up\` recorded it in ${seconds(event.actionMs)}`
+                : `rolled back to 0% in ${seconds(event.actionMs)}`;
         case "promote-start":
             return "promoting the canary to stable";
         case "finish":
@@ -273,6 +275,9 @@ export const rolloutCommands: Record<string, Command> = {
             "Works even when the stack's config is invalid: it then rolls back from the config the last",
             "`up` applied (recorded in the stack's outputs), writes that config with weight 0 to",
             "Pulumi.<stack>.yaml and saves the invalid file beside it as Pulumi.<stack>.yaml.invalid-<time>.",
+            "On a cluster the live route is set to stable first, with one server-side apply as the",
+            "provider's field manager, then the `up` records it (a refused write falls back to the",
+            "`up` alone, saying so; `status` shows a write no `up` has recorded yet).",
             "On a cluster it ends by reading the live VirtualService back; one that still sends traffic",
             "off stable (a hand edit, a deleted route) is read live and applied again, and if it still",
             "does, the rollback exits 1 saying what is live.",
@@ -306,14 +311,16 @@ export const rolloutCommands: Record<string, Command> = {
             });
             if (config !== undefined) {
                 const before = selectModel(checkConfig(stack), model, ref.stack);
-                const { actionMs, restore } = await holding(lock, () => rollbackStack(stack, reason, model));
+                const { actionMs, restore, routeWrite } = await holding(lock, () => rollbackStack(stack, reason, model));
                 await record(actionMs, selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version);
                 // Told once the traffic is back on stable: a webhook never delays a rollback.
                 const { notifier, webhooks } = commandNotifier(checkConfig(stack), before);
                 notifier.send(notificationEvent(notifyContext(ref, checkConfig(stack), before, webhooks), "rolled-back", { weight: 0, outcome: "rolled-back", reason: `${reason}: ${before.resolved.stable.version} serves 100%` }));
                 await settle(notifier, values);
                 const restored = !restore ? "" : "error" in restore ? `; ${restore.error}` : `; then the replica counts were restored (${seconds(restore.restoreMs)})`;
-                printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs, ...(restore ? { restore } : {}) }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${seconds(actionMs)})${restored}`);
+                const written = routeWrite && "written" in routeWrite ? routeWrite.written : undefined;
+                const timing = written ? `the live ${written.route} in ${written.writeMs} ms, recorded by the \`up\` in ${seconds(actionMs)}` : seconds(actionMs);
+                printer(values).result({ type: "rollback", stack: ref.stack, model, actionMs, ...(written ? { routeWriteMs: written.writeMs } : {}), ...(restore ? { restore } : {}) }, `rolled back: ${who} sends 100% to ${selectModel(checkConfig(stack), model, ref.stack).resolved.stable.version} (${timing})${restored}`);
                 // Traffic is off the canary either way; pods held after a failed restore are reported as a failure to act on.
                 return restore && "error" in restore ? 1 : 0;
             }
@@ -457,6 +464,9 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
         ...(mirrorDrift ? [`  config says ${modelKey("mirrorPercent")} ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(live && live.differences.length > 0
             ? [`  the live ${routeKind} differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back (it reads the cluster first)`]
+            : []),
+        ...(live?.rollbackWrittenAt !== undefined
+            ? [`  applied live: the ${routeKind} sends ${live.split ? Object.entries(live.split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "nothing"}, written by a rollback at ${plain(live.rollbackWrittenAt)}; recorded: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "nothing"}. The rollback's \`up\` did not finish: \`rollback${modelFlag}\` or \`up\` records it`]
             : []),
         ...(live ? liveReplicaLines(live.replicas, replicas, modelFlag) : []),
         ...(liveError ? [`  the live ${routeKind} could not be read: ${liveError}`] : []),

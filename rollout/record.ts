@@ -54,6 +54,14 @@ export interface RollbackRecord {
     replicasRestoredAt?: string;
     restoreMs?: number;
     restoreError?: string;
+    /**
+     * On a cluster, the rollback's first write: when the live route was set to stable (one
+     * server-side apply before the `up`, which then recorded it) and its wall time in ms; or why
+     * no such write was made (the `up` alone moved the traffic).
+     */
+    routeWrittenAt?: string;
+    routeWriteMs?: number;
+    routeNotWritten?: string;
     /** A `rollback` command's, not the run's own: who ran it (user, host, pid, command). */
     by?: { user: string; host: string; pid: number; command: string };
 }

@@ -15,6 +15,8 @@ import { ClusterApiError } from "../stacks/cluster-client/cluster-api";
 import { acquireStackLock, withApplyLock } from "../stacks/operations/lock";
 import { modelOutputsOf } from "../stacks/config/models";
 import { rollbackFromLastApplied } from "../stacks/operations/recovery";
+import { markRouteRecorded, writeRouteBeforeUp } from "../stacks/operations/rollback-write";
+import type { RouteWrite } from "../stacks/cluster-client/rollback-route";
 import { RolloutPlan, remainingSteps } from "../stacks/config/rollout-plan";
 import { AnalysisRecord, RollbackRecord, RolloutRecord, StepRecord } from "./record";
 import { recordWriter } from "./status";
@@ -26,7 +28,8 @@ export type RolloutEvent =
     | { type: "step-applied"; step: StepRecord; total: number }
     | { type: "analysis"; step: StepRecord; total: number; analysis: AnalysisRecord; decision: StepDecisionResult; remainingMs: number }
     | { type: "rollback-start"; reason: string }
-    | { type: "rollback-done"; actionMs: number }
+    /** `routeWriteMs`: on a cluster, the live route's write before the `up` (absent when none was made). */
+    | { type: "rollback-done"; actionMs: number; routeWriteMs?: number }
     | { type: "promote-start" }
     | { type: "finish"; record: RolloutRecord }
     /** The run took over the lease of a holder that had died or let it expire (stacks/operations/lock.ts, a coordination store). */
@@ -73,6 +76,11 @@ export interface TrafficChange {
      * failed. Absent when no count went down.
      */
     restore?: { restoreMs: number; restoredAt: string } | { error: string };
+    /**
+     * A rollback on a cluster: the live route's write before the `up` (stacks/operations/rollback-write.ts),
+     * or why none was made. Absent for a step, and for a stack that renders.
+     */
+    routeWrite?: RouteWrite;
 }
 
 /** A model entry's canary when its replicas are `auto`. */
@@ -101,7 +109,13 @@ function dropHolds(entry: Record<string, unknown>): void {
 async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry: Record<string, unknown>) => void, message: string, command: "rollout" | "rollback" = "rollout"): Promise<TrafficChange> {
     return withApplyLock(stack, command, async () => {
         const before = selectModel(checkConfig(stack), model.name, stack.name).resolved;
-        const target = selectModel(setModelConfig(stack, model, (c) => { edit(c); dropHolds(c); }), model.name, stack.name).resolved;
+        const edited = setModelConfig(stack, model, (c) => { edit(c); dropHolds(c); });
+        const targetModel = selectModel(edited, model.name, stack.name);
+        const target = targetModel.resolved;
+        // A rollback on a cluster moves the traffic first with one write to the live route, as the
+        // provider's field manager; the `up` below then records that state (and the rest of the config).
+        const routeWrite = command === "rollback" ? await writeRouteBeforeUp(edited, targetModel, notice) : undefined;
+        const written = routeWrite ? { routeWrite } : {};
         let holds: ReturnType<typeof scaleDownHolds> = {};
         if (target.canary?.autoReplicas) {
             // What runs now; the config's counts for a stack deployed before they were recorded.
@@ -120,14 +134,15 @@ async function applyTraffic(stack: auto.Stack, model: ModelConfig, edit: (entry:
         const up = (text: string, extra: UpExtra = {}) => command === "rollback" ? rollbackUp(stack, text, model.name, extra) : applyStack(stack, { message: text, model: model.name, refresh: "all", ...extra });
         await up(held.length > 0 ? `${message} (traffic first; ${held.join(", ")})` : message, { holds: { [model.name]: holds } });
         const actionMs = Date.now() - started;
-        if (held.length === 0) return { actionMs };
+        await markRouteRecorded(edited, targetModel, routeWrite, notice);
+        if (held.length === 0) return { actionMs, ...written };
         try {
             const restoreStarted = Date.now();
             await up(`${message}: replicas after the traffic moved`);
-            return { actionMs, restore: { restoreMs: Date.now() - restoreStarted, restoredAt: new Date().toISOString() } };
+            return { actionMs, ...written, restore: { restoreMs: Date.now() - restoreStarted, restoredAt: new Date().toISOString() } };
         } catch (e) {
             // The traffic has moved, which is what the change is for; the held pods are only cost.
-            return { actionMs, restore: { error: `the traffic moved, but removing the held pods failed (${held.join(", ")}; \`up\` or \`rollback\` again removes them): ${(e as Error).message}` } };
+            return { actionMs, ...written, restore: { error: `the traffic moved, but removing the held pods failed (${held.join(", ")}; \`up\` or \`rollback\` again removes them): ${(e as Error).message}` } };
         }
     }, { onMessage: notice });
 }
@@ -289,6 +304,11 @@ export async function promoteStack(stack: auto.Stack, options: { force?: boolean
     }, { onMessage: notice });
 }
 
+/** The route write's wall time, when a rollback made one. */
+function routeWriteMs(result: TrafficChange): { routeWriteMs?: number } {
+    return result.routeWrite && "written" in result.routeWrite ? { routeWriteMs: result.routeWrite.written.writeMs } : {};
+}
+
 /** The record of a rollback: when traffic left the canary and, with `replicas: auto`, when replicas were restored. */
 function rollbackRecord(decidedAt: string, result: TrafficChange, reason: string): RollbackRecord {
     // The traffic `up` ended `restoreMs` before the restore finished.
@@ -299,6 +319,8 @@ function rollbackRecord(decidedAt: string, result: TrafficChange, reason: string
         decidedAt, appliedAt: trafficAt, actionMs: result.actionMs, reason,
         ...(result.restore && "restoredAt" in result.restore ? { replicasRestoredAt: result.restore.restoredAt, restoreMs: result.restore.restoreMs } : {}),
         ...(result.restore && "error" in result.restore ? { restoreError: result.restore.error } : {}),
+        ...(result.routeWrite && "written" in result.routeWrite ? { routeWrittenAt: result.routeWrite.written.writtenAt, routeWriteMs: result.routeWrite.written.writeMs } : {}),
+        ...(result.routeWrite && !("written" in result.routeWrite) ? { routeNotWritten: "failed" in result.routeWrite ? result.routeWrite.failed : result.routeWrite.skipped } : {}),
     };
 }
 
@@ -455,7 +477,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
                 throw e;
             }
             record.rollback = rollbackRecord(decidedAt, result, step.reason);
-            emit({ type: "rollback-done", actionMs: result.actionMs });
+            emit({ type: "rollback-done", actionMs: result.actionMs, ...routeWriteMs(result) });
             return finish("rolled-back", `rolled back from ${appliedNow()} to 0% before the ${name} step: ${step.reason}${restoreNote(result)}`);
         }
         const configuredNow = selectModel(checkConfig(stack), model.name, ref.stack).resolved;
@@ -553,7 +575,7 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
                     throw e;
                 }
                 record.rollback = rollbackRecord(decidedAt, result, step.reason);
-                emit({ type: "rollback-done", actionMs: result.actionMs });
+                emit({ type: "rollback-done", actionMs: result.actionMs, ...routeWriteMs(result) });
                 return finish("rolled-back", (mirrorPercent > 0
                     ? `rolled back at the shadow stage, having served no user: mirror removed, 0%: ${step.reason}`
                     : `rolled back from ${weight}% to 0%: ${step.reason}`) + restoreNote(result));

@@ -32,9 +32,10 @@ export interface AppliedRouting {
 /**
  * The live VirtualService and Deployments (on a cluster; null in render mode or when the config
  * is invalid), or why they could not be read. `replicas`: each version's Deployment (applied or
- * configured) as the cluster has it, null for one that does not exist.
+ * configured) as the cluster has it, null for one that does not exist. `rollbackWrittenAt`: a
+ * rollback set the live route to stable then, and no `up` has recorded it yet (applied live, not recorded).
  */
-export type LiveStatus = ({ split: Record<string, number> | null; drift: boolean; differences: string[]; replicas: Record<string, LiveReplicas> } | { error: string }) & RouteKindStatus | null;
+export type LiveStatus = ({ split: Record<string, number> | null; drift: boolean; differences: string[]; replicas: Record<string, LiveReplicas>; rollbackWrittenAt?: string } | { error: string }) & RouteKindStatus | null;
 
 /** The kind of the live route, named only when it is not a VirtualService (`router: gateway-api`: an HTTPRoute, or a GRPCRoute for `protocol: grpc`), so the Istio router's status reads as before. */
 export interface RouteKindStatus {
@@ -240,7 +241,7 @@ async function modelStatus(ref: StackRef, stack: auto.Stack, stackOutputs: Recor
         configuredWeight: configured?.canaryWeight ?? null,
         configuredMirror,
         drift: weightDrift || mirrorDrift,
-        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences, replicas: liveReplicas ?? {}, ...routeKind } : liveError ? { error: liveError, ...routeKind } : null,
+        live: live ? { split: live.split ?? null, drift: live.differences.length > 0, differences: live.differences, replicas: liveReplicas ?? {}, ...(live.rollbackWrittenAt !== undefined ? { rollbackWrittenAt: live.rollbackWrittenAt } : {}), ...routeKind } : liveError ? { error: liveError, ...routeKind } : null,
         lock: lockError !== undefined ? { error: lockError } : holder ? { ...holder, state: liveness(holder).state } : null,
         rollout: recordError ? { error: recordError } : record ? { outcome: record.outcome, state: runState(record), runner: record.runner ?? null, message: record.message, step: last ? `${last.index}/${plannedStepCount(record)}` : null, weight: last?.weight ?? null, lastAnalysis: lastAnalysis ?? null, ...(record.notifications ? { notifications: record.notifications } : {}) } : null,
         ...(source?.from === "checkout" && source.storeError !== undefined ? { recordFrom: { cache: source.file, storeError: source.storeError } } : {}),

@@ -51,14 +51,17 @@ describe("the live cluster is the truth (real engine, local control plane)", fun
         if (cp) await cluster.stop(cp);
     });
 
-    it("`rollback` at weight 0 takes back a hand edit that sends 50% to v2, and says so only once the live route sends 100% to v1", async () => {
+    it("`rollback` at weight 0 takes back a hand edit that sends 50% to v2 with its first write, and says so only once the live route sends 100% to v1", async () => {
         patchHalf();
         assert.deepStrictEqual(live.split(), { v1: 50, v2: 50 });
         const r = cli(["rollback"]);
         assert.strictEqual(r.status, 0, r.stderr);
-        assert.match(r.stdout, /^rolled back: stack test sends 100% to v1/);
-        assert.match(r.stderr, /the live VirtualService default\/model-virtual-service still does not send all traffic to v1 \(the default route sends v1 50, v2 50\); reading it from the cluster and applying it again/);
+        assert.match(r.stdout, /^rolled back: stack test sends 100% to v1 \(the live VirtualService default\/model-virtual-service in \d+ ms/);
+        // The route write (as the provider's field manager, forced) took the hand edit back before
+        // the `up`, which found nothing to change: no repair was needed, and the write's mark is gone.
+        assert.doesNotMatch(r.stderr, /still does not send all traffic/);
         assert.deepStrictEqual(live.split(), { v1: 100 });
+        assert.strictEqual(live.get(vsKind, "model-virtual-service").metadata.annotations["model-canary/rollback-written-at"], undefined);
     });
 
     it("`rollback` with the VirtualService deleted creates it again, sending 100% to v1, at weight 0 and at 10%", async () => {

@@ -32,8 +32,8 @@ export interface ClusterResponse {
 export interface ClusterConnection {
     server: string;
     context: string;
-    /** A GET by default; `body` is sent as JSON. */
-    request(urlPath: string, init?: { method?: "GET" | "POST" | "PUT" | "DELETE"; body?: unknown }): Promise<ClusterResponse>;
+    /** A GET by default; `body` is sent as JSON (`contentType`, default `application/json`: a server-side apply sends `application/apply-patch+yaml`, of which JSON is a form). */
+    request(urlPath: string, init?: { method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"; body?: unknown; contentType?: string }): Promise<ClusterResponse>;
 }
 
 export class ClusterApiError extends Error {
@@ -168,7 +168,7 @@ export function connect(target: ClusterTarget): ClusterConnection {
                     method: init.method ?? "GET",
                     headers: {
                         Accept: "application/json",
-                        ...(payload !== undefined ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {}),
+                        ...(payload !== undefined ? { "Content-Type": init.contentType ?? "application/json", "Content-Length": Buffer.byteLength(payload) } : {}),
                         ...(token ? { Authorization: `Bearer ${token}` } : {}),
                     },
                 }, (res) => {
@@ -274,6 +274,20 @@ export async function createObject(connection: ClusterConnection, apiVersion: st
  */
 export async function replaceObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, object: { metadata: { name: string } } & Record<string, unknown>): Promise<ObjectAt> {
     const { res, what } = await call(connection, "PUT", apiVersion, plural, namespace, object.metadata.name, object);
+    if (res.status !== 200 && res.status !== 201) throw refused(res, what);
+    return { object: JSON.parse(res.body), serverTime: serverTime(res, what) };
+}
+
+/**
+ * Server-side applies a namespaced object as `fieldManager` (`force`: taking the fields it sets
+ * from any other manager): the fields that manager set before and `object` leaves out are
+ * removed, as the next apply by that manager would remove them.
+ */
+export async function applyObject(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, object: { metadata: { name: string } } & Record<string, unknown>, options: { fieldManager: string; force: boolean }): Promise<ObjectAt> {
+    const name = object.metadata.name;
+    const what = `server-side apply of ${plural} ${namespace}/${name} as ${options.fieldManager}`;
+    const query = `?fieldManager=${encodeURIComponent(options.fieldManager)}${options.force ? "&force=true" : ""}`;
+    const res = await connection.request(`${objectPath(apiVersion, plural, namespace, name)}${query}`, { method: "PATCH", body: object, contentType: "application/apply-patch+yaml" });
     if (res.status !== 200 && res.status !== 201) throw refused(res, what);
     return { object: JSON.parse(res.body), serverTime: serverTime(res, what) };
 }

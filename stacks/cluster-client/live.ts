@@ -4,6 +4,7 @@
 import { deploymentName, gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
 import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "./live-httproute";
 import { connect, getObject, listObjects } from "./cluster-api";
+import { rollbackWriteAnnotation } from "../config/rollback-route";
 import { ModelConfig, StackConfig } from "../config/config";
 
 export interface LiveRouting {
@@ -11,6 +12,11 @@ export interface LiveRouting {
     split?: Record<string, number>;
     /** Empty when the live spec is the configured one. */
     differences: string[];
+    /**
+     * When a rollback wrote the live route and no `up` has recorded it since (its annotation
+     * `model-canary/rollback-written-at`, which the recording `up` removes): the time it was written.
+     */
+    rollbackWrittenAt?: string;
 }
 
 /** The default route's weights of a VirtualService spec. */
@@ -67,7 +73,8 @@ export function targetsCluster(config: StackConfig): boolean {
     return config.kubeconfig !== undefined || config.kubernetesProviderConfigured;
 }
 
-function connectTo(config: StackConfig) {
+/** A connection to the stack's cluster, from its `kubeconfig` (or the provider's own keys). */
+export function connectTo(config: StackConfig) {
     return connect({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext });
 }
 
@@ -90,8 +97,10 @@ export async function readLiveRouting(config: StackConfig, model: ModelConfig): 
     const r = model.resolved;
     const live = await readRoute(config, r);
     const others = otherRouterObjects(r, await listOtherRouter(config, r));
-    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: [...httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName, gatewayApiRouteKind(r)), ...others] };
-    return { split: splitOf(live?.spec), differences: [...virtualServiceDifferences(live?.spec, virtualServiceSpec(r)), ...others] };
+    const writtenAt = live?.metadata?.annotations?.[rollbackWriteAnnotation];
+    const unrecorded = typeof writtenAt === "string" ? { rollbackWrittenAt: writtenAt } : {};
+    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: [...httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName, gatewayApiRouteKind(r)), ...others], ...unrecorded };
+    return { split: splitOf(live?.spec), differences: [...virtualServiceDifferences(live?.spec, virtualServiceSpec(r)), ...others], ...unrecorded };
 }
 
 /**

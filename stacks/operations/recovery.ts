@@ -8,10 +8,12 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { terminalText } from "../../components/syntax";
 import { AppliedConfig, AppliedSecret, LeafPath } from "../config/applied";
 import { checkConfig, readOutputs, StackOperationError, upStack } from "./automation";
-import { configNamespace, parseStackConfig, StackConfig } from "../config/config";
+import { configNamespace, parseStackConfig, selectModel, StackConfig } from "../config/config";
 import { withApplyLock } from "./lock";
+import { markRouteRecorded, writeRouteBeforeUp } from "./rollback-write";
 import { modelOutputsOf, shorthandModel } from "../config/models";
 import { stackSettingsPath } from "../config/settings";
 import { quoteNumberLikeStrings } from "../config/settings-written";
@@ -257,8 +259,13 @@ async function recover(stack: auto.Stack, reason: string, problems: string[], mo
         throw e;
     }
     const started = Date.now();
+    // On a cluster the live route is moved first, with one write; the `up` records it (rollback-write.ts).
+    const rolledBack = checkConfig(stack);
+    const told = (m: string) => { process.stderr.write(terminalText(`${m}\n`)); };
+    const routeWrite = await writeRouteBeforeUp(rolledBack, selectModel(rolledBack, model, stack.name), told);
     // As any rollback: the Deployments are not read live first (a hand-scaled one would stop it); the caller reads the route back.
     await upStack(stack, { message: `model-canary rollback from the last applied config: ${reason}`, refresh: "none", overrideStale: true });
+    await markRouteRecorded(rolledBack, selectModel(rolledBack, model, stack.name), routeWrite, told);
     const stableVersion = (at.length > 0 ? versionOf(recorded(target.plain)!.stable) : versionOf(target.plain[key("stable")])) ?? versionOf(target.secrets.find((s) => s.key === key("stable") && s.path.length === 0)?.value) ?? "stable";
     return { actionMs: Date.now() - started, savedAs, savedDisarmed: saved?.edited === true, stableVersion };
 }
