@@ -22,10 +22,13 @@ import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 1 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 1 };
 
-/** Files under a directory, recursively (the engine's lock files of a file:// backend). */
-function filesUnder(dir: string): string[] {
-    if (!fs.existsSync(dir)) return [];
-    return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile());
+/** The engine's lock files of a file:// backend under `dir` (`<id>.json`; one being written is a `.tmp` beside it). */
+function lockFiles(dir: string): string[] {
+    try {
+        return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".json"));
+    } catch {
+        return []; // no lock taken yet
+    }
 }
 
 describe("a rollback's route write before its up, on a local control plane", function () {
@@ -108,7 +111,7 @@ describe("a rollback's route write before its up, on a local control plane", fun
                 }
                 const text = `route ${JSON.stringify(r.split)}${r.writtenByRollback ? " written by the rollback" : ""}`;
                 if (text !== lastRoute) seen.push((lastRoute = text));
-                const locked = filesUnder(locks).length > 0;
+                const locked = lockFiles(locks).length > 0;
                 if (locked && !lastLock) seen.push("engine takes the stack");
                 lastLock = locked;
                 await new Promise((resolve) => setTimeout(resolve, 20));

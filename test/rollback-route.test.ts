@@ -47,7 +47,7 @@ describe("the rollback's route write (pure)", () => {
     it("once recorded, the same apply leaves the write's annotation out", () => {
         const apply = rollbackRouteApply(rolledBack(), { metadata: { ...liveMetadata, annotations: { ...liveMetadata.annotations, [rollbackWriteAnnotation]: "t" } } }, undefined);
         assert.ok(!("skip" in apply));
-        assert.deepStrictEqual(Object.keys(apply.body.metadata.annotations as object), ["model-canary/owner", "model-canary/routing-revision", "pulumi.com/patchForce"]);
+        assert.deepStrictEqual(Object.keys((apply.body.metadata as { annotations?: object }).annotations ?? {}), ["model-canary/owner", "model-canary/routing-revision", "pulumi.com/patchForce"]);
     });
 
     it("with router: gateway-api, applies the HTTPRoute with the stable version's Service as the only backend", () => {
