@@ -2,9 +2,10 @@
 // can take them, build the component.
 // One user of the package: it imports only the package's public API (api/ is what `model-canary`
 // and `model-canary/program` export), as a program of your own would.
-import { loadStackConfig, modelCanariesFromConfig, modelCanaryOutputs, modelOutputs, stackProvider } from "./api/program";
+import { inlineProgram, loadStackConfig, modelCanariesFromConfig, modelCanaryOutputs, modelOutputs, stackProvider } from "./api/program";
 
-export = async () => {
+// `inlineProgram`: the model-canary commands run it in their own process (docs/how-commands-run-the-program.md).
+export = inlineProgram(async () => {
     const config = loadStackConfig();
 
     // Render to `renderDir`, or apply to the cluster `kubeconfig` names (checked for Istio's kinds first).
@@ -20,4 +21,4 @@ export = async () => {
     return config.shorthand
         ? { target, ...modelOutputs(canaries.model), ...applied }
         : { target, models, ...applied };
-};
+});

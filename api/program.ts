@@ -12,6 +12,8 @@ export type { ModelConfig, StackConfig } from "../stacks/config/config";
 // Many models from the same config, in one line: see stacks/program/model-canaries.ts.
 export { modelCanariesFromConfig, modelCanaryOutputs, modelOutputs } from "../stacks/program/model-canaries";
 export type { ModelCanariesOptions, ModelOutputs } from "../stacks/program/model-canaries";
+// Marks the program as one the commands may run in their own process: docs/how-commands-run-the-program.md.
+export { inlineProgram } from "../stacks/program/inline";
 export { checkIstioApi } from "../stacks/cluster-client/preflight";
 // The provider the stack config asks for (`kubeconfig`, `renderDir`), as this project's program builds it.
 export { stackProvider } from "../stacks/program/provider";

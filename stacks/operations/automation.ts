@@ -29,6 +29,7 @@ import { localStackFile } from "./local-stack-file";
 import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "../config/replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
+import { inlineProgramOf, programFunction, servingProgram, withProgramProcess } from "./inline-program";
 import { configStackOf, eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
@@ -511,12 +512,15 @@ async function previewOneStack(stack: auto.Stack, options: { onOutput?: (out: st
     try {
         if (file) stack.workspace.envVars[scopeEnvVar] = file.file;
         Object.assign(stack.workspace.envVars, env);
-        const result = await stack.preview({
+        const preview = (program?: auto.PulumiFn) => stack.preview({
             diff: true, color: "never", onEvent: events.onEvent, onOutput: options.onOutput,
             ...(scope ? { target: [scope.target], targetDependents: true } : {}),
             // What `up` would do: it reads the cluster first (see upOneStack).
             ...(targetsCluster(config) && Object.keys(previous).length > 0 ? { refresh: true } : {}),
+            ...(program ? { program } : {}),
         });
+        const inline = inlineProgramOf(stack.workspace.workDir, toStderr, { ...process.env, ...stack.workspace.envVars });
+        const result = inline ? await withProgramProcess(inline, { ...stack.workspace.envVars }, () => preview(programFunction(inline) as auto.PulumiFn)) : await preview();
         return {
             steps: events.steps, changes: countChanges(events.steps), stdout: result.stdout,
             ...(planned === undefined ? {} : { scope: scopeSummary(planned) }),
@@ -650,8 +654,8 @@ async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Reco
                 ...(options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap((m) => routingTargets(m, config.models[m]?.resolved)).flatMap((t) => ["--target", t]),
             ], { onOutput: options.onOutput }), options.onMessage ?? toStderr);
         }
-        const result = await takingOverDeadBackendLock(stack, () => runStackCommand(stack, [
-            "up", "--yes", "--skip-preview", "--color", "never", "--exec-kind", "auto.local", "--event-log", eventLog,
+        const result = await takingOverDeadBackendLock(stack, () => withProgram(stack, env, options.onMessage ?? toStderr, (exec) => runStackCommand(stack, [
+            "up", "--yes", "--skip-preview", "--color", "never", ...exec, "--event-log", eventLog,
             ...(options.message !== undefined ? ["--message", options.message] : []),
             ...(options.routingOnly
                 ? (options.model !== undefined ? [options.model] : Object.keys(config.models)).flatMap((m) => routingTargets(m, config.models[m]?.resolved)).flatMap((t) => ["--target", t])
@@ -660,7 +664,7 @@ async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Reco
             // a hand edit is taken back and a deleted object created again, not reported "unchanged"
             // from the state. Rendered files are the program's own: nothing to read there.
             ...(live === "all" ? ["--refresh"] : []),
-        ], { env, onOutput: options.onOutput }), options.onMessage ?? toStderr);
+        ], { env, onOutput: options.onOutput })), options.onMessage ?? toStderr);
         const log = fs.readFileSync(eventLog, "utf8");
         const steps = stepsFromEventLog(log);
         // A targeted update's log has the program's outputs, not necessarily what the stack recorded.
@@ -678,6 +682,18 @@ async function applyOneStack(stack: auto.Stack, options: UpOptions, known?: Reco
         fs.rmSync(logDir, { recursive: true, force: true });
         file?.remove();
     }
+}
+
+/**
+ * Runs `operation` (a `pulumi` command that runs the program, given the arguments that say how)
+ * with the program in this process when it can run so (see inline-program.ts), else through the
+ * Node.js language host, said once through `onMessage`. `env` is what the program's environment
+ * adds to the workspace's.
+ */
+function withProgram<T>(stack: auto.Stack, env: Record<string, string>, onMessage: (message: string) => void, operation: (exec: string[]) => Promise<T>): Promise<T> {
+    const program = inlineProgramOf(stack.workspace.workDir, onMessage, { ...process.env, ...stack.workspace.envVars });
+    if (program === undefined) return operation(["--exec-kind", "auto.local"]);
+    return withProgramProcess(program, { ...stack.workspace.envVars, ...env }, () => servingProgram(program, operation));
 }
 
 /**
