@@ -64,9 +64,14 @@ export async function startIstiod(cp: ControlPlane, options: IstiodOptions): Pro
         POD_NAMESPACE: "istio-system",
         REVISION: "default",
         PILOT_DEBOUNCE_AFTER: options.debounceAfter ?? "100ms",
-        // No webhooks or gateways here: istiod only serves xDS for the mesh's VirtualServices.
-        PILOT_ENABLE_GATEWAY_API: "false",
+        // No webhooks or gateways here: istiod serves xDS for the mesh's VirtualServices, and for
+        // its Gateway API routes (HTTPRoute and GRPCRoute attached to a Service, GAMMA), which it
+        // turns into internal VirtualServices; without this it ignores them silently. It neither
+        // writes their status nor deploys gateways.
+        PILOT_ENABLE_GATEWAY_API: "true",
         PILOT_ENABLE_GATEWAY_API_STATUS: "false",
+        PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: "false",
+        PILOT_ENABLE_GATEWAY_API_GATEWAYCLASS_CONTROLLER: "false",
         VALIDATION_WEBHOOK_CONFIG_NAME: "",
         INJECTION_WEBHOOK_CONFIG_NAME: "",
     };
