@@ -1,5 +1,5 @@
-// Rollout events as Kubernetes Events on the model's route object (its VirtualService), so that
-// `kubectl describe virtualservice <name>` lists them beside the route they moved.
+// Rollout events as Kubernetes Events on the model's route object (its VirtualService or
+// HTTPRoute), so that `kubectl describe virtualservice <name>` lists them beside the route they moved.
 import { ClusterTarget, connect, createEvent, getObject, type ClusterConnection } from "../stacks/cluster-client/cluster-api";
 import { eventReason, headline, NotificationEvent, severity } from "./event";
 import type { EventSink } from "./notifier";

@@ -8,7 +8,7 @@ import { kubernetesEventSink } from "../notifications/kubernetes-events";
 import { Notifier, type NotificationSummary } from "../notifications/notifier";
 import type { NotificationWebhook } from "../stacks/config/notification-settings";
 import type { ModelConfig, StackConfig } from "../stacks/config/config";
-import { targetsCluster } from "../stacks/cluster-client/live";
+import { liveRouteObject, targetsCluster } from "../stacks/cluster-client/live";
 import { reportBaseName, type RolloutOutcome } from "./record";
 import type { RolloutEvent } from "./runner";
 
@@ -107,15 +107,22 @@ export function notificationFailureLines(summary: NotificationSummary): string[]
 
 /**
  * The notifier of one model's run or command: its webhooks, and on a cluster the Kubernetes
- * Events on its VirtualService. `backoffMs`: the first pause between a webhook's attempts.
+ * Events on its route object (VirtualService, or HTTPRoute with `router: gateway-api`).
+ * `backoffMs`: the first pause between a webhook's attempts.
  */
 export function modelNotifier(config: StackConfig, model: ModelConfig, webhooks: readonly NotificationWebhook[], options: { backoffMs?: number } = {}): Notifier {
     const r = model.resolved;
     const sinks = targetsCluster(config)
         ? [kubernetesEventSink({ kubeconfig: config.kubeconfig ?? config.kubernetesKubeconfig, context: config.kubernetesContext, configKey: "kubeconfig" },
-            { apiVersion: r.istioApiVersion, kind: "VirtualService", namespace: r.namespace, name: r.virtualServiceName })]
+            routeObjectOf(r))]
         : [];
     return new Notifier(webhooks, { sinks, ...options });
+}
+
+/** The object a model's Events are about: the route that holds its weights, whichever the router. */
+function routeObjectOf(r: ModelConfig["resolved"]): { apiVersion: string; kind: string; namespace: string; name: string } {
+    const route = liveRouteObject(r);
+    return { apiVersion: route.apiVersion, kind: route.kind, namespace: r.namespace, name: route.name };
 }
 
 /** The context of a model's events, from its config; the webhooks' URLs are among the secrets never sent. */

@@ -2,7 +2,7 @@
 // v1.6.3's standard CRDs (from the sigs.k8s.io/gateway-api Go module, applied by this test;
 // `cluster:up` installs Istio's only), whose schemas and CEL rules the API server enforces; then
 // a stack with `router: gateway-api` through the real engine: preflight, weight steps that change
-// only the HTTPRoute, `status`'s drift from the live route, rollback; then switching the live stack
+// only the HTTPRoute, `status`'s drift from the live route, rollback, Events on the route; then switching the live stack
 // to `router: istio` and back (issue 20 item 2), each update watched by Kubernetes watches on the
 // namespace's VirtualServices and HTTPRoutes started before it: the host has a route object at every
 // moment and exactly one after. One control plane for the file.
@@ -12,8 +12,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { ControlPlane, kubectl, start, stop } from "../cluster/controlplane";
 import { gatewayApiRouteKind, httpRouteSpec, validateModelCanaryArgs } from "../components";
+import { modelNotifier, notificationEvent, notifyContext } from "../rollout/notify";
 import { rollbackStack } from "../rollout/runner";
 import { stackStatus } from "../rollout/stack-status";
+import { parseStackConfig } from "../stacks/config/config";
 import { openStack, StackOperationError, upStack } from "../stacks/operations/automation";
 import { clusterReader, ClusterReader, presentAfterEach, watchCollections, WatchEvent } from "./support/cluster";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
@@ -171,6 +173,18 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         assert.deepStrictEqual(status().live.differences, []);
         // The canary's pods and Service stay for the next attempt.
         assert.deepStrictEqual({ v2: workloads().v2, svc: workloads()["model-service-v2"] }, { v2: before.v2, svc: before["model-service-v2"] });
+        // The run's notifications land as Events on the HTTPRoute, which holds the weights (there is no VirtualService).
+        const config = parseStackConfig({
+            "model-canary:kubeconfig": cp.kubeconfig, "model-canary:router": "gateway-api", "model-canary:serviceName": "model-service",
+            "model-canary:stable": JSON.stringify(stable), "model-canary:canary": JSON.stringify(canary),
+        }, "test");
+        const model = config.models.model;
+        const notifier = modelNotifier(config, model, []);
+        notifier.send(notificationEvent(notifyContext({ stack: "test" }, config, model, []), "rolled-back", { weight: 0, outcome: "rolled-back", reason: "test rollback" }));
+        assert.deepStrictEqual(await notifier.settle(), { delivered: 1, failed: [] });
+        const events = JSON.parse(kubectl(cp, ["get", "events", "-n", "default", "--field-selector", "reason=RolloutRolledBack", "-o", "json"])).items;
+        assert.deepStrictEqual(events.map((e: any) => [e.involvedObject.apiVersion, e.involvedObject.kind, e.involvedObject.name, e.involvedObject.uid]),
+            [["gateway.networking.k8s.io/v1", "HTTPRoute", "model-service", route.metadata.uid]]);
     });
 
     it("`protocol: grpc` turns the HTTPRoute into a GRPCRoute in one `up` (created before the HTTPRoute is deleted), the Services' appProtocol to grpc; `status` and rollback read the GRPCRoute", async () => {

@@ -41,6 +41,22 @@ function mirrorPercentOf(route: any): number {
     return policy ? policy.percentage?.value ?? 100 : 0;
 }
 
+/**
+ * The rendered default route whichever the router: its weights by version and the percent of it
+ * mirrored to v2. The VirtualService's last http route, or (`router: gateway-api`) the HTTPRoute's
+ * last rule, whose backends are the Services `model-service-<version>`. Undefined while neither is rendered.
+ */
+function renderedDefaultRoute(objects: Map<string, any>): { split: Record<string, number>; mirrored: number } | undefined {
+    const vs = objects.get("VirtualService/model-virtual-service")?.spec?.http?.at(-1);
+    if (vs) return Array.isArray(vs.route) ? { split: Object.fromEntries(vs.route.map((r: any) => [r.destination.subset, r.weight])), mirrored: mirrorPercentOf(vs) } : undefined;
+    const rule = objects.get("HTTPRoute/model-service")?.spec?.rules?.at(-1);
+    if (!Array.isArray(rule?.backendRefs)) return undefined;
+    const split = Object.fromEntries(rule.backendRefs.map((b: any) => [b.name.replace(/^model-service-/, ""), b.weight ?? 1]));
+    const mirror = rule.filters?.find((f: any) => f.type === "RequestMirror" && f.requestMirror?.backendRef?.name === "model-service-v2")?.requestMirror;
+    const mirrored = mirror ? mirror.percent ?? (mirror.fraction ? 100 * mirror.fraction.numerator / (mirror.fraction.denominator ?? 100) : 100) : 0;
+    return { split, mirrored };
+}
+
 /** Every (served v2 weight, mirrored percent) pair the mesh was seen to apply, in order, without repeats. */
 type Observed = [served: number, mirrored: number][];
 
@@ -54,15 +70,14 @@ function followRenderedSplit(project: TestProject, exporter: IstioExporter, name
         // One read of the rendered VirtualService for both the split and the mirror. While the
         // provider rewrites the file, a read can find no VirtualService (or half of one): that is
         // no state of the mesh, so this tick changes nothing and records nothing.
-        let route: any;
+        let route: ReturnType<typeof renderedDefaultRoute>;
         try {
-            route = project.rendered().get("VirtualService/model-virtual-service")?.spec?.http?.at(-1);
+            route = renderedDefaultRoute(project.rendered());
         } catch {
             return;
         }
-        if (!Array.isArray(route?.route)) return;
-        const split: Record<string, number> = Object.fromEntries(route.route.map((r: any) => [r.destination.subset, r.weight]));
-        const mirrored = mirrorPercentOf(route);
+        if (!route) return;
+        const { split, mirrored } = route;
         const seen: [number, number] = [split.v2 ?? 0, mirrored];
         // The provider rewrites a manifest file in place: a read while it does finds no VirtualService,
         // or the start of one (weights short of 100), which is not a state of the mesh.
@@ -158,7 +173,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         const project = makeProject();
         projects.push(project);
         project.writeConfig({
-            namespace, serviceName: "model-service", virtualServiceName: "model-virtual-service", stable, canary, canaryWeight: 0, headerRoutes: [testers],
+            namespace, serviceName: "model-service", ...(extraConfig.router === "gateway-api" ? {} : { virtualServiceName: "model-virtual-service" }), stable, canary, canaryWeight: 0, headerRoutes: [testers],
             rollout: { prometheus: prometheus.url, steps: [1, 10, 50, 100], interval: "3s", tick: "1s", window: "5s", analysis: { minRequests: 20, failureThreshold: 2 }, ...extraRollout },
             ...extraConfig,
         });
@@ -586,6 +601,52 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         } finally {
             stop();
         }
+    });
+
+    describe("`router: gateway-api` (an HTTPRoute and a Service per version)", () => {
+        const gatewayApi = { router: "gateway-api" };
+
+        it("ambient (`analysis.reporter: waypoint`): a healthy canary reported only by its waypoint walks 10 -> 100 on the HTTPRoute and is promoted; stable's Deployment and Service go", async () => {
+            const ambient = { latencyMs: 80, reporters: ["waypoint" as const] };
+            const { project, namespace } = await deployed({ steps: [10, 100], analysis: { minRequests: 20, failureThreshold: 2, reporter: "waypoint" } }, gatewayApi);
+            const observed: Observed = [];
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: ambient, canary: ambient }, observed);
+            try {
+                const record = await rollout(project, { promote: true });
+                assert.strictEqual(record.outcome, "promoted", record.message);
+                assert.deepStrictEqual(record.reporters, ["waypoint"]);
+                assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[10, "passed"], [100, "passed"]]);
+                for (const step of record.steps) assert.ok((step.analyses.at(-1)!.measurement.canary.requests as number) >= 20, JSON.stringify(step.analyses.at(-1)!.measurement));
+                // The traffic followed the HTTPRoute's weights through every step, then the promotion.
+                assert.deepStrictEqual(observed.map(([served]) => served), [0, 10, 100]);
+                assert.deepStrictEqual(project.renderedSplit(), { v2: 100 });
+                assert.deepStrictEqual([...project.rendered().keys()].sort(), ["Deployment/model-v2", "HTTPRoute/model-service", "Service/model-service", "Service/model-service-v2"]);
+                const config = stackConfig(project);
+                assert.deepStrictEqual([config.router, config.stable.version, config.canary, config.headerRoutes], ["gateway-api", "v2", undefined, undefined]);
+            } finally {
+                stop();
+            }
+        });
+
+        it("a canary at 5% errors is rolled back at the first step: the HTTPRoute's default rule sends 100% to stable's Service and the testers' header rule is gone", async () => {
+            const { project, namespace } = await deployed({}, gatewayApi);
+            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80, errorRatio: 0.05 } });
+            try {
+                const record = await rollout(project);
+                assert.strictEqual(record.outcome, "rolled-back", record.message);
+                assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[1, "failed"]]);
+                const failed = record.steps[0].analyses.at(-1)!.results.find((r) => r.name === "success-rate")!;
+                assert.strictEqual(failed.status, "fail");
+                assert.ok(failed.value! > 93 && failed.value! < 98.5, `canary success rate ${failed.value}`);
+                const route = project.rendered().get("HTTPRoute/model-service");
+                assert.deepStrictEqual(route.spec.rules, [{ name: "default", backendRefs: [{ name: "model-service-v1", port: 80, weight: 100 }] }]);
+                // The canary keeps its Deployment and Service for a retry; it gets nothing.
+                assert.ok(project.rendered().has("Service/model-service-v2"));
+                assert.deepStrictEqual([stackConfig(project).canaryWeight, stackConfig(project).headerRoutes], [0, undefined]);
+            } finally {
+                stop();
+            }
+        });
     });
 
     it("a failing custom check (e.g. an offline evaluation of the model) rolls back", async () => {

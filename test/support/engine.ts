@@ -22,7 +22,7 @@ export interface TestProject {
     writeConfig(config: Record<string, unknown>): void;
     /** Every rendered object, keyed `Kind/name`. */
     rendered(): Map<string, any>;
-    /** The rendered VirtualService's default-route weights by subset; empty before the first render. */
+    /** The rendered VirtualService's default-route weights by subset (or the HTTPRoute's by version); empty before the first render. */
     renderedSplit(): Record<string, number>;
     /** A digest of every rendered file, to show nothing was written. */
     renderedDigest(): string;
@@ -66,8 +66,13 @@ export function makeProject(stack = "test", options: { kubeconfig?: string } = {
             return objects;
         },
         renderedSplit() {
-            const vs = this.rendered().get("VirtualService/model-virtual-service");
-            return vs ? Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight])) : {};
+            const objects = this.rendered();
+            const vs = objects.get("VirtualService/model-virtual-service");
+            if (vs) return Object.fromEntries(vs.spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
+            // `router: gateway-api`: the HTTPRoute's default rule, its backends named `<service>-<version>`.
+            const route = [...objects.values()].find((o) => o.kind === "HTTPRoute");
+            const service = route?.spec.parentRefs.find((p: any) => p.kind === "Service")?.name;
+            return route ? Object.fromEntries(route.spec.rules.at(-1).backendRefs.map((b: any) => [b.name.slice(service.length + 1), b.weight])) : {};
         },
         renderedDigest() {
             const h = crypto.createHash("sha256");
