@@ -106,10 +106,21 @@ export interface ModelCanaryArgs {
     mirrorPercent?: number;
     /** Header routes, evaluated in the order given, before the weighted split. Default none. */
     headerRoutes?: HeaderRoute[];
-    /** VirtualService hosts. Default `[serviceName]` (mesh-internal traffic). */
+    /** VirtualService hosts. Default `[serviceName]` (mesh-internal traffic). `router: istio` only (`hostnames` with `gateway-api`). */
     hosts?: string[];
-    /** Istio gateways the VirtualService binds to. Default none (the mesh only). */
+    /**
+     * Gateways the route binds to besides the mesh. Default none (the mesh only). `router: istio`:
+     * the VirtualService's `gateways` (`mesh`, `<name>` or `<namespace>/<name>`). `router:
+     * gateway-api`: each `<name>` or `<namespace>/<name>` (DNS labels) becomes a Gateway parentRef
+     * of the HTTPRoute beside the model's Service, at most 31.
+     */
     gateways?: string[];
+    /**
+     * `router: gateway-api` only, with `gateways`: the HTTPRoute's `hostnames`, the Host headers it
+     * answers on those Gateways (lowercase DNS names, a wildcard only as a leading `*.`), at most 16.
+     * Default none (every hostname the Gateway's listeners accept).
+     */
+    hostnames?: string[];
     /** Name of the VirtualService. Default `<app>-virtual-service`. */
     virtualServiceName?: string;
     /** Name of the DestinationRule. Default `<app>-destination`. */
@@ -120,8 +131,9 @@ export interface ModelCanaryArgs {
      * What splits the traffic. `istio` (default): a VirtualService and a DestinationRule with one
      * subset per version. `gateway-api`: one Service per version (`<serviceName>-<version>`) and an
      * HTTPRoute (`gateway.networking.k8s.io/v1`, named `<serviceName>`) attached to the model's
-     * Service; `hosts`, `gateways`, `virtualServiceName`, `destinationRuleName` and
-     * `istioApiVersion` are for `istio` only and refused with it.
+     * Service, and Gateways named in `gateways`; `hosts`, `virtualServiceName`,
+     * `destinationRuleName` and `istioApiVersion` are for `istio` only and refused with it, and
+     * `hostnames` is for `gateway-api` only.
      */
     router?: RouterKind;
     /**

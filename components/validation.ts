@@ -49,6 +49,8 @@ export interface ResolvedModelCanaryArgs {
     headerRoutes: HeaderRoute[];
     hosts: string[];
     gateways?: string[];
+    /** `router: gateway-api` only: the HTTPRoute's hostnames on its Gateway parents. */
+    hostnames?: string[];
     virtualServiceName: string;
     destinationRuleName: string;
     istioApiVersion: IstioApiVersion;
@@ -69,7 +71,7 @@ export class ValidationError extends Error {
 
 export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "app", "namespace", "serviceName", "servicePort", "containerPort", "containerName", "stable", "canary",
-    "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "virtualServiceName", "destinationRuleName",
+    "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "hostnames", "virtualServiceName", "destinationRuleName",
     "istioApiVersion", "router", "protocol", "podSecurityContext", "containerSecurityContext",
 ];
 export const versionKeys: readonly (keyof ModelVersionArgs)[] = [
@@ -96,6 +98,10 @@ export const limits = {
     headerValueLength: 1024,
     hosts: 100,
     gateways: 100,
+    /** An HTTPRoute has at most 32 parentRefs (the CRD's `maxItems`): the model's Service and the Gateways. */
+    gatewayApiGateways: 31,
+    /** An HTTPRoute has at most 16 hostnames (the CRD's `maxItems`). */
+    hostnames: 16,
     envVars: 100,
     podAnnotations: 100,
     podLabels: 100,
@@ -247,6 +253,21 @@ const gatewayWhat = "an Istio gateway: `mesh`, `<name>` or `<namespace>/<name>` 
 
 function isHost(text: string): boolean {
     return text === "*" || isDnsSubdomain(text.startsWith("*.") ? text.slice(2) : text);
+}
+
+const gatewayApiGatewayWhat = "a Gateway: `<name>` (in the model's namespace) or `<namespace>/<name>`, each a DNS label (lowercase letters, digits and '-', at most 63 characters)";
+const hostnameWhat = "a Gateway API hostname: a lowercase DNS name of at most 253 characters, with a wildcard only as a leading `*.` (such as *.example.com); no IP address, port or trailing dot";
+
+/** A Gateway parent of an HTTPRoute: `name` or `namespace/name`, both DNS labels. */
+export function isGatewayApiGatewayRef(text: string): boolean {
+    const parts = text.split("/");
+    return parts.length <= 2 && parts.every(isDnsLabel);
+}
+
+/** A hostname as the HTTPRoute CRD's pattern takes it: a DNS name, optionally `*.` first, not an IPv4 address. */
+export function isGatewayApiHostname(text: string): boolean {
+    const name = text.startsWith("*.") ? text.slice(2) : text;
+    return text.length <= 253 && isDnsSubdomain(name) && !/^\d+\.\d+\.\d+\.\d+$/.test(name);
 }
 
 function isGatewayRef(text: string): boolean {
@@ -455,22 +476,60 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     }
 
     const hosts = r.stringList("hosts", input.hosts, limits.hosts, isHost, hostWhat) ?? [serviceName];
-    const gateways = r.stringList("gateways", input.gateways, limits.gateways, isGatewayRef, gatewayWhat);
     const router = readRouter(r, input, serviceName, versions, headerRoutes);
     const protocol = readProtocol(r, input, headerRoutes);
+    const gateways = router === "gateway-api"
+        ? readGatewayParents(r, input.gateways, namespace)
+        : r.stringList("gateways", input.gateways, limits.gateways, isGatewayRef, gatewayWhat);
+    const hostnames = router === "gateway-api" ? readHostnames(r, input.hostnames, gateways) : undefined;
     const podSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["podSecurityContext"]>("podSecurityContext", input.podSecurityContext, podSecurityContextSchema);
     const containerSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["containerSecurityContext"]>("containerSecurityContext", input.containerSecurityContext, securityContextSchema);
 
     if (r.problems.length > 0 || !stable) throw new ValidationError(r.problems);
     return {
         app, namespace, serviceName, servicePort, containerPort, containerName, stable, canary, canaryWeight, mirrorPercent,
-        headerRoutes, hosts, gateways, virtualServiceName, destinationRuleName, istioApiVersion, router, protocol,
+        headerRoutes, hosts, gateways, ...(hostnames ? { hostnames } : {}), virtualServiceName, destinationRuleName, istioApiVersion, router, protocol,
         podSecurityContext, containerSecurityContext,
     };
 }
 
 /** The keys that configure only the Istio router's objects (its VirtualService and DestinationRule). */
-const istioRouterKeys = ["hosts", "gateways", "virtualServiceName", "destinationRuleName", "istioApiVersion"] as const;
+const istioRouterKeys = ["hosts", "virtualServiceName", "destinationRuleName", "istioApiVersion"] as const;
+
+/** What to use with `router: gateway-api` instead of an Istio router key, where there is something. */
+const gatewayApiInstead: Partial<Record<(typeof istioRouterKeys)[number], string>> = {
+    hosts: "for north-south traffic use `gateways` and `hostnames`; mesh clients call the model's Service by its name",
+};
+
+/**
+ * `gateways` with `router: gateway-api`: the HTTPRoute's Gateway parents, each `name` or
+ * `namespace/name`; the same Gateway twice is refused (the CRD would need a `sectionName`).
+ */
+function readGatewayParents(r: Reader, value: unknown, namespace: string): string[] | undefined {
+    const gateways = r.stringList("gateways", value, limits.gateways, isGatewayApiGatewayRef, gatewayApiGatewayWhat);
+    if (!gateways || !gateways.every((g) => typeof g === "string" && isGatewayApiGatewayRef(g))) return undefined;
+    if (gateways.length > limits.gatewayApiGateways) {
+        return r.fail(`\`gateways\` must have at most ${limits.gatewayApiGateways} entries with \`router: gateway-api\` (an HTTPRoute has at most 32 parents, one of them the model's Service), got ${gateways.length}`);
+    }
+    const seen = new Map<string, string>();
+    gateways.forEach((g, i) => {
+        const qualified = g.includes("/") ? g : `${namespace}/${g}`;
+        const first = seen.get(qualified);
+        if (first !== undefined) r.fail(`\`gateways[${i}]\` ${show(g)} names the same Gateway as ${show(first)} (${show(qualified)}); list each Gateway once`);
+        else seen.set(qualified, g);
+    });
+    return gateways;
+}
+
+/** `hostnames` with `router: gateway-api`: only beside `gateways` (a mesh route ignores hostnames). */
+function readHostnames(r: Reader, value: unknown, gateways: string[] | undefined): string[] | undefined {
+    const hostnames = r.stringList("hostnames", value, limits.hostnames, isGatewayApiHostname, hostnameWhat);
+    if (hostnames && !gateways) {
+        r.fail(`\`hostnames\` ${show(hostnames)} applies to the Gateways in \`gateways\`, and there are none: a route attached to the model's Service answers mesh clients whatever their Host header. Add \`gateways\`, or remove \`hostnames\``);
+    }
+    if (hostnames && new Set(hostnames).size !== hostnames.length) return r.fail(`\`hostnames\` must list each hostname once, got ${show(hostnames)}`);
+    return hostnames;
+}
 
 /**
  * `router` and what the Gateway API router cannot do yet, each refused rather than ignored: the
@@ -478,16 +537,24 @@ const istioRouterKeys = ["hosts", "gateways", "virtualServiceName", "destination
  * Service name (`<serviceName>-<version>`) that is not a DNS label.
  */
 function readRouter(r: Reader, input: Record<string, unknown>, serviceName: string, versions: string[], headerRoutes: HeaderRoute[]): RouterKind {
-    if (input.router === undefined) return "istio";
+    const istioHostnames = () => r.fail(`\`hostnames\` is for \`router: gateway-api\` (the HTTPRoute's hostnames on its Gateways), got ${show(input.hostnames)} with \`router: istio\`: `
+        + "use `hosts` (the VirtualService's hosts) with `gateways`, or set `router: gateway-api`");
+    if (input.router === undefined) {
+        if (input.hostnames !== undefined) istioHostnames();
+        return "istio";
+    }
     if (!routerKinds.includes(input.router as RouterKind)) {
         r.fail(`\`router\` must be one of ${routerKinds.map((k) => `\`${k}\``).join(", ")}, got ${show(input.router)}`);
         return "istio";
     }
     const router = input.router as RouterKind;
-    if (router !== "gateway-api") return router;
+    if (router !== "gateway-api") {
+        if (input.hostnames !== undefined) istioHostnames();
+        return router;
+    }
     for (const key of istioRouterKeys.filter((k) => input[k] !== undefined)) {
         r.fail(`\`${key}\` is for \`router: istio\` (it configures the VirtualService and DestinationRule), got ${show(input[key])} with \`router: gateway-api\`, `
-            + "which routes mesh traffic with an HTTPRoute attached to the model's Service (Gateway parents and hostnames are not supported yet): remove it, or use `router: istio`");
+            + `which routes with an HTTPRoute attached to the model's Service${gatewayApiInstead[key] ? ` (${gatewayApiInstead[key]})` : ""}: remove it, or use \`router: istio\``);
     }
     if (headerRoutes.length > maxGatewayApiHeaderRoutes) {
         r.fail(`\`headerRoutes\` must have at most ${maxGatewayApiHeaderRoutes} routes with \`router: gateway-api\` (an HTTPRoute holds at most 16 rules, one of them the default), got ${headerRoutes.length}`);

@@ -122,6 +122,19 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         kubectl(cp, ["delete", "grpcroute", "probe", "-n", "default"]);
     });
 
+    it("accepts Gateway parents beside the Service (31, the most the arguments allow, one in another namespace) with 16 hostnames, and keeps them as sent", () => {
+        const gateways = ["infra/edge", ...Array.from({ length: 30 }, (_, i) => `gw-${i}`)];
+        const hostnames = ["*.fraud.example.com", ...Array.from({ length: 15 }, (_, i) => `h${i}.fraud.example.com`)];
+        const spec = applyRoute({ canaryWeight: 10, gateways, hostnames });
+        assert.strictEqual(spec.parentRefs.length, 32);
+        assert.deepStrictEqual(spec.parentRefs.slice(0, 3), [
+            { group: "", kind: "Service", name: "model-service", port: 80 },
+            { group: "gateway.networking.k8s.io", kind: "Gateway", name: "edge", namespace: "infra" },
+            { group: "gateway.networking.k8s.io", kind: "Gateway", name: "gw-0" },
+        ]);
+        assert.deepStrictEqual(spec.hostnames, hostnames);
+    });
+
     it("accepts 15 header routes, the most the arguments allow, and refuses a 17th rule as the argument check says", () => {
         const headerRoutes = Array.from({ length: 15 }, (_, i) => ({ header: "x-user", exact: `u${i}`, version: "v2" }));
         assert.strictEqual(applyRoute({ canaryWeight: 10, headerRoutes }).rules.length, 16);

@@ -2,10 +2,12 @@
 // version Services' names, and the arguments refused with `router: gateway-api`.
 import * as assert from "assert";
 import { RE2JS } from "re2js";
-import { headerMatch, httpRouteSpec, mirrorShare, routers, validateModelCanaryArgs, versionServiceName } from "../components";
+import { headerMatch, httpRouteSpec, mirrorShare, routers, show, validateModelCanaryArgs, versionServiceName } from "../components";
 import { parseStackConfig } from "../stacks/config/config";
 import { describeRouterSwitch, routerSwitches } from "../stacks/config/router-switch";
+import { httpRouteDifferences } from "../stacks/cluster-client/live-httproute";
 import { refusalProblems } from "./support/refusal";
+import { gatewayApiValidator } from "./support/schemas";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
@@ -20,6 +22,29 @@ const backend = (version: string, weight?: number) => ({ name: `model-service-${
 describe("the Gateway API router's HTTPRoute", () => {
     it("is attached to the model's Service at its port (mesh routing: group \"\", kind Service)", () => {
         assert.deepStrictEqual(httpRouteSpec(at(10, { servicePort: 8000 })).parentRefs, [{ group: "", kind: "Service", name: "model-service", port: 8000 }]);
+    });
+
+    it("with `gateways` and `hostnames`, is also attached to each Gateway (north-south), in the route's namespace unless one is named, with those hostnames", () => {
+        const spec = httpRouteSpec(at(10, { namespace: "ml", gateways: ["public", "infra/edge"], hostnames: ["fraud.example.com", "*.fraud.example.com"] }));
+        assert.deepStrictEqual(spec.parentRefs, [
+            { group: "", kind: "Service", name: "model-service", port: 80 },
+            { group: "gateway.networking.k8s.io", kind: "Gateway", name: "public" },
+            { group: "gateway.networking.k8s.io", kind: "Gateway", name: "edge", namespace: "infra" },
+        ]);
+        assert.deepStrictEqual(spec.hostnames, ["fraud.example.com", "*.fraud.example.com"]);
+        // The same rules serve the mesh and the Gateways.
+        assert.deepStrictEqual(spec.rules, httpRouteSpec(at(10, { namespace: "ml" })).rules);
+        assert.deepStrictEqual(gatewayApiValidator()({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "model-service", namespace: "ml" }, spec }), []);
+        assert.strictEqual("hostnames" in httpRouteSpec(at(10, { gateways: ["public"] })), false, "no hostnames: every one the Gateway accepts");
+    });
+
+    it("`status` sees a Gateway parent or hostname removed from the live route as drift, and the API server's defaults as none", () => {
+        const expected = httpRouteSpec(at(10, { gateways: ["infra/edge"], hostnames: ["fraud.example.com"] }));
+        const live = structuredClone(expected) as any;
+        live.rules.at(-1).matches = [{ path: { type: "PathPrefix", value: "/" } }];
+        assert.deepStrictEqual(httpRouteDifferences(live, expected, "model-service"), []);
+        assert.deepStrictEqual(httpRouteDifferences({ ...live, parentRefs: live.parentRefs.slice(0, 1) }, expected, "model-service"), ["parentRefs or hostnames differ"]);
+        assert.deepStrictEqual(httpRouteDifferences({ ...live, hostnames: ["other.example.com"] }, expected, "model-service"), ["parentRefs or hostnames differ"]);
     });
 
     describe("default rule at each step of the seed rollout", () => {
@@ -110,10 +135,54 @@ describe("`router` in the arguments", () => {
         assert.deepStrictEqual(problemsOf({ stable, router: "gateway" }), ["`router` must be one of `istio`, `gateway-api`, got \"gateway\""]);
     });
 
-    it("refuses the Istio router's keys with `gateway-api` instead of ignoring them", () => {
-        const problems = problemsOf({ stable, router: "gateway-api", hosts: ["fraud.example.com"], gateways: ["istio-system/public"], virtualServiceName: "vs" });
-        assert.deepStrictEqual(problems.map((p) => p.split(" is for ")[0]), ["`hosts`", "`gateways`", "`virtualServiceName`"]);
-        assert.match(problems[0], /^`hosts` is for `router: istio` \(it configures the VirtualService and DestinationRule\), got \["fraud\.example\.com"\] with `router: gateway-api`, .*Gateway parents and hostnames are not supported yet\): remove it, or use `router: istio`$/);
+    it("refuses the Istio router's keys with `gateway-api` instead of ignoring them, saying what to use instead", () => {
+        const problems = problemsOf({ stable, router: "gateway-api", hosts: ["fraud.example.com"], virtualServiceName: "vs" });
+        assert.deepStrictEqual(problems, [
+            "`hosts` is for `router: istio` (it configures the VirtualService and DestinationRule), got [\"fraud.example.com\"] with `router: gateway-api`, which routes with an HTTPRoute attached to the model's Service "
+            + "(for north-south traffic use `gateways` and `hostnames`; mesh clients call the model's Service by its name): remove it, or use `router: istio`",
+            "`virtualServiceName` is for `router: istio` (it configures the VirtualService and DestinationRule), got \"vs\" with `router: gateway-api`, which routes with an HTTPRoute attached to the model's Service: remove it, or use `router: istio`",
+        ]);
+    });
+
+    it("refuses `hostnames` with `router: istio`, naming `hosts` instead", () => {
+        const expected = ["`hostnames` is for `router: gateway-api` (the HTTPRoute's hostnames on its Gateways), got [\"fraud.example.com\"] with `router: istio`: use `hosts` (the VirtualService's hosts) with `gateways`, or set `router: gateway-api`"];
+        assert.deepStrictEqual(problemsOf({ stable, hostnames: ["fraud.example.com"] }), expected);
+        assert.deepStrictEqual(problemsOf({ stable, router: "istio", hostnames: ["fraud.example.com"] }), expected);
+    });
+
+    it("refuses `gateways` entries that are not `name` or `namespace/name` DNS labels, the same Gateway twice, and too many", () => {
+        const what = "a Gateway: `<name>` (in the model's namespace) or `<namespace>/<name>`, each a DNS label (lowercase letters, digits and '-', at most 63 characters)";
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway-api", namespace: "ml", gateways: ["mesh/", "a/b/c", "Public", "gw.example.com", "public", "ml/public"] }), [
+            `\`gateways[0]\` must be ${what}, got "mesh/"`,
+            `\`gateways[1]\` must be ${what}, got "a/b/c"`,
+            `\`gateways[2]\` must be ${what}, got "Public"`,
+            `\`gateways[3]\` must be ${what}, got "gw.example.com"`,
+        ]);
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway-api", namespace: "ml", gateways: ["public", "ml/public"] }), [
+            "`gateways[1]` \"ml/public\" names the same Gateway as \"public\" (\"ml/public\"); list each Gateway once",
+        ]);
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway-api", gateways: Array.from({ length: 32 }, (_, i) => `gw-${i}`) }), [
+            "`gateways` must have at most 31 entries with `router: gateway-api` (an HTTPRoute has at most 32 parents, one of them the model's Service), got 32",
+        ]);
+        assert.deepStrictEqual(validateModelCanaryArgs({ stable, router: "gateway-api", gateways: ["public", "infra/edge"] }).gateways, ["public", "infra/edge"]);
+    });
+
+    it("refuses hostnames the Gateway API does not take (wildcard only as a leading `*.`), duplicates, and hostnames without Gateways", () => {
+        const what = "a Gateway API hostname: a lowercase DNS name of at most 253 characters, with a wildcard only as a leading `*.` (such as *.example.com); no IP address, port or trailing dot";
+        const bad = ["*", "fraud.*.example.com", "*fraud.example.com", "Fraud.example.com", "fraud.example.com:443", "10.0.0.1", "fraud.example.com."];
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway-api", gateways: ["public"], hostnames: bad }), bad.map((h, i) => `\`hostnames[${i}]\` must be ${what}, got ${show(h)}`));
+        const long = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(63)}`;
+        assert.match(problemsOf({ stable, router: "gateway-api", gateways: ["public"], hostnames: [long] })[0], /^`hostnames\[0\]` must be a Gateway API hostname: .* got "a{63}\.b+\.\.\. \(255 characters\)$/);
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway-api", gateways: ["public"], hostnames: ["fraud.example.com", "fraud.example.com"] }), [
+            "`hostnames` must list each hostname once, got [\"fraud.example.com\",\"fraud.example.com\"]",
+        ]);
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway-api", hostnames: ["fraud.example.com"] }), [
+            "`hostnames` [\"fraud.example.com\"] applies to the Gateways in `gateways`, and there are none: a route attached to the model's Service answers mesh clients whatever their Host header. Add `gateways`, or remove `hostnames`",
+        ]);
+        assert.deepStrictEqual(validateModelCanaryArgs({ stable, router: "gateway-api", gateways: ["public"], hostnames: ["*.example.com", "fraud.example.com"] }).hostnames, ["*.example.com", "fraud.example.com"]);
+        const many = (n: number) => Array.from({ length: n }, (_, i) => `h${i}.example.com`);
+        assert.strictEqual(validateModelCanaryArgs({ stable, router: "gateway-api", gateways: ["public"], hostnames: many(16) }).hostnames!.length, 16);
+        assert.deepStrictEqual(problemsOf({ stable, router: "gateway-api", gateways: ["public"], hostnames: many(17) }), ["`hostnames` must have at most 16 entries, got 17"]);
     });
 
     it("refuses more header routes than an HTTPRoute has rules for", () => {

@@ -21,12 +21,22 @@ export function gatewayApiRouteKind(args: Pick<ResolvedModelCanaryArgs, "protoco
 }
 
 /** The mesh (GAMMA) parent: the model's Service, at its port. */
-export interface ParentReference {
+export interface ServiceParentReference {
     group: "";
     kind: "Service";
     name: string;
     port: number;
 }
+
+/** A north-south parent: a Gateway, in the route's namespace unless `namespace` is given. */
+export interface GatewayParentReference {
+    group: "gateway.networking.k8s.io";
+    kind: "Gateway";
+    name: string;
+    namespace?: string;
+}
+
+export type ParentReference = ServiceParentReference | GatewayParentReference;
 
 /** A Service in the route's namespace; `weight` is relative (absent means 1). */
 export interface BackendRef {
@@ -70,6 +80,8 @@ export interface HTTPRouteRule {
 /** An HTTPRoute's spec; a GRPCRoute's is the same for everything this tool writes (no path matches, no HTTP-only filters). */
 export interface HTTPRouteSpec {
     parentRefs: ParentReference[];
+    /** The Host headers the route answers on its Gateways; absent: every one they accept. */
+    hostnames?: string[];
     /**
      * Gateway API picks the rule with more header matches first and, among equals, the first in
      * list order: the header routes (one header each) come first, in the order given, then the
@@ -81,6 +93,12 @@ export interface HTTPRouteSpec {
 /** The running versions: stable, then the canary if any. */
 export function runningVersions(args: Pick<ResolvedModelCanaryArgs, "stable" | "canary">): string[] {
     return [args.stable.version, ...(args.canary ? [args.canary.version] : [])];
+}
+
+/** A `gateways` entry (`name` or `namespace/name`) as a Gateway parentRef. */
+export function gatewayParent(ref: string): GatewayParentReference {
+    const [namespace, name] = ref.includes("/") ? ref.split("/") : [undefined, ref];
+    return { group: "gateway.networking.k8s.io", kind: "Gateway", name, ...(namespace ? { namespace } : {}) };
 }
 
 /** RE2 text that matches `text` literally. */
@@ -127,7 +145,9 @@ export function httpRouteSpec(args: ResolvedModelCanaryArgs): HTTPRouteSpec {
     const mirror = defaultRouteMirror(args);
     if (mirror) defaultRule.filters = [{ type: "RequestMirror", requestMirror: { backendRef: backend(mirror.version), ...mirrorShare(mirror.percent) } }];
     return {
-        parentRefs: [{ group: "", kind: "Service", name: args.serviceName, port }],
+        // The mesh first, then any Gateways (north-south): the same rules serve both.
+        parentRefs: [{ group: "", kind: "Service", name: args.serviceName, port }, ...(args.gateways ?? []).map(gatewayParent)],
+        ...(args.hostnames ? { hostnames: args.hostnames } : {}),
         rules: [...headerRules, defaultRule],
     };
 }

@@ -33,6 +33,7 @@ const ownKeyReasons: Record<string, string> = {
     virtualServiceName: "it names one model's objects, and two models with the same value would collide",
     destinationRuleName: "it names one model's objects, and two models with the same value would collide",
     hosts: "they are one model's hosts, and two models with the same hosts would collide",
+    hostnames: "they are one model's hostnames on its Gateways, and two models with the same hostnames would collide",
 };
 
 /** A model's entry as configured: its name and its keys, as the program reads them. */
