@@ -33,10 +33,17 @@ export interface Destination {
     port?: { number: number };
 }
 
+/** Header changes for the requests to, or the responses from, one destination. */
+export interface HeaderOperations {
+    add?: Record<string, string>;
+}
+
 export interface HTTPRouteDestination {
     destination: Destination;
     /** Relative weight; this component always emits totals of exactly 100. */
     weight?: number;
+    /** Sticky assignment sets its cookie on this destination's responses. */
+    headers?: { response?: HeaderOperations };
 }
 
 /** `Percent`: a double from 0 to 100. */

@@ -1,6 +1,7 @@
 // Pure routing: from validated arguments to the Istio specs. No Pulumi here, so every rule is
 // tested directly.
 import { DestinationRuleSpec, HTTPRoute, HTTPRouteDestination, supportsMirrors, VirtualServiceSpec } from "./istio";
+import { stickyCookieRegex, stickySetCookie, stickyVersions } from "./sticky";
 import { ResolvedModelCanaryArgs } from "./validation";
 
 /** Share of default-route traffic per version, e.g. `{ v1: 90, v2: 10 }`; totals exactly 100. */
@@ -62,9 +63,20 @@ export function virtualServiceSpec(args: ResolvedModelCanaryArgs): VirtualServic
         };
     });
     const split = trafficSplit(args);
+    // Sticky assignment: a client carrying the cookie goes back to its version (after the testers'
+    // header routes, before the split); each weighted destination sets the cookie on its responses.
+    const pinned = args.sticky ? stickyVersions(split) : [];
+    const stickyRoutes: HTTPRoute[] = pinned.map((version) => ({
+        name: `sticky-${version}`,
+        match: [{ headers: { cookie: { regex: stickyCookieRegex(args.sticky!.cookie, version) } } }],
+        route: [destination(args, version, 100)],
+    }));
     const defaultRoute: HTTPRoute = {
         name: "default",
-        route: Object.entries(split).map(([version, weight]) => destination(args, version, weight)),
+        route: Object.entries(split).map(([version, weight]) => ({
+            ...destination(args, version, weight),
+            ...(pinned.includes(version) ? { headers: { response: { add: { "Set-Cookie": stickySetCookie(args.sticky!.cookie, version) } } } } : {}),
+        })),
     };
     // The shadow stage: a copy of default traffic to the canary, its answers discarded. Header
     // routes are not mirrored: they already send testers' requests where they asked.
@@ -77,7 +89,7 @@ export function virtualServiceSpec(args: ResolvedModelCanaryArgs): VirtualServic
     return {
         hosts: args.hosts,
         ...(args.gateways ? { gateways: args.gateways } : {}),
-        http: [...headerRoutes, defaultRoute],
+        http: [...headerRoutes, ...stickyRoutes, defaultRoute],
     };
 }
 

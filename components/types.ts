@@ -75,6 +75,12 @@ export interface HeaderRoute {
  * routes, ports, names, hosts) is a plain value, checked before anything is registered; a
  * version's image, env values, resources, pod annotations and pod labels may also be Outputs.
  */
+/** `sticky`: the cookie that keeps a client on the version it was first served. */
+export interface StickyArgs {
+    /** The cookie's name: an RFC 6265 token (letters, digits and ! # $ % & ' * + - . ^ _ ` | ~), at most 256 characters. */
+    cookie: string;
+}
+
 export interface ModelCanaryArgs {
     /** The `app` label shared by every version's pods and selected by the Service. Default `model`. */
     app?: string;
@@ -143,6 +149,13 @@ export interface ModelCanaryArgs {
      * HTTP/2 to the pods and reports gRPC statuses. Header routes must then name gRPC metadata keys.
      */
     protocol?: ModelProtocol;
+    /**
+     * Sticky assignment, opt-in: while traffic is split, each response sets the cookie `cookie`
+     * to the version that served it (`Set-Cookie: <cookie>=<version>; Path=/`), and a request
+     * carrying it goes back to that version, after the header routes and before the split. At 0%
+     * and 100% nothing is pinned. Default none. Either router; HTTP clients that keep cookies only.
+     */
+    sticky?: StickyArgs;
     /**
      * Merged over the secure pod defaults (`runAsNonRoot: true`, `seccompProfile: RuntimeDefault`).
      */

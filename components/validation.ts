@@ -16,7 +16,8 @@ import {
 import { AutoReplicas, autoReplicaCounts } from "./replicas";
 import { maxGatewayApiHeaderRoutes, versionServiceName } from "./routers/gateway-api-names";
 import { ModelProtocol, modelProtocols, RouterKind, routerKinds } from "./routers/kinds";
-import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "./types";
+import { isCookieName } from "./sticky";
+import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs, StickyArgs } from "./types";
 
 // Callers that build messages the same way import it from here.
 export { show };
@@ -57,6 +58,7 @@ export interface ResolvedModelCanaryArgs {
     router: RouterKind;
     /** `http` unless the model serves gRPC. */
     protocol: ModelProtocol;
+    sticky?: StickyArgs;
     podSecurityContext?: k8s.types.input.core.v1.PodSecurityContext;
     containerSecurityContext?: k8s.types.input.core.v1.SecurityContext;
 }
@@ -72,7 +74,7 @@ export class ValidationError extends Error {
 export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "app", "namespace", "serviceName", "servicePort", "containerPort", "containerName", "stable", "canary",
     "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "hostnames", "virtualServiceName", "destinationRuleName",
-    "istioApiVersion", "router", "protocol", "podSecurityContext", "containerSecurityContext",
+    "istioApiVersion", "router", "protocol", "sticky", "podSecurityContext", "containerSecurityContext",
 ];
 export const versionKeys: readonly (keyof ModelVersionArgs)[] = [
     "version", "image", "replicas", "autoReplicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
@@ -476,8 +478,12 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     }
 
     const hosts = r.stringList("hosts", input.hosts, limits.hosts, isHost, hostWhat) ?? [serviceName];
-    const router = readRouter(r, input, serviceName, versions, headerRoutes);
+    const sticky = readSticky(r, input.sticky);
+    const router = readRouter(r, input, serviceName, versions, headerRoutes, sticky);
     const protocol = readProtocol(r, input, headerRoutes);
+    if (sticky && protocol === "grpc") {
+        r.fail(`\`sticky\` pins clients with an HTTP cookie, got ${show(input.sticky)} with \`protocol: grpc\`: gRPC clients keep no cookies (proxyless gRPC sends no \`cookie\` metadata and drops \`set-cookie\`), so every call would be split by weight anyway. Remove \`sticky\`, or use \`headerRoutes\` on a metadata key the clients send`);
+    }
     const gateways = router === "gateway-api"
         ? readGatewayParents(r, input.gateways, namespace)
         : r.stringList("gateways", input.gateways, limits.gateways, isGatewayRef, gatewayWhat);
@@ -489,8 +495,21 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
     return {
         app, namespace, serviceName, servicePort, containerPort, containerName, stable, canary, canaryWeight, mirrorPercent,
         headerRoutes, hosts, gateways, ...(hostnames ? { hostnames } : {}), virtualServiceName, destinationRuleName, istioApiVersion, router, protocol,
+        ...(sticky ? { sticky } : {}),
         podSecurityContext, containerSecurityContext,
     };
+}
+
+const cookieWhat = "an RFC 6265 cookie name: letters, digits and ! # $ % & ' * + - . ^ _ ` | ~, at most 256 characters";
+
+/** `sticky: { cookie }`: the cookie sticky assignment sets and matches. */
+function readSticky(r: Reader, value: unknown): StickyArgs | undefined {
+    if (value === undefined) return undefined;
+    if (!isRecord(value)) return r.fail(`\`sticky\` must be an object { cookie: <name> }, got ${show(value)}`);
+    r.keys("sticky", value, ["cookie"]);
+    if (value.cookie === undefined) return r.fail("`sticky.cookie` is required: the name of the cookie that keeps a client on its version, such as `model-version`");
+    const cookie = r.string("sticky.cookie", value.cookie, isCookieName, cookieWhat);
+    return cookie === undefined ? undefined : { cookie };
 }
 
 /** The keys that configure only the Istio router's objects (its VirtualService and DestinationRule). */
@@ -536,7 +555,7 @@ function readHostnames(r: Reader, value: unknown, gateways: string[] | undefined
  * Istio router's keys, more header routes than an HTTPRoute holds rules for, and a version
  * Service name (`<serviceName>-<version>`) that is not a DNS label.
  */
-function readRouter(r: Reader, input: Record<string, unknown>, serviceName: string, versions: string[], headerRoutes: HeaderRoute[]): RouterKind {
+function readRouter(r: Reader, input: Record<string, unknown>, serviceName: string, versions: string[], headerRoutes: HeaderRoute[], sticky: StickyArgs | undefined): RouterKind {
     const istioHostnames = () => r.fail(`\`hostnames\` is for \`router: gateway-api\` (the HTTPRoute's hostnames on its Gateways), got ${show(input.hostnames)} with \`router: istio\`: `
         + "use `hosts` (the VirtualService's hosts) with `gateways`, or set `router: gateway-api`");
     if (input.router === undefined) {
@@ -556,8 +575,10 @@ function readRouter(r: Reader, input: Record<string, unknown>, serviceName: stri
         r.fail(`\`${key}\` is for \`router: istio\` (it configures the VirtualService and DestinationRule), got ${show(input[key])} with \`router: gateway-api\`, `
             + `which routes with an HTTPRoute attached to the model's Service${gatewayApiInstead[key] ? ` (${gatewayApiInstead[key]})` : ""}: remove it, or use \`router: istio\``);
     }
-    if (headerRoutes.length > maxGatewayApiHeaderRoutes) {
-        r.fail(`\`headerRoutes\` must have at most ${maxGatewayApiHeaderRoutes} routes with \`router: gateway-api\` (an HTTPRoute holds at most 16 rules, one of them the default), got ${headerRoutes.length}`);
+    // Sticky assignment takes a rule per version while traffic is split: two.
+    const maxHeaderRoutes = maxGatewayApiHeaderRoutes - (sticky ? 2 : 0);
+    if (headerRoutes.length > maxHeaderRoutes) {
+        r.fail(`\`headerRoutes\` must have at most ${maxHeaderRoutes} routes with \`router: gateway-api\` (an HTTPRoute holds at most 16 rules, one of them the default${sticky ? " and two the `sticky` cookie's" : ""}), got ${headerRoutes.length}`);
     }
     for (const version of versions) {
         const name = versionServiceName(serviceName, version);

@@ -135,6 +135,15 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         assert.deepStrictEqual(spec.hostnames, hostnames);
     });
 
+    it("accepts sticky assignment's Cookie rules and each backend's Set-Cookie filter, and keeps them as sent", () => {
+        const spec = applyRoute({ canaryWeight: 50, sticky: { cookie: "model-version" } });
+        assert.deepStrictEqual(spec.rules.map((r: { name: string }) => r.name), ["sticky-v1", "sticky-v2", "default"]);
+        assert.deepStrictEqual(spec.rules[1].matches[0].headers, [{ type: "RegularExpression", name: "Cookie", value: "^(.*;\\s*)?model-version=v2(;.*)?$" }]);
+        assert.deepStrictEqual(spec.rules[2].backendRefs.map((b: any) => b.filters[0].responseHeaderModifier.add), [
+            [{ name: "Set-Cookie", value: "model-version=v1; Path=/" }], [{ name: "Set-Cookie", value: "model-version=v2; Path=/" }],
+        ]);
+    });
+
     it("accepts 15 header routes, the most the arguments allow, and refuses a 17th rule as the argument check says", () => {
         const headerRoutes = Array.from({ length: 15 }, (_, i) => ({ header: "x-user", exact: `u${i}`, version: "v2" }));
         assert.strictEqual(applyRoute({ canaryWeight: 10, headerRoutes }).rules.length, 16);

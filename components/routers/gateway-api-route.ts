@@ -6,6 +6,7 @@
 import { defaultRouteMirror, trafficSplit } from "../routing";
 import type { HeaderRoute } from "../types";
 import type { ResolvedModelCanaryArgs } from "../validation";
+import { re2Literal, stickyCookieRegex, stickySetCookie, stickyVersions } from "../sticky";
 import { versionServiceName } from "./gateway-api-names";
 
 export { httpRouteName, maxGatewayApiHeaderRoutes, versionServiceName } from "./gateway-api-names";
@@ -38,11 +39,18 @@ export interface GatewayParentReference {
 
 export type ParentReference = ServiceParentReference | GatewayParentReference;
 
+/** Headers added to the responses of one backend (sticky assignment's `Set-Cookie`). */
+export interface HTTPBackendFilter {
+    type: "ResponseHeaderModifier";
+    responseHeaderModifier: { add: { name: string; value: string }[] };
+}
+
 /** A Service in the route's namespace; `weight` is relative (absent means 1). */
 export interface BackendRef {
     name: string;
     port: number;
     weight?: number;
+    filters?: HTTPBackendFilter[];
 }
 
 /** Header names match case-insensitively; values case-sensitively. A GRPCHeaderMatch has the same fields. */
@@ -101,10 +109,6 @@ export function gatewayParent(ref: string): GatewayParentReference {
     return { group: "gateway.networking.k8s.io", kind: "Gateway", name, ...(namespace ? { namespace } : {}) };
 }
 
-/** RE2 text that matches `text` literally. */
-function re2Literal(text: string): string {
-    return text.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
-}
 
 /**
  * A header route as a Gateway API header match: the API has Exact and RegularExpression only,
@@ -126,7 +130,8 @@ export function mirrorShare(percent: number): Pick<HTTPRequestMirrorFilter, "per
 }
 
 /**
- * Header routes in the order given, then the default rule with the weighted split. A version at
+ * Header routes in the order given, then (with `sticky`, while traffic is split) one cookie rule
+ * per version, then the default rule with the weighted split. A version at
  * weight 0 is left out of the split (trafficSplit), so no rule ever has only zero weights, which
  * Istio answers with a 500. The shadow stage mirrors the default rule to the canary's Service.
  */
@@ -138,9 +143,20 @@ export function httpRouteSpec(args: ResolvedModelCanaryArgs): HTTPRouteSpec {
         matches: [{ headers: [headerMatch(route)] }],
         backendRefs: [backend(route.version)],
     }));
+    // Sticky assignment: a client carrying the cookie goes back to its version; the split sets it.
+    const split = trafficSplit(args);
+    const pinned = args.sticky ? stickyVersions(split) : [];
+    const stickyRules: HTTPRouteRule[] = pinned.map((version) => ({
+        name: `sticky-${version}`,
+        matches: [{ headers: [{ type: "RegularExpression", name: "Cookie", value: stickyCookieRegex(args.sticky!.cookie, version) }] }],
+        backendRefs: [backend(version)],
+    }));
+    const setCookie = (version: string): Pick<BackendRef, "filters"> => pinned.includes(version)
+        ? { filters: [{ type: "ResponseHeaderModifier", responseHeaderModifier: { add: [{ name: "Set-Cookie", value: stickySetCookie(args.sticky!.cookie, version) }] } }] }
+        : {};
     const defaultRule: HTTPRouteRule = {
         name: "default",
-        backendRefs: Object.entries(trafficSplit(args)).map(([version, weight]) => ({ ...backend(version), weight })),
+        backendRefs: Object.entries(split).map(([version, weight]) => ({ ...backend(version), weight, ...setCookie(version) })),
     };
     const mirror = defaultRouteMirror(args);
     if (mirror) defaultRule.filters = [{ type: "RequestMirror", requestMirror: { backendRef: backend(mirror.version), ...mirrorShare(mirror.percent) } }];
@@ -148,6 +164,6 @@ export function httpRouteSpec(args: ResolvedModelCanaryArgs): HTTPRouteSpec {
         // The mesh first, then any Gateways (north-south): the same rules serve both.
         parentRefs: [{ group: "", kind: "Service", name: args.serviceName, port }, ...(args.gateways ?? []).map(gatewayParent)],
         ...(args.hostnames ? { hostnames: args.hostnames } : {}),
-        rules: [...headerRules, defaultRule],
+        rules: [...headerRules, ...stickyRules, defaultRule],
     };
 }

@@ -17,7 +17,7 @@ export const modelKeys: readonly string[] = [...argKeys, "rollout", "routingRevi
  * it) and the names of its objects (equal in two models, they would collide).
  */
 export const defaultKeys: readonly string[] = [
-    "namespace", "servicePort", "containerPort", "containerName", "gateways", "istioApiVersion", "router", "protocol", "podSecurityContext", "containerSecurityContext", "rollout",
+    "namespace", "servicePort", "containerPort", "containerName", "gateways", "istioApiVersion", "router", "protocol", "sticky", "podSecurityContext", "containerSecurityContext", "rollout",
 ];
 
 /** Why a model key cannot be in `defaults`. */
