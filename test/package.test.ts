@@ -47,7 +47,9 @@ describe("the npm package", function () {
     it("declares the Pulumi SDKs as peer dependencies and points `main`, `types`, `exports` and `bin` at compiled files", () => {
         const pkg = JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8"));
         assert.strictEqual(pkg.private, undefined);
-        assert.deepStrictEqual(pkg.peerDependencies, { "@pulumi/kubernetes": "^4.25.0", "@pulumi/pulumi": "^3.248.0" });
+        assert.deepStrictEqual(pkg.peerDependencies, { "@pulumi/kubernetes": "^4.25.0", "@pulumi/pulumi": "^3.248.0", "@pulumi/policy": "^1.21.0" });
+        // The policy pack's SDK is for those who use the pack (docs/policy-pack.md): never installed for the others.
+        assert.deepStrictEqual(pkg.peerDependenciesMeta, { "@pulumi/policy": { optional: true } });
         assert.strictEqual(pkg.dependencies["@pulumi/pulumi"], undefined);
         assert.strictEqual(pkg.dependencies["ts-node"], undefined);
         assert.strictEqual(pkg.devDependencies["@pulumi/pulumi"], "3.248.0");

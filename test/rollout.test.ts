@@ -99,9 +99,9 @@ interface CliRun {
 }
 
 /** The model-canary command in a process of its own, against the test project. */
-function cli(project: TestProject, args: string[]): CliRun {
+function cli(project: TestProject, args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
     const child = spawn(process.execPath, [sourceCli, ...args, "--stack", project.ref.stack, "--cwd", project.dir, "--backend", project.ref.backendUrl!], {
-        env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir },
+        env: { ...process.env, MODEL_CANARY_TOOLCHAIN: project.ref.toolchainDir, ...env },
         stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -914,33 +914,47 @@ describe("automated rollout (real engine, real Prometheus)", function () {
     });
 
     describe("crash leftovers", () => {
-        it("kill -9 of a rollout during an `up` leaves no language host or program behind, and `status` says the run died", async () => {
-            const { project, namespace } = await deployed();
-            const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
-            try {
-                const run = cli(project, ["rollout"]);
-                // Wait until the `up` of a step runs the program: the language host and its node child exist.
-                let tree: { pid: number; comm: string }[] = [];
-                await waitFor("the program running under the language host", async () => {
+        // The program runs in the command's own process (inline) unless the command falls back to the
+        // language host (MODEL_CANARY_INLINE=false here): a kill -9 must leave nothing behind either way.
+        for (const inline of [true, false]) {
+            it(`kill -9 of a rollout during an \`up\` (program ${inline ? "in the command's process" : "under the language host"}) leaves no engine or program behind, and \`status\` says the run died`, async () => {
+                const { project, namespace } = await deployed();
+                const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+                let providers: { pid: number; comm: string }[] = [];
+                try {
+                    const run = cli(project, ["rollout"], inline ? {} : { MODEL_CANARY_INLINE: "false" });
+                    // Wait until the `up` of a step runs the program: the engine has started the provider, and
+                    // without inline the language host and its node child exist too.
+                    let tree: { pid: number; comm: string }[] = [];
+                    await waitFor("the program running in an `up`", async () => {
+                        tree = descendants(run.child.pid!);
+                        if (!tree.some((p) => p.comm.startsWith("pulumi-resource"))) return undefined;
+                        const host = tree.find((p) => p.comm.startsWith("pulumi-language"));
+                        if (inline) return host === undefined ? true : undefined;
+                        return host && descendants(host.pid).some((p) => p.comm === "node") ? true : undefined;
+                    }, { timeoutMs: 120_000, intervalMs: 20 });
                     tree = descendants(run.child.pid!);
-                    const host = tree.find((p) => p.comm.startsWith("pulumi-language"));
-                    return host && descendants(host.pid).some((p) => p.comm === "node") ? true : undefined;
-                }, { timeoutMs: 120_000, intervalMs: 20 });
-                tree = descendants(run.child.pid!);
-                run.child.kill("SIGKILL");
-                assert.strictEqual(await run.exited, null);
-                for (const p of tree) {
-                    await waitFor(`${p.comm} (pid ${p.pid}) to end after its engine died`, async () => (runs(p.pid) ? undefined : true), { timeoutMs: 30_000 });
+                    run.child.kill("SIGKILL");
+                    assert.strictEqual(await run.exited, null);
+                    // The Kubernetes provider the engine started is the exception: it outlives an engine
+                    // that dies with it still running (its parent becomes init). It holds no lock and
+                    // writes nothing once its engine is gone; the test ends it below.
+                    providers = tree.filter((p) => p.comm.startsWith("pulumi-resource"));
+                    assert.strictEqual(providers.length, 1, JSON.stringify(tree));
+                    for (const p of tree.filter((t) => !providers.includes(t))) {
+                        await waitFor(`${p.comm} (pid ${p.pid}) to end after its engine died`, async () => (runs(p.pid) ? undefined : true), { timeoutMs: 30_000 });
+                    }
+                    const status = cli(project, ["status"]);
+                    assert.strictEqual(await status.exited, 0, status.output());
+                    assert.match(status.output(), new RegExp(`^last rollout: died \\(process ${run.child.pid} no longer runs\\) at step 1/4 \\(1%\\)`, "m"));
+                    const json = cli(project, ["status", "--json"]);
+                    await json.exited;
+                    assert.deepStrictEqual(JSON.parse(json.output()).rollout.state, `died (process ${run.child.pid} no longer runs)`);
+                } finally {
+                    stop();
+                    for (const p of providers) if (runs(p.pid)) process.kill(p.pid, "SIGKILL");
                 }
-                const status = cli(project, ["status"]);
-                assert.strictEqual(await status.exited, 0, status.output());
-                assert.match(status.output(), new RegExp(`^last rollout: died \\(process ${run.child.pid} no longer runs\\) at step 1/4 \\(1%\\)`, "m"));
-                const json = cli(project, ["status", "--json"]);
-                await json.exited;
-                assert.deepStrictEqual(JSON.parse(json.output()).rollout.state, `died (process ${run.child.pid} no longer runs)`);
-            } finally {
-                stop();
-            }
-        });
+            });
+        }
     });
 });
