@@ -1,9 +1,9 @@
 // The whole suite as `npm test` runs it (`mocha --config test/support/suite.mocharc.js`):
-// .mocharc.json's settings, with the test files in two parallel worker processes, longest first.
+// .mocharc.json's settings and every test file, longest first (one at a time by default; see below).
 // A file run alone keeps about one core busy (the Pulumi engine, its language host and provider,
-// a control plane, Prometheus take turns: cli.test.ts used 1.2 CPU-seconds a second), so two
-// workers fill CI's two cores; a third would only slow each test down. Each file runs alone in
-// its worker, with its own temp projects, control planes and Prometheus on free ports.
+// a control plane, Prometheus take turns: cli.test.ts used 1.2 CPU-seconds a second). With
+// workers, each file runs alone in its worker, with its own temp projects, control planes and
+// Prometheus on free ports.
 // `npx mocha test/<file>.test.ts` (one file, in process) still reads .mocharc.json alone; do not
 // pass files with this config, as mocha adds them to its `spec` instead of replacing it.
 "use strict";
@@ -49,9 +49,18 @@ const files = fs.readdirSync(testDir, { recursive: true })
     .sort()
     .sort((a, b) => (serialSeconds[b] ?? 0) - (serialSeconds[a] ?? 0));
 
+// One file at a time unless MODEL_CANARY_TEST_JOBS asks for more workers. The automated rollout
+// tests judge analyses that are seconds long (3 s steps, 1 s ticks, 5 s windows): with two workers
+// on CI's two cores they failed for want of CPU (three of them in one clean run, each passing
+// alone), so CI runs the suite serially. On a machine with cores to spare, e.g.
+// `MODEL_CANARY_TEST_JOBS=2 npm test` runs two files at once, longest first.
+const jobs = process.env.MODEL_CANARY_TEST_JOBS === undefined ? 1 : Number(process.env.MODEL_CANARY_TEST_JOBS);
+if (!Number.isInteger(jobs) || jobs < 1) {
+    throw new Error(`MODEL_CANARY_TEST_JOBS must be a whole number of workers, 1 or more, got ${JSON.stringify(process.env.MODEL_CANARY_TEST_JOBS)}`);
+}
+
 module.exports = {
     ...require("../../.mocharc.json"),
-    parallel: true,
-    jobs: 2,
+    ...(jobs > 1 ? { parallel: true, jobs } : {}),
     spec: files.map((f) => path.join(testDir, f)),
 };
