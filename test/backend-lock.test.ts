@@ -77,9 +77,13 @@ function programRunning(project: TestProject): boolean {
     return false;
 }
 
-/** An `up` SIGKILLed (engine included) once the engine holds its lock and runs the program: mid-`up`. */
+/**
+ * An `up` SIGKILLed (engine included) once the engine holds its lock and runs the program: mid-`up`.
+ * The program runs under the language host here (MODEL_CANARY_INLINE=false), which is how this
+ * test sees it running; the inline path's kill is test/rollout.test.ts's crash test.
+ */
 function killedMidUp(project: TestProject): Promise<void> {
-    return killedUp(project, () => lockFiles(project).length > 0 && programRunning(project));
+    return killedUp(project, () => lockFiles(project).length > 0 && programRunning(project), { env: { MODEL_CANARY_INLINE: "false" } });
 }
 
 describe("Pulumi's backend lock left by `kill -9` mid-`up` (real engine, render mode)", function () {

@@ -157,11 +157,11 @@ export function killLeftoversIn(dir: string): number[] {
  * holds (polled every `pollMs`): an `up` killed mid-way, as by `kill -9`. Rejects if the `up` ends
  * by itself first. `create` opens the stack with `{ create: true }` (a first `up`).
  */
-export function killedUp(project: TestProject, ready: () => boolean, options: { create?: boolean; pollMs?: number } = {}): Promise<void> {
+export function killedUp(project: TestProject, ready: () => boolean, options: { create?: boolean; pollMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
     const automation = JSON.stringify(path.join(projectDir, "stacks", "operations", "automation"));
     const open = options.create ? `, { create: true }` : "";
     const script = `const a = require(${automation}); a.openStack(${JSON.stringify(project.ref)}${open}).then((s) => a.upStack(s))`;
-    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: projectDir, detached: true, stdio: "ignore" });
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: projectDir, detached: true, stdio: "ignore", env: { ...process.env, ...options.env } });
     return new Promise((resolve, reject) => {
         const poll = setInterval(() => {
             if (ready()) {
