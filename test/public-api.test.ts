@@ -27,7 +27,7 @@ const publicApi: Record<string, { file: string; values: string[]; types: string[
         file: "api/program.ts",
         values: [
             "ClusterApiError", "appliedConfig", "checkIstioApi", "componentArgs", "configNamespace",
-            "kubeconfigInput", "loadStackConfig", "modelCanariesFromConfig", "modelCanaryOutputs",
+            "inlineProgram", "kubeconfigInput", "loadStackConfig", "modelCanariesFromConfig", "modelCanaryOutputs",
             "modelOutputs", "programError", "renderedSecretPaths", "selectModel", "shorthandModel",
             "stackProvider",
         ],
