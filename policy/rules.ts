@@ -158,7 +158,9 @@ export function sameImageProblems(component: ComponentObjects): string[] {
         byImage.set(images, [...(byImage.get(images) ?? []), versionOf(o.props) ?? o.name]);
     }
     return [...byImage].filter(([, versions]) => versions.length > 1)
-        .map(([image, versions]) => `versions ${versions.map((v) => `\`${v}\``).join(" and ")} run the same image \`${image}\`: a canary must run a different image than the stable version, or the rollout compares a version with itself`);
+        // In name order: the engine lists a component's objects in the order their registrations
+        // finished, which varies from run to run.
+        .map(([image, versions]) => `versions ${[...versions].sort().map((v) => `\`${v}\``).join(" and ")} run the same image \`${image}\`: a canary must run a different image than the stable version, or the rollout compares a version with itself`);
 }
 
 export function headerRouteProblems(component: ComponentObjects): string[] {
