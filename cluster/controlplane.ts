@@ -1,6 +1,6 @@
 // A local Kubernetes control plane on loopback: etcd, kube-apiserver (client-certificate auth),
 // kube-controller-manager, kube-scheduler and kwok (one fake node that marks pods Running and
-// Ready), with Istio's CRDs installed. Built by toolchain/cluster/ensure.sh; started and stopped
+// Ready), with Istio's CRDs and the Gateway API's standard-channel CRDs installed. Built by toolchain/cluster/ensure.sh; started and stopped
 // here, by `npm run cluster:up` / `cluster:down` and by the cluster tests.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
@@ -249,11 +249,33 @@ export interface StartOptions {
      * leaves nothing behind. Without it they outlive this process (`npm run cluster:up`).
      */
     stopOnExit?: boolean;
+    /**
+     * Install the Gateway API's standard-channel CRDs beside Istio's (`cluster:up` does; default
+     * false: they add seconds to a start, and most tests route with Istio's objects only). Without
+     * them the cluster does not serve HTTPRoute or GRPCRoute (what the preflight refuses `router:
+     * gateway-api` on); `installGatewayApiCrds` adds them later.
+     */
+    gatewayApiCrds?: boolean;
+}
+
+/** The CRD files toolchain/cluster/ensure.sh writes beside the binaries. */
+export const istioCrdsFile = "istio-crds.yaml";
+export const gatewayApiCrdsFile = "gateway-api-crds.yaml";
+
+/**
+ * Installs the Gateway API's standard-channel CRDs (HTTPRoute, GRPCRoute, Gateway, ...: the
+ * `config/crd/standard` folder of the sigs.k8s.io/gateway-api module that ensure.sh copies) and
+ * waits until HTTPRoute and GRPCRoute are served. istiod takes them up best when they exist
+ * before it starts. `start` does this when asked (`gatewayApiCrds`).
+ */
+export function installGatewayApiCrds(cp: Pick<ControlPlane, "binDir" | "kubeconfig">): void {
+    kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-cluster", "-f", path.join(cp.binDir, gatewayApiCrdsFile)]);
+    kubectl(cp, ["wait", "--for", "condition=Established", "crd/httproutes.gateway.networking.k8s.io", "crd/grpcroutes.gateway.networking.k8s.io", "--timeout", "60s"]);
 }
 
 /**
  * Starts a control plane in a new temp directory and returns once the API server is ready, the
- * Istio CRDs are Established, the kwok node is Ready and the `default` ServiceAccount exists.
+ * Istio CRDs (and the Gateway API's, with `gatewayApiCrds`) are Established, the kwok node is Ready and the `default` ServiceAccount exists.
  * The processes are detached (they outlive this process); `stop` ends them. On a failure
  * everything started so far is stopped and the error carries the failing component's log.
  */
@@ -448,7 +470,9 @@ async function launch(cp: ControlPlane, options: StartOptions): Promise<ControlP
             "--node-lease-duration-seconds", "40",
         ]);
 
-        kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-cluster", "-f", path.join(binDir, "istio-crds.yaml")]);
+        // One apply for both sets of CRDs: Istio's, and the Gateway API's when asked.
+        const crdFiles = [istioCrdsFile, ...(options.gatewayApiCrds ? [gatewayApiCrdsFile] : [])];
+        kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-cluster", ...crdFiles.flatMap((f) => ["-f", path.join(binDir, f)])]);
         kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-cluster", "-f", "-"], [
             "apiVersion: v1",
             "kind: Node",

@@ -57,7 +57,8 @@ async function main(command: string | undefined): Promise<void> {
                 process.stdout.write(`${cp.kubeconfig}\n`);
                 return;
             }
-            const cp = await start({ log });
+            // The local cluster users start serves both routers' kinds: Istio's and the Gateway API's.
+            const cp = await start({ log, gatewayApiCrds: true });
             fs.writeFileSync(pointerFile(), `${cp.dir}\n`);
             log(`kubectl: ${path.join(cp.binDir, "kubectl")}`);
             log("stop it with: npm run -s cluster:down");

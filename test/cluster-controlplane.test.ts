@@ -1,5 +1,5 @@
-// The local control plane (cluster/): `npm run cluster:up` starts it on loopback with Istio's CRDs
-// and a kwok node and prints an admin kubeconfig; `cluster:down` stops every process it started.
+// The local control plane (cluster/): `npm run cluster:up` starts it on loopback with Istio's CRDs, the Gateway API's
+// standard-channel CRDs and a kwok node and prints an admin kubeconfig; `cluster:down` stops every process it started.
 import * as assert from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -60,6 +60,15 @@ describe("local control plane (npm run cluster:up / cluster:down)", function () 
         assert.ok(resources.includes("virtualservices.networking.istio.io"));
         const versions = kubectl(cp, ["api-versions"]).trim().split("\n").filter((v) => v.startsWith("networking.istio.io/"));
         assert.deepStrictEqual(versions.sort(), ["networking.istio.io/v1", "networking.istio.io/v1alpha3", "networking.istio.io/v1beta1"]);
+    });
+
+    it("has the Gateway API's standard channel v1.6.3 beside Istio's: HTTPRoute and GRPCRoute served at gateway.networking.k8s.io/v1", function () {
+        const cp = load(path.dirname(kubeconfig));
+        const crds = JSON.parse(kubectl(cp, ["get", "crd", "-o", "json"])).items.filter((c: any) => c.spec.group === "gateway.networking.k8s.io");
+        assert.deepStrictEqual(crds.map((c: any) => c.spec.names.kind).sort(), ["BackendTLSPolicy", "GRPCRoute", "Gateway", "GatewayClass", "HTTPRoute", "ListenerSet", "ReferenceGrant", "TCPRoute", "TLSRoute", "UDPRoute"]);
+        assert.deepStrictEqual([...new Set(crds.map((c: any) => `${c.metadata.annotations["gateway.networking.k8s.io/channel"]} ${c.metadata.annotations["gateway.networking.k8s.io/bundle-version"]}`))], ["standard v1.6.3"]);
+        const resources = kubectl(cp, ["api-resources", "--api-group", "gateway.networking.k8s.io", "-o", "wide"]);
+        for (const kind of ["HTTPRoute", "GRPCRoute"]) assert.match(resources, new RegExp(`\\sgateway\\.networking\\.k8s\\.io/v1\\s+true\\s+${kind}\\s`));
     });
 
     it("has one Ready kwok node, and a Deployment becomes Available on it", function () {

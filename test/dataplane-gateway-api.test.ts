@@ -16,9 +16,8 @@ import { assertLoopbackEndpoints, isLoopback, Istiod, routeNonces, startIstiod, 
 import { rollbackStack } from "../rollout/runner";
 import { openStack, upStack } from "../stacks/operations/automation";
 import { binomialBound, SPLIT_TOLERANCE_SIGMAS } from "./support/binomial";
-import { clusterReader, ClusterReader, installGatewayApiCrds } from "./support/cluster";
+import { clusterReader, ClusterReader } from "./support/cluster";
 import { makeProject, TestProject } from "./support/engine";
-import { gatewayApiCrdDir } from "./support/schemas";
 
 /** Requests per second the client sends at. */
 const rps = 2000;
@@ -46,10 +45,10 @@ describe("real requests routed by istiod from the Gateway API router's routes (p
     before(async function () {
         this.timeout(1_200_000); // may build istiod (about 5 minutes cold) and the control plane
         binDir = dataplaneToolchainDir();
-        cp = await cluster.start({ stopOnExit: true });
+        // With the Gateway API's CRDs, as `cluster:up` starts it; istiod takes them up best when they exist before it starts.
+        cp = await cluster.start({ stopOnExit: true, gatewayApiCrds: true });
         live = clusterReader(cp);
         const logDir = path.join(cp.dir, "logs");
-        installGatewayApiCrds(cp, gatewayApiCrdDir());
         istiod = await startIstiod(cp, { binDir, debounceAfter: "10ms" });
         // Two backends per version, as a version has several pods.
         for (const [version, address] of [["v1", "127.0.0.2"], ["v1", "127.0.0.3"], ["v2", "127.0.0.4"], ["v2", "127.0.0.5"]]) {

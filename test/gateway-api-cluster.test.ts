@@ -1,6 +1,6 @@
 // The Gateway API router against a real API server: the local control plane with Gateway API
-// v1.6.3's standard CRDs (from the sigs.k8s.io/gateway-api Go module, applied by this test;
-// `cluster:up` installs Istio's only), whose schemas and CEL rules the API server enforces; then
+// v1.6.3's standard CRDs (from the sigs.k8s.io/gateway-api Go module; started without them, which
+// the preflight refuses, then with them as `cluster:up` installs them), whose schemas and CEL rules the API server enforces; then
 // a stack with `router: gateway-api` through the real engine: preflight, weight steps that change
 // only the HTTPRoute, `status`'s drift from the live route, rollback, Events on the route; then switching the live stack
 // to `router: istio` and back (issue 20 item 2), each update watched by Kubernetes watches on the
@@ -8,9 +8,7 @@
 // moment and exactly one after. One control plane for the file.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { ControlPlane, kubectl, start, stop } from "../cluster/controlplane";
+import { ControlPlane, installGatewayApiCrds, kubectl, start, stop } from "../cluster/controlplane";
 import { gatewayApiRouteKind, httpRouteSpec, validateModelCanaryArgs } from "../components";
 import { modelNotifier, notificationEvent, notifyContext } from "../rollout/notify";
 import { rollbackStack } from "../rollout/runner";
@@ -19,7 +17,6 @@ import { parseStackConfig } from "../stacks/config/config";
 import { openStack, StackOperationError, upStack } from "../stacks/operations/automation";
 import { clusterReader, ClusterReader, presentAfterEach, watchCollections, WatchEvent } from "./support/cluster";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
-import { gatewayApiCrdDir } from "./support/schemas";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
@@ -66,12 +63,8 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         });
         assert.deepStrictEqual(["web-v1", "scorer-v1"].map((d) => live.get("deployment", d)), [undefined, undefined]);
         assert.deepStrictEqual(["web-service", "scorer-service"].map((d) => live.get("service", d)), [undefined, undefined]);
-        // The Gateway API's CRDs for the rest of the file.
-        const dir = gatewayApiCrdDir();
-        for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml") && !f.includes("_vap_"))) {
-            kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "-f", path.join(dir, file)]);
-        }
-        kubectl(cp, ["wait", "--for", "condition=Established", "crd/httproutes.gateway.networking.k8s.io", "crd/grpcroutes.gateway.networking.k8s.io", "--timeout", "60s"]);
+        // The Gateway API's CRDs for the rest of the file, as `cluster:up` installs them.
+        installGatewayApiCrds(cp);
     });
 
     /** Applies the route the arguments give (a GRPCRoute for `protocol: grpc`), strictly (an unknown field is an error), and reads its spec back. */

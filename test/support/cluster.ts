@@ -155,15 +155,3 @@ export function presentAfterEach(events: WatchEvent[]): string[][] {
         return [...present].sort();
     });
 }
-
-/**
- * Installs Gateway API's standard-channel CRDs (from the sigs.k8s.io/gateway-api module, see
- * schemas.ts; not the ValidatingAdmissionPolicy beside them) and waits until HTTPRoute and
- * GRPCRoute are served. istiod takes them up best when they exist before it starts.
- */
-export function installGatewayApiCrds(cp: ControlPlane, crdDir: string): void {
-    for (const file of fs.readdirSync(crdDir).filter((f) => f.endsWith(".yaml") && !f.includes("_vap_"))) {
-        kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "-f", path.join(crdDir, file)]);
-    }
-    kubectl(cp, ["wait", "--for", "condition=Established", "crd/httproutes.gateway.networking.k8s.io", "crd/grpcroutes.gateway.networking.k8s.io", "--timeout", "60s"]);
-}

@@ -54,7 +54,8 @@ function crdValidator(documents: any[], what: string): Validate {
     };
 }
 
-export const gatewayApiModule = "sigs.k8s.io/gateway-api@v1.6.3";
+/** The Gateway API module whose CRDs `cluster:up` installs (toolchain/cluster/versions.env `GATEWAY_API_VERSION`). */
+export const gatewayApiModule = `sigs.k8s.io/gateway-api@v${fs.readFileSync(path.join(__dirname, "..", "..", "toolchain", "cluster", "versions.env"), "utf8").match(/^GATEWAY_API_VERSION=(\S+)$/m)![1]}`;
 
 /**
  * A Go module from the module cache, never the network (no test sends a packet off the machine):

@@ -10,6 +10,7 @@
 #   kwok                     fake nodes and pod status, v${KWOK_VERSION}
 #   kwok-stages.yaml         kwok's stage definitions (node initialize/heartbeat, pod ready/complete/delete)
 #   istio-crds.yaml          Istio's CRDs from istio.io/api v${ISTIO_API_VERSION}
+#   gateway-api-crds.yaml    Gateway API's standard-channel CRDs from sigs.k8s.io/gateway-api v${GATEWAY_API_VERSION}
 #
 # Usage:
 #   npm run -s toolchain:cluster             # or: bash toolchain/cluster/ensure.sh
@@ -31,11 +32,13 @@ subject="the local control plane"
 # shellcheck source=../lib.sh
 source "$here/../lib.sh"
 
-load_versions KUBERNETES_VERSION KUBERNETES_STAGING_VERSION KUBERNETES_SAMPLE_APISERVER_VERSION ETCD_VERSION KWOK_VERSION ISTIO_API_VERSION
+load_versions KUBERNETES_VERSION KUBERNETES_STAGING_VERSION KUBERNETES_SAMPLE_APISERVER_VERSION ETCD_VERSION KWOK_VERSION ISTIO_API_VERSION GATEWAY_API_VERSION
 
 readonly tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
-readonly data_files=(kwok-stages.yaml istio-crds.yaml)
+readonly data_files=(kwok-stages.yaml istio-crds.yaml gateway-api-crds.yaml)
 
+# The Gateway API's version is not in the name: its CRD file carries its own fingerprint, so a
+# bump rewrites that file alone instead of rebuilding every binary in a new directory.
 use_cache_dir "cluster-k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_istio-api-${ISTIO_API_VERSION}"
 
 module_dir() {
@@ -78,12 +81,13 @@ version_of() { # $1 tool name, $2 binary path
 }
 
 # kwok's stages are fingerprinted with the kwok wrapper module (it pins their version), Istio's
-# CRDs by the istio.io/api version.
+# CRDs by the istio.io/api version, the Gateway API's by its module version.
 fingerprint() { # $1 tool name or data file
 	local dir
 	case $1 in
 	kwok-stages.yaml) dir=$(module_dir kwok) ;;
 	istio-crds.yaml) printf 'istio.io/api v%s kubernetes/customresourcedefinitions.gen.yaml\n' "$ISTIO_API_VERSION" | sha256sum | cut -d' ' -f1 && return ;;
+	gateway-api-crds.yaml) printf 'sigs.k8s.io/gateway-api v%s config/crd/standard/*.yaml without _vap_\n' "$GATEWAY_API_VERSION" | sha256sum | cut -d' ' -f1 && return ;;
 	*) dir=$(module_dir "$1") ;;
 	esac
 	module_hashes "$dir" | digest "$1" "$(main_package "$1")" "$(version_ldflags "$1")"
@@ -132,6 +136,18 @@ make_data_file() { # $1 file name, $2 scratch dir
 		f=$dir/kubernetes/customresourcedefinitions.gen.yaml
 		[[ -f $f ]] || die "istio.io/api v${ISTIO_API_VERSION} has no kubernetes/customresourcedefinitions.gen.yaml"
 		cp "$f" "$scratch/$name"
+		;;
+	gateway-api-crds.yaml)
+		# The standard channel, one CRD a file (what standard-install.yaml bundles), without the
+		# ValidatingAdmissionPolicy beside them (it only guards upgrades between channels).
+		dir=$(module_source_dir "sigs.k8s.io/gateway-api@v${GATEWAY_API_VERSION}")/config/crd/standard
+		[[ -f $dir/gateway.networking.k8s.io_httproutes.yaml && -f $dir/gateway.networking.k8s.io_grpcroutes.yaml ]] ||
+			die "sigs.k8s.io/gateway-api v${GATEWAY_API_VERSION} has no config/crd/standard HTTPRoute and GRPCRoute CRDs"
+		for f in "$dir"/*.yaml; do
+			[[ $f == *_vap_* ]] && continue
+			printf -- '---\n'
+			sed '/^---$/d' "$f"
+		done >"$scratch/$name"
 		;;
 	esac
 	install_file "$name" "$scratch" "$fp"
