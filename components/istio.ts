@@ -1,5 +1,6 @@
 // Typed shapes of the parts of Istio's networking API this component emits.
 // Field names follow istio/api (networking/v1 VirtualService and DestinationRule).
+import type { TrafficPolicyArgs } from "./traffic-policy";
 
 /** API versions of networking.istio.io this component can emit. */
 export const istioApiVersions = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"] as const;
@@ -87,5 +88,8 @@ export interface Subset {
 
 export interface DestinationRuleSpec {
     host: string;
-    subsets: Subset[];
+    /** Connection-pool limits and outlier detection for every endpoint of `host`; subsets inherit it. */
+    trafficPolicy?: TrafficPolicyArgs;
+    /** Absent on the Gateway API router's DestinationRules: each Service there is one version. */
+    subsets?: Subset[];
 }

@@ -98,6 +98,8 @@ export function destinationRuleSpec(args: ResolvedModelCanaryArgs): DestinationR
     const versions = [args.stable.version, ...(args.canary ? [args.canary.version] : [])];
     return {
         host: args.serviceName,
+        // Only when configured: a model without `trafficPolicy` keeps the DestinationRule it always had.
+        ...(args.trafficPolicy ? { trafficPolicy: args.trafficPolicy } : {}),
         subsets: versions.map((version) => ({ name: version, labels: { version } })),
     };
 }

@@ -3,6 +3,9 @@ import type * as pulumi from "@pulumi/pulumi";
 import { IstioApiVersion } from "./istio";
 import type { AutoReplicas } from "./replicas";
 import type { ModelProtocol, RouterKind } from "./routers/kinds";
+import type { TrafficPolicyArgs } from "./traffic-policy";
+
+export type { ConnectionPoolArgs, HttpConnectionPoolArgs, OutlierDetectionArgs, TcpConnectionPoolArgs, TrafficPolicyArgs } from "./traffic-policy";
 
 type Probe = k8s.types.input.core.v1.Probe;
 type ResourceRequirements = k8s.types.input.core.v1.ResourceRequirements;
@@ -156,6 +159,15 @@ export interface ModelCanaryArgs {
      * and 100% nothing is pinned. Default none. Either router; HTTP clients that keep cookies only.
      */
     sticky?: StickyArgs;
+    /**
+     * Connection-pool limits and outlier detection, as Istio's DestinationRule `trafficPolicy`
+     * takes them (a subset; each field as Istio names it). Default none: no `trafficPolicy`, and
+     * with `router: gateway-api` no DestinationRule at all. `router: istio`: the DestinationRule's
+     * `trafficPolicy` (its subsets inherit it). `router: gateway-api`: one DestinationRule per
+     * version's Service (`<serviceName>-<version>`, the Service's name), no subsets. Checked
+     * before anything is registered.
+     */
+    trafficPolicy?: TrafficPolicyArgs;
     /**
      * Merged over the secure pod defaults (`runAsNonRoot: true`, `seccompProfile: RuntimeDefault`).
      */

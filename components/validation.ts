@@ -17,6 +17,10 @@ import { AutoReplicas, autoReplicaCounts } from "./replicas";
 import { maxGatewayApiHeaderRoutes, versionServiceName } from "./routers/gateway-api-names";
 import { ModelProtocol, modelProtocols, RouterKind, routerKinds } from "./routers/kinds";
 import { isCookieName } from "./sticky";
+import {
+    ConnectionPoolArgs, connectionPoolKeys, HttpConnectionPoolArgs, httpConnectionPoolKeys, istioDurationMs, maxIstioDurationMs, OutlierDetectionArgs,
+    outlierDetectionKeys, TcpConnectionPoolArgs, tcpConnectionPoolKeys, TrafficPolicyArgs, trafficPolicyKeys,
+} from "./traffic-policy";
 import { HeaderRoute, ModelCanaryArgs, ModelVersionArgs, StickyArgs } from "./types";
 
 // Callers that build messages the same way import it from here.
@@ -59,6 +63,8 @@ export interface ResolvedModelCanaryArgs {
     /** `http` unless the model serves gRPC. */
     protocol: ModelProtocol;
     sticky?: StickyArgs;
+    /** Only the fields given, numbers as numbers, in Istio's field order; absent when not configured. */
+    trafficPolicy?: TrafficPolicyArgs;
     podSecurityContext?: k8s.types.input.core.v1.PodSecurityContext;
     containerSecurityContext?: k8s.types.input.core.v1.SecurityContext;
 }
@@ -74,7 +80,7 @@ export class ValidationError extends Error {
 export const argKeys: readonly (keyof ModelCanaryArgs)[] = [
     "app", "namespace", "serviceName", "servicePort", "containerPort", "containerName", "stable", "canary",
     "canaryWeight", "mirrorPercent", "headerRoutes", "hosts", "gateways", "hostnames", "virtualServiceName", "destinationRuleName",
-    "istioApiVersion", "router", "protocol", "sticky", "podSecurityContext", "containerSecurityContext",
+    "istioApiVersion", "router", "protocol", "sticky", "trafficPolicy", "podSecurityContext", "containerSecurityContext",
 ];
 export const versionKeys: readonly (keyof ModelVersionArgs)[] = [
     "version", "image", "replicas", "autoReplicas", "env", "resources", "readinessProbe", "livenessProbe", "podAnnotations", "podLabels",
@@ -488,6 +494,7 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
         ? readGatewayParents(r, input.gateways, namespace)
         : r.stringList("gateways", input.gateways, limits.gateways, isGatewayRef, gatewayWhat);
     const hostnames = router === "gateway-api" ? readHostnames(r, input.hostnames, gateways) : undefined;
+    const trafficPolicy = readTrafficPolicy(r, input.trafficPolicy);
     const podSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["podSecurityContext"]>("podSecurityContext", input.podSecurityContext, podSecurityContextSchema);
     const containerSecurityContext = r.kubernetes<ResolvedModelCanaryArgs["containerSecurityContext"]>("containerSecurityContext", input.containerSecurityContext, securityContextSchema);
 
@@ -496,8 +503,103 @@ export function validateModelCanaryArgs(input: unknown): ResolvedModelCanaryArgs
         app, namespace, serviceName, servicePort, containerPort, containerName, stable, canary, canaryWeight, mirrorPercent,
         headerRoutes, hosts, gateways, ...(hostnames ? { hostnames } : {}), virtualServiceName, destinationRuleName, istioApiVersion, router, protocol,
         ...(sticky ? { sticky } : {}),
+        ...(trafficPolicy ? { trafficPolicy } : {}),
         podSecurityContext, containerSecurityContext,
     };
+}
+
+/** An Istio int32 limit: a limit of 0 is no limit to Istio (an unset field), so it is refused. */
+const int32Limit = 2147483647;
+/** Istio's UInt32Value counts. */
+const uint32Max = 4294967295;
+const durationWhat = `an Istio duration from 1ms to 2562047h: numbers with units h, m, s or ms such as 10s, 500ms or 1m30s, in whole milliseconds`;
+
+/** The object at `path`, refused when it is not one or sets none of `keys` (an empty one would configure nothing). */
+function policyObject(r: Reader, path: string, value: unknown, keys: readonly string[], why = ""): Record<string, unknown> | undefined {
+    const names = keys.map((k) => `\`${k}\``).join(", ");
+    if (!isRecord(value)) return r.fail(`\`${path}\` must be an object with any of ${names}, got ${show(value)}`);
+    r.keys(path, value, keys);
+    // A misspelt key is its own problem: the object is not called empty because of it.
+    if (Object.keys(value).some((k) => !keys.includes(k))) return undefined;
+    if (!keys.some((k) => value[k] !== undefined)) return r.fail(`\`${path}\` must set at least one of ${names}${why}, got ${show(value)}`);
+    return value;
+}
+
+/** A connection-pool limit: 1 or more (Istio reads 0 as unset, so no limit at all). */
+function poolLimit(r: Reader, path: string, value: unknown): number | undefined {
+    if (value === undefined) return undefined;
+    if (integerValue(value) === 0) {
+        return r.fail(`\`${path}\` must be an integer from 1 to ${int32Limit}, got ${show(value)}: Istio reads 0 as unset, which is no limit; remove the key for Istio's default`);
+    }
+    return r.integer(path, value, 1, int32Limit);
+}
+
+function policyDuration(r: Reader, path: string, value: unknown): string | undefined {
+    if (value === undefined) return undefined;
+    const ms = typeof value === "string" ? istioDurationMs(value) : undefined;
+    if (ms === undefined || ms < 1 || ms > maxIstioDurationMs) return r.fail(`\`${path}\` must be ${durationWhat}, got ${show(value)}`);
+    return value as string;
+}
+
+/** An object of only the fields that are set, in the order given. */
+function defined<T extends object>(fields: T): T {
+    return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * `trafficPolicy`: Istio's DestinationRule `connectionPool` and `outlierDetection`, the fields a
+ * canary needs, by Istio's own checks (istiod's and the CRD's): limits 1 or more, percentages
+ * 0 to 100, durations of at least 1ms in whole milliseconds. Undefined when not configured.
+ */
+function readTrafficPolicy(r: Reader, value: unknown): TrafficPolicyArgs | undefined {
+    if (value === undefined) return undefined;
+    const before = r.problems.length;
+    const policy = policyObject(r, "trafficPolicy", value, trafficPolicyKeys);
+    if (!policy) return undefined;
+    let connectionPool: ConnectionPoolArgs | undefined;
+    if (policy.connectionPool !== undefined) {
+        const pool = policyObject(r, "trafficPolicy.connectionPool", policy.connectionPool, connectionPoolKeys, " (Istio refuses an empty connection pool)");
+        if (pool) {
+            let tcp: TcpConnectionPoolArgs | undefined;
+            let http: HttpConnectionPoolArgs | undefined;
+            if (pool.tcp !== undefined) {
+                const at = "trafficPolicy.connectionPool.tcp";
+                const given = policyObject(r, at, pool.tcp, tcpConnectionPoolKeys);
+                if (given) tcp = defined({ maxConnections: poolLimit(r, `${at}.maxConnections`, given.maxConnections), connectTimeout: policyDuration(r, `${at}.connectTimeout`, given.connectTimeout) });
+            }
+            if (pool.http !== undefined) {
+                const at = "trafficPolicy.connectionPool.http";
+                const given = policyObject(r, at, pool.http, httpConnectionPoolKeys);
+                if (given) {
+                    http = defined({
+                        http1MaxPendingRequests: poolLimit(r, `${at}.http1MaxPendingRequests`, given.http1MaxPendingRequests),
+                        http2MaxRequests: poolLimit(r, `${at}.http2MaxRequests`, given.http2MaxRequests),
+                        maxRequestsPerConnection: poolLimit(r, `${at}.maxRequestsPerConnection`, given.maxRequestsPerConnection),
+                        maxRetries: poolLimit(r, `${at}.maxRetries`, given.maxRetries),
+                        idleTimeout: policyDuration(r, `${at}.idleTimeout`, given.idleTimeout),
+                    });
+                }
+            }
+            connectionPool = defined({ tcp, http });
+        }
+    }
+    let outlierDetection: OutlierDetectionArgs | undefined;
+    if (policy.outlierDetection !== undefined) {
+        const at = "trafficPolicy.outlierDetection";
+        const given = policyObject(r, at, policy.outlierDetection, outlierDetectionKeys);
+        if (given) {
+            outlierDetection = defined({
+                consecutive5xxErrors: r.integer(`${at}.consecutive5xxErrors`, given.consecutive5xxErrors, 0, uint32Max),
+                consecutiveGatewayErrors: r.integer(`${at}.consecutiveGatewayErrors`, given.consecutiveGatewayErrors, 0, uint32Max),
+                interval: policyDuration(r, `${at}.interval`, given.interval),
+                baseEjectionTime: policyDuration(r, `${at}.baseEjectionTime`, given.baseEjectionTime),
+                maxEjectionPercent: r.integer(`${at}.maxEjectionPercent`, given.maxEjectionPercent, 0, 100),
+                minHealthPercent: r.integer(`${at}.minHealthPercent`, given.minHealthPercent, 0, 100),
+            });
+        }
+    }
+    if (r.problems.length > before) return undefined;
+    return defined({ connectionPool, outlierDetection });
 }
 
 const cookieWhat = "an RFC 6265 cookie name: letters, digits and ! # $ % & ' * + - . ^ _ ` | ~, at most 256 characters";

@@ -61,7 +61,7 @@ describe("stack config", () => {
 
     it("refuses a misspelt key instead of ignoring it", () => {
         assert.deepStrictEqual(problemsOf({ "model-canary:stable": stableJson, "model-canary:canary": canaryJson, "model-canary:canaryWieght": "10" }), [
-            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `hostnames`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `router`, `protocol`, `sticky`, `podSecurityContext`, `containerSecurityContext`, `rollout`, `routingRevision`, `kubeconfig`, `renderDir`, `models`, `defaults`, `stackPerModel`",
+            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `hostnames`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `router`, `protocol`, `sticky`, `trafficPolicy`, `podSecurityContext`, `containerSecurityContext`, `rollout`, `routingRevision`, `kubeconfig`, `renderDir`, `models`, `defaults`, `stackPerModel`",
         ]);
     });
 

@@ -89,7 +89,7 @@ describe("stack-wide `defaults` for many models", () => {
             "`defaults.serviceName` cannot be a default: it names one model's objects, and two models with the same value would collide; set it in each model's entry (`models.<name>.serviceName`)",
             "`defaults.stable` cannot be a default: a model version belongs to one model; set it in each model's entry (`models.<name>.stable`)",
             "`defaults.headerRoutes` cannot be a default: they are one model's traffic, which `rollback` and `promote` edit in the model's own entry; set it in each model's entry (`models.<name>.headerRoutes`)",
-            "unknown key `defaults.namespase` (did you mean `namespace`?); accepted keys are `namespace`, `servicePort`, `containerPort`, `containerName`, `gateways`, `istioApiVersion`, `router`, `protocol`, `sticky`, `podSecurityContext`, `containerSecurityContext`, `rollout`",
+            "unknown key `defaults.namespase` (did you mean `namespace`?); accepted keys are `namespace`, `servicePort`, `containerPort`, `containerName`, `gateways`, `istioApiVersion`, `router`, `protocol`, `sticky`, `trafficPolicy`, `podSecurityContext`, `containerSecurityContext`, `rollout`",
         ]);
         assert.deepStrictEqual(problemsOf({ defaults: [1], models: { fraud } }), [
             "`defaults` must map model keys to the value every entry of `models` gets unless it sets its own, e.g. { namespace: ml, rollout: { prometheus: \"http://prometheus:9090\" } }, got [1]",

@@ -6,6 +6,7 @@
 import * as assert from "assert";
 import * as YAML from "yaml";
 import { autoReplicasKeys, headerRouteKeys, ValidationError, versionKeys } from "../components";
+import { connectionPoolKeys, httpConnectionPoolKeys, outlierDetectionKeys, tcpConnectionPoolKeys, trafficPolicyKeys } from "../components/traffic-policy";
 import { defaultThresholds } from "../analysis/verdict";
 import { defaultPredictionGate, predictionKeys } from "../analysis/prediction-gate";
 import { commandCheckKeys, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_WEBHOOK_TIMEOUT_MS, webhookCheckKeys, webhookKeys } from "../analysis/custom";
@@ -63,6 +64,19 @@ const places: Record<string, Place> = {
         defaults: () => ({ ...parsed({ ...shorthand(), canary: { ...canary, replicas: "auto" } }).models.model.resolved.canary!.autoReplicas }),
     },
     "headerRoutes[]": { keys: headerRouteKeys, base: () => ({ ...shorthand(), headerRoutes: [{}] }), at: ["headerRoutes", 0], defaults: () => ({}) },
+    trafficPolicy: { keys: trafficPolicyKeys, base: () => ({ ...shorthand(), trafficPolicy: {} }), at: ["trafficPolicy"], defaults: () => ({}) },
+    "trafficPolicy.connectionPool": {
+        keys: connectionPoolKeys, base: () => ({ ...shorthand(), trafficPolicy: { connectionPool: {} } }), at: ["trafficPolicy", "connectionPool"], defaults: () => ({}),
+    },
+    "trafficPolicy.connectionPool.tcp": {
+        keys: tcpConnectionPoolKeys, base: () => ({ ...shorthand(), trafficPolicy: { connectionPool: { tcp: {} } } }), at: ["trafficPolicy", "connectionPool", "tcp"], defaults: () => ({}),
+    },
+    "trafficPolicy.connectionPool.http": {
+        keys: httpConnectionPoolKeys, base: () => ({ ...shorthand(), trafficPolicy: { connectionPool: { http: {} } } }), at: ["trafficPolicy", "connectionPool", "http"], defaults: () => ({}),
+    },
+    "trafficPolicy.outlierDetection": {
+        keys: outlierDetectionKeys, base: () => ({ ...shorthand(), trafficPolicy: { outlierDetection: {} } }), at: ["trafficPolicy", "outlierDetection"], defaults: () => ({}),
+    },
     rollout: { keys: rolloutKeys, base: rolloutBase, at: ["rollout"], defaults: () => ({ ...defaultPlan }) },
     "rollout.analysis": {
         keys: [...Object.keys(defaultThresholds), ...analysisOtherKeys], base: rolloutBase, at: ["rollout", "analysis"],

@@ -9,7 +9,7 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import { ControlPlane, installGatewayApiCrds, kubectl, start, stop } from "../cluster/controlplane";
-import { gatewayApiRouteKind, httpRouteSpec, validateModelCanaryArgs } from "../components";
+import { destinationRuleSpec, gatewayApiRouteKind, httpRouteSpec, validateModelCanaryArgs, versionDestinationRules } from "../components";
 import { modelNotifier, notificationEvent, notifyContext } from "../rollout/notify";
 import { rollbackStack } from "../rollout/runner";
 import { stackStatus } from "../rollout/stack-status";
@@ -145,6 +145,29 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         spec.rules.unshift({ ...spec.rules[0], name: "one-too-many" });
         const route = { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "too-many", namespace: "default" }, spec };
         assert.throws(() => kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "-f", "-"], JSON.stringify(route)), /Too many: 17: must have at most 16 items/);
+    });
+
+    it("accepts both routers' DestinationRules with `trafficPolicy` (Istio's CRD and its CEL duration rules) as sent, and refuses a duration under 1ms, as the argument check does", () => {
+        const trafficPolicy = {
+            connectionPool: {
+                tcp: { maxConnections: 100, connectTimeout: "500ms" },
+                http: { http1MaxPendingRequests: 64, http2MaxRequests: 1000, maxRequestsPerConnection: 10, maxRetries: 3, idleTimeout: "1m30s" },
+            },
+            outlierDetection: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 3, interval: "1.5s", baseEjectionTime: "1ms", maxEjectionPercent: 100, minHealthPercent: 0 },
+        };
+        // One apply and one read for all three, so the test costs few kubectl runs.
+        const rule = (name: string, spec: unknown) => ({ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name, namespace: "default" }, spec });
+        const apply = (rules: object[]) => kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "--validate=strict", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: rules }));
+        const istio = destinationRuleSpec(validateModelCanaryArgs({ stable, canary, trafficPolicy }));
+        const perVersion = versionDestinationRules(validateModelCanaryArgs({ router: "gateway-api", stable, canary, trafficPolicy }));
+        apply([rule("probe-istio", istio), ...perVersion.map((r) => rule(`probe-${r.version}`, r.spec))]);
+        const back = JSON.parse(kubectl(cp, ["get", "destinationrules.networking.istio.io", "probe-istio", "probe-v1", "probe-v2", "-n", "default", "-o", "json"])).items;
+        assert.deepStrictEqual(back.map((o: any) => o.spec), [istio, { host: "model-service-v1", trafficPolicy }, { host: "model-service-v2", trafficPolicy }]);
+        // The API server draws the line where the argument check does.
+        const finer = { ...trafficPolicy, outlierDetection: { interval: "0.5ms" } };
+        assert.throws(() => apply([rule("probe-finer", { host: "model-service-v1", trafficPolicy: finer })]), /must be a valid duration greater than 1ms/);
+        assert.throws(() => validateModelCanaryArgs({ stable, trafficPolicy: finer }), /`trafficPolicy\.outlierDetection\.interval` must be an Istio duration from 1ms/);
+        kubectl(cp, ["delete", "destinationrules.networking.istio.io", "probe-istio", "probe-v1", "probe-v2", "-n", "default"]);
     });
 
     it("`up` at 1% creates the Deployments, a Service per version and the HTTPRoute; `status` reads it live with no drift", async () => {

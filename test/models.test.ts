@@ -86,7 +86,7 @@ describe("the `models` map and the one-model shorthand", () => {
 
     it("refuses unknown keys in an entry with a hint, and stack-wide keys with where they belong", () => {
         assert.deepStrictEqual(problemsOf({ models: { fraud: { ...fraud, canaryWieght: 5, kubeconfig: "/k" } } }), [
-            "unknown key `models.fraud.canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `hostnames`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `router`, `protocol`, `sticky`, `podSecurityContext`, `containerSecurityContext`, `rollout`, `routingRevision`",
+            "unknown key `models.fraud.canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `hostnames`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `router`, `protocol`, `sticky`, `trafficPolicy`, `podSecurityContext`, `containerSecurityContext`, `rollout`, `routingRevision`",
             "`models.fraud.kubeconfig` is a key of the whole stack, not of one model: set `kubeconfig` at the top level",
         ]);
     });

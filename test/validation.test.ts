@@ -85,7 +85,7 @@ describe("validateModelCanaryArgs", () => {
         ["header route to the canary when there is none", { stable, headerRoutes: [{ header: "x-canary-version", exact: "v2", version: "v2" }] },
             "`headerRoutes[0].version` must be the stable or the canary version (\"v1\"), got \"v2\""],
         ["unknown top-level key", { stable, canary, canaryWieght: 10 },
-            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `hostnames`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `router`, `protocol`, `sticky`, `podSecurityContext`, `containerSecurityContext`"],
+            "unknown key `canaryWieght` (did you mean `canaryWeight`?); accepted keys are `app`, `namespace`, `serviceName`, `servicePort`, `containerPort`, `containerName`, `stable`, `canary`, `canaryWeight`, `mirrorPercent`, `headerRoutes`, `hosts`, `gateways`, `hostnames`, `virtualServiceName`, `destinationRuleName`, `istioApiVersion`, `router`, `protocol`, `sticky`, `trafficPolicy`, `podSecurityContext`, `containerSecurityContext`"],
         ["unknown key in a version", { stable: { ...stable, replica: 3 } },
             "unknown key `stable.replica` (did you mean `replicas`?); accepted keys are `version`, `image`, `replicas`, `autoReplicas`, `env`, `resources`, `readinessProbe`, `livenessProbe`, `podAnnotations`, `podLabels`"],
         ["port out of range", { stable, containerPort: 70000 }, "`containerPort` must be an integer from 1 to 65535, got 70000"],

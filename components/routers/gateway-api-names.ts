@@ -13,3 +13,11 @@ export function versionServiceName(serviceName: string, version: string): string
 export function httpRouteName(serviceName: string): string {
     return serviceName;
 }
+
+/**
+ * With `trafficPolicy`, the DestinationRule of one version's Service: named like that Service
+ * (DestinationRules are a kind of their own, so the name is free), whatever the weights.
+ */
+export function versionDestinationRuleName(serviceName: string, version: string): string {
+    return versionServiceName(serviceName, version);
+}

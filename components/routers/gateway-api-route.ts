@@ -7,11 +7,18 @@ import { defaultRouteMirror, trafficSplit } from "../routing";
 import type { HeaderRoute } from "../types";
 import type { ResolvedModelCanaryArgs } from "../validation";
 import { re2Literal, stickyCookieRegex, stickySetCookie, stickyVersions } from "../sticky";
-import { versionServiceName } from "./gateway-api-names";
+import type { DestinationRuleSpec } from "../istio";
+import { versionDestinationRuleName, versionServiceName } from "./gateway-api-names";
 
-export { httpRouteName, maxGatewayApiHeaderRoutes, versionServiceName } from "./gateway-api-names";
+export { httpRouteName, maxGatewayApiHeaderRoutes, versionDestinationRuleName, versionServiceName } from "./gateway-api-names";
 
 export const gatewayApiVersion = "gateway.networking.k8s.io/v1";
+
+/**
+ * The API version of the router's DestinationRules (with `trafficPolicy` only): Istio's v1, which
+ * Istio 1.22 and later serve, as GAMMA routing needs a newer Istio anyway.
+ */
+export const gatewayApiDestinationRuleVersion = "networking.istio.io/v1";
 
 /** The route kinds the router writes: a GRPCRoute for `protocol: grpc`, else an HTTPRoute. */
 export type GatewayApiRouteKind = "HTTPRoute" | "GRPCRoute";
@@ -166,4 +173,20 @@ export function httpRouteSpec(args: ResolvedModelCanaryArgs): HTTPRouteSpec {
         ...(args.hostnames ? { hostnames: args.hostnames } : {}),
         rules: [...headerRules, ...stickyRules, defaultRule],
     };
+}
+
+/**
+ * With `trafficPolicy`, one DestinationRule per version's Service, whose host it is: the
+ * HTTPRoute's backends are those Services, so their traffic policy is what applies (a
+ * DestinationRule of the model's Service would not reach them). No subsets: each Service is one
+ * version. None without `trafficPolicy`.
+ */
+export function versionDestinationRules(args: Pick<ResolvedModelCanaryArgs, "serviceName" | "stable" | "canary" | "trafficPolicy">): { version: string; name: string; spec: DestinationRuleSpec }[] {
+    const trafficPolicy = args.trafficPolicy;
+    if (!trafficPolicy) return [];
+    return runningVersions(args).map((version) => ({
+        version,
+        name: versionDestinationRuleName(args.serviceName, version),
+        spec: { host: versionServiceName(args.serviceName, version), trafficPolicy },
+    }));
 }

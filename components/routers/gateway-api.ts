@@ -6,7 +6,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { versionLabels } from "../routing";
 import type { ResolvedModelCanaryArgs } from "../validation";
-import { gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, runningVersions, versionServiceName } from "./gateway-api-route";
+import {
+    gatewayApiDestinationRuleVersion, gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, runningVersions, versionDestinationRules,
+    versionServiceName,
+} from "./gateway-api-route";
 import type { Router, RouterTargets, Routing, RoutingObjectName } from "./router";
 
 export const gatewayApiRouter: Router = {
@@ -15,6 +18,7 @@ export const gatewayApiRouter: Router = {
     objectNames(args: ResolvedModelCanaryArgs): RoutingObjectName[] {
         return [
             ...runningVersions(args).map((version) => ({ apiVersion: "v1", kind: "Service", namespace: args.namespace, name: versionServiceName(args.serviceName, version) })),
+            ...versionDestinationRules(args).map((rule) => ({ apiVersion: gatewayApiDestinationRuleVersion, kind: "DestinationRule", namespace: args.namespace, name: rule.name })),
             { apiVersion: gatewayApiVersion, kind: gatewayApiRouteKind(args), namespace: args.namespace, name: httpRouteName(args.serviceName) },
         ];
     },
@@ -41,6 +45,19 @@ export const gatewayApiRouter: Router = {
             resources[`${name}-${version}-svc`] = versionService;
             versionServices.push(versionService);
         }
+        // With `trafficPolicy`, each version Service's pool limits and outlier detection, in place
+        // before the route sends it a request; named by version only, as the Services.
+        const destinationRules: pulumi.CustomResource[] = [];
+        for (const rule of versionDestinationRules(args)) {
+            const destinationRule = new k8s.apiextensions.CustomResource(`${name}-${rule.version}-dr`, {
+                apiVersion: gatewayApiDestinationRuleVersion,
+                kind: "DestinationRule",
+                metadata: { name: rule.name, namespace: args.namespace, labels: versionLabels(args.app, rule.version) },
+                spec: rule.spec,
+            }, self);
+            resources[`${name}-${rule.version}-dr`] = destinationRule;
+            destinationRules.push(destinationRule);
+        }
         // Routing waits for its parent, its backends and their pods; a weight step touches only it.
         // A change of `protocol` changes the kind: Pulumi creates the new route before it deletes
         // the old one, so the Service is never left without a route.
@@ -55,7 +72,7 @@ export const gatewayApiRouter: Router = {
                 annotations: { "pulumi.com/patchForce": "true" },
             },
             spec: httpRouteSpec(args),
-        }, after(service, ...versionServices, ...Object.values(deployments)));
+        }, after(service, ...versionServices, ...destinationRules, ...Object.values(deployments)));
         resources[`${name}-route`] = route;
         return { route, resources };
     },

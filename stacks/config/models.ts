@@ -2,7 +2,7 @@
 // top-level keys), which model a command acts on, and the names that must not collide across
 // models. Pure: no Pulumi, no I/O.
 import type { PredictionGate } from "../../analysis/prediction-gate";
-import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem, versionServiceName } from "../../components";
+import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem, versionDestinationRuleName, versionServiceName } from "../../components";
 
 /** The name of the model the top-level (shorthand) keys describe; also the component's resource name, so existing stacks keep their URNs. */
 export const shorthandModel = "model";
@@ -17,7 +17,7 @@ export const modelKeys: readonly string[] = [...argKeys, "rollout", "routingRevi
  * it) and the names of its objects (equal in two models, they would collide).
  */
 export const defaultKeys: readonly string[] = [
-    "namespace", "servicePort", "containerPort", "containerName", "gateways", "istioApiVersion", "router", "protocol", "sticky", "podSecurityContext", "containerSecurityContext", "rollout",
+    "namespace", "servicePort", "containerPort", "containerName", "gateways", "istioApiVersion", "router", "protocol", "sticky", "trafficPolicy", "podSecurityContext", "containerSecurityContext", "rollout",
 ];
 
 /** Why a model key cannot be in `defaults`. */
@@ -249,7 +249,11 @@ function claims(name: string, r: ResolvedModelCanaryArgs): Claim[] {
         { what: `the \`app\` label ${show(r.app)} in namespace ${show(ns)} (each Service would select the other model's pods)`, key: "app" },
         ...(r.router === "gateway-api"
             // One Service per version, `<serviceName>-<version>`, beside the model's: it may meet another model's Service. The HTTPRoute is named like the model's Service.
-            ? versions.map(([role, v]) => ({ what: `the Service ${show(`${ns}/${versionServiceName(r.serviceName, v)}`)}`, key: `${role}.version` }))
+            ? versions.flatMap(([role, v]) => [
+                { what: `the Service ${show(`${ns}/${versionServiceName(r.serviceName, v)}`)}`, key: `${role}.version` },
+                // With `trafficPolicy`, each version Service's DestinationRule, named like it: it may meet an Istio-routed model's DestinationRule.
+                ...(r.trafficPolicy ? [{ what: `the DestinationRule ${show(`${ns}/${versionDestinationRuleName(r.serviceName, v)}`)}`, key: `${role}.version` }] : []),
+            ])
             : [
                 { what: `the VirtualService ${show(`${ns}/${r.virtualServiceName}`)}`, key: "virtualServiceName" },
                 { what: `the DestinationRule ${show(`${ns}/${r.destinationRuleName}`)}`, key: "destinationRuleName" },

@@ -615,12 +615,17 @@ export type LiveRead = "all" | "routing" | "none";
 /**
  * URN globs of a model's routing objects (its component is named after it; see components/modelCanary.ts
  * and components/routers/): the VirtualService, DestinationRule and Service, or with `router:
- * gateway-api` the HTTPRoute (GRPCRoute for `protocol: grpc`), the Service and each configured version's Service.
+ * gateway-api` the HTTPRoute (GRPCRoute for `protocol: grpc`), the Service and each configured version's Service (and
+ * its DestinationRule, with `trafficPolicy`).
  */
-export function routingTargets(model: string, r?: Pick<ResolvedModelCanaryArgs, "router" | "protocol" | "stable" | "canary">): string[] {
+export function routingTargets(model: string, r?: Pick<ResolvedModelCanaryArgs, "router" | "protocol" | "stable" | "canary" | "trafficPolicy">): string[] {
     if (r?.router === "gateway-api") {
         const versions = [r.stable.version, ...(r.canary ? [r.canary.version] : [])];
-        return [`urn:pulumi:**${gatewayApiRouteKind(r)}::${model}-route`, `urn:pulumi:**Service::${model}-svc`, ...versions.map((v) => `urn:pulumi:**Service::${model}-${v}-svc`)];
+        return [
+            `urn:pulumi:**${gatewayApiRouteKind(r)}::${model}-route`, `urn:pulumi:**Service::${model}-svc`, ...versions.map((v) => `urn:pulumi:**Service::${model}-${v}-svc`),
+            // With `trafficPolicy`, each version Service's DestinationRule.
+            ...(r.trafficPolicy ? versions.map((v) => `urn:pulumi:**DestinationRule::${model}-${v}-dr`) : []),
+        ];
     }
     return [`urn:pulumi:**VirtualService::${model}-vs`, `urn:pulumi:**DestinationRule::${model}-dr`, `urn:pulumi:**Service::${model}-svc`];
 }
