@@ -25,7 +25,7 @@ import { ownerEnvVar, ownerName } from "../cluster-client/ownership";
 import { ForeignObjectsError, objectKey, refuseForeignObjects } from "../cluster-client/ownership-check";
 import { toolchainLocator } from "./toolchain-dir";
 import { pulumiCommandOf } from "./pulumi-version";
-import { localStackFile } from "./local-stack-file";
+import { localStackFile, localStackOutputs } from "./local-stack-file";
 import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "../config/replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
@@ -731,7 +731,8 @@ export async function checkTarget(stack: auto.Stack, config: StackConfig, known?
 /**
  * The stack's outputs as plain values, secrets in plaintext: one `pulumi stack output --json
  * --show-secrets` (the Automation API's `stack.outputs()` runs the command twice, the second time
- * only to learn which outputs are secret, and each run reads the whole state).
+ * only to learn which outputs are secret, and each run reads the whole state), or on a local
+ * backend, when they hold no secret, the stack's checkpoint file (see local-stack-file.ts).
  */
 export async function readOutputs(stack: auto.Stack, options: { model?: string } = {}): Promise<Record<string, unknown>> {
     if (isStackPerModel(stack.workspace.workDir, stack.name)) return readModelStackOutputs(stack, options.model);
@@ -739,6 +740,9 @@ export async function readOutputs(stack: auto.Stack, options: { model?: string }
 }
 
 async function readOneStackOutputs(stack: Pick<auto.Stack, "name" | "workspace">): Promise<Record<string, unknown>> {
+    // On a local backend, plain outputs come from the checkpoint file without the CLI's start.
+    const local = localStackOutputs(stack.workspace.envVars.PULUMI_BACKEND_URL, stack.workspace.workDir, stack.name);
+    if (local !== undefined) return local;
     try {
         const result = await runStackCommand(stack, ["stack", "output", "--json", "--show-secrets"]);
         return JSON.parse(result.stdout) as Record<string, unknown>;
