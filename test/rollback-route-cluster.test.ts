@@ -1,9 +1,10 @@
 // A rollback's two writes on the local control plane: the live route set to stable with one
 // server-side apply as the Kubernetes provider's field manager, then the `up` that records it.
 // The order is read from outside (the VirtualService and the engine's lock of the stack, polled
-// together); a process killed between the two writes leaves stable serving, `status` naming what
-// is live and what is recorded, and the next `rollback` converging without a field conflict; a
-// write the API server refuses falls back to the `up` alone, saying so. One control plane.
+// together); a process killed between the two writes (kill -9, or a second SIGINT; one SIGINT
+// lets both finish) leaves stable serving, `status` naming what is live and what is recorded, and
+// the next `rollback` or `up` converging without a field conflict; a write the API server refuses
+// falls back to the `up` alone, saying so. One control plane.
 import * as assert from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -15,6 +16,7 @@ import { openStack, readOutputs, upStack } from "../stacks/operations/automation
 import { connect, getObject } from "../stacks/cluster-client/cluster-api";
 import { rollbackWriteAnnotation } from "../stacks/config/rollback-route";
 import { killAtEnvVar } from "../stacks/operations/rollback-write";
+import { holdAtEnvVar, holdUntilEnvVar } from "../stacks/operations/hold-at";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";
@@ -180,6 +182,61 @@ describe("a rollback's route write before its up, on a local control plane", fun
         const after = await cli(project, ["status"]);
         assert.doesNotMatch(after.stdout, /applied live:/);
         assert.match(after.stdout, /^stack killed: v1 100%$/m);
+    });
+
+    it("SIGINT between the route write and the up: once, the rollback still records the route (exit 130); twice, it exits at once, status says what is applied live and what is recorded, and `up` converges without a conflict", async () => {
+        /** `model-canary rollback` held right after its route write (until `release` exists), with its output so far. */
+        const heldRollback = async (p: TestProject, release: string) => {
+            const child = spawn(process.execPath, [sourceCli, "rollback", "--stack", p.ref.stack, "--cwd", p.dir, "--backend", p.ref.backendUrl!], {
+                env: { ...process.env, MODEL_CANARY_TOOLCHAIN: p.ref.toolchainDir, [holdAtEnvVar]: "rollback-route-written", [holdUntilEnvVar]: release },
+            });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += d));
+            child.stderr.on("data", (d) => (stderr += d));
+            const closed = new Promise<number | null>((resolve) => child.on("close", (status) => resolve(status)));
+            const said = async (pattern: RegExp) => {
+                for (let i = 0; !pattern.test(stderr); i++) {
+                    if (i === 6000) throw new Error(`no ${pattern} from the rollback:\n${stdout}\n${stderr}`);
+                    await new Promise((resolve) => setTimeout(resolve, 20));
+                }
+            };
+            await said(/^model-canary: held at rollback-route-written until /m);
+            return { child, said, closed, output: () => `${stdout}\n${stderr}`, stdout: () => stdout };
+        };
+        const [once, twice] = [await deployed("sigint-once", 10), await deployed("sigint-twice", 10)];
+
+        // One SIGINT: the command stops at a consistent point, which for a rollback is after the `up` that records the write.
+        const release = path.join(once.dir, "release");
+        const first = await heldRollback(once, release);
+        assert.deepStrictEqual((await route("sigint-once")).split, { v1: 100 }, "the route is written before the hold");
+        first.child.kill("SIGINT");
+        await first.said(/^model-canary: SIGINT received, stopping once the current operation is consistent/m);
+        fs.writeFileSync(release, "");
+        assert.strictEqual(await first.closed, 130, first.output());
+        assert.match(first.stdout(), /^rolled back: stack sigint-once sends 100% to v1 \(the live VirtualService default\/sigint-once-virtual-service in \d+ ms, recorded by the `up` in [\d.]+s\)$/m);
+        const recorded = await route("sigint-once");
+        assert.deepStrictEqual([recorded.split, recorded.writtenByRollback], [{ v1: 100 }, false]);
+        assert.deepStrictEqual((await readOutputs(await openStack(once.ref))).split, { v1: 100 });
+
+        // A second SIGINT exits at once: between the two writes, as a kill -9 there would leave it.
+        const second = await heldRollback(twice, path.join(twice.dir, "never"));
+        second.child.kill("SIGINT");
+        await second.said(/^model-canary: SIGINT received/m);
+        second.child.kill("SIGINT");
+        assert.strictEqual(await second.closed, 130, second.output());
+        const afterExit = await route("sigint-twice");
+        assert.deepStrictEqual([afterExit.split, afterExit.writtenByRollback, afterExit.headerRoutes], [{ v1: 100 }, true, 0]);
+        assert.deepStrictEqual((await readOutputs(await openStack(twice.ref))).split, { v1: 90, v2: 10 }, "the state still records 90/10");
+        const status = await cli(twice, ["status"]);
+        assert.strictEqual(status.status, 0, status.stderr);
+        assert.match(status.stdout, /^ {2}applied live: the VirtualService sends v1 100%, written by a rollback at \d{4}-\d\d-\d\dT[\d:.]+Z; recorded: v1 90%, v2 10%\. The rollback's `up` did not finish: `rollback` or `up` records it$/m);
+        const up = await cli(twice, ["up"]);
+        assert.strictEqual(up.status, 0, `${up.stdout}\n${up.stderr}`);
+        assert.doesNotMatch(`${up.stdout}\n${up.stderr}`, /conflict/i);
+        const converged = await route("sigint-twice");
+        assert.deepStrictEqual([converged.split, converged.writtenByRollback], [{ v1: 100 }, false]);
+        assert.deepStrictEqual((await readOutputs(await openStack(twice.ref))).split, { v1: 100 });
     });
 
     it("a route write the API server refuses (an admission policy, 403) falls back to the up alone and says so in one line", async () => {

@@ -9,6 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { holdAt } from "./hold-at";
 
 /** `false` runs every program through the language host (a comparison, or a program that misbehaves inline). */
 export const inlineEnvVar = "MODEL_CANARY_INLINE";
@@ -126,6 +127,7 @@ function registerTypeScript(program: InlineProgram): void {
  */
 export function programFunction(program: InlineProgram): () => Promise<unknown> {
     return async () => {
+        await holdAt("inline-program-run");
         // The cache holds the file under its real path (a symlinked entry too), read afresh: the
         // entry may have been replaced since the last run.
         const file = fs.realpathSync(program.entry);

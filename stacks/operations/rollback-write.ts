@@ -3,10 +3,12 @@
 // when that write could not be made.
 import { ModelConfig, StackConfig } from "../config/config";
 import { clearRollbackWrite, RouteWrite, writeRollbackRoute } from "../cluster-client/rollback-route";
+import { holdAt } from "./hold-at";
 
 /**
  * For tests of a process that dies between the two writes: `MODEL_CANARY_KILL_AT=rollback-route-written`
- * makes the process kill itself (SIGKILL) right after the route write, before the `up`.
+ * makes the process kill itself (SIGKILL) right after the route write, before the `up`;
+ * `MODEL_CANARY_HOLD_AT=rollback-route-written` holds it there (see hold-at.ts).
  */
 export const killAtEnvVar = "MODEL_CANARY_KILL_AT";
 
@@ -20,6 +22,7 @@ export async function writeRouteBeforeUp(config: StackConfig, model: ModelConfig
     if (write && "failed" in write) onMessage(`model-canary: the rollback's route write failed, so the \`up\` alone moves the traffic to ${model.resolved.stable.version}: ${write.failed.split("\n")[0]}`);
     if (write && "skipped" in write) onMessage(`model-canary: no route write before the rollback's \`up\`: ${write.skipped}`);
     if (write && "written" in write && process.env[killAtEnvVar] === "rollback-route-written") process.kill(process.pid, "SIGKILL");
+    if (write && "written" in write) await holdAt("rollback-route-written");
     return write;
 }
 
