@@ -21,7 +21,7 @@ export const layers: string[][] = [
     // The suites and their support (mocks, temp projects, Prometheus, the packed package).
     ["test"],
     // The stack program, a user of the package's public API; the model-canary command; the policy
-    // pack (it imports only @pulumi/policy and its own rules).
+    // pack (it imports only the Pulumi SDKs and its own files).
     ["index.ts", "cli", "policy"],
     // The package's entry points; the pull-request preview; the local control plane for tests.
     ["api", "preview", "cluster"],

@@ -76,4 +76,26 @@ describe("the policy pack through the real engine (render mode)", function () {
             fs.rmSync(bare, { recursive: true, force: true });
         }
     });
+
+    it("a pack where @pulumi/pulumi resolves but @pulumi/policy does not names the missing package and the install command, before the program runs", () => {
+        const bare = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-pack-"));
+        try {
+            for (const f of ["PulumiPolicy.yaml", "package.json", "index.ts", "dependency.ts", "pack.ts", "rules.ts"]) fs.copyFileSync(path.join(pack, f), path.join(bare, f));
+            fs.mkdirSync(path.join(bare, "node_modules", "@pulumi"), { recursive: true });
+            fs.symlinkSync(path.join(projectDir, "node_modules", "@pulumi", "pulumi"), path.join(bare, "node_modules", "@pulumi", "pulumi"));
+            project.writeConfig({
+                ...seed,
+                stable: { version: "v1", image: "registry.example.com/model:v1", replicas: 2 },
+                canary: { version: "v2", image: "registry.example.com/model:v2", replicas: 1 },
+                canaryWeight: 10,
+            });
+            const r = runPulumi(project, ["up", "--yes", "--policy-pack", bare]);
+            assert.notStrictEqual(r.status, 0, r.output);
+            assert.ok(r.output.includes(`the model-canary policy pack needs \`@pulumi/policy\`, which does not resolve from ${bare}: run \`npm install --save-dev @pulumi/policy@^1.21.0\` in the project that installs model-canary`), r.output);
+            assert.doesNotMatch(r.output, /TS2307|Unable to compile TypeScript/);
+            assert.deepStrictEqual([...project.rendered().keys()], []);
+        } finally {
+            fs.rmSync(bare, { recursive: true, force: true });
+        }
+    });
 });
