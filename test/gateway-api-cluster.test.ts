@@ -13,6 +13,7 @@ import { destinationRuleSpec, gatewayApiRouteKind, httpRouteSpec, validateModelC
 import { modelNotifier, notificationEvent, notifyContext } from "../rollout/notify";
 import { rollbackStack } from "../rollout/runner";
 import { stackStatus } from "../rollout/stack-status";
+import { checkDestinationRuleApi } from "../stacks/cluster-client/preflight";
 import { parseStackConfig } from "../stacks/config/config";
 import { openStack, StackOperationError, upStack } from "../stacks/operations/automation";
 import { clusterReader, ClusterReader, presentAfterEach, watchCollections, WatchEvent } from "./support/cluster";
@@ -147,7 +148,7 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         assert.throws(() => kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "-f", "-"], JSON.stringify(route)), /Too many: 17: must have at most 16 items/);
     });
 
-    it("accepts both routers' DestinationRules with `trafficPolicy` (Istio's CRD and its CEL duration rules) as sent, and refuses a duration under 1ms, as the argument check does", () => {
+    it("accepts both routers' DestinationRules with `trafficPolicy` (Istio's CRD and its CEL duration rules) as sent, and refuses a duration under 1ms, as the argument check does; the preflight finds DestinationRule served", async () => {
         const trafficPolicy = {
             connectionPool: {
                 tcp: { maxConnections: 100, connectTimeout: "500ms" },
@@ -168,6 +169,7 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         assert.throws(() => apply([rule("probe-finer", { host: "model-service-v1", trafficPolicy: finer })]), /must be a valid duration greater than 1ms/);
         assert.throws(() => validateModelCanaryArgs({ stable, trafficPolicy: finer }), /`trafficPolicy\.outlierDetection\.interval` must be an Istio duration from 1ms/);
         kubectl(cp, ["delete", "destinationrules.networking.istio.io", "probe-istio", "probe-v1", "probe-v2", "-n", "default"]);
+        await checkDestinationRuleApi({ kubeconfig: cp.kubeconfig }, ["trafficPolicy"]);
     });
 
     it("`up` at 1% creates the Deployments, a Service per version and the HTTPRoute; `status` reads it live with no drift", async () => {

@@ -4,12 +4,13 @@
 import * as assert from "assert";
 import { openStack, previewStack, upStack } from "../stacks/operations/automation";
 import { makeProject, TestProject } from "./support/engine";
-import { gatewayApiValidator, kubernetesValidator, Validate } from "./support/schemas";
+import { gatewayApiValidator, istioValidator, kubernetesValidator, Validate } from "./support/schemas";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
 const testers = { header: "x-canary-version", prefix: "v2", version: "v2" };
 const seed = { router: "gateway-api", serviceName: "model-service", stable, canary, headerRoutes: [testers] };
+const trafficPolicy = { connectionPool: { http: { http2MaxRequests: 1000 } }, outlierDetection: { consecutive5xxErrors: 5, baseEjectionTime: "30s" } };
 
 /** The rendered HTTPRoute's default-rule weights by backend Service. */
 function routeSplit(project: TestProject): Record<string, number> {
@@ -105,11 +106,22 @@ describe("`router: gateway-api` through the real engine (render mode, local back
         assert.deepStrictEqual(gatewayApi(route), []);
     });
 
-    it("promotion keeps the promoted Deployment and its Service, and deletes the old stable's", async () => {
-        project.writeConfig({ ...seed, stable: canary, canary: undefined, headerRoutes: [], canaryWeight: 0 });
+    it("`trafficPolicy` adds a DestinationRule per version Service (host that Service, no subsets, valid against Istio's CRD schema) and changes nothing else", async () => {
+        project.writeConfig({ ...seed, canaryWeight: 0, mirrorPercent: 12.5, trafficPolicy });
         const up = await upStack(await openStack(project.ref));
-        assert.deepStrictEqual(up.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort(), ["delete model-v1", "delete model-v1-svc", "update model-route"]);
+        assert.deepStrictEqual(up.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort(), ["create model-v1-dr", "create model-v2-dr"]);
+        const rule = project.rendered().get("DestinationRule/model-service-v2");
+        assert.deepStrictEqual([rule.apiVersion, rule.metadata.labels, rule.spec], ["networking.istio.io/v1", { app: "model", version: "v2" }, { host: "model-service-v2", trafficPolicy }]);
+        assert.deepStrictEqual(istioValidator(["DestinationRule"])(rule), []);
+    });
+
+    it("promotion keeps the promoted Deployment, its Service and DestinationRule, and deletes the old stable's", async () => {
+        project.writeConfig({ ...seed, stable: canary, canary: undefined, headerRoutes: [], canaryWeight: 0, trafficPolicy });
+        const up = await upStack(await openStack(project.ref));
+        assert.deepStrictEqual(up.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`).sort(), ["delete model-v1", "delete model-v1-dr", "delete model-v1-svc", "update model-route"]);
         assert.deepStrictEqual(routeSplit(project), { "model-service-v2": 100 });
-        assert.deepStrictEqual([...project.rendered().keys()].sort(), ["Deployment/model-v2", "HTTPRoute/model-service", "Service/model-service", "Service/model-service-v2"]);
+        assert.deepStrictEqual([...project.rendered().keys()].sort(), [
+            "Deployment/model-v2", "DestinationRule/model-service-v2", "HTTPRoute/model-service", "Service/model-service", "Service/model-service-v2",
+        ]);
     });
 });

@@ -13,6 +13,7 @@ import { istioDurationMs } from "../components/traffic-policy";
 import { parseStackConfig } from "../stacks/config/config";
 import { modelCollisions } from "../stacks/config/models";
 import { describeRouterSwitch, routerSwitches } from "../stacks/config/router-switch";
+import { destinationRuleMissingMessage } from "../stacks/cluster-client/preflight";
 import { routingTargets } from "../stacks/operations/automation";
 import { drain, installMocks, Registered, settle } from "./support/mocks";
 import { refusalProblems } from "./support/refusal";
@@ -144,6 +145,12 @@ describe("trafficPolicy: the Gateway API router's DestinationRules", () => {
     it("a rollback that a conflict stopped reapplies them with the route (`routingTargets`)", () => {
         assert.deepStrictEqual(routingTargets("fraud", gatewayApi({ trafficPolicy: policy })).slice(-2), ["urn:pulumi:**DestinationRule::fraud-v1-dr", "urn:pulumi:**DestinationRule::fraud-v2-dr"]);
         assert.strictEqual(routingTargets("fraud", gatewayApi()).some((t) => t.includes("DestinationRule")), false);
+    });
+
+    it("on a cluster that does not serve DestinationRule at networking.istio.io/v1, `up` is refused before anything is applied, naming the keys asking for it", () => {
+        assert.strictEqual(destinationRuleMissingMessage("https://127.0.0.1:6443 (context local)", ["models.fraud.trafficPolicy", "models.ranker.trafficPolicy"]),
+            "the cluster https://127.0.0.1:6443 (context local) does not serve DestinationRule at networking.istio.io/v1, which `models.fraud.trafficPolicy`, `models.ranker.trafficPolicy` with `router: gateway-api` need "
+            + "(a DestinationRule per version Service); nothing was applied. Install Istio 1.22 or later (its CRDs: `istioctl install`, or the `base` Helm chart), or remove `trafficPolicy`.");
     });
 
     it("a model whose version DestinationRule has another Istio-routed model's DestinationRule name collides, naming both keys", () => {

@@ -66,6 +66,24 @@ export async function checkGatewayApi(target: ClusterTarget, settings: [key: str
     if (missing.length > 0) throw new ClusterApiError(gatewayApiMissingMessage(missing, `${connection.server} (context ${connection.context})`, settings));
 }
 
+/**
+ * The refusal when the cluster does not serve DestinationRule at networking.istio.io/v1, which
+ * `trafficPolicy` with `router: gateway-api` writes one per version Service (`keys`: the
+ * `trafficPolicy` keys asking for it). Pure.
+ */
+export function destinationRuleMissingMessage(where: string, keys: string[]): string {
+    const named = keys.map((k) => `\`${k}\``).join(", ");
+    return `the cluster ${where} does not serve DestinationRule at networking.istio.io/v1, which ${named} with \`router: gateway-api\` ${keys.length > 1 ? "need" : "needs"} (a DestinationRule per version Service); nothing was applied. `
+        + "Install Istio 1.22 or later (its CRDs: `istioctl install`, or the `base` Helm chart), or remove `trafficPolicy`.";
+}
+
+/** Refuses (throws ClusterApiError) unless the cluster serves DestinationRule at networking.istio.io/v1. `keys`: the `trafficPolicy` keys asking for it. */
+export async function checkDestinationRuleApi(target: ClusterTarget, keys: string[]): Promise<void> {
+    const connection = connect(target);
+    if ((await servedKinds(connection, "networking.istio.io/v1")).includes("DestinationRule")) return;
+    throw new ClusterApiError(destinationRuleMissingMessage(`${connection.server} (context ${connection.context})`, keys));
+}
+
 /** A namespace the models put objects in, and the config key that names it. */
 export interface NamespaceUse {
     namespace: string;

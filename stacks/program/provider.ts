@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterApiError } from "../cluster-client/cluster-api";
 import { clusterProviderArgs, clusterTarget } from "./cluster-provider";
 import { loadStackConfig, programError, renderedSecretPaths, StackConfig } from "../config/config";
-import { checkGatewayApi, checkIstioApi, checkNamespaces } from "../cluster-client/preflight";
+import { checkDestinationRuleApi, checkGatewayApi, checkIstioApi, checkNamespaces } from "../cluster-client/preflight";
 import { checkRoutingRevisions } from "./routing-revision";
 import { gatewayApiRouteKind } from "../../components/routers/gateway-api-route";
 
@@ -63,6 +63,9 @@ export async function stackProvider(config: StackConfig = loadStackConfig(), nam
                 ...(m.resolved.protocol === "grpc" ? [[[...m.path, "protocol"].join("."), "grpc"] as [string, string]] : []),
             ]);
             if (gatewayApi.length > 0) await checkGatewayApi(target, settings, kinds);
+            // Their DestinationRules, with `trafficPolicy`: Istio's v1 (an Istio-routed model's check may have covered it already).
+            const policies = gatewayApi.filter((m) => m.resolved.trafficPolicy !== undefined).map((m) => [...m.path, "trafficPolicy"].join("."));
+            if (policies.length > 0) await checkDestinationRuleApi(target, policies);
             await checkNamespaces(target, Object.values(config.models).map((m) => ({ namespace: m.resolved.namespace, key: [...m.path, "namespace"].join(".") })));
         } catch (e) {
             if (e instanceof ClusterApiError && e.unreachable) pulumi.log.warn(`the Istio API check was skipped: ${e.message}`);
