@@ -35,8 +35,16 @@ export type Validate = (object: any) => string[];
  * only those kinds' schemas are compiled (compiling all of them takes seconds).
  */
 export function istioValidator(kinds?: string[]): Validate {
-    const crds = YAML.parseAllDocuments(fs.readFileSync(path.join(istioApiDir(), "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8")).map((d) => d.toJS());
+    const crds = istioCrds();
     return crdValidator(kinds ? crds.filter((d) => kinds.includes(d?.spec?.names?.kind)) : crds, "Istio");
+}
+
+let parsedIstioCrds: any[] | undefined;
+
+/** Istio's CRDs, parsed once per process: the file is large, and parsing it takes seconds. */
+function istioCrds(): any[] {
+    parsedIstioCrds ??= YAML.parseAllDocuments(fs.readFileSync(path.join(istioApiDir(), "kubernetes", "customresourcedefinitions.gen.yaml"), "utf8")).map((d) => d.toJS());
+    return parsedIstioCrds;
 }
 
 /** Validates `spec` of an object against the schema of its kind and version among `documents`' CRDs (`what` names them in messages). */
