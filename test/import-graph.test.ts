@@ -23,8 +23,9 @@ export const layers: string[][] = [
     // The stack program, a user of the package's public API; the model-canary command; the policy
     // pack (it imports only the Pulumi SDKs and its own files).
     ["index.ts", "cli", "policy"],
-    // The package's entry points; the pull-request preview; the local control plane for tests.
-    ["api", "preview", "cluster"],
+    // The package's entry points (for TypeScript, and the component plugin for other languages);
+    // the pull-request preview; the local control plane for tests.
+    ["api", "plugin", "preview", "cluster"],
     // The rollout loop, its record, `status` and the report.
     ["rollout"],
     // Rollout events told to webhooks and Kubernetes Events: their bodies and their delivery.

@@ -1,0 +1,2 @@
+// The components other languages get from `pulumi package add` (docs/other-languages.md).
+export { ModelCanary } from "./modelCanary";
