@@ -5,6 +5,7 @@
 #   pulumi                      the Pulumi CLI, v${PULUMI_VERSION}
 #   pulumi-language-nodejs      Node.js language host (our own, toolchain/go/language-nodejs)
 #   pulumi-resource-kubernetes  Kubernetes provider, ${KUBERNETES_VERSION}
+#   pulumi-language-yaml        YAML language host, ${YAML_VERSION} (github.com/pulumi/pulumi-yaml)
 #
 # Usage:
 #   npm run -s toolchain                     # or: bash toolchain/ensure.sh
@@ -18,8 +19,8 @@
 # A run that finds everything built and up to date returns at once.
 #
 # If a pulumi on PATH is at least v${PULUMI_VERSION} and has a
-# pulumi-language-nodejs and a pulumi-resource-kubernetes that reports
-# ${KUBERNETES_VERSION} beside it, that directory is printed instead. Set
+# pulumi-language-nodejs, a pulumi-language-yaml and a pulumi-resource-kubernetes
+# that reports ${KUBERNETES_VERSION} beside it, that directory is printed instead. Set
 # MODEL_CANARY_TOOLCHAIN_IGNORE_PATH=1 to skip that check.
 #
 # Progress and errors go to stderr; the exit status is non-zero on failure.
@@ -31,9 +32,9 @@ subject="the Pulumi toolchain"
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-load_versions PULUMI_VERSION KUBERNETES_VERSION KUBERNETES_PROVIDER_MODULE_VERSION
+load_versions PULUMI_VERSION KUBERNETES_VERSION KUBERNETES_PROVIDER_MODULE_VERSION YAML_VERSION
 
-readonly tools=(pulumi pulumi-language-nodejs pulumi-resource-kubernetes)
+readonly tools=(pulumi pulumi-language-nodejs pulumi-resource-kubernetes pulumi-language-yaml)
 readonly data_files=()
 
 use_cache_dir "pulumi-${PULUMI_VERSION}_kubernetes-${KUBERNETES_VERSION}"
@@ -44,11 +45,13 @@ module_dir() {
 	pulumi) echo "$here/go/pulumi-cli" ;;
 	pulumi-language-nodejs) echo "$here/go/language-nodejs" ;;
 	pulumi-resource-kubernetes) echo "$here/go/kubernetes-provider" ;;
+	pulumi-language-yaml) echo "$here/go/language-yaml" ;;
 	esac
 }
 main_package() {
 	case $1 in
 	pulumi) echo "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi" ;;
+	pulumi-language-yaml) echo "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml" ;;
 	*) echo "." ;;
 	esac
 }
@@ -57,6 +60,7 @@ version_ldflags() {
 	pulumi) echo "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${PULUMI_VERSION}" ;;
 	pulumi-language-nodejs) echo "-X main.version=${PULUMI_VERSION}" ;;
 	pulumi-resource-kubernetes) echo "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=${KUBERNETES_VERSION}" ;;
+	pulumi-language-yaml) echo "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=${YAML_VERSION}" ;;
 	esac
 }
 # What the built binary must print when asked for its version.
@@ -65,11 +69,16 @@ expected_version_output() {
 	pulumi) echo "v${PULUMI_VERSION}" ;;
 	pulumi-language-nodejs) echo "${PULUMI_VERSION}" ;;
 	pulumi-resource-kubernetes) echo "${KUBERNETES_VERSION}" ;;
+	pulumi-language-yaml) echo "v${YAML_VERSION}" ;;
 	esac
 }
 version_of() { # $1 tool name, $2 binary path
 	case $1 in
 	pulumi) PULUMI_SKIP_UPDATE_CHECK=true "$2" version 2>/dev/null ;;
+	# Upstream's host has no --version: it must start (-help exits 0), and its build info names
+	# the pulumi-yaml module it was built from (`mod` when built as that module's own command).
+	pulumi-language-yaml) "$2" -help >/dev/null 2>&1 && go version -m "$2" 2>/dev/null |
+		awk '($1 == "mod" || $1 == "dep") && $2 == "github.com/pulumi/pulumi-yaml" { print $3 }' ;;
 	*) "$2" --version 2>/dev/null ;;
 	esac
 }
@@ -96,7 +105,7 @@ path_toolchain_dir() {
 	dir=$(dirname "$p")
 	# Our own cache dir is handled (and fingerprint-checked) below.
 	[[ $dir == "$(readlink -f "$bin_dir" 2>/dev/null || echo "$bin_dir")" ]] && return 1
-	[[ -x $dir/pulumi-language-nodejs && -x $dir/pulumi-resource-kubernetes ]] || return 1
+	[[ -x $dir/pulumi-language-nodejs && -x $dir/pulumi-language-yaml && -x $dir/pulumi-resource-kubernetes ]] || return 1
 	v=$(PULUMI_SKIP_UPDATE_CHECK=true "$p" version 2>/dev/null) || return 1
 	version_ge "$v" "$PULUMI_VERSION" || return 1
 	v=$("$dir/pulumi-resource-kubernetes" --version 2>/dev/null) || return 1
@@ -114,6 +123,7 @@ check_requires() { # $1 tool name
 	pulumi) require_in_go_mod "$gomod" "github.com/pulumi/pulumi/pkg/v3 v${PULUMI_VERSION}" "github.com/pulumi/pulumi/sdk/v3 v${PULUMI_VERSION}" ;;
 	pulumi-language-nodejs) require_in_go_mod "$gomod" "github.com/pulumi/pulumi/sdk/v3 v${PULUMI_VERSION}" ;;
 	pulumi-resource-kubernetes) require_in_go_mod "$gomod" "github.com/pulumi/pulumi-kubernetes/provider/v4 ${KUBERNETES_PROVIDER_MODULE_VERSION}" ;;
+	pulumi-language-yaml) require_in_go_mod "$gomod" "github.com/pulumi/pulumi-yaml v${YAML_VERSION}" ;;
 	esac
 }
 
@@ -150,6 +160,9 @@ sync_go_mod() {
 	update_module "$(module_dir pulumi-language-nodejs)" "github.com/pulumi/pulumi/sdk/v3@v${PULUMI_VERSION}"
 	update_module "$(module_dir pulumi-resource-kubernetes)" "github.com/pulumi/pulumi-kubernetes/provider/v4@${KUBERNETES_PROVIDER_MODULE_VERSION}" \
 		"github.com/pulumi/pulumi-kubernetes/sdk/v4@v${KUBERNETES_VERSION}"
+	# With the pkg/sdk versions pulumi-yaml's own go.mod pins, not the CLI's: its code generator
+	# follows pkg's API, which changes between minor versions.
+	update_module "$(module_dir pulumi-language-yaml)" "github.com/pulumi/pulumi-yaml@v${YAML_VERSION}"
 }
 
 # --- main ----------------------------------------------------------------------

@@ -22,7 +22,8 @@ export interface InlineProgram {
     typescript: boolean;
 }
 
-export type InlineDecision = { program: InlineProgram } | { reason: string };
+/** Why not, and the language host that runs the program instead when it is not Node.js's (`yaml`, say). */
+export type InlineDecision = { program: InlineProgram } | { reason: string; runtime?: string };
 
 /** Runtime options of Pulumi.yaml that only change how the language host starts Node: none of them can be had in this process. */
 const hostOnlyOptions = ["nodeargs", "binary"];
@@ -47,7 +48,6 @@ function entryFile(target: string): string | undefined {
  * one, or its resources would go to an SDK the engine does not talk to.
  */
 export function decideInline(workDir: string, commandSdk: string, env: NodeJS.ProcessEnv = process.env): InlineDecision {
-    if (env[inlineEnvVar] === "false") return { reason: `${inlineEnvVar} is false` };
     let project: { main?: unknown; runtime?: unknown };
     try {
         project = (YAML.parse(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8")) ?? {}) as typeof project;
@@ -55,7 +55,9 @@ export function decideInline(workDir: string, commandSdk: string, env: NodeJS.Pr
         return { reason: "its Pulumi.yaml cannot be read" };
     }
     const runtime = typeof project.runtime === "string" ? { name: project.runtime } : (project.runtime ?? {}) as { name?: unknown; options?: Record<string, unknown> };
-    if (runtime.name !== "nodejs") return { reason: `its runtime is \`${String(runtime.name)}\`, not nodejs` };
+    // A program in another language (a YAML program, say) always runs through its own language host.
+    if (runtime.name !== "nodejs") return { reason: `its runtime is \`${String(runtime.name)}\`, not nodejs`, runtime: String(runtime.name) };
+    if (env[inlineEnvVar] === "false") return { reason: `${inlineEnvVar} is false` };
     const options = runtime.options ?? {};
     const hostOnly = hostOnlyOptions.find((o) => options[o] !== undefined);
     if (hostOnly) return { reason: `Pulumi.yaml sets the runtime option \`${hostOnly}\`, which only a Node.js process of its own takes` };
@@ -92,7 +94,7 @@ export function inlineProgramOf(workDir: string, say: (line: string) => void, en
     if (decision === undefined) {
         decision = decideInline(workDir, commandSdkDir, env);
         decisions.set(workDir, decision);
-        if ("reason" in decision) say(`model-canary: the program runs through the Node.js language host, not in this process: ${decision.reason}`);
+        if ("reason" in decision) say(`model-canary: the program runs through the ${decision.runtime === undefined ? "Node.js" : `\`${decision.runtime}\``} language host, not in this process: ${decision.reason}`);
     }
     return "program" in decision ? decision.program : undefined;
 }
