@@ -21,7 +21,8 @@ const containerSecurityDefaults: k8s.types.input.core.v1.SecurityContext = {
  * A model service rolled out gradually with Istio: one Deployment per model version, a Service
  * in front of them, and the router's objects whose header routes and weighted split come from
  * the arguments: a DestinationRule with one subset per version and a VirtualService (`router:
- * istio`, the default), or one Service per version and an HTTPRoute (`router: gateway-api`).
+ * istio`, the default), or one Service per version and an HTTPRoute (`router: gateway-api`, with
+ * a DestinationRule per version Service only when `trafficPolicy` is set).
  *
  * Child names depend only on the component name and the model version, so changing
  * `canaryWeight` or `headerRoutes` updates the route in place and nothing else, and
@@ -60,7 +61,7 @@ export class ModelCanary extends pulumi.ComponentResource {
     public readonly virtualService: k8s.apiextensions.CustomResource | undefined;
     /** The object holding the weights and header routes: the VirtualService or the HTTPRoute. */
     public readonly route: k8s.apiextensions.CustomResource;
-    /** Every object the router created, by resource name (with `gateway-api`, the version Services and the HTTPRoute). */
+    /** Every object the router created, by resource name (with `gateway-api`, the version Services, their DestinationRules with `trafficPolicy`, and the HTTPRoute). */
     public readonly routingObjects: Record<string, pulumi.CustomResource>;
 
     /** The Secret holding each version's secret environment values, for versions that have any. */
