@@ -10,7 +10,7 @@ import { openStack, upStack } from "../stacks/operations/automation";
 import { makeProject } from "../test/support/engine";
 import { startIstioExporter } from "../test/support/istio-exporter";
 import { startPrometheus } from "../test/support/prometheus";
-import { median, seconds } from "./support";
+import { loadAverage, median, seconds } from "./support";
 
 const runs = Number(process.argv[2] ?? 5);
 const reporter = process.argv[3] ?? "destination";
@@ -23,6 +23,8 @@ const window = "5s";
 const windowMs = 5000;
 
 async function main(): Promise<void> {
+    const load = loadAverage();
+    console.log(`load average at start: ${load.now()} (2 cores; a quiet machine is under 2)`);
     const exporter = await startIstioExporter();
     const prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval });
     const project = makeProject("bench");
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
             action.push(record.rollback.actionMs);
             // The route's write before the `up` is made on a cluster only: this stack renders.
             const routeWrite = record.rollback.routeWriteMs !== undefined ? `route write ${record.rollback.routeWriteMs} ms, ` : "no route write (the stack renders), ";
-            console.log(`run ${i + 1}/${runs}: breach scraped +${seconds(scrapedAt - breachAt)} after it began; detected ${seconds(detected)} later; ${routeWrite}rollback up ${seconds(record.rollback.actionMs)}`);
+            console.log(`run ${i + 1}/${runs} (load ${load.now()}): breach scraped +${seconds(scrapedAt - breachAt)} after it began; detected ${seconds(detected)} later; ${routeWrite}rollback up ${seconds(record.rollback.actionMs)}`);
         }
         console.log(`detection (first scrape after the breach -> rollback decided): median ${seconds(median(detection))} (scrape interval ${scrapeInterval}, analysis tick ${tick}, failureThreshold 1, reporter ${reporter})`);
         // The first scrape after the breach may carry only milliseconds of failing traffic, too
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
         console.log(`detection (breach begins -> rollback decided): median ${seconds(median(sinceBreach))}`);
         console.log(`action (rollback up, VirtualService applied): median ${seconds(median(action))}`);
         console.log(`total: median ${seconds(median(detection.map((d, i) => d + action[i])))} over ${runs} runs; Flagger's documented best case at defaults is 60s`);
+        console.log(`load average ${load.range()} during the runs (now ${load.now()})`);
     } finally {
         await prometheus.stop();
         await exporter.close();

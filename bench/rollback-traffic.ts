@@ -22,7 +22,7 @@ import { connect, getObject } from "../stacks/cluster-client/cluster-api";
 import { resolvePlan } from "../stacks/config/rollout-plan";
 import { makeProject } from "../test/support/engine";
 import { startPrometheus } from "../test/support/prometheus";
-import { median, seconds } from "./support";
+import { loadAverage, median, seconds } from "./support";
 
 const runs = Number(process.argv[2] ?? 5);
 const rps = 1000;
@@ -36,6 +36,8 @@ const host = "bench-service.default.svc.cluster.local";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
+    const load = loadAverage();
+    console.log(`load average at start: ${load.now()} (2 cores; a quiet machine is under 2)`);
     if (!Number.isInteger(runs) || runs < 1) throw new Error(`RUNS must be a positive integer, got ${process.argv[2]}`);
     const binDir = dataplaneToolchainDir();
     const cp = await cluster.start({ stopOnExit: true });
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
                 total: lastCanary - scrapedAt,
             };
             rows.push(row);
-            console.log(`run ${i + 1}/${runs}: detection ${seconds(row.detection)}, route write ${row.routeWrite} ms, engine up ${seconds(row.up)} (VirtualService stored ${seconds(row.vsInUp)} into it), propagation ${(row.propagation).toFixed(0)} ms; scrape -> last canary answer ${seconds(row.total)}`);
+            console.log(`run ${i + 1}/${runs} (load ${load.now()}): detection ${seconds(row.detection)}, route write ${row.routeWrite} ms, engine up ${seconds(row.up)} (VirtualService stored ${seconds(row.vsInUp)} into it), propagation ${(row.propagation).toFixed(0)} ms; scrape -> last canary answer ${seconds(row.total)}`);
         }
         const m = (k: keyof (typeof rows)[number]) => median(rows.map((r) => r[k]));
         console.log(`detection (first scrape of the breach -> rollback decided): median ${seconds(m("detection"))} (scrape ${scrapeInterval}, tick ${tick}, window ${window}, failureThreshold 1)`);
@@ -131,6 +133,7 @@ async function main(): Promise<void> {
         console.log(`engine up (rollback decided -> up returned): median ${seconds(m("up"))}; the VirtualService reaches the API server ${seconds(m("vsInUp"))} into it`);
         console.log(`propagation (VirtualService stored -> last canary answer at the client): median ${m("propagation").toFixed(0)} ms (istiod PILOT_DEBOUNCE_AFTER=${debounceAfter}; resolution about ${(1000 / (rps * 0.1)).toFixed(0)} ms at ${rps} rps, 10% to the canary)`);
         console.log(`total (first scrape of the breach -> last canary answer): median ${seconds(m("total"))} over ${runs} runs`);
+        console.log(`load average ${load.range()} during the runs (now ${load.now()})`);
     } finally {
         await client.stop();
         await prometheus.stop();

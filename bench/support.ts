@@ -1,5 +1,6 @@
 // Shared by the benchmark scripts: medians, a one-line result format, wall and CPU time.
 import * as fs from "fs";
+import * as os from "os";
 
 export function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);
@@ -36,4 +37,22 @@ export async function timedCpu<T>(work: () => Promise<T>): Promise<[{ wallMs: nu
     const cpu = treeCpuMs();
     const [wallMs, result] = await timed(work);
     return [{ wallMs, cpuMs: treeCpuMs() - cpu }, result];
+}
+
+/**
+ * The machine's one-minute load average, each reading kept: `now()` reads and formats it, `range()`
+ * gives the lowest and highest read so far. A benchmark prints it at its start and with each run.
+ */
+export function loadAverage(): { now(): string; range(): string } {
+    const readings: number[] = [];
+    return {
+        now() {
+            const l = os.loadavg()[0];
+            readings.push(l);
+            return l.toFixed(2);
+        },
+        range() {
+            return `${Math.min(...readings).toFixed(2)}-${Math.max(...readings).toFixed(2)}`;
+        },
+    };
 }
