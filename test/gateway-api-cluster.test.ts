@@ -2,7 +2,7 @@
 // v1.6.3's standard CRDs (from the sigs.k8s.io/gateway-api Go module; started without them, which
 // the preflight refuses, then with them as `cluster:up` installs them), whose schemas and CEL rules the API server enforces; then
 // a stack with `router: gateway-api` through the real engine: preflight, weight steps that change
-// only the HTTPRoute, `status`'s drift from the live route, rollback, Events on the route; then switching the live stack
+// only the HTTPRoute, `status`'s drift from the live route (sticky assignment's too), rollback, Events on the route; then switching the live stack
 // to `router: istio` and back (issue 20 item 2), each update watched by Kubernetes watches on the
 // namespace's VirtualServices and HTTPRoutes started before it: the host has a route object at every
 // moment and exactly one after. One control plane for the file.
@@ -21,6 +21,7 @@ import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
+const sticky = { cookie: "model-version" };
 
 describe("the Gateway API router's HTTPRoute on an API server with the standard CRDs", function () {
     this.timeout(300_000);
@@ -189,22 +190,32 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
         });
     });
 
-    it("weight steps 10 and 50 update the HTTPRoute only: Deployments, pods and Services unchanged, read back", async () => {
+    it("weight steps 10 and 50 (with `sticky`) update the HTTPRoute only: Deployments, pods and Services unchanged, read back; `status` reads the cookie rules back with no drift", async () => {
         const before = workloads();
         for (const [weight, split] of [[10, { "model-service-v1": 90, "model-service-v2": 10 }], [50, { "model-service-v1": 50, "model-service-v2": 50 }]] as const) {
-            project.writeConfig({ ...seed, canaryWeight: weight });
+            project.writeConfig({ ...seed, canaryWeight: weight, ...(weight === 50 ? { sticky } : {}) });
             const up = await upStack(await openStack(project.ref));
             assert.deepStrictEqual(changed(up.steps), ["update model-route"], `step to ${weight}`);
             assert.deepStrictEqual(liveSplit(), split);
         }
         assert.deepStrictEqual(workloads(), before);
+        assert.deepStrictEqual(live.get("httproutes.gateway.networking.k8s.io", "model-service").spec.rules.map((r: any) => r.name), ["header-0-v2", "sticky-v1", "sticky-v2", "default"]);
+        assert.deepStrictEqual(status().live.differences, []);
     });
 
-    it("`status` shows a hand edit of the live HTTPRoute as drift; rollback sends everything to stable and reads it back", async () => {
+    it("`status` shows a hand edit of the live HTTPRoute as drift (the split, a sticky cookie rule, a backend's Set-Cookie); rollback sends everything to stable and reads it back", async () => {
+        // Rules: header-0-v2, sticky-v1, sticky-v2, default.
         kubectl(cp, ["patch", "httproutes.gateway.networking.k8s.io", "model-service", "-n", "default", "--type", "json", "--field-manager", "incident-responder",
-            "-p", JSON.stringify([{ op: "replace", path: "/spec/rules/1/backendRefs/0/weight", value: 100 }, { op: "replace", path: "/spec/rules/1/backendRefs/1/weight", value: 0 }])]);
+            "-p", JSON.stringify([
+                { op: "replace", path: "/spec/rules/3/backendRefs/0/weight", value: 100 }, { op: "replace", path: "/spec/rules/3/backendRefs/1/weight", value: 0 },
+                { op: "replace", path: "/spec/rules/1/matches/0/headers/0/value", value: "^model-version=v1$" }, { op: "remove", path: "/spec/rules/3/backendRefs/1/filters" },
+            ])]);
         const drifted = status().live;
-        assert.deepStrictEqual([drifted.drift, drifted.differences], [true, ["split: live v1 100, v2 0, config v1 50, v2 50"]]);
+        assert.deepStrictEqual([drifted.drift, drifted.differences], [true, [
+            "split: live v1 100, v2 0, config v1 50, v2 50",
+            "sticky cookie rule `sticky-v1`: live matches `^model-version=v1$` to v1, config matches `^(.*;\\s*)?model-version=v1(;.*)?$` to v1",
+            "sticky cookie setting of the split: live v1 sets `model-version=v1; Path=/`, v2 none; config v1 sets `model-version=v1; Path=/`, v2 sets `model-version=v2; Path=/`",
+        ]]);
         const before = workloads();
         await rollbackStack(await openStack(project.ref), "test rollback");
         const route = live.get("httproutes.gateway.networking.k8s.io", "model-service");

@@ -1,10 +1,13 @@
 // Sticky assignment (`sticky: { cookie }`) with both routers: the rules and Set-Cookie headers
 // each one emits at each step, the cookie expression against real Cookie headers (RE2, as the
-// proxies run it), the argument checks, and both routes against their real CRD schemas.
+// proxies run it), the argument checks, both routes against their real CRD schemas, and the
+// drift `status` names when someone edits the live cookie rules or the split's Set-Cookie.
 import * as assert from "assert";
 import { RE2JS } from "re2js";
 import { httpRouteSpec, validateModelCanaryArgs, virtualServiceSpec } from "../components";
 import { stickyCookieRegex } from "../components/sticky";
+import { virtualServiceDifferences } from "../stacks/cluster-client/live";
+import { httpRouteDifferences } from "../stacks/cluster-client/live-httproute";
 import { refusalProblems } from "./support/refusal";
 import { gatewayApiValidator, istioValidator } from "./support/schemas";
 
@@ -108,5 +111,49 @@ describe("sticky assignment: the cookie", () => {
                 "`sticky` pins clients with an HTTP cookie, got {\"cookie\":\"model-version\"} with `protocol: grpc`: gRPC clients keep no cookies (proxyless gRPC sends no `cookie` metadata and drops `set-cookie`), so every call would be split by weight anyway. Remove `sticky`, or use `headerRoutes` on a metadata key the clients send",
             ], router);
         }
+    });
+});
+
+describe("sticky assignment: `status` drift from the live route", () => {
+    const v1Regex = "^(.*;\\s*)?model-version=v1(;.*)?$";
+    const v2Regex = "^(.*;\\s*)?model-version=v2(;.*)?$";
+
+    it("VirtualService: names a cookie route edited or removed and a destination that no longer sets the cookie, apart from the header routes", () => {
+        const want = virtualServiceSpec(args("istio", 10));
+        assert.deepStrictEqual(virtualServiceDifferences(structuredClone(want), want), []);
+        const edited = structuredClone(want);
+        edited.http[1].match = [{ headers: { cookie: { regex: "^model-version=v1$" } } }];
+        edited.http.splice(2, 1);
+        delete edited.http.at(-1)!.route[1].headers;
+        assert.deepStrictEqual(virtualServiceDifferences(edited, want), [
+            `sticky cookie rule \`sticky-v1\`: live matches \`^model-version=v1$\` to v1, config matches \`${v1Regex}\` to v1`,
+            `sticky cookie rule \`sticky-v2\`: missing live, config matches \`${v2Regex}\` to v2`,
+            "sticky cookie setting of the split: live v1 sets `model-version=v1; Path=/`, v2 none; config v1 sets `model-version=v1; Path=/`, v2 sets `model-version=v2; Path=/`",
+        ]);
+        // Sticky rules and Set-Cookie someone added to a route without `sticky`.
+        const plain = virtualServiceSpec(args("istio", 10, { sticky: undefined }));
+        assert.deepStrictEqual(virtualServiceDifferences(want, plain), [
+            `sticky cookie rule \`sticky-v1\`: live matches \`${v1Regex}\` to v1, not in the config`,
+            `sticky cookie rule \`sticky-v2\`: live matches \`${v2Regex}\` to v2, not in the config`,
+            "sticky cookie setting of the split: live v1 sets `model-version=v1; Path=/`, v2 sets `model-version=v2; Path=/`; config v1 none, v2 none",
+        ]);
+    });
+
+    it("HTTPRoute: names a cookie rule edited or removed and a backend that no longer sets the cookie, apart from the header routes", () => {
+        const want = httpRouteSpec(args("gateway-api", 50));
+        assert.deepStrictEqual(httpRouteDifferences(structuredClone(want), want, "model-service"), []);
+        const edited = structuredClone(want);
+        edited.rules[2].matches![0].headers![0].value = "^model-version=v2$";
+        edited.rules.splice(1, 1);
+        edited.rules.at(-1)!.backendRefs[0].filters = [{ type: "ResponseHeaderModifier", responseHeaderModifier: { add: [{ name: "Set-Cookie", value: "model-version=v2; Path=/" }] } }];
+        assert.deepStrictEqual(httpRouteDifferences(edited, want, "model-service"), [
+            `sticky cookie rule \`sticky-v1\`: missing live, config matches \`${v1Regex}\` to v1`,
+            `sticky cookie rule \`sticky-v2\`: live matches \`^model-version=v2$\` to v2, config matches \`${v2Regex}\` to v2`,
+            "sticky cookie setting of the split: live v1 sets `model-version=v2; Path=/`, v2 sets `model-version=v2; Path=/`; config v1 sets `model-version=v1; Path=/`, v2 sets `model-version=v2; Path=/`",
+        ]);
+        // The testers' header route edited: only the header routes differ.
+        const header = structuredClone(want);
+        header.rules[0].matches![0].headers![0].value = "V2";
+        assert.deepStrictEqual(httpRouteDifferences(header, want, "model-service"), ["header routes: live 1, config 1, or their matches differ"]);
     });
 });

@@ -3,6 +3,7 @@
 // drift `status` reports) and what still sends traffic anywhere but stable after a rollback.
 // Pure: live.ts reads the object.
 import { HTTPRouteRule, HTTPRouteSpec, versionServiceName } from "../../components";
+import { isStickyRuleName, stickyDifferences, StickyRule, StickyView } from "./live-sticky";
 
 /** Key order never matters to the API server; compare canonical JSON. */
 function canonical(value: unknown): string {
@@ -70,6 +71,27 @@ function showMirror(spec: HTTPRouteSpec, serviceName: string): string {
     return mirrors.length > 0 ? mirrors.join(", ") : "none";
 }
 
+/** What a backend's filters do: `sets \`model-version=v1; Path=/\`` for sticky assignment's cookie alone, `none`, or the filters as JSON. */
+function showBackendFilters(filters: unknown[] | undefined): string {
+    if (filters === undefined || filters.length === 0) return "none";
+    const cookie = (filters[0] as { responseHeaderModifier?: { add?: { name?: string; value?: string }[] } }).responseHeaderModifier?.add?.[0];
+    const only = [{ type: "ResponseHeaderModifier", responseHeaderModifier: { add: [{ name: "Set-Cookie", value: cookie?.value }] } }];
+    return cookie?.value !== undefined && canonical(filters) === canonical(only) ? `sets \`${cookie.value}\`` : `has filters ${canonical(filters)}`;
+}
+
+/** Sticky assignment's part of normalized rules: the cookie rules and what each backend of the default rule adds to its answers. */
+function httpRouteSticky(rules: Record<string, unknown>[], serviceName: string): StickyView {
+    type Rule = { name?: string; matches?: { headers?: { type?: string; name?: string; value?: string }[] }[]; backendRefs: { name: string; filters?: unknown[] }[] };
+    const typed = rules as Rule[];
+    const sticky = new Map(typed.slice(0, -1).filter((r) => isStickyRuleName(r.name)).map((r): [string, StickyRule] => {
+        const header = r.matches?.length === 1 && r.matches[0].headers?.length === 1 && Object.keys(r.matches[0]).length === 1 ? r.matches[0].headers[0] : undefined;
+        const cookieOnly = header?.type === "RegularExpression" && header.name?.toLowerCase() === "cookie";
+        return [r.name!, { key: canonical(r), match: cookieOnly ? header!.value! : canonical(r.matches ?? []), to: r.backendRefs.map((b) => versionOf(b.name, serviceName)).join(", ") }];
+    }));
+    const setting = (typed.at(-1)?.backendRefs ?? []).map((b): [string, string] => [versionOf(b.name, serviceName), showBackendFilters(b.filters)]);
+    return { rules: sticky, setting };
+}
+
 /** What differs between a live HTTPRoute (or GRPCRoute: `kind`) spec and the configured one. Pure. */
 export function httpRouteDifferences(live: HTTPRouteSpec | undefined, expected: HTTPRouteSpec, serviceName: string, kind = "HTTPRoute"): string[] {
     if (!live) return [`the ${kind} does not exist in the cluster`];
@@ -81,9 +103,11 @@ export function httpRouteDifferences(live: HTTPRouteSpec | undefined, expected: 
     const wantRules = expected.rules.map(normalizeRule);
     const filtersOf = (rule: Record<string, unknown> | undefined) => canonical(rule?.filters);
     if (filtersOf(liveRules.at(-1)) !== filtersOf(wantRules.at(-1))) out.push(`mirror: live ${showMirror(live, serviceName)}, config ${showMirror(expected, serviceName)}`);
-    const liveHeaders = liveRules.slice(0, -1);
-    const wantHeaders = wantRules.slice(0, -1);
+    // The rules ahead of the default one: header routes, then sticky assignment's cookie rules (by name).
+    const liveHeaders = liveRules.slice(0, -1).filter((r) => !isStickyRuleName(r.name as string | undefined));
+    const wantHeaders = wantRules.slice(0, -1).filter((r) => !isStickyRuleName(r.name as string | undefined));
     if (canonical(liveHeaders) !== canonical(wantHeaders)) out.push(`header routes: live ${liveHeaders.length}, config ${wantHeaders.length}, or their matches differ`);
+    out.push(...stickyDifferences(httpRouteSticky(liveRules, serviceName), httpRouteSticky(wantRules, serviceName)));
     const rest = (spec: HTTPRouteSpec) => canonical({ ...spec, rules: undefined });
     if (rest(live) !== rest(expected)) out.push("parentRefs or hostnames differ");
     return out;

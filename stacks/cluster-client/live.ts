@@ -1,8 +1,9 @@
 // The live route in the cluster (the VirtualService, or the HTTPRoute or GRPCRoute with `router:
 // gateway-api`, compared in live-httproute.ts) next to what the stack config says it should be: the drift
 // `status` reports (a hand edit during an incident, another tool writing routes).
-import { deploymentName, gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
+import { deploymentName, gatewayApiRouteKind, gatewayApiVersion, HTTPRouteDestination, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
 import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "./live-httproute";
+import { isStickyRuleName, stickyDifferences, StickyRule, StickyView } from "./live-sticky";
 import { connect, getObject, listObjects } from "./cluster-api";
 import { rollbackWriteAnnotation } from "../config/rollback-route";
 import { ModelConfig, StackConfig } from "../config/config";
@@ -60,12 +61,34 @@ export function virtualServiceDifferences(live: VirtualServiceSpec | undefined, 
         return canonical({ mirror: last?.mirror, mirrorPercentage: last?.mirrorPercentage, mirrors: last?.mirrors });
     };
     if (mirrorOf(live) !== mirrorOf(expected)) out.push(`mirror: live ${showMirror(live)}, config ${showMirror(expected)}`);
-    const liveHeaders = (live.http ?? []).slice(0, -1);
-    const wantHeaders = (expected.http ?? []).slice(0, -1);
+    // The routes ahead of the default one: header routes, then sticky assignment's cookie routes (by name).
+    const liveHeaders = (live.http ?? []).slice(0, -1).filter((h) => !isStickyRuleName(h.name));
+    const wantHeaders = (expected.http ?? []).slice(0, -1).filter((h) => !isStickyRuleName(h.name));
     if (canonical(liveHeaders) !== canonical(wantHeaders)) out.push(`header routes: live ${liveHeaders.length}, config ${wantHeaders.length}, or their matches differ`);
+    out.push(...stickyDifferences(virtualServiceSticky(live), virtualServiceSticky(expected)));
     const rest = (spec: VirtualServiceSpec) => canonical({ ...spec, http: undefined });
     if (rest(live) !== rest(expected)) out.push("hosts or gateways differ");
     return out;
+}
+
+/** What a change of a destination's headers says: `sets \`model-version=v1; Path=/\`` for sticky assignment's cookie alone, `none`, or the change as JSON. */
+function showHeaderChange(headers: HTTPRouteDestination["headers"] | undefined): string {
+    if (headers === undefined || canonical(headers) === "{}") return "none";
+    const cookie = headers.response?.add?.["Set-Cookie"];
+    const only = { response: { add: { "Set-Cookie": cookie } } };
+    return cookie !== undefined && canonical(headers) === canonical(only) ? `sets \`${cookie}\`` : `changes headers ${canonical(headers)}`;
+}
+
+/** Sticky assignment's part of a VirtualService spec: its cookie routes and what each destination of the default route adds to its answers. */
+function virtualServiceSticky(spec: VirtualServiceSpec): StickyView {
+    const http = spec.http ?? [];
+    const rules = new Map(http.slice(0, -1).filter((h) => isStickyRuleName(h.name)).map((h): [string, StickyRule] => {
+        const regex = h.match?.length === 1 ? h.match[0].headers?.cookie?.regex : undefined;
+        const cookieOnly = regex !== undefined && canonical(h.match) === canonical([{ headers: { cookie: { regex } } }]);
+        return [h.name!, { key: canonical(h), match: cookieOnly ? regex : canonical(h.match ?? []), to: h.route.map((r) => r.destination.subset ?? r.destination.host).join(", ") }];
+    }));
+    const setting = (http.at(-1)?.route ?? []).map((r): [string, string] => [r.destination.subset ?? r.destination.host, showHeaderChange(r.headers)]);
+    return { rules, setting };
 }
 
 /** Whether the stack applies to a cluster (its objects are live there), as opposed to rendering manifests. */
