@@ -120,6 +120,77 @@ describe("model-canary as a component for every language (plugin/, the real CLI'
     });
 });
 
+describe("ModelCanary built through the plugin (a remote component of a Node.js program, the real engine, render mode)", function () {
+    this.timeout(600_000);
+    let dir: string;
+    const bin = toolchainDir();
+    const run = (args: string[], program: string) => {
+        fs.writeFileSync(path.join(dir, "index.js"), program);
+        return spawnSync(path.join(bin, "pulumi"), args, {
+            cwd: dir,
+            encoding: "utf8",
+            env: {
+                ...process.env, PATH: `${bin}:${process.env.PATH}`, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_HOME: path.join(dir, ".pulumi"),
+                PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: "test",
+            },
+        });
+    };
+    // The component as another language's SDK registers it: by type token, remote, with the
+    // cross-language arguments; the Kubernetes provider renders to out/.
+    const program = (args: string) => `const pulumi = require("@pulumi/pulumi");
+const k8s = require("@pulumi/kubernetes");
+const provider = new k8s.Provider("render", { renderYamlToDirectory: "out" });
+const c = new pulumi.ComponentResource("model-canary:index:ModelCanary", "fraud", { ...${args}, serviceName: undefined, split: undefined, deploymentNames: undefined, replicas: undefined },
+    { providers: { kubernetes: provider } }, true);
+module.exports = { serviceName: c.serviceName, split: c.split, deploymentNames: c.deploymentNames, replicas: c.replicas };
+`;
+
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-remote-"));
+        fs.mkdirSync(path.join(dir, "state"));
+        fs.symlinkSync(path.join(packageDir, "node_modules"), path.join(dir, "node_modules"));
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "remote-consumer", main: "index.js" }));
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `name: remote-consumer\nruntime: nodejs\nmain: index.js\npackages:\n  model-canary: ${pluginDir}\n`);
+        const r = run(["stack", "init", "dev", "--non-interactive"], "");
+        assert.strictEqual(r.status, 0, r.stderr);
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("an Output image, a secret env value, replicasAuto and a named probe port build the TypeScript component's objects under the same URNs", () => {
+        const r = run(["up", "--yes", "--non-interactive", "--skip-preview"], program(`{
+    stable: { version: "v1", image: pulumi.output("registry.example/m:1"), replicas: 2, env: { TOKEN: pulumi.secret("s3cret") }, readinessProbe: { httpGet: { path: "/ready", portName: "http" } } },
+    canary: { version: "v2", image: "registry.example/m:2", replicasAuto: true },
+    canaryWeight: 50,
+    istioApiVersion: "networking.istio.io/v1",
+}`));
+        assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+        const outputs = JSON.parse(run(["stack", "output", "--json"], "").stdout);
+        assert.deepStrictEqual(outputs, { serviceName: "model-service", split: { v1: 50, v2: 50 }, deploymentNames: { v1: "model-v1", v2: "model-v2" }, replicas: { v1: 2, v2: 1 } });
+        const state = JSON.parse(run(["stack", "export"], "").stdout) as { deployment: { resources: { urn: string }[] } };
+        assert.deepStrictEqual(state.deployment.resources.map((res) => res.urn.split("::").slice(2).join("::")).filter((u) => u.startsWith("model-canary:")).sort(), [
+            "model-canary:index:ModelCanary$kubernetes:apps/v1:Deployment::fraud-v1",
+            "model-canary:index:ModelCanary$kubernetes:apps/v1:Deployment::fraud-v2",
+            "model-canary:index:ModelCanary$kubernetes:core/v1:Secret::fraud-v1-env",
+            "model-canary:index:ModelCanary$kubernetes:core/v1:Service::fraud-svc",
+            "model-canary:index:ModelCanary$kubernetes:networking.istio.io/v1:DestinationRule::fraud-dr",
+            "model-canary:index:ModelCanary$kubernetes:networking.istio.io/v1:VirtualService::fraud-vs",
+            "model-canary:index:ModelCanary::fraud",
+        ]);
+        const rendered = (file: string) => fs.readFileSync(path.join(dir, "out", "1-manifest", file), "utf8");
+        const v1 = rendered("apps_v1-deployment-default-model-v1.yaml");
+        assert.match(v1, /image: registry\.example\/m:1/);
+        assert.match(v1, /httpGet:\n\s+path: \/ready\n\s+port: http/);
+        assert.match(v1, /secretKeyRef:\n\s+key: TOKEN\n\s+name: model-v1-env/);
+        assert.match(rendered("apps_v1-deployment-default-model-v2.yaml"), /replicas: 1\n/);
+    });
+
+    it("a value only the cross-language shape can hold wrong (replicas and replicasAuto) fails the preview naming both keys", () => {
+        const r = run(["preview", "--non-interactive"], program(`{ stable: { version: "v1", image: "m:1" }, canary: { version: "v2", image: "m:2", replicas: 2, replicasAuto: true } }`));
+        assert.notStrictEqual(r.status, 0);
+        assert.match(r.stdout + r.stderr, /invalid ModelCanary argument: `canary\.replicas` and `canary\.replicasAuto` cannot both be set, got replicas 2 and replicasAuto true/);
+    });
+});
+
 describe("the component plugin when it cannot start", function () {
     this.timeout(300_000);
 
