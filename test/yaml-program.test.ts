@@ -1,46 +1,43 @@
 // A Pulumi YAML program (`runtime: yaml`) through the real CLI and the YAML language host the
-// toolchain builds (toolchain/go/language-yaml), rendering to a directory: the host is found
-// beside `pulumi`, reads the Kubernetes provider's schema, and an Output-valued image reaches a
-// Deployment. The commands' inline-program decision sends such a project to its own host.
+// toolchain builds (toolchain/go/language-yaml), rendering to a directory: after `pulumi package
+// add <checkout>/plugin` it declares two models with model-canary's component
+// (docs/other-languages.md), and an Output-valued image reaches a Deployment. The commands'
+// inline-program decision sends such a project to its own host.
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { toolchainDir } from "../stacks/operations/automation";
+import { packageDir, toolchainDir } from "../stacks/operations/automation";
 import { commandSdkDir, decideInline, inlineProgramOf } from "../stacks/operations/inline-program";
 
-/** A YAML program: a provider that renders, and a Deployment whose image is built from another resource's output. */
-const program = {
-    name: "yaml-render",
-    runtime: "yaml",
-    config: { image: { type: "string", default: "your-docker-repo/model-runner" } },
+/** Two models through model-canary's component; the canary's image is an Output (a ConfigMap's data). */
+const models = {
     resources: {
         render: { type: "pulumi:providers:kubernetes", properties: { renderYamlToDirectory: "rendered" } },
-        settings: {
+        tags: {
             type: "kubernetes:core/v1:ConfigMap",
-            properties: { metadata: { name: "model-settings", namespace: "models" }, data: { tag: "v2" } },
+            properties: { metadata: { name: "model-tags", namespace: "models" }, data: { fraud: "v2" } },
             options: { provider: "${render}" },
         },
-        model: {
-            type: "kubernetes:apps/v1:Deployment",
+        fraud: {
+            type: "model-canary:index:ModelCanary",
             properties: {
-                metadata: { name: "model-v2", namespace: "models" },
-                spec: {
-                    replicas: 1,
-                    selector: { matchLabels: { app: "model", version: "v2" } },
-                    template: {
-                        metadata: { labels: { app: "model", version: "v2" } },
-                        // An Output: the ConfigMap's data, known once the provider has it.
-                        spec: { containers: [{ name: "model", image: "${image}:${settings.data[\"tag\"]}" }] },
-                    },
-                },
+                namespace: "models", app: "fraud", serviceName: "fraud", virtualServiceName: "fraud",
+                stable: { version: "v1", image: "your-docker-repo/fraud:v1", replicas: 2 },
+                canary: { version: "v2", image: "your-docker-repo/fraud:${tags.data[\"fraud\"]}", replicas: 1 },
+                canaryWeight: 10,
             },
-            options: { provider: "${render}" },
+            options: { providers: ["${render}"] },
+        },
+        churn: {
+            type: "model-canary:index:ModelCanary",
+            properties: { namespace: "models", app: "churn", serviceName: "churn", virtualServiceName: "churn", stable: { version: "v1", image: "your-docker-repo/churn:v1", replicas: 1 } },
+            options: { providers: ["${render}"] },
         },
     },
-    outputs: { image: "${model.spec.template.spec.containers[0].image}" },
+    outputs: { fraudSplit: "${fraud.split}", churnSplit: "${churn.split}" },
 };
 
 describe("a YAML program (runtime: yaml) through the YAML language host", function () {
@@ -48,8 +45,8 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
     let dir: string;
     const bin = toolchainDir();
 
-    function pulumi(args: string[]): { status: number | null; output: string; stdout: string } {
-        const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", "dev", "--non-interactive"], {
+    function pulumi(args: string[], stack = true): { status: number | null; output: string; stdout: string } {
+        const r = spawnSync(path.join(bin, "pulumi"), [...args, ...(stack ? ["--stack", "dev"] : []), "--non-interactive"], {
             cwd: dir,
             encoding: "utf8",
             env: {
@@ -67,7 +64,7 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
     before(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-yaml-"));
         fs.mkdirSync(path.join(dir, "state"));
-        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify(program));
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ name: "yaml-models", runtime: "yaml" }));
     });
     after(() => {
         if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -75,19 +72,6 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
 
     it("the toolchain has the YAML language host beside pulumi", () => {
         assert.ok(fs.statSync(path.join(bin, "pulumi-language-yaml")).mode & 0o100, "pulumi-language-yaml is executable");
-    });
-
-    it("`pulumi up` renders the Deployment with the image its Output resolved to, and exports it", () => {
-        const init = pulumi(["stack", "init"]);
-        assert.strictEqual(init.status, 0, init.output);
-        const up = pulumi(["up", "--yes", "--skip-preview"]);
-        assert.strictEqual(up.status, 0, up.output);
-        const file = fs.readdirSync(path.join(dir, "rendered", "1-manifest")).find((f) => f.includes("deployment"));
-        assert.ok(file, "a Deployment manifest was rendered");
-        const deployment = YAML.parse(fs.readFileSync(path.join(dir, "rendered", "1-manifest", file), "utf8"));
-        assert.deepStrictEqual([deployment.metadata.name, deployment.spec.template.spec.containers[0].image], ["model-v2", "your-docker-repo/model-runner:v2"]);
-        const outputs = pulumi(["stack", "output", "--json"]);
-        assert.deepStrictEqual(JSON.parse(outputs.stdout), { image: "your-docker-repo/model-runner:v2" });
     });
 
     it("the commands run it through its own language host, and say why once", () => {
@@ -98,5 +82,29 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
         assert.strictEqual(inlineProgramOf(dir, (m) => said.push(m)), undefined);
         assert.strictEqual(inlineProgramOf(dir, (m) => said.push(m)), undefined);
         assert.deepStrictEqual(said, ["model-canary: the program runs through the `yaml` language host, not in this process: its runtime is `yaml`, not nodejs"]);
+    });
+
+    it("with `pulumi package add <checkout>/plugin`, two ModelCanary components render two VirtualServices, and the Output-valued image reaches the canary's Deployment", () => {
+        const add = pulumi(["package", "add", path.join(packageDir, "plugin")], false);
+        assert.strictEqual(add.status, 0, add.output);
+        const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"));
+        assert.deepStrictEqual(project.packages, { "model-canary": path.join(packageDir, "plugin") });
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), YAML.stringify({ ...project, ...models }));
+        const init = pulumi(["stack", "init"]);
+        assert.strictEqual(init.status, 0, init.output);
+        const up = pulumi(["up", "--yes", "--skip-preview"]);
+        assert.strictEqual(up.status, 0, up.output);
+        const objects = new Map<string, any>();
+        const manifests = path.join(dir, "rendered", "1-manifest");
+        for (const f of fs.readdirSync(manifests)) {
+            for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(manifests, f), "utf8"))) {
+                const o = doc.toJS();
+                if (o) objects.set(`${o.kind}/${o.metadata.name}`, o);
+            }
+        }
+        const split = (name: string) => Object.fromEntries(objects.get(`VirtualService/${name}`).spec.http.at(-1).route.map((r: any) => [r.destination.subset, r.weight]));
+        assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 90, v2: 10 }, { v1: 100 }]);
+        assert.strictEqual(objects.get("Deployment/fraud-v2").spec.template.spec.containers[0].image, "your-docker-repo/fraud:v2");
+        assert.deepStrictEqual(JSON.parse(pulumi(["stack", "output", "--json"]).stdout), { fraudSplit: { v1: 90, v2: 10 }, churnSplit: { v1: 100 } });
     });
 });
