@@ -243,3 +243,35 @@ describe("`router: gateway-api` in the stack config", () => {
         ]);
     });
 });
+
+describe("bad input with `router: gateway-api`, refused while the config is read (before anything is applied)", () => {
+    const problemsOf = (input: unknown) => refusalProblems(() => validateModelCanaryArgs(input), "expected the arguments to be refused");
+    const configProblems = (all: Record<string, string>) => refusalProblems(() => parseStackConfig(all, "dev"), "expected the config to be refused");
+
+    it("refuses `router` written in other YAML forms (a list, a map, a number, another case), naming each as written", () => {
+        const seed = { "model-canary:stable": JSON.stringify(stable) };
+        for (const [raw, shown] of [['["gateway-api"]', '["gateway-api"]'], ['{"gateway-api": true}', '{"gateway-api":true}'], ["Gateway-API", '"Gateway-API"'], ["gateway_api", '"gateway_api"']] as const) {
+            assert.deepStrictEqual(configProblems({ ...seed, "model-canary:router": raw }), [`\`router\` must be one of \`istio\`, \`gateway-api\`, got ${shown}`], raw);
+        }
+        assert.deepStrictEqual(problemsOf({ stable, router: 1 }), ["`router` must be one of `istio`, `gateway-api`, got 1"]);
+    });
+
+    it("refuses a header route regex that is not RE2, for the HTTPRoute and the GRPCRoute alike", () => {
+        for (const protocol of ["http", "grpc"]) {
+            assert.deepStrictEqual(problemsOf({ router: "gateway-api", protocol, stable, canary, headerRoutes: [{ header: "x-user", regex: "^(?=qa)", version: "v2" }] }), [
+                "`headerRoutes[0].regex` must be an RE2 regular expression (the syntax Istio uses: no lookaround, no backreferences, no \\Z), got \"^(?=qa)\" (error parsing regexp: invalid or unsupported Perl syntax: `(?=`)",
+            ], protocol);
+        }
+    });
+
+    it("refuses two models whose routes would attach to the same Service, whichever router the other one uses", () => {
+        for (const other of ["gateway-api", "istio"]) {
+            const models = { fraud: { stable, router: "gateway-api", serviceName: "scoring" }, churn: { stable, router: other, serviceName: "scoring" } };
+            assert.deepStrictEqual(configProblems({ "model-canary:models": JSON.stringify(models) })[0],
+                "models `fraud` and `churn` collide: both would use the Service \"default/scoring\" (`models.fraud.serviceName` and `models.churn.serviceName`); give one of them another value", other);
+        }
+        // In different namespaces they are different Services.
+        const apart = { fraud: { stable, router: "gateway-api", serviceName: "scoring", namespace: "a" }, churn: { stable, router: "gateway-api", serviceName: "scoring", namespace: "b" } };
+        assert.deepStrictEqual(Object.keys(parseStackConfig({ "model-canary:models": JSON.stringify(apart) }, "dev").models), ["fraud", "churn"]);
+    });
+});
