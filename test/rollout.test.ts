@@ -11,6 +11,7 @@ import { rollbackStack, RolloutEvent, runRollout } from "../rollout/runner";
 import { readRecord } from "../rollout/status";
 import { readOutputs, openStack, upStack } from "../stacks/operations/automation";
 import { lockFile, lockHolder } from "../stacks/operations/lock";
+import { holdAtEnvVar, holdUntilEnvVar } from "../stacks/operations/hold-at";
 import { unrenewed } from "./support/refusal";
 import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
@@ -156,19 +157,8 @@ describe("automated rollout (real engine, real Prometheus)", function () {
     let prometheus: PrometheusHarness;
     const projects: TestProject[] = [];
     let scenario = 0;
-
-    // These rollouts run their programs under the language host (MODEL_CANARY_INLINE=false, here
-    // and in the commands they spawn), except the crash test's inline case, which asks for inline.
-    // With the program inline, in this one process across many projects, two tests failed on a
-    // quiet machine (replicas auto's rollback at its first step; and `rollback` during an `up`,
-    // which the faster inline `up` finishes first). The first is not understood yet; inline runs
-    // are compared with the language host in inline-program.test.ts.
-    const inlineBefore = process.env.MODEL_CANARY_INLINE;
-    before(() => { process.env.MODEL_CANARY_INLINE = "false"; });
-    after(() => {
-        if (inlineBefore === undefined) delete process.env.MODEL_CANARY_INLINE;
-        else process.env.MODEL_CANARY_INLINE = inlineBefore;
-    });
+    // The programs run in the command's process (inline), as commands run them by default, across
+    // many projects in this one process; the crash test also runs one under the language host.
 
     before(async () => {
         exporter = await startIstioExporter();
@@ -180,14 +170,20 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         for (const p of projects) p.remove();
     });
 
-    /** A deployed stack at canaryWeight 0 with the seed's header route, in a namespace of its own. */
+    /**
+     * A deployed stack at canaryWeight 0 with the seed's header route, in a namespace of its own.
+     * Four non-passing analyses before a rollback, not two: the first analysis after a step's `up`
+     * can find fewer than minRequests of the 1% canary's simulated requests (6 of 20 seen), since
+     * the traffic follows the rendered files and an `up` whose program runs in the command's
+     * process returns soon after writing them; two such ticks rolled a healthy canary back at 1%.
+     */
     async function deployed(extraRollout: Record<string, unknown> = {}, extraConfig: Record<string, unknown> = {}): Promise<{ project: TestProject; namespace: string }> {
         const namespace = `scenario-${++scenario}`;
         const project = makeProject();
         projects.push(project);
         project.writeConfig({
             namespace, serviceName: "model-service", ...(extraConfig.router === "gateway-api" ? {} : { virtualServiceName: "model-virtual-service" }), stable, canary, canaryWeight: 0, headerRoutes: [testers],
-            rollout: { prometheus: prometheus.url, steps: [1, 10, 50, 100], interval: "3s", tick: "1s", window: "5s", analysis: { minRequests: 20, failureThreshold: 2 }, ...extraRollout },
+            rollout: { prometheus: prometheus.url, steps: [1, 10, 50, 100], interval: "3s", tick: "1s", window: "5s", analysis: { minRequests: 20, failureThreshold: 4 }, ...extraRollout },
             ...extraConfig,
         });
         const { upStack } = await import("../stacks/operations/automation");
@@ -383,7 +379,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
             assert.strictEqual(project.rendered().get("Deployment/model-v2").spec.replicas, 3);
             const watch = watchDeployments(project);
             // What a `kill -9` at any moment of the rollback would leave in the settings file.
-            const texts = new Set<string>();
+            const texts = new Set<string>([fs.readFileSync(settings, "utf8")]);
             const poll = setInterval(() => texts.add(fs.readFileSync(settings, "utf8")), 20);
             try {
                 const result = await rollbackStack(await openStack(project.ref), "test rollback");
@@ -762,16 +758,22 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         it("`rollback` during a rollout's `up` wins: the rollout stops without applying again, and 0% is in config and applied", async () => {
             const { project, namespace } = await deployed();
             const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            // The rollout's first `up` (1%) is held while its program runs in the command's process,
+            // until the rollback's SIGTERM has reached the rollout: the signal arrives during that `up`, whatever the timing.
+            const release = path.join(project.dir, "release-the-up");
             try {
-                const running = cli(project, ["rollout"]);
-                await outputMatches(running, /\[step 2\/4\] setting canary weight to 10%/, "the rollout's second `up`");
+                const running = cli(project, ["rollout"], { [holdAtEnvVar]: "inline-program-run", [holdUntilEnvVar]: release });
+                await outputMatches(running, /^model-canary: held at inline-program-run until /m, "the rollout's first `up` running its program");
+                assert.match(running.output(), /\[step 1\/4\] setting canary weight to 1%/);
                 const rollback = cli(project, ["rollback"]);
+                await outputMatches(running, /^model-canary: SIGTERM received, stopping once the current operation is consistent/m, "the rollback's SIGTERM reaching the rollout");
+                fs.writeFileSync(release, "");
                 assert.strictEqual(await rollback.exited, 0, rollback.output());
                 assert.match(rollback.output(), new RegExp(`^model-canary: stack \`test\` is held by \`rollout\` \\(pid ${running.child.pid} on host .*\\); asking it to stop$`, "m"));
                 assert.match(rollback.output(), /rolled back: stack test sends 100% to v1/);
                 assert.strictEqual(await running.exited, 143, running.output());
-                assert.match(running.output(), /INTERRUPTED: pre-empted by `rollback` \(pid \d+ on host .*\) at 10%; this run applies nothing more/);
-                assert.doesNotMatch(running.output(), /setting canary weight to 50%/);
+                assert.match(running.output(), /INTERRUPTED: pre-empted by `rollback` \(pid \d+ on host .*\) at 1%; this run applies nothing more/);
+                assert.doesNotMatch(running.output(), /setting canary weight to 10%/);
                 const config = stackConfig(project);
                 assert.deepStrictEqual([config.canaryWeight, config.headerRoutes], [0, undefined]);
                 assert.deepStrictEqual(project.renderedSplit(), { v1: 100 });
@@ -779,11 +781,11 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 // The record, `status` and the report say it was rolled back, by whom and when; nothing offers to resume.
                 const record = readRecord(project.dir, project.ref.stack)!;
                 assert.deepStrictEqual([record.outcome, record.rollback?.by?.command, record.rollback?.by?.pid, record.rollback?.by?.host], ["rolled-back", "model-canary rollback", rollback.child.pid, os.hostname()]);
-                const said = new RegExp(`rolled back by \`model-canary rollback\` \\(user ${os.userInfo().username}, pid ${rollback.child.pid} on host ${os.hostname()}\\) at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, after the run was interrupted at step 2/4 \\(10%\\): v1 serves 100%`);
+                const said = new RegExp(`rolled back by \`model-canary rollback\` \\(user ${os.userInfo().username}, pid ${rollback.child.pid} on host ${os.hostname()}\\) at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, after the run was interrupted at step 1/4 \\(1%\\): v1 serves 100%`);
                 assert.match(record.message, new RegExp(`^${said.source}$`));
                 const status = cli(project, ["status"]);
                 assert.strictEqual(await status.exited, 0, status.output());
-                assert.match(status.output(), new RegExp(`^last rollout: rolled-back at step 2/4 \\(10%\\): ${said.source}$`, "m"));
+                assert.match(status.output(), new RegExp(`^last rollout: rolled-back at step 1/4 \\(1%\\): ${said.source}$`, "m"));
                 assert.doesNotMatch(status.output(), /resum/);
             } finally {
                 stop();
