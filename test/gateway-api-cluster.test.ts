@@ -13,6 +13,7 @@ import { destinationRuleSpec, gatewayApiRouteKind, httpRouteSpec, validateModelC
 import { modelNotifier, notificationEvent, notifyContext } from "../rollout/notify";
 import { rollbackStack } from "../rollout/runner";
 import { stackStatus } from "../rollout/stack-status";
+import { connect } from "../stacks/cluster-client/cluster-api";
 import { checkDestinationRuleApi } from "../stacks/cluster-client/preflight";
 import { parseStackConfig } from "../stacks/config/config";
 import { openStack, StackOperationError, upStack } from "../stacks/operations/automation";
@@ -157,19 +158,25 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
             },
             outlierDetection: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 3, interval: "1.5s", baseEjectionTime: "1ms", maxEjectionPercent: 100, minHealthPercent: 0 },
         };
-        // One apply and one read for all three, so the test costs few kubectl runs.
-        const rule = (name: string, spec: unknown) => ({ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name, namespace: "default" }, spec });
-        const apply = (rules: object[]) => kubectl(cp, ["apply", "--server-side", "--field-manager", "model-canary-test", "--validate=strict", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: rules }));
+        // Server-side apply straight to the API server, strictly (an unknown field is an error): no kubectl to start.
+        const api = connect({ kubeconfig: cp.kubeconfig });
+        const rules = "/apis/networking.istio.io/v1/namespaces/default/destinationrules";
+        const apply = (name: string, spec: unknown) => api.request(`${rules}/${name}?fieldManager=model-canary-test&fieldValidation=Strict`, {
+            method: "PATCH", contentType: "application/apply-patch+yaml", body: { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name, namespace: "default" }, spec },
+        });
         const istio = destinationRuleSpec(validateModelCanaryArgs({ stable, canary, trafficPolicy }));
         const perVersion = versionDestinationRules(validateModelCanaryArgs({ router: "gateway-api", stable, canary, trafficPolicy }));
-        apply([rule("probe-istio", istio), ...perVersion.map((r) => rule(`probe-${r.version}`, r.spec))]);
-        const back = JSON.parse(kubectl(cp, ["get", "destinationrules.networking.istio.io", "probe-istio", "probe-v1", "probe-v2", "-n", "default", "-o", "json"])).items;
-        assert.deepStrictEqual(back.map((o: any) => o.spec), [istio, { host: "model-service-v1", trafficPolicy }, { host: "model-service-v2", trafficPolicy }]);
+        const applied = await Promise.all([apply("probe-istio", istio), ...perVersion.map((r) => apply(`probe-${r.version}`, r.spec))]);
+        assert.deepStrictEqual(applied.map((r) => r.status), [201, 201, 201], applied.map((r) => r.body).join("\n"));
+        const back = await Promise.all(["probe-istio", "probe-v1", "probe-v2"].map(async (name) => JSON.parse((await api.request(`${rules}/${name}`)).body).spec));
+        assert.deepStrictEqual(back, [istio, { host: "model-service-v1", trafficPolicy }, { host: "model-service-v2", trafficPolicy }]);
         // The API server draws the line where the argument check does.
         const finer = { ...trafficPolicy, outlierDetection: { interval: "0.5ms" } };
-        assert.throws(() => apply([rule("probe-finer", { host: "model-service-v1", trafficPolicy: finer })]), /must be a valid duration greater than 1ms/);
+        const refused = await apply("probe-finer", { host: "model-service-v1", trafficPolicy: finer });
+        assert.strictEqual(refused.status, 422);
+        assert.match(JSON.parse(refused.body).message, /spec\.trafficPolicy\.outlierDetection\.interval: Invalid value: "0\.5ms": must be a valid duration greater than 1ms/);
         assert.throws(() => validateModelCanaryArgs({ stable, trafficPolicy: finer }), /`trafficPolicy\.outlierDetection\.interval` must be an Istio duration from 1ms/);
-        kubectl(cp, ["delete", "destinationrules.networking.istio.io", "probe-istio", "probe-v1", "probe-v2", "-n", "default"]);
+        for (const name of ["probe-istio", "probe-v1", "probe-v2"]) assert.strictEqual((await api.request(`${rules}/${name}`, { method: "DELETE" })).status, 200);
         await checkDestinationRuleApi({ kubeconfig: cp.kubeconfig }, ["trafficPolicy"]);
     });
 
