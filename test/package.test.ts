@@ -171,6 +171,14 @@ describe("the npm package", function () {
             assert.strictEqual(tsc.status, 0, `tsc failed:\n${tsc.stdout}\n${tsc.stderr}`);
         });
 
+        it("its plugin/ serves the component's schema to `pulumi package get-schema` as installed (no TypeScript sources of the component shipped)", () => {
+            const r = run("pulumi", ["package", "get-schema", path.join(app, "node_modules", "model-canary", "plugin")]);
+            assert.strictEqual(r.status, 0, r.stderr);
+            const schema = JSON.parse(r.stdout);
+            assert.deepStrictEqual(Object.keys(schema.resources), ["model-canary:index:ModelCanary"]);
+            assert.deepStrictEqual(schema.resources["model-canary:index:ModelCanary"].requiredInputs, ["stable"]);
+        });
+
         it("importing the package and its subpaths runs no stack and gives the component, the program helpers and the typed API", () => {
             const script = [
                 "const root = require('model-canary');",
