@@ -1,7 +1,7 @@
 // The package root (`model-canary`): the component, its argument types and their validation.
 // Everything a Pulumi program needs to declare a model service; nothing here runs a stack.
 export { envSecretName, ModelCanary } from "../components/modelCanary";
-export type { HeaderRoute, ModelCanaryArgs, ModelVersionArgs } from "../components/types";
+export type { ConnectionPoolArgs, HeaderRoute, HttpConnectionPoolArgs, ModelCanaryArgs, ModelVersionArgs, OutlierDetectionArgs, StickyArgs, TcpConnectionPoolArgs, TrafficPolicyArgs } from "../components/types";
 export { istioApiVersions } from "../components/istio";
 export type { IstioApiVersion } from "../components/istio";
 export { routerKinds } from "../components/routers/kinds";

@@ -18,9 +18,10 @@ const publicApi: Record<string, { file: string; values: string[]; types: string[
             "routerKinds", "validateModelCanaryArgs",
         ],
         types: [
-            "AutoReplicas", "HeaderRoute", "IstioApiVersion", "Mirror", "ModelCanaryArgs",
-            "ModelVersionArgs", "ResolvedModelCanaryArgs", "ResolvedModelVersion", "RouterKind",
-            "RoutingObjectName", "TrafficSplit",
+            "AutoReplicas", "ConnectionPoolArgs", "HeaderRoute", "HttpConnectionPoolArgs", "IstioApiVersion",
+            "Mirror", "ModelCanaryArgs", "ModelVersionArgs", "OutlierDetectionArgs", "ResolvedModelCanaryArgs",
+            "ResolvedModelVersion", "RouterKind", "RoutingObjectName", "StickyArgs", "TcpConnectionPoolArgs",
+            "TrafficPolicyArgs", "TrafficSplit",
         ],
     },
     "model-canary/program": {
