@@ -33,10 +33,12 @@ describe("the npm package", function () {
             "dist/api/index.js", "dist/api/index.d.ts", "dist/api/index.js.map",
             "dist/api/automation.js", "dist/api/automation.d.ts", "dist/api/program.js", "dist/api/program.d.ts",
             "dist/components/modelCanary.js", "dist/cli/main.js", "toolchain/ensure.sh", "toolchain/lib.sh", "toolchain/versions.env",
+            // The Go and Python SDK generator (npm run sdk:gen, docs/other-languages.md).
+            "toolchain/sdkgen/gen-sdk.sh", "toolchain/sdkgen/ensure.sh", "toolchain/sdkgen/go/main.go", "toolchain/sdkgen/go/go.mod",
             // The component package for other languages (plugin/): its manifest, entry, schema sources and compiled code.
             "plugin/PulumiPlugin.yaml", "plugin/package.json", "plugin/tsconfig.json", "plugin/main.js", "plugin/index.ts", "plugin/args.ts", "dist/plugin/index.js",
         ]) assert.ok(files.includes(f), `${f} is missing from the package`);
-        const allowed = /^(package\.json|README\.md|CHANGELOG\.md|cli\/model-canary\.js|dist\/.+\.(js|d\.ts|js\.map)|toolchain\/(ensure\.sh|lib\.sh|versions\.env|go\/.+)|policy\/(PulumiPolicy\.yaml|package\.json|[a-z]+\.ts)|plugin\/(PulumiPlugin\.yaml|package\.json|tsconfig\.json|main\.js|[a-zA-Z]+\.ts))$/;
+        const allowed = /^(package\.json|README\.md|CHANGELOG\.md|cli\/model-canary\.js|dist\/.+\.(js|d\.ts|js\.map)|toolchain\/(ensure\.sh|lib\.sh|versions\.env|go\/.+|sdkgen\/(ensure\.sh|gen-sdk\.sh|go\/.+))|policy\/(PulumiPolicy\.yaml|package\.json|[a-z]+\.ts)|plugin\/(PulumiPlugin\.yaml|package\.json|tsconfig\.json|main\.js|[a-zA-Z]+\.ts))$/;
         assert.deepStrictEqual(files.filter((f) => !allowed.test(f)), []);
         // Compiled from today's sources only: `compile` empties dist/ first, so a module that was
         // moved or deleted is not shipped from an earlier build (packRepo plants one).
