@@ -4,7 +4,7 @@
 // and `go vet` against the Pulumi Go SDK examples/go uses (its modules are fetched by .ci/run).
 // No Python program runs here (PyPI is unreachable, so the pulumi package cannot be installed).
 import * as assert from "assert";
-import { spawnSync, SpawnSyncReturns } from "child_process";
+import { execFile, spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -29,12 +29,15 @@ describe("the generated Go and Python SDKs of ModelCanary (npm run sdk:gen)", fu
     let goSdk: string;
     let pySdk: string;
 
-    before(() => {
+    before(async () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "model-canary-sdk-"));
         goSdk = path.join(dir, "go");
         pySdk = path.join(dir, "python");
-        ok(run("bash", [genSdk, "--language", "go", "--out", goSdk], projectDir));
-        ok(run("bash", [genSdk, "--language", "python", "--out", pySdk], projectDir));
+        // Both at once: each mostly waits for the plugin to start and serve its schema.
+        await Promise.all([["go", goSdk], ["python", pySdk]].map(([language, out]) => new Promise<void>((resolve, reject) => {
+            execFile("bash", [genSdk, "--language", language, "--out", out], { cwd: projectDir }, (err, stdout, stderr) =>
+                err ? reject(new Error(`sdk:gen --language ${language}: ${err.message}\n${stdout}${stderr}`)) : resolve());
+        })));
     });
     after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -68,7 +71,8 @@ describe("the generated Go and Python SDKs of ModelCanary (npm run sdk:gen)", fu
     });
 
     it("the Go SDK builds and passes go vet against the Pulumi Go SDK", () => {
-        const env = { GOWORK: "off", GOFLAGS: "-mod=mod" };
+        // examples/go's build flags (test/support/go-example.ts), so the Pulumi SDK packages it compiled are reused.
+        const env = { GOWORK: "off", CGO_ENABLED: "0", GOFLAGS: "-mod=mod -trimpath -buildvcs=false" };
         ok(run("go", ["mod", "tidy"], goSdk, env));
         ok(run("go", ["build", "./..."], goSdk, env));
         ok(run("go", ["vet", "./..."], goSdk, env));
