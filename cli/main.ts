@@ -3,7 +3,7 @@
 import "./deferred-closure";
 import { terminalText } from "../components/syntax";
 import { parseArgs } from "util";
-import { ValidationError } from "../components";
+import { ValidationError } from "../components/validation";
 import { writePreviewMarkdown } from "../preview/command";
 import { checkConfig, configuredModelNames, defaultWorkDir, openStack, StackOperationError, StackRef, toolchainDir, upStack } from "../stacks/operations/automation";
 import { acquireStackLock, StackLock, withApplyLock } from "../stacks/operations/lock";

@@ -8,7 +8,7 @@ import { visibleControls } from "../components/syntax";
 import { describeRoute } from "../preview/markdown";
 import { PlanFlags, resolvePlan } from "../stacks/config/rollout-plan";
 import { reportBaseName, RolloutRecord, StepRecord } from "../rollout/record";
-import { describeMirror } from "../components";
+import { describeMirror } from "../components/routing";
 import { renderReportMarkdown } from "../rollout/report/markdown";
 import { renderReportSvg } from "../rollout/report/chart-svg";
 import { renderPredictionsSvg } from "../rollout/report/distribution-svg";

@@ -2,7 +2,7 @@
 import { terminalText } from "../components/syntax";
 import * as fs from "fs";
 import * as path from "path";
-import { defaultRouteMirror, Mirror, trafficSplit } from "../components";
+import { defaultRouteMirror, Mirror, trafficSplit } from "../components/routing";
 import { checkConfig, openStack, previewStack, readOutputs, StackRef } from "../stacks/operations/automation";
 import { ModelConfig, selectModel } from "../stacks/config/config";
 import { modelOutputsOf } from "../stacks/config/models";

@@ -1,7 +1,9 @@
 // Pure rendering of a pull-request comment from a real preview: the traffic split before and
 // after, header-route changes, resource change counts, and a loud warning when a Deployment would
 // be replaced or deleted (that restarts or removes model pods).
-import { describeMirror, HeaderRoute, Mirror, TrafficSplit, visibleControls, visibleFormatCharacters } from "../components";
+import { describeMirror, Mirror, TrafficSplit } from "../components/routing";
+import { visibleControls, visibleFormatCharacters } from "../components/syntax";
+import type { HeaderRoute } from "../components/types";
 import { describeObjects, routeKind, RouterSwitch } from "../stacks/config/router-switch";
 import { ResourceStep } from "../stacks/operations/automation";
 

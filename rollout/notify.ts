@@ -2,7 +2,7 @@
 // what each says. The notifier sends them in the background (notifications/notifier.ts).
 import * as os from "os";
 import * as path from "path";
-import { redact } from "../components";
+import { redact } from "../components/secrets";
 import type { NotificationEvent, NotificationEventKind } from "../notifications/event";
 import { kubernetesEventSink } from "../notifications/kubernetes-events";
 import { Notifier, type NotificationSummary } from "../notifications/notifier";

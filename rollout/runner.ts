@@ -7,7 +7,10 @@ import { hasPredictionData, type PredictionMeasurement } from "../analysis/predi
 import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
 import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
-import { deploymentName, redact, scaleDownHolds, ValidationError } from "../components";
+import { scaleDownHolds } from "../components/replicas";
+import { deploymentName } from "../components/routing";
+import { redact } from "../components/secrets";
+import { ValidationError } from "../components/validation";
 import { applyStack, checkConfig, openStack, planModelUpdate, readOutputs, setModelConfig, StackOperationError, StackRef } from "../stacks/operations/automation";
 import { ModelConfig, selectModel } from "../stacks/config/config";
 import { checkLiveRollback, liveRouteObject, readDeploymentAvailability } from "../stacks/cluster-client/live";

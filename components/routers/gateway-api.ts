@@ -5,23 +5,17 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { versionLabels } from "../routing";
-import type { ResolvedModelCanaryArgs } from "../validation";
 import {
     gatewayApiDestinationRuleVersion, gatewayApiRouteKind, gatewayApiVersion, httpRouteName, httpRouteSpec, runningVersions, versionDestinationRules,
     versionServiceName,
 } from "./gateway-api-route";
-import type { Router, RouterTargets, Routing, RoutingObjectName } from "./router";
+import { gatewayApiObjectNames } from "./object-names";
+import type { Router, RouterTargets, Routing } from "./router";
 
 export const gatewayApiRouter: Router = {
     kind: "gateway-api",
 
-    objectNames(args: ResolvedModelCanaryArgs): RoutingObjectName[] {
-        return [
-            ...runningVersions(args).map((version) => ({ apiVersion: "v1", kind: "Service", namespace: args.namespace, name: versionServiceName(args.serviceName, version) })),
-            ...versionDestinationRules(args).map((rule) => ({ apiVersion: gatewayApiDestinationRuleVersion, kind: "DestinationRule", namespace: args.namespace, name: rule.name })),
-            { apiVersion: gatewayApiVersion, kind: gatewayApiRouteKind(args), namespace: args.namespace, name: httpRouteName(args.serviceName) },
-        ];
-    },
+    objectNames: gatewayApiObjectNames,
 
     create({ name, args, service, deployments, self, after }: RouterTargets): Routing {
         const resources: Record<string, pulumi.CustomResource> = {};

@@ -3,18 +3,13 @@
 // ../routing.ts). The resource names `<name>-dr` and `<name>-vs` are what existing stacks hold.
 import * as k8s from "@pulumi/kubernetes";
 import { destinationRuleSpec, virtualServiceSpec } from "../routing";
-import type { ResolvedModelCanaryArgs } from "../validation";
-import type { Router, RouterTargets, Routing, RoutingObjectName } from "./router";
+import { istioObjectNames } from "./object-names";
+import type { Router, RouterTargets, Routing } from "./router";
 
 export const istioRouter: Router = {
     kind: "istio",
 
-    objectNames(args: ResolvedModelCanaryArgs): RoutingObjectName[] {
-        return [
-            { apiVersion: args.istioApiVersion, kind: "DestinationRule", namespace: args.namespace, name: args.destinationRuleName },
-            { apiVersion: args.istioApiVersion, kind: "VirtualService", namespace: args.namespace, name: args.virtualServiceName },
-        ];
-    },
+    objectNames: istioObjectNames,
 
     create({ name, args, service, deployments, self, after }: RouterTargets): Routing {
         const destinationRule = new k8s.apiextensions.CustomResource(`${name}-dr`, {

@@ -2,7 +2,8 @@
 // the Gateway API router next to the configured one: its split by version, what differs (the
 // drift `status` reports) and what still sends traffic anywhere but stable after a rollback.
 // Pure: live.ts reads the object.
-import { HTTPRouteRule, HTTPRouteSpec, versionServiceName } from "../../components";
+import { versionServiceName } from "../../components/routers/gateway-api-names";
+import type { HTTPRouteRule, HTTPRouteSpec } from "../../components/routers/gateway-api-route";
 import { isStickyRuleName, stickyDifferences, StickyRule, StickyView } from "./live-sticky";
 
 /** Key order never matters to the API server; compare canonical JSON. */

@@ -1,7 +1,11 @@
 // The live route in the cluster (the VirtualService, or the HTTPRoute or GRPCRoute with `router:
 // gateway-api`, compared in live-httproute.ts) next to what the stack config says it should be: the drift
 // `status` reports (a hand edit during an incident, another tool writing routes).
-import { deploymentName, gatewayApiRouteKind, gatewayApiVersion, HTTPRouteDestination, httpRouteName, httpRouteSpec, ResolvedModelCanaryArgs, virtualServiceSpec, VirtualServiceSpec } from "../../components";
+import type { HTTPRouteDestination, VirtualServiceSpec } from "../../components/istio";
+import { httpRouteName } from "../../components/routers/gateway-api-names";
+import { gatewayApiRouteKind, gatewayApiVersion, httpRouteSpec } from "../../components/routers/gateway-api-route";
+import { deploymentName, virtualServiceSpec } from "../../components/routing";
+import type { ResolvedModelCanaryArgs } from "../../components/validation";
 import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "./live-httproute";
 import { isStickyRuleName, stickyDifferences, StickyRule, StickyView } from "./live-sticky";
 import { connect, getObject, listObjects } from "./cluster-api";

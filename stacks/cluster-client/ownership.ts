@@ -7,7 +7,7 @@
 // Pure: the reads are in ownership-check.ts.
 import { ResolvedModelCanaryArgs } from "../../components/validation";
 import { deploymentName } from "../../components/routing";
-import { routers } from "../../components/routers";
+import { routingObjectNames } from "../../components/routers/object-names";
 
 /** The annotation naming the owner: `<project>/<stack>`, the stack that holds the config. */
 export const ownerAnnotation = "model-canary/owner";
@@ -42,7 +42,7 @@ export function objectsOfModel(r: ResolvedModelCanaryArgs): OwnedObject[] {
         ...versions.map((v) => ({ kind: "Deployment", apiVersion: "apps/v1", plural: "deployments", namespace: r.namespace, name: deploymentName(r.app, v) })),
         { kind: "Service", apiVersion: "v1", plural: "services", namespace: r.namespace, name: r.serviceName },
         // The router's objects: a DestinationRule and a VirtualService, or a Service per version and an HTTPRoute.
-        ...routers[r.router].objectNames(r).map((o) => ({ ...o, plural: `${o.kind.toLowerCase()}s` })),
+        ...routingObjectNames[r.router](r).map((o) => ({ ...o, plural: `${o.kind.toLowerCase()}s` })),
     ];
 }
 

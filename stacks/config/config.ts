@@ -8,10 +8,10 @@ import { prometheusAuthSecretKeys, resolvePlan } from "./rollout-plan";
 import { readSettingsConfigMap, settingsWrittenProblems } from "./settings-yaml";
 import { applyHolds, readHolds } from "./replica-holds";
 import { readRoutingRevision } from "./routing-revision";
-import {
-    ConfigPath, controlCharacter, formatCharacterProblems, formatPath, isSecretPath, limits, ModelCanaryArgs, redact, ResolvedModelCanaryArgs, scalarTexts, secretLocationProblems,
-    secretMark, secureLeaves, show, unknownKeyProblem, validateModelCanaryArgs, ValidationError, valueAt, withSecrets,
-} from "../../components";
+import { ConfigPath, formatPath, isSecretPath, redact, scalarTexts, secretLocationProblems, secretMark, secureLeaves, show, valueAt, withSecrets } from "../../components/secrets";
+import { controlCharacter } from "../../components/syntax";
+import type { ModelCanaryArgs } from "../../components/types";
+import { formatCharacterProblems, limits, ResolvedModelCanaryArgs, unknownKeyProblem, validateModelCanaryArgs, ValidationError } from "../../components/validation";
 
 /** The project's config namespace: keys are written `model-canary:<key>` in Pulumi.<stack>.yaml. */
 export const configNamespace = "model-canary";

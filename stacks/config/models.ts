@@ -2,7 +2,11 @@
 // top-level keys), which model a command acts on, and the names that must not collide across
 // models. Pure: no Pulumi, no I/O.
 import type { PredictionGate } from "../../analysis/prediction-gate";
-import { argKeys, deploymentName, isDnsLabel, ResolvedModelCanaryArgs, show, unknownKeyProblem, versionDestinationRuleName, versionServiceName } from "../../components";
+import { versionDestinationRuleName, versionServiceName } from "../../components/routers/gateway-api-names";
+import { deploymentName } from "../../components/routing";
+import { show } from "../../components/secrets";
+import { isDnsLabel } from "../../components/syntax";
+import { argKeys, ResolvedModelCanaryArgs, unknownKeyProblem } from "../../components/validation";
 
 /** The name of the model the top-level (shorthand) keys describe; also the component's resource name, so existing stacks keep their URNs. */
 export const shorthandModel = "model";

@@ -1,7 +1,9 @@
 // The `rollout.notifications` list: the webhooks that rollout events go to, checked with the rest
 // of the `rollout` block before anything is applied. Pure. A webhook's URL is usually a credential
 // (Slack's incoming webhooks carry their token in the path), so no message here shows it.
-import { integerValue, secretMark, show, unknownKeyProblem } from "../../components";
+import { secretMark, show } from "../../components/secrets";
+import { integerValue } from "../../components/syntax";
+import { unknownKeyProblem } from "../../components/validation";
 
 /** The events a rollout sends, in the order a run meets them. */
 export const notificationEvents = [

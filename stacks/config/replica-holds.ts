@@ -4,7 +4,8 @@
 // environment of that one `up`, never through the stack's config: a command interrupted between
 // its two `up`s (kill -9, a lost runner) leaves the config as the user wrote it, and the next `up`
 // sizes the canary from it.
-import type { ModelCanaryArgs, ResolvedModelCanaryArgs } from "../../components";
+import type { ModelCanaryArgs } from "../../components/types";
+import type { ResolvedModelCanaryArgs } from "../../components/validation";
 import type { AutoReplicas } from "../../components/replicas";
 
 /** The variable holding `{ "<model>": { hold?, holdStable? } }` for one `up`. */

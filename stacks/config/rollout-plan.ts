@@ -5,7 +5,9 @@ import { resolvePredictionGate, type PredictionGate } from "../../analysis/predi
 import { parseDurationMs } from "../../analysis/queries";
 import { resolveReporters, type Reporter } from "../../analysis/reporter";
 import { AnalysisThresholds, checkThresholds, thresholdLimits } from "../../analysis/verdict";
-import { controlCharacter, integerValue, percentValue, show, unknownKeyProblem, ValidationError } from "../../components";
+import { show } from "../../components/secrets";
+import { controlCharacter, integerValue, percentValue } from "../../components/syntax";
+import { unknownKeyProblem, ValidationError } from "../../components/validation";
 import { NotificationWebhook, resolveNotifications } from "./notification-settings";
 
 /** The shadow stage of a plan: the canary gets a mirrored copy of default traffic and serves no user. */

@@ -4,8 +4,10 @@
 // has ended, so once every new object exists (see docs/gateway-api.md#switching-routers). This
 // file names what a switch creates and removes, for the preview, the commands and the program to
 // say so. Pure.
-import { RouterKind, routers, RoutingObjectName } from "../../components";
-import type { ResolvedModelCanaryArgs } from "../../components";
+import type { RouterKind } from "../../components/routers/kinds";
+import type { RoutingObjectName } from "../../components/routers/router";
+import { routingObjectNames } from "../../components/routers/object-names";
+import type { ResolvedModelCanaryArgs } from "../../components/validation";
 import { modelOutputsOf } from "./models";
 
 /** Under a command, the switches it found, handed to the program (JSON), which would otherwise read the outputs again. */
@@ -41,7 +43,7 @@ export function routerSwitches(models: { name: string; resolved: ResolvedModelCa
         const applied = modelOutputsOf(outputs, m.name);
         const from = appliedRouter(applied);
         if (from === undefined || from === m.resolved.router) return [];
-        return [{ model: m.name, from, to: m.resolved.router, created: routers[m.resolved.router].objectNames(m.resolved), removed: appliedObjects(applied, from, m.resolved.namespace) }];
+        return [{ model: m.name, from, to: m.resolved.router, created: routingObjectNames[m.resolved.router](m.resolved), removed: appliedObjects(applied, from, m.resolved.namespace) }];
     });
 }
 

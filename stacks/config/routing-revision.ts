@@ -5,7 +5,9 @@
 // change the routing while they carry a revision older than the stack's is refused, unless
 // overridden on purpose. Pure: the program and the commands both decide with `decideRouting`.
 import * as crypto from "crypto";
-import { defaultRouteMirror, ResolvedModelCanaryArgs, show, trafficSplit } from "../../components";
+import { defaultRouteMirror, trafficSplit } from "../../components/routing";
+import { show } from "../../components/secrets";
+import type { ResolvedModelCanaryArgs } from "../../components/validation";
 
 /** The model key that carries the revision a settings file's routing was written from. */
 export const routingRevisionKey = "routingRevision";

@@ -5,7 +5,8 @@
 // program and by every command alike; the values are checked afterwards, by the usual validation.
 // Pure: takes a parsed document, does no I/O.
 import * as YAML from "yaml";
-import { ConfigPath, formatPath, yamlNumberForm } from "../../components";
+import { ConfigPath, formatPath } from "../../components/secrets";
+import { yamlNumberForm } from "../../components/syntax";
 
 const coreTag = (name: string) => `tag:yaml.org,2002:${name}`;
 /** Tags that mean what the value's form would mean anyway; `!!int` and `!!float` have their text checked. */

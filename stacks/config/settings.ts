@@ -7,7 +7,7 @@
 // the engine hands them to the program, through the stack's secrets provider (`Decrypt`).
 import * as fs from "fs";
 import * as YAML from "yaml";
-import { ConfigPath, isSecureLeaf, secureLeaves, substituteSecure, valueAt } from "../../components";
+import { ConfigPath, isSecureLeaf, secureLeaves, substituteSecure, valueAt } from "../../components/secrets";
 import { configNamespace, parseStackConfig, refuseWrittenForms, StackConfig, stackSettingsPath } from "./config";
 import { quoteNumberLikeStrings } from "./settings-written";
 import { parseSettingsText, projectNameBeside } from "./settings-yaml";
