@@ -1,6 +1,6 @@
 // A Go program declares the ModelCanary component (examples/go): a Go Automation API inline
-// program (no Go language host), the component run by the package's own Node.js plugin through its
-// PulumiPlugin.yaml, the real CLI applying it in render mode. The program's binary is cached by
+// program (no Go language host) using the generated Go SDK (sdk/go), the component run by the
+// package's own Node.js plugin through its PulumiPlugin.yaml, the real CLI applying it in render mode. The program's binary is cached by
 // content (test/support/go-example.ts).
 import * as assert from "assert";
 import { spawnSync } from "child_process";

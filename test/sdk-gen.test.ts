@@ -70,6 +70,15 @@ describe("the generated Go and Python SDKs of ModelCanary (npm run sdk:gen)", fu
         assert.match(source, /^\tDeploymentNames pulumi\.StringMapOutput `pulumi:"deploymentNames"`$/m);
     });
 
+    it("the Go SDK in the repository (sdk/go, which examples/go imports) is the one generated from today's schema", () => {
+        const committed = path.join(projectDir, "sdk", "go");
+        assert.deepStrictEqual(files(committed), files(goSdk));
+        for (const f of files(goSdk)) {
+            assert.ok(fs.readFileSync(path.join(committed, f)).equals(fs.readFileSync(path.join(goSdk, f))),
+                `sdk/go/${f} differs from the generated one: run \`rm -rf sdk/go && npm run -s sdk:gen -- --language go --out sdk/go\``);
+        }
+    });
+
     it("the Go SDK builds and passes go vet against the Pulumi Go SDK", () => {
         // examples/go's build flags (test/support/go-example.ts), so the Pulumi SDK packages it compiled are reused.
         const env = { GOWORK: "off", CGO_ENABLED: "0", GOFLAGS: "-mod=mod -trimpath -buildvcs=false" };

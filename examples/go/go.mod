@@ -2,7 +2,13 @@ module github.com/model-canary/model-canary/examples/go
 
 go 1.25.11
 
-require github.com/pulumi/pulumi/sdk/v3 v3.248.0
+require (
+	github.com/model-canary/model-canary/sdk/go v0.0.0
+	github.com/pulumi/pulumi/sdk/v3 v3.248.0
+)
+
+// The package's generated Go SDK, from this repository (npm run sdk:gen -- --language go --out sdk/go).
+replace github.com/model-canary/model-canary/sdk/go => ../../sdk/go
 
 require (
 	github.com/BurntSushi/toml v1.6.0 // indirect

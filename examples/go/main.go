@@ -1,7 +1,8 @@
 // A Go program that declares model-canary's ModelCanary component, with the Automation API: the
 // program runs in this process (no Go language host), the component runs in the model-canary
-// package's own Node.js plugin (its PulumiPlugin.yaml), reached by its type token. It renders the
-// Kubernetes objects to a folder (no cluster) and prints the stack's outputs as JSON.
+// package's own Node.js plugin (its PulumiPlugin.yaml), declared through the package's generated
+// Go SDK (sdk/go, `npm run sdk:gen -- --language go`). It renders the Kubernetes objects to a
+// folder (no cluster) and prints the stack's outputs as JSON.
 //
 //	PULUMI_BACKEND_URL=file://$PWD/state PULUMI_CONFIG_PASSPHRASE= \
 //	  go run . -package ../../plugin -work "$PWD/work" -render "$PWD/rendered"
@@ -16,20 +17,11 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/model-canary/model-canary/sdk/go/modelcanary"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
-
-// modelCanary holds the component's outputs this program reads (the names of its schema).
-type modelCanary struct {
-	pulumi.ResourceState
-
-	ServiceName         pulumi.StringOutput    `pulumi:"serviceName"`
-	VirtualServiceName  pulumi.StringOutput    `pulumi:"virtualServiceName"`
-	DestinationRuleName pulumi.StringOutput    `pulumi:"destinationRuleName"`
-	DeploymentNames     pulumi.StringMapOutput `pulumi:"deploymentNames"`
-}
 
 func program(renderDir string) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
@@ -44,17 +36,16 @@ func program(renderDir string) pulumi.RunFunc {
 			return "registry.example.com/model:" + tag
 		}).(pulumi.StringOutput)
 
-		var model modelCanary
-		err := ctx.RegisterRemoteComponentResource("model-canary:index:ModelCanary", "model", pulumi.Map{
-			"serviceName":         pulumi.String("model-service"),
-			"virtualServiceName":  pulumi.String("model-virtual-service"),
-			"destinationRuleName": pulumi.String("model-destination"),
-			"stable": pulumi.Map{
-				"version": pulumi.String("v1"), "image": pulumi.String("registry.example.com/model:v1"), "replicas": pulumi.Int(2),
+		model, err := modelcanary.NewModelCanary(ctx, "model", &modelcanary.ModelCanaryArgs{
+			ServiceName:         pulumi.StringRef("model-service"),
+			VirtualServiceName:  pulumi.StringRef("model-virtual-service"),
+			DestinationRuleName: pulumi.StringRef("model-destination"),
+			Stable: modelcanary.ModelVersionArgs{
+				Version: "v1", Image: pulumi.String("registry.example.com/model:v1"), Replicas: pulumi.Float64Ref(2),
 			},
-			"canary":       pulumi.Map{"version": pulumi.String("v2"), "image": canaryImage, "replicas": pulumi.Int(1)},
-			"canaryWeight": pulumi.Int(10),
-		}, &model, pulumi.Providers(&k8s))
+			Canary:       &modelcanary.ModelVersionArgs{Version: "v2", Image: canaryImage, Replicas: pulumi.Float64Ref(1)},
+			CanaryWeight: pulumi.Float64Ref(10),
+		}, pulumi.Providers(&k8s))
 		if err != nil {
 			return err
 		}
