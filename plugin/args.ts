@@ -318,3 +318,7 @@ export interface ModelCanaryArgs {
     /** Merged over the secure container defaults (`allowPrivilegeEscalation: false`, `capabilities.drop: [ALL]`, `runAsNonRoot: true`). */
     containerSecurityContext?: SecurityContext;
 }
+
+/** ModelCanaries' arguments: none, it reads the stack config the commands write (./modelCanaries.ts). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ModelCanariesArgs {}

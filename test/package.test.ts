@@ -177,7 +177,7 @@ describe("the npm package", function () {
             const r = run("pulumi", ["package", "get-schema", path.join(app, "node_modules", "model-canary", "plugin")]);
             assert.strictEqual(r.status, 0, r.stderr);
             const schema = JSON.parse(r.stdout);
-            assert.deepStrictEqual(Object.keys(schema.resources), ["model-canary:index:ModelCanary"]);
+            assert.deepStrictEqual(Object.keys(schema.resources).sort(), ["model-canary:index:ModelCanaries", "model-canary:index:ModelCanary"].sort());
             assert.deepStrictEqual(schema.resources["model-canary:index:ModelCanary"].requiredInputs, ["stable"]);
         });
 

@@ -56,12 +56,19 @@ describe("model-canary as a component for every language (plugin/, the real CLI'
     });
     after(() => fs.rmSync(home, { recursive: true, force: true }));
 
-    it("has one component, ModelCanary, under the TypeScript component's type token", () => {
+    it("has two components: ModelCanary under the TypeScript component's type token, and the config-driven ModelCanaries", () => {
         assert.strictEqual(schema.name, "model-canary");
         // plugin/package.json names the package and its version, as the package's own does.
         assert.strictEqual((schema as unknown as { version: string }).version, JSON.parse(fs.readFileSync(path.join(packageDir, "package.json"), "utf8")).version);
-        assert.deepStrictEqual(Object.keys(schema.resources), ["model-canary:index:ModelCanary"]);
+        assert.deepStrictEqual(Object.keys(schema.resources).sort(), ["model-canary:index:ModelCanaries", "model-canary:index:ModelCanary"].sort());
         assert.strictEqual(schema.resources["model-canary:index:ModelCanary"].isComponent, true);
+    });
+
+    it("ModelCanaries takes no arguments (it reads the stack config) and outputs what the commands read, under their stack output names", () => {
+        const r = schema.resources["model-canary:index:ModelCanaries"];
+        assert.strictEqual(r.isComponent, true);
+        assert.deepStrictEqual([r.inputProperties ?? {}, r.requiredInputs ?? []], [{}, []]);
+        assert.deepStrictEqual(shape(r.properties, r.required, false), { models: "pulumi.json#/Any", appliedConfig: "pulumi.json#/Any", appliedSecrets: "pulumi.json#/Any", target: "pulumi.json#/Any" });
     });
 
     it("takes the TypeScript arguments by name, the unions as enums, and Outputs only where the component accepts them", () => {

@@ -44,7 +44,7 @@ describe("the generated Go and Python SDKs of ModelCanary (npm run sdk:gen)", fu
     it("writes a Python package, pulumi_model_canary, whose ModelCanary takes the component's arguments in snake_case", () => {
         assert.deepStrictEqual(files(pySdk).filter((f) => f.endsWith(".py")), [
             "pulumi_model_canary/__init__.py", "pulumi_model_canary/_enums.py", "pulumi_model_canary/_inputs.py",
-            "pulumi_model_canary/_utilities.py", "pulumi_model_canary/model_canary.py", "pulumi_model_canary/outputs.py",
+            "pulumi_model_canary/_utilities.py", "pulumi_model_canary/model_canaries.py", "pulumi_model_canary/model_canary.py", "pulumi_model_canary/outputs.py",
             "pulumi_model_canary/provider.py", "setup.py",
         ]);
         const source = fs.readFileSync(path.join(pySdk, "pulumi_model_canary", "model_canary.py"), "utf8");

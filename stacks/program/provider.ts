@@ -35,9 +35,10 @@ export function isStackProvider(provider: pulumi.ProviderResource | undefined): 
  * The provider the stack config asks for. The mode is explicit: `kubeconfig` (or the provider's
  * own keys) applies to that cluster; anything else renders to `renderDir` (default
  * `rendered/<stack>`, relative to the project), whatever `KUBECONFIG` says in the environment.
- * `name` is the provider's resource name (default `kubernetes`; keep it once deployed).
+ * `name` is the provider's resource name (default `kubernetes`; keep it once deployed); `parent`
+ * the component it belongs to, if any (a component served to other languages builds its own).
  */
-export async function stackProvider(config: StackConfig = loadStackConfig(), name = "kubernetes"): Promise<StackProvider> {
+export async function stackProvider(config: StackConfig = loadStackConfig(), name = "kubernetes", parent?: pulumi.Resource): Promise<StackProvider> {
     const mode = config.kubeconfig !== undefined || config.kubernetesProviderConfigured ? "cluster" : "render";
     // Before anything is registered: settings written before another runner's routing change are
     // refused (stacks/config/routing-revision.ts), and the record this update leaves is worked out.
@@ -83,7 +84,7 @@ export async function stackProvider(config: StackConfig = loadStackConfig(), nam
         // Relative to the project directory, where the engine runs the provider: the state
         // then does not depend on where the project is checked out.
         { renderYamlToDirectory: config.renderDir, kubeconfig: "" },
-    name === "kubernetes" ? { aliases: [{ name: "render" }, { name: "cluster" }] } : {});
+    { parent, ...(name === "kubernetes" && parent === undefined ? { aliases: [{ name: "render" }, { name: "cluster" }] } : {}) });
     built.add(provider);
 
     // Render mode writes what a cluster would receive: a Secret's values base64-encoded, not encrypted.
