@@ -3,7 +3,8 @@
 // `model-canary:*` keys are read here with the same checks; the engine starts the plugin in the
 // project directory, beside Pulumi.<stack>.yaml, so the settings file is found the same way too.
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig } from "../stacks/config/config";
+import { loadStackConfig, programError, stackKeys } from "../stacks/config/config";
+import { modelKeys } from "../stacks/config/models";
 import { modelCanariesFromConfig, modelCanaryOutputs } from "../stacks/program/model-canaries";
 import { stackProvider } from "../stacks/program/provider";
 import type { ModelCanariesArgs } from "./args";
@@ -17,6 +18,7 @@ export class ModelCanariesComponent extends pulumi.ComponentResource {
     constructor(name: string, _args: ModelCanariesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("model-canary:index:ModelCanaries", name, {}, opts);
         // A bad config stops the update here, before anything is registered, naming the key.
+        refuseProjectNamespacedKeys(pulumi.getProject(), Object.keys(pulumi.runtime.allConfig()));
         const config = loadStackConfig();
         const built = (async () => {
             const { opts: providerOpts, target } = await stackProvider(config, "kubernetes", this);
@@ -34,4 +36,21 @@ export class ModelCanariesComponent extends pulumi.ComponentResource {
         this.target = pulumi.output(built.then((b) => b.target));
         this.registerOutputs({});
     }
+}
+
+/**
+ * In a project not named model-canary, `pulumi config set canaryWeight 10` writes
+ * `<project>:canaryWeight`, which nothing reads: the step would silently not happen. Such keys
+ * (model-canary's own names under the project's namespace) stop the update, naming the key and
+ * the one that is read.
+ */
+export function refuseProjectNamespacedKeys(project: string, keys: readonly string[]): void {
+    if (project === "model-canary") return;
+    const ours = new Set<string>([...modelKeys, ...stackKeys]);
+    const stray = keys.filter((k) => k.startsWith(`${project}:`) && ours.has(k.slice(project.length + 1)));
+    if (stray.length === 0) return;
+    throw programError(stray.map((k) => {
+        const key = k.slice(project.length + 1);
+        return `\`${k}\` is not read: model-canary's keys are in the \`model-canary\` namespace, so set \`model-canary:${key}\` (e.g. \`pulumi config set model-canary:${key} ...\`) and remove \`${k}\` (\`pulumi config rm ${key}\`). Nothing was applied.`;
+    }).join("\n"));
 }

@@ -12,6 +12,7 @@ import { istioApiVersions } from "../components/istio";
 import { modelProtocols, routerKinds } from "../components/routers/kinds";
 import { argKeys, versionKeys } from "../components/validation";
 import { CrossLanguageArgsError, modelCanaryArgsFrom } from "../plugin/typescriptArgs";
+import { refuseProjectNamespacedKeys } from "../plugin/modelCanariesComponent";
 import { packageDir, toolchainDir } from "../stacks/operations/automation";
 
 const pluginDir = path.join(packageDir, "plugin");
@@ -242,5 +243,23 @@ describe("the cross-language arguments mapped onto the TypeScript ones (plugin/t
             "- `stable.readinessProbe.httpGet.port` and `stable.readinessProbe.httpGet.portName` cannot both be set, got 8080 and \"http\": set one, the port's number or the container port's name",
             "- `canary.replicas` and `canary.replicasAuto` cannot both be set, got replicas 2 and replicasAuto true: set `replicasAuto: true` to size the canary from its traffic, or `replicas` for a fixed count",
         ].join("\n"));
+    });
+});
+
+describe("ModelCanaries in a project of another name (plugin/modelCanariesComponent.ts)", () => {
+    it("refuses model-canary's keys written under the project's namespace, naming each and the key that is read", () => {
+        // `pulumi config set canaryWeight 10` in project `models` writes `models:canaryWeight`.
+        assert.throws(() => refuseProjectNamespacedKeys("models", ["model-canary:canaryWeight", "models:canaryWeight", "models:renderDir", "models:owner"]), (e: Error) => {
+            assert.deepStrictEqual(e.message.split("\n"), [
+                "`models:canaryWeight` is not read: model-canary's keys are in the `model-canary` namespace, so set `model-canary:canaryWeight` (e.g. `pulumi config set model-canary:canaryWeight ...`) and remove `models:canaryWeight` (`pulumi config rm canaryWeight`). Nothing was applied.",
+                "`models:renderDir` is not read: model-canary's keys are in the `model-canary` namespace, so set `model-canary:renderDir` (e.g. `pulumi config set model-canary:renderDir ...`) and remove `models:renderDir` (`pulumi config rm renderDir`). Nothing was applied.",
+            ]);
+            return true;
+        });
+    });
+
+    it("leaves the project's own keys, other namespaces and a project named model-canary alone", () => {
+        assert.doesNotThrow(() => refuseProjectNamespacedKeys("models", ["models:owner", "kubernetes:context", "model-canary:canaryWeight"]));
+        assert.doesNotThrow(() => refuseProjectNamespacedKeys("model-canary", ["model-canary:canaryWeight"]));
     });
 });
