@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { projectDir, toolchainDir } from "../stacks/operations/automation";
+import { pulumiCliEnv } from "./support/engine";
 import { goExampleBinary } from "./support/go-example";
 
 function renderedObjects(dir: string): Map<string, any> {
@@ -35,14 +36,7 @@ describe("a Go program declaring ModelCanary (examples/go, Automation API, rende
         const bin = toolchainDir();
         const r = spawnSync(binary, ["-package", path.join(projectDir, "plugin"), "-work", path.join(dir, "work"), "-render", path.join(dir, "rendered")], {
             encoding: "utf8",
-            env: {
-                ...process.env,
-                PATH: `${bin}:${process.env.PATH}`,
-                PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-                PULUMI_CONFIG_PASSPHRASE: "",
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-                PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-            },
+            env: pulumiCliEnv(bin, `file://${path.join(dir, "state")}`, { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
         });
         assert.strictEqual(r.status, 0, `${r.stdout}${r.stderr}`);
         outputs = JSON.parse(r.stdout);

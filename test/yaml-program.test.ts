@@ -14,7 +14,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { packageDir, toolchainDir } from "../stacks/operations/automation";
 import { commandSdkDir, decideInline, inlineProgramOf } from "../stacks/operations/inline-program";
-import { sourceCli } from "./support/engine";
+import { pulumiCliEnv, sourceCli } from "./support/engine";
 
 /** Two models through model-canary's component; the canary's image is an Output (a ConfigMap's data). */
 const models = {
@@ -65,14 +65,7 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
         const r = spawnSync(path.join(bin, "pulumi"), [...args, ...(stack ? ["--stack", "dev"] : []), "--non-interactive"], {
             cwd: dir,
             encoding: "utf8",
-            env: {
-                ...process.env,
-                PATH: `${bin}:${process.env.PATH}`,
-                PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
-                PULUMI_CONFIG_PASSPHRASE: "",
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-                PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            },
+            env: pulumiCliEnv(bin, `file://${path.join(dir, "state")}`, { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" }),
         });
         return { status: r.status, output: `${r.stdout}${r.stderr}`, stdout: r.stdout };
     }

@@ -109,17 +109,21 @@ export function runPulumi(project: TestProject, args: string[], stack = project.
     const r = spawnSync(path.join(bin, "pulumi"), [...args, "--stack", stack], {
         cwd: project.dir,
         encoding: "utf8",
-        env: {
-            ...process.env,
-            PATH: `${bin}:${process.env.PATH}`,
-            PULUMI_BACKEND_URL: project.ref.backendUrl,
-            PULUMI_CONFIG_PASSPHRASE: "",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
-            ...options.env,
-        },
+        env: pulumiCliEnv(bin, project.ref.backendUrl!, { PULUMI_NODEJS_TRANSPILE_ONLY: "true", ...options.env }),
     });
     return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+/** The environment the tests give the real `pulumi` CLI: the toolchain first on PATH, a backend, the empty passphrase of local state, no update check; `env` added. */
+export function pulumiCliEnv(bin: string, backendUrl: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        PULUMI_BACKEND_URL: backendUrl,
+        PULUMI_CONFIG_PASSPHRASE: "",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        ...env,
+    };
 }
 
 /** The `model-canary` command from the TypeScript sources (tests exercise the checkout, not dist/). */
