@@ -90,7 +90,12 @@ function followRenderedSplit(project: TestProject, exporter: IstioExporter, name
     };
     apply();
     const timer = setInterval(apply, 100);
-    return () => clearInterval(timer);
+    // Stopping reads the rendered files once more: the command that wrote them last has returned,
+    // so `observed` ends with the state it left, not the one the last 100 ms tick happened to see.
+    return () => {
+        clearInterval(timer);
+        apply();
+    };
 }
 
 interface CliRun {
@@ -426,6 +431,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 assert.strictEqual(rate.status, "fail");
                 assert.ok(rate.value! > 70 && rate.value! < 90, `canary success rate ${rate.value}`);
                 // The mesh went 100% stable with a 100% mirror, then back to no mirror; v2 never served.
+                stop();
                 assert.deepStrictEqual(observed, [[0, 0], [0, 100], [0, 0]]);
                 assert.deepStrictEqual([project.renderedSplit(), renderedMirrorPercent(project)], [{ v1: 100 }, 0]);
                 const config = stackConfig(project);
@@ -454,6 +460,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 const ratio = (shadowed.canary.requests as number) / (shadowed.stable.requests as number);
                 assert.ok(ratio > 0.35 && ratio < 0.65, `canary/stable requests in the shadow stage ${ratio}`);
                 // Never a served weight next to a mirror: the step to 1% applied both changes at once.
+                stop();
                 assert.deepStrictEqual(observed, [[0, 0], [0, 50], [1, 0], [10, 0]]);
                 assert.deepStrictEqual([project.renderedSplit(), renderedMirrorPercent(project)], [{ v1: 90, v2: 10 }, 0]);
                 assert.strictEqual(stackConfig(project).mirrorPercent, undefined);
@@ -501,6 +508,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                     assert.ok(total(side.predictions) >= 500, JSON.stringify(side.predictions));
                 }
                 // The mesh: stable served everything, the mirror came and went; v2 never had a served weight.
+                stop();
                 assert.deepStrictEqual(observed, [[0, 0], [0, 100], [0, 0]]);
                 assert.deepStrictEqual([project.renderedSplit(), renderedMirrorPercent(project)], [{ v1: 100 }, 0]);
                 // The report: the prediction chart beside the timeline, embedded and tabled in the Markdown.
@@ -538,6 +546,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 assert.strictEqual(record.outcome, "completed", record.message);
                 assert.deepStrictEqual(record.steps.map((s) => [s.index, s.weight, s.mirrorPercent, s.verdict]), [[1, 0, 100, "passed"], [2, 50, undefined, "passed"], [3, 100, undefined, "passed"]]);
                 // Shadow, then served weights without a mirror.
+                stop();
                 assert.deepStrictEqual(observed, [[0, 0], [0, 100], [50, 0], [100, 0]]);
                 for (const step of record.steps) {
                     const last = step.analyses.at(-1)!;
@@ -627,6 +636,8 @@ describe("automated rollout (real engine, real Prometheus)", function () {
                 assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[10, "passed"], [100, "passed"]]);
                 for (const step of record.steps) assert.ok((step.analyses.at(-1)!.measurement.canary.requests as number) >= 20, JSON.stringify(step.analyses.at(-1)!.measurement));
                 // The traffic followed the HTTPRoute's weights through every step, then the promotion.
+                stop();
+                stop();
                 assert.deepStrictEqual(observed.map(([served]) => served), [0, 10, 100]);
                 assert.deepStrictEqual(project.renderedSplit(), { v2: 100 });
                 assert.deepStrictEqual([...project.rendered().keys()].sort(), ["Deployment/model-v2", "HTTPRoute/model-service", "Service/model-service", "Service/model-service-v2"]);
