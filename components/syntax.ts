@@ -21,6 +21,18 @@ export function integerValue(value: unknown): number | undefined {
     return Number.isSafeInteger(n) ? n : undefined;
 }
 
+// A JSON string (skipped whole, so digits inside text are not numbers) or a JSON number.
+const jsonToken = /"(?:[^"\\]|\\.)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/g;
+
+/**
+ * The numbers written in a JSON text that no number can hold (`1e400`, `-2e308`), as written.
+ * `JSON.parse` reads them as Infinity, so a message about the parsed value could not show what
+ * the user wrote.
+ */
+export function overflowingNumbers(jsonText: string): string[] {
+    return [...jsonText.matchAll(jsonToken)].map((m) => m[0]).filter((t) => !t.startsWith('"') && !Number.isFinite(Number(t)));
+}
+
 const decimalPercent = /^(0|[1-9][0-9]{0,2})(\.[0-9]{1,4})?$/;
 
 /**

@@ -101,6 +101,10 @@ describe("trafficPolicy: the arguments", () => {
             "`defaults.trafficPolicy.outlierDetection.interval` must be an Istio duration from 1ms to 2562047h: numbers with units h, m, s or ms such as 10s, 500ms or 1m30s, in whole milliseconds, got \"1d\"",
         ]);
         assert.match(configProblems({ stable, trafficPolicy: "{connectionPool: " })[0], /^`trafficPolicy` must be valid structured config, got "\{connectionPool: "/);
+        // JSON.parse reads 1e400 as Infinity: the message shows the number as written, once, and not "got Infinity".
+        assert.deepStrictEqual(configProblems({ stable, trafficPolicy: '{"outlierDetection": {"maxEjectionPercent": 1e400, "interval": "1e999s", "consecutive5xxErrors": -2E+308}}' }), [
+            "`trafficPolicy` holds 1e400, -2E+308, beyond the largest number config can carry (about 1.8e308): write a number within the range the key accepts",
+        ]);
     });
 
     it("reads durations as Istio does (Go durations, whole milliseconds, at least 1ms)", () => {

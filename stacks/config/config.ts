@@ -9,7 +9,7 @@ import { readSettingsConfigMap, settingsWrittenProblems } from "./settings-yaml"
 import { applyHolds, readHolds } from "./replica-holds";
 import { readRoutingRevision } from "./routing-revision";
 import { ConfigPath, formatPath, isSecretPath, redact, scalarTexts, secretLocationProblems, secretMark, secureLeaves, show, valueAt, withSecrets } from "../../components/secrets";
-import { controlCharacter } from "../../components/syntax";
+import { controlCharacter, overflowingNumbers } from "../../components/syntax";
 import type { ModelCanaryArgs } from "../../components/types";
 import { formatCharacterProblems, limits, ResolvedModelCanaryArgs, unknownKeyProblem, validateModelCanaryArgs, ValidationError } from "../../components/validation";
 
@@ -106,7 +106,15 @@ export function parseStackConfig(all: Record<string, string>, stack: string, sec
         // A kubeconfig or a path is text even when it looks like JSON (kubeconfigs may be written in JSON).
         if (!textKeys.includes(key) && (text.startsWith("{") || text.startsWith("["))) {
             try {
-                values[key] = JSON.parse(text);
+                const parsed: unknown = JSON.parse(text);
+                const overflowing = overflowingNumbers(text);
+                if (overflowing.length === 0) values[key] = parsed;
+                else {
+                    // Read as Infinity, which every later message would show instead of what was written.
+                    unreadable.add(key);
+                    const secret = secretPaths.some((p) => p[0] === key);
+                    problems.push(`\`${key}\` holds ${secret ? "a number" : overflowing.join(", ")}, beyond the largest number config can carry (about 1.8e308): write a number within the range the key accepts`);
+                }
             } catch (e) {
                 unreadable.add(key);
                 // A value holding a secret is not echoed, not even in part.
