@@ -84,9 +84,14 @@ describe("routing revisions: a stale clone cannot undo another runner's step (re
         assert.strictEqual(settings(b)["model-canary:canaryWeight"], "1");
     });
 
-    it("a plain `pulumi up` in the stale clone is refused by the program before anything is registered", async () => {
+    it("a plain `pulumi up` in the stale clone is refused by the program before anything is registered, reading the stack's outputs from its checkpoint file, not with `pulumi stack output`", async () => {
         const before = await applied();
-        const r = runPulumi(b, ["up", "--yes", "--skip-preview"]);
+        // A `pulumi` first on PATH that only leaves a mark: the update runs the toolchain's CLI by
+        // its path, so only the program would run this one (it did, for `pulumi stack output`).
+        const shim = fs.mkdtempSync(path.join(b.dir, "shim-"));
+        fs.writeFileSync(path.join(shim, "pulumi"), `#!/bin/sh\necho "$@" >> ${path.join(shim, "ran")}\nexit 1\n`, { mode: 0o755 });
+        const r = runPulumi(b, ["up", "--yes", "--skip-preview"], undefined, { env: { PATH: `${shim}:${b.ref.toolchainDir}:${process.env.PATH}` } });
+        assert.strictEqual(fs.existsSync(path.join(shim, "ran")), false, `the program ran \`pulumi ${fs.existsSync(path.join(shim, "ran")) ? fs.readFileSync(path.join(shim, "ran"), "utf8").trim() : ""}\``);
         assert.notStrictEqual(r.status, 0, r.output);
         assert.ok(r.output.includes("the routing of stack `test` is at revision 2"), r.output);
         assert.ok(!/\+\s+create|~\s+update/.test(r.output), r.output);

@@ -2,6 +2,7 @@
 // values (stacks/operations/local-stack-file.ts), as the real `pulumi stack output --json
 // --show-secrets` prints them; anything else (a secret, no file, both a .json and a .json.gz) is
 // left to the CLI. The stacks here run an Automation API inline program: no provider, no host.
+// The program, under a plain `pulumi up`, finds the backend the CLI uses as the CLI picks it.
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -11,7 +12,7 @@ import * as zlib from "zlib";
 import * as pulumi from "@pulumi/pulumi";
 import type * as auto from "@pulumi/pulumi/automation";
 import { openStack, readOutputs, toolchainDir } from "../stacks/operations/automation";
-import { localStackOutputs } from "../stacks/operations/local-stack-file";
+import { currentBackendUrl, isAbsoluteLocalBackend, localStackOutputs } from "../stacks/operations/local-stack-file";
 
 describe("stack outputs read from a local backend's checkpoint file", function () {
     this.timeout(120_000);
@@ -85,5 +86,27 @@ describe("stack outputs read from a local backend's checkpoint file", function (
         assert.strictEqual(localStackOutputs(backendUrl, dir, "x"), undefined);
         assert.deepStrictEqual(await readOutputs(stack), { plain: "p", token: "t0k-3n" });
         assert.deepStrictEqual(cliOutputs(), { plain: "p", token: "t0k-3n" });
+    });
+
+    it("finds the backend as the CLI picks it: PULUMI_BACKEND_URL, else Pulumi.yaml's backend.url, else the credentials file's current login; only an absolute file:// one is read directly", () => {
+        const project = path.join(dir, "picked");
+        const home = path.join(project, "home");
+        for (const d of ["home", "env", "project", "login"]) fs.mkdirSync(path.join(project, d), { recursive: true });
+        const url = (name: string) => `file://${path.join(project, name)}`;
+        fs.writeFileSync(path.join(home, "credentials.json"), JSON.stringify({ current: url("login"), accounts: { [url("login")]: {} } }));
+        const base = { ...process.env, PULUMI_HOME: home, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_BACKEND_URL: "", PULUMI_CREDENTIALS_PATH: "" };
+        /** The backend the real CLI reports for the project. */
+        const cli = (env: NodeJS.ProcessEnv) => /^Backend URL: (.*)$/m.exec(execFileSync(path.join(bin, "pulumi"), ["whoami", "--verbose", "--non-interactive"], { cwd: project, env, encoding: "utf8" }))?.[1];
+        const cases: [string, NodeJS.ProcessEnv, string][] = [
+            [`name: picked\nruntime: nodejs\nbackend:\n  url: ${url("project")}\n`, { ...base, PULUMI_BACKEND_URL: url("env") }, url("env")],
+            [`name: picked\nruntime: nodejs\nbackend:\n  url: ${url("project")}\n`, base, url("project")],
+            ["name: picked\nruntime: nodejs\n", base, url("login")],
+        ];
+        for (const [yaml, env, expected] of cases) {
+            fs.writeFileSync(path.join(project, "Pulumi.yaml"), yaml);
+            assert.strictEqual(cli(env), expected);
+            assert.strictEqual(currentBackendUrl(project, env), expected);
+        }
+        assert.deepStrictEqual(["file:///srv/state", "file://~", "file://~/state", "file://state", "file://./state", "file://../state", "s3://bucket", "https://api.pulumi.com"].map(isAbsoluteLocalBackend), [true, true, true, false, false, false, false, false]);
     });
 });

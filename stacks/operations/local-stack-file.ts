@@ -4,7 +4,8 @@
 // folder's project layout (`.pulumi/meta.yaml` at version 1, `.pulumi/stacks/<project>/<stack>.json`,
 // `.json.gz` when the backend compresses) means the stack exists; anything else (another backend,
 // the older layout, a qualified stack name, no file) is asked of the CLI as before. Its outputs
-// are read from the same file when they are plain values (`localStackOutputs`).
+// are read from the same file when they are plain values (`localStackOutputs`), by the commands
+// and by the program under a plain `pulumi up` (`currentBackendUrl` says which backend the CLI uses).
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -69,4 +70,30 @@ export function localStackOutputs(backendUrl: string | undefined, workDir: strin
     const root = (checkpoint.checkpoint.latest?.resources ?? []).find((r) => r.type === "pulumi:pulumi:Stack" && !r.parent);
     const outputs = root?.outputs ?? {};
     return typeof outputs === "object" && outputs !== null && !Array.isArray(outputs) ? outputs as Record<string, unknown> : undefined;
+}
+
+/**
+ * The backend URL the `pulumi` CLI picks for the project in `workDir`, in its order:
+ * `PULUMI_BACKEND_URL`, else Pulumi.yaml's `backend.url`, else the current login of its
+ * credentials file (`credentials.json` in `PULUMI_CREDENTIALS_PATH`, else `PULUMI_HOME`, else
+ * `~/.pulumi`). Undefined when none is set or a file cannot be read.
+ */
+export function currentBackendUrl(workDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+    if (env.PULUMI_BACKEND_URL) return env.PULUMI_BACKEND_URL;
+    const project = readYaml(path.join(workDir, "Pulumi.yaml")) as { backend?: { url?: unknown } } | undefined;
+    if (project === undefined) return undefined;
+    const url = project.backend?.url;
+    if (typeof url === "string" && url !== "") return url;
+    const folder = env.PULUMI_CREDENTIALS_PATH || env.PULUMI_HOME || path.join(os.homedir(), ".pulumi");
+    try {
+        const current = (JSON.parse(fs.readFileSync(path.join(folder, "credentials.json"), "utf8")) as { current?: unknown }).current;
+        return typeof current === "string" && current !== "" ? current : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** Whether `url` is a `file://` backend with an absolute folder (`file:///...`, `file://~`), which means the same folder from any working directory. */
+export function isAbsoluteLocalBackend(url: string): boolean {
+    return /^file:\/\/(\/|~(\/|$|\?))/.test(url);
 }

@@ -1,9 +1,10 @@
 // The program's side of routing revisions (see stacks/config/routing-revision.ts): before anything
 // is registered, it reads the stack's last routing record of each model (handed over by a command,
-// else from the backend with `pulumi stack output`: every backend, both modes), refuses an
-// update whose settings are stale, and works out the record this update leaves: a stack output per
-// model and annotations on its VirtualService. Under a plain `pulumi up` that changes routing, it
-// writes the new revision into the settings file, as a command does before its update.
+// else from the backend: the stack's checkpoint file on a local backend, `pulumi stack output` on
+// any other; every backend, both modes), refuses an update whose settings are stale, and works out
+// the record this update leaves: a stack output per model and annotations on its VirtualService.
+// Under a plain `pulumi up` that changes routing, it writes the new revision into the settings
+// file, as a command does before its update.
 import { spawnSync } from "child_process";
 import * as os from "os";
 import * as path from "path";
@@ -13,6 +14,7 @@ import { programError, StackConfig, stackSettingsPath } from "../config/config";
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingAnnotations, routingDigest, routingRecordsEnvVar, routingRevisionKey } from "../config/routing-revision";
 import { describeRouterSwitch, RouterSwitch, routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
 import { writeRoutingRevision } from "../config/settings";
+import { currentBackendUrl, isAbsoluteLocalBackend, localStackOutputs } from "../operations/local-stack-file";
 import { configStackOf } from "../operations/model-stacks";
 import { readScope } from "../operations/scope-file";
 
@@ -40,8 +42,11 @@ interface LastApplied {
  * The stack's last routing records by model, and the router switches. Under a model-canary
  * command, the ones it read from the stack's outputs and handed over (`routingRecordsEnvVar`,
  * `routerSwitchesEnvVar`). Under a plain `pulumi up`, the stack's outputs as the backend holds
- * them from its last update, read with `pulumi stack output` (the same backend and login as the
- * update; an engine invoke would add a provider resource to every stack's state); when that
+ * them from its last update: on a local backend named by an absolute path (the one the CLI picks,
+ * `currentBackendUrl`), read from the stack's checkpoint file when they hold no secret, as
+ * `pulumi stack output` would read them there, without its start (most of what a plain step cost
+ * over the floor, bench:step); otherwise with `pulumi stack output` (the same backend and login as
+ * the update; an engine invoke would add a provider resource to every stack's state). When that
  * cannot run, a warning says the check was skipped.
  */
 function lastApplied(config: StackConfig): LastApplied {
@@ -50,20 +55,28 @@ function lastApplied(config: StackConfig): LastApplied {
         const switches = process.env[routerSwitchesEnvVar];
         return { records: JSON.parse(handed) as Record<string, RoutingRecord>, switches: switches ? JSON.parse(switches) as RouterSwitch[] : [] };
     }
-    let outputs: Record<string, unknown>;
-    try {
-        const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-        const r = spawnSync("pulumi", ["stack", "output", "--json", "--stack", stack], { cwd: process.cwd(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-        if (r.error || r.status !== 0) throw new Error(`\`pulumi stack output\`: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
-        outputs = JSON.parse(r.stdout.trim() || "{}") as Record<string, unknown>;
-    } catch (e) {
-        pulumi.log.warn(`the stack's last routing revisions could not be read (${(e as Error).message}), so settings older than the stack's routing are not caught in this update`);
-        return { records: {}, switches: [] };
-    }
+    const outputs = lastOutputs();
+    if (outputs === undefined) return { records: {}, switches: [] };
     return {
         records: Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(outputs, m))])),
         switches: routerSwitches(Object.values(config.models), outputs),
     };
+}
+
+/** The stack's outputs from its last update, as `lastApplied` says; undefined, with a warning, when they cannot be read. */
+function lastOutputs(): Record<string, unknown> | undefined {
+    const backend = currentBackendUrl(process.cwd());
+    const fromFile = backend !== undefined && isAbsoluteLocalBackend(backend) ? localStackOutputs(backend, process.cwd(), pulumi.getStack()) : undefined;
+    if (fromFile !== undefined) return fromFile;
+    try {
+        const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+        const r = spawnSync("pulumi", ["stack", "output", "--json", "--stack", stack], { cwd: process.cwd(), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        if (r.error || r.status !== 0) throw new Error(`\`pulumi stack output\`: ${r.error?.message ?? r.stderr.trim().split("\n").pop()}`);
+        return JSON.parse(r.stdout.trim() || "{}") as Record<string, unknown>;
+    } catch (e) {
+        pulumi.log.warn(`the stack's last routing revisions could not be read (${(e as Error).message}), so settings older than the stack's routing are not caught in this update`);
+        return undefined;
+    }
 }
 
 /**
