@@ -21,6 +21,7 @@ import { resolvePlan as resolveRolloutPlan } from "../stacks/config/rollout-plan
 import type { StackConfig, ModelConfig } from "../stacks/config/config";
 import { collectStackStatus, ModelStatus, ModelStatusDetails, readConfigLeniently, runState } from "../rollout/stack-status";
 import type { LiveReplicas } from "../stacks/cluster-client/live";
+import { isDestinationRuleDifference } from "../stacks/cluster-client/live-destination-rule";
 import { checkConfig, openStack, StackRef } from "../stacks/operations/automation";
 import { selectModel } from "../stacks/config/config";
 import { acquireStackLock, describeHolder, lockHolder, preemptStackLock, RunHolder, StackLock } from "../stacks/operations/lock";
@@ -462,8 +463,11 @@ function modelLines(ref: StackRef, object: ModelStatus, details: ModelStatusDeta
         ...headerRoutes.map((r, i) => `  header route ${i + 1}: ${describeRoute(r)}`),
         ...(weightDrift ? [`  config says ${modelKey("canaryWeight")} ${object.configuredWeight} but ${String(details.appliedWeight)} is applied: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
         ...(mirrorDrift ? [`  config says ${modelKey("mirrorPercent")} ${configuredMirror?.percent ?? 0} but ${appliedMirror ? `${appliedMirror.percent}% is mirrored` : "nothing is mirrored"}: run \`pulumi up\` or \`rollout${modelFlag}\``] : []),
-        ...(live && live.differences.length > 0
-            ? [`  the live ${routeKind} differs from the config (changed in the cluster, or config not applied yet): ${live.differences.join("; ")}; \`up\` takes it back (it reads the cluster first)`]
+        ...(live && live.differences.some((d) => !isDestinationRuleDifference(d))
+            ? [`  the live ${routeKind} differs from the config (changed in the cluster, or config not applied yet): ${live.differences.filter((d) => !isDestinationRuleDifference(d)).join("; ")}; \`up\` takes it back (it reads the cluster first)`]
+            : []),
+        ...(live && live.differences.some(isDestinationRuleDifference)
+            ? [`  the live DestinationRule differs from the config (changed in the cluster, or config not applied yet): ${live.differences.filter(isDestinationRuleDifference).join("; ")}; \`up\` takes it back (it reads the cluster first)`]
             : []),
         ...(live?.rollbackWrittenAt !== undefined
             ? [`  applied live: the ${routeKind} sends ${live.split ? Object.entries(live.split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "nothing"}, written by a rollback at ${plain(live.rollbackWrittenAt)}; recorded: ${split ? Object.entries(split).map(([v, w]) => `${plain(v)} ${plain(w)}%`).join(", ") : "nothing"}. The rollback's \`up\` did not finish: \`rollback${modelFlag}\` or \`up\` records it`]

@@ -323,4 +323,26 @@ describe("the Gateway API router's HTTPRoute on an API server with the standard 
             assert.deepStrictEqual((await liveOf()).differences, []);
         });
     });
+
+    // After the switches above: `router: gateway-api`, a GRPCRoute at 10%.
+    describe("the version Services' DestinationRules (`trafficPolicy`)", () => {
+        it("`status` names a deleted version DestinationRule and another's removed outlier detection; `up` creates the one and takes the other back", async () => {
+            const drKind = "destinationrules.networking.istio.io";
+            const trafficPolicy = { outlierDetection: { consecutive5xxErrors: 5, interval: "10s", baseEjectionTime: "30s" } };
+            project.writeConfig({ ...seed, protocol: "grpc", canaryWeight: 10, trafficPolicy });
+            assert.deepStrictEqual(changed((await upStack(await openStack(project.ref))).steps), ["create model-v1-dr", "create model-v2-dr"]);
+            const rendered = ["v1", "v2"].map((v) => live.get(drKind, `model-service-${v}`).spec);
+            assert.deepStrictEqual(rendered, [{ host: "model-service-v1", trafficPolicy }, { host: "model-service-v2", trafficPolicy }]);
+            kubectl(cp, ["delete", drKind, "model-service-v2", "-n", "default"]);
+            kubectl(cp, ["patch", drKind, "model-service-v1", "-n", "default", "--type", "json", "--field-manager", "incident-responder", "-p", JSON.stringify([{ op: "remove", path: "/spec/trafficPolicy/outlierDetection" }])]);
+            const drifted = ((await stackStatus(project.ref)) as any).live;
+            assert.deepStrictEqual([drifted.drift, drifted.differences], [true, [
+                "DestinationRule `default/model-service-v1` trafficPolicy.outlierDetection: live none, config {\"baseEjectionTime\":\"30s\",\"consecutive5xxErrors\":5,\"interval\":\"10s\"}",
+                "DestinationRule `default/model-service-v2` does not exist in the cluster",
+            ]]);
+            assert.deepStrictEqual(changed((await upStack(await openStack(project.ref))).steps), ["create model-v2-dr", "update model-v1-dr"]);
+            assert.deepStrictEqual(["v1", "v2"].map((v) => live.get(drKind, `model-service-${v}`).spec), rendered);
+            assert.deepStrictEqual(((await stackStatus(project.ref)) as any).live.differences, []);
+        });
+    });
 });

@@ -9,13 +9,17 @@ import { promoteStack, rollbackStack } from "../rollout/runner";
 import { checkConfig, openStack, readOutputs, setProjectConfig, StackOperationError, upStack } from "../stacks/operations/automation";
 import { selectModel } from "../stacks/config/config";
 import { checkLiveRollback } from "../stacks/cluster-client/live";
+import { connect, getObjectIfServed } from "../stacks/cluster-client/cluster-api";
+import { stackStatus } from "../rollout/stack-status";
 import { readProjectConfig } from "../stacks/config/settings";
 import { ClusterReader, clusterReader } from "./support/cluster";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 3 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 3 };
-const seed = { serviceName: "model-service", virtualServiceName: "model-virtual-service", destinationRuleName: "model-destination", stable, canary };
+// With a traffic policy, so that the DestinationRule's drift has its outlier detection to lose.
+const trafficPolicy = { outlierDetection: { consecutive5xxErrors: 5, interval: "10s", baseEjectionTime: "30s" } };
+const seed = { serviceName: "model-service", virtualServiceName: "model-virtual-service", destinationRuleName: "model-destination", stable, canary, trafficPolicy };
 const vsKind = "virtualservices.networking.istio.io";
 const changed = (steps: { op: string; name: string }[]) => steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`);
 
@@ -178,5 +182,34 @@ describe("the live cluster is the truth (real engine, local control plane)", fun
         live.waitAvailable("model-v2");
         await promoteStack(stack);
         assert.strictEqual(live.get("deployment", "model-v1"), undefined);
+    });
+
+    it("`status` names a hand edit of the live DestinationRule (the removed outlier detection, a subset's labels); `up` takes it back", async () => {
+        const drKind = "destinationrules.networking.istio.io";
+        // Since the promotion above: v2 alone, in subset v2.
+        const rendered = live.get(drKind, "model-destination").spec;
+        assert.deepStrictEqual(rendered, { host: "model-service", trafficPolicy, subsets: [{ name: "v2", labels: { version: "v2" } }] });
+        kubectl(["patch", drKind, "model-destination", "-n", "default", "--type", "json", "--field-manager", "incident-responder",
+            "-p", JSON.stringify([{ op: "remove", path: "/spec/trafficPolicy/outlierDetection" }, { op: "replace", path: "/spec/subsets/0/labels", value: { version: "v9" } }])]);
+        const drifted = (await stackStatus(project.ref)) as any;
+        assert.deepStrictEqual([drifted.live.drift, drifted.live.differences], [true, [
+            "DestinationRule `default/model-destination` trafficPolicy.outlierDetection: live none, config {\"baseEjectionTime\":\"30s\",\"consecutive5xxErrors\":5,\"interval\":\"10s\"}",
+            "DestinationRule `default/model-destination` subset `v2` labels: live version=v9, config version=v2",
+        ]]);
+        const text = cli(["status"]);
+        assert.strictEqual(text.status, 0, text.stderr);
+        assert.match(text.stdout, /the live DestinationRule differs from the config \(changed in the cluster, or config not applied yet\): DestinationRule `default\/model-destination` trafficPolicy\.outlierDetection: live none, .*; DestinationRule `default\/model-destination` subset `v2` labels: live version=v9, config version=v2; `up` takes it back/);
+        assert.doesNotMatch(text.stdout, /the live VirtualService differs/);
+        // The provider's server-side apply takes the fields back from the other field manager (the DestinationRule's patchForce).
+        assert.deepStrictEqual(changed((await upStack(await openStack(project.ref))).steps), ["update model-dr"]);
+        assert.deepStrictEqual(live.get(drKind, "model-destination").spec, rendered);
+        assert.deepStrictEqual(((await stackStatus(project.ref)) as any).live.differences, []);
+        // A kind the API server does not serve is told from a missing object (both answer 404).
+        const api = connect({ kubeconfig: cp.kubeconfig });
+        assert.deepStrictEqual(await Promise.all([
+            getObjectIfServed(api, "networking.istio.io/v1", "destinationrules", "default", "gone"),
+            getObjectIfServed(api, "networking.istio.io/v9", "destinationrules", "default", "model-destination"),
+            getObjectIfServed(api, "networking.istio.io/v1", "nosuchkinds", "default", "model-destination"),
+        ]), ["absent", "unserved", "unserved"]);
     });
 });

@@ -196,11 +196,11 @@ describe("trafficPolicy: the component (mocked engine)", () => {
         return new Map(drain().filter((r) => r.name.startsWith(name)).map((r) => [r.name, r]));
     }
 
-    it("without it, the Istio router's DestinationRule is byte for byte the one it always was, and the Gateway API router makes none", async () => {
+    it("without it, the Istio router's DestinationRule is the one it always was (taking a hand edit back since issue 20: patchForce), and the Gateway API router makes none", async () => {
         const istio = await build("plain", { stable, canary, canaryWeight: 10 });
         const { type, inputs } = istio.get("plain-dr")!;
         assert.strictEqual(`${type} ${JSON.stringify(inputs)}`, "kubernetes:networking.istio.io/v1:DestinationRule "
-            + '{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"labels":{"app":"model"},"name":"model-destination","namespace":"default"},'
+            + '{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"annotations":{"pulumi.com/patchForce":"true"},"labels":{"app":"model"},"name":"model-destination","namespace":"default"},'
             + '"spec":{"host":"model-service","subsets":[{"labels":{"version":"v1"},"name":"v1"},{"labels":{"version":"v2"},"name":"v2"}]}}');
         const gatewayApi = await build("plain-gw", { router: "gateway-api", stable, canary, canaryWeight: 10 });
         assert.deepStrictEqual([...gatewayApi.values()].map((r) => `${r.type.split(":").at(-1)} ${r.name}`).sort(), [
@@ -223,7 +223,7 @@ describe("trafficPolicy: the component (mocked engine)", () => {
             if (router === "gateway-api") {
                 assert.deepStrictEqual(builds[0].get("tp-v2-dr")!.inputs, {
                     apiVersion: "networking.istio.io/v1", kind: "DestinationRule",
-                    metadata: { name: "model-service-v2", namespace: "default", labels: { app: "model", version: "v2" } },
+                    metadata: { name: "model-service-v2", namespace: "default", labels: { app: "model", version: "v2" }, annotations: { "pulumi.com/patchForce": "true" } },
                     spec: { host: "model-service-v2", trafficPolicy: policy },
                 });
                 // Promotion keeps the promoted version's DestinationRule as it was, and drops the old stable's.

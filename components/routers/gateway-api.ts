@@ -46,7 +46,8 @@ export const gatewayApiRouter: Router = {
             const destinationRule = new k8s.apiextensions.CustomResource(`${name}-${rule.version}-dr`, {
                 apiVersion: gatewayApiDestinationRuleVersion,
                 kind: "DestinationRule",
-                metadata: { name: rule.name, namespace: args.namespace, labels: versionLabels(args.app, rule.version) },
+                // As the route: a step or a rollback takes a hand edit of the policy back.
+                metadata: { name: rule.name, namespace: args.namespace, labels: versionLabels(args.app, rule.version), annotations: { "pulumi.com/patchForce": "true" } },
                 spec: rule.spec,
             }, self);
             resources[`${name}-${rule.version}-dr`] = destinationRule;

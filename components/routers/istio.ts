@@ -15,7 +15,9 @@ export const istioRouter: Router = {
         const destinationRule = new k8s.apiextensions.CustomResource(`${name}-dr`, {
             apiVersion: args.istioApiVersion,
             kind: "DestinationRule",
-            metadata: { name: args.destinationRuleName, namespace: args.namespace, labels: { app: args.app } },
+            // As the VirtualService: its subsets are what the routes send to, so a step or a
+            // rollback takes a hand edit of them (or of the traffic policy) back instead of failing.
+            metadata: { name: args.destinationRuleName, namespace: args.namespace, labels: { app: args.app }, annotations: { "pulumi.com/patchForce": "true" } },
             spec: destinationRuleSpec(args),
         }, self);
 
@@ -30,7 +32,7 @@ export const istioRouter: Router = {
                 labels: { app: args.app },
                 // Routing is this tool's to decide: a weight step or a rollback takes the fields
                 // back from whoever edited the VirtualService by hand, instead of failing on a
-                // server-side apply conflict. Only here: other objects' conflicts are reported.
+                // server-side apply conflict. Only the routing objects: other objects' conflicts are reported.
                 annotations: { "pulumi.com/patchForce": "true" },
             },
             spec: virtualServiceSpec(args),

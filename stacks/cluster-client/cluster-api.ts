@@ -202,6 +202,26 @@ export async function getObject(connection: ClusterConnection, apiVersion: strin
     return JSON.parse(res.body);
 }
 
+/**
+ * One object, telling a missing object from a kind the API server does not serve: both answer
+ * 404, but only a missing object's answer is a Status naming it (an unserved group or resource
+ * answers a plain "404 page not found", or a Status without the object's name).
+ */
+export async function getObjectIfServed(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string, name: string): Promise<{ object: any } | "absent" | "unserved"> {
+    const res = await connection.request(objectPath(apiVersion, plural, namespace, name));
+    if (res.status === 404) {
+        let status: any;
+        try {
+            status = JSON.parse(res.body);
+        } catch {
+            return "unserved";
+        }
+        return status?.kind === "Status" && status?.reason === "NotFound" && status?.details?.name === name ? "absent" : "unserved";
+    }
+    if (res.status !== 200) throw new ClusterApiError(`GET ${plural} ${namespace}/${name} answered ${res.status}: ${quotedText(res.body, 300)}`);
+    return { object: JSON.parse(res.body) };
+}
+
 /** The objects of a kind in a namespace; an empty list when the API server does not serve the kind (404), undefined when the user may not list them (403). */
 export async function listObjects(connection: ClusterConnection, apiVersion: string, plural: string, namespace: string): Promise<any[] | undefined> {
     const res = await connection.request(objectPath(apiVersion, plural, namespace));

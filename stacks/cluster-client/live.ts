@@ -8,7 +8,8 @@ import { deploymentName, virtualServiceSpec } from "../../components/routing";
 import type { ResolvedModelCanaryArgs } from "../../components/validation";
 import { httpRouteDifferences, httpRouteSplit, httpRouteTrafficOffStable } from "./live-httproute";
 import { isStickyRuleName, stickyDifferences, StickyRule, StickyView } from "./live-sticky";
-import { connect, getObject, listObjects } from "./cluster-api";
+import { connect, getObject, getObjectIfServed, listObjects } from "./cluster-api";
+import { destinationRuleDifferences, renderedDestinationRules } from "./live-destination-rule";
 import { rollbackWriteAnnotation } from "../config/rollback-route";
 import { ModelConfig, StackConfig } from "../config/config";
 
@@ -126,8 +127,25 @@ export async function readLiveRouting(config: StackConfig, model: ModelConfig): 
     const others = otherRouterObjects(r, await listOtherRouter(config, r));
     const writtenAt = live?.metadata?.annotations?.[rollbackWriteAnnotation];
     const unrecorded = typeof writtenAt === "string" ? { rollbackWrittenAt: writtenAt } : {};
-    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: [...httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName, gatewayApiRouteKind(r)), ...others], ...unrecorded };
-    return { split: splitOf(live?.spec), differences: [...virtualServiceDifferences(live?.spec, virtualServiceSpec(r)), ...others], ...unrecorded };
+    const rules = await readDestinationRuleDrift(config, r);
+    if (r.router === "gateway-api") return { split: httpRouteSplit(live?.spec, r.serviceName), differences: [...httpRouteDifferences(live?.spec, httpRouteSpec(r), r.serviceName, gatewayApiRouteKind(r)), ...rules, ...others], ...unrecorded };
+    return { split: splitOf(live?.spec), differences: [...virtualServiceDifferences(live?.spec, virtualServiceSpec(r)), ...rules, ...others], ...unrecorded };
+}
+
+/**
+ * The DestinationRules the model's router renders (the Istio router's one; with `router:
+ * gateway-api` and `trafficPolicy`, one per version Service), each read once and compared with
+ * what is rendered (see live-destination-rule.ts). A cluster that does not serve the kind is said, not fatal.
+ */
+async function readDestinationRuleDrift(config: StackConfig, r: ResolvedModelCanaryArgs): Promise<string[]> {
+    const rules = renderedDestinationRules(r);
+    if (rules.length === 0) return [];
+    const conn = connectTo(config);
+    const lives = await Promise.all(rules.map((rule) => getObjectIfServed(conn, rule.apiVersion, "destinationrules", rule.namespace, rule.name)));
+    return rules.flatMap((rule, i) => {
+        const got = lives[i];
+        return destinationRuleDifferences(typeof got === "string" ? got : { spec: got.object?.spec ?? {} }, rule, rule.apiVersion);
+    });
 }
 
 /**

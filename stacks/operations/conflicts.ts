@@ -48,6 +48,6 @@ export function describeApplyConflict(c: ApplyConflict, stack: string): string {
         `${c.kind} \`${c.object}\` was changed outside this stack: ${what} ${c.fields.length === 1 ? "is" : "are"} now managed by ${who} (e.g. \`kubectl scale\` or a hand edit), so the server-side apply of stack \`${stack}\` conflicts and \`up\` stopped there.`,
         `Either put the value you want into the stack config and take the fields back with \`PULUMI_K8S_ENABLE_PATCH_FORCE=true\` set for one \`up\`,`,
         `or remove the other manager's claim (e.g. \`kubectl apply --server-side --force-conflicts\` of the stack's value) and run \`up\` again.`,
-        "The VirtualService is never blocked this way: weight steps and rollbacks always take it back.",
+        "The routing objects (the VirtualService or HTTPRoute/GRPCRoute, and the DestinationRules) are never blocked this way: weight steps and rollbacks always take them back.",
     ].join(" ");
 }
