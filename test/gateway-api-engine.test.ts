@@ -3,8 +3,8 @@
 // weight step that changes the route only, `trafficPolicy`'s DestinationRules, and a switch to
 // `router: istio` with them.
 import * as assert from "assert";
-import { openStack, previewStack, upStack } from "../stacks/operations/automation";
-import { makeProject, TestProject } from "./support/engine";
+import { openStack, previewStack, StackOperationError, upStack } from "../stacks/operations/automation";
+import { makeProject, runPulumi, TestProject } from "./support/engine";
 import { gatewayApiValidator, kubernetesValidator, Validate } from "./support/schemas";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
@@ -123,6 +123,22 @@ describe("`router: gateway-api` through the real engine (render mode, local back
         assert.deepStrictEqual([...project.rendered().keys()].sort(), [
             "Deployment/model-v2", "DestinationRule/model-service-v2", "HTTPRoute/model-service", "Service/model-service", "Service/model-service-v2",
         ]);
+    });
+
+    it("switching to `router: istio` with `destinationRuleName` the old version DestinationRule's name is refused before anything is applied, by `up` and by a plain `pulumi up`", async () => {
+        const { router: _, ...istio } = { ...seed, stable: canary, canary: undefined, headerRoutes: [], canaryWeight: 0, trafficPolicy, destinationRuleName: "model-service-v2" };
+        project.writeConfig(istio);
+        const before = JSON.stringify([...project.rendered()]);
+        const refusal = "model `model` switches router from `gateway-api` to `istio`, which deletes the old router's DestinationRule `default/model-service-v2`, but model `model`'s new router makes it too (`destinationRuleName`): "
+            + "the update would apply it over the old one and then delete it. Nothing was applied: set `destinationRuleName` to another name";
+        await assert.rejects(upStack(await openStack(project.ref)), (e: StackOperationError) => {
+            assert.deepStrictEqual([e.kind, e.problems], ["validation", [refusal]]);
+            return true;
+        });
+        const plain = runPulumi(project, ["up", "--yes", "--skip-preview"]);
+        assert.notStrictEqual(plain.status, 0, plain.output);
+        assert.ok(plain.output.includes(refusal), plain.output);
+        assert.strictEqual(JSON.stringify([...project.rendered()]), before);
     });
 
     it("switching to `router: istio` with `trafficPolicy` creates the DestinationRule (policy beside its subset) and the VirtualService, and deletes the route, the version Service and its DestinationRule, in one `up`", async () => {

@@ -3,6 +3,7 @@
 // models. Pure: no Pulumi, no I/O.
 import type { PredictionGate } from "../../analysis/prediction-gate";
 import { versionDestinationRuleName, versionServiceName } from "../../components/routers/gateway-api-names";
+import { gatewayApiDestinationRuleVersion } from "../../components/routers/gateway-api-route";
 import { deploymentName } from "../../components/routing";
 import { show } from "../../components/secrets";
 import { isDnsLabel } from "../../components/syntax";
@@ -201,7 +202,7 @@ export function modelOutputsOf(outputs: Record<string, unknown>, name: string): 
 interface Claim {
     /** What is claimed, for the message: `the Deployment default/fraud-v1`. */
     what: string;
-    /** The key that decides it, below the model's entry. */
+    /** The key that decides it, below the model's entry; empty: the model's own name (the entry's). */
     key: string;
 }
 
@@ -248,6 +249,16 @@ function claims(name: string, r: ResolvedModelCanaryArgs): Claim[] {
         ...versions.map(([role, v]) => ({ what: `the Deployment (and env Secret) name ${show(`${ns}/${deploymentName(r.app, v)}`)}`, key: `${role}.version` })),
         // The component names its children `<model>-<version>`: two models could build the same resource name.
         ...versions.map(([role, v]) => ({ what: `the Pulumi resource name ${show(`${name}-${v}`)} (a Deployment)`, key: `${role}.version` })),
+        // The model's Service is `<model>-svc`, a Gateway API version Service `<model>-<version>-svc`: model `fraud-v2`'s
+        // meets model `fraud`'s version `v2` (components/modelCanary.ts, components/routers/).
+        { what: `the Pulumi resource name ${show(`${name}-svc`)} (a Service)`, key: "" },
+        ...(r.router === "gateway-api"
+            ? versions.flatMap(([role, v]) => [
+                { what: `the Pulumi resource name ${show(`${name}-${v}-svc`)} (a Service)`, key: `${role}.version` },
+                ...(r.trafficPolicy ? [{ what: `the Pulumi resource name ${show(`${name}-${v}-dr`)} (a DestinationRule, ${gatewayApiDestinationRuleVersion})`, key: `${role}.version` }] : []),
+            ])
+            // The Istio router's DestinationRule is `<model>-dr`.
+            : [{ what: `the Pulumi resource name ${show(`${name}-dr`)} (a DestinationRule, ${r.istioApiVersion})`, key: "" }]),
         { what: `the Service ${show(`${ns}/${r.serviceName}`)}`, key: "serviceName" },
         // A Service selects its pods by `app` alone: a shared label makes one model's Service send requests to the other's pods.
         { what: `the \`app\` label ${show(r.app)} in namespace ${show(ns)} (each Service would select the other model's pods)`, key: "app" },
@@ -284,7 +295,8 @@ export function modelCollisions(models: { name: string; path: string[]; resolved
                 owner.set(claim.what, { model: m.name, path: m.path, key: claim.key });
                 continue;
             }
-            const at = (path: string[], key: string) => `\`${[...path, key].join(".")}\``;
+            // A claim by the model's own name is its entry (`models.fraud-v2`): renaming the model is the way out.
+            const at = (path: string[], key: string) => (key === "" ? `the model's name \`${[...path].join(".") || shorthandModel}\`` : `\`${[...path, key].join(".")}\``);
             problems.push(`models \`${first.model}\` and \`${m.name}\` collide: both would use ${claim.what} (${at(first.path, first.key)} and ${at(m.path, claim.key)}); give one of them another value`);
         }
     }

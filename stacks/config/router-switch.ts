@@ -63,3 +63,53 @@ export function describeRouterSwitch(s: RouterSwitch, quote: (text: string) => s
 export function routeKind(s: RouterSwitch): string {
     return [...s.created, ...s.removed].find((o) => o.kind.endsWith("Route"))?.kind ?? "HTTPRoute";
 }
+
+/** An object a model's config makes on the cluster, with the key (below the model's entry) that names it. */
+interface Made extends RoutingObjectName {
+    model: string;
+    path: string[];
+    key: string;
+}
+
+/** The key that names each of a model's routing objects: the route and Services by `serviceName`, a version's by its `stable.version`/`canary.version`, the Istio router's by their name keys. */
+function keyOf(r: ResolvedModelCanaryArgs, o: RoutingObjectName): string {
+    if (o.kind === "VirtualService") return "virtualServiceName";
+    if (o.kind === "DestinationRule" && r.router === "istio") return "destinationRuleName";
+    if (o.kind === "HTTPRoute" || o.kind === "GRPCRoute") return "serviceName";
+    if (o.name === `${r.serviceName}-${r.stable.version}`) return "stable.version";
+    return r.canary && o.name === `${r.serviceName}-${r.canary.version}` ? "canary.version" : "serviceName";
+}
+
+/** Every object the models' config makes: each router's routing objects and the model's Service (what a switch's deletion could meet). */
+function madeObjects(models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs }[]): Made[] {
+    return models.flatMap((m) => {
+        const r = m.resolved;
+        return [
+            { apiVersion: "v1", kind: "Service", namespace: r.namespace, name: r.serviceName },
+            ...routingObjectNames[r.router](r),
+        ].map((o) => ({ ...o, model: m.name, path: m.path, key: keyOf(r, o) }));
+    });
+}
+
+/**
+ * Problems where a router switch would delete what this update makes: an object of the old router
+ * (which the engine deletes once the new objects exist) with the kind, namespace and name of one
+ * that a model's config makes now, the switching model's own new router (`destinationRuleName`
+ * equal to a version Service's DestinationRule `<serviceName>-<version>`) or another model's. The
+ * update would apply the new object over the old one and then delete it. Each names the switch,
+ * the object, the model and key making it, and what to change. Pure.
+ */
+export function routerSwitchCollisions(switches: RouterSwitch[], models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs }[]): string[] {
+    const made = madeObjects(models);
+    const same = (a: RoutingObjectName, b: RoutingObjectName) => a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
+    return switches.flatMap((s) => s.removed.flatMap((old) => made.filter((m) => same(m, old)).map((m) => {
+        const key = `\`${[...m.path, m.key].join(".")}\``;
+        const maker = m.model === s.model ? `model \`${m.model}\`'s new router makes it too (${key})` : `model \`${m.model}\` makes it too (${key})`;
+        // A name key can simply name another object; a version's DestinationRule comes with `trafficPolicy`, which can follow the switch.
+        const fix = m.key === "destinationRuleName" || m.key === "virtualServiceName" ? `set ${key} to another name`
+            : m.kind === "DestinationRule" ? `switch in two updates: first without \`${[...m.path, "trafficPolicy"].join(".")}\` (no version DestinationRules), then set it again`
+                : `change ${key}, or make that object in an update after the switch`;
+        return `model \`${s.model}\` switches router from \`${s.from}\` to \`${s.to}\`, which deletes the old router's ${old.kind} \`${old.namespace}/${old.name}\`, but ${maker}: `
+            + `the update would apply it over the old one and then delete it. Nothing was applied: ${fix}`;
+    })));
+}

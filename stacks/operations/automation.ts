@@ -14,7 +14,7 @@ import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProje
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingRecordsEnvVar, routingDigest, routingRevisionKey } from "../config/routing-revision";
 import { ModelConfig, StackConfig } from "../config/config";
 import { modelOutputsOf, shorthandModel } from "../config/models";
-import { routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
+import { routerSwitchCollisions, routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
 import { planScope, scopeEnvVar, UpdateScope } from "./scope";
 import { readSettingsConfig, writeScopeFile } from "./scope-file";
@@ -386,6 +386,9 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     // router's objects, which the program no longer registers, only in an update that is not
     // scoped to targets, and only after every new object exists (router-switch.ts).
     const allSwitches = routerSwitches(Object.values(config.models), previous);
+    // A switch that would delete an object this update makes is refused before anything is applied (the program checks it too, for a plain `pulumi up`).
+    const collisions = routerSwitchCollisions(allSwitches, Object.values(config.models));
+    if (collisions.length > 0) throw new StackOperationError("validation", `the config of stack \`${stack.name}\` is invalid:\n${collisions.map((p) => `- ${p}`).join("\n")}`, undefined, collisions);
     let planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const switching = allSwitches.find((s) => s.model === options.model);
     if (planned && "target" in planned && switching) planned = { whole: `model \`${switching.model}\` switches router from \`${switching.from}\` to \`${switching.to}\`` };

@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { modelOutputsOf } from "../config/models";
 import { programError, StackConfig, stackSettingsPath } from "../config/config";
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingAnnotations, routingDigest, routingRecordsEnvVar, routingRevisionKey } from "../config/routing-revision";
-import { describeRouterSwitch, RouterSwitch, routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
+import { describeRouterSwitch, RouterSwitch, routerSwitchCollisions, routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
 import { writeRoutingRevision } from "../config/settings";
 import { currentBackendUrl, isAbsoluteLocalBackend, localStackOutputs } from "../operations/local-stack-file";
 import { configStackOf } from "../operations/model-stacks";
@@ -86,6 +86,9 @@ function lastOutputs(): Record<string, unknown> | undefined {
  */
 export async function checkRoutingRevisions(config: StackConfig): Promise<void> {
     const { records: lastOf, switches } = lastApplied(config);
+    // A switch that would delete an object this update makes: refused before anything is registered.
+    const collisions = routerSwitchCollisions(switches, Object.values(config.models));
+    if (collisions.length > 0) throw programError(collisions.join("\n"));
     const scoped = readScope()?.model;
     // The switch is the engine's diff too (creates, then deletes); this says why, and in what order.
     for (const s of switches) pulumi.log.info(describeRouterSwitch(s));

@@ -1,0 +1,73 @@
+// Names two models, or two routers of one model, would share, refused while the config is read or
+// before a router switch's update applies anything (issue 20): the component's Pulumi resource names
+// (`<model>-svc` against a Gateway API model's `<model>-<version>-svc`, `<model>-dr` against
+// `<model>-<version>-dr`), and an object a switch deletes that this update makes again. Pure.
+import * as assert from "assert";
+import { parseStackConfig } from "../stacks/config/config";
+import { routerSwitchCollisions, routerSwitches } from "../stacks/config/router-switch";
+import { refusalProblems } from "./support/refusal";
+
+const stable = { version: "v1", image: "your-docker-repo/model-runner:v1" };
+const canary = { version: "v2", image: "your-docker-repo/model-runner:v2" };
+const trafficPolicy = { outlierDetection: { consecutive5xxErrors: 5 } };
+const problemsOf = (all: Record<string, string>) => refusalProblems(() => parseStackConfig(all, "dev"), "expected the config to be refused");
+const modelsOf = (all: Record<string, string>) => Object.values(parseStackConfig(all, "dev").models);
+
+describe("names two models would share", () => {
+    it("refuses model `fraud-v2` beside model `fraud` at version v2 with `router: gateway-api`: the same Service resource (and DestinationRule resource with `trafficPolicy`), in `models` and through `defaults`", () => {
+        const models = { fraud: { router: "gateway-api", stable, canary }, "fraud-v2": { app: "other", stable } };
+        assert.deepStrictEqual(problemsOf({ "model-canary:models": JSON.stringify(models) }), [
+            "models `fraud` and `fraud-v2` collide: both would use the Pulumi resource name \"fraud-v2-svc\" (a Service) (`models.fraud.canary.version` and the model's name `models.fraud-v2`); give one of them another value",
+        ]);
+        // With `trafficPolicy` from `defaults`: the version DestinationRule meets the Istio router's `<model>-dr`.
+        assert.deepStrictEqual(problemsOf({ "model-canary:models": JSON.stringify(models), "model-canary:defaults": JSON.stringify({ trafficPolicy }) }), [
+            "models `fraud` and `fraud-v2` collide: both would use the Pulumi resource name \"fraud-v2-svc\" (a Service) (`models.fraud.canary.version` and the model's name `models.fraud-v2`); give one of them another value",
+            "models `fraud` and `fraud-v2` collide: both would use the Pulumi resource name \"fraud-v2-dr\" (a DestinationRule, networking.istio.io/v1) (`models.fraud.canary.version` and the model's name `models.fraud-v2`); give one of them another value",
+        ]);
+        // Both on the Gateway API router (`defaults.router`): `fraud`'s v2 Service meets `fraud-v2`'s own.
+        assert.deepStrictEqual(problemsOf({ "model-canary:models": JSON.stringify({ fraud: { stable, canary }, "fraud-v2": { app: "other", stable } }), "model-canary:defaults": JSON.stringify({ router: "gateway-api" }) })[0],
+            "models `fraud` and `fraud-v2` collide: both would use the Pulumi resource name \"fraud-v2-svc\" (a Service) (`models.fraud.canary.version` and the model's name `models.fraud-v2`); give one of them another value");
+        // The Istio router names no child by version but the Deployments: the same two models are fine there.
+        assert.deepStrictEqual(modelsOf({ "model-canary:models": JSON.stringify({ fraud: { stable, canary }, "fraud-v2": { app: "other", stable } }) }).map((m) => m.name), ["fraud", "fraud-v2"]);
+    });
+
+    it("refuses a model whose Service is `fraud-v2` beside model `fraud`'s version v2 Service (the Kubernetes object), and an Istio DestinationRule named like a version's", () => {
+        const models = { fraud: { router: "gateway-api", serviceName: "fraud", stable, canary, trafficPolicy }, scorer: { app: "scorer", serviceName: "fraud-v2", destinationRuleName: "fraud-v1", stable } };
+        assert.deepStrictEqual(problemsOf({ "model-canary:models": JSON.stringify(models) }), [
+            "models `fraud` and `scorer` collide: both would use the Service \"default/fraud-v2\" (`models.fraud.canary.version` and `models.scorer.serviceName`); give one of them another value",
+            "models `fraud` and `scorer` collide: both would use the DestinationRule \"default/fraud-v1\" (`models.fraud.stable.version` and `models.scorer.destinationRuleName`); give one of them another value",
+        ]);
+    });
+});
+
+describe("a router switch that would delete what the update makes", () => {
+    const istioApplied = (destinationRuleName: string) => ({ split: { v1: 100 }, virtualServiceName: "model-virtual-service", destinationRuleName });
+    const gatewayApplied = (objects: [string, string][]) => ({
+        split: { v1: 100 }, router: "gateway-api",
+        routingObjects: objects.map(([kind, name]) => ({ apiVersion: kind === "Service" ? "v1" : kind === "HTTPRoute" ? "gateway.networking.k8s.io/v1" : "networking.istio.io/v1", kind, namespace: "default", name })),
+    });
+
+    it("istio -> gateway-api (the shorthand) with `trafficPolicy`: the old `destinationRuleName` is the new version DestinationRule's name", () => {
+        const models = modelsOf({ "model-canary:stable": JSON.stringify(stable), "model-canary:router": "gateway-api", "model-canary:trafficPolicy": JSON.stringify(trafficPolicy) });
+        const switches = routerSwitches(models, istioApplied("model-service-v1"));
+        assert.deepStrictEqual(routerSwitchCollisions(switches, models), [
+            "model `model` switches router from `istio` to `gateway-api`, which deletes the old router's DestinationRule `default/model-service-v1`, but model `model`'s new router makes it too (`stable.version`): "
+            + "the update would apply it over the old one and then delete it. Nothing was applied: switch in two updates: first without `trafficPolicy` (no version DestinationRules), then set it again",
+        ]);
+        // The usual names: nothing in common.
+        assert.deepStrictEqual(routerSwitchCollisions(routerSwitches(models, istioApplied("model-destination")), models), []);
+    });
+
+    it("gateway-api -> istio (`models`): the new `destinationRuleName` is an old version DestinationRule's name; another model's new Service is an old version Service's", () => {
+        const models = modelsOf({ "model-canary:models": JSON.stringify({ fraud: { stable, destinationRuleName: "fraud-service-v1" }, churn: { app: "churn", serviceName: "fraud-service-v2", stable } }) });
+        const applied = { models: { fraud: gatewayApplied([["Service", "fraud-service-v1"], ["Service", "fraud-service-v2"], ["DestinationRule", "fraud-service-v1"], ["HTTPRoute", "fraud-service"]]) } };
+        assert.deepStrictEqual(routerSwitchCollisions(routerSwitches(models, applied), models), [
+            "model `fraud` switches router from `gateway-api` to `istio`, which deletes the old router's Service `default/fraud-service-v2`, but model `churn` makes it too (`models.churn.serviceName`): "
+            + "the update would apply it over the old one and then delete it. Nothing was applied: change `models.churn.serviceName`, or make that object in an update after the switch",
+            "model `fraud` switches router from `gateway-api` to `istio`, which deletes the old router's DestinationRule `default/fraud-service-v1`, but model `fraud`'s new router makes it too (`models.fraud.destinationRuleName`): "
+            + "the update would apply it over the old one and then delete it. Nothing was applied: set `models.fraud.destinationRuleName` to another name",
+        ]);
+        // No switch, no such problem: the same config applied with the Istio router already.
+        assert.deepStrictEqual(routerSwitchCollisions(routerSwitches(models, { models: { fraud: istioApplied("fraud-service-v1") } }), models), []);
+    });
+});
