@@ -15,87 +15,17 @@ import { holdAtEnvVar, holdUntilEnvVar } from "../stacks/operations/hold-at";
 import { unrenewed } from "./support/refusal";
 import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
-import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";
+import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
+import { followRenderedSplit, mirrorPercentOf, type Observed } from "./support/rendered-split";
 
-const totalRps = 1000;
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
 const testers = { header: "x-canary-version", exact: "v2", version: "v2" };
 
-interface Behaviour {
-    stable: Omit<TrafficSettings, "rps" | "namespace">;
-    canary: Omit<TrafficSettings, "rps" | "namespace">;
-    /** Canary traffic regardless of its weight (e.g. 0 for a canary nobody reaches). */
-    canaryRps?: number;
-    /** The canary starts failing this share of requests from this served weight on. */
-    canaryFailsFrom?: { weight: number; errorRatio: number };
-}
-
 /** The rendered default route's mirror to v2 in percent (`mirrors` or `mirror` + `mirrorPercentage`), 0 for none. */
 function renderedMirrorPercent(project: TestProject): number {
     return mirrorPercentOf(project.rendered().get("VirtualService/model-virtual-service")?.spec.http.at(-1));
-}
-
-function mirrorPercentOf(route: any): number {
-    const policy = route?.mirrors?.find((m: any) => m.destination.subset === "v2") ?? (route?.mirror?.subset === "v2" ? { percentage: route.mirrorPercentage } : undefined);
-    return policy ? policy.percentage?.value ?? 100 : 0;
-}
-
-/**
- * The rendered default route whichever the router: its weights by version and the percent of it
- * mirrored to v2. The VirtualService's last http route, or (`router: gateway-api`) the HTTPRoute's
- * last rule, whose backends are the Services `model-service-<version>`. Undefined while neither is rendered.
- */
-function renderedDefaultRoute(objects: Map<string, any>): { split: Record<string, number>; mirrored: number } | undefined {
-    const vs = objects.get("VirtualService/model-virtual-service")?.spec?.http?.at(-1);
-    if (vs) return Array.isArray(vs.route) ? { split: Object.fromEntries(vs.route.map((r: any) => [r.destination.subset, r.weight])), mirrored: mirrorPercentOf(vs) } : undefined;
-    const rule = objects.get("HTTPRoute/model-service")?.spec?.rules?.at(-1);
-    if (!Array.isArray(rule?.backendRefs)) return undefined;
-    const split = Object.fromEntries(rule.backendRefs.map((b: any) => [b.name.replace(/^model-service-/, ""), b.weight ?? 1]));
-    const mirror = rule.filters?.find((f: any) => f.type === "RequestMirror" && f.requestMirror?.backendRef?.name === "model-service-v2")?.requestMirror;
-    const mirrored = mirror ? mirror.percent ?? (mirror.fraction ? 100 * mirror.fraction.numerator / (mirror.fraction.denominator ?? 100) : 100) : 0;
-    return { split, mirrored };
-}
-
-/** Every (served v2 weight, mirrored percent) pair the mesh was seen to apply, in order, without repeats. */
-type Observed = [served: number, mirrored: number][];
-
-/**
- * Keeps the exporter's rates equal to the rendered VirtualService until stopped: each version
- * serves its share, and the canary also gets the mirrored share of default traffic (which all
- * goes to stable while it is mirrored), reported by its destination proxy only.
- */
-function followRenderedSplit(project: TestProject, exporter: IstioExporter, namespace: string, behaviour: Behaviour, observed: Observed = []): () => void {
-    const apply = () => {
-        // One read of the rendered VirtualService for both the split and the mirror. While the
-        // provider rewrites the file, a read can find no VirtualService (or half of one): that is
-        // no state of the mesh, so this tick changes nothing and records nothing.
-        let route: ReturnType<typeof renderedDefaultRoute>;
-        try {
-            route = renderedDefaultRoute(project.rendered());
-        } catch {
-            return;
-        }
-        if (!route) return;
-        const { split, mirrored } = route;
-        const seen: [number, number] = [split.v2 ?? 0, mirrored];
-        // The provider rewrites a manifest file in place: a read while it does finds no VirtualService,
-        // or the start of one (weights short of 100), which is not a state of the mesh.
-        const rendered = Object.values(split).reduce((sum, w) => sum + w, 0) === 100;
-        if (rendered && (observed.length === 0 || observed.at(-1)!.join() !== seen.join())) observed.push(seen);
-        exporter.set("model-v1", { ...behaviour.stable, namespace, rps: totalRps * (split.v1 ?? 0) / 100 });
-        const failing = behaviour.canaryFailsFrom && (split.v2 ?? 0) >= behaviour.canaryFailsFrom.weight ? { errorRatio: behaviour.canaryFailsFrom.errorRatio } : {};
-        exporter.set("model-v2", { ...behaviour.canary, ...failing, namespace, rps: behaviour.canaryRps ?? totalRps * (split.v2 ?? 0) / 100, mirroredRps: totalRps * mirrored / 100 });
-    };
-    apply();
-    const timer = setInterval(apply, 100);
-    // Stopping reads the rendered files once more: the command that wrote them last has returned,
-    // so `observed` ends with the state it left, not the one the last 100 ms tick happened to see.
-    return () => {
-        clearInterval(timer);
-        apply();
-    };
 }
 
 interface CliRun {

@@ -5,16 +5,23 @@
 // inline-program decision sends such a project to its own host. The same program also declares
 // `ModelCanaries`, the config-driven component, and the model-canary commands then drive the
 // stack's config model (`ranker`) as they drive the TypeScript program: a weight step, status,
-// rollback.
+// rollback; a rollout against a real Prometheus (test/support/rendered-split.ts's simulated
+// traffic) to 100%, promote, a rollout that rolls back by itself; hostile canaryWeight values
+// refused by the commands and by `pulumi up` before anything is applied; preview.
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { packageDir, toolchainDir } from "../stacks/operations/automation";
 import { commandSdkDir, decideInline, inlineProgramOf } from "../stacks/operations/inline-program";
+import { reportBaseName } from "../rollout/record";
+import { readRecord } from "../rollout/status";
 import { pulumiCliEnv, sourceCli } from "./support/engine";
+import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
+import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
+import { type Behaviour, followRenderedSplit, type Observed, type RenderedModel } from "./support/rendered-split";
 
 /** Two models through model-canary's component; the canary's image is an Output (a ConfigMap's data). */
 const models = {
@@ -109,6 +116,31 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
         return { status: r.status, output: `${r.stdout}${r.stderr}`, stdout: r.stdout };
     }
 
+    /** The same command without blocking this process (the simulated traffic follows the rendered files meanwhile). */
+    function modelCanaryAsync(args: string[]): Promise<{ status: number | null; output: string; stdout: string }> {
+        const child = spawn(process.execPath, [sourceCli, ...args, "--stack", "dev", "--cwd", dir, "--backend", `file://${path.join(dir, "state")}`], {
+            env: { ...process.env, MODEL_CANARY_TOOLCHAIN: bin, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let output = "";
+        child.stdout.on("data", (d) => { stdout += d; output += d; });
+        child.stderr.on("data", (d) => { output += d; });
+        return new Promise((resolve) => child.on("close", (status) => resolve({ status, output, stdout })));
+    }
+
+    /** The config model's entry as Pulumi.dev.yaml holds it now. */
+    function rankerSettings(): Record<string, any> {
+        return YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8")).config["model-canary:models"].ranker;
+    }
+    /** Edits the config model's entry in place, as a user would (what the commands wrote there stays). */
+    function editRanker(edit: (ranker: Record<string, any>) => void): void {
+        const file = path.join(dir, "Pulumi.dev.yaml");
+        const settings = YAML.parse(fs.readFileSync(file, "utf8"));
+        edit(settings.config["model-canary:models"].ranker);
+        fs.writeFileSync(file, YAML.stringify(settings));
+    }
+
     /** Every rendered object, keyed `Kind/name`. */
     function rendered(): Map<string, any> {
         const objects = new Map<string, any>();
@@ -177,5 +209,180 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
         assert.strictEqual(settings.config["model-canary:models"].ranker.canaryWeight, 0);
         // The program's own components are left as they were.
         assert.deepStrictEqual([split("fraud"), split("churn")], [{ v1: 90, v2: 10 }, { v1: 100 }]);
+    });
+
+    /**
+     * The stack's resources by URN (a failed update may write them in another order), and apart
+     * the package's default provider (`pulumi:providers:model-canary`): its inputs are the engine's
+     * copy of the `model-canary:*` config, which the engine records before any component is
+     * constructed, so a refused `pulumi up` still writes the refused config there (see
+     * docs/other-languages.md).
+     */
+    function state(): { resources: unknown[]; provider: string } {
+        const resources = [...JSON.parse(pulumi(["stack", "export"]).stdout).deployment.resources].sort((a: any, b: any) => a.urn.localeCompare(b.urn));
+        const provider = resources.filter((r) => r.type === "pulumi:providers:model-canary").map((r) => r.urn).join();
+        return { resources: resources.filter((r) => r.type !== "pulumi:providers:model-canary"), provider };
+    }
+
+    describe("`model-canary rollout` of the config model against a real Prometheus, and `promote`", () => {
+        let exporter: IstioExporter;
+        let prometheus: PrometheusHarness;
+        /** The config model's objects and workloads, for the traffic that follows the rendered split. */
+        const ranker = (stable: string, canary: string): RenderedModel => ({
+            virtualService: "ranker-virtual-service", service: "ranker-service",
+            stable: { version: stable, workload: `ranker-${stable}` }, canary: { version: canary, workload: `ranker-${canary}` },
+        });
+
+        before(async () => {
+            exporter = await startIstioExporter();
+            prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+        });
+        after(async () => {
+            await prometheus?.stop();
+            await exporter?.close();
+        });
+
+        /** `model-canary rollout` while the simulated traffic follows the rendered split; the (weight, mirror) states it went through. */
+        async function rollout(model: RenderedModel, behaviour: Behaviour, args: string[] = []): Promise<{ status: number | null; output: string; stdout: string; observed: Observed }> {
+            const observed: Observed = [];
+            const stop = followRenderedSplit({ rendered }, exporter, "models", behaviour, observed, model);
+            try {
+                // The rollout's preflight wants the stable workload's series in Prometheus: its first scrape.
+                const { PrometheusClient } = await import("../analysis/prometheus");
+                const client = new PrometheusClient({ url: prometheus.url });
+                await waitFor(`${model.stable.workload}'s first scrape`, async () => ((await client.query(`count(istio_requests_total{destination_workload="${model.stable.workload}"})`)) ? true : undefined), { timeoutMs: 30_000 });
+                return { ...(await modelCanaryAsync(["rollout", ...args])), observed };
+            } finally {
+                stop();
+            }
+        }
+
+        it("a healthy canary walks 10% -> 100%; its record, report and the outputs read back have a TypeScript stack's shape", async () => {
+            editRanker((r) => {
+                r.rollout = { prometheus: prometheus.url, steps: [10, 100], interval: "2s", tick: "1s", window: "5s", analysis: { minRequests: 20, failureThreshold: 4 } };
+            });
+            const run = await rollout(ranker("r1", "r2"), { stable: { latencyMs: 80 }, canary: { latencyMs: 80 } });
+            assert.strictEqual(run.status, 0, run.output);
+            assert.match(run.stdout, /^COMPLETED: r2 passed every step and serves 100%; run `promote` to make it stable$/m);
+            assert.deepStrictEqual(run.observed, [[0, 0], [10, 0], [100, 0]]);
+            assert.deepStrictEqual(split("ranker-virtual-service"), { r2: 100 });
+            assert.strictEqual(rankerSettings().canaryWeight, 100);
+            // The record: where a TypeScript stack's model `ranker` keeps it, with the same fields.
+            const record = readRecord(dir, "dev", "ranker")!;
+            assert.deepStrictEqual([record.stack, record.model, record.stableVersion, record.canaryVersion, record.plan, record.outcome], ["dev", "ranker", "r1", "r2", [10, 100], "completed"]);
+            assert.deepStrictEqual(Object.keys(record).sort(), ["canaryVersion", "finishedAt", "message", "model", "outcome", "plan", "reporters", "runner", "stableVersion", "stack", "startedAt", "steps", "thresholds"]);
+            assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict, s.analyses.at(-1)!.summary]), [[10, "passed", "pass"], [100, "passed", "pass"]]);
+            assert.deepStrictEqual(Object.keys(record.steps[0]).sort(), ["analyses", "appliedAt", "applyMs", "index", "reason", "startedAt", "verdict", "weight"]);
+            assert.deepStrictEqual(Object.keys(record.steps[0].analyses[0].measurement.canary).sort(), ["p99Ms", "requests", "successRate"]);
+            const report = path.join(dir, ".model-canary", "dev", "models", "ranker", "reports", `${reportBaseName(record)}.md`);
+            assert.match(run.stdout, new RegExp(`^report: ${report.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+            assert.strictEqual(fs.readFileSync(report, "utf8").split("\n")[0], "# Rollout dev/ranker: r1 → r2: ✅ Completed");
+            // The outputs the commands read back: ModelCanaries exports each model as index.ts's modelCanaryOutputs does.
+            const outputs = JSON.parse(pulumi(["stack", "output", "--json"]).stdout);
+            assert.deepStrictEqual(Object.keys(outputs.models.ranker).sort(), ["canaryVersion", "canaryWeight", "deploymentNames", "destinationRuleName", "headerRoutes", "namespace", "replicas", "routingRecord", "serviceName", "split", "stableVersion", "urn", "virtualServiceName"]);
+            assert.deepStrictEqual([outputs.models.ranker.canaryWeight, outputs.models.ranker.split, outputs.appliedConfig["model-canary:models"].ranker.canaryWeight], [100, { r2: 100 }, 100]);
+            const status = modelCanary(["status"]);
+            assert.strictEqual(status.status, 0, status.output);
+            assert.match(status.stdout, /^model ranker of stack dev: r2 100%\n/);
+        });
+
+        it("`model-canary promote` writes r2 as stable (its replicas, no canary, weight 0) to Pulumi.dev.yaml and renders r2 alone", () => {
+            const program = [split("fraud"), split("churn")];
+            const promote = modelCanary(["promote"]);
+            assert.strictEqual(promote.status, 0, promote.output);
+            assert.match(promote.stdout, /^promoted: model ranker: r2 is stable and serves 100%/m);
+            const settings = rankerSettings();
+            assert.deepStrictEqual([settings.stable, settings.canary, settings.canaryWeight], [{ version: "r2", image: "your-docker-repo/ranker:r2", replicas: 1 }, undefined, 0]);
+            const objects = rendered();
+            assert.deepStrictEqual([...objects.keys()].filter((k) => k.startsWith("Deployment/ranker-")), ["Deployment/ranker-r2"]);
+            assert.deepStrictEqual(split("ranker-virtual-service"), { r2: 100 });
+            assert.deepStrictEqual(objects.get("DestinationRule/ranker-destination").spec.subsets.map((s: any) => s.name), ["r2"]);
+            assert.deepStrictEqual([split("fraud"), split("churn")], program);
+        });
+
+        it("a canary failing 5% of its requests is rolled back by the rollout itself: exit 1, 100% stable, canaryWeight 0", async () => {
+            editRanker((r) => {
+                r.canary = { version: "r3", image: "your-docker-repo/ranker:r3", replicas: 1 };
+            });
+            const run = await rollout(ranker("r2", "r3"), { stable: { latencyMs: 80 }, canary: { latencyMs: 80, errorRatio: 0.05 } }, ["--failure-threshold", "2"]);
+            assert.strictEqual(run.status, 1, run.output);
+            assert.match(run.stdout, /^ROLLED-BACK: rolled back from 10% to 0%: 2 consecutive analyses did not pass \(failureThreshold 2\): canary success rate/m);
+            assert.deepStrictEqual(run.observed, [[0, 0], [10, 0], [0, 0]]);
+            assert.deepStrictEqual(split("ranker-virtual-service"), { r2: 100 });
+            assert.deepStrictEqual([rankerSettings().canaryWeight, rankerSettings().canary.version], [0, "r3"]);
+            const record = readRecord(dir, "dev", "ranker")!;
+            assert.deepStrictEqual([record.outcome, record.steps.map((s) => [s.weight, s.verdict])], ["rolled-back", [[10, "failed"]]]);
+            assert.deepStrictEqual(Object.keys(record.rollback!).sort(), ["actionMs", "appliedAt", "decidedAt", "reason"]);
+        });
+    });
+
+    describe("a hostile canaryWeight in Pulumi.dev.yaml is refused before anything is applied", () => {
+        let settings: string;
+        let files: Map<string, string>;
+        let applied: unknown;
+        before(() => {
+            settings = fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8");
+            files = renderedFiles();
+            applied = state();
+        });
+        afterEach(() => {
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), settings);
+        });
+
+        /** The settings with the config model's canaryWeight set to `value` as YAML text. */
+        const withWeight = (value: string) => settings.replace(/^(      canaryWeight:) 0$/m, `$1 ${value}`);
+
+        for (const [written, shown] of [["500", "500"], ['"ten"', '"ten"'], ["[10]", "[10]"]]) {
+            it(`\`models.ranker.canaryWeight: ${written}\`: every command that applies refuses it naming the key, ${shown} and the range, and exits 1`, () => {
+                const hostile = withWeight(written);
+                assert.notStrictEqual(hostile, settings);
+                fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), hostile);
+                for (const command of written === "500" ? ["up", "rollout", "promote", "preview"] : ["up"]) {
+                    const run = modelCanary([command]);
+                    assert.deepStrictEqual([command, run.status, run.output], [command, 1, `model-canary: invalid stack config for stack \`dev\`: \`models.ranker.canaryWeight\` must be an integer from 0 to 100, got ${shown}\n`]);
+                }
+                assert.strictEqual(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8"), hostile);
+            });
+        }
+
+        it("`pulumi up` by hand with `canaryWeight: 500` stops in ModelCanaries with the same message, exit 1", () => {
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), withWeight("500"));
+            const up = pulumi(["up", "--yes", "--skip-preview"]);
+            assert.strictEqual(up.status, 1, up.output);
+            assert.match(up.output, /error: model-canary:index:ModelCanaries resource 'configured' has a problem: invalid stack config for `model-canary`: `models.ranker.canaryWeight` must be an integer from 0 to 100, got 500\n/);
+        });
+
+        it("a secret canaryWeight is refused by the commands and by `pulumi up`, naming the key and where secrets are accepted, without its value", () => {
+            const set = pulumi(["config", "set", "--secret", "--path", "model-canary:models.ranker.canaryWeight", "37"]);
+            assert.strictEqual(set.status, 0, set.output);
+            assert.match(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8"), /^ {6}canaryWeight:\n {8}secure: /m);
+            const refusal = /`models\.ranker\.canaryWeight` cannot be a secret: it would be written in plaintext into resource names, manifests or messages; secrets are accepted in `kubeconfig`, `stable\.env\.<NAME>`/;
+            const command = modelCanary(["up"]);
+            assert.deepStrictEqual(command.status, 1, command.output);
+            assert.match(command.output, refusal);
+            const up = pulumi(["up", "--yes", "--skip-preview"]);
+            assert.strictEqual(up.status, 1, up.output);
+            assert.match(up.output, refusal);
+            for (const output of [command.output, up.output]) assert.doesNotMatch(output, /\b37\b/);
+        });
+
+        it("`model-canary:canaryWeight: 500` beside `models` is refused, naming the model key to use", () => {
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), settings.replace(/^config:\n/m, "config:\n  model-canary:canaryWeight: 500\n"));
+            const up = modelCanary(["up"]);
+            assert.deepStrictEqual([up.status, up.output], [1, "model-canary: invalid stack config for stack `dev`: `canaryWeight` is a key of the one-model shorthand and cannot be used with `models` (`ranker`): move it into a model's entry, e.g. `models.ranker.canaryWeight`\n"]);
+        });
+
+        it("`model-canary preview` of a weight step writes the comment and applies nothing", () => {
+            fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), withWeight("20"));
+            const preview = modelCanary(["preview", "--markdown", "-"]);
+            assert.strictEqual(preview.status, 0, preview.output);
+            assert.match(preview.stdout, /r2`? \| stable \| 100% \| 80% \| 100% → 80% \|/);
+            assert.match(preview.stdout, /r3`? \| canary \| 0% \| 20% \| 0% → 20% \|/);
+        });
+
+        it("after the refusals and the preview, the rendered files and every resource of the stack but the package's default provider are as before them", () => {
+            assert.deepStrictEqual(renderedFiles(), files);
+            assert.deepStrictEqual(state(), applied);
+        });
     });
 });
