@@ -11,7 +11,7 @@ import { stackStatus } from "../api/automation";
 import { readRecord } from "../rollout/status";
 import { openStack, previewStack, projectDir, readOutputs, toolchainDir, upStack } from "../stacks/operations/automation";
 import { readProjectConfig } from "../stacks/config/settings";
-import { makeProject, sourceCli, TestProject } from "./support/engine";
+import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus } from "./support/prometheus";
 
@@ -154,6 +154,26 @@ describe("many models in one stack (real engine, render mode)", function () {
         const r = run(project, ["up"]);
         assert.strictEqual(r.status, 1);
         assert.match(r.stderr, /models `fraud` and `ranker` collide: both would use the Service "default\/fraud-service" \(`models\.fraud\.serviceName` and `models\.ranker\.serviceName`\); give one of them another value/);
+        assert.strictEqual(project.renderedDigest(), before);
+        project.writeConfig({ models: cfg.models });
+    });
+
+    it("renaming a model that keeps its object names (`ranker` to `ranker-new`) is refused before anything is applied, by `up` and by a plain `pulumi up`: the new objects would be deleted with the old model's", () => {
+        const before = project.renderedDigest();
+        const cfg = readProjectConfig(project.dir, "multi");
+        const { ranker: _, ...rest } = cfg.models as Record<string, unknown>;
+        project.writeConfig({ models: { ...rest, "ranker-new": { ...ranker, app: "ranker" } } });
+        const refusal = (kind: string, name: string, key: string) => `model \`ranker\` is removed from the config, which deletes its ${kind} \`default/${name}\`, but model \`ranker-new\` makes it too (\`models.ranker-new.${key}\`): `
+            + "the update would apply it over the old one and then delete it. Nothing was applied: do it in two updates, first without model `ranker`, then with model `ranker-new`";
+        const expected = [refusal("Deployment", "ranker-r1", "stable.version"), refusal("Service", "ranker-service", "serviceName"),
+            refusal("DestinationRule", "ranker-destination", "destinationRuleName"), refusal("VirtualService", "ranker-virtual-service", "virtualServiceName")];
+        // Without the check, the up exits 0 having deleted all four of the new model's objects (files) after writing them.
+        const r = run(project, ["up"]);
+        assert.strictEqual(r.status, 1, r.stderr);
+        for (const line of expected) assert.ok(r.stderr.includes(line), r.stderr);
+        const plain = runPulumi(project, ["up", "--yes", "--skip-preview"]);
+        assert.notStrictEqual(plain.status, 0, plain.output);
+        for (const line of expected) assert.ok(plain.output.includes(line), plain.output);
         assert.strictEqual(project.renderedDigest(), before);
         project.writeConfig({ models: cfg.models });
     });

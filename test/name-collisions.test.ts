@@ -4,6 +4,7 @@
 // `<model>-<version>-dr`), and an object a switch deletes that this update makes again. Pure.
 import * as assert from "assert";
 import { parseStackConfig } from "../stacks/config/config";
+import { removedModelCollisions } from "../stacks/config/model-removal";
 import { routerSwitchCollisions, routerSwitches } from "../stacks/config/router-switch";
 import { refusalProblems } from "./support/refusal";
 
@@ -69,5 +70,47 @@ describe("a router switch that would delete what the update makes", () => {
         ]);
         // No switch, no such problem: the same config applied with the Istio router already.
         assert.deepStrictEqual(routerSwitchCollisions(routerSwitches(models, { models: { fraud: istioApplied("fraud-service-v1") } }), models), []);
+    });
+});
+
+describe("a removed model whose objects another model makes in the same update", () => {
+    const applied = (name: string, extra: Record<string, unknown> = {}) => ({
+        namespace: "default", serviceName: `${name}-service`, virtualServiceName: `${name}-virtual-service`, destinationRuleName: `${name}-destination`,
+        deploymentNames: { v1: `${name}-v1` }, split: { v1: 100 }, ...extra,
+    });
+    const ask = (models: Record<string, unknown>, outputs: Record<string, unknown>) => removedModelCollisions(modelsOf({ "model-canary:models": JSON.stringify(models) }), outputs);
+    const refusal = (removed: string, object: string, maker: string, key: string, then: string) => `model \`${removed}\` is removed from the config, which deletes its ${object}, but model \`${maker}\` makes it too (\`${key}\`): `
+        + `the update would apply it over the old one and then delete it. Nothing was applied: do it in two updates, first without model \`${removed}\`, ${then}`;
+
+    it("refuses model `fraud` renamed `fraud-new` that keeps its `app`: its Deployment, Service, DestinationRule and VirtualService would be deleted after the new model applied them", () => {
+        assert.deepStrictEqual(ask({ "fraud-new": { app: "fraud", stable } }, { models: { fraud: applied("fraud") } }), [
+            refusal("fraud", "Deployment `default/fraud-v1`", "fraud-new", "models.fraud-new.stable.version", "then with model `fraud-new`"),
+            refusal("fraud", "Service `default/fraud-service`", "fraud-new", "models.fraud-new.serviceName", "then with model `fraud-new`"),
+            // The Istio router's names follow `app` unless set.
+            refusal("fraud", "DestinationRule `default/fraud-destination`", "fraud-new", "models.fraud-new.destinationRuleName", "then with model `fraud-new`"),
+            refusal("fraud", "VirtualService `default/fraud-virtual-service`", "fraud-new", "models.fraud-new.virtualServiceName", "then with model `fraud-new`"),
+        ]);
+        // Renamed with names of its own: nothing in common with what the removal deletes.
+        assert.deepStrictEqual(ask({ "fraud-new": { stable } }, { models: { fraud: applied("fraud") } }), []);
+        // In another namespace, the same names are other objects.
+        assert.deepStrictEqual(ask({ "fraud-new": { namespace: "risk", app: "fraud", stable } }, { models: { fraud: applied("fraud") } }), []);
+    });
+
+    it("refuses model `a` removed while model `b`, applied before, takes `a`'s `virtualServiceName`; the shorthand stack's model and a Gateway API model's version Service too", () => {
+        assert.deepStrictEqual(ask({ b: { stable, virtualServiceName: "a-virtual-service" } }, { models: { a: applied("a"), b: applied("b") } }), [
+            refusal("a", "VirtualService `default/a-virtual-service`", "b", "models.b.virtualServiceName", "then set `models.b.virtualServiceName`"),
+        ]);
+        // Model `b` kept, nothing removed: no such problem (a model's own objects keep their resources).
+        assert.deepStrictEqual(ask({ a: { stable }, b: { stable } }, { models: { a: applied("a"), b: applied("b") } }), []);
+        // The shorthand stack's outputs name its one model, `model`, at the top.
+        assert.deepStrictEqual(ask({ fraud: { stable, destinationRuleName: "model-destination" } }, applied("model")), [
+            refusal("model", "DestinationRule `default/model-destination`", "fraud", "models.fraud.destinationRuleName", "then with model `fraud`"),
+        ]);
+        // A removed Gateway API model's version Service, named by its `routingObjects`.
+        const gateway = { ...applied("g"), virtualServiceName: undefined, destinationRuleName: undefined, router: "gateway-api",
+            routingObjects: [{ apiVersion: "v1", kind: "Service", namespace: "default", name: "g-service-v1" }, { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "g-service" }] };
+        assert.deepStrictEqual(ask({ h: { stable, serviceName: "g-service-v1" } }, { models: { g: gateway } }), [
+            refusal("g", "Service `default/g-service-v1`", "h", "models.h.serviceName", "then with model `h`"),
+        ]);
     });
 });

@@ -62,7 +62,7 @@ export class ModelSelectionError extends Error {
 
 const nameWhat = "a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

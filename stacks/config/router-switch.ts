@@ -7,6 +7,7 @@
 import type { RouterKind } from "../../components/routers/kinds";
 import type { RoutingObjectName } from "../../components/routers/router";
 import { routingObjectNames } from "../../components/routers/object-names";
+import { deploymentName } from "../../components/routing";
 import type { ResolvedModelCanaryArgs } from "../../components/validation";
 import { modelOutputsOf } from "./models";
 
@@ -30,7 +31,7 @@ export function appliedRouter(modelOutputs: Record<string, unknown>): RouterKind
 }
 
 /** The old router's objects as the outputs of the model's last `up` name them. */
-function appliedObjects(modelOutputs: Record<string, unknown>, from: RouterKind, namespace: string): RoutingObjectName[] {
+export function appliedObjects(modelOutputs: Record<string, unknown>, from: RouterKind, namespace: string): RoutingObjectName[] {
     if (Array.isArray(modelOutputs.routingObjects)) return modelOutputs.routingObjects as RoutingObjectName[];
     if (from !== "istio") return [];
     const named = (kind: string, name: unknown) => (typeof name === "string" ? [{ apiVersion: "networking.istio.io/v1", kind, namespace, name }] : []);
@@ -65,7 +66,7 @@ export function routeKind(s: RouterSwitch): string {
 }
 
 /** An object a model's config makes on the cluster, with the key (below the model's entry) that names it. */
-interface Made extends RoutingObjectName {
+export interface Made extends RoutingObjectName {
     model: string;
     path: string[];
     key: string;
@@ -80,14 +81,22 @@ function keyOf(r: ResolvedModelCanaryArgs, o: RoutingObjectName): string {
     return r.canary && o.name === `${r.serviceName}-${r.canary.version}` ? "canary.version" : "serviceName";
 }
 
-/** Every object the models' config makes: each router's routing objects and the model's Service (what a switch's deletion could meet). */
-function madeObjects(models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs }[]): Made[] {
+/**
+ * Every object the models' config makes: each router's routing objects and the model's Service
+ * (what a switch's deletion could meet), and each version's Deployment (what a removed model's
+ * deletion could meet too).
+ */
+export function madeObjects(models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs }[]): Made[] {
     return models.flatMap((m) => {
         const r = m.resolved;
+        const versions = [["stable", r.stable.version], ...(r.canary ? [["canary", r.canary.version]] : [])];
         return [
-            { apiVersion: "v1", kind: "Service", namespace: r.namespace, name: r.serviceName },
-            ...routingObjectNames[r.router](r),
-        ].map((o) => ({ ...o, model: m.name, path: m.path, key: keyOf(r, o) }));
+            ...[
+                { apiVersion: "v1", kind: "Service", namespace: r.namespace, name: r.serviceName },
+                ...routingObjectNames[r.router](r),
+            ].map((o) => ({ ...o, model: m.name, path: m.path, key: keyOf(r, o) })),
+            ...versions.map(([role, v]) => ({ apiVersion: "apps/v1", kind: "Deployment", namespace: r.namespace, name: deploymentName(r.app, v), model: m.name, path: m.path, key: `${role}.version` })),
+        ];
     });
 }
 

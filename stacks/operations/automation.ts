@@ -13,6 +13,7 @@ import { describeBackendLock, takeOverDeadBackendLocks } from "./backend-lock";
 import { checkProjectConfig, Decrypt, editProjectConfig, modelEntryOf, readProjectConfig, stackSettingsPath, writeRoutingRevision } from "../config/settings";
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingRecordsEnvVar, routingDigest, routingRevisionKey } from "../config/routing-revision";
 import { ModelConfig, StackConfig } from "../config/config";
+import { removedModelCollisions } from "../config/model-removal";
 import { modelOutputsOf, shorthandModel } from "../config/models";
 import { routerSwitchCollisions, routerSwitches, routerSwitchesEnvVar } from "../config/router-switch";
 import { describeApplyConflict, findApplyConflict } from "./conflicts";
@@ -387,7 +388,8 @@ async function planOneStack(stack: auto.Stack, options: { model?: string; before
     // scoped to targets, and only after every new object exists (router-switch.ts).
     const allSwitches = routerSwitches(Object.values(config.models), previous);
     // A switch that would delete an object this update makes is refused before anything is applied (the program checks it too, for a plain `pulumi up`).
-    const collisions = routerSwitchCollisions(allSwitches, Object.values(config.models));
+    // So is a removed (or renamed) model whose objects another model makes now, under another resource (model-removal.ts).
+    const collisions = [...routerSwitchCollisions(allSwitches, Object.values(config.models)), ...removedModelCollisions(Object.values(config.models), previous)];
     if (collisions.length > 0) throw new StackOperationError("validation", `the config of stack \`${stack.name}\` is invalid:\n${collisions.map((p) => `- ${p}`).join("\n")}`, undefined, collisions);
     let planned = options.model === undefined ? undefined : planStackScope(stack, previous, options.model);
     const switching = allSwitches.find((s) => s.model === options.model);

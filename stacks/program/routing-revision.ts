@@ -9,6 +9,7 @@ import { spawnSync } from "child_process";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { removedModelCollisions } from "../config/model-removal";
 import { modelOutputsOf } from "../config/models";
 import { programError, StackConfig, stackSettingsPath } from "../config/config";
 import { decideRouting, overrideStaleEnvVar, recordOf, RoutingRecord, routingAnnotations, routingDigest, routingRecordsEnvVar, routingRevisionKey } from "../config/routing-revision";
@@ -32,10 +33,12 @@ export function runnerName(): string {
     return `${user}@${os.hostname()}`;
 }
 
-/** What the program reads from the stack's last outputs: each model's routing record, and the models whose router this update switches. */
+/** What the program reads from the stack's last outputs: each model's routing record, the models whose router this update switches, and what removing a model would delete that another makes. */
 interface LastApplied {
     records: Record<string, RoutingRecord | undefined>;
     switches: RouterSwitch[];
+    /** Under a command, none: it refused them before the update. */
+    removals: string[];
 }
 
 /**
@@ -53,13 +56,14 @@ function lastApplied(config: StackConfig): LastApplied {
     const handed = process.env[routingRecordsEnvVar];
     if (handed !== undefined) {
         const switches = process.env[routerSwitchesEnvVar];
-        return { records: JSON.parse(handed) as Record<string, RoutingRecord>, switches: switches ? JSON.parse(switches) as RouterSwitch[] : [] };
+        return { records: JSON.parse(handed) as Record<string, RoutingRecord>, switches: switches ? JSON.parse(switches) as RouterSwitch[] : [], removals: [] };
     }
     const outputs = lastOutputs();
-    if (outputs === undefined) return { records: {}, switches: [] };
+    if (outputs === undefined) return { records: {}, switches: [], removals: [] };
     return {
         records: Object.fromEntries(Object.keys(config.models).map((m) => [m, recordOf(modelOutputsOf(outputs, m))])),
         switches: routerSwitches(Object.values(config.models), outputs),
+        removals: removedModelCollisions(Object.values(config.models), outputs),
     };
 }
 
@@ -85,9 +89,9 @@ function lastOutputs(): Record<string, unknown> | undefined {
  * by `stackProvider`, so every program built on it is checked.
  */
 export async function checkRoutingRevisions(config: StackConfig): Promise<void> {
-    const { records: lastOf, switches } = lastApplied(config);
-    // A switch that would delete an object this update makes: refused before anything is registered.
-    const collisions = routerSwitchCollisions(switches, Object.values(config.models));
+    const { records: lastOf, switches, removals } = lastApplied(config);
+    // A switch, or a removed model, that would delete an object this update makes: refused before anything is registered.
+    const collisions = [...routerSwitchCollisions(switches, Object.values(config.models)), ...removals];
     if (collisions.length > 0) throw programError(collisions.join("\n"));
     const scoped = readScope()?.model;
     // The switch is the engine's diff too (creates, then deletes); this says why, and in what order.
