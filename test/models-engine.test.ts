@@ -177,6 +177,23 @@ describe("many models in one stack (real engine, render mode)", function () {
         assert.strictEqual(project.renderedDigest(), before);
         project.writeConfig({ models: cfg.models });
     });
+
+    it("a Gateway API model dropping its canary while another model takes that version's Service name is refused before anything is applied", () => {
+        const cfg = readProjectConfig(project.dir, "multi").models as Record<string, unknown>;
+        const gw = { router: "gateway-api", stable: version("g1", "gw") };
+        project.writeConfig({ models: { ...cfg, gw: { ...gw, canary: version("g2", "gw"), canaryWeight: 0 } } });
+        const first = run(project, ["up"]);
+        assert.strictEqual(first.status, 0, first.stderr);
+        const before = project.renderedDigest();
+        assert.ok(project.rendered().has("Service/gw-service-g2"));
+        // Without the check, the up exits 0 with ranker's new Service `gw-service-g2` deleted with gw's version g2 Service.
+        project.writeConfig({ models: { ...cfg, gw, ranker: { ...ranker, serviceName: "gw-service-g2" } } });
+        const r = run(project, ["up"]);
+        assert.strictEqual(r.status, 1, r.stderr);
+        assert.ok(r.stderr.includes("model `gw` drops version `g2`, which deletes its Service `default/gw-service-g2`, but model `ranker` makes it too (`models.ranker.serviceName`): "
+            + "the update would apply it over the old one and then delete it. Nothing was applied: do it in two updates, first without version `g2` of model `gw`, then set `models.ranker.serviceName`"), r.stderr);
+        assert.strictEqual(project.renderedDigest(), before);
+    });
 });
 
 describe("the shorthand stack and `models.model` (real engine)", function () {

@@ -114,3 +114,21 @@ describe("a removed model whose objects another model makes in the same update",
         ]);
     });
 });
+
+describe("a version a kept model drops, whose objects another model makes in the same update", () => {
+    it("refuses model `a` (Gateway API) dropping canary v2 while model `b` takes the name of its version Service; a promotion that keeps the names is fine", () => {
+        const appliedA = {
+            namespace: "default", serviceName: "a-service", router: "gateway-api", deploymentNames: { v1: "a-v1", v2: "a-v2" }, split: { v1: 100, v2: 0 },
+            routingObjects: [["Service", "a-service-v1"], ["Service", "a-service-v2"], ["HTTPRoute", "a-service"]].map(([kind, name]) => ({ apiVersion: kind === "Service" ? "v1" : "gateway.networking.k8s.io/v1", kind, namespace: "default", name })),
+        };
+        const appliedB = { namespace: "default", serviceName: "b-service", virtualServiceName: "b-virtual-service", destinationRuleName: "b-destination", deploymentNames: { v1: "b-v1" }, split: { v1: 100 } };
+        const models = modelsOf({ "model-canary:models": JSON.stringify({ a: { router: "gateway-api", stable }, b: { app: "b", serviceName: "a-service-v2", stable } }) });
+        assert.deepStrictEqual(removedModelCollisions(models, { models: { a: appliedA, b: appliedB } }), [
+            "model `a` drops version `v2`, which deletes its Service `default/a-service-v2`, but model `b` makes it too (`models.b.serviceName`): "
+            + "the update would apply it over the old one and then delete it. Nothing was applied: do it in two updates, first without version `v2` of model `a`, then set `models.b.serviceName`",
+        ]);
+        // Promoting v2 (v1 dropped) with `b`'s own names: nothing in common.
+        const promoted = modelsOf({ "model-canary:models": JSON.stringify({ a: { router: "gateway-api", stable: canary }, b: { app: "b", stable } }) });
+        assert.deepStrictEqual(removedModelCollisions(promoted, { models: { a: appliedA, b: appliedB } }), []);
+    });
+});
