@@ -4,7 +4,9 @@
  *
  * Principles:
  *   - Only a measured value that meets its threshold passes. Missing traffic ("nodata") and failed
- *     queries ("error") are never a pass, and both count toward rollback.
+ *     queries ("error") are never a pass, and both count toward rollback; the one exception is a
+ *     tick with no data before the step's new traffic could have been scraped, which is pending
+ *     (counted neither way: `pending.ts`).
  *   - Thresholds are absolute (canary against a fixed bound) and, optionally, relative (canary
  *     against the stable version measured over the same window).
  */
@@ -402,11 +404,17 @@ export function summarize(results: readonly CheckResult[]): "pass" | "fail" {
 }
 
 export type AnalysisSummary = "pass" | "fail";
+/**
+ * What one tick of a step counts as: its summary, or "pending" when it judged nothing yet (no data
+ * before the step's new traffic could have been scraped: see `pending.ts`). A pending tick is
+ * neither a pass nor a failure.
+ */
+export type TickOutcome = AnalysisSummary | "pending";
 export type StepDecision = "advance" | "wait" | "rollback";
 
 export interface StepDecisionInput {
-    /** Summaries of the analyses run during the current step, oldest first. */
-    outcomes: readonly AnalysisSummary[];
+    /** Outcomes of the ticks run during the current step, oldest first. */
+    outcomes: readonly TickOutcome[];
     /** Time since the current step started (weights applied), in ms. */
     elapsedMs: number;
     /** How long the step must last before it may advance, in ms. */
@@ -417,7 +425,7 @@ export interface StepDecisionInput {
 
 export interface StepDecisionResult {
     decision: StepDecision;
-    /** Non-pass analyses since the last pass (or since the step started). */
+    /** Failed analyses since the last pass (or since the step started); pending ticks are not counted. */
     consecutiveFailures: number;
     reason: string;
 }
@@ -426,12 +434,14 @@ export interface StepDecisionResult {
  * Decides what the rollout loop does after an analysis tick at the current step.
  *
  * Intended loop: when a step starts (weights applied), reset `outcomes` to `[]`. Every tick
- * (e.g. every 10 s) run the analysis, append `summarize(results)` to `outcomes`, and call
- * `decideStep`:
- *   - "rollback" as soon as the last `failureThreshold` analyses are all non-pass. A pass resets
- *     the count. "nodata" and "error" are non-pass, so a canary that gets no traffic or cannot
- *     be measured is rolled back rather than promoted.
- *   - "advance" when the step's interval has elapsed and the most recent analysis passed.
+ * (e.g. every 10 s) run the analysis, append its outcome (`summarize(results)`, or "pending" by
+ * `judgeTick` in pending.ts) to `outcomes`, and call `decideStep`:
+ *   - "rollback" as soon as the last `failureThreshold` counted analyses are all non-pass. A pass
+ *     resets the count. "nodata" and "error" are non-pass, so a canary that gets no traffic or
+ *     cannot be measured is rolled back rather than promoted. A pending tick is skipped: it
+ *     neither adds to the count nor resets it.
+ *   - "advance" when the step's interval has elapsed and the most recent tick passed (a pending
+ *     latest tick never advances).
  *   - "wait" otherwise: keep the weights and analyse again next tick. This includes an elapsed
  *     interval whose latest analysis failed without reaching `failureThreshold`: the step is
  *     extended until either a pass (advance) or enough consecutive failures (rollback).
@@ -462,16 +472,17 @@ export function decideStep(input: StepDecisionInput): StepDecisionResult {
     }
     let reason: string;
     if (last === undefined) reason = "no analysis has run in this step yet";
+    else if (last === "pending") reason = `the latest analysis is pending, not counted (${consecutiveFailures} of ${failureThreshold} failures before rollback)`;
     else if (!elapsed) reason = `step interval not elapsed yet (${Math.round(elapsedMs / 1000)}s of ${Math.round(intervalMs / 1000)}s)`;
     else
         reason = `interval elapsed but the latest analysis did not pass (${consecutiveFailures} of ${failureThreshold} failures before rollback)`;
     return { decision: "wait", consecutiveFailures, reason };
 }
 
-/** Number of trailing non-pass outcomes. */
-export function countConsecutiveFailures(outcomes: readonly AnalysisSummary[]): number {
+/** Number of trailing failed outcomes, skipping pending ones (which neither count nor reset the count). */
+export function countConsecutiveFailures(outcomes: readonly TickOutcome[]): number {
     let n = 0;
-    for (let i = outcomes.length - 1; i >= 0 && outcomes[i] !== "pass"; i--) n++;
+    for (let i = outcomes.length - 1; i >= 0 && outcomes[i] !== "pass"; i--) if (outcomes[i] === "fail") n++;
     return n;
 }
 

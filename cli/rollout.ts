@@ -62,7 +62,7 @@ export function describeEvent(event: RolloutEvent): string {
         case "analysis": {
             const checks = event.analysis.results.map((r) => `  ${mark[r.status].padEnd(7)} ${plain(r.name)}: ${plain(r.message)}`);
             const left = event.remainingMs > 0 ? `, ${seconds(event.remainingMs)} left in the interval` : "";
-            return [`[step ${event.step.index}/${event.total}] ${stepName(event.step)} analysis ${event.step.analyses.length}: ${event.analysis.summary}${left}; ${event.decision.decision} (${event.decision.reason})`, ...checks].join("\n");
+            return [`[step ${event.step.index}/${event.total}] ${stepName(event.step)} analysis ${event.step.analyses.length}: ${event.analysis.summary}${event.analysis.pendingReason ? ` (${plain(event.analysis.pendingReason)})` : ""}${left}; ${event.decision.decision} (${event.decision.reason})`, ...checks].join("\n");
         }
         case "rollback-start":
             return `ROLLING BACK: ${plain(event.reason)}`;

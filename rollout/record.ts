@@ -7,7 +7,13 @@ import type { NotificationSummary } from "../notifications/notifier";
 export interface AnalysisRecord {
     /** ISO time the analysis ran. */
     at: string;
-    summary: "pass" | "fail";
+    /**
+     * "pending" when the tick found no data before the step's new traffic could have been scraped
+     * (analysis/pending.ts): neither a pass nor a failure toward `failureThreshold`.
+     */
+    summary: "pass" | "fail" | "pending";
+    /** Why the tick is pending; only on a pending tick. */
+    pendingReason?: string;
     results: CheckResult[];
     measurement: Measurement;
 }

@@ -6,7 +6,9 @@ import { judgeMeasurement, runAnalysis } from "../analysis/analyze";
 import { hasPredictionData, type PredictionMeasurement } from "../analysis/prediction-gate";
 import { preflightPrometheus } from "../analysis/preflight";
 import { InstantQuerier, PrometheusClient } from "../analysis/prometheus";
-import { decideStep, StepDecisionResult, summarize, WorkloadMeasurement } from "../analysis/verdict";
+import { judgeTick } from "../analysis/pending";
+import { parseDurationMs } from "../analysis/queries";
+import { decideStep, StepDecisionResult, summarize, TickOutcome, WorkloadMeasurement } from "../analysis/verdict";
 import { scaleDownHolds } from "../components/replicas";
 import { deploymentName } from "../components/routing";
 import { redact } from "../components/secrets";
@@ -511,12 +513,13 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
             currentWeight = weight;
             currentMirror = mirrorPercent;
         }
-        step.appliedAt = new Date().toISOString();
+        const appliedAtMs = Date.now();
+        step.appliedAt = new Date(appliedAtMs).toISOString();
         save();
         emit({ type: "step-applied", step, total });
 
         const stepStart = Date.now();
-        const outcomes: ("pass" | "fail")[] = [];
+        const outcomes: TickOutcome[] = [];
         for (;;) {
             await pause(plan.tickMs, signal);
             const interrupted = () => {
@@ -551,9 +554,11 @@ async function walk(options: RolloutOptions, stack: auto.Stack, modelName: strin
                 results = [...judgeMeasurement({ canary: measurement.canary, stable }, plan.thresholds, gate), ...custom];
                 summary = summarize(results);
             }
-            const analysis: AnalysisRecord = { at: report.at.toISOString(), summary, results, measurement };
+            // No data before the step's traffic could have been scraped is pending, not a failure.
+            const tick = judgeTick({ summary, results, atMs: report.at.getTime(), appliedAtMs, windowMs: parseDurationMs(plan.window) });
+            const analysis: AnalysisRecord = { at: report.at.toISOString(), summary: tick.outcome, ...(tick.pendingReason ? { pendingReason: tick.pendingReason } : {}), results, measurement };
             step.analyses.push(analysis);
-            outcomes.push(summary);
+            outcomes.push(tick.outcome);
             const elapsedMs = Date.now() - stepStart;
             const decision = decideStep({ outcomes, elapsedMs, intervalMs, failureThreshold: plan.thresholds.failureThreshold });
             save();

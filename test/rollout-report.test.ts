@@ -526,6 +526,17 @@ describe("rollout/report", () => {
             assert.ok(rows[3].includes("⚠️ success-rate-vs-stable: error: stable success rate query failed: bad\\_data:"), rows[3]);
         });
 
+        it("a pending tick (no data before the step's traffic could be scraped) reads as pending with its reason, not as a failure, and the step counts it", () => {
+            const reason = "no data 1.0s after the step was applied, before the 60.0s window could hold two scrapes of its traffic; not counted (no data counts from 60.0s on)";
+            const first = { ...analysis(5, { requests: null, successRate: null, p99Ms: null }), summary: "pending" as const, pendingReason: reason };
+            const md = renderReportMarkdown(baseRecord({ outcome: "completed", plan: [1], steps: [step(1, 0, [first, analysis(24)])] }));
+            const rows = md.split("\n").filter((l) => l.startsWith("| +"));
+            assert.ok(rows[0].endsWith(`| ⏳ pending: ${reason.replace(/_/g, "\\_")} |`), rows[0]);
+            assert.ok(rows[1].endsWith("| ✅ pass |"), rows[1]);
+            assert.ok(md.includes("_1 pending analysis: no data before the step's traffic could have been scraped, counted neither as a pass nor toward `failureThreshold`._"));
+            assert.ok(!md.includes("❌ fail"));
+        });
+
         it("zero analyses: the step says so and the rest of the plan is listed as not reached", () => {
             const md = renderReportMarkdown(noAnalysesRun());
             assert.ok(md.startsWith("# Rollout dev: v1 → v2: ❌ **Error**\n"));

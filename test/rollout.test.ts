@@ -17,7 +17,7 @@ import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
 import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
 import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
-import { followRenderedSplit, mirrorPercentOf, type Observed } from "./support/rendered-split";
+import { followRenderedSplit, mirrorPercentOf, type Behaviour, type Observed } from "./support/rendered-split";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 5 };
@@ -512,14 +512,56 @@ describe("automated rollout (real engine, real Prometheus)", function () {
         }
     });
 
-    it("a canary that gets no traffic never passes: it is rolled back, not promoted", async () => {
+    it("a canary that gets no traffic never passes: pending only within the 5 s window after its step, then rolled back after failureThreshold (4) counted ticks, not promoted", async () => {
         const { project, namespace } = await deployed();
         const stop = followRenderedSplit(project, exporter, namespace, { stable: { latencyMs: 80 }, canary: { latencyMs: 80 }, canaryRps: 0 });
         try {
             const record = await rollout(project, { promote: true });
             assert.strictEqual(record.outcome, "rolled-back");
-            assert.ok(record.steps[0].analyses.every((a) => a.results.filter((r) => r.name !== "success-rate-vs-stable" && r.name !== "p99-latency-vs-stable").every((r) => r.status === "nodata")));
+            const analyses = record.steps[0].analyses;
+            assert.ok(analyses.every((a) => a.results.filter((r) => r.name !== "success-rate-vs-stable" && r.name !== "p99-latency-vs-stable").every((r) => r.status === "nodata")));
+            // The grace cannot turn into a pass or a wait: ticks before the window's end are pending,
+            // every tick from then on counts, and the fourth counted one rolls back.
+            const sinceApplied = (a: { at: string }) => Date.parse(a.at) - Date.parse(record.steps[0].appliedAt);
+            const pending = analyses.filter((a) => a.summary === "pending");
+            const counted = analyses.filter((a) => a.summary !== "pending");
+            assert.strictEqual(analyses[0].summary, "pending");
+            assert.deepStrictEqual([pending.every((a) => sinceApplied(a) < 5000), analyses.slice(0, pending.length).every((a) => a.summary === "pending")], [true, true]);
+            assert.deepStrictEqual(counted.map((a) => a.summary), ["fail", "fail", "fail", "fail"]);
+            assert.ok(counted.every((a) => sinceApplied(a) >= 5000 && a.pendingReason === undefined));
+            assert.match(record.steps[0].reason!, /^4 consecutive analyses did not pass \(failureThreshold 4\): /);
             assert.deepStrictEqual(stackConfig(project).canary.version, "v2", "not promoted");
+        } finally {
+            stop();
+        }
+    });
+
+    it("a healthy canary with failureThreshold 1 whose first ticks after the step find no data yet is not rolled back: those ticks are pending (record and events, with the reason), and the step passes", async () => {
+        const { project, namespace } = await deployed({ steps: [10], analysis: { minRequests: 20, failureThreshold: 1 } });
+        // The canary's traffic starts 1.5 s after the step's route is applied (as a scrape that has
+        // not happened yet would show it), so the tick 1 s after it has no data whatever the load.
+        const behaviour: Behaviour = { stable: { latencyMs: 80 }, canary: { latencyMs: 80 }, canaryRps: 0 };
+        const stop = followRenderedSplit(project, exporter, namespace, behaviour);
+        const events: RolloutEvent[] = [];
+        try {
+            const plan = resolvePlan(stackConfig(project).rollout);
+            const record = await runRollout({
+                ref: project.ref, plan, onEvent: (e) => {
+                    events.push(e);
+                    if (e.type === "step-applied") setTimeout(() => { behaviour.canaryRps = undefined; }, 1500);
+                },
+            });
+            assert.strictEqual(record.outcome, "completed", record.message);
+            assert.deepStrictEqual(record.steps.map((s) => [s.weight, s.verdict]), [[10, "passed"]]);
+            const analyses = record.steps[0].analyses;
+            assert.strictEqual(analyses[0].summary, "pending");
+            assert.match(analyses[0].pendingReason!, /^no data \d+\.\ds after the step was applied, before the 5\.0s window could hold two scrapes of its traffic; not counted \(no data counts from 5\.0s on\)$/);
+            assert.strictEqual(analyses.at(-1)!.summary, "pass");
+            assert.ok(analyses.every((a) => a.summary === "pass" || a.summary === "pending"), analyses.map((a) => a.summary).join());
+            const first = events.find((e) => e.type === "analysis")!;
+            assert.ok(first.type === "analysis");
+            assert.deepStrictEqual([first.analysis.summary, first.decision.decision, first.decision.reason], ["pending", "wait", "the latest analysis is pending, not counted (0 of 1 failures before rollback)"]);
+            assert.deepStrictEqual(project.renderedSplit(), { v1: 90, v2: 10 });
         } finally {
             stop();
         }

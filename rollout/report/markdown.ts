@@ -165,6 +165,8 @@ function stepSection(step: StepRecord, total: number, rolloutStartMs: number | u
     out.push("| --- | --- | --- | --- | --- | --- |");
     for (const a of step.analyses) out.push(analysisRow(a, stepStart));
     out.push("");
+    const pending = step.analyses.filter((a) => a.summary === "pending").length;
+    if (pending > 0) out.push(`_${pending} pending analys${pending === 1 ? "is" : "es"}: no data before the step's traffic could have been scraped, counted neither as a pass nor toward \`failureThreshold\`._`, "");
     out.push(...predictionsSection(step, stepStart));
     return out;
 }
@@ -204,7 +206,8 @@ function analysisRow(a: AnalysisRecord, stepStartMs: number | undefined): string
     const pair = (pick: (w: WorkloadMeasurement) => MetricValue, show: (v: number) => string): string =>
         `${metricCell(canary ? pick(canary) : null, show)} / ${metricCell(stable ? pick(stable) : null, show)}`;
     const checks = (a.results ?? []).map(checkCell).join("<br>") || "no checks";
-    const verdict = a.summary === "pass" ? "✅ pass" : "❌ fail";
+    // A pending tick judged nothing yet (no data before the step's traffic could be scraped): not a failure.
+    const verdict = a.summary === "pass" ? "✅ pass" : a.summary === "pending" ? `⏳ pending: ${mdText(shorten(a.pendingReason ?? "no data yet", 200))}` : "❌ fail";
     return `| ${time} | ${pair((w) => w.successRate, fmtPct)} | ${pair((w) => w.p99Ms, fmtMs)} | ${pair((w) => w.requests, fmtNum)} | ${checks} | ${verdict} |`;
 }
 
