@@ -12,8 +12,8 @@ import { readRecord } from "../rollout/status";
 import { openStack, previewStack, projectDir, readOutputs, toolchainDir, upStack } from "../stacks/operations/automation";
 import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
-import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
-import { PrometheusHarness, startPrometheus } from "./support/prometheus";
+import type { IstioExporter } from "./support/istio-exporter";
+import { PrometheusHarness, startScrapedExporter } from "./support/prometheus";
 
 const version = (v: string, app: string) => ({ version: v, image: `registry.example.com/ml/${app}:${v}`, replicas: 2 });
 const fraud = { stable: version("v1", "fraud"), canary: version("v2", "fraud"), canaryWeight: 0, headerRoutes: [{ header: "x-canary-version", exact: "v2", version: "v2" }] };
@@ -226,8 +226,7 @@ for (const stackPerModel of [false, true]) describe(`two models' rollouts at onc
     let project: TestProject;
 
     before(async () => {
-        exporter = await startIstioExporter();
-        prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+        ({ exporter, prometheus } = await startScrapedExporter());
         project = makeProject("pair");
     });
     after(async () => {

@@ -17,8 +17,8 @@ import { parseStackConfig } from "../stacks/config/config";
 import { resolvePlan } from "../stacks/config/rollout-plan";
 import { openStack, upStack } from "../stacks/operations/automation";
 import { makeProject, runPulumi, sourceCli, TestProject } from "./support/engine";
-import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
-import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
+import type { IstioExporter } from "./support/istio-exporter";
+import { PrometheusHarness, startScrapedExporter, waitFor } from "./support/prometheus";
 
 const event: NotificationEvent = {
     kind: "analysis-failed", stack: "prod", model: "fraud", stableVersion: "v1", canaryVersion: "v2", weight: 10, step: { index: 2, total: 4 },
@@ -221,8 +221,7 @@ describe("notifications", function () {
         let scenario = 0;
 
         before(async () => {
-            exporter = await startIstioExporter();
-            prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+            ({ exporter, prometheus } = await startScrapedExporter());
         });
         after(async () => {
             await prometheus?.stop();

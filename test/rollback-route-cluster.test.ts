@@ -18,8 +18,8 @@ import { rollbackWriteAnnotation } from "../stacks/config/rollback-route";
 import { killAtEnvVar } from "../stacks/operations/rollback-write";
 import { holdAtEnvVar, holdUntilEnvVar } from "../stacks/operations/hold-at";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
-import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
-import { PrometheusHarness, startPrometheus } from "./support/prometheus";
+import type { IstioExporter } from "./support/istio-exporter";
+import { PrometheusHarness, startScrapedExporter } from "./support/prometheus";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 1 };
 const canary = { version: "v2", image: "your-docker-repo/model-runner:v2", replicas: 1 };
@@ -43,8 +43,7 @@ describe("a rollback's route write before its up, on a local control plane", fun
     before(async function () {
         this.timeout(900_000);
         cp = await cluster.start({ stopOnExit: true });
-        exporter = await startIstioExporter();
-        prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+        ({ exporter, prometheus } = await startScrapedExporter());
     });
     after(async () => {
         await prometheus?.stop();

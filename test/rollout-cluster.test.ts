@@ -11,8 +11,8 @@ import { connect, getObject } from "../stacks/cluster-client/cluster-api";
 import { readProjectConfig } from "../stacks/config/settings";
 import { clusterReader, ClusterReader } from "./support/cluster";
 import { makeProject, TestProject } from "./support/engine";
-import { IstioExporter, startIstioExporter, TrafficSettings } from "./support/istio-exporter";
-import { PrometheusHarness, startPrometheus } from "./support/prometheus";
+import type { IstioExporter, TrafficSettings } from "./support/istio-exporter";
+import { PrometheusHarness, startScrapedExporter } from "./support/prometheus";
 
 const totalRps = 1000;
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 2 };
@@ -32,8 +32,7 @@ describe("automated rollout against a local control plane (real engine, real Pro
         this.timeout(900_000);
         cp = await cluster.start({ stopOnExit: true });
         live = clusterReader(cp);
-        exporter = await startIstioExporter();
-        prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+        ({ exporter, prometheus } = await startScrapedExporter());
     });
     after(async () => {
         await prometheus?.stop();

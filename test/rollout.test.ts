@@ -15,8 +15,8 @@ import { holdAtEnvVar, holdUntilEnvVar } from "../stacks/operations/hold-at";
 import { unrenewed } from "./support/refusal";
 import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, sourceCli, TestProject } from "./support/engine";
-import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
-import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
+import type { IstioExporter } from "./support/istio-exporter";
+import { PrometheusHarness, startScrapedExporter, waitFor } from "./support/prometheus";
 import { followRenderedSplit, mirrorPercentOf, type Behaviour, type Observed } from "./support/rendered-split";
 
 const stable = { version: "v1", image: "your-docker-repo/model-runner:v1", replicas: 5 };
@@ -96,8 +96,7 @@ describe("automated rollout (real engine, real Prometheus)", function () {
     // many projects in this one process; the crash test also runs one under the language host.
 
     before(async () => {
-        exporter = await startIstioExporter();
-        prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+        ({ exporter, prometheus } = await startScrapedExporter());
     });
     after(async () => {
         await prometheus?.stop();

@@ -12,8 +12,8 @@ import { openStack } from "../stacks/operations/automation";
 import { secretRevisionAnnotation } from "../stacks/config/config";
 import { readProjectConfig } from "../stacks/config/settings";
 import { makeProject, TestProject, runPulumi as pulumi, sourceCli } from "./support/engine";
-import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
-import { PrometheusHarness, startPrometheus } from "./support/prometheus";
+import type { IstioExporter } from "./support/istio-exporter";
+import { PrometheusHarness, startScrapedExporter } from "./support/prometheus";
 
 const envSecret = "s3cr3t-Q9vX-env-value";
 const headerSecret = "Bearer hdr-7Kp2-webhook-token";
@@ -74,8 +74,7 @@ describe("secrets (real engine, real CLI)", function () {
     let encrypted: string[];
 
     before(async () => {
-        exporter = await startIstioExporter();
-        prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+        ({ exporter, prometheus } = await startScrapedExporter());
         // An evaluator that passes and, carelessly, echoes the credential it was sent.
         webhook = http.createServer((req, res) => {
             received.push(req.headers.authorization);

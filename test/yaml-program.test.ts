@@ -19,8 +19,8 @@ import { commandSdkDir, decideInline, inlineProgramOf } from "../stacks/operatio
 import { reportBaseName } from "../rollout/record";
 import { readRecord } from "../rollout/status";
 import { pulumiCliEnv, sourceCli } from "./support/engine";
-import { IstioExporter, startIstioExporter } from "./support/istio-exporter";
-import { PrometheusHarness, startPrometheus, waitFor } from "./support/prometheus";
+import type { IstioExporter } from "./support/istio-exporter";
+import { PrometheusHarness, startScrapedExporter, waitFor } from "./support/prometheus";
 import { type Behaviour, followRenderedSplit, type Observed, type RenderedModel } from "./support/rendered-split";
 
 /** Two models through model-canary's component; the canary's image is an Output (a ConfigMap's data). */
@@ -234,8 +234,7 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
         });
 
         before(async () => {
-            exporter = await startIstioExporter();
-            prometheus = await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" });
+            ({ exporter, prometheus } = await startScrapedExporter());
         });
         after(async () => {
             await prometheus?.stop();

@@ -20,6 +20,7 @@ import os from "os";
 import path from "path";
 import { PrometheusClient } from "../../analysis/prometheus";
 import { freePort } from "../../cluster/controlplane";
+import { IstioExporter, startIstioExporter } from "./istio-exporter";
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
 
@@ -371,3 +372,18 @@ function allThreadsStopped(pid: number): boolean {
         }
     });
 }
+
+/**
+ * The simulated Istio exporter and a Prometheus scraping it every second: the metrics every
+ * rollout test analyses. Stop them with `prometheus.stop()` and `exporter.close()`.
+ */
+export async function startScrapedExporter(): Promise<{ exporter: IstioExporter; prometheus: PrometheusHarness }> {
+    const exporter = await startIstioExporter();
+    try {
+        return { exporter, prometheus: await startPrometheus({ targets: [exporter.target], scrapeInterval: "1s" }) };
+    } catch (e) {
+        await exporter.close();
+        throw e;
+    }
+}
+
