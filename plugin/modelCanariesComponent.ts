@@ -3,7 +3,7 @@
 // `model-canary:*` keys are read here with the same checks; the engine starts the plugin in the
 // project directory, beside Pulumi.<stack>.yaml, so the settings file is found the same way too.
 import * as pulumi from "@pulumi/pulumi";
-import { loadStackConfig, programError, stackKeys } from "../stacks/config/config";
+import { loadStackConfig, programError, stackKeys, stackPerModelUnsupported } from "../stacks/config/config";
 import { modelKeys } from "../stacks/config/models";
 import { modelCanariesFromConfig, modelCanaryOutputs } from "../stacks/program/model-canaries";
 import { stackProvider } from "../stacks/program/provider";
@@ -19,7 +19,10 @@ export class ModelCanariesComponent extends pulumi.ComponentResource {
         super("model-canary:index:ModelCanaries", name, {}, opts);
         // A bad config stops the update here, before anything is registered, naming the key.
         refuseProjectNamespacedKeys(pulumi.getProject(), Object.keys(pulumi.runtime.allConfig()));
-        const config = loadStackConfig();
+        // `stackPerModel` is for a TypeScript program: the commands refuse it for this one too.
+        const config = loadStackConfig((c, stack) => {
+            if (c.stackPerModel) throw programError(stackPerModelUnsupported(stack, "this program declares `ModelCanaries`"));
+        });
         const built = (async () => {
             const { opts: providerOpts, target } = await stackProvider(config, "kubernetes", this);
             // The models are this component's children: their URNs (exported in `models`) are what a scoped update targets.

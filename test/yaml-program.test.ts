@@ -108,8 +108,8 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
     }
 
     /** The `model-canary` command from the sources, on this project's `dev` stack. */
-    function modelCanary(args: string[]): { status: number | null; output: string; stdout: string } {
-        const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", "dev", "--cwd", dir, "--backend", `file://${path.join(dir, "state")}`], {
+    function modelCanary(args: string[], stack = "dev"): { status: number | null; output: string; stdout: string } {
+        const r = spawnSync(process.execPath, [sourceCli, ...args, "--stack", stack, "--cwd", dir, "--backend", `file://${path.join(dir, "state")}`], {
             encoding: "utf8",
             env: { ...process.env, MODEL_CANARY_TOOLCHAIN: bin, PULUMI_CONFIG_PASSPHRASE: "", PULUMI_SKIP_UPDATE_CHECK: "true" },
         });
@@ -383,6 +383,53 @@ describe("a YAML program (runtime: yaml) through the YAML language host", functi
         it("after the refusals and the preview, the rendered files and every resource of the stack but the package's default provider are as before them", () => {
             assert.deepStrictEqual(renderedFiles(), files);
             assert.deepStrictEqual(state(), applied);
+        });
+    });
+    describe("`stackPerModel: true` on a YAML stack is refused by the commands before anything is applied", () => {
+        /** The refusal, for stack `stack`. */
+        const refusal = (stack: string, why = "this program's runtime is `yaml`") => `\`stackPerModel\` is true in Pulumi.${stack}.yaml, which the commands support for a TypeScript program only, and ${why}: each model's stack (\`${stack}.<model>\`) would run the whole program, creating its other resources once per model, and each model's \`ModelCanary\` is a child of \`ModelCanaries\`, which the commands cannot move to a model's stack, so a model stack \`${stack}\` already holds would be created a second time. Nothing was applied. Remove \`stackPerModel\` to keep every model in stack \`${stack}\`, or drive the models from a TypeScript program (docs/many-models.md).`;
+        /** The stacks of the project, by name. */
+        const stacks = () => (JSON.parse(pulumi(["stack", "ls", "--json"], false).stdout) as { name: string }[]).map((s) => s.name).sort();
+
+        it("from the start (stack `fresh`, nothing deployed): `up`, `up --model ranker`, `preview`, `rollback --model ranker` and `status` exit 1 with the refusal; no model stack is made", () => {
+            const init = pulumi(["stack", "init", "fresh"], false);
+            assert.strictEqual(init.status, 0, init.output);
+            const file = path.join(dir, "Pulumi.fresh.yaml");
+            const text = YAML.stringify({ config: { ...rankerConfig(10), "model-canary:renderDir": "rendered-fresh", "model-canary:stackPerModel": true } });
+            fs.writeFileSync(file, text);
+            for (const args of [["up"], ["up", "--model", "ranker"], ["preview"], ["rollback", "--model", "ranker"], ["status"]]) {
+                const run = modelCanary(args, "fresh");
+                assert.deepStrictEqual([args, run.status, run.output], [args, 1, `model-canary: ${refusal("fresh")}\n`]);
+            }
+            assert.strictEqual(fs.readFileSync(file, "utf8"), text);
+            assert.deepStrictEqual([stacks(), fs.existsSync(path.join(dir, "Pulumi.fresh.ranker.yaml")), fs.existsSync(path.join(dir, "rendered-fresh"))], [["dev", "fresh"], false, false]);
+            const rm = pulumi(["stack", "rm", "--yes", "fresh"], false);
+            assert.strictEqual(rm.status, 0, rm.output);
+        });
+
+        it("on the deployed one-stack `dev`: `up` and `up --model ranker` exit 1 with the refusal and move nothing, `pulumi up` by hand stops in ModelCanaries with it; the rendered files, the state and Pulumi.dev.yaml are as before", () => {
+            const file = path.join(dir, "Pulumi.dev.yaml");
+            const settings = fs.readFileSync(file, "utf8");
+            const files = renderedFiles();
+            const applied = state();
+            const text = settings.replace(/^config:\n/m, "config:\n  model-canary:stackPerModel: true\n");
+            fs.writeFileSync(file, text);
+            try {
+                for (const args of [["up"], ["up", "--model", "ranker"]]) {
+                    const run = modelCanary(args);
+                    assert.deepStrictEqual([args, run.status, run.output], [args, 1, `model-canary: ${refusal("dev")}\n`]);
+                }
+                // By hand, ModelCanaries stops the update with the same reason.
+                const up = pulumi(["up", "--yes", "--skip-preview"]);
+                assert.strictEqual(up.status, 1, up.output);
+                assert.ok(up.output.includes(`error: model-canary:index:ModelCanaries resource 'configured' has a problem: ${refusal("dev", "this program declares `ModelCanaries`")}\n`), up.output);
+                assert.strictEqual(fs.readFileSync(file, "utf8"), text);
+                assert.deepStrictEqual([stacks(), fs.existsSync(path.join(dir, "Pulumi.dev.ranker.yaml"))], [["dev"], false]);
+                assert.deepStrictEqual(renderedFiles(), files);
+                assert.deepStrictEqual(state(), applied);
+            } finally {
+                fs.writeFileSync(file, settings);
+            }
         });
     });
 });

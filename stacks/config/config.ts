@@ -374,8 +374,12 @@ export function refuseWrittenForms(file: string, text: string, projectName: stri
     if (problems.length > 0) throw new ValidationError(problems);
 }
 
-/** Reads this stack's config; a bad value ends the program with the message alone, before any resource. */
-export function loadStackConfig(): StackConfig {
+/**
+ * Reads this stack's config; a bad value ends the program with the message alone, before any
+ * resource. `refuseLayout` stops a stack whose config sets `stackPerModel` (by default
+ * `refuseStackPerModel`; `ModelCanaries` refuses the layout outright).
+ */
+export function loadStackConfig(refuseLayout: (config: StackConfig, stack: string) => void = refuseStackPerModel): StackConfig {
     try {
         const all = pulumi.runtime.allConfig();
         const stack = pulumi.getStack();
@@ -386,7 +390,7 @@ export function loadStackConfig(): StackConfig {
         // Pods held for this one `up` by the command that runs it (a traffic change first, pods after).
         const holds = readHolds();
         for (const model of Object.values(config.models)) applyHolds(model, holds[model.name]);
-        refuseStackPerModel(config, stack);
+        refuseLayout(config, stack);
         return config;
     } catch (e) {
         if (e instanceof ValidationError) {
@@ -417,6 +421,19 @@ export function programError(message: string): pulumi.RunError {
 export function refuseStackPerModel(config: StackConfig, stack: string): void {
     if (!config.stackPerModel) return;
     throw programError(`stack \`${stack}\` keeps each model in a stack of its own (\`stackPerModel\` is set), so it holds no resources and \`pulumi up\` of it applies nothing. Nothing was applied. Run \`model-canary up --stack ${stack}\` (every model) or \`model-canary up --stack ${stack} --model NAME\`; by hand, \`pulumi up --stack ${stack}.NAME\` once model-canary has written its settings file.`);
+}
+
+/**
+ * Why `stackPerModel` cannot be used with a program other than a TypeScript one (`why`: what the
+ * program is, e.g. "this program's runtime is `yaml`"): a model's stack runs the whole program, so
+ * the program's other resources would be created once per model, and a model's `ModelCanary` is
+ * a child of `ModelCanaries` there, so `pulumi state move` of a component at the stack's root
+ * (stacks/operations/model-stacks.ts) cannot move the models a stack already holds: each would be
+ * created a second time in its own stack. Pure.
+ */
+export function stackPerModelUnsupported(stack: string, why: string): string {
+    const short = stack.split("/").pop()!;
+    return `\`stackPerModel\` is true in Pulumi.${short}.yaml, which the commands support for a TypeScript program only, and ${why}: each model's stack (\`${short}.<model>\`) would run the whole program, creating its other resources once per model, and each model's \`ModelCanary\` is a child of \`ModelCanaries\`, which the commands cannot move to a model's stack, so a model stack \`${short}\` already holds would be created a second time. Nothing was applied. Remove \`stackPerModel\` to keep every model in stack \`${short}\`, or drive the models from a TypeScript program (docs/many-models.md).`;
 }
 
 /**

@@ -32,7 +32,7 @@ import { engineFailureCause } from "./engine-failure";
 import { holdsEnv, ReplicaHolds } from "../config/replica-holds";
 import { PulumiCommandFailure, runStackCommand, runWorkspaceCommand } from "./pulumi-command";
 import { inlineProgramOf, programFunction, servingProgram, withProgramProcess } from "./inline-program";
-import { configStackOf, eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, writeModelSettings } from "./model-stacks";
+import { configStackOf, eachLimited, isStackPerModel, mergeModelStackOutputs, ModelStackNameTaken, modelOfStackName, modelPartOf, modelStackName, modelsWithSettings, stackPerModelRefusal, writeModelSettings } from "./model-stacks";
 
 /** The nearest directory at or above `dir` that holds `file`, or undefined. */
 function findUp(dir: string, file: string): string | undefined {
@@ -275,11 +275,16 @@ export function requireSettingsFile(workDir: string, stack: string): void {
 
 /** Checks the stack's config as the program will, without the engine; throws a validation error. */
 export function checkConfig(stack: auto.Stack): StackConfig {
+    let config: StackConfig;
     try {
-        return checkProjectConfig(stack.workspace.workDir, stack.name, decrypter(stack));
+        config = checkProjectConfig(stack.workspace.workDir, stack.name, decrypter(stack));
     } catch (e) {
         throw classify(e, stack.name);
     }
+    // Refused, not a validation problem: `rollback` must not fall back on the last applied config for it.
+    const refusal = config.stackPerModel ? stackPerModelRefusal(stack.workspace.workDir, stack.name) : undefined;
+    if (refusal !== undefined) throw new StackOperationError("refused", refusal);
+    return config;
 }
 
 /**

@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { configNamespace, stackSettingsPath } from "../config/config";
+import { configNamespace, stackPerModelUnsupported, stackSettingsPath } from "../config/config";
 import { parseSettingsText } from "../config/settings-yaml";
 
 /** The config key that turns the layout on. */
@@ -52,6 +52,29 @@ export function isStackPerModel(workDir: string, stack: string): boolean {
     if (on === true || on === "true") return true;
     if (on === undefined || on === false || on === "false") return false;
     return modelsWithSettings(workDir, stack).length > 0;
+}
+
+/** The runtime the project in `workDir` names in its Pulumi.yaml (`yaml`, `nodejs`...), or undefined when it cannot be read. */
+export function projectRuntime(workDir: string): string | undefined {
+    try {
+        const project = YAML.parse(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8")) as { runtime?: unknown } | null;
+        const runtime = project?.runtime;
+        const name = typeof runtime === "object" && runtime !== null ? (runtime as { name?: unknown }).name : runtime;
+        return typeof name === "string" ? name : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Refuses `stackPerModel` for a project whose program is not Node.js's (a YAML program drives its
+ * models through `ModelCanaries`): see `stackPerModelUnsupported`. Returns the refusal, or
+ * undefined when the layout can be used.
+ */
+export function stackPerModelRefusal(workDir: string, stack: string): string | undefined {
+    const runtime = projectRuntime(workDir);
+    if (runtime === undefined || runtime === "nodejs") return undefined;
+    return stackPerModelUnsupported(stack, `this program's runtime is \`${runtime}\``);
 }
 
 /** First line of a model stack's settings file (a YAML comment, without its `#`). */
