@@ -7,6 +7,8 @@ import type { DestinationRuleSpec } from "../../components/istio";
 import { gatewayApiDestinationRuleVersion, versionDestinationRules } from "../../components/routers/gateway-api-route";
 import { destinationRuleSpec } from "../../components/routing";
 import type { ResolvedModelCanaryArgs } from "../../components/validation";
+import { isRecord } from "../config/models";
+import { canonical } from "./canonical-json";
 
 /** A DestinationRule as this stack renders it, and where it lives. */
 export interface ExpectedDestinationRule {
@@ -27,17 +29,6 @@ export const destinationRulePrefix = (rule: Pick<ExpectedDestinationRule, "names
 /** Whether a difference (of LiveRouting's) is a DestinationRule's. */
 export const isDestinationRuleDifference = (difference: string): boolean => difference.startsWith("DestinationRule `");
 
-/** Key order never matters to the API server; compare canonical JSON. */
-function canonical(value: unknown): string {
-    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-    if (value && typeof value === "object") {
-        return `{${Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-    }
-    return JSON.stringify(value);
-}
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** A value as a difference shows it: `none` when absent, else canonical JSON (strings as written). */
 const show = (v: unknown): string => (v === undefined ? "none" : canonical(v));
 
@@ -47,7 +38,7 @@ const show = (v: unknown): string => (v === undefined ? "none" : canonical(v));
  * `trafficPolicy.outlierDetection.interval: live 10s, config 30s`.
  */
 function fieldDifferences(path: string, live: unknown, want: unknown): string[] {
-    if (isPlainObject(live) && isPlainObject(want)) {
+    if (isRecord(live) && isRecord(want)) {
         const keys = [...new Set([...Object.keys(want), ...Object.keys(live)])].filter((k) => live[k] !== undefined || want[k] !== undefined).sort();
         return keys.flatMap((k) => fieldDifferences(`${path}.${k}`, live[k], want[k]));
     }
@@ -55,7 +46,7 @@ function fieldDifferences(path: string, live: unknown, want: unknown): string[] 
 }
 
 const showLabels = (labels: unknown): string =>
-    isPlainObject(labels) && Object.keys(labels).length > 0 ? Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "none";
+    isRecord(labels) && Object.keys(labels).length > 0 ? Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${String(v)}`).join(", ") : "none";
 
 /**
  * What differs between a live DestinationRule and the rendered one, each prefixed with the object
@@ -73,7 +64,7 @@ export function destinationRuleDifferences(live: LiveDestinationRule, expected: 
     if (canonical(spec.host) !== canonical(want.host)) out.push(`host: live ${show(spec.host)}, config ${show(want.host)}`);
     out.push(...fieldDifferences("trafficPolicy", spec.trafficPolicy, want.trafficPolicy));
     // Subsets by name: the route sends to a subset by its name, the labels pick its pods.
-    const liveSubsets = new Map((Array.isArray(spec.subsets) ? spec.subsets : []).filter(isPlainObject).map((s) => [String(s.name), s]));
+    const liveSubsets = new Map((Array.isArray(spec.subsets) ? spec.subsets : []).filter(isRecord).map((s) => [String(s.name), s]));
     const wantSubsets = new Map((want.subsets ?? []).map((s) => [s.name, s as unknown as Record<string, unknown>]));
     for (const [name, w] of wantSubsets) {
         const l = liveSubsets.get(name);

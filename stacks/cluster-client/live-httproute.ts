@@ -5,15 +5,7 @@
 import { versionServiceName } from "../../components/routers/gateway-api-names";
 import type { HTTPRouteRule, HTTPRouteSpec } from "../../components/routers/gateway-api-route";
 import { isStickyRuleName, stickyDifferences, StickyRule, StickyView } from "./live-sticky";
-
-/** Key order never matters to the API server; compare canonical JSON. */
-function canonical(value: unknown): string {
-    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-    if (value && typeof value === "object") {
-        return `{${Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-    }
-    return JSON.stringify(value);
-}
+import { canonical } from "./canonical-json";
 
 const isRootPath = (path: { type?: string; value?: string } | undefined) => path?.type === "PathPrefix" && path.value === "/";
 

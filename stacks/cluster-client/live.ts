@@ -12,6 +12,7 @@ import { connect, getObject, getObjectIfServed, listObjects } from "./cluster-ap
 import { destinationRuleDifferences, renderedDestinationRules } from "./live-destination-rule";
 import { rollbackWriteAnnotation } from "../config/rollback-route";
 import { ModelConfig, StackConfig } from "../config/config";
+import { canonical } from "./canonical-json";
 
 export interface LiveRouting {
     /** The live default route's weights by subset; undefined when the VirtualService is missing. */
@@ -29,15 +30,6 @@ export interface LiveRouting {
 function splitOf(spec: VirtualServiceSpec | undefined): Record<string, number> | undefined {
     const last = spec?.http?.at(-1);
     return last ? Object.fromEntries(last.route.map((r) => [r.destination.subset ?? r.destination.host, r.weight ?? 100])) : undefined;
-}
-
-/** Key order never matters to the API server; compare canonical JSON. */
-function canonical(value: unknown): string {
-    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-    if (value && typeof value === "object") {
-        return `{${Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-    }
-    return JSON.stringify(value);
 }
 
 const showSplit = (split: Record<string, number> | undefined): string =>
