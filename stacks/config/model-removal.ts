@@ -9,7 +9,7 @@ import { versionDestinationRuleName, versionServiceName } from "../../components
 import type { RoutingObjectName } from "../../components/routers/router";
 import type { ResolvedModelCanaryArgs } from "../../components/validation";
 import { isRecord, modelOutputsOf, shorthandModel } from "./models";
-import { appliedObjects, appliedRouter, madeObjects } from "./router-switch";
+import { appliedObjects, appliedRouter, deletedAfterApplied, madeKey, madeObjects, makersOf } from "./router-switch";
 
 /** The models the last `up` applied, by name: the `models` output's entries, or the shorthand stack's one model. */
 function appliedModels(outputs: Record<string, unknown>): string[] {
@@ -79,13 +79,10 @@ export function removedModelCollisions(models: { name: string; path: string[]; r
         ...applied.filter((name) => !configured.has(name)).map((name) => ({ model: name, why: "is removed from the config", first: `without model \`${name}\``, objects: appliedModelObjects(modelOutputsOf(outputs, name)) })),
         ...models.filter((m) => applied.includes(m.name)).flatMap((m) => droppedVersions(m, modelOutputsOf(outputs, m.name))),
     ];
-    return deleted.flatMap((d) => d.objects.flatMap((old) => made
-        .filter((m) => m.kind === old.kind && m.namespace === old.namespace && m.name === old.name)
-        .map((m) => {
-            const key = `\`${[...m.path, m.key].join(".")}\``;
-            // A model the last `up` applied already changes a key; a new one (the renamed model) is added.
-            const then = applied.includes(m.model) ? `then set ${key}` : `then with model \`${m.model}\``;
-            return `model \`${d.model}\` ${d.why}, which deletes its ${old.kind} \`${old.namespace}/${old.name}\`, but model \`${m.model}\` makes it too (${key}): `
-                + `the update would apply it over the old one and then delete it. Nothing was applied: do it in two updates, first ${d.first}, ${then}`;
-        })));
+    return deleted.flatMap((d) => d.objects.flatMap((old) => makersOf(old, made).map((m) => {
+        const key = madeKey(m);
+        // A model the last `up` applied already changes a key; a new one (the renamed model) is added.
+        const then = applied.includes(m.model) ? `then set ${key}` : `then with model \`${m.model}\``;
+        return deletedAfterApplied(`model \`${d.model}\` ${d.why}, which deletes its`, old, `model \`${m.model}\` makes it too (${key})`, `do it in two updates, first ${d.first}, ${then}`);
+    })));
 }

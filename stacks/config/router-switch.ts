@@ -4,6 +4,7 @@
 // has ended, so once every new object exists (see docs/gateway-api.md#switching-routers). This
 // file names what a switch creates and removes, for the preview, the commands and the program to
 // say so. Pure.
+import { versionServiceName } from "../../components/routers/gateway-api-names";
 import type { RouterKind } from "../../components/routers/kinds";
 import type { RoutingObjectName } from "../../components/routers/router";
 import { routingObjectNames } from "../../components/routers/object-names";
@@ -77,8 +78,9 @@ function keyOf(r: ResolvedModelCanaryArgs, o: RoutingObjectName): string {
     if (o.kind === "VirtualService") return "virtualServiceName";
     if (o.kind === "DestinationRule" && r.router === "istio") return "destinationRuleName";
     if (o.kind === "HTTPRoute" || o.kind === "GRPCRoute") return "serviceName";
-    if (o.name === `${r.serviceName}-${r.stable.version}`) return "stable.version";
-    return r.canary && o.name === `${r.serviceName}-${r.canary.version}` ? "canary.version" : "serviceName";
+    // A version's Service, and its DestinationRule, which is named the same.
+    if (o.name === versionServiceName(r.serviceName, r.stable.version)) return "stable.version";
+    return r.canary && o.name === versionServiceName(r.serviceName, r.canary.version) ? "canary.version" : "serviceName";
 }
 
 /**
@@ -110,15 +112,32 @@ export function madeObjects(models: { name: string; path: string[]; resolved: Re
  */
 export function routerSwitchCollisions(switches: RouterSwitch[], models: { name: string; path: string[]; resolved: ResolvedModelCanaryArgs }[]): string[] {
     const made = madeObjects(models);
-    const same = (a: RoutingObjectName, b: RoutingObjectName) => a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
-    return switches.flatMap((s) => s.removed.flatMap((old) => made.filter((m) => same(m, old)).map((m) => {
-        const key = `\`${[...m.path, m.key].join(".")}\``;
+    return switches.flatMap((s) => s.removed.flatMap((old) => makersOf(old, made).map((m) => {
+        const key = madeKey(m);
         const maker = m.model === s.model ? `model \`${m.model}\`'s new router makes it too (${key})` : `model \`${m.model}\` makes it too (${key})`;
         // A name key can simply name another object; a version's DestinationRule comes with `trafficPolicy`, which can follow the switch.
         const fix = m.key === "destinationRuleName" || m.key === "virtualServiceName" ? `set ${key} to another name`
             : m.kind === "DestinationRule" ? `switch in two updates: first without \`${[...m.path, "trafficPolicy"].join(".")}\` (no version DestinationRules), then set it again`
                 : `change ${key}, or make that object in an update after the switch`;
-        return `model \`${s.model}\` switches router from \`${s.from}\` to \`${s.to}\`, which deletes the old router's ${old.kind} \`${old.namespace}/${old.name}\`, but ${maker}: `
-            + `the update would apply it over the old one and then delete it. Nothing was applied: ${fix}`;
+        return deletedAfterApplied(`model \`${s.model}\` switches router from \`${s.from}\` to \`${s.to}\`, which deletes the old router's`, old, maker, fix);
     })));
+}
+
+/**
+ * What the update makes with the kind, namespace and name of `old`, an object it deletes at its
+ * end (a switched router's, a removed model's): each such object is applied over the old one and
+ * then deleted with it.
+ */
+export function makersOf(old: RoutingObjectName, made: Made[]): Made[] {
+    return made.filter((m) => m.kind === old.kind && m.namespace === old.namespace && m.name === old.name);
+}
+
+/** The key naming a made object, below its model's entry, as a message shows it: `` `models.fraud.serviceName` ``. */
+export function madeKey(m: Made): string {
+    return `\`${[...m.path, m.key].join(".")}\``;
+}
+
+/** The refusal of an update that would delete `old` after applying it: `deletes` says who deletes it, `maker` who makes it, `fix` what to do. */
+export function deletedAfterApplied(deletes: string, old: RoutingObjectName, maker: string, fix: string): string {
+    return `${deletes} ${old.kind} \`${old.namespace}/${old.name}\`, but ${maker}: the update would apply it over the old one and then delete it. Nothing was applied: ${fix}`;
 }
